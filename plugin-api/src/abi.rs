@@ -1,0 +1,121 @@
+//! The types that cross the library boundary. Everything here is
+//! `StableAbi`, checked by abi_stable when the host loads a plugin.
+//!
+//! New methods are appended after the `last_prefix_field` markers, never
+//! inserted, so a plugin built against an older API keeps loading.
+
+// abi_stable's derive macros generate impls inside constants.
+#![allow(non_local_definitions)]
+
+use abi_stable::{
+    declare_root_module_statics,
+    library::RootModule,
+    package_version_strings, sabi_trait,
+    sabi_types::VersionStrings,
+    std_types::{RArc, RBox, RResult, RSlice, RStr, RString},
+    StableAbi,
+};
+
+/// Frame formats on the media bus (`MediaFrame::format`).
+pub const FRAME_I420: u32 = 1;
+pub const FRAME_RGBA: u32 = 2;
+/// Interleaved signed 16-bit PCM; `width` is the sample rate, `height` the channels.
+pub const FRAME_PCM16: u32 = 3;
+
+/// A decoded frame published on the media bus. Borrowed: a subscriber copies
+/// what it wants to keep.
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone, Copy)]
+pub struct MediaFrame<'a> {
+    pub format: u32,
+    pub width: u32,
+    pub height: u32,
+    /// Presentation time in microseconds, monotonic per topic.
+    pub pts_us: u64,
+    pub data: RSlice<'a, u8>,
+}
+
+/// The root module every plugin library exports.
+#[repr(C)]
+#[derive(StableAbi)]
+#[sabi(kind(Prefix(prefix_ref = PluginModRef)))]
+#[sabi(missing_field(panic))]
+pub struct PluginMod {
+    /// Creates the plugin. Must not open devices: plugins load on machines
+    /// without sound cards, cameras or displays.
+    #[sabi(last_prefix_field)]
+    pub new: extern "C" fn(host: HostBox) -> RResult<PluginBox, RString>,
+}
+
+impl RootModule for PluginModRef {
+    declare_root_module_statics! {PluginModRef}
+    const BASE_NAME: &'static str = "seatphone_plugin";
+    const NAME: &'static str = "seatphone_plugin";
+    // The plugin-api crate's own version: abi_stable refuses a library built
+    // against an incompatible one and names both versions.
+    const VERSION_STRINGS: VersionStrings = package_version_strings!();
+}
+
+/// A plugin as the host sees it. JSON in, JSON out (see `wire`).
+#[sabi_trait]
+pub trait RawPlugin: Send + Sync {
+    /// `wire::PluginInfo`.
+    fn info(&self) -> RString;
+    /// The page's `config` object; returns `wire::ConfigureOutcome`.
+    fn configure(&self, config: RStr<'_>) -> RString;
+    /// `wire::Request`; the plugin answers through `reply`, exactly once,
+    /// from any thread, whenever it is done.
+    fn command(&self, request: RStr<'_>, reply: ReplyBox);
+    /// `wire::CallEvent`.
+    fn call_event(&self, event: RStr<'_>);
+    /// `wire::OfferRequest` → `wire::OfferResponse`.
+    fn media_offer(&self, request: RStr<'_>) -> RResult<RString, RString>;
+    /// `wire::AnswerRequest` → `wire::AnswerResponse`.
+    fn media_answer(&self, request: RStr<'_>) -> RResult<RString, RString>;
+    /// `wire::StartRequest`: both sides agreed, media may flow.
+    fn media_start(&self, request: RStr<'_>) -> RResult<(), RString>;
+    /// `wire::StopRequest`.
+    fn media_stop(&self, request: RStr<'_>);
+    /// The engine is stopping: close devices, flush files.
+    #[sabi(last_prefix_field)]
+    fn shutdown(&self);
+}
+
+pub type PluginBox = RawPlugin_TO<'static, RBox<()>>;
+
+/// Where a plugin sends the response to one command.
+#[sabi_trait]
+pub trait RawReply: Send + Sync {
+    /// `wire::Response` as JSON. Only the first call counts.
+    #[sabi(last_prefix_field)]
+    fn send(&self, response: RStr<'_>);
+}
+
+pub type ReplyBox = RawReply_TO<'static, RBox<()>>;
+
+/// Receives frames of a topic a plugin subscribed to.
+#[sabi_trait]
+pub trait RawFrameSink: Send + Sync {
+    #[sabi(last_prefix_field)]
+    fn frame(&self, topic: RStr<'_>, frame: MediaFrame<'_>);
+}
+
+pub type FrameSinkBox = RawFrameSink_TO<'static, RBox<()>>;
+
+/// What the host offers a plugin.
+#[sabi_trait]
+pub trait RawHost: Send + Sync + Clone {
+    /// An event to the page: `notify` must be one the plugin declared.
+    fn emit(&self, notify: u32, description: RStr<'_>, param: RStr<'_>);
+    /// `level`: 1 error, 2 warn, 3 info, 4 debug, 5 trace.
+    fn log(&self, level: u8, message: RStr<'_>);
+    /// `wire::Signal` for the host itself (media up, media timeout, DTMF …).
+    fn signal(&self, signal: RStr<'_>);
+    fn publish(&self, topic: RStr<'_>, frame: MediaFrame<'_>);
+    /// Returns a subscription id for `unsubscribe`.
+    fn subscribe(&self, topic: RStr<'_>, sink: FrameSinkBox) -> u64;
+    #[sabi(last_prefix_field)]
+    fn unsubscribe(&self, id: u64);
+}
+
+pub type HostBox = RawHost_TO<'static, RArc<()>>;

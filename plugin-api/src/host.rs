@@ -1,0 +1,100 @@
+//! The host as a plugin sees it: typed wrappers over [`RawHost`].
+
+use abi_stable::{
+    sabi_trait::TD_Opaque,
+    std_types::{RArc, RStr},
+};
+use serde_json::Value;
+
+use crate::abi::{HostBox, MediaFrame, RawFrameSink, RawFrameSink_TO, RawHost, RawHost_TO};
+use crate::wire::Signal;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum LogLevel {
+    Error = 1,
+    Warn = 2,
+    Info = 3,
+    Debug = 4,
+    Trace = 5,
+}
+
+/// Given to a plugin when it is created; cheap to clone, usable from any thread.
+#[derive(Clone)]
+pub struct Host(HostBox);
+
+impl Host {
+    pub fn from_raw(raw: HostBox) -> Self {
+        Self(raw)
+    }
+
+    /// Wraps a host implementation (the engine's, or a test double).
+    pub fn new(host: impl RawHost + Clone + 'static) -> Self {
+        Self(RawHost_TO::from_ptr(RArc::new(host), TD_Opaque))
+    }
+
+    pub fn into_raw(self) -> HostBox {
+        self.0
+    }
+
+    /// An event to the page; `notify` must be one the plugin declared.
+    pub fn emit(&self, notify: u32, description: &str, param: &Value) {
+        let param = param.to_string();
+        self.0.emit(notify, RStr::from_str(description), RStr::from_str(&param));
+    }
+
+    pub fn log(&self, level: LogLevel, message: &str) {
+        self.0.log(level as u8, RStr::from_str(message));
+    }
+
+    pub fn info(&self, message: &str) {
+        self.log(LogLevel::Info, message);
+    }
+
+    pub fn warn(&self, message: &str) {
+        self.log(LogLevel::Warn, message);
+    }
+
+    pub fn signal(&self, signal: &Signal) {
+        let json = serde_json::to_string(signal).unwrap_or_default();
+        self.0.signal(RStr::from_str(&json));
+    }
+
+    pub fn publish(&self, topic: &str, frame: MediaFrame<'_>) {
+        self.0.publish(RStr::from_str(topic), frame);
+    }
+
+    /// Frames of `topic` go to `sink` until the subscription is dropped.
+    pub fn subscribe(
+        &self,
+        topic: &str,
+        sink: impl Fn(&str, MediaFrame<'_>) + Send + Sync + 'static,
+    ) -> FrameSubscription {
+        let sink = RawFrameSink_TO::from_value(FnSink(sink), TD_Opaque);
+        let id = self.0.subscribe(RStr::from_str(topic), sink);
+        FrameSubscription {
+            host: self.clone(),
+            id,
+        }
+    }
+}
+
+struct FnSink<F>(F);
+
+impl<F: Fn(&str, MediaFrame<'_>) + Send + Sync> RawFrameSink for FnSink<F> {
+    fn frame(&self, topic: RStr<'_>, frame: MediaFrame<'_>) {
+        (self.0)(topic.as_str(), frame)
+    }
+}
+
+/// Unsubscribes when dropped.
+pub struct FrameSubscription {
+    host: Host,
+    id: u64,
+}
+
+impl Drop for FrameSubscription {
+    fn drop(&mut self) {
+        self.host.0.unsubscribe(self.id);
+    }
+}
