@@ -109,6 +109,9 @@ pub trait RawHost: Send + Sync + Clone {
     fn emit(&self, notify: u32, description: RStr<'_>, param: RStr<'_>);
     /// `level`: 1 error, 2 warn, 3 info, 4 debug, 5 trace.
     fn log(&self, level: u8, message: RStr<'_>);
+    /// The host's config file as a JSON object; a plugin reads its own
+    /// section by its name (`settings["audio"]`).
+    fn settings(&self) -> RString;
     /// `wire::Signal` for the host itself (media up, media timeout, DTMF …).
     fn signal(&self, signal: RStr<'_>);
     fn publish(&self, topic: RStr<'_>, frame: MediaFrame<'_>);

@@ -55,6 +55,15 @@ impl Host {
         self.log(LogLevel::Warn, message);
     }
 
+    /// This plugin's section of the host's config file (`[audio]` for the
+    /// plugin named `audio`), or an empty object.
+    pub fn settings(&self, section: &str) -> Value {
+        serde_json::from_str::<Value>(self.0.settings().as_str())
+            .ok()
+            .and_then(|mut v| v.get_mut(section).map(Value::take))
+            .unwrap_or_else(|| Value::Object(Default::default()))
+    }
+
     pub fn signal(&self, signal: &Signal) {
         let json = serde_json::to_string(signal).unwrap_or_default();
         self.0.signal(RStr::from_str(&json));

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs everything the build and the tests need on a fresh Debian 12 machine.
+# Idempotent: packages already present are skipped quickly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+    # build
+    pkg-config cmake clang libclang-dev libasound2-dev libwebrtc-audio-processing-dev
+    # SIP peers and registrar
+    kamailio baresip baresip-core sip-tester
+    # audio checks and a real (virtual) sound device
+    sox libsox-fmt-all pulseaudio libasound2-plugins ffmpeg
+    # browser tests
+    chromium
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if [ -f tests/browser/package.json ]; then
+    (cd tests/browser && npm ci --no-audit --no-fund)
+fi
