@@ -1,0 +1,357 @@
+//! Registration and pool fail-over as a sans-IO state machine.
+//!
+//! The machine never touches a socket or a clock: the driver feeds it `now`
+//! and the outcome of each REGISTER / OPTIONS it asked for, and drains
+//! [`RegAction`]s. This is what lets "fail over within one retry interval" be
+//! tested exactly, on simulated time.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// `register_state` values of notify 1009 (PROTOCOL.md).
+pub mod reg_state {
+    pub const UNREGISTERED: u8 = 0;
+    pub const REGISTERING: u8 = 1;
+    pub const DEREGISTERING: u8 = 2;
+    pub const REGISTERED: u8 = 3;
+    pub const DEREGISTERED: u8 = 4;
+}
+
+/// The SIP status we report when a server did not answer at all.
+pub const NO_ANSWER: u16 = 408;
+
+/// Timing policy. Defaults suit production; tests shrink them.
+#[derive(Debug, Clone)]
+pub struct RegTiming {
+    /// Expires we ask for.
+    pub expires: u32,
+    /// How long we wait for any answer to one REGISTER or OPTIONS.
+    pub request_timeout: Duration,
+    /// OPTIONS keep-alive period while registered: a dead server is noticed
+    /// within `keepalive + request_timeout`, well inside one retry interval.
+    pub keepalive: Duration,
+    /// After every server failed, wait this long and start over.
+    pub retry_interval: Duration,
+}
+
+impl Default for RegTiming {
+    fn default() -> Self {
+        Self {
+            expires: 3600,
+            request_timeout: Duration::from_secs(4),
+            keepalive: Duration::from_secs(25),
+            retry_interval: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What came back for one request the machine asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A final response; `expires` is what the registrar granted (2xx only).
+    Final { status: u16, expires: Option<u32> },
+    /// No answer, or the transport failed (connection refused, ICMP).
+    NoAnswer,
+}
+
+/// What the driver must do, or tell the page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegAction {
+    /// Send REGISTER to `servers[server]`; report back with `attempt`.
+    Register { attempt: u64, server: usize, expires: u32 },
+    /// Send an OPTIONS keep-alive to `servers[server]`.
+    KeepAlive { attempt: u64, server: usize },
+    /// Notify 1009 with `register_state`, `reason_code` and the server index.
+    Status { state: u8, reason: u16, server: usize },
+    /// Notify 1004.
+    LoginSuccess,
+    /// Notify 1005.
+    LoginFailed { reason: u16 },
+    /// Notify 1006.
+    LogoutSuccess,
+    /// Notify 1007.
+    LogoutFailed { reason: u16 },
+    /// Notify 1008: the server dropped us while registered.
+    ForceLogout { reason: u16 },
+}
+
+/// Where the registration is. One exhaustive `match` per input.
+#[derive(Debug, Clone, PartialEq)]
+enum Phase {
+    Idle,
+    /// Waiting for an answer to REGISTER; `first` = this is the initial
+    /// login (a refusal is 1005), not a refresh (a refusal is 1008).
+    Registering { server: usize, deadline: Instant, first: bool },
+    Registered { server: usize, refresh_at: Instant, keepalive_at: Instant },
+    /// OPTIONS sent while registered.
+    Probing { server: usize, refresh_at: Instant, deadline: Instant },
+    Deregistering { server: usize, deadline: Instant },
+    /// Every server failed; start over at `at`.
+    Waiting { at: Instant },
+}
+
+/// The registration of one account against an ordered list of servers
+/// (one server, or a pool of up to four).
+#[derive(Debug)]
+pub struct Registration {
+    servers: usize,
+    timing: RegTiming,
+    phase: Phase,
+    attempt: u64,
+    /// Whether the current cycle has reached "registered" once: a pool that
+    /// loses its server fails over silently instead of sending 1005.
+    ever_registered: bool,
+    actions: VecDeque<RegAction>,
+}
+
+impl Registration {
+    pub fn new(servers: usize, timing: RegTiming) -> Self {
+        Self {
+            servers: servers.max(1),
+            timing,
+            phase: Phase::Idle,
+            attempt: 0,
+            ever_registered: false,
+            actions: VecDeque::new(),
+        }
+    }
+
+    /// `register_state` as notify 1009 would say it now.
+    pub fn state(&self) -> u8 {
+        match self.phase {
+            Phase::Idle => reg_state::UNREGISTERED,
+            Phase::Registering { .. } | Phase::Waiting { .. } => reg_state::REGISTERING,
+            Phase::Registered { .. } | Phase::Probing { .. } => reg_state::REGISTERED,
+            Phase::Deregistering { .. } => reg_state::DEREGISTERING,
+        }
+    }
+
+    /// The server index in use (or last tried).
+    pub fn server(&self) -> usize {
+        match self.phase {
+            Phase::Registering { server, .. }
+            | Phase::Registered { server, .. }
+            | Phase::Probing { server, .. }
+            | Phase::Deregistering { server, .. } => server,
+            Phase::Idle | Phase::Waiting { .. } => 0,
+        }
+    }
+
+    pub fn is_registered(&self) -> bool {
+        self.state() == reg_state::REGISTERED
+    }
+
+    /// Start (or restart) registering with the first server.
+    pub fn login(&mut self, now: Instant) {
+        self.ever_registered = false;
+        self.register_with(now, 0, true);
+    }
+
+    /// Unregister (Expires: 0). Returns false when there is nothing to undo.
+    pub fn logout(&mut self, now: Instant) -> bool {
+        match self.phase {
+            Phase::Idle => false,
+            Phase::Waiting { .. } => {
+                self.phase = Phase::Idle;
+                self.push_status(reg_state::DEREGISTERED, 0, 0);
+                self.actions.push_back(RegAction::LogoutSuccess);
+                true
+            }
+            Phase::Registering { server, .. }
+            | Phase::Registered { server, .. }
+            | Phase::Probing { server, .. }
+            | Phase::Deregistering { server, .. } => {
+                self.attempt += 1;
+                self.phase = Phase::Deregistering {
+                    server,
+                    deadline: now + self.timing.request_timeout,
+                };
+                self.push_status(reg_state::DEREGISTERING, 0, server);
+                self.actions.push_back(RegAction::Register {
+                    attempt: self.attempt,
+                    server,
+                    expires: 0,
+                });
+                true
+            }
+        }
+    }
+
+    /// The answer to request `attempt`. Stale attempts are ignored.
+    pub fn on_outcome(&mut self, now: Instant, attempt: u64, outcome: Outcome) {
+        if attempt != self.attempt {
+            return;
+        }
+        match (self.phase.clone(), outcome) {
+            (Phase::Registering { server, .. }, Outcome::Final { status, expires })
+                if (200..300).contains(&status) =>
+            {
+                let granted = expires.unwrap_or(self.timing.expires).max(1);
+                self.phase = Phase::Registered {
+                    server,
+                    refresh_at: now + refresh_after(granted),
+                    keepalive_at: now + self.timing.keepalive,
+                };
+                self.ever_registered = true;
+                self.push_status(reg_state::REGISTERED, 0, server);
+                self.actions.push_back(RegAction::LoginSuccess);
+            }
+            (Phase::Registering { server, first, .. }, Outcome::Final { status, .. }) => {
+                // A refusal (401/403 after our credentials, 404 …) is final:
+                // retrying with the same password cannot help.
+                self.phase = Phase::Idle;
+                self.push_status(reg_state::UNREGISTERED, status, server);
+                if first && !self.ever_registered {
+                    self.actions.push_back(RegAction::LoginFailed { reason: status });
+                } else {
+                    self.actions.push_back(RegAction::ForceLogout { reason: status });
+                }
+            }
+            (Phase::Registering { server, .. }, Outcome::NoAnswer) => self.fail_over(now, server),
+            (Phase::Probing { server, refresh_at, .. }, Outcome::Final { .. }) => {
+                // Any answer, even 404 or 405, proves the server is alive.
+                self.phase = Phase::Registered {
+                    server,
+                    refresh_at,
+                    keepalive_at: now + self.timing.keepalive,
+                };
+            }
+            (Phase::Probing { server, .. }, Outcome::NoAnswer) => self.fail_over(now, server),
+            (Phase::Deregistering { .. }, Outcome::Final { status, .. })
+                if (200..300).contains(&status) =>
+            {
+                self.finish_logout(None)
+            }
+            (Phase::Deregistering { .. }, Outcome::Final { status, .. }) => {
+                self.finish_logout(Some(status))
+            }
+            (Phase::Deregistering { .. }, Outcome::NoAnswer) => {
+                self.finish_logout(Some(NO_ANSWER))
+            }
+            _ => {}
+        }
+    }
+
+    /// The earliest instant at which [`Registration::handle_timeout`] must run.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.phase {
+            Phase::Idle => None,
+            Phase::Registering { deadline, .. }
+            | Phase::Deregistering { deadline, .. }
+            | Phase::Probing { deadline, .. } => Some(deadline),
+            Phase::Registered {
+                refresh_at,
+                keepalive_at,
+                ..
+            } => Some(refresh_at.min(keepalive_at)),
+            Phase::Waiting { at } => Some(at),
+        }
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        match self.phase.clone() {
+            Phase::Registering { deadline, .. }
+            | Phase::Probing { deadline, .. }
+            | Phase::Deregistering { deadline, .. }
+                if now >= deadline =>
+            {
+                let attempt = self.attempt;
+                self.on_outcome(now, attempt, Outcome::NoAnswer);
+            }
+            Phase::Registered {
+                server, refresh_at, ..
+            } if now >= refresh_at => self.register_with(now, server, false),
+            Phase::Registered {
+                server,
+                refresh_at,
+                keepalive_at,
+            } if now >= keepalive_at => {
+                self.attempt += 1;
+                self.phase = Phase::Probing {
+                    server,
+                    refresh_at,
+                    deadline: now + self.timing.request_timeout,
+                };
+                self.actions.push_back(RegAction::KeepAlive {
+                    attempt: self.attempt,
+                    server,
+                });
+            }
+            Phase::Waiting { at } if now >= at => self.register_with(now, 0, !self.ever_registered),
+            _ => {}
+        }
+    }
+
+    #[must_use]
+    pub fn poll_action(&mut self) -> Option<RegAction> {
+        self.actions.pop_front()
+    }
+
+    fn register_with(&mut self, now: Instant, server: usize, first: bool) {
+        self.attempt += 1;
+        self.phase = Phase::Registering {
+            server,
+            deadline: now + self.timing.request_timeout,
+            first,
+        };
+        self.push_status(reg_state::REGISTERING, 0, server);
+        self.actions.push_back(RegAction::Register {
+            attempt: self.attempt,
+            server,
+            expires: self.timing.expires,
+        });
+    }
+
+    /// `server` did not answer: try the next one in order, or wait and start
+    /// over when the list is exhausted.
+    fn fail_over(&mut self, now: Instant, server: usize) {
+        if server + 1 < self.servers {
+            let first = !self.ever_registered;
+            self.register_with(now, server + 1, first);
+            return;
+        }
+        self.attempt += 1;
+        self.phase = Phase::Waiting {
+            at: now + self.timing.retry_interval,
+        };
+        self.push_status(reg_state::UNREGISTERED, NO_ANSWER, server);
+        if self.ever_registered {
+            self.actions
+                .push_back(RegAction::ForceLogout { reason: NO_ANSWER });
+        } else {
+            self.actions
+                .push_back(RegAction::LoginFailed { reason: NO_ANSWER });
+        }
+        // Once reported, a later success is a fresh login for the page.
+        self.ever_registered = false;
+    }
+
+    fn finish_logout(&mut self, failure: Option<u16>) {
+        let server = self.server();
+        self.phase = Phase::Idle;
+        self.attempt += 1;
+        self.push_status(reg_state::DEREGISTERED, failure.unwrap_or(0), server);
+        match failure {
+            None => self.actions.push_back(RegAction::LogoutSuccess),
+            Some(reason) => self.actions.push_back(RegAction::LogoutFailed { reason }),
+        }
+    }
+
+    fn push_status(&mut self, state: u8, reason: u16, server: usize) {
+        self.actions.push_back(RegAction::Status {
+            state,
+            reason,
+            server,
+        });
+    }
+}
+
+/// Refresh well before expiry, at half the granted time: a lost REGISTER
+/// still leaves room for the retry and a fail-over before the binding ends.
+pub fn refresh_after(granted: u32) -> Duration {
+    Duration::from_secs(u64::from((granted / 2).max(1)))
+}
+
+#[cfg(test)]
+#[path = "registration_tests.rs"]
+mod tests;
