@@ -1,0 +1,490 @@
+//! The call table: each call's state, answer modes and "several calls", as a
+//! sans-IO state machine. The driver reports what SIP did (`ringing`,
+//! `connected`, `ended` …) and what the page asked (`accept`, `end` …); the
+//! table answers with [`CallAction`]s — page events, media life-cycle events
+//! and SIP work to do. Timers (auto-answer, auto hang-up, the 30 s limit of a
+//! waiting call) run on the `now` the driver passes in.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use seatphone_plugin_api::{result, CallEvent};
+use serde_json::{json, Value};
+
+use crate::events::{self, PageEvent};
+
+/// `callState` of `callInfo`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallState {
+    Incoming = 1,
+    Outgoing = 2,
+    Live = 3,
+    Hold = 4,
+    Ended = 5,
+}
+
+/// `SetAnswerWay`: what the host does with calls on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AnswerMode {
+    #[default]
+    Off,
+    /// "1": hang up after this many seconds of talk.
+    AutoHangup(u32),
+    /// "2": answer after this many seconds.
+    AutoAnswer(u32),
+    /// "4": refuse every call with 486.
+    DoNotDisturb,
+}
+
+impl AnswerMode {
+    /// Parses `answerWay` and `times` as the page sends them (strings or numbers).
+    pub fn parse(way: &Value, times: &Value) -> Result<Self, String> {
+        let way = match way {
+            Value::String(s) => s.trim().parse::<u32>().ok(),
+            Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+            _ => None,
+        }
+        .ok_or("answerWay must be \"0\", \"1\", \"2\" or \"4\"")?;
+        let secs = match times {
+            Value::Null => Some(0),
+            Value::String(s) if s.trim().is_empty() => Some(0),
+            Value::String(s) => s.trim().parse::<u32>().ok(),
+            Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+            _ => None,
+        }
+        .filter(|s| *s <= 86_400)
+        .ok_or("times must be a number of seconds from 0 to 86400")?;
+        match way {
+            0 => Ok(Self::Off),
+            1 => Ok(Self::AutoHangup(secs)),
+            2 => Ok(Self::AutoAnswer(secs)),
+            4 => Ok(Self::DoNotDisturb),
+            _ => Err("answerWay must be \"0\", \"1\", \"2\" or \"4\"".to_owned()),
+        }
+    }
+}
+
+/// Who is on the other side.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Peer {
+    /// User part of the peer's URI.
+    pub number: String,
+    pub display_name: String,
+}
+
+/// SIP work the driver must do for the table.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallAction {
+    Page(PageEvent),
+    Media(CallEvent),
+    /// Send 200 OK with our answer (or offer) to the incoming call.
+    Answer(u32),
+    /// Send this final status to the incoming call.
+    Reject(u32, u16),
+    Cancel(u32),
+    Bye(u32),
+    /// re-INVITE with our media `sendonly` / `sendrecv`.
+    Hold(u32),
+    Unhold(u32),
+}
+
+/// A refusal of a page command: result code and `errMsg`.
+pub type Refusal = (u32, String);
+
+/// How long a call waiting beside a live one may ring (PROTOCOL.md).
+pub const WAITING_LIMIT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone)]
+struct Call {
+    state: CallState,
+    is_caller: bool,
+    is_video: bool,
+    peer: Peer,
+    auto_answer: bool,
+    reason: u16,
+    /// A local hold/unhold re-INVITE is under way.
+    hold_pending: bool,
+    media_up: bool,
+    answer_at: Option<Instant>,
+    hangup_at: Option<Instant>,
+    give_up_at: Option<Instant>,
+    /// The last call event the page saw, re-sent to a reloaded page.
+    last_event: Option<PageEvent>,
+}
+
+/// Every call in progress.
+#[derive(Debug)]
+pub struct CallTable {
+    calls: BTreeMap<u32, Call>,
+    mode: AnswerMode,
+    max_calls: usize,
+    account: String,
+    actions: VecDeque<CallAction>,
+}
+
+impl CallTable {
+    pub fn new(max_calls: usize) -> Self {
+        Self {
+            calls: BTreeMap::new(),
+            mode: AnswerMode::Off,
+            max_calls: max_calls.max(1),
+            account: String::new(),
+            actions: VecDeque::new(),
+        }
+    }
+
+    /// The account's number, for `sipAccountID` in `callInfo`.
+    pub fn set_account(&mut self, account: &str) {
+        self.account = account.to_owned();
+    }
+
+    pub fn set_mode(&mut self, mode: AnswerMode) {
+        self.mode = mode;
+    }
+
+    pub fn mode(&self) -> AnswerMode {
+        self.mode
+    }
+
+    pub fn len(&self) -> usize {
+        self.calls.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.calls.is_empty()
+    }
+
+    pub fn contains(&self, id: u32) -> bool {
+        self.calls.contains_key(&id)
+    }
+
+    pub fn state(&self, id: u32) -> Option<CallState> {
+        self.calls.get(&id).map(|c| c.state)
+    }
+
+    pub fn ids(&self) -> Vec<u32> {
+        self.calls.keys().copied().collect()
+    }
+
+    /// Whether the table takes one more call (`max_calls`).
+    pub fn has_room(&self) -> bool {
+        self.calls.len() < self.max_calls
+    }
+
+    /// An INVITE arrived. `answer_after` is a platform's auto-answer request
+    /// (`Call-Info: …;answer-after=N`). Returns false when the call was
+    /// refused (a `Reject` is queued and the page hears nothing).
+    pub fn incoming(
+        &mut self,
+        now: Instant,
+        id: u32,
+        peer: Peer,
+        is_video: bool,
+        answer_after: Option<u32>,
+    ) -> bool {
+        if self.mode == AnswerMode::DoNotDisturb || !self.has_room() {
+            self.actions.push_back(CallAction::Reject(id, 486));
+            return false;
+        }
+        let waiting = self.live_call().is_some();
+        let after = match (self.mode, answer_after) {
+            // Never answer a waiting call by itself: that would hold the
+            // agent's live call behind their back.
+            _ if waiting => None,
+            (_, Some(n)) => Some(n),
+            (AnswerMode::AutoAnswer(n), None) => Some(n),
+            _ => None,
+        };
+        let call = Call {
+            state: CallState::Incoming,
+            is_caller: false,
+            is_video,
+            peer,
+            auto_answer: after.is_some(),
+            reason: 0,
+            hold_pending: false,
+            media_up: false,
+            answer_at: after.map(|n| now + Duration::from_secs(u64::from(n))),
+            hangup_at: None,
+            give_up_at: waiting.then(|| now + WAITING_LIMIT),
+            last_event: None,
+        };
+        self.calls.insert(id, call);
+        let info = self.info(id);
+        self.page(id, events::call_incoming(id, info, is_video));
+        self.actions.push_back(CallAction::Media(CallEvent::Incoming {
+            call_id: id,
+            auto_answer: after.is_some(),
+        }));
+        true
+    }
+
+    /// The page placed a call (INVITE about to go out).
+    pub fn outgoing(&mut self, id: u32, peer: Peer, is_video: bool) {
+        let call = Call {
+            state: CallState::Outgoing,
+            is_caller: true,
+            is_video,
+            peer,
+            auto_answer: false,
+            reason: 0,
+            hold_pending: false,
+            media_up: false,
+            answer_at: None,
+            hangup_at: None,
+            give_up_at: None,
+            last_event: None,
+        };
+        self.calls.insert(id, call);
+        let info = self.info(id);
+        self.page(id, events::call_outgoing(id, info));
+        self.actions
+            .push_back(CallAction::Media(CallEvent::Outgoing { call_id: id }));
+    }
+
+    /// 180/183 for an outgoing call.
+    pub fn ringing(&mut self, id: u32, early_media: bool) {
+        if self.state(id) != Some(CallState::Outgoing) {
+            return;
+        }
+        self.page(id, events::call_ringback(id));
+        self.actions.push_back(CallAction::Media(CallEvent::Ringing {
+            call_id: id,
+            early_media,
+        }));
+    }
+
+    /// The dialog is confirmed (2xx received and ACKed, or our 200 ACKed).
+    pub fn connected(&mut self, now: Instant, id: u32) {
+        let mode = self.mode;
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if !matches!(call.state, CallState::Incoming | CallState::Outgoing) {
+            return;
+        }
+        call.state = CallState::Live;
+        call.answer_at = None;
+        call.give_up_at = None;
+        if let AnswerMode::AutoHangup(n) = mode {
+            call.hangup_at = Some(now + Duration::from_secs(u64::from(n)));
+        }
+        let info = self.info(id);
+        self.page(id, events::call_connected(id, info));
+        self.actions
+            .push_back(CallAction::Media(CallEvent::Connected { call_id: id }));
+    }
+
+    /// A plugin reported its RTP channel up: 2005, once per call.
+    pub fn media_up(&mut self, id: u32) {
+        if let Some(call) = self.calls.get_mut(&id) {
+            if !call.media_up && call.state != CallState::Ended {
+                call.media_up = true;
+                self.page(id, events::rtp_created(id));
+            }
+        }
+    }
+
+    /// The call is over on the SIP side (`reason`: the status that ended it,
+    /// 0 for a normal BYE).
+    pub fn ended(&mut self, id: u32, reason: u16) {
+        let Some(mut call) = self.calls.remove(&id) else {
+            return;
+        };
+        call.state = CallState::Ended;
+        call.reason = reason;
+        let info = self.info_of(id, &call);
+        self.actions
+            .push_back(CallAction::Page(events::call_ended(id, info)));
+        self.actions.push_back(CallAction::Media(CallEvent::Ended {
+            call_id: id,
+            reason_code: reason,
+        }));
+    }
+
+    /// `tsdk_accept_call`. A live call is put on hold first.
+    pub fn accept(&mut self, id: u32) -> Result<(), Refusal> {
+        match self.state(id) {
+            None => return Err((result::NOT_FOUND, format!("no call {id}"))),
+            Some(CallState::Incoming) => {}
+            Some(_) => {
+                return Err((
+                    result::WRONG_STATE,
+                    format!("call {id} is not ringing: only an incoming call can be accepted"),
+                ))
+            }
+        }
+        if let Some(live) = self.live_call() {
+            if let Some(call) = self.calls.get_mut(&live) {
+                call.hold_pending = true;
+            }
+            self.actions.push_back(CallAction::Hold(live));
+        }
+        if let Some(call) = self.calls.get_mut(&id) {
+            call.answer_at = None;
+            call.give_up_at = None;
+        }
+        self.actions.push_back(CallAction::Answer(id));
+        Ok(())
+    }
+
+    /// `tsdk_end_call`: reject, cancel or hang up, whichever fits. The call
+    /// ends for the page at once; the SIP side finishes in the background.
+    pub fn end(&mut self, id: u32) -> Result<(), Refusal> {
+        let Some(call) = self.calls.get(&id) else {
+            self.actions
+                .push_back(CallAction::Page(events::endcall_failed(u64::from(id))));
+            return Err((result::NOT_FOUND, format!("no call {id}")));
+        };
+        let (action, reason) = match call.state {
+            CallState::Incoming => (CallAction::Reject(id, 486), 486),
+            CallState::Outgoing => (CallAction::Cancel(id), 487),
+            CallState::Live | CallState::Hold | CallState::Ended => (CallAction::Bye(id), 0),
+        };
+        self.actions.push_back(action);
+        self.ended(id, reason);
+        Ok(())
+    }
+
+    /// `tsdk_hold_call`.
+    pub fn hold(&mut self, id: u32) -> Result<(), Refusal> {
+        let call = self.live_or_held(id)?;
+        if call.state != CallState::Live || call.hold_pending {
+            return Err((result::WRONG_STATE, format!("call {id} is not live")));
+        }
+        call.hold_pending = true;
+        self.actions.push_back(CallAction::Hold(id));
+        Ok(())
+    }
+
+    /// `tsdk_unhold_call`.
+    pub fn unhold(&mut self, id: u32) -> Result<(), Refusal> {
+        let call = self.live_or_held(id)?;
+        if call.state != CallState::Hold || call.hold_pending {
+            return Err((result::WRONG_STATE, format!("call {id} is not on hold")));
+        }
+        call.hold_pending = true;
+        self.actions.push_back(CallAction::Unhold(id));
+        Ok(())
+    }
+
+    /// The answer to our hold (`hold` true) or unhold re-INVITE.
+    pub fn hold_done(&mut self, id: u32, hold: bool, ok: bool) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        call.hold_pending = false;
+        if ok {
+            call.state = if hold {
+                CallState::Hold
+            } else {
+                CallState::Live
+            };
+        }
+        let event = if hold {
+            events::hold_result(id, ok)
+        } else {
+            events::unhold_result(id, ok)
+        };
+        self.page(id, event);
+        if ok {
+            let ev = if hold {
+                CallEvent::Held { call_id: id }
+            } else {
+                CallEvent::Resumed { call_id: id }
+            };
+            self.actions.push_back(CallAction::Media(ev));
+        }
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.calls
+            .values()
+            .flat_map(|c| [c.answer_at, c.hangup_at, c.give_up_at])
+            .flatten()
+            .min()
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let due: Vec<(u32, Option<Instant>, Option<Instant>, Option<Instant>)> = self
+            .calls
+            .iter()
+            .map(|(id, c)| (*id, c.answer_at, c.hangup_at, c.give_up_at))
+            .collect();
+        for (id, answer_at, hangup_at, give_up_at) in due {
+            if give_up_at.is_some_and(|t| now >= t) {
+                self.actions.push_back(CallAction::Reject(id, 480));
+                self.ended(id, 480);
+            } else if answer_at.is_some_and(|t| now >= t) {
+                let _ = self.accept(id);
+            } else if hangup_at.is_some_and(|t| now >= t) {
+                self.actions.push_back(CallAction::Bye(id));
+                self.ended(id, 0);
+            }
+        }
+    }
+
+    #[must_use]
+    pub fn poll_action(&mut self) -> Option<CallAction> {
+        self.actions.pop_front()
+    }
+
+    /// The latest call event of every call, for a page that (re)connects.
+    pub fn snapshot(&self) -> Vec<PageEvent> {
+        self.calls
+            .values()
+            .filter_map(|c| c.last_event.clone())
+            .collect()
+    }
+
+    /// The call that is live now (one at a time).
+    pub fn live_call(&self) -> Option<u32> {
+        self.calls
+            .iter()
+            .find(|(_, c)| c.state == CallState::Live)
+            .map(|(id, _)| *id)
+    }
+
+    /// `callInfo` of a call in the table (`{}` when unknown).
+    pub fn info(&self, id: u32) -> Value {
+        self.calls
+            .get(&id)
+            .map(|c| self.info_of(id, c))
+            .unwrap_or_else(|| json!({}))
+    }
+
+    fn info_of(&self, id: u32, c: &Call) -> Value {
+        json!({
+            "callId": id,
+            "callState": c.state as u8,
+            "confId": "",
+            "confPasscode": "",
+            "isAutoAnswer": c.auto_answer,
+            "isCaller": c.is_caller,
+            "isFocus": false,
+            "isVideoCall": c.is_video,
+            "peerDisplayName": c.peer.display_name,
+            "peerNumber": c.peer.number,
+            "reasonCode": c.reason,
+            "reasonDescription": events::reason_text(c.reason),
+            "sipAccountID": self.account,
+        })
+    }
+
+    fn live_or_held(&mut self, id: u32) -> Result<&mut Call, Refusal> {
+        self.calls
+            .get_mut(&id)
+            .ok_or_else(|| (result::NOT_FOUND, format!("no call {id}")))
+    }
+
+    fn page(&mut self, id: u32, event: PageEvent) {
+        if let Some(call) = self.calls.get_mut(&id) {
+            call.last_event = Some(event.clone());
+        }
+        self.actions.push_back(CallAction::Page(event));
+    }
+}
+
+#[cfg(test)]
+#[path = "calls_tests.rs"]
+mod tests;

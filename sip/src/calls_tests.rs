@@ -1,0 +1,294 @@
+use super::*;
+
+fn drain(t: &mut CallTable) -> Vec<CallAction> {
+    std::iter::from_fn(|| t.poll_action()).collect()
+}
+
+fn notifies(actions: &[CallAction]) -> Vec<u32> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            CallAction::Page(e) => Some(e.notify),
+            _ => None,
+        })
+        .collect()
+}
+
+fn sip(actions: &[CallAction]) -> Vec<CallAction> {
+    actions
+        .iter()
+        .filter(|a| !matches!(a, CallAction::Page(_) | CallAction::Media(_)))
+        .cloned()
+        .collect()
+}
+
+fn peer() -> Peer {
+    Peer {
+        number: "1002".into(),
+        display_name: "Bob".into(),
+    }
+}
+
+fn ended_reason(actions: &[CallAction]) -> Option<u64> {
+    actions.iter().find_map(|a| match a {
+        CallAction::Page(e) if e.notify == 2007 => e.param["callInfo"]["reasonCode"].as_u64(),
+        _ => None,
+    })
+}
+
+#[test]
+fn outgoing_call_rings_connects_and_ends_by_remote_bye() {
+    let t0 = Instant::now();
+    let mut t = CallTable::new(2);
+    t.set_account("1001");
+    t.outgoing(7, peer(), false);
+    let a = drain(&mut t);
+    assert_eq!(notifies(&a), vec![2003]);
+    let CallAction::Page(e) = &a[0] else { panic!() };
+    assert_eq!(e.param["call_id"], 7);
+    assert_eq!(e.param["callInfo"]["callState"], 2);
+    assert_eq!(e.param["callInfo"]["isCaller"], true);
+    assert_eq!(e.param["callInfo"]["sipAccountID"], "1001");
+    t.ringing(7, false);
+    assert_eq!(notifies(&drain(&mut t)), vec![2004]);
+    t.connected(t0, 7);
+    let a = drain(&mut t);
+    assert_eq!(notifies(&a), vec![2006]);
+    assert!(a.contains(&CallAction::Media(CallEvent::Connected { call_id: 7 })));
+    t.media_up(7);
+    t.media_up(7);
+    assert_eq!(notifies(&drain(&mut t)), vec![2005], "2005 once");
+    t.ended(7, 0);
+    let a = drain(&mut t);
+    assert_eq!(notifies(&a), vec![2007]);
+    assert_eq!(ended_reason(&a), Some(0));
+    assert!(t.is_empty());
+}
+
+#[test]
+fn busy_callee_ends_with_486() {
+    let mut t = CallTable::new(2);
+    t.outgoing(1, peer(), false);
+    t.ended(1, 486);
+    let a = drain(&mut t);
+    assert_eq!(ended_reason(&a), Some(486));
+}
+
+#[test]
+fn page_ends_each_state_with_the_fitting_sip_action() {
+    let t0 = Instant::now();
+    let mut t = CallTable::new(4);
+    t.outgoing(1, peer(), false);
+    t.incoming(t0, 2, peer(), false, None);
+    t.outgoing(3, peer(), false);
+    t.connected(t0, 3);
+    drain(&mut t);
+    t.end(1).unwrap();
+    let a = drain(&mut t);
+    assert_eq!(sip(&a), vec![CallAction::Cancel(1)]);
+    assert_eq!(ended_reason(&a), Some(487));
+    t.end(2).unwrap();
+    assert_eq!(sip(&drain(&mut t)), vec![CallAction::Reject(2, 486)]);
+    t.end(3).unwrap();
+    let a = drain(&mut t);
+    assert_eq!(sip(&a), vec![CallAction::Bye(3)]);
+    assert_eq!(ended_reason(&a), Some(0));
+}
+
+#[test]
+fn ending_an_unknown_call_is_not_found_plus_2022() {
+    let mut t = CallTable::new(2);
+    let err = t.end(99).unwrap_err();
+    assert_eq!(err.0, result::NOT_FOUND);
+    let a = drain(&mut t);
+    let CallAction::Page(e) = &a[0] else { panic!() };
+    assert_eq!(e.notify, 2022);
+    assert_eq!(e.param["result"], 50_331_670u64);
+}
+
+#[test]
+fn incoming_call_is_offered_to_the_page_and_accepted() {
+    let t0 = Instant::now();
+    let mut t = CallTable::new(2);
+    assert!(t.incoming(t0, 5, peer(), true, None));
+    let a = drain(&mut t);
+    let CallAction::Page(e) = &a[0] else { panic!() };
+    assert_eq!(e.notify, 2002);
+    assert_eq!(e.param["maybeVideoCall"], true);
+    assert_eq!(e.param["callInfo"]["peerNumber"], "1002");
+    assert_eq!(e.param["callInfo"]["peerDisplayName"], "Bob");
+    assert_eq!(e.param["callInfo"]["callState"], 1);
+    t.accept(5).unwrap();
+    assert_eq!(sip(&drain(&mut t)), vec![CallAction::Answer(5)]);
+    t.connected(t0, 5);
+    assert_eq!(notifies(&drain(&mut t)), vec![2006]);
+    assert_eq!(t.accept(5).unwrap_err().0, result::WRONG_STATE);
+    assert_eq!(t.accept(6).unwrap_err().0, result::NOT_FOUND);
+}
+
+#[test]
+fn auto_answer_answers_after_the_set_seconds() {
+    let t0 = Instant::now();
+    let mut t = CallTable::new(2);
+    t.set_mode(AnswerMode::AutoAnswer(3));
+    t.incoming(t0, 5, peer(), false, None);
+    let a = drain(&mut t);
+    let CallAction::Page(e) = &a[0] else { panic!() };
+    assert_eq!(e.param["callInfo"]["isAutoAnswer"], true);
+    assert!(a.contains(&CallAction::Media(CallEvent::Incoming {
+        call_id: 5,
+        auto_answer: true
+    })));
+    assert_eq!(t.poll_timeout(), Some(t0 + Duration::from_secs(3)));
+    t.handle_timeout(t0 + Duration::from_millis(2999));
+    assert!(drain(&mut t).is_empty());
+    t.handle_timeout(t0 + Duration::from_secs(3));
+    assert_eq!(sip(&drain(&mut t)), vec![CallAction::Answer(5)]);
+}
+
+#[test]
+fn platform_answer_after_is_honoured_without_answer_mode() {
+    let t0 = Instant::now();
+    let mut t = CallTable::new(2);
+    t.incoming(t0, 5, peer(), false, Some(0));
+    drain(&mut t);
+    t.handle_timeout(t0);
+    assert_eq!(sip(&drain(&mut t)), vec![CallAction::Answer(5)]);
+}
+
+#[test]
+fn auto_hangup_ends_the_call_after_the_set_seconds_of_talk() {
+    let t0 = Instant::now();
+    let mut t = CallTable::new(2);
+    t.set_mode(AnswerMode::AutoHangup(10));
+    t.incoming(t0, 5, peer(), false, None);
+    t.accept(5).unwrap();
+    let t1 = t0 + Duration::from_secs(4);
+    t.connected(t1, 5);
+    drain(&mut t);
+    assert_eq!(t.poll_timeout(), Some(t1 + Duration::from_secs(10)));
+    t.handle_timeout(t1 + Duration::from_secs(10));
+    let a = drain(&mut t);
+    assert_eq!(sip(&a), vec![CallAction::Bye(5)]);
+    assert_eq!(notifies(&a), vec![2007]);
+}
+
+#[test]
+fn do_not_disturb_refuses_with_486_silently() {
+    let t0 = Instant::now();
+    let mut t = CallTable::new(2);
+    t.set_mode(AnswerMode::DoNotDisturb);
+    assert!(!t.incoming(t0, 5, peer(), false, None));
+    assert_eq!(drain(&mut t), vec![CallAction::Reject(5, 486)]);
+    assert!(t.is_empty());
+}
+
+#[test]
+fn calls_beyond_max_calls_are_refused_with_486() {
+    let t0 = Instant::now();
+    let mut t = CallTable::new(1);
+    t.outgoing(1, peer(), false);
+    drain(&mut t);
+    assert!(!t.incoming(t0, 2, peer(), false, None));
+    assert_eq!(drain(&mut t), vec![CallAction::Reject(2, 486)]);
+}
+
+#[test]
+fn waiting_call_accept_holds_the_live_call_first() {
+    let t0 = Instant::now();
+    let mut t = CallTable::new(2);
+    t.set_mode(AnswerMode::AutoAnswer(0));
+    t.incoming(t0, 1, peer(), false, None);
+    t.handle_timeout(t0);
+    t.connected(t0, 1);
+    drain(&mut t);
+    // A second call rings as call waiting, never auto-answered.
+    t.incoming(t0, 2, peer(), false, None);
+    let a = drain(&mut t);
+    assert_eq!(notifies(&a), vec![2002]);
+    assert!(a.contains(&CallAction::Media(CallEvent::Incoming {
+        call_id: 2,
+        auto_answer: false
+    })));
+    t.accept(2).unwrap();
+    assert_eq!(
+        sip(&drain(&mut t)),
+        vec![CallAction::Hold(1), CallAction::Answer(2)]
+    );
+    t.hold_done(1, true, true);
+    assert_eq!(notifies(&drain(&mut t)), vec![2018]);
+    assert_eq!(t.state(1), Some(CallState::Hold));
+}
+
+#[test]
+fn unanswered_waiting_call_ends_after_30_s_with_480() {
+    let t0 = Instant::now();
+    let mut t = CallTable::new(2);
+    t.outgoing(1, peer(), false);
+    t.connected(t0, 1);
+    t.incoming(t0, 2, peer(), false, None);
+    drain(&mut t);
+    t.handle_timeout(t0 + Duration::from_secs(29));
+    assert!(drain(&mut t).is_empty());
+    t.handle_timeout(t0 + WAITING_LIMIT);
+    let a = drain(&mut t);
+    assert_eq!(sip(&a), vec![CallAction::Reject(2, 480)]);
+    assert_eq!(ended_reason(&a), Some(480));
+    assert_eq!(t.state(1), Some(CallState::Live));
+}
+
+#[test]
+fn hold_and_unhold_report_success_and_failure() {
+    let t0 = Instant::now();
+    let mut t = CallTable::new(2);
+    t.outgoing(1, peer(), false);
+    assert_eq!(t.hold(1).unwrap_err().0, result::WRONG_STATE);
+    t.connected(t0, 1);
+    drain(&mut t);
+    assert_eq!(t.unhold(1).unwrap_err().0, result::WRONG_STATE);
+    t.hold(1).unwrap();
+    assert_eq!(sip(&drain(&mut t)), vec![CallAction::Hold(1)]);
+    assert_eq!(t.hold(1).unwrap_err().0, result::WRONG_STATE, "one at a time");
+    t.hold_done(1, true, false);
+    assert_eq!(notifies(&drain(&mut t)), vec![2019]);
+    assert_eq!(t.state(1), Some(CallState::Live));
+    t.hold(1).unwrap();
+    t.hold_done(1, true, true);
+    let a = drain(&mut t);
+    assert_eq!(notifies(&a), vec![2018]);
+    assert!(a.contains(&CallAction::Media(CallEvent::Held { call_id: 1 })));
+    t.unhold(1).unwrap();
+    t.hold_done(1, false, true);
+    assert_eq!(notifies(&drain(&mut t)), vec![2020]);
+    assert_eq!(t.state(1), Some(CallState::Live));
+    t.hold(1).unwrap();
+    t.hold_done(1, true, true);
+    t.unhold(1).unwrap();
+    t.hold_done(1, false, false);
+    assert_eq!(notifies(&drain(&mut t))[1], 2021);
+}
+
+#[test]
+fn snapshot_has_the_latest_event_of_each_call() {
+    let t0 = Instant::now();
+    let mut t = CallTable::new(3);
+    t.outgoing(1, peer(), false);
+    t.ringing(1, true);
+    t.incoming(t0, 2, peer(), false, None);
+    let s = t.snapshot();
+    assert_eq!(s.iter().map(|e| e.notify).collect::<Vec<_>>(), vec![2004, 2002]);
+}
+
+#[test]
+fn answer_way_parses_strings_and_numbers_and_refuses_the_rest() {
+    let p = |w: Value, n: Value| AnswerMode::parse(&w, &n);
+    assert_eq!(p(json!("2"), json!("3")), Ok(AnswerMode::AutoAnswer(3)));
+    assert_eq!(p(json!(1), json!(10)), Ok(AnswerMode::AutoHangup(10)));
+    assert_eq!(p(json!("4"), Value::Null), Ok(AnswerMode::DoNotDisturb));
+    assert_eq!(p(json!("0"), json!("")), Ok(AnswerMode::Off));
+    assert!(p(json!("3"), json!(1)).is_err());
+    assert!(p(json!("x"), json!(1)).is_err());
+    assert!(p(json!("2"), json!(-1)).is_err());
+    assert!(p(json!("2"), json!("abc")).is_err());
+    assert!(p(json!([]), json!(1)).is_err());
+}
