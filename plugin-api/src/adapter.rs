@@ -73,6 +73,14 @@ impl Reply {
         self.send(Response::error(result, err_msg));
     }
 
+    /// The honest answer of a capability that is not built yet.
+    pub fn not_implemented(self, description: &str) {
+        self.error(
+            result::FAILED,
+            format!("{description}: not implemented yet"),
+        );
+    }
+
     fn deliver(&mut self, response: &Response) {
         if let Some(raw) = self.raw.take() {
             let json = serde_json::to_string(response).unwrap_or_default();
@@ -92,7 +100,13 @@ impl Drop for Reply {
 
 /// Wraps a closure as a reply handle (for the host, and for plugin tests).
 pub fn reply_from_fn(f: impl Fn(&str) + Send + Sync + 'static) -> ReplyBox {
-    RawReply_TO::from_value(OnceReply { f, done: AtomicBool::new(false) }, TD_Opaque)
+    RawReply_TO::from_value(
+        OnceReply {
+            f,
+            done: AtomicBool::new(false),
+        },
+        TD_Opaque,
+    )
 }
 
 struct OnceReply<F> {
@@ -116,7 +130,8 @@ pub fn into_raw_plugin<P: Plugin>(plugin: P) -> PluginBox {
 struct Adapter<P>(P);
 
 fn parse<T: DeserializeOwned>(json: RStr<'_>) -> Result<T, RString> {
-    serde_json::from_str(json.as_str()).map_err(|e| RString::from(format!("bad request from host: {e}")))
+    serde_json::from_str(json.as_str())
+        .map_err(|e| RString::from(format!("bad request from host: {e}")))
 }
 
 fn to_json<T: Serialize>(value: &T) -> RString {

@@ -29,7 +29,7 @@ impl Host {
     }
 
     /// Wraps a host implementation (the engine's, or a test double).
-    pub fn new(host: impl RawHost + Clone + 'static) -> Self {
+    pub fn new(host: impl RawHost + 'static) -> Self {
         Self(RawHost_TO::from_ptr(RArc::new(host), TD_Opaque))
     }
 
@@ -40,7 +40,8 @@ impl Host {
     /// An event to the page; `notify` must be one the plugin declared.
     pub fn emit(&self, notify: u32, description: &str, param: &Value) {
         let param = param.to_string();
-        self.0.emit(notify, RStr::from_str(description), RStr::from_str(&param));
+        self.0
+            .emit(notify, RStr::from_str(description), RStr::from_str(&param));
     }
 
     pub fn log(&self, level: LogLevel, message: &str) {

@@ -43,7 +43,9 @@ macro_rules! export_plugin {
             $crate::abi_stable::std_types::RString,
         > {
             match $ctor($crate::Host::from_raw(host)) {
-                Ok(plugin) => $crate::abi_stable::std_types::RResult::ROk($crate::into_raw_plugin(plugin)),
+                Ok(plugin) => {
+                    $crate::abi_stable::std_types::RResult::ROk($crate::into_raw_plugin(plugin))
+                }
                 Err(e) => $crate::abi_stable::std_types::RResult::RErr(e.to_string().into()),
             }
         }

@@ -40,6 +40,49 @@ pub struct PluginInfo {
     pub events: Vec<EventSpec>,
 }
 
+impl PluginInfo {
+    pub fn new(name: &str, version: &str) -> Self {
+        Self {
+            name: name.into(),
+            version: version.into(),
+            capabilities: Vec::new(),
+            media: Vec::new(),
+            commands: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    pub fn capability(mut self, capability: &str) -> Self {
+        self.capabilities.push(capability.into());
+        self
+    }
+
+    pub fn media(mut self, kind: &str) -> Self {
+        self.media.push(kind.into());
+        self
+    }
+
+    /// From a `(cmd, description)` table, as a plugin's `lib.rs` shows it.
+    pub fn commands(mut self, table: &[(u32, &str)]) -> Self {
+        let specs = table.iter().map(|&(cmd, d)| CommandSpec {
+            cmd,
+            description: d.into(),
+        });
+        self.commands.extend(specs);
+        self
+    }
+
+    /// From a `(notify, description)` table.
+    pub fn events(mut self, table: &[(u32, &str)]) -> Self {
+        let specs = table.iter().map(|&(notify, d)| EventSpec {
+            notify,
+            description: d.into(),
+        });
+        self.events.extend(specs);
+        self
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CommandSpec {
     pub cmd: u32,

@@ -4,9 +4,7 @@
 //! carrying the same text. Copy this crate to start a plugin of your own: pick
 //! `cmd`/`notify` numbers that no other loaded plugin uses.
 
-use seatphone_plugin_api::{
-    export_plugin, result, CommandSpec, EventSpec, Host, Plugin, PluginInfo, Reply, Request,
-};
+use seatphone_plugin_api::{export_plugin, result, Host, Plugin, PluginInfo, Reply, Request};
 use serde_json::json;
 
 const HELLO_ECHO: u32 = 90001;
@@ -24,14 +22,9 @@ export_plugin!(new);
 
 impl Plugin for Hello {
     fn info(&self) -> PluginInfo {
-        PluginInfo {
-            name: "hello".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            capabilities: vec![],
-            media: vec![],
-            commands: vec![CommandSpec { cmd: HELLO_ECHO, description: "hello_echo".into() }],
-            events: vec![EventSpec { notify: HELLO_EVT_ECHOED, description: "HELLO_EVT_ECHOED".into() }],
-        }
+        PluginInfo::new("hello", env!("CARGO_PKG_VERSION"))
+            .commands(&[(HELLO_ECHO, "hello_echo")])
+            .events(&[(HELLO_EVT_ECHOED, "HELLO_EVT_ECHOED")])
     }
 
     fn command(&self, request: Request, reply: Reply) {
@@ -40,7 +33,11 @@ impl Plugin for Hello {
                 let text = text.to_owned();
                 reply.ok_with(json!({ "text": text }));
                 // After the reply, so the page sees the response first.
-                self.host.emit(HELLO_EVT_ECHOED, "HELLO_EVT_ECHOED", &json!({ "text": text }));
+                self.host.emit(
+                    HELLO_EVT_ECHOED,
+                    "HELLO_EVT_ECHOED",
+                    &json!({ "text": text }),
+                );
             }
             None => reply.error(result::INVALID, "hello_echo needs param.text, a string"),
         }

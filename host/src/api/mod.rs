@@ -1,0 +1,7 @@
+//! The page-facing side: frames, access checks, sockets and HTTP.
+
+pub mod access;
+pub mod frame;
+pub mod pages;
+pub mod server;
+pub mod socket;

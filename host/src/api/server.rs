@@ -1,0 +1,307 @@
+//! HTTP and WebSocket on the host's ports. The engine port serves the SDK,
+//! the demo page, `/health` and the login and call sockets; the daemon port
+//! serves the daemon socket. Every request passes the Host check, every
+//! handshake the Origin check.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::ws::{rejection::WebSocketUpgradeRejection, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+use super::access::AccessPolicy;
+use super::pages::{ConnId, Pages, SocketKind};
+use super::socket::{self, FrameHandler};
+use crate::engine::Engine;
+
+mod assets {
+    include!(concat!(env!("OUT_DIR"), "/assets.rs"));
+}
+
+/// Frames over 1 MiB are answered with result 2 by the frame parser; this
+/// transport limit only stops a page from making the host buffer without end.
+const TRANSPORT_LIMIT: usize = 16 << 20;
+
+const LOGIN_PROTOCOLS: &[&str] = &[
+    "openeye_login_service_protocol",
+    "tup_login_service_protocol",
+];
+const CALL_PROTOCOLS: &[&str] = &["openeye_call_service_protocol", "tup_call_service_protocol"];
+pub const DAEMON_PROTOCOL: &str = "protocol_ws_deamon_service";
+
+/// A socket endpoint: who checks access, where pages are kept, who handles frames.
+#[derive(Clone)]
+pub struct Endpoint {
+    pub access: AccessPolicy,
+    pub pages: Arc<Pages>,
+    pub handler: Arc<dyn FrameHandler>,
+}
+
+impl FrameHandler for Engine {
+    fn opened(&self, conn: ConnId, kind: SocketKind) {
+        if kind == SocketKind::Call {
+            self.page_connected(conn);
+        }
+    }
+
+    fn frame(&self, conn: ConnId, text: &str) {
+        self.handle_frame(conn, text);
+    }
+}
+
+pub fn engine_router(engine: Arc<Engine>) -> Router {
+    let endpoint = Endpoint {
+        access: engine.access.clone(),
+        pages: engine.pages.clone(),
+        handler: engine.clone(),
+    };
+    Router::new()
+        .route("/", get(engine_socket_or_page))
+        .route("/login", get(engine_socket_or_page))
+        .route("/call", get(engine_socket_or_page))
+        .route("/health", get(health))
+        .route("/OpenEye_SDK.js", get(sdk))
+        .route(
+            "/demo.js",
+            get(|s, h| asset(s, h, assets::DEMO_JS, "text/javascript; charset=utf-8")),
+        )
+        .route(
+            "/demo.css",
+            get(|s, h| asset(s, h, assets::DEMO_CSS, "text/css; charset=utf-8")),
+        )
+        .with_state((engine, endpoint))
+}
+
+type EngineState = State<(Arc<Engine>, Endpoint)>;
+
+async fn engine_socket_or_page(
+    State((engine, endpoint)): EngineState,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(query): Query<HashMap<String, String>>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    if !endpoint.access.host_allowed(host_header(&headers)) {
+        return misdirected();
+    }
+    let Ok(ws) = ws else {
+        return if uri.path() == "/" {
+            serve(assets::DEMO_HTML, "text/html; charset=utf-8")
+        } else {
+            (
+                StatusCode::BAD_REQUEST,
+                "this path takes WebSocket connections",
+            )
+                .into_response()
+        };
+    };
+    let offered = offered_protocols(&headers);
+    let chosen = pick(&offered, LOGIN_PROTOCOLS)
+        .map(|p| (SocketKind::Login, Some(p)))
+        .or_else(|| pick(&offered, CALL_PROTOCOLS).map(|p| (SocketKind::Call, Some(p))))
+        .or_else(|| match uri.path() {
+            "/login" if offered.is_empty() => Some((SocketKind::Login, None)),
+            "/call" if offered.is_empty() => Some((SocketKind::Call, None)),
+            _ => None,
+        });
+    let Some((kind, protocol)) = chosen else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "offer the sub-protocol openeye_login_service_protocol or openeye_call_service_protocol, or connect to /login or /call",
+        )
+            .into_response();
+    };
+    let takeover = query
+        .get("takeover")
+        .is_some_and(|v| v == "1" || v == "true");
+    let _ = engine;
+    upgrade(ws, &headers, kind, protocol, takeover, endpoint)
+}
+
+/// The daemon port's one route.
+pub async fn daemon_socket(
+    State(endpoint): State<Endpoint>,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    if !endpoint.access.host_allowed(host_header(&headers)) {
+        return misdirected();
+    }
+    let Ok(ws) = ws else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "the daemon port takes WebSocket connections",
+        )
+            .into_response();
+    };
+    let offered = offered_protocols(&headers);
+    let protocol = pick(&offered, &[DAEMON_PROTOCOL]);
+    if protocol.is_none() && !offered.is_empty() {
+        return (
+            StatusCode::BAD_REQUEST,
+            "offer the sub-protocol protocol_ws_deamon_service",
+        )
+            .into_response();
+    }
+    upgrade(ws, &headers, SocketKind::Daemon, protocol, false, endpoint)
+}
+
+fn upgrade(
+    ws: WebSocketUpgrade,
+    headers: &HeaderMap,
+    kind: SocketKind,
+    protocol: Option<&'static str>,
+    takeover: bool,
+    endpoint: Endpoint,
+) -> Response {
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    if !endpoint.access.origin_allowed(origin) {
+        tracing::warn!(
+            origin = origin.unwrap_or(""),
+            ?kind,
+            "handshake refused: origin not allowed"
+        );
+        return (
+            StatusCode::FORBIDDEN,
+            "this page's origin may not use the softphone",
+        )
+            .into_response();
+    }
+    let ws = ws
+        .max_message_size(TRANSPORT_LIMIT)
+        .max_frame_size(TRANSPORT_LIMIT);
+    let ws = match protocol {
+        Some(p) => ws.protocols([p]),
+        None => ws,
+    };
+    ws.on_upgrade(move |socket| {
+        socket::run(socket, kind, takeover, endpoint.pages, endpoint.handler)
+    })
+}
+
+async fn health(State((engine, endpoint)): EngineState, headers: HeaderMap) -> Response {
+    if !endpoint.access.host_allowed(host_header(&headers)) {
+        return misdirected();
+    }
+    axum::Json(engine.health()).into_response()
+}
+
+async fn sdk(State((engine, endpoint)): EngineState, headers: HeaderMap) -> Response {
+    if !endpoint.access.host_allowed(host_header(&headers)) {
+        return misdirected();
+    }
+    let Some(sdk) = assets::SDK_JS else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let api = &engine.config.api;
+    let host = if api.bind.is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        api.bind.to_string()
+    };
+    let defaults =
+        serde_json::json!({ "host": host, "daemonPort": api.daemon_port, "port": api.port });
+    serve_owned(
+        with_defaults(sdk, &defaults.to_string()),
+        "text/javascript; charset=utf-8",
+    )
+}
+
+async fn asset(
+    State((_, endpoint)): EngineState,
+    headers: HeaderMap,
+    body: Option<&'static str>,
+    content_type: &'static str,
+) -> Response {
+    if !endpoint.access.host_allowed(host_header(&headers)) {
+        return misdirected();
+    }
+    serve(body, content_type)
+}
+
+/// Replaces the object on the SDK's `var SEATPHONE_DEFAULTS = {...};` line.
+fn with_defaults(sdk: &str, defaults: &str) -> String {
+    const MARK: &str = "var SEATPHONE_DEFAULTS = ";
+    let mut out = String::with_capacity(sdk.len() + 64);
+    for line in sdk.split_inclusive('\n') {
+        match (line.find(MARK), line.rfind(';')) {
+            (Some(start), Some(end)) if end > start => {
+                out.push_str(&line[..start + MARK.len()]);
+                out.push_str(defaults);
+                out.push_str(&line[end..]);
+            }
+            _ => out.push_str(line),
+        }
+    }
+    out
+}
+
+fn serve(body: Option<&'static str>, content_type: &'static str) -> Response {
+    match body {
+        Some(body) => (
+            [
+                (header::CONTENT_TYPE, content_type),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            body,
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+fn serve_owned(body: String, content_type: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+fn misdirected() -> Response {
+    (
+        StatusCode::MISDIRECTED_REQUEST,
+        "unknown Host: use 127.0.0.1 or localhost",
+    )
+        .into_response()
+}
+
+fn host_header(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::HOST).and_then(|v| v.to_str().ok())
+}
+
+fn offered_protocols(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|p| p.trim().to_owned())
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+fn pick(offered: &[String], ours: &[&'static str]) -> Option<&'static str> {
+    ours.iter()
+        .copied()
+        .find(|p| offered.iter().any(|o| o == p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sdk_defaults_line_is_replaced() {
+        let sdk = "a\n  var SEATPHONE_DEFAULTS = {\"host\": \"127.0.0.1\", \"daemonPort\": 7682, \"port\": 7684};\nb\n";
+        let out = with_defaults(sdk, r#"{"port":9}"#);
+        assert_eq!(out, "a\n  var SEATPHONE_DEFAULTS = {\"port\":9};\nb\n");
+    }
+}

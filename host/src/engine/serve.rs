@@ -1,0 +1,67 @@
+//! Running the engine process: bind the API port, tell the daemon it is
+//! ready, serve until told to stop.
+
+use std::net::SocketAddr;
+
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpListener;
+
+use super::Engine;
+use crate::api::server::engine_router;
+use crate::config::Config;
+
+/// The line the daemon waits for on the engine's stdout.
+pub const READY_MARK: &str = "SEATPHONE_READY ";
+
+/// `supervised`: started by the daemon, which holds our stdin open; when it
+/// closes (the daemon stops or dies) the engine stops too.
+pub async fn serve(config: Config, supervised: bool) -> Result<(), String> {
+    let addr = SocketAddr::new(config.api.bind, config.api.port);
+    let (engine, signals) = Engine::new(config);
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr} ([api] bind/port): {e}"))?;
+    tracing::info!("engine serving pages on {addr}");
+    tokio::spawn(engine.clone().run_signals(signals));
+    println!("{READY_MARK}{}", engine.version_info());
+
+    let server = axum::serve(listener, engine_router(engine.clone()));
+    tokio::select! {
+        r = server => r.map_err(|e| format!("API server failed: {e}"))?,
+        why = stop_requested(supervised) => tracing::info!("engine stopping: {why}"),
+    }
+    engine.shutdown();
+    Ok(())
+}
+
+/// SIGTERM, SIGINT, or (supervised) the daemon closing our stdin.
+pub async fn stop_requested(watch_stdin: bool) -> &'static str {
+    let stdin_closed = async {
+        if !watch_stdin {
+            return std::future::pending().await;
+        }
+        let mut stdin = tokio::io::stdin();
+        let mut buf = [0u8; 64];
+        while matches!(stdin.read(&mut buf).await, Ok(n) if n > 0) {}
+    };
+    tokio::select! {
+        _ = terminate() => "SIGTERM",
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = stdin_closed => "the daemon went away",
+    }
+}
+
+#[cfg(unix)]
+async fn terminate() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut s) => {
+            s.recv().await;
+        }
+        Err(_) => std::future::pending().await,
+    }
+}
+
+#[cfg(not(unix))]
+async fn terminate() {
+    std::future::pending().await
+}

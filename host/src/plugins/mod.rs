@@ -1,0 +1,247 @@
+//! Loading plugins and finding the one that answers.
+//!
+//! Every library in the plugin folder is tried, in name order. One that is not
+//! a Seatphone plugin, was built against an incompatible API, fails to start,
+//! or collides with one already loaded is skipped with a log line, and
+//! `/health` lists it with the reason; the host keeps running.
+
+mod admission;
+pub mod bus;
+pub mod host_impl;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use abi_stable::library::{lib_header_from_path, LibraryError, RootModule};
+use abi_stable::sabi_trait::TD_Opaque;
+use abi_stable::std_types::{RArc, RResult};
+use seatphone_plugin_api::abi::{PluginBox, PluginModRef, RawHost_TO};
+use seatphone_plugin_api::PluginInfo;
+use serde_json::{json, Value};
+
+pub use admission::admit;
+use host_impl::{Declared, HostShared, PluginHost};
+
+pub struct Loaded {
+    pub info: PluginInfo,
+    pub file: PathBuf,
+    pub raw: PluginBox,
+}
+
+#[derive(Debug, Clone)]
+pub struct Skipped {
+    pub file: String,
+    pub reason: String,
+}
+
+#[derive(Default)]
+pub struct Plugins {
+    pub loaded: Vec<Loaded>,
+    pub skipped: Vec<Skipped>,
+}
+
+impl Plugins {
+    /// Loads the plugin libraries of `dir` (those named in `only`, if given).
+    pub fn load_dir(dir: &Path, only: Option<&[String]>, shared: &Arc<HostShared>) -> Plugins {
+        let mut plugins = Plugins::default();
+        let mut files = match std::fs::read_dir(dir) {
+            Ok(entries) => entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file() && is_library(p))
+                .collect::<Vec<_>>(),
+            Err(e) => {
+                tracing::warn!(
+                    "plugin folder {} cannot be read: {e}; no plugins loaded",
+                    dir.display()
+                );
+                return plugins;
+            }
+        };
+        files.sort();
+        for file in files {
+            if let Some(only) = only {
+                if !only.iter().any(|name| name_matches(name, &file)) {
+                    continue;
+                }
+            }
+            plugins.load_one(&file, shared);
+        }
+        plugins
+    }
+
+    fn load_one(&mut self, file: &Path, shared: &Arc<HostShared>) {
+        let shown = file.display().to_string();
+        let declared = Arc::new(OnceLock::new());
+        let host = PluginHost {
+            shared: shared.clone(),
+            declared: declared.clone(),
+            file: shown.clone().into(),
+        };
+        let result = instantiate(file, host).and_then(|raw| {
+            let info = serde_json::from_str::<PluginInfo>(raw.info().as_str())
+                .map_err(|e| format!("its info is not valid plugin info: {e}"));
+            let info = match info {
+                Ok(info) => info,
+                Err(e) => {
+                    raw.shutdown();
+                    return Err(e);
+                }
+            };
+            let others: Vec<&PluginInfo> = self.loaded.iter().map(|l| &l.info).collect();
+            if let Err(e) = admit(&others, &info) {
+                raw.shutdown();
+                return Err(e);
+            }
+            Ok((raw, info))
+        });
+        match result {
+            Ok((raw, info)) => {
+                let _ = declared.set(Declared {
+                    name: info.name.clone(),
+                    events: info.events.iter().map(|e| e.notify).collect::<HashSet<_>>(),
+                });
+                tracing::info!(
+                    plugin = %info.name,
+                    version = %info.version,
+                    file = %shown,
+                    "plugin loaded: capabilities {:?}, {} commands, {} events",
+                    info.capabilities,
+                    info.commands.len(),
+                    info.events.len()
+                );
+                self.loaded.push(Loaded {
+                    info,
+                    file: file.to_path_buf(),
+                    raw,
+                });
+            }
+            Err(reason) => {
+                tracing::warn!(file = %shown, "plugin skipped: {reason}");
+                self.skipped.push(Skipped {
+                    file: shown,
+                    reason,
+                });
+            }
+        }
+    }
+
+    /// The plugin declaring the command `description`, and the number it declared.
+    pub fn command_owner(&self, description: &str) -> Option<(&Loaded, u32)> {
+        self.loaded.iter().find_map(|l| {
+            l.info
+                .commands
+                .iter()
+                .find(|c| c.description == description)
+                .map(|c| (l, c.cmd))
+        })
+    }
+
+    pub fn with_capability(&self, capability: &str) -> Option<&Loaded> {
+        self.loaded
+            .iter()
+            .find(|l| l.info.capabilities.iter().any(|c| c == capability))
+    }
+
+    pub fn serving_media(&self, kind: &str) -> Option<&Loaded> {
+        self.loaded
+            .iter()
+            .find(|l| l.info.media.iter().any(|m| m == kind))
+    }
+
+    pub fn versions(&self) -> Value {
+        Value::Array(
+            self.loaded
+                .iter()
+                .map(|l| json!({ "name": l.info.name, "version": l.info.version }))
+                .collect(),
+        )
+    }
+
+    pub fn health(&self) -> (Value, Value) {
+        let loaded = self
+            .loaded
+            .iter()
+            .map(|l| {
+                json!({
+                    "name": l.info.name,
+                    "version": l.info.version,
+                    "file": l.file.display().to_string(),
+                    "capabilities": l.info.capabilities,
+                    "media": l.info.media,
+                    "commands": l.info.commands,
+                    "events": l.info.events,
+                })
+            })
+            .collect();
+        let skipped = self
+            .skipped
+            .iter()
+            .map(|s| json!({ "file": s.file, "reason": s.reason }))
+            .collect();
+        (Value::Array(loaded), Value::Array(skipped))
+    }
+
+    pub fn shutdown(&self) {
+        for l in &self.loaded {
+            l.raw.shutdown();
+        }
+    }
+}
+
+fn instantiate(file: &Path, host: PluginHost) -> Result<PluginBox, String> {
+    let header = lib_header_from_path(file).map_err(describe_load_error)?;
+    let module = header
+        .init_root_module::<PluginModRef>()
+        .map_err(describe_load_error)?;
+    let new = module.new();
+    match new(RawHost_TO::from_ptr(RArc::new(host), TD_Opaque)) {
+        RResult::ROk(raw) => Ok(raw),
+        RResult::RErr(e) => Err(format!("the plugin failed to start: {e}")),
+    }
+}
+
+fn describe_load_error(e: LibraryError) -> String {
+    match e {
+        LibraryError::OpenError { .. } | LibraryError::GetSymbolError { .. } => {
+            format!("not a Seatphone plugin: {e}")
+        }
+        LibraryError::IncompatibleVersionNumber { expected_version, actual_version, .. } => format!(
+            "built against plugin API {actual_version}, this host speaks {expected_version}: rebuild it against seatphone-plugin-api {expected_version}"
+        ),
+        LibraryError::AbiInstability(_) => {
+            format!(
+                "built against an incompatible plugin API (its types differ from this host's, plugin API {}): {e}",
+                PluginModRef::VERSION_STRINGS.version
+            )
+        }
+        other => format!("cannot load: {other}"),
+    }
+}
+
+fn is_library(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.ends_with(std::env::consts::DLL_SUFFIX))
+}
+
+/// `audio` matches `libseatphone_audio.so`, `seatphone_audio.dll`, `audio.so` …
+fn name_matches(name: &str, file: &Path) -> bool {
+    let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    let stem = stem.strip_prefix("lib").unwrap_or(stem);
+    stem == name || stem.strip_prefix("seatphone_") == Some(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn load_filter_matches_plugin_names_and_stems() {
+        let f = Path::new("/x/libseatphone_audio.so");
+        assert!(name_matches("audio", f));
+        assert!(name_matches("seatphone_audio", f));
+        assert!(!name_matches("video", f));
+        assert!(!name_matches("audi", f));
+    }
+}
