@@ -1,4 +1,6 @@
 #![forbid(unsafe_code)]
 pub mod calls;
 pub mod events;
+pub mod params;
 pub mod registration;
+pub mod sdp;

@@ -1,0 +1,299 @@
+//! Checking the page's command parameters (PROTOCOL.md). Every function
+//! returns either typed values or a sentence for `errMsg` (result 2).
+
+use serde_json::{Map, Value};
+
+/// SIP transport, as `sipTransportMode` / `sip.trans_mode` number it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Transport {
+    #[default]
+    Udp,
+    Tls,
+    Tcp,
+}
+
+impl Transport {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Udp => "udp",
+            Self::Tls => "tls",
+            Self::Tcp => "tcp",
+        }
+    }
+}
+
+/// One registrar/proxy, `host:port`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Server {
+    pub host: String,
+    pub port: u16,
+}
+
+impl std::fmt::Display for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// What `tsdk_set_config_param` says about SIP.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SipSettings {
+    /// The primary first, then `poolServers` (at most four in all).
+    pub servers: Vec<Server>,
+    pub transport: Transport,
+    /// `audio.dtmf_mode`: 4 = SIP INFO; anything else goes to the audio plugin.
+    pub dtmf_mode: u32,
+    pub tls_anonymous: bool,
+}
+
+/// Merges a `config` object into `current` (every key optional).
+pub fn config(param: &Value, current: &SipSettings) -> Result<SipSettings, String> {
+    let obj = param.as_object().ok_or("config param must be an object")?;
+    let mut out = current.clone();
+    if let Some(net) = obj.get("networkInfo") {
+        let net = net.as_object().ok_or("networkInfo must be an object")?;
+        let port = opt_u32(net, "sipServerPort", 1, 65535)?.unwrap_or(5060) as u16;
+        if let Some(addr) = opt_str(net, "serverAddr")? {
+            let addr = addr.trim();
+            if addr.is_empty() || addr.contains(char::is_whitespace) {
+                return Err("networkInfo.serverAddr must be a host name or address".into());
+            }
+            out.servers = vec![Server {
+                host: addr.trim_matches(['[', ']']).to_owned(),
+                port,
+            }];
+        }
+        if let Some(mode) = opt_u32(net, "sipTransportMode", 0, 2)? {
+            out.transport = transport(mode);
+        }
+        if let Some(pool) = net.get("poolServers") {
+            let pool = pool.as_array().ok_or("poolServers must be an array")?;
+            for entry in pool {
+                let entry = entry
+                    .as_object()
+                    .ok_or("poolServers entries must be objects")?;
+                let host = opt_str(entry, "serverAddr")?
+                    .ok_or("each poolServers entry needs serverAddr")?;
+                let port = opt_u32(entry, "sipServerPort", 1, 65535)?.unwrap_or(5060) as u16;
+                let server = Server {
+                    host: host.trim().trim_matches(['[', ']']).to_owned(),
+                    port,
+                };
+                if !out.servers.contains(&server) {
+                    out.servers.push(server);
+                }
+            }
+            if out.servers.len() > 4 {
+                return Err("at most 4 servers (primary and pool) are supported".into());
+            }
+        }
+    }
+    if let Some(sip) = obj.get("sip") {
+        let sip = sip.as_object().ok_or("sip must be an object")?;
+        if let Some(mode) = opt_u32(sip, "trans_mode", 0, 2)? {
+            out.transport = transport(mode);
+        }
+        if let Some(anon) = opt_u32(sip, "tls_anonymous_enable", 0, 1)? {
+            out.tls_anonymous = anon == 1;
+        }
+    }
+    if let Some(audio) = obj.get("audio") {
+        let audio = audio.as_object().ok_or("audio must be an object")?;
+        if let Some(mode) = opt_u32(audio, "dtmf_mode", 0, 10)? {
+            out.dtmf_mode = mode;
+        }
+    }
+    Ok(out)
+}
+
+fn transport(mode: u32) -> Transport {
+    match mode {
+        1 => Transport::Tls,
+        2 => Transport::Tcp,
+        _ => Transport::Udp,
+    }
+}
+
+/// What `tsdk_login` says.
+#[derive(Clone, PartialEq)]
+pub struct Login {
+    /// User part of the address of record.
+    pub user: String,
+    /// Domain of the AOR; `None` means the server address.
+    pub domain: Option<String>,
+    /// The digest user name.
+    pub auth_user: String,
+    pub password: String,
+    pub pool: bool,
+}
+
+/// Never prints the password.
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Login")
+            .field("user", &self.user)
+            .field("domain", &self.domain)
+            .field("auth_user", &self.auth_user)
+            .field("pool", &self.pool)
+            .finish_non_exhaustive()
+    }
+}
+
+pub fn login(param: &Value) -> Result<Login, String> {
+    let obj = param.as_object().ok_or("login param must be an object")?;
+    let num = opt_str(obj, "sipNum")?.ok_or("sipNum is required")?.trim();
+    let (user, domain) = match num.trim_start_matches("sip:").split_once('@') {
+        Some((u, d)) => (u.to_owned(), Some(d.to_owned())),
+        None => (num.trim_start_matches("sip:").to_owned(), None),
+    };
+    if user.is_empty() || !user.chars().all(is_user_char) {
+        return Err("sipNum must be a SIP user (letters, digits, -_.!~*'()&=+$,;?/)".into());
+    }
+    if domain.as_deref().is_some_and(|d| d.is_empty() || d.contains(char::is_whitespace)) {
+        return Err("sipNum's domain is not a host name".into());
+    }
+    let name = opt_str(obj, "sipName")?.unwrap_or("").trim();
+    let auth_user = match name.split_once('@') {
+        Some((u, _)) => u,
+        None if name.is_empty() => &user,
+        None => name,
+    };
+    if !auth_user.chars().all(is_user_char) {
+        return Err("sipName must be a digest user name".into());
+    }
+    let password = opt_str(obj, "sipPwd")?.unwrap_or("").to_owned();
+    let mode = opt_u32(obj, "sipMode", 0, 10)?.unwrap_or(4);
+    if !matches!(mode, 0 | 1 | 4 | 5) {
+        return Err("sipMode must be 4 (single server), 5 (pool) or 1".into());
+    }
+    Ok(Login {
+        auth_user: auth_user.to_owned(),
+        user,
+        domain,
+        password,
+        pool: mode == 5,
+    })
+}
+
+fn is_user_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "-_.!~*'()&=+$,;?/%".contains(c)
+}
+
+/// `calleeNumber`: a user, `user@host`, or a `sip:` URI.
+pub fn callee(param: &Value) -> Result<String, String> {
+    let obj = param.as_object().ok_or("param must be an object")?;
+    let callee = match obj.get("calleeNumber") {
+        Some(Value::String(s)) => s.trim().to_owned(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => return Err("calleeNumber must be a string".into()),
+    };
+    let bare = callee.trim_start_matches("sip:");
+    let user = bare.split('@').next().unwrap_or("");
+    if user.is_empty() || bare.len() > 256 || !bare.chars().all(|c| is_user_char(c) || "@:[]".contains(c))
+    {
+        return Err("calleeNumber must be a number or user@host".into());
+    }
+    Ok(bare.to_owned())
+}
+
+/// `isVideo`: a boolean or 0/1; absent means false.
+pub fn is_video(param: &Value) -> Result<bool, String> {
+    match param.get("isVideo") {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(Value::Number(n)) if n.as_u64() == Some(0) => Ok(false),
+        Some(Value::Number(n)) if n.as_u64() == Some(1) => Ok(true),
+        _ => Err("isVideo must be a boolean or 0/1".into()),
+    }
+}
+
+/// `callId`: a number (or a numeric string) that fits in u32.
+pub fn call_id(param: &Value) -> Result<u32, String> {
+    match param.get("callId") {
+        Some(Value::Number(n)) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+        Some(Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .ok_or_else(|| "callId must be a call id number".into())
+}
+
+/// `tone` of `tsdk_send_dtmf`: 0–16.
+pub fn tone(param: &Value) -> Result<u8, String> {
+    match param.get("tone") {
+        Some(Value::Number(n)) => n.as_u64().filter(|t| *t <= 16).map(|t| t as u8),
+        Some(Value::String(s)) => match s.trim() {
+            "*" => Some(10),
+            "#" => Some(11),
+            t => t.parse::<u8>().ok().filter(|t| *t <= 16),
+        },
+        _ => None,
+    }
+    .ok_or_else(|| "tone must be 0-9, 10 (*), 11 (#), 12-15 (A-D) or 16 (flash)".into())
+}
+
+/// The character a tone stands for in `application/dtmf-relay`.
+pub fn tone_char(tone: u8) -> char {
+    match tone {
+        0..=9 => char::from(b'0' + tone),
+        10 => '*',
+        11 => '#',
+        12..=15 => char::from(b'A' + tone - 12),
+        _ => '!',
+    }
+}
+
+/// Parses a received `application/dtmf-relay` or `application/dtmf` body.
+pub fn dtmf_relay(body: &str) -> Option<u8> {
+    let signal = body
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once('=')?;
+            k.trim().eq_ignore_ascii_case("signal").then(|| v.trim().to_owned())
+        })
+        .unwrap_or_else(|| body.trim().to_owned());
+    if let Ok(n) = signal.parse::<u8>() {
+        return (n <= 16).then_some(n);
+    }
+    let mut chars = signal.chars();
+    let c = chars.next()?;
+    if chars.next().is_some() {
+        return None;
+    }
+    match c.to_ascii_uppercase() {
+        '*' => Some(10),
+        '#' => Some(11),
+        l @ 'A'..='D' => Some(l as u8 - b'A' + 12),
+        '!' => Some(16),
+        _ => None,
+    }
+}
+
+fn opt_str<'a>(obj: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, String> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(format!("{key} must be a string")),
+    }
+}
+
+/// A number (or numeric string, as some pages send) within `min..=max`.
+fn opt_u32(obj: &Map<String, Value>, key: &str, min: u32, max: u32) -> Result<Option<u32>, String> {
+    let v = match obj.get(key) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Number(n)) => n.as_u64(),
+        Some(Value::String(s)) => s.trim().parse::<u64>().ok(),
+        Some(_) => None,
+    };
+    match v {
+        Some(v) if v >= u64::from(min) && v <= u64::from(max) => Ok(Some(v as u32)),
+        _ => Err(format!("{key} must be a number from {min} to {max}")),
+    }
+}
+
+#[cfg(test)]
+#[path = "params_tests.rs"]
+mod tests;

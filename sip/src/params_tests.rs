@@ -1,0 +1,74 @@
+use super::*;
+use serde_json::json;
+
+#[test]
+fn config_takes_primary_pool_and_transport() {
+    let p = json!({"networkInfo": {"serverAddr": "127.0.0.1", "sipServerPort": 5070, "sipTransportMode": 2,
+        "poolServers": [{"serverAddr": "127.0.0.2", "sipServerPort": "5080"}]},
+        "audio": {"dtmf_mode": 4}, "unknown": 1});
+    let s = config(&p, &SipSettings::default()).unwrap();
+    assert_eq!(s.servers.len(), 2);
+    assert_eq!(s.servers[0].to_string(), "127.0.0.1:5070");
+    assert_eq!(s.servers[1].to_string(), "127.0.0.2:5080");
+    assert_eq!(s.transport, Transport::Tcp);
+    assert_eq!(s.dtmf_mode, 4);
+    let s = config(&json!({"sip": {"trans_mode": 1}}), &s).unwrap();
+    assert_eq!(s.transport, Transport::Tls);
+    assert_eq!(s.servers.len(), 2, "keys not sent keep their value");
+}
+
+#[test]
+fn config_refuses_wrong_types_and_ranges() {
+    let d = SipSettings::default();
+    assert!(config(&json!([]), &d).is_err());
+    assert!(config(&json!({"networkInfo": {"sipServerPort": 70000}}), &d).is_err());
+    assert!(config(&json!({"networkInfo": {"serverAddr": 5}}), &d).is_err());
+    assert!(config(&json!({"networkInfo": {"sipTransportMode": 3}}), &d).is_err());
+    assert!(config(&json!({"networkInfo": {"poolServers": {}}}), &d).is_err());
+    assert!(config(&json!({"audio": {"dtmf_mode": "x"}}), &d).is_err());
+}
+
+#[test]
+fn login_splits_aor_and_digest_name() {
+    let l = login(&json!({"sipNum": "1001@example.org", "sipName": "auth1001@example.org", "sipPwd": "pw", "sipMode": 5})).unwrap();
+    assert_eq!(l.user, "1001");
+    assert_eq!(l.domain.as_deref(), Some("example.org"));
+    assert_eq!(l.auth_user, "auth1001");
+    assert!(l.pool);
+    let l = login(&json!({"sipNum": "1001", "sipPwd": "pw", "sipMode": 1})).unwrap();
+    assert_eq!(l.auth_user, "1001");
+    assert_eq!(l.domain, None);
+    assert!(!l.pool);
+    assert!(!format!("{l:?}").contains("pw"), "Debug never shows the password");
+    assert!(login(&json!({"sipNum": "10 01"})).is_err());
+    assert!(login(&json!({"sipNum": 1001})).is_err());
+    assert!(login(&json!({"sipNum": "1001", "sipMode": 3})).is_err());
+}
+
+#[test]
+fn call_params_are_checked() {
+    assert_eq!(callee(&json!({"calleeNumber": "1002"})).unwrap(), "1002");
+    assert_eq!(callee(&json!({"calleeNumber": "sip:1002@127.0.0.1:5060"})).unwrap(), "1002@127.0.0.1:5060");
+    assert!(callee(&json!({"calleeNumber": ""})).is_err());
+    assert!(callee(&json!({"calleeNumber": "a b"})).is_err());
+    assert_eq!(is_video(&json!({"isVideo": 1})), Ok(true));
+    assert_eq!(is_video(&json!({})), Ok(false));
+    assert!(is_video(&json!({"isVideo": "yes"})).is_err());
+    assert_eq!(call_id(&json!({"callId": 5})), Ok(5));
+    assert!(call_id(&json!({"callId": -1})).is_err());
+    assert!(call_id(&json!({"callId": 1e12})).is_err());
+    assert_eq!(tone(&json!({"tone": 11})), Ok(11));
+    assert!(tone(&json!({"tone": 17})).is_err());
+}
+
+#[test]
+fn dtmf_relay_bodies_round_trip() {
+    for t in 0..=16u8 {
+        let body = format!("Signal={}\r\nDuration=160\r\n", tone_char(t));
+        assert_eq!(dtmf_relay(&body), Some(t), "tone {t}");
+    }
+    assert_eq!(dtmf_relay("Signal=11\r\n"), Some(11));
+    assert_eq!(dtmf_relay("5"), Some(5));
+    assert_eq!(dtmf_relay("Signal=xyz"), None);
+    assert_eq!(dtmf_relay(""), None);
+}
