@@ -1,1 +1,9 @@
+//! Harness for Seatphone's end-to-end tests: real processes, real sockets.
+//!
+//! - [`host`]: start the built `seatphone` with a temporary config and talk
+//!   to it as a page does.
+//! - [`plugins`]: build the plugins that must never sit beside `seatphone`
+//!   (the hello example, broken fixtures) into their own target folder.
 
+pub mod host;
+pub mod plugins;

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every test of the project on a fresh Debian 12 machine: installs what
+# the tests need, builds once (release, one target folder shared by the
+# binaries and the tests), runs the Rust tests (unit and end-to-end against
+# real processes), the browser tests, then formatting and lint checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+
+scripts/install-deps.sh
+
+echo "== build (release)"
+cargo build --release --workspace
+
+echo "== Rust tests"
+cargo test --release --workspace --no-fail-fast
+
+if [ -f tests/browser/package.json ]; then
+    echo "== browser tests"
+    (cd tests/browser && SEATPHONE_BIN="$PWD/../../target/release/seatphone" npm test)
+fi
+
+echo "== format and lint"
+cargo fmt --all -- --check
+cargo clippy --release --workspace --all-targets -- -D warnings
+echo "all checks passed"

@@ -1,0 +1,331 @@
+//! The `seatphone` binary under test, started with a temporary config on free
+//! ports, and a WebSocket page client speaking PROTOCOL.md.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::process::{Child, Command};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub const LOGIN: &str = "openeye_login_service_protocol";
+pub const CALL: &str = "openeye_call_service_protocol";
+pub const DAEMON: &str = "protocol_ws_deamon_service";
+
+/// Where cargo put the binaries of this build (`target/<profile>`), found
+/// from the test executable (`target/<profile>/deps/<test>`).
+pub fn build_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("SEATPHONE_BUILD_DIR") {
+        return dir.into();
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    exe.parent().and_then(Path::parent).expect("target/<profile>").to_path_buf()
+}
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// A library built by this workspace, e.g. `plugin_library("audio")`.
+pub fn plugin_library(name: &str) -> PathBuf {
+    build_dir().join(format!(
+        "{}seatphone_{name}{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ))
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// What a test wants of the host.
+pub struct Options {
+    /// Libraries copied into the plugin folder (the test's own folder).
+    pub plugins: Vec<PathBuf>,
+    /// Extra lines for the `[api]` section (`allowed_origins = [...]`).
+    pub api_toml: String,
+    /// Extra TOML appended to the generated config (other sections).
+    pub extra_toml: String,
+}
+
+impl Default for Options {
+    /// Every plugin of the workspace.
+    fn default() -> Self {
+        Self {
+            plugins: ["audio", "video", "share", "capture"].iter().map(|n| plugin_library(n)).collect(),
+            api_toml: String::new(),
+            extra_toml: String::new(),
+        }
+    }
+}
+
+pub struct Seatphone {
+    child: Option<Child>,
+    pub dir: tempfile::TempDir,
+    pub daemon_port: u16,
+    pub port: u16,
+}
+
+impl Seatphone {
+    pub async fn start(options: Options) -> Seatphone {
+        let dir = tempfile::tempdir().unwrap();
+        let plugin_dir = dir.path().join("plugins");
+        std::fs::create_dir_all(&plugin_dir).unwrap();
+        for lib in &options.plugins {
+            let name = lib.file_name().unwrap();
+            std::fs::copy(lib, plugin_dir.join(name))
+                .unwrap_or_else(|e| panic!("copy plugin {}: {e} (build the workspace first)", lib.display()));
+        }
+        let (daemon_port, port) = (free_port(), free_port());
+        let config = format!(
+            "[api]\nbind = \"127.0.0.1\"\ndaemon_port = {daemon_port}\nport = {port}\n{}\n\
+             [plugins]\ndir = \"{}\"\n[sip]\nbind = \"127.0.0.1\"\nlocal_port = 0\n[log]\ndir = \"{}\"\nlevel = \"debug\"\n{}\n",
+            options.api_toml,
+            plugin_dir.display(),
+            dir.path().join("log").display(),
+            options.extra_toml
+        );
+        let config_path = dir.path().join("seatphone.toml");
+        std::fs::write(&config_path, config).unwrap();
+        let child = Command::new(build_dir().join("seatphone"))
+            .arg("--config")
+            .arg(&config_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start seatphone (build the workspace first)");
+        let host = Seatphone { child: Some(child), dir, daemon_port, port };
+        host.wait_ready().await;
+        host
+    }
+
+    /// Until the engine answers `/health`.
+    pub async fn wait_ready(&self) {
+        for _ in 0..200 {
+            if self.http_get("/health").await.is_ok_and(|(status, _)| status == 200) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("seatphone did not come up; stderr:\n{}", self.stderr());
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
+    }
+
+    /// Every log line the host wrote (stderr and log files).
+    pub fn all_logs(&self) -> String {
+        let mut text = self.stderr();
+        if let Ok(entries) = std::fs::read_dir(self.dir.path().join("log")) {
+            for e in entries.flatten() {
+                text.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
+            }
+        }
+        text
+    }
+
+    pub async fn health(&self) -> Value {
+        let (status, body) = self.http_get("/health").await.expect("GET /health");
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).expect("health is JSON")
+    }
+
+    pub async fn http_get(&self, path: &str) -> std::io::Result<(u16, String)> {
+        http_get(self.port, path, "127.0.0.1").await
+    }
+
+    pub fn daemon_pid(&self) -> u32 {
+        self.child.as_ref().and_then(Child::id).expect("daemon running")
+    }
+
+    /// The engine process (the daemon's child).
+    pub fn engine_pid(&self) -> Option<u32> {
+        let pid = self.daemon_pid();
+        let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).ok()?;
+        children.split_whitespace().next()?.parse().ok()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("ws://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub async fn call_page(&self) -> Page {
+        Page::connect(&self.url("/"), Some(CALL), None).await.expect("call socket")
+    }
+
+    pub async fn daemon_page(&self) -> Page {
+        Page::connect(&format!("ws://127.0.0.1:{}/", self.daemon_port), Some(DAEMON), None)
+            .await
+            .expect("daemon socket")
+    }
+
+    /// SIGTERM, then wait for the exit status.
+    pub async fn stop(mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().unwrap();
+        signal(child.id().unwrap(), "TERM");
+        tokio::time::timeout(Duration::from_secs(10), child.wait())
+            .await
+            .expect("seatphone stops within 10 s")
+            .unwrap()
+    }
+}
+
+/// Sends a signal with kill(1): the tests need no unsafe code.
+pub fn signal(pid: u32, name: &str) {
+    let status = std::process::Command::new("kill").arg(format!("-{name}")).arg(pid.to_string()).status();
+    assert!(status.is_ok_and(|s| s.success()), "kill -{name} {pid}");
+}
+
+/// A bare HTTP/1.1 GET with a chosen Host header.
+pub async fn http_get(port: u16, path: &str, host: &str) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).await?;
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n").as_bytes())
+        .await?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await?;
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    Ok((status, body))
+}
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A page's socket: requests matched to responses by `seq`, events queued.
+pub struct Page {
+    ws: Ws,
+    seq: u64,
+    /// Frames received while waiting for something else.
+    pending: VecDeque<Value>,
+    pub protocol: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum Received {
+    Frame(Value),
+    Closed(Option<CloseFrame>),
+}
+
+impl Page {
+    pub async fn connect(
+        url: &str,
+        protocol: Option<&str>,
+        origin: Option<&str>,
+    ) -> Result<Page, tokio_tungstenite::tungstenite::Error> {
+        let mut request = url.into_client_request()?;
+        if let Some(p) = protocol {
+            request.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_str(p).unwrap());
+        }
+        if let Some(o) = origin {
+            request.headers_mut().insert("Origin", HeaderValue::from_str(o).unwrap());
+        }
+        let (ws, response) = tokio_tungstenite::connect_async(request).await?;
+        let protocol = response
+            .headers()
+            .get("Sec-WebSocket-Protocol")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Ok(Page { ws, seq: 0, pending: VecDeque::new(), protocol })
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.ws.send(Message::Text(text.into())).await.expect("send frame");
+    }
+
+    /// Sends a request and returns its response; events that arrive first
+    /// stay queued for [`Page::event`].
+    pub async fn request(&mut self, cmd: u32, description: &str, param: Value) -> Value {
+        self.seq += 1;
+        let seq = self.seq;
+        let frame = json!({ "cmd": cmd, "description": description, "param": param, "seq": seq });
+        self.send_text(&frame.to_string()).await;
+        self.response_for(seq).await
+    }
+
+    pub async fn response_for(&mut self, seq: u64) -> Value {
+        loop {
+            match self.receive(Duration::from_secs(10)).await {
+                Some(Received::Frame(f)) if f.get("seq") == Some(&json!(seq)) => return f,
+                Some(Received::Frame(f)) => self.pending.push_back(f),
+                other => panic!("no response to seq {seq}: {other:?}"),
+            }
+        }
+    }
+
+    /// The next frame (queued first), or `None` after `timeout`.
+    pub async fn next_frame(&mut self, timeout: Duration) -> Option<Value> {
+        if let Some(f) = self.pending.pop_front() {
+            return Some(f);
+        }
+        match self.receive(timeout).await {
+            Some(Received::Frame(f)) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// Waits for the event `notify`, keeping the others queued.
+    pub async fn event(&mut self, notify: u64, timeout: Duration) -> Value {
+        if let Some(i) = self.pending.iter().position(|f| f["notify"] == notify) {
+            return self.pending.remove(i).unwrap();
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.receive(left).await {
+                Some(Received::Frame(f)) if f["notify"] == notify => return f,
+                Some(Received::Frame(f)) => self.pending.push_back(f),
+                other => panic!("no event {notify} within {timeout:?}: {other:?}; queued {:?}", self.pending),
+            }
+        }
+    }
+
+    /// Reads until the socket closes; returns the close frame.
+    pub async fn closed(&mut self, timeout: Duration) -> Option<CloseFrame> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.receive(left).await {
+                Some(Received::Closed(frame)) => return frame,
+                Some(Received::Frame(_)) => continue,
+                None => panic!("socket still open after {timeout:?}"),
+            }
+        }
+    }
+
+    async fn receive(&mut self, timeout: Duration) -> Option<Received> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match tokio::time::timeout(left, self.ws.next()).await {
+                Err(_) => return None,
+                Ok(None) | Ok(Some(Err(_))) => return Some(Received::Closed(None)),
+                Ok(Some(Ok(Message::Text(t)))) => {
+                    return Some(Received::Frame(serde_json::from_str(t.as_str()).expect("frames are JSON")))
+                }
+                Ok(Some(Ok(Message::Close(frame)))) => return Some(Received::Closed(frame)),
+                Ok(Some(Ok(_))) => continue,
+            }
+        }
+    }
+}
+
+/// Asserts a response is an error with `result` and a sentence for the page.
+pub fn assert_error(response: &Value, result: u64) {
+    assert_eq!(response["result"], result, "{response}");
+    let msg = response["errMsg"].as_str().unwrap_or("");
+    assert!(msg.len() > 5, "errMsg must say why: {response}");
+}

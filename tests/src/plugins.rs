@@ -1,0 +1,46 @@
+//! Plugins built outside the workspace, into `target/test-plugins`, so they
+//! never land beside `seatphone` in the folder a deployment loads: the hello
+//! example (a third-party plugin) and the deliberately broken fixtures.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Mutex;
+
+use crate::host::repo_root;
+
+static BUILD: Mutex<()> = Mutex::new(());
+
+/// Builds the crate at `manifest` (relative to the repo) and returns the
+/// library `lib<name>.so`.
+pub fn build(manifest: &str, name: &str) -> PathBuf {
+    let _once = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    let target = repo_root().join("target/test-plugins");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--release", "--quiet", "--manifest-path"])
+        .arg(repo_root().join(manifest))
+        .arg("--target-dir")
+        .arg(&target)
+        .status()
+        .expect("run cargo");
+    assert!(status.success(), "building {manifest} failed");
+    target.join("release").join(format!(
+        "{}{name}{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ))
+}
+
+pub fn hello() -> PathBuf {
+    build("examples/plugins/hello/Cargo.toml", "seatphone_hello")
+}
+
+/// A plugin whose root module was built against plugin API 0.2, with another layout.
+pub fn incompatible() -> PathBuf {
+    build("tests/fixtures/incompatible/Cargo.toml", "seatphone_incompatible")
+}
+
+/// A shared library that exports no Seatphone root module.
+pub fn not_a_plugin() -> PathBuf {
+    build("tests/fixtures/not-a-plugin/Cargo.toml", "not_a_plugin")
+}
