@@ -22,6 +22,7 @@ use crate::api::server::{daemon_socket, Endpoint};
 use crate::api::socket::FrameHandler;
 use crate::config::Config;
 use crate::engine::serve::{stop_requested, READY_MARK};
+use crate::plugins::quarantine::Quarantine;
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
@@ -121,6 +122,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), Str
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr} ([api] bind/daemon_port): {e}"))?;
+    Quarantine::new(&config.log.dir).reset();
     let daemon = Arc::new(Daemon {
         pages: Arc::new(Pages::default()),
         status: Mutex::new(Status {

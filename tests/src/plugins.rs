@@ -44,3 +44,8 @@ pub fn incompatible() -> PathBuf {
 pub fn not_a_plugin() -> PathBuf {
     build("tests/fixtures/not-a-plugin/Cargo.toml", "not_a_plugin")
 }
+
+/// A plugin that aborts the process in its constructor.
+pub fn aborting() -> PathBuf {
+    build("tests/fixtures/aborting/Cargo.toml", "seatphone_aborting")
+}

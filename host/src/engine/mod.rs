@@ -17,6 +17,7 @@ use crate::api::frame::event_frame;
 use crate::api::pages::{ConnId, Pages};
 use crate::config::Config;
 use crate::plugins::host_impl::HostShared;
+use crate::plugins::quarantine::Quarantine;
 use crate::plugins::Plugins;
 
 pub use signalling::Unwired;
@@ -67,7 +68,8 @@ impl Engine {
         });
         let dir: PathBuf = config.plugin_dir();
         tracing::info!("loading plugins from {}", dir.display());
-        let plugins = Plugins::load_dir(&dir, config.plugins.load.as_deref(), &shared);
+        let quarantine = Quarantine::new(&config.log.dir);
+        let plugins = Plugins::load_dir(&dir, config.plugins.load.as_deref(), &shared, &quarantine);
         let access = AccessPolicy::new(&config.api);
         let engine = Engine {
             config,

@@ -8,6 +8,7 @@
 mod admission;
 pub mod bus;
 pub mod host_impl;
+pub mod quarantine;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ use serde_json::{json, Value};
 
 pub use admission::admit;
 use host_impl::{Declared, HostShared, PluginHost};
+use quarantine::Quarantine;
 
 pub struct Loaded {
     pub info: PluginInfo,
@@ -43,8 +45,16 @@ pub struct Plugins {
 
 impl Plugins {
     /// Loads the plugin libraries of `dir` (those named in `only`, if given).
-    pub fn load_dir(dir: &Path, only: Option<&[String]>, shared: &Arc<HostShared>) -> Plugins {
+    /// Libraries in `quarantine` killed an earlier engine while loading and
+    /// are skipped.
+    pub fn load_dir(
+        dir: &Path,
+        only: Option<&[String]>,
+        shared: &Arc<HostShared>,
+        quarantine: &Quarantine,
+    ) -> Plugins {
         let mut plugins = Plugins::default();
+        let quarantined = quarantine.recover();
         let mut files = match std::fs::read_dir(dir) {
             Ok(entries) => entries
                 .filter_map(|e| e.ok().map(|e| e.path()))
@@ -65,7 +75,17 @@ impl Plugins {
                     continue;
                 }
             }
+            let shown = file.display().to_string();
+            if quarantined.contains(&shown) {
+                plugins.skipped.push(Skipped {
+                    file: shown,
+                    reason: "it killed the engine while loading (panic or abort in its constructor); fix it and restart seatphone".into(),
+                });
+                continue;
+            }
+            quarantine.loading(&shown);
             plugins.load_one(&file, shared);
+            quarantine.done();
         }
         plugins
     }
