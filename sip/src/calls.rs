@@ -212,10 +212,11 @@ impl CallTable {
         self.calls.insert(id, call);
         let info = self.info(id);
         self.page(id, events::call_incoming(id, info, is_video));
-        self.actions.push_back(CallAction::Media(CallEvent::Incoming {
-            call_id: id,
-            auto_answer: after.is_some(),
-        }));
+        self.actions
+            .push_back(CallAction::Media(CallEvent::Incoming {
+                call_id: id,
+                auto_answer: after.is_some(),
+            }));
         true
     }
 
@@ -248,10 +249,11 @@ impl CallTable {
             return;
         }
         self.page(id, events::call_ringback(id));
-        self.actions.push_back(CallAction::Media(CallEvent::Ringing {
-            call_id: id,
-            early_media,
-        }));
+        self.actions
+            .push_back(CallAction::Media(CallEvent::Ringing {
+                call_id: id,
+                early_media,
+            }));
     }
 
     /// The dialog is confirmed (2xx received and ACKed, or our 200 ACKed).
@@ -406,7 +408,8 @@ impl CallTable {
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
-        let due: Vec<(u32, Option<Instant>, Option<Instant>, Option<Instant>)> = self
+        type Due = (u32, Option<Instant>, Option<Instant>, Option<Instant>);
+        let due: Vec<Due> = self
             .calls
             .iter()
             .map(|(id, c)| (*id, c.answer_at, c.hangup_at, c.give_up_at))

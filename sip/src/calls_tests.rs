@@ -248,7 +248,11 @@ fn hold_and_unhold_report_success_and_failure() {
     assert_eq!(t.unhold(1).unwrap_err().0, result::WRONG_STATE);
     t.hold(1).unwrap();
     assert_eq!(sip(&drain(&mut t)), vec![CallAction::Hold(1)]);
-    assert_eq!(t.hold(1).unwrap_err().0, result::WRONG_STATE, "one at a time");
+    assert_eq!(
+        t.hold(1).unwrap_err().0,
+        result::WRONG_STATE,
+        "one at a time"
+    );
     t.hold_done(1, true, false);
     assert_eq!(notifies(&drain(&mut t)), vec![2019]);
     assert_eq!(t.state(1), Some(CallState::Live));
@@ -276,7 +280,10 @@ fn snapshot_has_the_latest_event_of_each_call() {
     t.ringing(1, true);
     t.incoming(t0, 2, peer(), false, None);
     let s = t.snapshot();
-    assert_eq!(s.iter().map(|e| e.notify).collect::<Vec<_>>(), vec![2004, 2002]);
+    assert_eq!(
+        s.iter().map(|e| e.notify).collect::<Vec<_>>(),
+        vec![2004, 2002]
+    );
 }
 
 #[test]

@@ -1,6 +1,189 @@
+//! Seatphone's SIP user agent.
+//!
+//! The host runs one [`Sip`]: it registers the page's account, places and
+//! answers calls, and asks the host's plugins (through [`Media`]) for the
+//! media sections of each call. It speaks the SIP commands and events of
+//! PROTOCOL.md directly: [`Sip::command`] takes the page's request and
+//! answers it, and every event goes to the `events` callback.
+//!
+//! Shape (the quinn-proto / str0m way):
+//! - [`registration`] and [`calls`] are plain state machines that take
+//!   `now` and inputs and return actions; they are unit-tested on simulated
+//!   time and never touch a socket.
+//! - `engine` is the thin tokio driver: one task owns both machines, feeds
+//!   them what the SIP stack (rsipstack: transport, transactions, dialogs,
+//!   digest) reports and executes their actions.
+//! - [`sdp`], [`params`] and [`events`] are small pure helpers.
+//!
+//! Ordering guarantee: a command's `reply` is always called before any event
+//! the command causes, from the same task.
+//!
+//! Where rsipstack falls short, the gap is closed in this crate and marked
+//! `rsipstack gap:` in a comment (registration timeouts, OPTIONS keep-alive,
+//! redaction of digest headers in the message log).
 #![forbid(unsafe_code)]
+
 pub mod calls;
+mod engine;
 pub mod events;
 pub mod params;
 pub mod registration;
 pub mod sdp;
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use seatphone_plugin_api::{
+    AnswerRequest, AnswerResponse, CallEvent, OfferRequest, OfferResponse, Request, Response,
+    StartRequest, StopRequest,
+};
+use tokio::sync::{mpsc, oneshot};
+
+pub use events::PageEvent;
+pub use registration::RegTiming;
+
+/// What the host's config file says about SIP; the server and account come
+/// from the page (`config`, `register`).
+#[derive(Debug, Clone)]
+pub struct SipConfig {
+    /// Local address to bind; unspecified (0.0.0.0) = all interfaces.
+    pub bind: IpAddr,
+    /// SIP port; 0 = any free port.
+    pub local_port: u16,
+    pub user_agent: String,
+    /// Calls beyond this are refused with 486 (PROTOCOL.md "Several calls").
+    pub max_calls: usize,
+    /// `urn:uuid:…`, stable per machine, sent as `+sip.instance` (RFC 5626)
+    /// so a restarted engine replaces its own stale contact.
+    pub instance_id: String,
+    /// Where SIP messages are logged (digest credentials redacted).
+    pub msg_log_dir: Option<PathBuf>,
+    /// Registration timing; tests shrink it.
+    pub reg_timing: RegTiming,
+}
+
+impl Default for SipConfig {
+    fn default() -> Self {
+        Self {
+            bind: IpAddr::from([127, 0, 0, 1]),
+            local_port: 5060,
+            user_agent: format!("Seatphone/{}", env!("CARGO_PKG_VERSION")),
+            max_calls: 2,
+            instance_id: String::new(),
+            msg_log_dir: None,
+            reg_timing: RegTiming::default(),
+        }
+    }
+}
+
+/// Implemented by the host over the loaded plugins
+/// (see `seatphone_plugin_api::wire` for the types). Every method must
+/// return quickly: it is called from the SIP task.
+pub trait Media: Send + Sync + 'static {
+    /// Media kinds some loaded plugin serves (`audio`, `video`).
+    fn kinds(&self) -> Vec<String>;
+    /// Warnings for the config response's `errMsg`.
+    fn configure(&self, page_config: &serde_json::Value) -> Vec<String>;
+    fn offer(&self, req: OfferRequest) -> Result<OfferResponse, String>;
+    /// `Err` rejects that m-line with port 0.
+    fn answer(&self, req: AnswerRequest) -> Result<AnswerResponse, String>;
+    fn start(&self, req: StartRequest) -> Result<(), String>;
+    fn stop(&self, req: StopRequest);
+    fn call_event(&self, ev: CallEvent);
+    /// Sends a command to the plugin owning `capability` (DTMF when
+    /// `dtmf_mode` is not 4 goes to "audio").
+    fn forward(&self, capability: &str, request: Request, reply: Box<dyn FnOnce(Response) + Send>);
+}
+
+/// The callback that carries events to the page.
+pub type EventSink = Arc<dyn Fn(PageEvent) + Send + Sync>;
+
+/// The answer callback of one command.
+pub type Reply = Box<dyn FnOnce(Response) + Send>;
+
+/// What the SIP task publishes for the synchronous getters.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Published {
+    pub account_status: Option<PageEvent>,
+    pub calls: Vec<PageEvent>,
+    pub health: serde_json::Value,
+}
+
+/// Inputs of the SIP task from the host.
+pub(crate) enum HostInput {
+    Command(Request, Reply),
+    MediaUp(u32),
+    MediaTimeout(u32),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// A cheap handle on the SIP user agent.
+#[derive(Clone)]
+pub struct Sip {
+    input: mpsc::UnboundedSender<HostInput>,
+    published: Arc<Mutex<Published>>,
+}
+
+impl Sip {
+    /// Binds the SIP socket and starts the SIP task on the current runtime.
+    pub async fn start(
+        cfg: SipConfig,
+        media: Arc<dyn Media>,
+        events: EventSink,
+    ) -> std::io::Result<Sip> {
+        let published = Arc::new(Mutex::new(Published::default()));
+        let input = engine::start(cfg, media, events, published.clone()).await?;
+        Ok(Sip { input, published })
+    }
+
+    /// The host-owned SIP commands of PROTOCOL.md: `tsdk_set_config_param`,
+    /// `tsdk_login`, `tsdk_logout`, `tsdk_start_call`,
+    /// `tsdk_start_anonymous_call`, `tsdk_accept_call`, `tsdk_end_call`,
+    /// `tsdk_hold_call`, `tsdk_unhold_call`, `tsdk_send_dtmf`, `SetAnswerWay`.
+    /// `reply` is called before any event the command causes.
+    pub fn command(&self, request: Request, reply: Reply) {
+        if let Err(mpsc::error::SendError(HostInput::Command(_, reply))) =
+            self.input.send(HostInput::Command(request, reply))
+        {
+            reply(Response::error(
+                seatphone_plugin_api::result::FAILED,
+                "the SIP user agent has stopped",
+            ));
+        }
+    }
+
+    /// Events a newly connected page needs: the current 1009 and, per call
+    /// in progress, its latest call event.
+    pub fn snapshot(&self) -> Vec<PageEvent> {
+        let p = self.published.lock().map(|p| p.clone()).unwrap_or_default();
+        p.account_status.into_iter().chain(p.calls).collect()
+    }
+
+    /// For `GET /health`: registration state, server and user; never the password.
+    pub fn health(&self) -> serde_json::Value {
+        self.published
+            .lock()
+            .map(|p| p.health.clone())
+            .unwrap_or_default()
+    }
+
+    /// A plugin reported media of the call up: 2005.
+    pub fn media_up(&self, call_id: u32) {
+        let _ = self.input.send(HostInput::MediaUp(call_id));
+    }
+
+    /// A plugin received nothing for too long: the call ends (BYE, reason 408).
+    pub fn media_timeout(&self, call_id: u32) {
+        let _ = self.input.send(HostInput::MediaTimeout(call_id));
+    }
+
+    /// Unregisters (Expires: 0, short timeout) and ends every call.
+    pub async fn shutdown(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.input.send(HostInput::Shutdown(tx)).is_ok() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), rx).await;
+        }
+    }
+}

@@ -153,7 +153,10 @@ pub fn login(param: &Value) -> Result<Login, String> {
     if user.is_empty() || !user.chars().all(is_user_char) {
         return Err("sipNum must be a SIP user (letters, digits, -_.!~*'()&=+$,;?/)".into());
     }
-    if domain.as_deref().is_some_and(|d| d.is_empty() || d.contains(char::is_whitespace)) {
+    if domain
+        .as_deref()
+        .is_some_and(|d| d.is_empty() || d.contains(char::is_whitespace))
+    {
         return Err("sipNum's domain is not a host name".into());
     }
     let name = opt_str(obj, "sipName")?.unwrap_or("").trim();
@@ -193,7 +196,9 @@ pub fn callee(param: &Value) -> Result<String, String> {
     };
     let bare = callee.trim_start_matches("sip:");
     let user = bare.split('@').next().unwrap_or("");
-    if user.is_empty() || bare.len() > 256 || !bare.chars().all(|c| is_user_char(c) || "@:[]".contains(c))
+    if user.is_empty()
+        || bare.len() > 256
+        || !bare.chars().all(|c| is_user_char(c) || "@:[]".contains(c))
     {
         return Err("calleeNumber must be a number or user@host".into());
     }
@@ -252,7 +257,9 @@ pub fn dtmf_relay(body: &str) -> Option<u8> {
         .lines()
         .find_map(|l| {
             let (k, v) = l.split_once('=')?;
-            k.trim().eq_ignore_ascii_case("signal").then(|| v.trim().to_owned())
+            k.trim()
+                .eq_ignore_ascii_case("signal")
+                .then(|| v.trim().to_owned())
         })
         .unwrap_or_else(|| body.trim().to_owned());
     if let Ok(n) = signal.parse::<u8>() {

@@ -39,7 +39,10 @@ fn login_splits_aor_and_digest_name() {
     assert_eq!(l.auth_user, "1001");
     assert_eq!(l.domain, None);
     assert!(!l.pool);
-    assert!(!format!("{l:?}").contains("pw"), "Debug never shows the password");
+    assert!(
+        !format!("{l:?}").contains("pw"),
+        "Debug never shows the password"
+    );
     assert!(login(&json!({"sipNum": "10 01"})).is_err());
     assert!(login(&json!({"sipNum": 1001})).is_err());
     assert!(login(&json!({"sipNum": "1001", "sipMode": 3})).is_err());
@@ -48,7 +51,10 @@ fn login_splits_aor_and_digest_name() {
 #[test]
 fn call_params_are_checked() {
     assert_eq!(callee(&json!({"calleeNumber": "1002"})).unwrap(), "1002");
-    assert_eq!(callee(&json!({"calleeNumber": "sip:1002@127.0.0.1:5060"})).unwrap(), "1002@127.0.0.1:5060");
+    assert_eq!(
+        callee(&json!({"calleeNumber": "sip:1002@127.0.0.1:5060"})).unwrap(),
+        "1002@127.0.0.1:5060"
+    );
     assert!(callee(&json!({"calleeNumber": ""})).is_err());
     assert!(callee(&json!({"calleeNumber": "a b"})).is_err());
     assert_eq!(is_video(&json!({"isVideo": 1})), Ok(true));

@@ -58,11 +58,19 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RegAction {
     /// Send REGISTER to `servers[server]`; report back with `attempt`.
-    Register { attempt: u64, server: usize, expires: u32 },
+    Register {
+        attempt: u64,
+        server: usize,
+        expires: u32,
+    },
     /// Send an OPTIONS keep-alive to `servers[server]`.
     KeepAlive { attempt: u64, server: usize },
     /// Notify 1009 with `register_state`, `reason_code` and the server index.
-    Status { state: u8, reason: u16, server: usize },
+    Status {
+        state: u8,
+        reason: u16,
+        server: usize,
+    },
     /// Notify 1004.
     LoginSuccess,
     /// Notify 1005.
@@ -81,13 +89,30 @@ enum Phase {
     Idle,
     /// Waiting for an answer to REGISTER; `first` = this is the initial
     /// login (a refusal is 1005), not a refresh (a refusal is 1008).
-    Registering { server: usize, deadline: Instant, first: bool },
-    Registered { server: usize, refresh_at: Instant, keepalive_at: Instant },
+    Registering {
+        server: usize,
+        deadline: Instant,
+        first: bool,
+    },
+    Registered {
+        server: usize,
+        refresh_at: Instant,
+        keepalive_at: Instant,
+    },
     /// OPTIONS sent while registered.
-    Probing { server: usize, refresh_at: Instant, deadline: Instant },
-    Deregistering { server: usize, deadline: Instant },
+    Probing {
+        server: usize,
+        refresh_at: Instant,
+        deadline: Instant,
+    },
+    Deregistering {
+        server: usize,
+        deadline: Instant,
+    },
     /// Every server failed; start over at `at`.
-    Waiting { at: Instant },
+    Waiting {
+        at: Instant,
+    },
 }
 
 /// The registration of one account against an ordered list of servers
@@ -202,13 +227,20 @@ impl Registration {
                 self.phase = Phase::Idle;
                 self.push_status(reg_state::UNREGISTERED, status, server);
                 if first && !self.ever_registered {
-                    self.actions.push_back(RegAction::LoginFailed { reason: status });
+                    self.actions
+                        .push_back(RegAction::LoginFailed { reason: status });
                 } else {
-                    self.actions.push_back(RegAction::ForceLogout { reason: status });
+                    self.actions
+                        .push_back(RegAction::ForceLogout { reason: status });
                 }
             }
             (Phase::Registering { server, .. }, Outcome::NoAnswer) => self.fail_over(now, server),
-            (Phase::Probing { server, refresh_at, .. }, Outcome::Final { .. }) => {
+            (
+                Phase::Probing {
+                    server, refresh_at, ..
+                },
+                Outcome::Final { .. },
+            ) => {
                 // Any answer, even 404 or 405, proves the server is alive.
                 self.phase = Phase::Registered {
                     server,
@@ -225,9 +257,7 @@ impl Registration {
             (Phase::Deregistering { .. }, Outcome::Final { status, .. }) => {
                 self.finish_logout(Some(status))
             }
-            (Phase::Deregistering { .. }, Outcome::NoAnswer) => {
-                self.finish_logout(Some(NO_ANSWER))
-            }
+            (Phase::Deregistering { .. }, Outcome::NoAnswer) => self.finish_logout(Some(NO_ANSWER)),
             _ => {}
         }
     }

@@ -42,15 +42,27 @@ fn login_registers_and_reports_registering_then_registered() {
     assert_eq!(
         a,
         vec![
-            RegAction::Status { state: 1, reason: 0, server: 0 },
-            RegAction::Register { attempt: 1, server: 0, expires: 60 },
+            RegAction::Status {
+                state: 1,
+                reason: 0,
+                server: 0
+            },
+            RegAction::Register {
+                attempt: 1,
+                server: 0,
+                expires: 60
+            },
         ]
     );
     r.on_outcome(t0, 1, ok(60));
     assert_eq!(
         drain(&mut r),
         vec![
-            RegAction::Status { state: 3, reason: 0, server: 0 },
+            RegAction::Status {
+                state: 3,
+                reason: 0,
+                server: 0
+            },
             RegAction::LoginSuccess
         ]
     );
@@ -63,11 +75,22 @@ fn wrong_password_fails_once_without_retry_loop() {
     let mut r = Registration::new(1, timing());
     r.login(t0);
     let n = last_attempt(&drain(&mut r));
-    r.on_outcome(t0, n, Outcome::Final { status: 401, expires: None });
+    r.on_outcome(
+        t0,
+        n,
+        Outcome::Final {
+            status: 401,
+            expires: None,
+        },
+    );
     assert_eq!(
         drain(&mut r),
         vec![
-            RegAction::Status { state: 0, reason: 401, server: 0 },
+            RegAction::Status {
+                state: 0,
+                reason: 401,
+                server: 0
+            },
             RegAction::LoginFailed { reason: 401 }
         ]
     );
@@ -91,11 +114,22 @@ fn refresh_happens_at_half_the_granted_expiry() {
     assert!(drain(&mut r).is_empty());
     r.handle_timeout(t0 + Duration::from_secs(10));
     let a = drain(&mut r);
-    assert!(matches!(a[1], RegAction::Register { server: 0, expires: 60, .. }));
+    assert!(matches!(
+        a[1],
+        RegAction::Register {
+            server: 0,
+            expires: 60,
+            ..
+        }
+    ));
     let n = last_attempt(&a);
     r.on_outcome(t0 + Duration::from_secs(10), n, ok(20));
     // A refresh is reported as registered again, and 1004 again.
-    assert!(drain(&mut r).contains(&RegAction::Status { state: 3, reason: 0, server: 0 }));
+    assert!(drain(&mut r).contains(&RegAction::Status {
+        state: 3,
+        reason: 0,
+        server: 0
+    }));
 }
 
 #[test]
@@ -112,16 +146,34 @@ fn refused_refresh_is_a_forced_logout() {
         let at = r.poll_timeout().expect("timer");
         r.handle_timeout(at);
         let n = last_attempt(&drain(&mut r));
-        r.on_outcome(at, n, Outcome::Final { status: 200, expires: None });
+        r.on_outcome(
+            at,
+            n,
+            Outcome::Final {
+                status: 200,
+                expires: None,
+            },
+        );
         drain(&mut r);
     }
     r.handle_timeout(t1);
     let n = last_attempt(&drain(&mut r));
-    r.on_outcome(t1, n, Outcome::Final { status: 403, expires: None });
+    r.on_outcome(
+        t1,
+        n,
+        Outcome::Final {
+            status: 403,
+            expires: None,
+        },
+    );
     assert_eq!(
         drain(&mut r),
         vec![
-            RegAction::Status { state: 0, reason: 403, server: 0 },
+            RegAction::Status {
+                state: 0,
+                reason: 403,
+                server: 0
+            },
             RegAction::ForceLogout { reason: 403 }
         ]
     );
@@ -139,12 +191,24 @@ fn pool_skips_a_silent_first_server() {
     assert_eq!(
         a,
         vec![
-            RegAction::Status { state: 1, reason: 0, server: 1 },
-            RegAction::Register { attempt: 2, server: 1, expires: 60 },
+            RegAction::Status {
+                state: 1,
+                reason: 0,
+                server: 1
+            },
+            RegAction::Register {
+                attempt: 2,
+                server: 1,
+                expires: 60
+            },
         ]
     );
     r.on_outcome(t1, 2, ok(60));
-    assert!(drain(&mut r).contains(&RegAction::Status { state: 3, reason: 0, server: 1 }));
+    assert!(drain(&mut r).contains(&RegAction::Status {
+        state: 3,
+        reason: 0,
+        server: 1
+    }));
     assert_eq!(r.server(), 1);
 }
 
@@ -161,15 +225,26 @@ fn pool_fails_over_within_one_retry_interval_when_server_dies() {
     // The server dies right after registering: keep-alive times out.
     let ka = r.poll_timeout().expect("keep-alive timer");
     r.handle_timeout(ka);
-    assert!(matches!(drain(&mut r)[..], [RegAction::KeepAlive { server: 0, .. }]));
+    assert!(matches!(
+        drain(&mut r)[..],
+        [RegAction::KeepAlive { server: 0, .. }]
+    ));
     let dead = r.poll_timeout().expect("deadline");
     r.handle_timeout(dead);
     let a = drain(&mut r);
-    assert!(a.contains(&RegAction::Status { state: 1, reason: 0, server: 1 }));
+    assert!(a.contains(&RegAction::Status {
+        state: 1,
+        reason: 0,
+        server: 1
+    }));
     let n = last_attempt(&a);
     r.on_outcome(dead, n, ok(3600));
     let a = drain(&mut r);
-    assert!(a.contains(&RegAction::Status { state: 3, reason: 0, server: 1 }));
+    assert!(a.contains(&RegAction::Status {
+        state: 3,
+        reason: 0,
+        server: 1
+    }));
     assert!(dead - t0 <= retry, "failed over in {:?}", dead - t0);
 }
 
@@ -186,13 +261,20 @@ fn all_servers_silent_reports_408_and_retries_later() {
     assert_eq!(
         drain(&mut r),
         vec![
-            RegAction::Status { state: 0, reason: 408, server: 1 },
+            RegAction::Status {
+                state: 0,
+                reason: 408,
+                server: 1
+            },
             RegAction::LoginFailed { reason: 408 }
         ]
     );
     assert_eq!(r.poll_timeout(), Some(t2 + Duration::from_secs(30)));
     r.handle_timeout(t2 + Duration::from_secs(30));
-    assert!(matches!(drain(&mut r)[1], RegAction::Register { server: 0, .. }));
+    assert!(matches!(
+        drain(&mut r)[1],
+        RegAction::Register { server: 0, .. }
+    ));
 }
 
 #[test]
@@ -205,13 +287,24 @@ fn logout_sends_expires_zero_then_1006() {
     drain(&mut r);
     assert!(r.logout(t0));
     let a = drain(&mut r);
-    assert_eq!(a[0], RegAction::Status { state: 2, reason: 0, server: 0 });
+    assert_eq!(
+        a[0],
+        RegAction::Status {
+            state: 2,
+            reason: 0,
+            server: 0
+        }
+    );
     assert!(matches!(a[1], RegAction::Register { expires: 0, .. }));
     r.on_outcome(t0, last_attempt(&a), ok(0));
     assert_eq!(
         drain(&mut r),
         vec![
-            RegAction::Status { state: 4, reason: 0, server: 0 },
+            RegAction::Status {
+                state: 4,
+                reason: 0,
+                server: 0
+            },
             RegAction::LogoutSuccess
         ]
     );

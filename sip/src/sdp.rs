@@ -193,6 +193,9 @@ mod tests {
         let sdp = session("127.0.0.1", 7, 2, &[held]);
         assert!(sdp.starts_with("v=0\r\no=seatphone 7 2 IN IP4 127.0.0.1\r\n"));
         assert!(sdp.contains("t=0 0\r\nm=audio 5000"));
-        assert_eq!(direction("m=audio 1 RTP/AVP 0\r\nc=IN IP4 0.0.0.0\r\n"), Direction::Inactive);
+        assert_eq!(
+            direction("m=audio 1 RTP/AVP 0\r\nc=IN IP4 0.0.0.0\r\n"),
+            Direction::Inactive
+        );
     }
 }

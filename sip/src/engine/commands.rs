@@ -1,0 +1,212 @@
+//! The page's SIP commands: check parameters, act, reply — then (back in
+//! `run`) the events the command caused go out, after the reply.
+
+use std::time::Instant;
+
+use seatphone_plugin_api::{result, Request, Response};
+use serde_json::json;
+
+use super::{Account, Engine};
+use crate::calls::{AnswerMode, Peer};
+use crate::params;
+use crate::registration::Registration;
+use crate::Reply;
+
+fn invalid(reply: Reply, msg: impl Into<String>) {
+    reply(Response::error(result::INVALID, msg));
+}
+
+impl Engine {
+    pub(super) fn command(&mut self, req: Request, reply: Reply) {
+        let p = &req.param;
+        match req.description.as_str() {
+            "tsdk_set_config_param" => self.cmd_config(&req, reply),
+            "tsdk_login" => match params::login(p) {
+                Ok(login) => self.cmd_login(login, reply),
+                Err(e) => invalid(reply, e),
+            },
+            "tsdk_logout" => self.cmd_logout(reply),
+            "tsdk_start_call" | "tsdk_start_anonymous_call" => {
+                let anonymous = req.description == "tsdk_start_anonymous_call";
+                match (params::callee(p), params::is_video(p)) {
+                    (Ok(callee), Ok(video)) => self.cmd_start_call(callee, video, anonymous, reply),
+                    (Err(e), _) | (_, Err(e)) => invalid(reply, e),
+                }
+            }
+            "tsdk_accept_call" => match (params::call_id(p), params::is_video(p)) {
+                (Ok(call), Ok(_)) => refusal_or_ok(reply, self.table.accept(call)),
+                (Err(e), _) | (_, Err(e)) => invalid(reply, e),
+            },
+            "tsdk_end_call" => match params::call_id(p) {
+                Ok(call) => refusal_or_ok(reply, self.table.end(call)),
+                // An id out of range is still "no such call" for 2022.
+                Err(e) => {
+                    if let Some(id) = p.get("callId").and_then(|v| v.as_i64()) {
+                        reply(Response::error(result::NOT_FOUND, format!("no call {id}")));
+                        self.emit(crate::events::endcall_failed(id as u64));
+                    } else {
+                        invalid(reply, e)
+                    }
+                }
+            },
+            "tsdk_hold_call" => match params::call_id(p) {
+                Ok(call) => refusal_or_ok(reply, self.table.hold(call)),
+                Err(e) => invalid(reply, e),
+            },
+            "tsdk_unhold_call" => match params::call_id(p) {
+                Ok(call) => refusal_or_ok(reply, self.table.unhold(call)),
+                Err(e) => invalid(reply, e),
+            },
+            "tsdk_send_dtmf" => match (params::call_id(p), params::tone(p)) {
+                (Ok(call), Ok(tone)) => self.cmd_dtmf(req.clone(), call, tone, reply),
+                (Err(e), _) | (_, Err(e)) => invalid(reply, e),
+            },
+            "SetAnswerWay" => {
+                let way = p.get("answerWay").cloned().unwrap_or_default();
+                let times = p.get("times").cloned().unwrap_or_default();
+                match AnswerMode::parse(&way, &times) {
+                    Ok(mode) => {
+                        self.table.set_mode(mode);
+                        let mut r = Response::ok();
+                        r.err_msg = Some(String::new());
+                        reply(r);
+                    }
+                    Err(e) => invalid(reply, e),
+                }
+            }
+            other => invalid(reply, format!("{other} is not a SIP command")),
+        }
+    }
+
+    fn cmd_config(&mut self, req: &Request, reply: Reply) {
+        match params::config(&req.param, &self.settings) {
+            Ok(settings) => {
+                if settings.transport == params::Transport::Tls && settings.tls_anonymous {
+                    tracing::warn!("TLS certificate verification is off (tls_anonymous_enable)");
+                }
+                let changed_servers = settings.servers != self.settings.servers
+                    || settings.transport != self.settings.transport;
+                self.settings = settings;
+                if changed_servers {
+                    self.register.clear();
+                }
+                let mut warnings = self.media.configure(&req.param);
+                if self.settings.transport != params::Transport::Udp {
+                    warnings.push(format!(
+                        "SIP over {} is not supported yet: using UDP",
+                        self.settings.transport.name().to_uppercase()
+                    ));
+                    self.settings.transport = params::Transport::Udp;
+                }
+                let mut r = Response::ok().top("local_ip", self.local_ip().to_string());
+                if !warnings.is_empty() {
+                    r.err_msg = Some(warnings.join("; "));
+                }
+                reply(r);
+            }
+            Err(e) => invalid(reply, e),
+        }
+    }
+
+    fn cmd_login(&mut self, login: params::Login, reply: Reply) {
+        if self.settings.servers.is_empty() {
+            reply(Response::error(
+                result::WRONG_STATE,
+                "no SIP server configured: call config with networkInfo.serverAddr first",
+            ));
+            return;
+        }
+        let servers = if login.pool {
+            self.settings.servers.len()
+        } else {
+            1
+        };
+        tracing::info!(
+            "registering {} (digest user {}) with {}",
+            login.user,
+            login.auth_user,
+            self.settings.servers[0]
+        );
+        self.table.set_account(&login.user);
+        self.register.clear();
+        let mut reg = Registration::new(servers, self.cfg.reg_timing.clone());
+        reg.login(Instant::now());
+        self.account = Some(Account { login, reg });
+        reply(Response::ok());
+    }
+
+    fn cmd_logout(&mut self, reply: Reply) {
+        let now = Instant::now();
+        let started = self.account.as_mut().is_some_and(|a| a.reg.logout(now));
+        if started {
+            reply(Response::ok());
+        } else {
+            reply(Response::error(result::WRONG_STATE, "not registered"));
+        }
+    }
+
+    fn cmd_start_call(&mut self, callee: String, video: bool, anonymous: bool, reply: Reply) {
+        if !self.account.as_ref().is_some_and(|a| a.reg.is_registered()) {
+            reply(Response::error(
+                result::WRONG_STATE,
+                "not registered: call register first",
+            ));
+            return;
+        }
+        if !self.table.has_room() {
+            reply(Response::error(
+                result::WRONG_STATE,
+                format!("already {} calls (max_calls)", self.table.len()),
+            ));
+            return;
+        }
+        let id = self.next_call;
+        self.next_call = self.next_call.wrapping_add(1).max(1);
+        match self.place_call(id, &callee, video, anonymous) {
+            Ok(()) => {
+                reply(Response::with_param(json!({"callId": id, "call_id": id})));
+                let number = callee.split('@').next().unwrap_or("").to_owned();
+                self.table.outgoing(
+                    id,
+                    Peer {
+                        number,
+                        display_name: String::new(),
+                    },
+                    video,
+                );
+            }
+            Err((code, msg)) => reply(Response::error(code, msg)),
+        }
+    }
+
+    fn cmd_dtmf(&mut self, req: Request, call: u32, tone: u8, reply: Reply) {
+        if !self.table.contains(call) {
+            reply(Response::error(
+                result::NOT_FOUND,
+                format!("no call {call}"),
+            ));
+            return;
+        }
+        if self.settings.dtmf_mode != 4 {
+            // RFC 4733 / in-band: the audio plugin's business.
+            if !self.media.kinds().iter().any(|k| k == "audio") {
+                reply(Response::error(
+                    result::NOT_LOADED,
+                    "no audio plugin loaded for DTMF",
+                ));
+                return;
+            }
+            self.media.forward("audio", req, reply);
+            return;
+        }
+        self.send_info_dtmf(call, tone);
+        reply(Response::ok());
+    }
+}
+
+fn refusal_or_ok(reply: Reply, r: Result<(), crate::calls::Refusal>) {
+    match r {
+        Ok(()) => reply(Response::ok()),
+        Err((code, msg)) => reply(Response::error(code, msg)),
+    }
+}

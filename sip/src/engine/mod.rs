@@ -1,0 +1,356 @@
+//! The thin tokio driver: one task owns the registration and call-table
+//! state machines, feeds them what rsipstack reports, and executes their
+//! actions. Everything slow (a REGISTER, an INVITE, a BYE) runs in a spawned
+//! task that reports back through [`Input`], so the SIP task never blocks.
+
+mod commands;
+mod dialogs;
+mod register;
+mod session;
+mod stack;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use rsipstack::dialog::dialog::DialogStateSender;
+use rsipstack::dialog::invite_dialog::InviteDialog;
+use rsipstack::sip as rsip;
+use serde_json::json;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::calls::{CallAction, CallTable};
+use crate::events::{self, PageEvent};
+use crate::params::{Login, SipSettings};
+use crate::registration::{Outcome, Registration};
+use crate::{EventSink, HostInput, Media, Published, SipConfig};
+
+use session::Session;
+use stack::Stack;
+
+/// Everything the SIP task reacts to.
+pub(crate) enum Input {
+    Host(HostInput),
+    RegOutcome {
+        attempt: u64,
+        outcome: Outcome,
+    },
+    Incoming {
+        dialog: InviteDialog,
+        request: rsip::Request,
+    },
+    /// The INVITE transaction of an outgoing call ended: the final response,
+    /// or `None` when nothing came.
+    InviteDone {
+        call: u32,
+        response: Option<rsip::Response>,
+    },
+    /// Our hold (`hold`) / unhold re-INVITE finished.
+    HoldDone {
+        call: u32,
+        hold: bool,
+        response: Option<rsip::Response>,
+    },
+}
+
+/// The SIP side of one call.
+struct CallIo {
+    dialog: InviteDialog,
+    session: Session,
+    /// We answered an INVITE without SDP: the peer's answer comes in the ACK.
+    awaiting_ack_answer: bool,
+}
+
+struct Account {
+    login: Login,
+    reg: Registration,
+}
+
+struct Engine {
+    cfg: SipConfig,
+    media: Arc<dyn Media>,
+    events: EventSink,
+    published: Arc<Mutex<Published>>,
+    stack: Stack,
+    input: mpsc::UnboundedSender<Input>,
+    states: DialogStateSender,
+    settings: SipSettings,
+    account: Option<Account>,
+    table: CallTable,
+    calls: HashMap<u32, CallIo>,
+    /// SIP Call-ID → our call id.
+    by_sip_id: HashMap<String, u32>,
+    /// Local Contact for dialogs, shared with the incoming loop.
+    contact: Arc<Mutex<Option<rsip::Uri>>>,
+    next_call: u32,
+    register: register::Registrations,
+    account_status: Option<PageEvent>,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+pub(crate) async fn start(
+    cfg: SipConfig,
+    media: Arc<dyn Media>,
+    events: EventSink,
+    published: Arc<Mutex<Published>>,
+) -> std::io::Result<mpsc::UnboundedSender<HostInput>> {
+    let (stack, incoming) = stack::build(
+        cfg.bind,
+        cfg.local_port,
+        &cfg.user_agent,
+        cfg.msg_log_dir.clone(),
+    )
+    .await?;
+    let (input_tx, input_rx) = mpsc::unbounded_channel::<Input>();
+    let (states_tx, states_rx) = stack.dialogs.new_dialog_state_channel();
+    let contact = Arc::new(Mutex::new(None));
+    tokio::spawn(stack::incoming_loop(
+        stack.dialogs.clone(),
+        incoming,
+        states_tx.clone(),
+        input_tx.clone(),
+        contact.clone(),
+    ));
+    let (host_tx, mut host_rx) = mpsc::unbounded_channel::<HostInput>();
+    let forward = input_tx.clone();
+    tokio::spawn(async move {
+        while let Some(h) = host_rx.recv().await {
+            if forward.send(Input::Host(h)).is_err() {
+                break;
+            }
+        }
+    });
+    let engine = Engine {
+        table: CallTable::new(cfg.max_calls),
+        register: register::Registrations::default(),
+        cfg,
+        media,
+        events,
+        published,
+        stack,
+        input: input_tx,
+        states: states_tx,
+        settings: SipSettings::default(),
+        account: None,
+        calls: HashMap::new(),
+        by_sip_id: HashMap::new(),
+        contact,
+        next_call: first_call_id(),
+        account_status: None,
+        shutdown: None,
+    };
+    engine.publish();
+    tokio::spawn(engine.run(input_rx, states_rx));
+    Ok(host_tx)
+}
+
+/// Call ids look like the reference's (large, not 1, 2, 3), so a page
+/// never mistakes an index for an id.
+fn first_call_id() -> u32 {
+    0x4000_0000 | (rand::random::<u32>() & 0x0fff_0000)
+}
+
+impl Engine {
+    async fn run(
+        mut self,
+        mut input: mpsc::UnboundedReceiver<Input>,
+        mut states: rsipstack::dialog::dialog::DialogStateReceiver,
+    ) {
+        loop {
+            let deadline = self.next_deadline();
+            tokio::select! {
+                msg = input.recv() => match msg {
+                    Some(msg) => self.handle(msg),
+                    None => break,
+                },
+                Some(state) = states.recv() => self.on_dialog_state(state),
+                _ = sleep_until(deadline) => self.on_timeout(Instant::now()),
+            }
+            self.drain();
+            self.publish();
+            if self.finished_shutdown() {
+                break;
+            }
+        }
+        self.stack.cancel.cancel();
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let reg = self.account.as_ref().and_then(|a| a.reg.poll_timeout());
+        [reg, self.table.poll_timeout()].into_iter().flatten().min()
+    }
+
+    fn on_timeout(&mut self, now: Instant) {
+        if let Some(a) = self.account.as_mut() {
+            a.reg.handle_timeout(now);
+        }
+        self.table.handle_timeout(now);
+    }
+
+    fn handle(&mut self, msg: Input) {
+        match msg {
+            Input::Host(HostInput::Command(req, reply)) => self.command(req, reply),
+            Input::Host(HostInput::MediaUp(call)) => self.table.media_up(call),
+            Input::Host(HostInput::MediaTimeout(call)) => {
+                if self.table.contains(call) {
+                    tracing::info!("call {call}: no media received, hanging up");
+                    let _ = self.table.end(call);
+                }
+            }
+            Input::Host(HostInput::Shutdown(done)) => self.begin_shutdown(done),
+            Input::RegOutcome { attempt, outcome } => {
+                if let Some(a) = self.account.as_mut() {
+                    a.reg.on_outcome(Instant::now(), attempt, outcome);
+                }
+            }
+            Input::Incoming { dialog, request } => self.on_incoming(dialog, request),
+            Input::InviteDone { call, response } => self.on_invite_done(call, response),
+            Input::HoldDone {
+                call,
+                hold,
+                response,
+            } => self.on_hold_done(call, hold, response),
+        }
+    }
+
+    /// Executes every action the state machines queued, in order.
+    fn drain(&mut self) {
+        loop {
+            let mut progressed = false;
+            while let Some(action) = self.account.as_mut().and_then(|a| a.reg.poll_action()) {
+                progressed = true;
+                self.on_reg_action(action);
+            }
+            while let Some(action) = self.table.poll_action() {
+                progressed = true;
+                self.on_call_action(action);
+            }
+            if !progressed {
+                break;
+            }
+        }
+    }
+
+    fn emit(&self, event: PageEvent) {
+        tracing::debug!(notify = event.notify, "page event {}", event.description);
+        (self.events)(event);
+    }
+
+    fn on_call_action(&mut self, action: CallAction) {
+        match action {
+            CallAction::Page(ev) => self.emit(ev),
+            CallAction::Media(ev) => self.media.call_event(ev),
+            CallAction::Answer(call) => self.answer(call),
+            CallAction::Reject(call, code) => self.reject(call, code),
+            CallAction::Cancel(call) => self.hang_up(call, true),
+            CallAction::Bye(call) => self.hang_up(call, false),
+            CallAction::Hold(call) => self.reinvite_hold(call, true),
+            CallAction::Unhold(call) => self.reinvite_hold(call, false),
+        }
+    }
+
+    /// The address we would reach the server from (`local_ip` of `config`,
+    /// Contact, Via and SDP).
+    fn local_ip(&self) -> IpAddr {
+        if !self.cfg.bind.is_unspecified() {
+            return self.cfg.bind;
+        }
+        let target = self
+            .settings
+            .servers
+            .first()
+            .and_then(|s| format!("{}:{}", s.host, s.port).parse::<SocketAddr>().ok());
+        target
+            .and_then(|t| {
+                let sock = UdpSocket::bind(("0.0.0.0", 0)).ok()?;
+                sock.connect(t).ok()?;
+                sock.local_addr().ok().map(|a| a.ip())
+            })
+            .unwrap_or(IpAddr::from([127, 0, 0, 1]))
+    }
+
+    fn user(&self) -> String {
+        self.account
+            .as_ref()
+            .map(|a| a.login.user.clone())
+            .unwrap_or_default()
+    }
+
+    fn server_name(&self, index: usize) -> String {
+        self.settings
+            .servers
+            .get(index)
+            .map(|s| s.to_string())
+            .unwrap_or_default()
+    }
+
+    fn publish(&self) {
+        let (state, server) = match &self.account {
+            Some(a) => (a.reg.state(), self.server_name(a.reg.server())),
+            None => (0, self.server_name(0)),
+        };
+        let state_name = match state {
+            1 => "registering",
+            2 => "deregistering",
+            3 => "registered",
+            4 => "deregistered",
+            _ => "unregistered",
+        };
+        let health = json!({
+            "state": state_name,
+            "server": server,
+            "user": self.user(),
+            "transport": self.settings.transport.name(),
+            "local": self.stack.local.to_string(),
+            "calls": self.table.len(),
+        });
+        if let Ok(mut p) = self.published.lock() {
+            p.account_status = self.account_status.clone();
+            p.calls = self.table.snapshot();
+            p.health = health;
+        }
+    }
+
+    fn begin_shutdown(&mut self, done: oneshot::Sender<()>) {
+        for call in self.table.ids() {
+            let _ = self.table.end(call);
+        }
+        let now = Instant::now();
+        let unregistering = self.account.as_mut().is_some_and(|a| a.reg.logout(now));
+        self.shutdown = Some(done);
+        if !unregistering {
+            self.account = None;
+        }
+    }
+
+    fn finished_shutdown(&mut self) -> bool {
+        if self.shutdown.is_none() {
+            return false;
+        }
+        let idle = self
+            .account
+            .as_ref()
+            .is_none_or(|a| matches!(a.reg.state(), 0 | 4));
+        if idle {
+            if let Some(done) = self.shutdown.take() {
+                let _ = done.send(());
+            }
+            return true;
+        }
+        false
+    }
+
+    fn account_event(&mut self, state: u8, reason: u16, server: usize) {
+        let ev = events::account_status(&self.user(), state, reason, &self.server_name(server));
+        self.account_status = Some(ev.clone());
+        self.emit(ev);
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+        None => std::future::pending::<()>().await,
+    }
+}

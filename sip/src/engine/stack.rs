@@ -1,0 +1,230 @@
+//! The rsipstack side: endpoint, transport, the incoming-request loop and
+//! the SIP message log.
+
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use rsipstack::dialog::dialog::{DialogStateSender, TerminatedReason};
+use rsipstack::dialog::dialog_layer::DialogLayer;
+use rsipstack::sip::{self as rsip, Header, HeadersExt, SipMessage, StatusCode};
+use rsipstack::transaction::endpoint::MessageInspector;
+use rsipstack::transaction::TransactionReceiver;
+use rsipstack::transport::{udp::UdpConnection, SipAddr, TransportLayer};
+use rsipstack::EndpointBuilder;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::Input;
+
+/// The SIP stack as the engine uses it.
+pub struct Stack {
+    pub endpoint: rsipstack::transaction::Endpoint,
+    pub dialogs: Arc<DialogLayer>,
+    pub local: SocketAddr,
+    pub cancel: CancellationToken,
+}
+
+pub async fn build(
+    bind: IpAddr,
+    port: u16,
+    user_agent: &str,
+    log_dir: Option<PathBuf>,
+) -> std::io::Result<(Stack, TransactionReceiver)> {
+    let cancel = CancellationToken::new();
+    let transport = TransportLayer::new(cancel.clone());
+    let udp = UdpConnection::create_connection(
+        SocketAddr::new(bind, port),
+        None,
+        Some(cancel.child_token()),
+    )
+    .await
+    .map_err(|e| std::io::Error::other(format!("cannot bind SIP UDP {bind}:{port}: {e}")))?;
+    let local = udp
+        .get_addr()
+        .get_socketaddr()
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    transport.add_transport(udp.into());
+    let mut builder = EndpointBuilder::new();
+    builder
+        .with_cancel_token(cancel.clone())
+        .with_transport_layer(transport)
+        .with_user_agent(user_agent);
+    if let Some(dir) = log_dir {
+        if let Some(log) = MessageLog::open(dir) {
+            builder.with_inspector(Box::new(log));
+        }
+    }
+    let endpoint = builder.build();
+    let incoming = endpoint
+        .incoming_transactions()
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let dialogs = Arc::new(DialogLayer::new(endpoint.inner.clone()));
+    let serve = endpoint.inner.clone();
+    tokio::spawn(async move {
+        if let Err(e) = serve.serve().await {
+            tracing::warn!("SIP endpoint stopped: {e}");
+        }
+    });
+    Ok((
+        Stack {
+            endpoint,
+            dialogs,
+            local,
+            cancel,
+        },
+        incoming,
+    ))
+}
+
+/// Reads requests that open a transaction: INVITEs become calls, in-dialog
+/// requests go to their dialog, OPTIONS is answered, the rest refused.
+pub async fn incoming_loop(
+    dialogs: Arc<DialogLayer>,
+    mut incoming: TransactionReceiver,
+    states: DialogStateSender,
+    engine: mpsc::UnboundedSender<Input>,
+    contact: Arc<Mutex<Option<rsip::Uri>>>,
+) {
+    while let Some(mut tx) = incoming.recv().await {
+        let has_to_tag = tx
+            .original
+            .to_header()
+            .ok()
+            .and_then(|t| t.tag().ok().flatten())
+            .is_some();
+        if has_to_tag {
+            match dialogs.match_dialog(&tx) {
+                Some(mut dialog) => {
+                    tokio::spawn(async move {
+                        if let Err(e) = dialog.handle(&mut tx).await {
+                            tracing::debug!("in-dialog request: {e}");
+                        }
+                    });
+                }
+                None => {
+                    let _ = tx.reply(StatusCode::CallTransactionDoesNotExist).await;
+                }
+            }
+            continue;
+        }
+        match tx.original.method {
+            rsip::Method::Invite => {
+                let local_contact = contact.lock().ok().and_then(|c| c.clone());
+                match dialogs.get_or_create_server_invite(&tx, states.clone(), None, local_contact)
+                {
+                    Ok(dialog) => {
+                        let request = tx.original.clone();
+                        let mut d = dialog.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) = d.handle(&mut tx).await {
+                                tracing::debug!("incoming INVITE: {e}");
+                            }
+                        });
+                        let _ = engine.send(Input::Incoming { dialog, request });
+                    }
+                    Err(e) => {
+                        tracing::debug!("cannot make a dialog of an INVITE: {e}");
+                        let _ = tx.reply(StatusCode::BadRequest).await;
+                    }
+                }
+            }
+            rsip::Method::Options => {
+                let _ = tx.reply(StatusCode::OK).await;
+            }
+            rsip::Method::Ack => {}
+            rsip::Method::Bye | rsip::Method::Info | rsip::Method::Update | rsip::Method::PRack => {
+                let _ = tx.reply(StatusCode::CallTransactionDoesNotExist).await;
+            }
+            _ => {
+                let _ = tx.reply(StatusCode::MethodNotAllowed).await;
+            }
+        }
+    }
+}
+
+/// `reasonCode` for a dialog that ended this way.
+pub fn reason_code(reason: &TerminatedReason) -> u16 {
+    match reason {
+        TerminatedReason::UacBye | TerminatedReason::UasBye => 0,
+        TerminatedReason::UacCancel => 487,
+        TerminatedReason::UacBusy | TerminatedReason::UasBusy => 486,
+        TerminatedReason::UasDecline => 603,
+        TerminatedReason::Timeout => 408,
+        TerminatedReason::ProxyAuthRequired => 407,
+        TerminatedReason::ProxyError(c)
+        | TerminatedReason::UacOther(c)
+        | TerminatedReason::UasOther(c) => c.code(),
+    }
+}
+
+/// The value of the first header called `name` (case-insensitive).
+pub fn header(headers: &rsip::Headers, name: &str) -> Option<String> {
+    headers.iter().find_map(|h| header_named(h, name))
+}
+
+fn header_named(h: &Header, name: &str) -> Option<String> {
+    let text = h.to_string();
+    let (n, v) = text.split_once(':')?;
+    n.trim()
+        .eq_ignore_ascii_case(name)
+        .then(|| v.trim().to_owned())
+}
+
+/// The SIP message log: every message sent and received, with digest
+/// credentials blanked (a digest response is a password equivalent for
+/// replay within the nonce's life).
+struct MessageLog {
+    file: Mutex<std::fs::File>,
+}
+
+impl MessageLog {
+    fn open(dir: PathBuf) -> Option<Self> {
+        std::fs::create_dir_all(&dir).ok()?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("sip-messages.log"))
+            .ok()?;
+        Some(Self {
+            file: Mutex::new(file),
+        })
+    }
+
+    fn write(&self, arrow: &str, peer: Option<&SipAddr>, msg: &SipMessage) {
+        let text = redact(&msg.to_string());
+        let peer = peer.map(|p| p.to_string()).unwrap_or_default();
+        if let Ok(mut f) = self.file.lock() {
+            let _ = writeln!(f, "{arrow} {peer}\n{text}\n");
+        }
+    }
+}
+
+impl MessageInspector for MessageLog {
+    fn before_send(&self, msg: SipMessage, dest: Option<&SipAddr>) -> SipMessage {
+        self.write(">>>", dest, &msg);
+        msg
+    }
+
+    fn after_received(&self, msg: SipMessage, from: Option<&SipAddr>) -> SipMessage {
+        self.write("<<<", from, &msg);
+        msg
+    }
+}
+
+/// Blanks the values of Authorization and Proxy-Authorization headers.
+pub fn redact(text: &str) -> String {
+    text.split("\r\n")
+        .map(|line| {
+            let lower = line.to_ascii_lowercase();
+            if lower.starts_with("authorization:") || lower.starts_with("proxy-authorization:") {
+                let name = line.split(':').next().unwrap_or("");
+                format!("{name}: <redacted>")
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n")
+}
