@@ -66,6 +66,14 @@ pub struct SipSection {
     pub local_port: u16,
     pub user_agent: String,
     pub max_calls: usize,
+    /// Expires asked for in REGISTER, seconds.
+    pub register_expires: u32,
+    /// How long one REGISTER or OPTIONS may go unanswered, seconds.
+    pub request_timeout: u64,
+    /// OPTIONS keep-alive period while registered, seconds.
+    pub keepalive_interval: u64,
+    /// After every server failed, wait this long and start over, seconds.
+    pub retry_interval: u64,
 }
 
 impl Default for SipSection {
@@ -75,6 +83,10 @@ impl Default for SipSection {
             local_port: 5060,
             user_agent: format!("Seatphone/{}", env!("CARGO_PKG_VERSION")),
             max_calls: 2,
+            register_expires: 3600,
+            request_timeout: 4,
+            keepalive_interval: 25,
+            retry_interval: 30,
         }
     }
 }
@@ -117,6 +129,12 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), String> {
+        if self.sip.register_expires < 30
+            || self.sip.request_timeout == 0
+            || self.sip.keepalive_interval == 0
+        {
+            return Err("[sip] register_expires must be at least 30, request_timeout and keepalive_interval at least 1".into());
+        }
         if self.sip.max_calls == 0 {
             return Err("[sip] max_calls must be at least 1".into());
         }

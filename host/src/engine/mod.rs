@@ -1,14 +1,17 @@
 //! The engine: loads plugins, serves the page API, runs SIP. One process,
 //! restarted by the daemon when it dies (a plugin may abort it).
 
+mod media;
 mod router;
 pub mod serve;
 mod signalling;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
-use seatphone_plugin_api::{Request, Response, Signal};
+use seatphone_plugin_api::{Response, Signal};
+use seatphone_sip::{RegTiming, Sip, SipConfig};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
@@ -19,45 +22,25 @@ use crate::config::Config;
 use crate::plugins::host_impl::HostShared;
 use crate::plugins::quarantine::Quarantine;
 use crate::plugins::Plugins;
-
-pub use signalling::Unwired;
+use media::PluginMedia;
+pub use signalling::Signalling;
+use signalling::Unavailable;
 
 /// The one answer to a command, from whichever thread finishes it.
 pub type ReplyFn = Box<dyn FnOnce(Response) + Send>;
 
-/// An event for the page, produced by the host itself.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PageEvent {
-    pub notify: u32,
-    pub description: String,
-    pub param: Value,
-}
-
-/// The host-owned commands (SIP signalling, answer modes). The host routes
-/// them here; the implementation must call `reply` before emitting any event
-/// the command causes.
-pub trait Signalling: Send + Sync {
-    fn command(&self, request: Request, reply: ReplyFn);
-    /// What a newly connected page needs to catch up (1009, each call's latest event).
-    fn snapshot(&self) -> Vec<PageEvent>;
-    /// For `/health`: registration state, never secrets.
-    fn health(&self) -> Value;
-    /// A plugin told the host something (media up, media timeout).
-    fn signal(&self, signal: Signal);
-    fn shutdown(&self) {}
-}
-
 pub struct Engine {
     pub config: Config,
     pub pages: Arc<Pages>,
-    pub plugins: Plugins,
-    pub signalling: Arc<dyn Signalling>,
+    pub plugins: Arc<Plugins>,
+    pub signalling: Box<dyn Signalling>,
     pub access: AccessPolicy,
 }
 
 impl Engine {
-    /// Loads the plugins. The signals they send are delivered by `run_signals`.
-    pub fn new(config: Config) -> (Arc<Engine>, mpsc::UnboundedReceiver<Signal>) {
+    /// Loads the plugins and starts SIP. The signals plugins send are
+    /// delivered by `run_signals`.
+    pub async fn start(config: Config) -> (Arc<Engine>, mpsc::UnboundedReceiver<Signal>) {
         let pages = Arc::new(Pages::default());
         let (signals_tx, signals_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(HostShared {
@@ -69,13 +52,20 @@ impl Engine {
         let dir: PathBuf = config.plugin_dir();
         tracing::info!("loading plugins from {}", dir.display());
         let quarantine = Quarantine::new(&config.log.dir);
-        let plugins = Plugins::load_dir(&dir, config.plugins.load.as_deref(), &shared, &quarantine);
+        let plugins = Arc::new(Plugins::load_dir(
+            &dir,
+            config.plugins.load.as_deref(),
+            &shared,
+            &quarantine,
+        ));
+
+        let signalling = start_sip(&config, plugins.clone(), pages.clone()).await;
         let access = AccessPolicy::new(&config.api);
         let engine = Engine {
             config,
             pages,
             plugins,
-            signalling: Arc::new(Unwired),
+            signalling,
             access,
         };
         (Arc::new(engine), signals_rx)
@@ -102,6 +92,7 @@ impl Engine {
             "plugins": loaded,
             "skipped": skipped,
             "registration": self.signalling.health(),
+            "sip": { "available": self.signalling.health()["state"] != "unavailable" },
         })
     }
 
@@ -109,8 +100,75 @@ impl Engine {
         json!({ "version": env!("CARGO_PKG_VERSION"), "plugins": self.plugins.versions() })
     }
 
-    pub fn shutdown(&self) {
-        self.signalling.shutdown();
+    pub async fn shutdown(&self) {
+        self.signalling.shutdown().await;
         self.plugins.shutdown();
     }
+}
+
+async fn start_sip(
+    config: &Config,
+    plugins: Arc<Plugins>,
+    pages: Arc<Pages>,
+) -> Box<dyn Signalling> {
+    let sip = &config.sip;
+    let sip_config = SipConfig {
+        bind: sip.bind,
+        local_port: sip.local_port,
+        user_agent: sip.user_agent.clone(),
+        max_calls: sip.max_calls,
+        instance_id: instance_id(&config.log.dir),
+        msg_log_dir: Some(config.log.dir.clone()),
+        reg_timing: RegTiming {
+            expires: sip.register_expires,
+            request_timeout: Duration::from_secs(sip.request_timeout),
+            keepalive: Duration::from_secs(sip.keepalive_interval),
+            retry_interval: Duration::from_secs(sip.retry_interval),
+        },
+    };
+    let media = Arc::new(PluginMedia { plugins });
+    let events = Arc::new(move |e: seatphone_sip::PageEvent| {
+        pages.send_event(event_frame(e.notify, &e.description, &e.param));
+    });
+    match Sip::start(sip_config, media, events).await {
+        Ok(sip) => Box::new(sip),
+        Err(e) => {
+            let reason = format!("cannot use SIP port {}:{} ({e})", sip.bind, sip.local_port);
+            tracing::error!("{reason}");
+            Box::new(Unavailable(reason))
+        }
+    }
+}
+
+/// `+sip.instance` (RFC 5626): the same across engine restarts, so the
+/// registrar replaces our stale contact instead of forking calls to it.
+/// Kept beside the logs; made once from the kernel's random UUID source.
+fn instance_id(dir: &Path) -> String {
+    let path = dir.join("sip-instance-id");
+    if let Ok(id) = std::fs::read_to_string(&path) {
+        let id = id.trim();
+        if id.starts_with("urn:uuid:") {
+            return id.to_owned();
+        }
+    }
+    let uuid = std::fs::read_to_string("/proc/sys/kernel/random/uuid")
+        .map(|u| u.trim().to_owned())
+        .unwrap_or_else(|_| {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default();
+            let n = format!("{:032x}", nanos ^ u128::from(std::process::id()) << 64);
+            format!(
+                "{}-{}-4{}-8{}-{}",
+                &n[0..8],
+                &n[8..12],
+                &n[13..16],
+                &n[17..20],
+                &n[20..32]
+            )
+        });
+    let id = format!("urn:uuid:{uuid}");
+    let _ = std::fs::write(&path, &id);
+    id
 }

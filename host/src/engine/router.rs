@@ -51,20 +51,6 @@ impl Engine {
             )),
         }
     }
-
-    /// For host handlers that hand a command to a capability (DTMF to `audio`).
-    pub fn forward_to_capability(&self, capability: &str, request: Request, reply: ReplyFn) {
-        match self.plugins.with_capability(capability) {
-            Some(plugin) => forward(&plugin.raw, &request, reply),
-            None => reply(Response::error(
-                result::NOT_LOADED,
-                format!(
-                    "{} needs the {capability} capability, and no {capability} plugin is loaded",
-                    request.description
-                ),
-            )),
-        }
-    }
 }
 
 fn mismatch(request: &Request, expected: u32) -> Response {
@@ -77,7 +63,11 @@ fn mismatch(request: &Request, expected: u32) -> Response {
     )
 }
 
-fn forward(plugin: &seatphone_plugin_api::abi::PluginBox, request: &Request, reply: ReplyFn) {
+pub(super) fn forward(
+    plugin: &seatphone_plugin_api::abi::PluginBox,
+    request: &Request,
+    reply: ReplyFn,
+) {
     let json = serde_json::to_string(request).unwrap_or_default();
     let reply = std::sync::Mutex::new(Some(reply));
     let raw_reply = reply_from_fn(move |text| {

@@ -17,7 +17,7 @@ pub const READY_MARK: &str = "SEATPHONE_READY ";
 /// closes (the daemon stops or dies) the engine stops too.
 pub async fn serve(config: Config, supervised: bool) -> Result<(), String> {
     let addr = SocketAddr::new(config.api.bind, config.api.port);
-    let (engine, signals) = Engine::new(config);
+    let (engine, signals) = Engine::start(config).await;
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr} ([api] bind/port): {e}"))?;
@@ -30,7 +30,7 @@ pub async fn serve(config: Config, supervised: bool) -> Result<(), String> {
         r = server => r.map_err(|e| format!("API server failed: {e}"))?,
         why = stop_requested(supervised) => tracing::info!("engine stopping: {why}"),
     }
-    engine.shutdown();
+    engine.shutdown().await;
     Ok(())
 }
 

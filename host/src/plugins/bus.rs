@@ -60,7 +60,8 @@ mod tests {
     use seatphone_plugin_api::abi::{RawFrameSink, RawFrameSink_TO};
     use std::sync::{Arc, Mutex};
 
-    struct Collect(Arc<Mutex<Vec<(String, Vec<u8>)>>>);
+    type Seen = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+    struct Collect(Seen);
     impl RawFrameSink for Collect {
         fn frame(&self, topic: RStr<'_>, frame: MediaFrame<'_>) {
             self.0

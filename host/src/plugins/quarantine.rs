@@ -16,7 +16,10 @@ pub struct Quarantine {
 
 impl Quarantine {
     pub fn new(dir: &Path) -> Self {
-        Self { loading: dir.join("plugin-loading"), list: dir.join("plugin-quarantine") }
+        Self {
+            loading: dir.join("plugin-loading"),
+            list: dir.join("plugin-quarantine"),
+        }
     }
 
     /// At daemon start: every plugin gets a fresh chance.
@@ -53,7 +56,12 @@ impl Quarantine {
 
     fn read_list(&self) -> Vec<String> {
         std::fs::read_to_string(&self.list)
-            .map(|t| t.lines().map(str::to_owned).filter(|l| !l.is_empty()).collect())
+            .map(|t| {
+                t.lines()
+                    .map(str::to_owned)
+                    .filter(|l| !l.is_empty())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
