@@ -28,11 +28,17 @@ pub fn build_dir() -> PathBuf {
         return dir.into();
     }
     let exe = std::env::current_exe().expect("test executable path");
-    exe.parent().and_then(Path::parent).expect("target/<profile>").to_path_buf()
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .to_path_buf()
 }
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// A library built by this workspace, e.g. `plugin_library("audio")`.
@@ -46,7 +52,11 @@ pub fn plugin_library(name: &str) -> PathBuf {
 
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// What a test wants of the host.
@@ -63,7 +73,10 @@ impl Default for Options {
     /// Every plugin of the workspace.
     fn default() -> Self {
         Self {
-            plugins: ["audio", "video", "share", "capture"].iter().map(|n| plugin_library(n)).collect(),
+            plugins: ["audio", "video", "share", "capture"]
+                .iter()
+                .map(|n| plugin_library(n))
+                .collect(),
             api_toml: String::new(),
             extra_toml: String::new(),
         }
@@ -84,8 +97,12 @@ impl Seatphone {
         std::fs::create_dir_all(&plugin_dir).unwrap();
         for lib in &options.plugins {
             let name = lib.file_name().unwrap();
-            std::fs::copy(lib, plugin_dir.join(name))
-                .unwrap_or_else(|e| panic!("copy plugin {}: {e} (build the workspace first)", lib.display()));
+            std::fs::copy(lib, plugin_dir.join(name)).unwrap_or_else(|e| {
+                panic!(
+                    "copy plugin {}: {e} (build the workspace first)",
+                    lib.display()
+                )
+            });
         }
         let (daemon_port, port) = (free_port(), free_port());
         let config = format!(
@@ -107,7 +124,12 @@ impl Seatphone {
             .kill_on_drop(true)
             .spawn()
             .expect("start seatphone (build the workspace first)");
-        let host = Seatphone { child: Some(child), dir, daemon_port, port };
+        let host = Seatphone {
+            child: Some(child),
+            dir,
+            daemon_port,
+            port,
+        };
         host.wait_ready().await;
         host
     }
@@ -115,7 +137,11 @@ impl Seatphone {
     /// Until the engine answers `/health`.
     pub async fn wait_ready(&self) {
         for _ in 0..200 {
-            if self.http_get("/health").await.is_ok_and(|(status, _)| status == 200) {
+            if self
+                .http_get("/health")
+                .await
+                .is_ok_and(|(status, _)| status == 200)
+            {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -149,7 +175,10 @@ impl Seatphone {
     }
 
     pub fn daemon_pid(&self) -> u32 {
-        self.child.as_ref().and_then(Child::id).expect("daemon running")
+        self.child
+            .as_ref()
+            .and_then(Child::id)
+            .expect("daemon running")
     }
 
     /// The engine process (the daemon's child).
@@ -164,13 +193,19 @@ impl Seatphone {
     }
 
     pub async fn call_page(&self) -> Page {
-        Page::connect(&self.url("/"), Some(CALL), None).await.expect("call socket")
+        Page::connect(&self.url("/"), Some(CALL), None)
+            .await
+            .expect("call socket")
     }
 
     pub async fn daemon_page(&self) -> Page {
-        Page::connect(&format!("ws://127.0.0.1:{}/", self.daemon_port), Some(DAEMON), None)
-            .await
-            .expect("daemon socket")
+        Page::connect(
+            &format!("ws://127.0.0.1:{}/", self.daemon_port),
+            Some(DAEMON),
+            None,
+        )
+        .await
+        .expect("daemon socket")
     }
 
     /// SIGTERM, then wait for the exit status.
@@ -186,20 +221,33 @@ impl Seatphone {
 
 /// Sends a signal with kill(1): the tests need no unsafe code.
 pub fn signal(pid: u32, name: &str) {
-    let status = std::process::Command::new("kill").arg(format!("-{name}")).arg(pid.to_string()).status();
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status();
     assert!(status.is_ok_and(|s| s.success()), "kill -{name} {pid}");
 }
 
 /// A bare HTTP/1.1 GET with a chosen Host header.
 pub async fn http_get(port: u16, path: &str, host: &str) -> std::io::Result<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).await?;
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n").as_bytes())
-        .await?;
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    )
+    .await?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).await?;
     let text = String::from_utf8_lossy(&buf).into_owned();
-    let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
     Ok((status, body))
 }
 
@@ -228,10 +276,14 @@ impl Page {
     ) -> Result<Page, tokio_tungstenite::tungstenite::Error> {
         let mut request = url.into_client_request()?;
         if let Some(p) = protocol {
-            request.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_str(p).unwrap());
+            request
+                .headers_mut()
+                .insert("Sec-WebSocket-Protocol", HeaderValue::from_str(p).unwrap());
         }
         if let Some(o) = origin {
-            request.headers_mut().insert("Origin", HeaderValue::from_str(o).unwrap());
+            request
+                .headers_mut()
+                .insert("Origin", HeaderValue::from_str(o).unwrap());
         }
         let (ws, response) = tokio_tungstenite::connect_async(request).await?;
         let protocol = response
@@ -239,11 +291,19 @@ impl Page {
             .get("Sec-WebSocket-Protocol")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        Ok(Page { ws, seq: 0, pending: VecDeque::new(), protocol })
+        Ok(Page {
+            ws,
+            seq: 0,
+            pending: VecDeque::new(),
+            protocol,
+        })
     }
 
     pub async fn send_text(&mut self, text: &str) {
-        self.ws.send(Message::Text(text.into())).await.expect("send frame");
+        self.ws
+            .send(Message::Text(text.into()))
+            .await
+            .expect("send frame");
     }
 
     /// Sends a request and returns its response; events that arrive first
@@ -288,20 +348,30 @@ impl Page {
             match self.receive(left).await {
                 Some(Received::Frame(f)) if f["notify"] == notify => return f,
                 Some(Received::Frame(f)) => self.pending.push_back(f),
-                other => panic!("no event {notify} within {timeout:?}: {other:?}; queued {:?}", self.pending),
+                other => panic!(
+                    "no event {notify} within {timeout:?}: {other:?}; queued {:?}",
+                    self.pending
+                ),
             }
         }
     }
 
     /// Reads until the socket closes; returns the close frame.
     pub async fn closed(&mut self, timeout: Duration) -> Option<CloseFrame> {
+        self.closes_within(timeout)
+            .await
+            .unwrap_or_else(|| panic!("socket still open after {timeout:?}"))
+    }
+
+    /// `Some(close frame)` if the socket closes within `timeout`, `None` if it stays open.
+    pub async fn closes_within(&mut self, timeout: Duration) -> Option<Option<CloseFrame>> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             match self.receive(left).await {
-                Some(Received::Closed(frame)) => return frame,
-                Some(Received::Frame(_)) => continue,
-                None => panic!("socket still open after {timeout:?}"),
+                Some(Received::Closed(frame)) => return Some(frame),
+                Some(Received::Frame(f)) => self.pending.push_back(f),
+                None => return None,
             }
         }
     }
@@ -314,7 +384,9 @@ impl Page {
                 Err(_) => return None,
                 Ok(None) | Ok(Some(Err(_))) => return Some(Received::Closed(None)),
                 Ok(Some(Ok(Message::Text(t)))) => {
-                    return Some(Received::Frame(serde_json::from_str(t.as_str()).expect("frames are JSON")))
+                    return Some(Received::Frame(
+                        serde_json::from_str(t.as_str()).expect("frames are JSON"),
+                    ))
                 }
                 Ok(Some(Ok(Message::Close(frame)))) => return Some(Received::Closed(frame)),
                 Ok(Some(Ok(_))) => continue,

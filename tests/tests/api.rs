@@ -18,7 +18,10 @@ async fn daemon_tells_a_new_page_the_engine_is_up_and_its_version() {
     let mut daemon = host.daemon_page().await;
     assert_eq!(daemon.protocol.as_deref(), Some(DAEMON));
     let startup = daemon.next_frame(T).await.unwrap();
-    assert_eq!(startup, json!({"description": "SERVICE_STARTUP", "notify": 1, "param": {}}));
+    assert_eq!(
+        startup,
+        json!({"description": "SERVICE_STARTUP", "notify": 1, "param": {}})
+    );
     let version = daemon.next_frame(T).await.unwrap();
     assert_eq!(version["notify"], 4);
     assert_eq!(version["param"]["version"], env!("CARGO_PKG_VERSION"));
@@ -39,7 +42,10 @@ async fn killed_engine_is_reported_down_then_recovered_and_answers_again() {
     let engine = host.engine_pid().expect("engine child");
     signal(engine, "KILL");
     let down = daemon.event(2, T).await;
-    assert!(down["param"]["reason"].as_str().unwrap().contains("engine"), "{down}");
+    assert!(
+        down["param"]["reason"].as_str().unwrap().contains("engine"),
+        "{down}"
+    );
     daemon.event(3, T).await;
     daemon.event(4, T).await;
     assert_ne!(host.engine_pid(), Some(engine));
@@ -51,24 +57,35 @@ async fn killed_engine_is_reported_down_then_recovered_and_answers_again() {
 #[tokio::test]
 async fn sockets_are_chosen_by_subprotocol_or_path_and_the_protocol_is_echoed() {
     let host = Seatphone::start(Options::default()).await;
-    let login = Page::connect(&host.url("/"), Some(LOGIN), None).await.unwrap();
+    let login = Page::connect(&host.url("/"), Some(LOGIN), None)
+        .await
+        .unwrap();
     assert_eq!(login.protocol.as_deref(), Some(LOGIN));
-    let tup = Page::connect(&host.url("/"), Some("tup_call_service_protocol"), None).await.unwrap();
+    let tup = Page::connect(&host.url("/"), Some("tup_call_service_protocol"), None)
+        .await
+        .unwrap();
     assert_eq!(tup.protocol.as_deref(), Some("tup_call_service_protocol"));
     drop(tup);
     tokio::time::sleep(Duration::from_millis(200)).await;
     let mut by_path = Page::connect(&host.url("/call"), None, None).await.unwrap();
-    let r = by_path.request(67578, "tsdk_get_mic_volume", json!({})).await;
+    let r = by_path
+        .request(67578, "tsdk_get_mic_volume", json!({}))
+        .await;
     assert_eq!(r["result"], 0, "{r}");
-    assert!(Page::connect(&host.url("/"), None, None).await.is_err(), "no sub-protocol, no path: refused");
+    assert!(
+        Page::connect(&host.url("/"), None, None).await.is_err(),
+        "no sub-protocol, no path: refused"
+    );
 }
 
 #[tokio::test]
 async fn responses_echo_rsp_description_and_seq() {
     let host = Seatphone::start(Options::default()).await;
     let mut page = host.call_page().await;
-    page.send_text(r#"{"cmd":67578,"description":"tsdk_get_mic_volume","seq":41}"#).await;
-    page.send_text(r#"{"cmd":67578,"description":"tsdk_get_mic_volume","seq":42}"#).await;
+    page.send_text(r#"{"cmd":67578,"description":"tsdk_get_mic_volume","seq":41}"#)
+        .await;
+    page.send_text(r#"{"cmd":67578,"description":"tsdk_get_mic_volume","seq":42}"#)
+        .await;
     let a = page.response_for(41).await;
     let b = page.response_for(42).await;
     for r in [&a, &b] {
@@ -89,19 +106,37 @@ async fn malformed_and_ill_typed_frames_get_result_2_and_the_socket_stays_open()
         ("\"text\"", "object"),
         (r#"{"cmd":67578}"#, "description"),
         (r#"{"description":"tsdk_get_mic_volume"}"#, "cmd"),
-        (r#"{"cmd":"67578","description":"tsdk_get_mic_volume"}"#, "cmd"),
-        (r#"{"cmd":67578,"description":"tsdk_get_mic_volume","param":"x"}"#, "param"),
+        (
+            r#"{"cmd":"67578","description":"tsdk_get_mic_volume"}"#,
+            "cmd",
+        ),
+        (
+            r#"{"cmd":67578,"description":"tsdk_get_mic_volume","param":"x"}"#,
+            "param",
+        ),
         (r#"{"cmd":1,"description":"tsdk_no_such_thing"}"#, "unknown"),
-        (r#"{"cmd":67579,"description":"tsdk_get_mic_volume"}"#, "67578"),
+        (
+            r#"{"cmd":67579,"description":"tsdk_get_mic_volume"}"#,
+            "67578",
+        ),
     ];
     for (frame, says) in cases {
         page.send_text(frame).await;
-        let r = page.next_frame(T).await.unwrap_or_else(|| panic!("no answer to {frame}"));
+        let r = page
+            .next_frame(T)
+            .await
+            .unwrap_or_else(|| panic!("no answer to {frame}"));
         assert_error(&r, 2);
-        assert!(r["errMsg"].as_str().unwrap().contains(says), "{frame} → {r}");
+        assert!(
+            r["errMsg"].as_str().unwrap().contains(says),
+            "{frame} → {r}"
+        );
     }
     let unknown = page.request(1, "tsdk_no_such_thing", json!({})).await;
-    assert_eq!((unknown["rsp"].clone(), unknown["description"].clone()), (json!(1), json!("tsdk_no_such_thing")));
+    assert_eq!(
+        (unknown["rsp"].clone(), unknown["description"].clone()),
+        (json!(1), json!("tsdk_no_such_thing"))
+    );
     let big = format!(
         r#"{{"cmd":67578,"description":"tsdk_get_mic_volume","param":{{"pad":"{}"}}}}"#,
         "x".repeat(1 << 20)
@@ -118,15 +153,42 @@ async fn malformed_and_ill_typed_frames_get_result_2_and_the_socket_stays_open()
 async fn audio_commands_validate_ranges_types_and_indexes() {
     let host = Seatphone::start(Options::default()).await;
     let mut page = host.call_page().await;
-    let set = page.request(67577, "tsdk_set_mic_volume", json!({"volume": 35, "device": 0})).await;
+    let set = page
+        .request(
+            67577,
+            "tsdk_set_mic_volume",
+            json!({"volume": 35, "device": 0}),
+        )
+        .await;
     assert_eq!(set["result"], 0, "{set}");
     let get = page.request(67578, "tsdk_get_mic_volume", json!({})).await;
     assert_eq!(get["param"]["volume"], 35);
-    assert_error(&page.request(67577, "tsdk_set_mic_volume", json!({"volume": 101})).await, 2);
-    assert_error(&page.request(67557, "tsdk_set_speak_volume", json!({"volume": "loud"})).await, 2);
-    assert_error(&page.request(67551, "tsdk_set_mic_index", json!({"index": 999})).await, 5);
-    assert_eq!(page.request(67558, "tsdk_get_speak_volume", json!({})).await["result"], 0);
-    let devices = page.request(67550, "tsdk_get_devices", json!({"deviceType": 0})).await;
+    assert_error(
+        &page
+            .request(67577, "tsdk_set_mic_volume", json!({"volume": 101}))
+            .await,
+        2,
+    );
+    assert_error(
+        &page
+            .request(67557, "tsdk_set_speak_volume", json!({"volume": "loud"}))
+            .await,
+        2,
+    );
+    assert_error(
+        &page
+            .request(67551, "tsdk_set_mic_index", json!({"index": 999}))
+            .await,
+        5,
+    );
+    assert_eq!(
+        page.request(67558, "tsdk_get_speak_volume", json!({}))
+            .await["result"],
+        0
+    );
+    let devices = page
+        .request(67550, "tsdk_get_devices", json!({"deviceType": 0}))
+        .await;
     assert_eq!(devices["result"], 0, "{devices}");
     let list = devices["param"]["deviceInfo"].as_array().unwrap();
     assert_eq!(devices["param"]["num"], list.len());
@@ -138,7 +200,13 @@ async fn audio_commands_validate_ranges_types_and_indexes() {
     }
     let index = page.request(67552, "tsdk_get_mic_index", json!({})).await;
     assert_eq!(index["result"], 0);
-    let ok = page.request(67551, "tsdk_set_mic_index", json!({"index": list[0]["index"]})).await;
+    let ok = page
+        .request(
+            67551,
+            "tsdk_set_mic_index",
+            json!({"index": list[0]["index"]}),
+        )
+        .await;
     assert_eq!(ok["result"], 0, "{ok}");
 }
 
@@ -147,25 +215,57 @@ async fn capabilities_not_built_yet_answer_result_1_honestly() {
     let host = Seatphone::start(Options::default()).await;
     let mut page = host.call_page().await;
     for (cmd, desc, param) in [
-        (67745, "tsdk_set_video_rect", json!({"posX": 0, "posY": 0, "width": 640, "height": 360})),
+        (
+            67745,
+            "tsdk_set_video_rect",
+            json!({"posX": 0, "posY": 0, "width": 640, "height": 360}),
+        ),
         (67753, "tsdk_share_evt_getapplist", json!({})),
         (67762, "OEScreenShot", json!({"format": "path"})),
     ] {
         let r = page.request(cmd, desc, param).await;
         assert_error(&r, 1);
-        assert!(r["errMsg"].as_str().unwrap().contains("not implemented yet"), "{r}");
+        assert!(
+            r["errMsg"]
+                .as_str()
+                .unwrap()
+                .contains("not implemented yet"),
+            "{r}"
+        );
     }
 }
 
 #[tokio::test]
 async fn audio_only_deployment_answers_audio_and_refuses_video_with_4() {
-    let host = Seatphone::start(Options { plugins: vec![plugin_library("audio")], ..Default::default() }).await;
+    let host = Seatphone::start(Options {
+        plugins: vec![plugin_library("audio")],
+        ..Default::default()
+    })
+    .await;
     let mut page = host.call_page().await;
-    assert_eq!(page.request(67578, "tsdk_get_mic_volume", json!({})).await["result"], 0);
-    let video = page.request(67749, "tsdk_set_video_layout_mode", json!({"layoutMode": 0})).await;
+    assert_eq!(
+        page.request(67578, "tsdk_get_mic_volume", json!({})).await["result"],
+        0
+    );
+    let video = page
+        .request(
+            67749,
+            "tsdk_set_video_layout_mode",
+            json!({"layoutMode": 0}),
+        )
+        .await;
     assert_error(&video, 4);
-    assert!(video["errMsg"].as_str().unwrap().contains("video"), "{video}");
-    let capture = page.request(67763, "OECatchVideo", json!({"operation": 0, "format": "path"})).await;
+    assert!(
+        video["errMsg"].as_str().unwrap().contains("video"),
+        "{video}"
+    );
+    let capture = page
+        .request(
+            67763,
+            "OECatchVideo",
+            json!({"operation": 0, "format": "path"}),
+        )
+        .await;
     assert_error(&capture, 4);
     let health = host.health().await;
     assert_eq!(health["plugins"].as_array().unwrap().len(), 1);
@@ -177,17 +277,38 @@ async fn custom_hello_plugin_answers_its_command_then_sends_its_event() {
     options.plugins.push(plugins::hello());
     let host = Seatphone::start(options).await;
     let health = host.health().await;
-    let hello = health["plugins"].as_array().unwrap().iter().find(|p| p["name"] == "hello").expect("hello loaded");
-    assert_eq!(hello["commands"], json!([{"cmd": 90001, "description": "hello_echo"}]));
-    assert_eq!(hello["events"], json!([{"notify": 90101, "description": "HELLO_EVT_ECHOED"}]));
+    let hello = health["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "hello")
+        .expect("hello loaded");
+    assert_eq!(
+        hello["commands"],
+        json!([{"cmd": 90001, "description": "hello_echo"}])
+    );
+    assert_eq!(
+        hello["events"],
+        json!([{"notify": 90101, "description": "HELLO_EVT_ECHOED"}])
+    );
 
     let mut page = host.call_page().await;
-    page.send_text(r#"{"cmd":90001,"description":"hello_echo","param":{"text":"hi"},"seq":5}"#).await;
+    page.send_text(r#"{"cmd":90001,"description":"hello_echo","param":{"text":"hi"},"seq":5}"#)
+        .await;
     let first = page.next_frame(T).await.unwrap();
-    assert_eq!(first, json!({"description":"hello_echo","rsp":90001,"seq":5,"result":0,"param":{"text":"hi"}}));
+    assert_eq!(
+        first,
+        json!({"description":"hello_echo","rsp":90001,"seq":5,"result":0,"param":{"text":"hi"}})
+    );
     let second = page.next_frame(T).await.unwrap();
-    assert_eq!(second, json!({"description":"HELLO_EVT_ECHOED","notify":90101,"param":{"text":"hi"}}));
-    assert_error(&page.request(90001, "hello_echo", json!({"text": 3})).await, 2);
+    assert_eq!(
+        second,
+        json!({"description":"HELLO_EVT_ECHOED","notify":90101,"param":{"text":"hi"}})
+    );
+    assert_error(
+        &page.request(90001, "hello_echo", json!({"text": 3})).await,
+        2,
+    );
 }
 
 #[tokio::test]
@@ -206,12 +327,18 @@ async fn incompatible_or_foreign_libraries_are_skipped_and_the_host_serves() {
             .unwrap_or_else(|| panic!("{file} not listed as skipped: {health}"))
     };
     let incompatible = reason("seatphone_incompatible");
-    assert!(incompatible.contains("0.2.0") && incompatible.contains("0.1.0"), "{incompatible}");
+    assert!(
+        incompatible.contains("0.2.0") && incompatible.contains("0.1.0"),
+        "{incompatible}"
+    );
     assert!(reason("not_a_plugin").contains("not a Seatphone plugin"));
     assert_eq!(health["plugins"].as_array().unwrap().len(), 4);
     assert!(host.all_logs().contains("plugin skipped"));
     let mut page = host.call_page().await;
-    assert_eq!(page.request(67578, "tsdk_get_mic_volume", json!({})).await["result"], 0);
+    assert_eq!(
+        page.request(67578, "tsdk_get_mic_volume", json!({})).await["result"],
+        0
+    );
 }
 
 #[tokio::test]
@@ -222,33 +349,58 @@ async fn second_page_gets_4001_and_takeover_closes_the_first_with_4002() {
     let close = second.closed(T).await.expect("close frame");
     assert_eq!(u16::from(close.code), 4001);
     assert_eq!(close.reason.as_str(), "another page holds the softphone");
-    assert_eq!(first.request(67578, "tsdk_get_mic_volume", json!({})).await["result"], 0);
+    assert_eq!(
+        first.request(67578, "tsdk_get_mic_volume", json!({})).await["result"],
+        0
+    );
 
-    let mut third = Page::connect(&host.url("/?takeover=1"), Some(CALL), None).await.unwrap();
+    let mut third = Page::connect(&host.url("/?takeover=1"), Some(CALL), None)
+        .await
+        .unwrap();
     let close = first.closed(T).await.expect("close frame");
     assert_eq!(u16::from(close.code), 4002);
     assert_eq!(close.reason.as_str(), "taken over by another page");
-    assert_eq!(third.request(67578, "tsdk_get_mic_volume", json!({})).await["result"], 0);
+    assert_eq!(
+        third.request(67578, "tsdk_get_mic_volume", json!({})).await["result"],
+        0
+    );
 
     drop(third);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut fourth = host.call_page().await;
-    assert_eq!(fourth.request(67578, "tsdk_get_mic_volume", json!({})).await["result"], 0);
+    assert_eq!(
+        fourth
+            .request(67578, "tsdk_get_mic_volume", json!({}))
+            .await["result"],
+        0
+    );
 }
 
 #[tokio::test]
 async fn hostile_origin_gets_403_and_own_origin_passes() {
     let host = Seatphone::start(Options::default()).await;
-    let err = Page::connect(&host.url("/"), Some(CALL), Some("https://evil.example")).await.err().expect("refused");
-    assert!(err.to_string().contains("403"), "{err}");
-    let err = Page::connect(&format!("ws://127.0.0.1:{}/", host.daemon_port), Some(DAEMON), Some("http://127.0.0.1:1"))
+    let err = Page::connect(&host.url("/"), Some(CALL), Some("https://evil.example"))
         .await
         .err()
         .expect("refused");
     assert!(err.to_string().contains("403"), "{err}");
+    let err = Page::connect(
+        &format!("ws://127.0.0.1:{}/", host.daemon_port),
+        Some(DAEMON),
+        Some("http://127.0.0.1:1"),
+    )
+    .await
+    .err()
+    .expect("refused");
+    assert!(err.to_string().contains("403"), "{err}");
     let own = format!("http://127.0.0.1:{}", host.port);
-    assert!(Page::connect(&host.url("/"), Some(LOGIN), Some(&own)).await.is_ok());
-    assert!(host.all_logs().contains("evil.example"), "refusals are logged with the origin");
+    assert!(Page::connect(&host.url("/"), Some(LOGIN), Some(&own))
+        .await
+        .is_ok());
+    assert!(
+        host.all_logs().contains("evil.example"),
+        "refusals are logged with the origin"
+    );
 }
 
 #[tokio::test]
@@ -258,8 +410,17 @@ async fn configured_origin_is_allowed_and_null_only_when_configured() {
         ..Default::default()
     })
     .await;
-    assert!(Page::connect(&host.url("/"), Some(CALL), Some("https://agent.example.com")).await.is_ok());
-    let err = Page::connect(&host.url("/"), Some(LOGIN), Some("null")).await.err().expect("null refused");
+    assert!(Page::connect(
+        &host.url("/"),
+        Some(CALL),
+        Some("https://agent.example.com")
+    )
+    .await
+    .is_ok());
+    let err = Page::connect(&host.url("/"), Some(LOGIN), Some("null"))
+        .await
+        .err()
+        .expect("null refused");
     assert!(err.to_string().contains("403"), "{err}");
 }
 
@@ -271,10 +432,18 @@ async fn http_serves_health_and_the_sdk_with_its_own_ports_and_checks_host() {
     assert!(health["registration"].is_object());
     let (status, sdk) = host.http_get("/OpenEye_SDK.js").await.unwrap();
     assert_eq!(status, 200);
-    let line = sdk.lines().find(|l| l.contains("var SEATPHONE_DEFAULTS = ")).expect("defaults line");
+    let line = sdk
+        .lines()
+        .find(|l| l.contains("var SEATPHONE_DEFAULTS = "))
+        .expect("defaults line");
     assert!(line.contains(&format!("\"port\":{}", host.port)), "{line}");
-    assert!(line.contains(&format!("\"daemonPort\":{}", host.daemon_port)), "{line}");
-    let (status, _) = http_get(host.port, "/health", "rebind.evil.example").await.unwrap();
+    assert!(
+        line.contains(&format!("\"daemonPort\":{}", host.daemon_port)),
+        "{line}"
+    );
+    let (status, _) = http_get(host.port, "/health", "rebind.evil.example")
+        .await
+        .unwrap();
     assert_eq!(status, 421);
 }
 
@@ -285,7 +454,10 @@ async fn sigterm_stops_daemon_and_engine() {
     let status = host.stop().await;
     assert!(status.success(), "{status:?}");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!std::path::Path::new(&format!("/proc/{engine}")).exists(), "engine still running");
+    assert!(
+        !std::path::Path::new(&format!("/proc/{engine}")).exists(),
+        "engine still running"
+    );
 }
 
 #[tokio::test]
@@ -300,5 +472,39 @@ async fn bad_config_file_is_refused_naming_file_line_and_key() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.toml") && err.contains("line 3") && err.contains("prot"), "{err}");
+    assert!(
+        err.contains("bad.toml") && err.contains("line 3") && err.contains("prot"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_page_that_stops_answering_pings_loses_the_call_socket() {
+    let host = Seatphone::start(Options::default()).await;
+    // Never read: tungstenite answers pings only while the stream is read.
+    let _silent = host.call_page().await;
+    let started = tokio::time::Instant::now();
+    let mut page = loop {
+        let mut page = host.call_page().await;
+        match page.closes_within(Duration::from_millis(500)).await {
+            None => break page,
+            Some(close) => {
+                assert_eq!(close.map(|c| u16::from(c.code)), Some(4001));
+                assert!(
+                    started.elapsed() < Duration::from_secs(40),
+                    "the silent page kept the slot"
+                );
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    };
+    let freed_after = started.elapsed();
+    assert!(
+        freed_after >= Duration::from_secs(10),
+        "freed after {freed_after:?}: too early"
+    );
+    assert_eq!(
+        page.request(67578, "tsdk_get_mic_volume", json!({})).await["result"],
+        0
+    );
 }
