@@ -37,7 +37,10 @@ pub fn hello() -> PathBuf {
 
 /// A plugin whose root module was built against plugin API 0.2, with another layout.
 pub fn incompatible() -> PathBuf {
-    build("tests/fixtures/incompatible/Cargo.toml", "seatphone_incompatible")
+    build(
+        "tests/fixtures/incompatible/Cargo.toml",
+        "seatphone_incompatible",
+    )
 }
 
 /// A shared library that exports no Seatphone root module.
