@@ -6,4 +6,5 @@
 //!   (the hello example, broken fixtures) into their own target folder.
 
 pub mod host;
+pub mod peers;
 pub mod plugins;

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use rsipstack::dialog::dialog::{DialogStateSender, TerminatedReason};
 use rsipstack::dialog::dialog_layer::DialogLayer;
-use rsipstack::sip::{self as rsip, Header, HeadersExt, SipMessage, StatusCode};
+use rsipstack::sip::{self as rsip, HasHeaders, Header, HeadersExt, SipMessage, StatusCode};
 use rsipstack::transaction::endpoint::MessageInspector;
 use rsipstack::transaction::TransactionReceiver;
 use rsipstack::transport::{udp::UdpConnection, SipAddr, TransportLayer};
@@ -51,11 +51,9 @@ pub async fn build(
         .with_cancel_token(cancel.clone())
         .with_transport_layer(transport)
         .with_user_agent(user_agent);
-    if let Some(dir) = log_dir {
-        if let Some(log) = MessageLog::open(dir) {
-            builder.with_inspector(Box::new(log));
-        }
-    }
+    builder.with_inspector(Box::new(Wire {
+        log: log_dir.and_then(MessageLog::open),
+    }));
     let endpoint = builder.build();
     let incoming = endpoint
         .incoming_transactions()
@@ -201,15 +199,96 @@ impl MessageLog {
     }
 }
 
-impl MessageInspector for MessageLog {
-    fn before_send(&self, msg: SipMessage, dest: Option<&SipAddr>) -> SipMessage {
-        self.write(">>>", dest, &msg);
+/// Sees every message on the wire: fixes the digest algorithm's name and
+/// writes the message log.
+///
+/// rsipstack gap: it parses and writes SHA-256 digest as `SHA256`, but
+/// RFC 7616 (and Kamailio) spell it `SHA-256`; its parser refuses the
+/// challenge and the REGISTER fails. The algorithm token is not part of the
+/// hashed values, so renaming it on the way in and out is safe.
+struct Wire {
+    log: Option<MessageLog>,
+}
+
+impl MessageInspector for Wire {
+    fn before_send(&self, mut msg: SipMessage, dest: Option<&SipAddr>) -> SipMessage {
+        for h in msg.headers_mut().iter_mut() {
+            match h {
+                Header::Authorization(a) => a.replace(outgoing_algorithm(a.value())),
+                Header::ProxyAuthorization(a) => a.replace(outgoing_algorithm(a.value())),
+                _ => {}
+            }
+        }
+        if let Some(log) = &self.log {
+            log.write(">>>", dest, &msg);
+        }
         msg
     }
 
-    fn after_received(&self, msg: SipMessage, from: Option<&SipAddr>) -> SipMessage {
-        self.write("<<<", from, &msg);
+    fn after_received(&self, mut msg: SipMessage, from: Option<&SipAddr>) -> SipMessage {
+        if let Some(log) = &self.log {
+            log.write("<<<", from, &msg);
+        }
+        for h in msg.headers_mut().iter_mut() {
+            match h {
+                Header::WwwAuthenticate(a) => a.replace(incoming_algorithm(a.value())),
+                Header::ProxyAuthenticate(a) => a.replace(incoming_algorithm(a.value())),
+                _ => {}
+            }
+        }
         msg
+    }
+}
+
+/// `algorithm=SHA-256` (RFC 7616) → the `SHA256` rsipstack understands.
+fn incoming_algorithm(value: &str) -> String {
+    replace_algorithm(
+        value,
+        &[
+            ("SHA-512-256", "SHA512"),
+            ("SHA-256-sess", "SHA256-sess"),
+            ("SHA-256", "SHA256"),
+            ("SHA-512", "SHA512"),
+        ],
+    )
+}
+
+/// rsipstack's `SHA256` → `SHA-256` on the wire.
+fn outgoing_algorithm(value: &str) -> String {
+    replace_algorithm(
+        value,
+        &[
+            ("SHA256-sess", "SHA-256-sess"),
+            ("SHA256", "SHA-256"),
+            ("SHA512", "SHA-512"),
+        ],
+    )
+}
+
+fn replace_algorithm(value: &str, table: &[(&str, &str)]) -> String {
+    let lower = value.to_ascii_lowercase();
+    let Some(pos) = lower.find("algorithm=") else {
+        return value.to_owned();
+    };
+    let start = pos + "algorithm=".len();
+    let rest = &value[start..];
+    let quoted = rest.starts_with('"');
+    let token_start = start + usize::from(quoted);
+    let token_len = value[token_start..]
+        .find([',', '"', ' ', ';'])
+        .unwrap_or(value.len() - token_start);
+    let token = &value[token_start..token_start + token_len];
+    match table
+        .iter()
+        .find(|(from, _)| token.eq_ignore_ascii_case(from))
+    {
+        Some((_, to)) => format!(
+            "{}{}{}",
+            &value[..token_start],
+            to,
+            &value[token_start + token_len..]
+        ),
+        None => value.to_owned(),
     }
 }
 
@@ -227,4 +306,44 @@ pub fn redact(text: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("\r\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_is_renamed_both_ways_and_md5_untouched() {
+        let ch = "Digest realm=\"x\", nonce=\"n\", qop=\"auth\", algorithm=SHA-256";
+        assert_eq!(
+            incoming_algorithm(ch),
+            "Digest realm=\"x\", nonce=\"n\", qop=\"auth\", algorithm=SHA256"
+        );
+        let q = "Digest algorithm=\"SHA-256\", realm=\"x\"";
+        assert_eq!(
+            incoming_algorithm(q),
+            "Digest algorithm=\"SHA256\", realm=\"x\""
+        );
+        let au = "Digest username=\"1001\", algorithm=SHA256, response=\"r\"";
+        assert_eq!(
+            outgoing_algorithm(au),
+            "Digest username=\"1001\", algorithm=SHA-256, response=\"r\""
+        );
+        assert_eq!(
+            incoming_algorithm("Digest algorithm=MD5"),
+            "Digest algorithm=MD5"
+        );
+        assert_eq!(incoming_algorithm("Digest algorithm="), "Digest algorithm=");
+        assert_eq!(incoming_algorithm("algorithm=\""), "algorithm=\"");
+    }
+
+    #[test]
+    fn redaction_hides_digest_credentials() {
+        let m = "REGISTER sip:x SIP/2.0\r\nAuthorization: Digest response=\"abc\"\r\nproxy-authorization: Digest x\r\nTo: <sip:x>";
+        let r = redact(m);
+        assert!(!r.contains("abc"));
+        assert!(r.contains("Authorization: <redacted>"));
+        assert!(r.contains("proxy-authorization: <redacted>"));
+        assert!(r.contains("To: <sip:x>"));
+    }
 }

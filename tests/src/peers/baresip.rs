@@ -1,0 +1,1 @@
+//! baresip as a peer phone (placeholder until the baresip tests land).

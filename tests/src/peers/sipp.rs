@@ -1,0 +1,1 @@
+//! SIPp scenarios (placeholder until the SIPp tests land).

@@ -1,0 +1,263 @@
+//! Driving a `seatphone_sip::Sip` in-process, as the host would: a test
+//! media side that answers a static audio section, commands in, page events
+//! out through a channel.
+
+use std::net::UdpSocket;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use seatphone_plugin_api::{
+    AnswerRequest, AnswerResponse, CallEvent, OfferRequest, OfferResponse, Request, Response,
+    StartRequest, StopRequest,
+};
+use seatphone_sip::{Media, PageEvent, RegTiming, Sip, SipConfig};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+/// A media side with one audio "plugin": a real UDP port (so peers that send
+/// RTP get no ICMP), PCMU/PCMA and telephone-event.
+pub struct TestMedia {
+    rtp: UdpSocket,
+    pub log: Mutex<Vec<String>>,
+}
+
+impl TestMedia {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self {
+            rtp: UdpSocket::bind("127.0.0.1:0").expect("rtp port"),
+            log: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn section(&self, ip: &str) -> String {
+        let port = self.rtp.local_addr().map(|a| a.port()).unwrap_or(0);
+        format!(
+            "m=audio {port} RTP/AVP 0 8 101\r\nc=IN IP4 {ip}\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n\
+             a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n"
+        )
+    }
+
+    fn note(&self, s: String) {
+        if let Ok(mut l) = self.log.lock() {
+            l.push(s);
+        }
+    }
+
+    /// What the SIP side told the media side, in order.
+    pub fn entries(&self) -> Vec<String> {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+}
+
+impl Media for TestMedia {
+    fn kinds(&self) -> Vec<String> {
+        vec!["audio".into()]
+    }
+    fn configure(&self, _page_config: &Value) -> Vec<String> {
+        Vec::new()
+    }
+    fn offer(&self, req: OfferRequest) -> Result<OfferResponse, String> {
+        self.note(format!("offer {} {}", req.call_id, req.kind));
+        Ok(OfferResponse {
+            sections: vec![self.section(&req.local_ip)],
+        })
+    }
+    fn answer(&self, req: AnswerRequest) -> Result<AnswerResponse, String> {
+        self.note(format!("answer {} {}", req.call_id, req.kind));
+        Ok(AnswerResponse {
+            section: self.section(&req.local_ip),
+        })
+    }
+    fn start(&self, req: StartRequest) -> Result<(), String> {
+        self.note(format!(
+            "start {} {} remote={}",
+            req.call_id,
+            req.kind,
+            req.remote.replace("\r\n", "|")
+        ));
+        Ok(())
+    }
+    fn stop(&self, req: StopRequest) {
+        self.note(format!("stop {} {}", req.call_id, req.kind));
+    }
+    fn call_event(&self, ev: CallEvent) {
+        self.note(format!(
+            "event {}",
+            serde_json::to_string(&ev).unwrap_or_default()
+        ));
+    }
+    fn forward(&self, capability: &str, request: Request, reply: Box<dyn FnOnce(Response) + Send>) {
+        self.note(format!("forward {capability} {}", request.description));
+        reply(Response::ok());
+    }
+}
+
+/// One user agent under test.
+pub struct Ua {
+    pub sip: Sip,
+    pub media: Arc<TestMedia>,
+    events: mpsc::UnboundedReceiver<PageEvent>,
+    /// Every event seen so far, in order.
+    pub seen: Vec<PageEvent>,
+}
+
+/// Fast registration timing for tests.
+pub fn test_timing() -> RegTiming {
+    RegTiming {
+        expires: 60,
+        request_timeout: Duration::from_secs(2),
+        keepalive: Duration::from_secs(2),
+        retry_interval: Duration::from_secs(6),
+    }
+}
+
+impl Ua {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tune: impl FnOnce(&mut SipConfig)) -> Self {
+        let mut cfg = SipConfig {
+            bind: "127.0.0.1".parse().expect("ip"),
+            local_port: 0,
+            user_agent: "Seatphone-test".into(),
+            max_calls: 2,
+            instance_id: "urn:uuid:00000000-0000-4000-8000-000000000001".into(),
+            // Set SEATPHONE_SIP_LOG=/some/dir to see every message of a test.
+            msg_log_dir: std::env::var_os("SEATPHONE_SIP_LOG").map(Into::into),
+            reg_timing: test_timing(),
+        };
+        tune(&mut cfg);
+        let media = TestMedia::new();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let sink: seatphone_sip::EventSink = Arc::new(move |e| {
+            let _ = tx.send(e);
+        });
+        let sip = Sip::start(cfg, media.clone(), sink)
+            .await
+            .expect("sip starts");
+        Self {
+            sip,
+            media,
+            events: rx,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Sends a command and returns its response.
+    pub async fn command(&mut self, description: &str, param: Value) -> Response {
+        let cmd = command_number(description);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.sip.command(
+            Request {
+                cmd,
+                description: description.into(),
+                param,
+            },
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
+        tokio::time::timeout(Duration::from_secs(5), rx)
+            .await
+            .expect("a response within 5 s")
+            .expect("reply called")
+    }
+
+    /// `config` with one server (and pool servers).
+    pub async fn configure(&mut self, server_port: u16, pool: &[u16]) -> Response {
+        let pool: Vec<Value> = pool
+            .iter()
+            .map(|p| json!({"serverAddr": "127.0.0.1", "sipServerPort": p}))
+            .collect();
+        self.command(
+            "tsdk_set_config_param",
+            json!({"networkInfo": {"serverAddr": "127.0.0.1", "sipServerPort": server_port, "sipTransportMode": 0, "poolServers": pool}}),
+        )
+        .await
+    }
+
+    pub async fn login(&mut self, user: &str, password: &str, mode: u32) -> Response {
+        self.command(
+            "tsdk_login",
+            json!({"sipNum": user, "sipName": user, "sipPwd": password, "sipMode": mode}),
+        )
+        .await
+    }
+
+    /// Waits for the next event with `notify` (skipping others), up to `secs`.
+    pub async fn wait(&mut self, notify: u32, secs: u64) -> PageEvent {
+        self.wait_where(secs, |e| e.notify == notify)
+            .await
+            .unwrap_or_else(|| {
+                panic!(
+                    "no event {notify} within {secs} s; seen: {:?}",
+                    self.notified()
+                )
+            })
+    }
+
+    /// Waits for an event matching `pred`.
+    pub async fn wait_where(
+        &mut self,
+        secs: u64,
+        pred: impl Fn(&PageEvent) -> bool,
+    ) -> Option<PageEvent> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Ok(Some(e)) => {
+                    self.seen.push(e.clone());
+                    if pred(&e) {
+                        return Some(e);
+                    }
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// Collects events for `ms` milliseconds.
+    pub async fn settle(&mut self, ms: u64) {
+        let _ = self.wait_where(0, |_| false).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(ms);
+        while let Ok(Some(e)) = tokio::time::timeout_at(deadline, self.events.recv()).await {
+            self.seen.push(e);
+        }
+    }
+
+    /// `notify` numbers seen so far.
+    pub fn notified(&self) -> Vec<u32> {
+        self.seen.iter().map(|e| e.notify).collect()
+    }
+
+    /// Registers `user` on `server_port` and waits for 1004.
+    pub async fn register(&mut self, server_port: u16, user: &str) {
+        assert_eq!(self.configure(server_port, &[]).await.result, 0);
+        assert_eq!(self.login(user, &format!("pass{user}"), 4).await.result, 0);
+        self.wait(1004, 10).await;
+    }
+}
+
+/// The `cmd` number of a SIP command (PROTOCOL.md).
+pub fn command_number(description: &str) -> u32 {
+    match description {
+        "tsdk_set_config_param" => 65539,
+        "tsdk_login" => 65537,
+        "tsdk_logout" => 65538,
+        "tsdk_start_call" => 67537,
+        "tsdk_start_anonymous_call" => 67541,
+        "tsdk_accept_call" => 67538,
+        "tsdk_end_call" => 67539,
+        "tsdk_send_dtmf" => 67540,
+        "tsdk_hold_call" => 67804,
+        "tsdk_unhold_call" => 67805,
+        "SetAnswerWay" => 67767,
+        _ => 0,
+    }
+}
+
+/// `callId` of a call event.
+pub fn call_id(e: &PageEvent) -> u64 {
+    e.param["callId"].as_u64().unwrap_or(0)
+}

@@ -1,0 +1,161 @@
+//! Registration against a real Kamailio: success, wrong password,
+//! deRegister and refresh, seen in `kamcmd ul.dump`, with MD5 and SHA-256.
+
+use std::time::Duration;
+
+use seatphone_tests::peers::kamailio::{Digest, Kamailio, KamailioConfig};
+use seatphone_tests::peers::ua::Ua;
+use seatphone_tests::peers::wait_until;
+use serde_json::json;
+
+fn kamailio(digest: Digest, max_expires: u32) -> Kamailio {
+    Kamailio::start(KamailioConfig {
+        digest,
+        max_expires,
+        ..KamailioConfig::default()
+    })
+    .expect("kamailio starts")
+}
+
+async fn register_and_deregister(digest: Digest) {
+    let kam = kamailio(digest, 3600);
+    let mut ua = Ua::start().await;
+    let cfg = ua.configure(kam.port, &[]).await;
+    assert_eq!(cfg.result, 0, "{cfg:?}");
+    assert_eq!(cfg.top["local_ip"], "127.0.0.1");
+    assert_eq!(ua.login("1001", "pass1001", 4).await.result, 0);
+    let registering = ua.wait(1009, 5).await;
+    assert_eq!(registering.param["register_state"], 1);
+    let ok = ua.wait(1004, 10).await;
+    assert_eq!(ok.param["user_number"], "1001");
+    assert_eq!(ok.param["register_state"], 3);
+    let status = ua
+        .seen
+        .iter()
+        .rev()
+        .find(|e| e.notify == 1009)
+        .expect("1009")
+        .clone();
+    assert_eq!(status.param["register_state"], 3);
+    assert_eq!(status.param["server"], kam.addr());
+    let contacts = kam.contacts("1001");
+    assert_eq!(contacts.len(), 1, "ul.dump: {}", kam.ul_dump());
+    assert!(
+        contacts[0].starts_with("sip:1001@127.0.0.1:"),
+        "{contacts:?}"
+    );
+    assert!(
+        kam.ul_dump()
+            .contains("urn:uuid:00000000-0000-4000-8000-000000000001"),
+        "+sip.instance stored"
+    );
+    assert_eq!(ua.sip.health()["state"], "registered");
+    assert!(!ua.sip.health().to_string().contains("pass1001"));
+    let snap = ua.sip.snapshot();
+    assert_eq!(snap[0].notify, 1009);
+
+    assert_eq!(
+        ua.command("tsdk_logout", json!({"sipNum": "1001"}))
+            .await
+            .result,
+        0
+    );
+    let out = ua.wait(1006, 10).await;
+    assert_eq!(out.param["register_state"], 4);
+    assert!(
+        wait_until(Duration::from_secs(3), || kam.contacts("1001").is_empty()),
+        "{}",
+        kam.ul_dump()
+    );
+}
+
+#[tokio::test]
+async fn sip_register_md5_then_deregister() {
+    register_and_deregister(Digest::Md5).await;
+}
+
+#[tokio::test]
+async fn sip_register_sha256_then_deregister() {
+    register_and_deregister(Digest::Sha256).await;
+}
+
+async fn wrong_password(digest: Digest) {
+    let kam = kamailio(digest, 3600);
+    let mut ua = Ua::start().await;
+    ua.configure(kam.port, &[]).await;
+    assert_eq!(ua.login("1001", "wrong", 4).await.result, 0);
+    let failed = ua.wait(1005, 10).await;
+    let code = failed.param["reason_code"].as_u64().unwrap_or(0);
+    assert!(code == 401 || code == 403, "{failed:?}");
+    assert_eq!(failed.param["loginFailedInfo"]["reasonCode"], code);
+    // Never an endless loop: nothing more happens.
+    ua.settle(1500).await;
+    assert_eq!(
+        ua.notified().iter().filter(|n| **n == 1005).count(),
+        1,
+        "{:?}",
+        ua.notified()
+    );
+    assert!(kam.contacts("1001").is_empty());
+    let registers = kam.log().matches("REGISTER").count();
+    assert!(registers <= 4, "a bounded number of REGISTERs");
+}
+
+#[tokio::test]
+async fn sip_register_wrong_password_md5_fails_once() {
+    wrong_password(Digest::Md5).await;
+}
+
+#[tokio::test]
+async fn sip_register_wrong_password_sha256_fails_once() {
+    wrong_password(Digest::Sha256).await;
+}
+
+#[tokio::test]
+async fn sip_register_refresh_is_seen_at_kamailio() {
+    // The registrar grants 4 s: we refresh at 2 s, so the binding never lapses.
+    let kam = kamailio(Digest::Md5, 4);
+    let mut ua = Ua::start().await;
+    ua.register(kam.port, "1001").await;
+    for _ in 0..3 {
+        ua.wait(1004, 5).await;
+    }
+    assert_eq!(kam.contacts("1001").len(), 1, "{}", kam.ul_dump());
+    let left = kam.expires_left("1001").unwrap_or(0);
+    assert!(left >= 2, "refreshed binding has time left: {left}");
+}
+
+#[tokio::test]
+async fn sip_register_sip_name_with_domain_and_mode_1() {
+    let kam = kamailio(Digest::Md5, 3600);
+    let mut ua = Ua::start().await;
+    ua.configure(kam.port, &[]).await;
+    let r = ua
+        .command(
+            "tsdk_login",
+            json!({"sipNum": "1002", "sipName": "1002@127.0.0.1", "sipPwd": "pass1002", "sipMode": 1}),
+        )
+        .await;
+    assert_eq!(r.result, 0);
+    ua.wait(1004, 10).await;
+    assert_eq!(kam.contacts("1002").len(), 1);
+}
+
+#[tokio::test]
+async fn sip_register_bad_params_are_result_2_and_login_needs_config() {
+    let mut ua = Ua::start().await;
+    let r = ua.login("1001", "x", 4).await;
+    assert_eq!(r.result, 3, "{r:?}");
+    let r = ua
+        .command(
+            "tsdk_set_config_param",
+            json!({"networkInfo": {"sipServerPort": "x"}}),
+        )
+        .await;
+    assert_eq!(r.result, 2);
+    assert!(r.err_msg.unwrap_or_default().contains("sipServerPort"));
+    let r = ua.command("tsdk_login", json!({"sipNum": 5})).await;
+    assert_eq!(r.result, 2);
+    let r = ua.command("tsdk_logout", json!({})).await;
+    assert_eq!(r.result, 3);
+}
