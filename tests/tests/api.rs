@@ -508,3 +508,30 @@ async fn a_page_that_stops_answering_pings_loses_the_call_socket() {
         0
     );
 }
+
+#[tokio::test]
+async fn config_paths_outside_page_paths_are_ignored_and_said_so() {
+    let allowed = tempfile::tempdir().unwrap();
+    let host = Seatphone::start(Options {
+        api_toml: format!("page_paths = [\"{}\"]", allowed.path().display()),
+        ..Default::default()
+    })
+    .await;
+    let mut page = host.call_page().await;
+    let inside = allowed.path().join("siplog");
+    let ok = page
+        .request(65539, "tsdk_set_config_param", json!({"log_path": inside.to_str().unwrap()}))
+        .await;
+    assert_eq!(ok["result"], 0, "{ok}");
+    assert!(!ok["errMsg"].as_str().unwrap_or("").contains("page_paths"), "{ok}");
+    let outside = page
+        .request(
+            65539,
+            "tsdk_set_config_param",
+            json!({"log_path": "/etc", "sip": {"tls_rootcertpath": "/root/ca.pem"}}),
+        )
+        .await;
+    assert_eq!(outside["result"], 0, "{outside}");
+    let msg = outside["errMsg"].as_str().unwrap();
+    assert!(msg.contains("log_path") && msg.contains("tls_rootcertpath") && msg.contains("page_paths"), "{msg}");
+}

@@ -2,6 +2,7 @@
 //! restarted by the daemon when it dies (a plugin may abort it).
 
 mod media;
+mod page_paths;
 mod router;
 pub mod serve;
 mod signalling;

@@ -29,6 +29,7 @@ impl Engine {
                 return reply(mismatch(&request, std.cmd));
             }
             return match std.owner {
+                Owner::Host if std.cmd == CONFIG => self.configure(request, reply),
                 Owner::Host => self.signalling.command(request, reply),
                 Owner::Capability(cap) => match self.plugins.with_capability(cap) {
                     Some(plugin) => forward(&plugin.raw, &request, reply),
@@ -50,6 +51,36 @@ impl Engine {
                 format!("unknown command {:?}", request.description),
             )),
         }
+    }
+}
+
+const CONFIG: u32 = 65539;
+
+impl Engine {
+    /// `config`: paths outside `[api] page_paths` are dropped before SIP and
+    /// the plugins see the request, and the response says so.
+    fn configure(&self, mut request: Request, reply: ReplyFn) {
+        let notes = super::page_paths::vet(&mut request.param, &self.config.api.page_paths);
+        if notes.is_empty() {
+            return self.signalling.command(request, reply);
+        }
+        for n in &notes {
+            tracing::warn!("config: {n}");
+        }
+        self.signalling.command(
+            request,
+            Box::new(move |mut response: Response| {
+                let mut msg = response.err_msg.take().unwrap_or_default();
+                for n in notes {
+                    if !msg.is_empty() {
+                        msg.push_str("; ");
+                    }
+                    msg.push_str(&n);
+                }
+                response.err_msg = Some(msg);
+                reply(response)
+            }),
+        );
     }
 }
 
