@@ -65,6 +65,8 @@ pub struct Options {
     pub plugins: Vec<PathBuf>,
     /// Extra lines for the `[api]` section (`allowed_origins = [...]`).
     pub api_toml: String,
+    /// The host's SIP port; 0 = any free port.
+    pub sip_port: u16,
     /// Extra TOML appended to the generated config (other sections).
     pub extra_toml: String,
 }
@@ -78,6 +80,7 @@ impl Default for Options {
                 .map(|n| plugin_library(n))
                 .collect(),
             api_toml: String::new(),
+            sip_port: 0,
             extra_toml: String::new(),
         }
     }
@@ -107,9 +110,10 @@ impl Seatphone {
         let (daemon_port, port) = (free_port(), free_port());
         let config = format!(
             "[api]\nbind = \"127.0.0.1\"\ndaemon_port = {daemon_port}\nport = {port}\n{}\n\
-             [plugins]\ndir = \"{}\"\n[sip]\nbind = \"127.0.0.1\"\nlocal_port = 0\n[log]\ndir = \"{}\"\nlevel = \"debug\"\n{}\n",
+             [plugins]\ndir = \"{}\"\n[sip]\nbind = \"127.0.0.1\"\nlocal_port = {}\n[log]\ndir = \"{}\"\nlevel = \"debug\"\n{}\n",
             options.api_toml,
             plugin_dir.display(),
+            options.sip_port,
             dir.path().join("log").display(),
             options.extra_toml
         );

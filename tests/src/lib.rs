@@ -4,7 +4,9 @@
 //!   to it as a page does.
 //! - [`plugins`]: build the plugins that must never sit beside `seatphone`
 //!   (the hello example, broken fixtures) into their own target folder.
+//! - [`netns`]: run a test inside a private network namespace.
 
 pub mod host;
+pub mod netns;
 pub mod peers;
 pub mod plugins;

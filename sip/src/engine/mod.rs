@@ -6,6 +6,7 @@
 mod commands;
 mod dialogs;
 mod register;
+mod sanity;
 mod session;
 mod stack;
 

@@ -86,6 +86,16 @@ pub async fn incoming_loop(
     contact: Arc<Mutex<Option<rsip::Uri>>>,
 ) {
     while let Some(mut tx) = incoming.recv().await {
+        if let Err(reason) = super::sanity::check(&tx.original) {
+            tracing::debug!(
+                "malformed {} refused with 400: {reason}",
+                tx.original.method
+            );
+            if tx.original.method != rsip::Method::Ack {
+                let _ = tx.reply(StatusCode::BadRequest).await;
+            }
+            continue;
+        }
         let has_to_tag = tx
             .original
             .to_header()

@@ -1,0 +1,136 @@
+//! Hostile SIP at the host's port: the RFC 4475 torture messages, malformed
+//! datagrams and an INVITE flood leave the host running and serving, and no
+//! malformed request reaches the page as a call. Run inside a private network
+//! namespace: the torture messages' Via headers name other hosts.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use seatphone_tests::host::{free_port, repo_root, Options, Page, Seatphone};
+use seatphone_tests::netns;
+use serde_json::{json, Value};
+use tokio::net::UdpSocket;
+
+/// Requests RFC 4475 says a UA must refuse: none may become a call.
+const MUST_REFUSE: &[&str] = &[
+    "badinv01",
+    "clerr",
+    "ncl",
+    "scalar02",
+    "badvers",
+    "mismatch01",
+    "mismatch02",
+    "insuf",
+    "multi01",
+    "mcl01",
+];
+
+fn torture_dir() -> PathBuf {
+    repo_root().join("../shared/sip-torture")
+}
+
+struct Torture {
+    name: String,
+    bytes: Vec<u8>,
+}
+
+fn torture_messages() -> Vec<Torture> {
+    let index = std::fs::read_to_string(torture_dir().join("index.tsv"))
+        .expect("shared/sip-torture/index.tsv");
+    index
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let name = line.split('\t').next().unwrap().to_owned();
+            let bytes =
+                std::fs::read(torture_dir().join("msgs").join(format!("{name}.dat"))).unwrap();
+            Torture { name, bytes }
+        })
+        .collect()
+}
+
+/// Frames the page received in `window`.
+async fn drain(page: &mut Page, window: Duration) -> Vec<Value> {
+    let mut frames = Vec::new();
+    while let Some(f) = page.next_frame(window).await {
+        frames.push(f);
+    }
+    frames
+}
+
+async fn still_serving(host: &Seatphone, engine: Option<u32>, page: &mut Page) {
+    assert_eq!(
+        host.engine_pid(),
+        engine,
+        "the engine restarted: it crashed"
+    );
+    assert_eq!(host.health().await["version"], env!("CARGO_PKG_VERSION"));
+    let r = page.request(67578, "tsdk_get_mic_volume", json!({})).await;
+    assert_eq!(r["result"], 0, "{r}");
+}
+
+#[tokio::test]
+async fn rfc4475_torture_messages_leave_the_host_serving_and_the_page_untroubled() {
+    if !netns::isolated("rfc4475_torture_messages_leave_the_host_serving_and_the_page_untroubled") {
+        return;
+    }
+    let sip_port = free_port();
+    let host = Seatphone::start(Options {
+        sip_port,
+        ..Default::default()
+    })
+    .await;
+    let engine = host.engine_pid();
+    let mut page = host.call_page().await;
+    drain(&mut page, Duration::from_millis(300)).await;
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let messages = torture_messages();
+    assert_eq!(messages.len(), 49);
+    let mut reached_the_page = Vec::new();
+    for m in &messages {
+        socket.send_to(&m.bytes, ("127.0.0.1", sip_port)).await.unwrap();
+        let frames = drain(&mut page, Duration::from_millis(150)).await;
+        if MUST_REFUSE.contains(&m.name.as_str()) && frames.iter().any(|f| f["notify"] == 2002) {
+            reached_the_page.push(m.name.clone());
+        }
+    }
+    assert!(reached_the_page.is_empty(), "malformed requests reached the page as calls: {reached_the_page:?}");
+    still_serving(&host, engine, &mut page).await;
+}
+
+#[tokio::test]
+async fn garbage_oversized_and_truncated_datagrams_are_dropped() {
+    if !netns::isolated("garbage_oversized_and_truncated_datagrams_are_dropped") {
+        return;
+    }
+    let sip_port = free_port();
+    let host = Seatphone::start(Options {
+        sip_port,
+        ..Default::default()
+    })
+    .await;
+    let engine = host.engine_pid();
+    let mut page = host.call_page().await;
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let huge_header = format!(
+        "OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK1\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(60_000)
+    );
+    let garbage: Vec<Vec<u8>> = vec![
+        vec![],
+        vec![0u8; 1],
+        (0..=255u8).cycle().take(4000).collect(),
+        b"INVITE".to_vec(),
+        b"INVITE sip:1@127.0.0.1 SIP/2.0\r\n".to_vec(),
+        b"SIP/2.0 200\r\n\r\n".to_vec(),
+        b"FOO sip:1@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKq\r\nContent-Length: 99999\r\n\r\nx".to_vec(),
+        huge_header.into_bytes(),
+        "\u{feff}INVITE sip:\u{0}@127.0.0.1 SIP/2.0\r\n\r\n".as_bytes().to_vec(),
+    ];
+    for g in &garbage {
+        socket.send_to(g, ("127.0.0.1", sip_port)).await.unwrap();
+    }
+    let frames = drain(&mut page, Duration::from_millis(500)).await;
+    assert!(frames.iter().all(|f| f["notify"] != 2002), "{frames:?}");
+    still_serving(&host, engine, &mut page).await;
+}
