@@ -520,10 +520,17 @@ async fn config_paths_outside_page_paths_are_ignored_and_said_so() {
     let mut page = host.call_page().await;
     let inside = allowed.path().join("siplog");
     let ok = page
-        .request(65539, "tsdk_set_config_param", json!({"log_path": inside.to_str().unwrap()}))
+        .request(
+            65539,
+            "tsdk_set_config_param",
+            json!({"log_path": inside.to_str().unwrap()}),
+        )
         .await;
     assert_eq!(ok["result"], 0, "{ok}");
-    assert!(!ok["errMsg"].as_str().unwrap_or("").contains("page_paths"), "{ok}");
+    assert!(
+        !ok["errMsg"].as_str().unwrap_or("").contains("page_paths"),
+        "{ok}"
+    );
     let outside = page
         .request(
             65539,
@@ -533,5 +540,8 @@ async fn config_paths_outside_page_paths_are_ignored_and_said_so() {
         .await;
     assert_eq!(outside["result"], 0, "{outside}");
     let msg = outside["errMsg"].as_str().unwrap();
-    assert!(msg.contains("log_path") && msg.contains("tls_rootcertpath") && msg.contains("page_paths"), "{msg}");
+    assert!(
+        msg.contains("log_path") && msg.contains("tls_rootcertpath") && msg.contains("page_paths"),
+        "{msg}"
+    );
 }
