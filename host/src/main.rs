@@ -3,18 +3,10 @@
 
 #![forbid(unsafe_code)]
 
-mod api;
-mod catalogue;
-mod config;
-mod daemon;
-mod engine;
-mod logging;
-mod plugins;
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use config::Config;
+use seatphone::{config::Config, daemon, engine, logging};
 
 const USAGE: &str =
     "usage: seatphone [--config PATH]          run the daemon (and the engine under it)
