@@ -157,14 +157,20 @@ impl Seatphone {
         std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
     }
 
-    /// Every log line the host wrote (stderr and log files).
+    /// Every log line the host wrote (stderr and every file under its log folder).
     pub fn all_logs(&self) -> String {
-        let mut text = self.stderr();
-        if let Ok(entries) = std::fs::read_dir(self.dir.path().join("log")) {
-            for e in entries.flatten() {
-                text.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
+        fn read_tree(dir: &Path, text: &mut String) {
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = e.path();
+                if path.is_dir() {
+                    read_tree(&path, text);
+                } else {
+                    text.push_str(&String::from_utf8_lossy(&std::fs::read(&path).unwrap_or_default()));
+                }
             }
         }
+        let mut text = self.stderr();
+        read_tree(&self.dir.path().join("log"), &mut text);
         text
     }
 
