@@ -19,11 +19,21 @@
 //! they come first in the lists, then cpal's devices, then `null`. Nothing is
 //! opened until a call needs it.
 
+#[allow(dead_code)] // wired by the call engine
+mod codecs;
 mod commands;
-#[allow(dead_code)] // used by the call engine, landing next
+#[allow(dead_code)] // wired by the call engine
 mod controls;
-#[allow(dead_code)]
+#[allow(dead_code)] // wired by the call engine
 mod devices;
+#[allow(dead_code)] // wired by the call engine
+mod dtmf;
+#[allow(dead_code)] // wired by the call engine
+mod io;
+#[allow(dead_code)] // wired by the call engine
+mod page_config;
+#[allow(dead_code)] // wired by the call engine
+mod resample;
 
 use std::sync::Arc;
 
