@@ -69,12 +69,12 @@ async fn register_and_deregister(digest: Digest) {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sip_register_md5_then_deregister() {
     register_and_deregister(Digest::Md5).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sip_register_sha256_then_deregister() {
     register_and_deregister(Digest::Sha256).await;
 }
@@ -101,17 +101,17 @@ async fn wrong_password(digest: Digest) {
     assert!(registers <= 4, "a bounded number of REGISTERs");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sip_register_wrong_password_md5_fails_once() {
     wrong_password(Digest::Md5).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sip_register_wrong_password_sha256_fails_once() {
     wrong_password(Digest::Sha256).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sip_register_refresh_is_seen_at_kamailio() {
     // The registrar grants 4 s: we refresh at 2 s, so the binding never lapses.
     let kam = kamailio(Digest::Md5, 4);
@@ -125,7 +125,7 @@ async fn sip_register_refresh_is_seen_at_kamailio() {
     assert!(left >= 2, "refreshed binding has time left: {left}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sip_register_sip_name_with_domain_and_mode_1() {
     let kam = kamailio(Digest::Md5, 3600);
     let mut ua = Ua::start().await;
@@ -141,7 +141,7 @@ async fn sip_register_sip_name_with_domain_and_mode_1() {
     assert_eq!(kam.contacts("1002").len(), 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sip_register_bad_params_are_result_2_and_login_needs_config() {
     let mut ua = Ua::start().await;
     let r = ua.login("1001", "x", 4).await;
