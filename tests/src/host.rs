@@ -67,6 +67,8 @@ pub struct Options {
     pub api_toml: String,
     /// The host's SIP port; 0 = any free port.
     pub sip_port: u16,
+    /// Extra lines for the `[sip]` section (`keepalive_interval = 1`).
+    pub sip_toml: String,
     /// Extra TOML appended to the generated config (other sections).
     pub extra_toml: String,
 }
@@ -81,6 +83,7 @@ impl Default for Options {
                 .collect(),
             api_toml: String::new(),
             sip_port: 0,
+            sip_toml: String::new(),
             extra_toml: String::new(),
         }
     }
@@ -110,10 +113,11 @@ impl Seatphone {
         let (daemon_port, port) = (free_port(), free_port());
         let config = format!(
             "[api]\nbind = \"127.0.0.1\"\ndaemon_port = {daemon_port}\nport = {port}\n{}\n\
-             [plugins]\ndir = \"{}\"\n[sip]\nbind = \"127.0.0.1\"\nlocal_port = {}\n[log]\ndir = \"{}\"\nlevel = \"debug\"\n{}\n",
+             [plugins]\ndir = \"{}\"\n[sip]\nbind = \"127.0.0.1\"\nlocal_port = {}\n{}\n[log]\ndir = \"{}\"\nlevel = \"debug\"\n{}\n",
             options.api_toml,
             plugin_dir.display(),
             options.sip_port,
+            options.sip_toml,
             dir.path().join("log").display(),
             options.extra_toml
         );
@@ -165,7 +169,9 @@ impl Seatphone {
                 if path.is_dir() {
                     read_tree(&path, text);
                 } else {
-                    text.push_str(&String::from_utf8_lossy(&std::fs::read(&path).unwrap_or_default()));
+                    text.push_str(&String::from_utf8_lossy(
+                        &std::fs::read(&path).unwrap_or_default(),
+                    ));
                 }
             }
         }
@@ -200,6 +206,22 @@ impl Seatphone {
 
     pub fn url(&self, path: &str) -> String {
         format!("ws://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Points the host at a registrar on 127.0.0.1 (`config`, UDP).
+    pub async fn configure(page: &mut Page, registrar_port: u16) {
+        let config = serde_json::json!({"networkInfo": {"serverAddr": "127.0.0.1", "sipServerPort": registrar_port, "sipTransportMode": 0}});
+        let r = page.request(65539, "tsdk_set_config_param", config).await;
+        assert_eq!(r["result"], 0, "config: {r}");
+    }
+
+    /// `register` and wait for 1004 (registered).
+    pub async fn register(page: &mut Page, user: &str, password: &str) -> Value {
+        let login =
+            serde_json::json!({"sipNum": user, "sipName": user, "sipPwd": password, "sipMode": 4});
+        let r = page.request(65537, "tsdk_login", login).await;
+        assert_eq!(r["result"], 0, "register: {r}");
+        page.event(1004, Duration::from_secs(10)).await
     }
 
     pub async fn call_page(&self) -> Page {
@@ -345,6 +367,15 @@ impl Page {
             Some(Received::Frame(f)) => Some(f),
             _ => None,
         }
+    }
+
+    /// Forgets what was queued and what arrives until `quiet` passes without a frame.
+    pub async fn forget(&mut self, quiet: Duration) -> Vec<Value> {
+        let mut gone: Vec<Value> = self.pending.drain(..).collect();
+        while let Some(f) = self.next_frame(quiet).await {
+            gone.push(f);
+        }
+        gone
     }
 
     /// Waits for the event `notify`, keeping the others queued.

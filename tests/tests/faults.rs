@@ -52,3 +52,92 @@ async fn plugin_aborting_at_load_is_skipped_by_the_restarted_engine_and_named_in
         0
     );
 }
+
+mod with_peers {
+    use std::time::Duration;
+
+    use seatphone_tests::host::{signal, Options, Seatphone};
+    use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
+    use seatphone_tests::peers::wait_until;
+
+    const T: Duration = Duration::from_secs(10);
+
+    fn fast_registration() -> Options {
+        Options {
+            sip_toml: "keepalive_interval = 1\nrequest_timeout = 1\nretry_interval = 2\nregister_expires = 60".into(),
+            ..Options::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn registrar_that_disappears_and_returns_is_registered_again_and_the_page_told() {
+        let mut kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
+        let port = kam.port;
+        let host = Seatphone::start(fast_registration()).await;
+        let mut page = host.call_page().await;
+        Seatphone::configure(&mut page, port).await;
+        Seatphone::register(&mut page, "1001", "pass1001").await;
+        page.forget(Duration::from_millis(300)).await;
+
+        kam.stop();
+        let lost = loop {
+            let e = page.event(1009, Duration::from_secs(15)).await;
+            if e["param"]["register_state"] != 3 {
+                break e;
+            }
+        };
+        assert!(
+            [0, 1].contains(&lost["param"]["register_state"].as_u64().unwrap()),
+            "the page hears the registration is gone: {lost}"
+        );
+
+        let kam = Kamailio::start(KamailioConfig {
+            port,
+            ..KamailioConfig::default()
+        })
+        .expect("kamailio again");
+        loop {
+            let e = page.event(1009, Duration::from_secs(20)).await;
+            if e["param"]["register_state"] == 3 {
+                break;
+            }
+        }
+        assert!(
+            wait_until(T, || kam.contacts("1001").len() == 1),
+            "{}",
+            kam.ul_dump()
+        );
+    }
+
+    #[tokio::test]
+    async fn killed_engine_comes_back_and_re_registering_replaces_its_own_contact() {
+        let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
+        let host = Seatphone::start(Options::default()).await;
+        let mut daemon = host.daemon_page().await;
+        daemon.event(1, T).await;
+        let mut page = host.call_page().await;
+        Seatphone::configure(&mut page, kam.port).await;
+        Seatphone::register(&mut page, "1001", "pass1001").await;
+        assert_eq!(kam.contacts("1001").len(), 1);
+
+        signal(host.engine_pid().unwrap(), "KILL");
+        assert!(
+            page.closes_within(T).await.is_some(),
+            "the call socket closes with the engine"
+        );
+        daemon.event(2, T).await;
+        daemon.event(3, T).await;
+
+        // As the reference tells pages: after SERVICE_RECOVER, configure and register again.
+        let mut page = host.call_page().await;
+        Seatphone::configure(&mut page, kam.port).await;
+        Seatphone::register(&mut page, "1001", "pass1001").await;
+        let contacts = kam.contacts("1001");
+        assert_eq!(
+            contacts.len(),
+            1,
+            "the stale contact was replaced (+sip.instance): {}",
+            kam.ul_dump()
+        );
+    }
+}
