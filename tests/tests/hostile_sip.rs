@@ -88,13 +88,19 @@ async fn rfc4475_torture_messages_leave_the_host_serving_and_the_page_untroubled
     assert_eq!(messages.len(), 49);
     let mut reached_the_page = Vec::new();
     for m in &messages {
-        socket.send_to(&m.bytes, ("127.0.0.1", sip_port)).await.unwrap();
+        socket
+            .send_to(&m.bytes, ("127.0.0.1", sip_port))
+            .await
+            .unwrap();
         let frames = drain(&mut page, Duration::from_millis(150)).await;
         if MUST_REFUSE.contains(&m.name.as_str()) && frames.iter().any(|f| f["notify"] == 2002) {
             reached_the_page.push(m.name.clone());
         }
     }
-    assert!(reached_the_page.is_empty(), "malformed requests reached the page as calls: {reached_the_page:?}");
+    assert!(
+        reached_the_page.is_empty(),
+        "malformed requests reached the page as calls: {reached_the_page:?}"
+    );
     still_serving(&host, engine, &mut page).await;
 }
 

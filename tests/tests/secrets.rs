@@ -27,7 +27,10 @@ async fn the_password_appears_nowhere_the_host_writes() {
     let login = json!({"sipNum": "1001", "sipName": "1001", "sipPwd": SECRET, "sipMode": 4});
     seen.push(page.request(65537, "tsdk_login", login).await);
     seen.push(page.event(1004, T).await);
-    seen.push(page.request(65538, "tsdk_logout", json!({"sipNum": "1001"})).await);
+    seen.push(
+        page.request(65538, "tsdk_logout", json!({"sipNum": "1001"}))
+            .await,
+    );
     seen.push(page.event(1006, T).await);
     let wrong = json!({"sipNum": "1001", "sipName": "1001", "sipPwd": format!("{SECRET}-wrong"), "sipMode": 4});
     seen.push(page.request(65537, "tsdk_login", wrong).await);
@@ -37,12 +40,23 @@ async fn the_password_appears_nowhere_the_host_writes() {
     }
     seen.push(host.health().await);
 
-    let everything = format!("{}\n{}", serde_json::to_string(&seen).unwrap(), host.all_logs());
-    assert!(everything.contains("REGISTER"), "the SIP message log is among the logs read");
+    let everything = format!(
+        "{}\n{}",
+        serde_json::to_string(&seen).unwrap(),
+        host.all_logs()
+    );
+    assert!(
+        everything.contains("REGISTER"),
+        "the SIP message log is among the logs read"
+    );
     assert!(!everything.contains(SECRET), "the password leaked");
     for line in everything.lines().filter(|l| l.contains("response=")) {
         let after = line.split("response=").nth(1).unwrap_or("");
-        let value: String = after.trim_start_matches('"').chars().take_while(|c| c.is_ascii_hexdigit()).collect();
+        let value: String = after
+            .trim_start_matches('"')
+            .chars()
+            .take_while(|c| c.is_ascii_hexdigit())
+            .collect();
         assert!(value.len() < 32, "a digest response was logged: {line}");
     }
 }
