@@ -116,3 +116,12 @@ pub fn stop_child(child: &mut Child, grace: Duration) {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// kill(1), quietly: the group may already be gone.
+fn kill(args: &[&str]) {
+    let _ = std::process::Command::new("kill")
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+}
