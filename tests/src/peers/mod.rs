@@ -95,14 +95,10 @@ pub fn wait_until(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
 pub fn stop_child(child: &mut Child, grace: Duration) {
     let group = format!("-{}", child.id());
     if let Ok(Some(_)) = child.try_wait() {
-        let _ = std::process::Command::new("kill")
-            .args(["-KILL", "--", &group])
-            .status();
+        kill(&["-KILL", "--", &group]);
         return;
     }
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", "--", &group])
-        .status();
+    kill(&["-TERM", "--", &group]);
     let deadline = Instant::now() + grace;
     while Instant::now() < deadline {
         if let Ok(Some(_)) = child.try_wait() {
@@ -110,9 +106,7 @@ pub fn stop_child(child: &mut Child, grace: Duration) {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let _ = std::process::Command::new("kill")
-        .args(["-KILL", "--", &group])
-        .status();
+    kill(&["-KILL", "--", &group]);
     let _ = child.kill();
     let _ = child.wait();
 }
