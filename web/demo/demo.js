@@ -273,10 +273,11 @@
         list.innerHTML = '';
         if (d.result === 0 && d.param) {
           Object.keys(d.param).forEach(function (key) { list.options.add(new Option(key + '_' + d.param[key], key)); });
+          $('shareHwnd').value = list.value;
         }
       });
     },
-    'btn-setShareWindow': function () { call('setShareWindow', [$('shareAppList').value]); },
+    'btn-setShareWindow': function () { call('setShareWindow', [val('shareHwnd') || $('shareAppList').value]); },
     'btn-startShareWindow': function () { call('startShareWindow', []); },
     'btn-stopShareWindow': function () { call('stopShareWindow', []); },
     'btn-screenShot': function () {
@@ -314,6 +315,7 @@
   Array.prototype.forEach.call(document.querySelectorAll('#dtmfPad button'), function (b) {
     b.addEventListener('click', function () { call('dtmf', [callId(), Number(b.getAttribute('data-tone'))]); });
   });
+  $('shareAppList').addEventListener('change', function () { $('shareHwnd').value = $('shareAppList').value; });
   $('micVol').addEventListener('input', function () { text('micVolValue', $('micVol').value); });
   $('spkVol').addEventListener('input', function () { text('spkVolValue', $('spkVol').value); });
   function ratio() {

@@ -1,0 +1,298 @@
+// Shared pieces of the browser tests: the real seatphone host on free ports
+// with a temp config, headless Chromium with a fresh profile, a second HTTP
+// server (another origin), and helpers to read the demo page's log.
+'use strict';
+
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const http = require('node:http');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+
+const REPO = path.resolve(__dirname, '..', '..');
+const HOST_BIN = process.env.SEATPHONE_BIN
+  ? path.resolve(process.env.SEATPHONE_BIN)
+  : path.join(REPO, 'target', 'release', 'seatphone');
+const OUTPUT_DIR = path.join(REPO, 'test-output');
+const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** A TCP port nobody listens on right now (on 127.0.0.1). */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** A free UDP port (for SIP peers). */
+function freeUdpPort() {
+  const dgram = require('node:dgram');
+  return new Promise((resolve, reject) => {
+    const s = dgram.createSocket('udp4');
+    s.on('error', reject);
+    s.bind(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Mono 16-bit PCM WAV of a sine tone: the host's virtual microphone. */
+function writeToneWav(file, { rate = 8000, seconds = 10, freq = 440 } = {}) {
+  const n = rate * seconds;
+  const buf = Buffer.alloc(44 + n * 2);
+  buf.write('RIFF', 0); buf.writeUInt32LE(36 + n * 2, 4); buf.write('WAVE', 8);
+  buf.write('fmt ', 12); buf.writeUInt32LE(16, 16); buf.writeUInt16LE(1, 20); buf.writeUInt16LE(1, 22);
+  buf.writeUInt32LE(rate, 24); buf.writeUInt32LE(rate * 2, 28); buf.writeUInt16LE(2, 32); buf.writeUInt16LE(16, 34);
+  buf.write('data', 36); buf.writeUInt32LE(n * 2, 40);
+  for (let i = 0; i < n; i++) {
+    buf.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * freq * i) / rate)), 44 + i * 2);
+  }
+  fs.writeFileSync(file, buf);
+}
+
+function httpGet(url, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => { body += c; });
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.setTimeout(3000, () => req.destroy(new Error('timeout')));
+  });
+}
+
+function hostBinaryMissing() {
+  return fs.existsSync(HOST_BIN) ? null
+    : `the host binary ${HOST_BIN} does not exist: build it (cargo build --release -p seatphone ...) or set SEATPHONE_BIN`;
+}
+
+/**
+ * Starts `seatphone --config <tmp>/seatphone.toml` on free ports and waits
+ * until /health answers and the daemon port accepts connections.
+ * `extraToml` is appended to the config (e.g. [api] allowed_origins is not
+ * used by these tests: the default allow-list is what they check).
+ */
+async function startHost({ extraApi = '', extraToml = '', ports, tmp } = {}) {
+  tmp = tmp || fs.mkdtempSync(path.join(os.tmpdir(), 'seatphone-browser-'));
+  const daemonPort = ports ? ports.daemonPort : await freePort();
+  let port = ports ? ports.port : await freePort();
+  while (port === daemonPort) port = await freePort();
+  const wav = path.join(tmp, 'in.wav');
+  if (!fs.existsSync(wav)) writeToneWav(wav);
+  const config = path.join(tmp, 'seatphone.toml');
+  fs.writeFileSync(config, [
+    '[api]',
+    'bind = "127.0.0.1"',
+    `daemon_port = ${daemonPort}`,
+    `port = ${port}`,
+    extraApi,
+    '[plugins]',
+    `dir = ${JSON.stringify(path.dirname(HOST_BIN))}`,
+    '[sip]',
+    'local_port = 0',
+    '[log]',
+    `dir = ${JSON.stringify(path.join(tmp, 'log'))}`,
+    '[audio]',
+    `input = ${JSON.stringify('file:' + wav)}`,
+    `output = ${JSON.stringify('file:' + path.join(tmp, 'out.wav'))}`,
+    extraToml,
+    '',
+  ].join('\n'));
+
+  const out = fs.openSync(path.join(tmp, 'host.stdout.log'), 'a');
+  const child = spawn(HOST_BIN, ['--config', config], {
+    cwd: tmp, detached: true, stdio: ['ignore', out, out],
+  });
+  fs.closeSync(out);
+  let exited = null;
+  child.on('exit', (code, signal) => { exited = { code, signal }; });
+
+  const host = {
+    tmp, config, port, daemonPort, child,
+    base: `http://127.0.0.1:${port}`,
+    get exited() { return exited; },
+    health: async () => JSON.parse((await httpGet(`http://127.0.0.1:${port}/health`)).body),
+    log: () => readLogs(tmp),
+    stop: () => stopProcessGroup(child),
+  };
+  const deadline = Date.now() + 30000;
+  for (;;) {
+    if (exited) {
+      throw new Error(`seatphone exited at start (${JSON.stringify(exited)}):\n${readLogs(tmp).slice(-3000)}`);
+    }
+    try {
+      const r = await httpGet(`${host.base}/health`);
+      if (r.status === 200 && await canConnect(daemonPort)) break;
+    } catch (e) { /* not up yet */ }
+    if (Date.now() > deadline) {
+      await host.stop();
+      throw new Error(`seatphone did not answer /health within 30 s:\n${readLogs(tmp).slice(-3000)}`);
+    }
+    await sleep(100);
+  }
+  return host;
+}
+
+function canConnect(port) {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.on('connect', () => { s.destroy(); resolve(true); });
+    s.on('error', () => resolve(false));
+  });
+}
+
+/** Everything the host wrote: stdout/stderr and its log folder. */
+function readLogs(tmp) {
+  let text = '';
+  const add = (f) => { try { text += `--- ${path.basename(f)}\n` + fs.readFileSync(f, 'utf8'); } catch (e) { /* absent */ } };
+  add(path.join(tmp, 'host.stdout.log'));
+  try {
+    for (const f of fs.readdirSync(path.join(tmp, 'log'))) add(path.join(tmp, 'log', f));
+  } catch (e) { /* no log dir yet */ }
+  return text;
+}
+
+/** SIGTERM to the process group we started, SIGKILL after 5 s. */
+async function stopProcessGroup(child, graceMs = 5000) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const done = new Promise((r) => child.once('exit', r));
+  try { process.kill(-child.pid, 'SIGTERM'); } catch (e) { return; }
+  const t = setTimeout(() => { try { process.kill(-child.pid, 'SIGKILL'); } catch (e) { /* gone */ } }, graceMs);
+  await done;
+  clearTimeout(t);
+  // The engine child may outlive the daemon for a moment.
+  try { process.kill(-child.pid, 0); await sleep(200); process.kill(-child.pid, 'SIGKILL'); } catch (e) { /* group gone */ }
+}
+
+/** The children of a process we started (the daemon's engine). */
+function childPids(pid) {
+  try {
+    return fs.readdirSync(`/proc/${pid}/task`).flatMap((t) =>
+      fs.readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+  } catch (e) { return []; }
+}
+
+/** Headless Chromium with a fresh profile; close() also removes the profile. */
+async function launchBrowser() {
+  const { chromium } = require('playwright-core');
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'seatphone-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    // Pages fulfilled by the test (SEATPHONE_WEB_FROM_TREE) have no loopback
+    // address, and Chromium's Local Network Access checks would then block
+    // their sockets to 127.0.0.1; pages loaded from the host need no such flag.
+    args: process.env.SEATPHONE_WEB_FROM_TREE === '1'
+      ? CHROMIUM_ARGS.concat(['--disable-features=LocalNetworkAccessChecks'])
+      : CHROMIUM_ARGS,
+    viewport: { width: 1400, height: 1000 },
+  });
+  return {
+    context,
+    async newPage() {
+      const page = await context.newPage();
+      page.errors = [];
+      page.on('pageerror', (e) => page.errors.push(String(e)));
+      return page;
+    },
+    async close() {
+      await context.close().catch(() => {});
+      fs.rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A plain HTTP server on another port: pages from it are another origin. */
+async function startOtherOrigin(pages) {
+  const port = await freePort();
+  const server = http.createServer((req, res) => {
+    const body = pages[new URL(req.url, 'http://x').pathname];
+    if (body === undefined) { res.writeHead(404); res.end(); return; }
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(body);
+  });
+  await new Promise((r) => server.listen(port, '127.0.0.1', r));
+  return { port, base: `http://127.0.0.1:${port}`, close: () => new Promise((r) => server.close(r)) };
+}
+
+/** Opens the demo page from the host and presses Init; resolves when the call socket is ready. */
+async function openDemo(browser, host, { takeover = false, waitReady = true } = {}) {
+  const page = await browser.newPage();
+  page.wsFrames = [];
+  page.on('websocket', (ws) => {
+    ws.on('framesent', (f) => page.wsFrames.push({ dir: 'sent', url: ws.url(), payload: f.payload }));
+    ws.on('framereceived', (f) => page.wsFrames.push({ dir: 'received', url: ws.url(), payload: f.payload }));
+  });
+  await gotoHost(page, host);
+  if (takeover) await page.check('#takeover');
+  await page.click('#btn-init');
+  if (waitReady) await waitForLog(page, (e) => e.kind === 'callback' && e.name === 'onOpeneyeCallReady');
+  return page;
+}
+
+/** Loads the demo page from the host (or, as a development aid, from the tree). */
+async function gotoHost(page, host, url = `${host.base}/`) {
+  if (process.env.SEATPHONE_WEB_FROM_TREE === '1') await serveTreeAssets(page, host);
+  await page.goto(url);
+}
+
+/**
+ * Development aid, off by default: the host embeds web/ when it is built, so
+ * with SEATPHONE_WEB_FROM_TREE=1 the page gets the working tree's demo and SDK
+ * (defaults substituted as the host does) without rebuilding the host.
+ */
+async function serveTreeAssets(page, host) {
+  const web = path.join(REPO, 'web');
+  const files = {
+    '/': ['demo/index.html', 'text/html'],
+    '/demo.js': ['demo/demo.js', 'text/javascript'],
+    '/demo.css': ['demo/demo.css', 'text/css'],
+    '/OpenEye_SDK.js': ['OpenEye_SDK.js', 'text/javascript'],
+  };
+  await page.route(`${host.base}/**`, (route) => {
+    const u = new URL(route.request().url());
+    const f = files[u.pathname];
+    if (!f) return route.continue();
+    let body = fs.readFileSync(path.join(web, f[0]), 'utf8');
+    if (u.pathname === '/OpenEye_SDK.js') {
+      const defaults = JSON.stringify({ host: '127.0.0.1', daemonPort: host.daemonPort, port: host.port });
+      body = body.replace(/(var SEATPHONE_DEFAULTS = )\{.*\};/, `$1${defaults};`);
+    }
+    return route.fulfill({ status: 200, contentType: f[1], body });
+  });
+}
+
+/** Waits for a demo log entry matching `pred` that appeared after index `from`. */
+async function waitForLog(page, pred, { from = 0, timeout = 15000 } = {}) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const log = await page.evaluate(() => window.demoLog);
+    const hit = log.slice(from).find(pred);
+    if (hit) return hit;
+    if (Date.now() > deadline) {
+      throw new Error(`no matching log entry within ${timeout} ms; log:\n` +
+        log.slice(-30).map((e) => `${e.kind} ${e.name} ${JSON.stringify(e.data)}`).join('\n'));
+    }
+    await sleep(50);
+  }
+}
+
+const logLength = (page) => page.evaluate(() => window.demoLog.length);
+
+module.exports = {
+  REPO, HOST_BIN, OUTPUT_DIR, sleep, freePort, freeUdpPort, writeToneWav, httpGet, hostBinaryMissing,
+  startHost, stopProcessGroup, childPids, readLogs, launchBrowser, startOtherOrigin, openDemo, gotoHost, waitForLog, logLength,
+};
