@@ -94,6 +94,7 @@ impl Engine {
                 auth_username: Some(login.auth_user.clone()),
             }),
             headers: Some(headers),
+            support_prack: true,
             ..Default::default()
         };
         let (dialog, done) = self

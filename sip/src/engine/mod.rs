@@ -5,6 +5,7 @@
 
 mod commands;
 mod dialogs;
+mod early;
 mod register;
 mod sanity;
 mod session;

@@ -53,6 +53,7 @@ pub async fn build(
         .with_user_agent(user_agent);
     builder.with_inspector(Box::new(Wire {
         log: log_dir.and_then(MessageLog::open),
+        early: super::early::EarlyDialogs::default(),
     }));
     let endpoint = builder.build();
     let incoming = endpoint
@@ -218,10 +219,12 @@ impl MessageLog {
 /// hashed values, so renaming it on the way in and out is safe.
 struct Wire {
     log: Option<MessageLog>,
+    early: super::early::EarlyDialogs,
 }
 
 impl MessageInspector for Wire {
     fn before_send(&self, mut msg: SipMessage, dest: Option<&SipAddr>) -> SipMessage {
+        self.early.before_send(&mut msg);
         for h in msg.headers_mut().iter_mut() {
             match h {
                 Header::Authorization(a) => a.replace(outgoing_algorithm(a.value())),
@@ -239,6 +242,7 @@ impl MessageInspector for Wire {
         if let Some(log) = &self.log {
             log.write("<<<", from, &msg);
         }
+        self.early.on_received(&msg);
         for h in msg.headers_mut().iter_mut() {
             match h {
                 Header::WwwAuthenticate(a) => a.replace(incoming_algorithm(a.value())),
