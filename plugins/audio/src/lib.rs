@@ -19,29 +19,32 @@
 //! they come first in the lists, then cpal's devices, then `null`. Nothing is
 //! opened until a call needs it.
 
-#[allow(dead_code)] // wired by the call engine
+mod calls;
 mod codecs;
 mod commands;
-#[allow(dead_code)] // wired by the call engine
 mod controls;
-#[allow(dead_code)] // wired by the call engine
 mod devices;
-#[allow(dead_code)] // wired by the call engine
 mod dtmf;
-#[allow(dead_code)] // wired by the call engine
 mod io;
-#[allow(dead_code)] // wired by the call engine
+mod negotiate;
 mod page_config;
-#[allow(dead_code)] // wired by the call engine
 mod resample;
+mod session;
+mod tones;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use seatphone_plugin_api::{export_plugin, result, Host, Plugin, PluginInfo, Reply, Request};
+use seatphone_plugin_api::{
+    export_plugin, result, AnswerRequest, AnswerResponse, CallEvent, ConfigureOutcome, Host,
+    OfferRequest, OfferResponse, Plugin, PluginInfo, Reply, Request, StartRequest, StopRequest,
+};
 use serde_json::{json, Value};
 
+use calls::Calls;
 use controls::Controls;
 use devices::{DeviceKind, Direction};
+use page_config::PageConfig;
 
 pub const SEND_DTMF: u32 = 67540;
 pub const MUTE_MIC: u32 = 67547;
@@ -82,6 +85,8 @@ const EVENTS: &[(u32, &str)] = &[
 pub struct Audio {
     host: Host,
     controls: Arc<Controls>,
+    config: Mutex<PageConfig>,
+    calls: Calls,
 }
 
 /// Reads `[audio]` of the host's config; opens nothing.
@@ -93,11 +98,37 @@ pub fn new(host: Host) -> Result<Audio, String> {
             .and_then(Value::as_str)
             .and_then(DeviceKind::from_setting)
     };
-    let controls = Controls::new(device("input"), device("output"), device("ring"));
+    let controls = Arc::new(Controls::new(
+        device("input"),
+        device("output"),
+        device("ring"),
+    ));
+    let rtp_timeout = match settings.get("rtp_timeout_s") {
+        None => Duration::from_secs(30),
+        Some(v) => match v.as_f64() {
+            Some(s) if s > 0.0 && s <= 3600.0 => Duration::from_secs_f64(s),
+            _ => {
+                return Err(format!(
+                    "[audio] rtp_timeout_s must be a number of seconds (0–3600], got {v}"
+                ))
+            }
+        },
+    };
     Ok(Audio {
+        calls: Calls::new(host.clone(), controls.clone(), rtp_timeout),
         host,
-        controls: Arc::new(controls),
+        controls,
+        config: Mutex::new(PageConfig::default()),
     })
+}
+
+impl Audio {
+    fn config(&self) -> PageConfig {
+        self.config
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
 }
 
 export_plugin!(new);
@@ -109,6 +140,43 @@ impl Plugin for Audio {
             .media("audio")
             .commands(COMMANDS)
             .events(EVENTS)
+    }
+
+    fn configure(&self, config: &Value) -> ConfigureOutcome {
+        let mut c = self.config.lock().unwrap_or_else(|p| p.into_inner());
+        let warnings = c.apply(config);
+        for w in &warnings {
+            self.host.warn(w);
+        }
+        ConfigureOutcome { warnings }
+    }
+
+    fn call_event(&self, event: CallEvent) {
+        self.calls.call_event(&event);
+    }
+
+    fn media_offer(&self, request: OfferRequest) -> Result<OfferResponse, String> {
+        let section = self.calls.offer(&self.config(), &request)?;
+        Ok(OfferResponse {
+            sections: vec![section],
+        })
+    }
+
+    fn media_answer(&self, request: AnswerRequest) -> Result<AnswerResponse, String> {
+        let section = self.calls.answer(&self.config(), &request)?;
+        Ok(AnswerResponse { section })
+    }
+
+    fn media_start(&self, request: StartRequest) -> Result<(), String> {
+        self.calls.start(&self.config(), &request)
+    }
+
+    fn media_stop(&self, request: StopRequest) {
+        self.calls.stop(request.call_id);
+    }
+
+    fn shutdown(&self) {
+        self.calls.stop_all();
     }
 
     fn command(&self, request: Request, reply: Reply) {
@@ -128,7 +196,10 @@ impl Plugin for Audio {
                 let host = self.host.clone();
                 std::thread::spawn(move || device_command(&host, &controls, &request, reply));
             }
-            SEND_DTMF => reply.not_implemented(&request.description),
+            SEND_DTMF => match self.calls.send_dtmf(&self.config(), &request.param) {
+                Ok(()) => reply.ok(),
+                Err((code, e)) => reply.error(code, e),
+            },
             _ => reply.error(
                 result::INVALID,
                 format!("the audio plugin has no command {}", request.cmd),

@@ -1,0 +1,266 @@
+//! The plugin's calls: sockets bound at offer/answer time, the section we
+//! sent, the running media session and any tone playing. Every method
+//! returns quickly; the lock is never held while a thread is joined.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, UdpSocket};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use seatphone_media::sdp::MediaSection;
+use seatphone_plugin_api::{result, AnswerRequest, CallEvent, Host, OfferRequest, StartRequest};
+use serde_json::Value;
+
+use crate::commands::int_param;
+use crate::controls::Controls;
+use crate::devices::Direction;
+use crate::negotiate;
+use crate::page_config::{DtmfMode, PageConfig};
+use crate::session::{self, CallContext, Session};
+use crate::tones::{Player, Tone};
+
+struct Call {
+    rtp: UdpSocket,
+    rtcp: UdpSocket,
+    local: Option<MediaSection>,
+    session: Option<Session>,
+}
+
+pub struct Calls {
+    host: Host,
+    controls: Arc<Controls>,
+    rtp_timeout: Duration,
+    calls: Mutex<HashMap<u32, Call>>,
+    tones: Mutex<HashMap<u32, Player>>,
+}
+
+impl Calls {
+    pub fn new(host: Host, controls: Arc<Controls>, rtp_timeout: Duration) -> Self {
+        Self {
+            host,
+            controls,
+            rtp_timeout,
+            calls: Mutex::new(HashMap::new()),
+            tones: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn calls(&self) -> MutexGuard<'_, HashMap<u32, Call>> {
+        self.calls.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn parse_ip(local_ip: &str) -> Result<IpAddr, String> {
+        local_ip
+            .parse()
+            .map_err(|_| format!("localIp {local_ip:?} is not an IP address"))
+    }
+
+    /// The call's sockets, bound on first use.
+    fn ensure_call(
+        calls: &mut HashMap<u32, Call>,
+        call_id: u32,
+        ip: IpAddr,
+    ) -> Result<&mut Call, String> {
+        match calls.entry(call_id) {
+            std::collections::hash_map::Entry::Occupied(e) => Ok(e.into_mut()),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                let (rtp, rtcp) = session::bind_pair(ip)?;
+                Ok(v.insert(Call {
+                    rtp,
+                    rtcp,
+                    local: None,
+                    session: None,
+                }))
+            }
+        }
+    }
+
+    pub fn offer(&self, config: &PageConfig, req: &OfferRequest) -> Result<String, String> {
+        if req.kind != "audio" {
+            return Err(format!(
+                "the audio plugin does not offer {} media",
+                req.kind
+            ));
+        }
+        let ip = Self::parse_ip(&req.local_ip)?;
+        let mut calls = self.calls();
+        let call = Self::ensure_call(&mut calls, req.call_id, ip)?;
+        let port = call.rtp.local_addr().map_err(|e| e.to_string())?.port();
+        let mut section = negotiate::offer(config, ip, port);
+        // A re-offer keeps the keys it had, so media never stops for a re-key.
+        if let Some(prev) = &call.local {
+            if !prev.crypto.is_empty() && !section.crypto.is_empty() {
+                section.crypto = prev.crypto.clone();
+            }
+        }
+        let text = section.to_sdp();
+        call.local = Some(section);
+        Ok(text)
+    }
+
+    pub fn answer(&self, config: &PageConfig, req: &AnswerRequest) -> Result<String, String> {
+        let remote = MediaSection::parse(&req.remote)?;
+        let ip = Self::parse_ip(&req.local_ip)?;
+        let mut calls = self.calls();
+        let call = Self::ensure_call(&mut calls, req.call_id, ip)?;
+        let port = call.rtp.local_addr().map_err(|e| e.to_string())?.port();
+        let mut section = negotiate::answer(config, &remote, ip, port)?;
+        if let (Some(prev), Some(new)) = (call.local.as_ref(), section.crypto.first_mut()) {
+            if let Some(same) = prev
+                .crypto
+                .iter()
+                .find(|c| c.suite == new.suite && c.tag == new.tag)
+            {
+                *new = same.clone();
+            }
+        }
+        let text = section.to_sdp();
+        call.local = Some(section);
+        Ok(text)
+    }
+
+    pub fn start(&self, config: &PageConfig, req: &StartRequest) -> Result<(), String> {
+        let local = MediaSection::parse(&req.local)?;
+        let remote = MediaSection::parse(&req.remote)?;
+        let negotiated = negotiate::negotiated(config, &local, &remote)?;
+        self.stop_tone(req.call_id);
+        let mut calls = self.calls();
+        let call = calls
+            .get_mut(&req.call_id)
+            .ok_or_else(|| format!("call {} has no audio offer or answer to start", req.call_id))?;
+        match call.session.as_mut() {
+            Some(s) => s.update(negotiated),
+            None => {
+                let ctx = CallContext {
+                    call_id: req.call_id,
+                    host: self.host.clone(),
+                    controls: self.controls.clone(),
+                    dtmf_mode: config.dtmf,
+                    rtp_timeout: self.rtp_timeout,
+                };
+                let rtp = call.rtp.try_clone().map_err(|e| e.to_string())?;
+                let rtcp = call.rtcp.try_clone().map_err(|e| e.to_string())?;
+                call.session = Some(Session::start(ctx, rtp, rtcp, negotiated)?);
+            }
+        }
+        call.local = Some(local);
+        Ok(())
+    }
+
+    pub fn stop(&self, call_id: u32) {
+        let call = self.calls().remove(&call_id);
+        self.stop_tone(call_id);
+        // Joined here, outside the lock.
+        drop(call);
+    }
+
+    pub fn stop_all(&self) {
+        let all: Vec<Call> = self.calls().drain().map(|(_, c)| c).collect();
+        let tones: Vec<Player> = self
+            .tones
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+            .map(|(_, t)| t)
+            .collect();
+        drop(all);
+        drop(tones);
+    }
+
+    fn stop_tone(&self, call_id: u32) {
+        let player = self
+            .tones
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&call_id);
+        drop(player);
+    }
+
+    fn play_tone(&self, call_id: u32, tone: Tone) {
+        let device = match tone {
+            Tone::Ring => self
+                .controls
+                .ring
+                .clone()
+                .unwrap_or_else(|| self.controls.current(Direction::Output)),
+            _ => self.controls.current(Direction::Output),
+        };
+        let player = Player::start(tone, device);
+        let old = self
+            .tones
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(call_id, player);
+        drop(old);
+    }
+
+    pub fn call_event(&self, event: &CallEvent) {
+        match *event {
+            CallEvent::Incoming {
+                call_id,
+                auto_answer,
+            } => self.play_tone(call_id, if auto_answer { Tone::Zip } else { Tone::Ring }),
+            CallEvent::Ringing {
+                call_id,
+                early_media: false,
+            } => self.play_tone(call_id, Tone::Ringback),
+            CallEvent::Ringing {
+                call_id,
+                early_media: true,
+            }
+            | CallEvent::Connected { call_id }
+            | CallEvent::Held { call_id }
+            | CallEvent::Resumed { call_id } => self.stop_tone(call_id),
+            CallEvent::Ended { call_id, .. } => self.stop(call_id),
+            CallEvent::Outgoing { .. } | CallEvent::Dtmf { .. } => {}
+        }
+    }
+
+    /// `tsdk_send_dtmf` as the host forwards it when `dtmf_mode` is not INFO.
+    pub fn send_dtmf(&self, config: &PageConfig, param: &Value) -> Result<(), (u32, String)> {
+        let invalid = |e: String| (result::INVALID, e);
+        let call_id = int_param(param, "callId").map_err(invalid)?;
+        let tone = int_param(param, "tone").map_err(invalid)?;
+        let tone = u8::try_from(tone)
+            .ok()
+            .filter(|t| *t <= 16)
+            .ok_or_else(|| invalid(format!("param.tone must be 0–16, got {tone}")))?;
+        if config.dtmf == DtmfMode::Info {
+            return Err((
+                result::FAILED,
+                "dtmf_mode 4 sends DTMF as SIP INFO, which the host does".into(),
+            ));
+        }
+        let calls = self.calls();
+        let session = u32::try_from(call_id)
+            .ok()
+            .and_then(|id| calls.get(&id))
+            .ok_or_else(|| (result::NOT_FOUND, format!("no call {call_id} with audio")))?
+            .session
+            .as_ref()
+            .ok_or_else(|| {
+                (
+                    result::WRONG_STATE,
+                    format!("call {call_id} has no media yet"),
+                )
+            })?;
+        let events = session.negotiated.te_send.is_some();
+        match config.dtmf {
+            DtmfMode::Rfc4733 if !events => {
+                return Err((
+                    result::FAILED,
+                    "dtmf_mode 2 needs RFC 4733 and the peer did not negotiate telephone-event"
+                        .into(),
+                ))
+            }
+            DtmfMode::InBand | DtmfMode::Rfc4733Auto
+                if tone == 16 && !(events && config.dtmf != DtmfMode::InBand) =>
+            {
+                return Err((result::FAILED, "flash (16) has no in-band tone".into()))
+            }
+            _ => {}
+        }
+        session.dtmf(tone);
+        Ok(())
+    }
+}

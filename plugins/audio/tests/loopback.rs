@@ -1,0 +1,509 @@
+//! Two audio plugins in one process, each with a host double and WAV files
+//! as devices, negotiate on 127.0.0.1 and talk: what each side records must
+//! be the other's tone, at its level, for every codec.
+
+mod common;
+
+#[path = "../../../tests/src/audio_check.rs"]
+#[allow(dead_code)]
+mod audio_check;
+
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use audio_check::{dominant_frequency, longest_gap_ms, rms_dbfs, write_sine_wav, Recording};
+use common::{call, TestHost};
+use seatphone_audio as audio;
+use seatphone_plugin_api::{AnswerRequest, OfferRequest, Plugin, StartRequest, StopRequest};
+use serde_json::{json, Value};
+
+/// Each side's microphone: A says 440 Hz, B says 1 kHz, both at −9 dBFS.
+const A_HZ: f64 = 440.0;
+const B_HZ: f64 = 1000.0;
+const AMPLITUDE: f64 = 0.5;
+
+struct Side {
+    host: TestHost,
+    plugin: audio::Audio,
+    speaker: PathBuf,
+    call_id: u32,
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("seatphone-loopback-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn side(
+    dir: &Path,
+    name: &str,
+    hz: f64,
+    rate: u32,
+    channels: u16,
+    call_id: u32,
+    page: &Value,
+) -> Side {
+    let mic = dir.join(format!("{name}-mic.wav"));
+    write_sine_wav(&mic, rate, channels, hz, AMPLITUDE, 2.0).unwrap();
+    let speaker = dir.join(format!("{name}-speaker.wav"));
+    let host = TestHost::with_audio(json!({
+        "input": format!("file:{}", mic.display()),
+        "output": format!("file:{}", speaker.display()),
+        "rtp_timeout_s": 30,
+    }));
+    let plugin = audio::new(host.host()).unwrap();
+    let outcome = plugin.configure(page);
+    assert!(outcome.warnings.is_empty(), "{:?}", outcome.warnings);
+    Side {
+        host,
+        plugin,
+        speaker,
+        call_id,
+    }
+}
+
+/// A offers, B answers; both start. `rewrite_answer` lets a test put a relay in between.
+fn connect(a: &Side, b: &Side, rewrite_answer: impl FnOnce(String) -> String) -> (String, String) {
+    connect_via(a, b, |s| s.to_owned(), rewrite_answer)
+}
+
+/// As [`connect`], with what B sees of the offer rewritten too.
+fn connect_via(
+    a: &Side,
+    b: &Side,
+    rewrite_offer: impl Fn(&str) -> String,
+    rewrite_answer: impl FnOnce(String) -> String,
+) -> (String, String) {
+    let offer = a
+        .plugin
+        .media_offer(OfferRequest {
+            call_id: a.call_id,
+            kind: "audio".into(),
+            local_ip: "127.0.0.1".into(),
+        })
+        .unwrap()
+        .sections
+        .remove(0);
+    let answer = b
+        .plugin
+        .media_answer(AnswerRequest {
+            call_id: b.call_id,
+            kind: "audio".into(),
+            local_ip: "127.0.0.1".into(),
+            remote: rewrite_offer(&offer),
+        })
+        .unwrap()
+        .section;
+    let seen_by_a = rewrite_answer(answer.clone());
+    a.plugin
+        .media_start(StartRequest {
+            call_id: a.call_id,
+            kind: "audio".into(),
+            local: offer.clone(),
+            remote: seen_by_a,
+        })
+        .unwrap();
+    let seen_by_b = rewrite_offer(&offer);
+    b.plugin
+        .media_start(StartRequest {
+            call_id: b.call_id,
+            kind: "audio".into(),
+            local: answer.clone(),
+            remote: seen_by_b,
+        })
+        .unwrap();
+    (offer, answer)
+}
+
+fn hang_up(s: &Side) {
+    s.plugin.media_stop(StopRequest {
+        call_id: s.call_id,
+        kind: "audio".into(),
+    });
+}
+
+fn page(codecs: &str, trans_mode: i64, dtmf_mode: i64) -> Value {
+    json!({"audio": {"audio_codec": codecs, "dtmf_mode": dtmf_mode}, "media": {"trans_mode": trans_mode}})
+}
+
+/// The steady part of a recording: after the jitter buffer filled, before hang-up.
+fn steady(path: &Path) -> Recording {
+    let r = Recording::read(path).unwrap();
+    assert!(
+        r.seconds() > 2.0,
+        "{} holds only {:.2} s",
+        path.display(),
+        r.seconds()
+    );
+    r
+}
+
+fn assert_hears(rec: &Recording, hz: f64, what: &str) {
+    let part = rec.slice(1.0, rec.seconds() - 0.2);
+    let f = dominant_frequency(part, rec.rate);
+    assert!(
+        (f - hz).abs() <= 10.0,
+        "{what}: dominant {f:.1} Hz, expected {hz} Hz"
+    );
+    let sent = 20.0 * (AMPLITUDE / 2f64.sqrt()).log10();
+    let level = rms_dbfs(part);
+    assert!(
+        (level - sent).abs() <= 6.0,
+        "{what}: level {level:.1} dBFS, sent {sent:.1} dBFS"
+    );
+}
+
+fn talk(codecs: &str, trans_mode: i64) -> (String, String) {
+    let dir = tempdir(&format!("{}-{trans_mode}", codecs.replace(',', "_")));
+    let p = page(codecs, trans_mode, 1);
+    let a = side(&dir, "a", A_HZ, 16000, 2, 11, &p);
+    let b = side(&dir, "b", B_HZ, 8000, 1, 22, &p);
+    let sdp = connect(&a, &b, |s| s);
+    std::thread::sleep(Duration::from_millis(3000));
+    hang_up(&a);
+    hang_up(&b);
+    assert_hears(&steady(&a.speaker), B_HZ, &format!("{codecs}: A hears B"));
+    assert_hears(&steady(&b.speaker), A_HZ, &format!("{codecs}: B hears A"));
+    for s in [&a, &b] {
+        let signals = s.host.signals.lock().unwrap();
+        assert!(
+            signals
+                .iter()
+                .any(|v| v["signal"] == "media_up" && v["callId"] == s.call_id),
+            "no media_up: {signals:?}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    sdp
+}
+
+#[test]
+fn opus_carries_both_tones() {
+    let (offer, answer) = talk("112", 0);
+    assert!(answer.contains("opus/48000/2"), "{answer}");
+    assert!(!offer.contains("a=crypto"));
+}
+
+#[test]
+fn g722_carries_both_tones() {
+    let (_, answer) = talk("9", 0);
+    assert!(
+        answer.starts_with("m=audio ") && answer.contains(" RTP/AVP 9 "),
+        "{answer}"
+    );
+}
+
+#[test]
+fn pcma_carries_both_tones() {
+    talk("8", 0);
+}
+
+#[test]
+fn pcmu_carries_both_tones() {
+    talk("0", 0);
+}
+
+#[test]
+fn g729_carries_both_tones() {
+    let (_, answer) = talk("18", 0);
+    assert!(answer.contains("G729/8000"), "{answer}");
+}
+
+#[test]
+fn srtp_required_carries_both_tones() {
+    let (offer, answer) = talk("8", 2);
+    assert!(
+        offer.contains("RTP/SAVP") && offer.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80"),
+        "{offer}"
+    );
+    assert!(
+        answer.contains("RTP/SAVP") && answer.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80"),
+        "{answer}"
+    );
+}
+
+#[test]
+fn srtp_best_effort_uses_srtp_when_answered_with_crypto() {
+    let (offer, answer) = talk("0", 1);
+    assert!(
+        offer.contains("RTP/AVP") && offer.contains("a=crypto:2 AES_CM_128_HMAC_SHA1_32"),
+        "{offer}"
+    );
+    assert!(answer.contains("a=crypto:1"), "{answer}");
+}
+
+/// The events a side's page saw.
+fn dtmf_events(s: &Side) -> Vec<(u64, String)> {
+    s.host
+        .events_of(audio::EVT_DTMF_RECEIVED)
+        .iter()
+        .map(|e| {
+            (
+                e["tone"].as_u64().unwrap(),
+                e["method"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn send_keys(a: &Side, b: &Side, keys: &[u8]) {
+    let start = Instant::now();
+    for k in keys {
+        let r = call(
+            &a.plugin,
+            audio::SEND_DTMF,
+            "tsdk_send_dtmf",
+            json!({ "callId": a.call_id, "tone": k }),
+        );
+        assert_eq!(r["result"], 0, "{r}");
+    }
+    // Each key takes 160 ms on the wire.
+    while dtmf_events(b).len() < keys.len() && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn dtmf_keys_arrive_as_rfc4733_events_and_qos_is_reported() {
+    let dir = tempdir("dtmf4733");
+    let p = page("112,0", 0, 1);
+    let a = side(&dir, "a", A_HZ, 48000, 1, 1, &p);
+    let b = side(&dir, "b", B_HZ, 48000, 1, 2, &p);
+    connect(&a, &b, |s| s);
+    std::thread::sleep(Duration::from_millis(300));
+    let keys: Vec<u8> = (0..12).collect();
+    send_keys(&a, &b, &keys);
+    let got = dtmf_events(&b);
+    assert_eq!(got.iter().map(|(t, _)| *t as u8).collect::<Vec<_>>(), keys);
+    assert!(got.iter().all(|(_, m)| m == "rfc4733"), "{got:?}");
+    // Wrong values are refused; unknown calls are not found.
+    let r = call(
+        &a.plugin,
+        audio::SEND_DTMF,
+        "tsdk_send_dtmf",
+        json!({ "callId": 1, "tone": 17 }),
+    );
+    assert_eq!(r["result"], 2);
+    let r = call(
+        &a.plugin,
+        audio::SEND_DTMF,
+        "tsdk_send_dtmf",
+        json!({ "callId": 99, "tone": 1 }),
+    );
+    assert_eq!(r["result"], 5);
+    // QoS comes every 5 s.
+    let deadline = Instant::now() + Duration::from_secs(8);
+    while a.host.events_of(audio::EVT_QOS).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    hang_up(&a);
+    hang_up(&b);
+    let qos = a.host.events_of(audio::EVT_QOS);
+    let q = qos.first().expect("a QoS event within 8 s");
+    assert_eq!(q["callId"], 1);
+    assert_eq!(q["codec"], "opus");
+    assert!(q["sendPackets"].as_u64().unwrap() > 100, "{q}");
+    assert!(q["recvPackets"].as_u64().unwrap() > 100, "{q}");
+    assert_eq!(q["lostPackets"], 0, "{q}");
+    for k in ["jitterMs", "rttMs"] {
+        assert!(q[k].is_u64(), "{k} in {q}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn in_band_dtmf_is_sent_and_detected() {
+    let dir = tempdir("dtmfinband");
+    let p = page("0", 0, 0);
+    let a = side(&dir, "a", A_HZ, 8000, 1, 1, &p);
+    let b = side(&dir, "b", B_HZ, 8000, 1, 2, &p);
+    connect(&a, &b, |s| s);
+    std::thread::sleep(Duration::from_millis(300));
+    let keys = [1u8, 5, 9, 0, 10, 11];
+    send_keys(&a, &b, &keys);
+    hang_up(&a);
+    hang_up(&b);
+    let got = dtmf_events(&b);
+    assert_eq!(
+        got.iter().map(|(t, _)| *t as u8).collect::<Vec<_>>(),
+        keys,
+        "{got:?}"
+    );
+    assert!(got.iter().all(|(_, m)| m == "inband"), "{got:?}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn mute_silences_the_peer_and_unmute_brings_it_back() {
+    let dir = tempdir("mute");
+    let p = page("8", 0, 1);
+    let a = side(&dir, "a", A_HZ, 8000, 1, 1, &p);
+    let b = side(&dir, "b", B_HZ, 8000, 1, 2, &p);
+    connect(&a, &b, |s| s);
+    std::thread::sleep(Duration::from_millis(1000));
+    let r = call(
+        &a.plugin,
+        audio::MUTE_MIC,
+        "tsdk_mute_mic",
+        json!({ "callId": 1, "isMute": 1 }),
+    );
+    assert_eq!(r["result"], 0);
+    std::thread::sleep(Duration::from_millis(1000));
+    let r = call(
+        &a.plugin,
+        audio::MUTE_MIC,
+        "tsdk_mute_mic",
+        json!({ "callId": 1, "isMute": 0 }),
+    );
+    assert_eq!(r["result"], 0);
+    std::thread::sleep(Duration::from_millis(1000));
+    hang_up(&a);
+    hang_up(&b);
+    let rec = steady(&b.speaker);
+    // B's recording: tone, then ~1 s of silence, then tone again.
+    let muted = rec.slice(1.3, 1.8);
+    assert!(
+        rms_dbfs(muted) < -60.0,
+        "muted part at {:.1} dBFS",
+        rms_dbfs(muted)
+    );
+    let after = rec.slice(2.4, rec.seconds() - 0.1);
+    assert!((dominant_frequency(after, rec.rate) - A_HZ).abs() < 10.0);
+    assert!(rms_dbfs(after) > -15.0);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A media relay between A and B: A talks to `to_a`'s socket, B to
+/// `to_b`'s. What A sends reaches B with `loss` dropped and each packet
+/// delayed by 0–`jitter`; what B sends reaches A untouched.
+struct Relay {
+    facing_a: UdpSocket,
+    facing_b: UdpSocket,
+}
+
+impl Relay {
+    fn new() -> Self {
+        let s = || {
+            let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+            s.set_nonblocking(true).unwrap();
+            s
+        };
+        Self {
+            facing_a: s(),
+            facing_b: s(),
+        }
+    }
+
+    fn port_facing(&self, side: &str) -> u16 {
+        let s = if side == "a" {
+            &self.facing_a
+        } else {
+            &self.facing_b
+        };
+        s.local_addr().unwrap().port()
+    }
+
+    fn run(
+        self,
+        a: std::net::SocketAddr,
+        b: std::net::SocketAddr,
+        loss: f64,
+        jitter: Duration,
+        run_for: Duration,
+    ) -> std::thread::JoinHandle<u64> {
+        std::thread::spawn(move || {
+            let mut seed = 12345u64;
+            let mut rand = move || {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (seed >> 11) as f64 / (1u64 << 53) as f64
+            };
+            let mut queue: Vec<(Instant, Vec<u8>)> = Vec::new();
+            let mut dropped = 0;
+            let end = Instant::now() + run_for;
+            let mut buf = [0u8; 2048];
+            while Instant::now() < end {
+                while let Ok((n, _)) = self.facing_a.recv_from(&mut buf) {
+                    if rand() < loss {
+                        dropped += 1;
+                    } else {
+                        queue.push((Instant::now() + jitter.mul_f64(rand()), buf[..n].to_vec()));
+                    }
+                }
+                while let Ok((n, _)) = self.facing_b.recv_from(&mut buf) {
+                    let _ = self.facing_a.send_to(&buf[..n], a);
+                }
+                let now = Instant::now();
+                queue.sort_by_key(|(t, _)| *t);
+                while queue.first().is_some_and(|(t, _)| *t <= now) {
+                    let (_, p) = queue.remove(0);
+                    let _ = self.facing_b.send_to(&p, b);
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            dropped
+        })
+    }
+}
+
+fn rtp_addr(section: &str) -> std::net::SocketAddr {
+    let sec = seatphone_media::sdp::MediaSection::parse(section).unwrap();
+    std::net::SocketAddr::new(sec.address.unwrap(), sec.port)
+}
+
+fn with_port(section: &str, port: u16) -> String {
+    let old = rtp_addr(section).port();
+    section.replacen(&format!("m=audio {old} "), &format!("m=audio {port} "), 1)
+}
+
+fn survives_loss_and_jitter(codecs: &str) {
+    let dir = tempdir(&format!("netem-{codecs}"));
+    let p = page(codecs, 0, 1);
+    let a = side(&dir, "a", A_HZ, 48000, 1, 1, &p);
+    let b = side(&dir, "b", B_HZ, 48000, 1, 2, &p);
+    let relay = Relay::new();
+    let (port_a, port_b) = (relay.port_facing("a"), relay.port_facing("b"));
+    let (offer, answer) = connect_via(
+        &a,
+        &b,
+        |o| with_port(o, port_b),
+        |ans| with_port(&ans, port_a),
+    );
+    let relay = relay.run(
+        rtp_addr(&offer),
+        rtp_addr(&answer),
+        0.05,
+        Duration::from_millis(30),
+        Duration::from_secs(5),
+    );
+    std::thread::sleep(Duration::from_millis(4500));
+    hang_up(&a);
+    hang_up(&b);
+    let dropped = relay.join().unwrap();
+    assert!(dropped > 5, "the relay dropped only {dropped} packets");
+    let rec = steady(&b.speaker);
+    let part = rec.slice(1.0, rec.seconds() - 0.2);
+    let gap = longest_gap_ms(part, rec.rate, -40.0);
+    assert!(
+        gap <= 60.0,
+        "{codecs}: a gap of {gap:.0} ms in what B heard"
+    );
+    assert!((dominant_frequency(part, rec.rate) - A_HZ).abs() <= 10.0);
+    // A heard B through the relay's clean direction.
+    assert_hears(&steady(&a.speaker), B_HZ, "A hears B through the relay");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn opus_stays_continuous_through_5_percent_loss_and_30ms_jitter() {
+    survives_loss_and_jitter("112");
+}
+
+#[test]
+fn pcmu_stays_continuous_through_5_percent_loss_and_30ms_jitter() {
+    survives_loss_and_jitter("0");
+}
