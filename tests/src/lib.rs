@@ -6,6 +6,7 @@
 //!   (the hello example, broken fixtures) into their own target folder.
 //! - [`netns`]: run a test inside a private network namespace.
 
+pub mod audio_check;
 pub mod host;
 pub mod netns;
 pub mod peers;
