@@ -108,6 +108,10 @@ struct Call {
     answer_at: Option<Instant>,
     hangup_at: Option<Instant>,
     give_up_at: Option<Instant>,
+    /// RFC 4028: the peer refreshes the session every `interval`; without a
+    /// refresh by `session_deadline` the session is dead and we hang up.
+    session_interval: Option<Duration>,
+    session_deadline: Option<Instant>,
     /// The last call event the page saw, re-sent to a reloaded page.
     last_event: Option<PageEvent>,
 }
@@ -207,6 +211,8 @@ impl CallTable {
             answer_at: after.map(|n| now + Duration::from_secs(u64::from(n))),
             hangup_at: None,
             give_up_at: waiting.then(|| now + WAITING_LIMIT),
+            session_interval: None,
+            session_deadline: None,
             last_event: None,
         };
         self.calls.insert(id, call);
@@ -234,6 +240,8 @@ impl CallTable {
             answer_at: None,
             hangup_at: None,
             give_up_at: None,
+            session_interval: None,
+            session_deadline: None,
             last_event: None,
         };
         self.calls.insert(id, call);
@@ -348,6 +356,24 @@ impl CallTable {
         Ok(())
     }
 
+    /// The session has a timer (RFC 4028, the peer refreshes): without a
+    /// refresh within `interval` the call ends with a BYE, reason 408.
+    pub fn session_timer(&mut self, now: Instant, id: u32, interval: Duration) {
+        if let Some(call) = self.calls.get_mut(&id) {
+            call.session_interval = Some(interval);
+            call.session_deadline = Some(now + interval);
+        }
+    }
+
+    /// The peer refreshed the session (re-INVITE or UPDATE).
+    pub fn session_refreshed(&mut self, now: Instant, id: u32) {
+        if let Some(call) = self.calls.get_mut(&id) {
+            if let Some(interval) = call.session_interval {
+                call.session_deadline = Some(now + interval);
+            }
+        }
+    }
+
     /// `tsdk_hold_call`.
     pub fn hold(&mut self, id: u32) -> Result<(), Refusal> {
         let call = self.live_or_held(id)?;
@@ -402,20 +428,37 @@ impl CallTable {
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.calls
             .values()
-            .flat_map(|c| [c.answer_at, c.hangup_at, c.give_up_at])
+            .flat_map(|c| [c.answer_at, c.hangup_at, c.give_up_at, c.session_deadline])
             .flatten()
             .min()
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
-        type Due = (u32, Option<Instant>, Option<Instant>, Option<Instant>);
+        type Due = (
+            u32,
+            Option<Instant>,
+            Option<Instant>,
+            Option<Instant>,
+            Option<Instant>,
+        );
         let due: Vec<Due> = self
             .calls
             .iter()
-            .map(|(id, c)| (*id, c.answer_at, c.hangup_at, c.give_up_at))
+            .map(|(id, c)| {
+                (
+                    *id,
+                    c.answer_at,
+                    c.hangup_at,
+                    c.give_up_at,
+                    c.session_deadline,
+                )
+            })
             .collect();
-        for (id, answer_at, hangup_at, give_up_at) in due {
-            if give_up_at.is_some_and(|t| now >= t) {
+        for (id, answer_at, hangup_at, give_up_at, session_deadline) in due {
+            if session_deadline.is_some_and(|t| now >= t) {
+                self.actions.push_back(CallAction::Bye(id));
+                self.ended(id, 408);
+            } else if give_up_at.is_some_and(|t| now >= t) {
                 self.actions.push_back(CallAction::Reject(id, 480));
                 self.ended(id, 480);
             } else if answer_at.is_some_and(|t| now >= t) {

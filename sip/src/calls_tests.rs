@@ -299,3 +299,23 @@ fn answer_way_parses_strings_and_numbers_and_refuses_the_rest() {
     assert!(p(json!("2"), json!("abc")).is_err());
     assert!(p(json!([]), json!(1)).is_err());
 }
+
+#[test]
+fn session_timer_ends_a_call_the_peer_stopped_refreshing() {
+    let t0 = Instant::now();
+    let mut t = CallTable::new(2);
+    t.incoming(t0, 5, peer(), false, None);
+    t.accept(5).unwrap();
+    t.connected(t0, 5);
+    t.session_timer(t0, 5, Duration::from_secs(90));
+    drain(&mut t);
+    let t1 = t0 + Duration::from_secs(60);
+    t.session_refreshed(t1, 5);
+    t.handle_timeout(t0 + Duration::from_secs(90));
+    assert!(drain(&mut t).is_empty(), "refreshed in time");
+    assert_eq!(t.poll_timeout(), Some(t1 + Duration::from_secs(90)));
+    t.handle_timeout(t1 + Duration::from_secs(90));
+    let a = drain(&mut t);
+    assert_eq!(sip(&a), vec![CallAction::Bye(5)]);
+    assert_eq!(ended_reason(&a), Some(408));
+}

@@ -41,3 +41,75 @@ async fn sip_sipp_reliable_183_is_pracked_and_early_media_starts() {
     assert_eq!(ua.command("tsdk_end_call", json!({"callId": id})).await.result, 0);
     passed(&mut sipp).await;
 }
+
+/// The user agent's SIP address (`127.0.0.1:port`).
+fn local(ua: &Ua) -> String {
+    ua.sip.health()["local"].as_str().expect("local address").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_sipp_peer_hold_is_answered_recvonly_and_info_dtmf_flows_both_ways() {
+    let (kam, mut ua) = registered().await;
+    let r = ua
+        .command(
+            "tsdk_set_config_param",
+            json!({"networkInfo": {"serverAddr": "127.0.0.1", "sipServerPort": kam.port}, "audio": {"dtmf_mode": 4}}),
+        )
+        .await;
+    assert_eq!(r.result, 0);
+    let mut sipp = Sipp::uas("uas_peer_hold_info.xml").expect("sipp");
+    let callee = format!("2000@{}", sipp.addr());
+    let r = ua.command("tsdk_start_call", json!({"calleeNumber": callee})).await;
+    let id = r.param.as_ref().expect("param")["callId"].as_u64().expect("id");
+    ua.wait(2006, 10).await;
+    // The peer's INFO reaches the media side as a DTMF event.
+    let mut got = false;
+    for _ in 0..100 {
+        if ua.media.entries().iter().any(|e| e.contains("\"dtmf\"") && e.contains("\"tone\":5")) {
+            got = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(got, "{:?}\n{}", ua.media.entries(), sipp.logs());
+    let r = ua.command("tsdk_send_dtmf", json!({"callId": id, "tone": 7})).await;
+    assert_eq!(r.result, 0, "{r:?}");
+    let end = ua.wait(2007, 10).await;
+    assert_eq!(end.param["callInfo"]["reasonCode"], 0);
+    passed(&mut sipp).await;
+    let remote_hold = ua.media.entries().iter().any(|e| e.contains("a=sendonly"));
+    assert!(remote_hold, "media was told of the peer's hold: {:?}", ua.media.entries());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_sipp_delayed_offer_with_call_info_auto_answer() {
+    let mut ua = Ua::start().await;
+    let mut sipp = Sipp::uac("uac_delayed_offer.xml", &local(&ua)).expect("sipp");
+    let inc = ua.wait(2002, 10).await;
+    assert_eq!(inc.param["callInfo"]["isAutoAnswer"], true);
+    assert_eq!(inc.param["callInfo"]["peerDisplayName"], "Queue 7");
+    assert_eq!(inc.param["callInfo"]["peerNumber"], "queue");
+    let id = call_id(&inc);
+    let up = ua.wait(2006, 10).await;
+    assert_eq!(call_id(&up), id);
+    let end = ua.wait(2007, 10).await;
+    assert_eq!(end.param["callInfo"]["reasonCode"], 0);
+    passed(&mut sipp).await;
+    let entries = ua.media.entries();
+    assert!(entries.iter().any(|e| e == &format!("offer {id} audio")), "{entries:?}");
+    assert!(
+        entries.iter().any(|e| e.starts_with(&format!("start {id} audio remote=m=audio"))),
+        "media started with the answer from the ACK: {entries:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_sipp_session_timer_is_accepted_and_refresh_answered() {
+    let mut ua = Ua::start().await;
+    let mut sipp = Sipp::uac("uac_session_timer.xml", &local(&ua)).expect("sipp");
+    let inc = ua.wait(2002, 10).await;
+    assert_eq!(inc.param["callInfo"]["isAutoAnswer"], true, "Alert-Info auto-answer");
+    ua.wait(2006, 10).await;
+    ua.wait(2007, 10).await;
+    passed(&mut sipp).await;
+}

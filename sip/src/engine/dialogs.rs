@@ -194,10 +194,19 @@ impl Engine {
             io.awaiting_ack_answer = true;
         }
         let sdp = io.session.sdp();
-        let headers = vec![
+        let mut headers = vec![
             Header::ContentType("application/sdp".into()),
             Header::Other("Allow".into(), ALLOW.into()),
         ];
+        // RFC 4028 as UAS: accept the caller's interval and let it refresh.
+        let timer = session_expires(&io.dialog.initial_request());
+        if let Some(secs) = timer {
+            headers.push(Header::Other(
+                "Session-Expires".into(),
+                format!("{secs};refresher=uac"),
+            ));
+            headers.push(Header::Other("Require".into(), "timer".into()));
+        }
         if let Err(e) = io.dialog.accept(Some(headers), Some(sdp.into_bytes())) {
             tracing::warn!("call {call}: 200 OK not sent: {e}");
             self.finish(call, 500);
@@ -205,6 +214,13 @@ impl Engine {
         }
         if !io.awaiting_ack_answer {
             io.session.start(media.as_ref(), call);
+        }
+        if let Some(secs) = timer {
+            self.table.session_timer(
+                Instant::now(),
+                call,
+                std::time::Duration::from_secs(u64::from(secs)),
+            );
         }
     }
 
@@ -459,6 +475,13 @@ fn platform_answer_after(req: &rsip::Request) -> Option<u32> {
         }
     }
     None
+}
+
+/// `Session-Expires` of a request, in seconds (RFC 4028 §4), at least 90.
+fn session_expires(req: &rsip::Request) -> Option<u32> {
+    let value = header(&req.headers, "Session-Expires").or_else(|| header(&req.headers, "x"))?;
+    let secs = value.split(';').next()?.trim().parse::<u32>().ok()?;
+    Some(secs.clamp(90, 86_400))
 }
 
 #[cfg(test)]

@@ -86,7 +86,17 @@ impl Session {
                     .ok()
             };
             match answer {
-                Some(a) => local.push((Some(section.kind.clone()), a.section)),
+                Some(a) => {
+                    // RFC 3264 §6.1: a sendonly offer gets a recvonly answer
+                    // and so on, whatever direction the plugin wrote.
+                    let section_text = match sdp::direction(&section.text) {
+                        Direction::SendRecv => a.section,
+                        Direction::SendOnly => sdp::with_direction(&a.section, Direction::RecvOnly),
+                        Direction::RecvOnly => sdp::with_direction(&a.section, Direction::SendOnly),
+                        Direction::Inactive => sdp::with_direction(&a.section, Direction::Inactive),
+                    };
+                    local.push((Some(section.kind.clone()), section_text))
+                }
                 None => local.push((None, sdp::refuse(section))),
             }
         }
