@@ -1,0 +1,433 @@
+//! Real audio calls: the `seatphone` host with its audio plugin (a 440 Hz
+//! WAV as microphone, a WAV file as speaker) calls baresip through Kamailio;
+//! baresip answers, plays a 1 kHz sine and records what it hears. Each side
+//! must hear the other's tone at about the level it was sent, for every
+//! codec, with SRTP, and DTMF must cross both ways.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use seatphone_tests::audio_check::{dominant_frequency, rms_dbfs, write_sine_wav, Recording};
+use seatphone_tests::host::{plugin_library, Options, Page, Seatphone};
+use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
+use seatphone_tests::peers::{free_port, stop_child, wait_until};
+use serde_json::{json, Value};
+
+const T: Duration = Duration::from_secs(10);
+/// The host's microphone: 440 Hz at −9 dBFS.
+const HOST_HZ: f64 = 440.0;
+const HOST_AMPLITUDE: f64 = 0.5;
+const PEER_HZ: f64 = 1000.0;
+
+/// baresip answering automatically, sending `ausine` at 1 kHz, recording
+/// what it encodes and decodes with the `sndfile` filter.
+struct TonePeer {
+    child: Child,
+    ctrl: TcpStream,
+    events: Arc<Mutex<Vec<Value>>>,
+    dir: tempfile::TempDir,
+}
+
+impl TonePeer {
+    fn start(user: &str, kam: &Kamailio, codec: &str, srtp: Option<&str>) -> Self {
+        let port = free_port(2);
+        let ctrl_port = free_port(1);
+        let rtp = free_port(40);
+        let dir = tempfile::Builder::new()
+            .prefix("seatphone-tonepeer")
+            .tempdir()
+            .unwrap();
+        let rec = dir.path().join("rec");
+        std::fs::create_dir_all(&rec).unwrap();
+        let srtp_module = if srtp.is_some() {
+            "module\t\t\tsrtp.so\n"
+        } else {
+            ""
+        };
+        let config = format!(
+            "poll_method\t\tepoll\ncall_local_timeout\t120\ncall_max_calls\t\t4\n\
+             sip_listen\t\t127.0.0.1:{port}\nnet_interface\t\t127.0.0.1\ndns_server\t\t127.0.0.1:53\n\
+             audio_source\t\tausine,{PEER_HZ}\naudio_alert\t\tausine,{PEER_HZ}\n\
+             ausrc_srate\t\t48000\nausrc_channels\t\t2\naudio_buffer\t\t20-160\n\
+             rtp_ports\t\t{rtp}-{}\nrtcp_mux\t\tno\njitter_buffer_delay\t5-10\n\
+             module_path\t\t/usr/lib/baresip/modules\n\
+             module\t\t\tg711.so\nmodule\t\t\tg722.so\nmodule\t\t\topus.so\nmodule\t\t\tausine.so\n\
+             module\t\t\tsndfile.so\n{srtp_module}snd_path\t\t{}\n\
+             module_tmp\t\tuuid.so\nmodule_tmp\t\taccount.so\n\
+             module_app\t\tmenu.so\nmodule_app\t\tctrl_tcp.so\nctrl_tcp_listen\t\t127.0.0.1:{ctrl_port}\n",
+            rtp + 39,
+            rec.display()
+        );
+        let enc = srtp.map(|m| format!(";mediaenc={m}")).unwrap_or_default();
+        let account = format!(
+            "<sip:{user}@127.0.0.1:{reg}>;auth_pass=pass{user};outbound=\"sip:127.0.0.1:{reg}\";\
+             answermode=auto;audio_codecs={codec};regint=600{enc}\n",
+            reg = kam.port
+        );
+        std::fs::write(dir.path().join("config"), config).unwrap();
+        std::fs::write(dir.path().join("accounts"), account).unwrap();
+        std::fs::write(dir.path().join("contacts"), "").unwrap();
+        let log = std::fs::File::create(dir.path().join("baresip.log")).unwrap();
+        let mut cmd = Command::new("baresip");
+        cmd.arg("-f")
+            .arg(dir.path())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let child = cmd.spawn().expect("baresip");
+        let mut ctrl = None;
+        wait_until(T, || {
+            ctrl = TcpStream::connect(("127.0.0.1", ctrl_port)).ok();
+            ctrl.is_some()
+        });
+        let ctrl = ctrl.expect("baresip's ctrl_tcp");
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let reader = ctrl.try_clone().unwrap();
+        let sink = events.clone();
+        std::thread::spawn(move || read_netstrings(reader, sink));
+        let peer = Self {
+            child,
+            ctrl,
+            events,
+            dir,
+        };
+        assert!(
+            wait_until(T, || peer.has_event("REGISTER_OK")
+                || peer.log().contains("200 OK")),
+            "baresip did not register:\n{}",
+            peer.log()
+        );
+        peer
+    }
+
+    fn command(&self, command: &str, params: &str) {
+        let body = json!({"command": command, "params": params, "token": "t"}).to_string();
+        let mut w = &self.ctrl;
+        let _ = w.write_all(format!("{}:{},", body.len(), body).as_bytes());
+    }
+
+    fn events(&self) -> Vec<Value> {
+        self.events.lock().map(|e| e.clone()).unwrap_or_default()
+    }
+
+    fn has_event(&self, kind: &str) -> bool {
+        self.events().iter().any(|e| e["type"] == kind)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("baresip.log")).unwrap_or_default()
+    }
+
+    /// The recording whose name contains `which` (`dec`: what it heard).
+    fn recording(&self, which: &str) -> Recording {
+        let rec = self.dir.path().join("rec");
+        let mut found: Vec<PathBuf> = std::fs::read_dir(&rec)
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().contains(which))
+            })
+            .collect();
+        found.sort();
+        let path = found.pop().unwrap_or_else(|| {
+            panic!(
+                "no {which} recording in {}: {:?}",
+                rec.display(),
+                std::fs::read_dir(&rec).map(|d| d.count())
+            )
+        });
+        Recording::read(&path).unwrap()
+    }
+}
+
+impl Drop for TonePeer {
+    fn drop(&mut self) {
+        stop_child(&mut self.child, Duration::from_secs(2));
+    }
+}
+
+fn read_netstrings(mut stream: TcpStream, sink: Arc<Mutex<Vec<Value>>>) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+        while let Some(colon) = buf.iter().position(|b| *b == b':') {
+            let Some(len) = std::str::from_utf8(&buf[..colon])
+                .ok()
+                .and_then(|s| s.parse::<usize>().ok())
+            else {
+                buf.clear();
+                break;
+            };
+            if buf.len() < colon + len + 2 {
+                break;
+            }
+            if let Ok(v) = serde_json::from_slice::<Value>(&buf[colon + 1..colon + 1 + len]) {
+                if let Ok(mut s) = sink.lock() {
+                    s.push(v);
+                }
+            }
+            buf.drain(..colon + len + 2);
+        }
+    }
+}
+
+/// The host with only the audio plugin, files as devices.
+async fn host_with_files(dir: &Path) -> (Seatphone, PathBuf) {
+    let mic = dir.join("mic-440.wav");
+    write_sine_wav(&mic, 16000, 1, HOST_HZ, HOST_AMPLITUDE, 3.0).unwrap();
+    let speaker = dir.join("speaker.wav");
+    let options = Options {
+        plugins: vec![plugin_library("audio")],
+        extra_toml: format!(
+            "[audio]\ninput = \"file:{}\"\noutput = \"file:{}\"\n",
+            mic.display(),
+            speaker.display()
+        ),
+        ..Options::default()
+    };
+    (Seatphone::start(options).await, speaker)
+}
+
+async fn configure(page: &mut Page, registrar: u16, codecs: &str, trans_mode: u32) {
+    let config = json!({
+        "networkInfo": {"serverAddr": "127.0.0.1", "sipServerPort": registrar, "sipTransportMode": 0},
+        "media": {"trans_mode": trans_mode},
+        "audio": {"audio_codec": codecs, "dtmf_mode": 1},
+    });
+    let r = page.request(65539, "tsdk_set_config_param", config).await;
+    assert_eq!(r["result"], 0, "config: {r}");
+}
+
+async fn call_peer(page: &mut Page) -> Value {
+    let r = page
+        .request(
+            67537,
+            "tsdk_start_call",
+            json!({"calleeNumber": "1002", "isVideo": false}),
+        )
+        .await;
+    assert_eq!(r["result"], 0, "{r}");
+    page.event(2006, T).await;
+    r["param"]["callId"].clone()
+}
+
+fn assert_tone(rec: &Recording, hz: f64, sent_dbfs: f64, what: &str) {
+    assert!(
+        rec.seconds() > 2.5,
+        "{what}: only {:.2} s recorded",
+        rec.seconds()
+    );
+    let part = rec.slice(1.0, rec.seconds() - 0.3);
+    let f = dominant_frequency(part, rec.rate);
+    assert!(
+        (f - hz).abs() <= 10.0,
+        "{what}: dominant {f:.1} Hz, expected {hz}"
+    );
+    let level = rms_dbfs(part);
+    assert!(
+        (level - sent_dbfs).abs() <= 6.0,
+        "{what}: level {level:.1} dBFS, sent {sent_dbfs:.1} dBFS"
+    );
+}
+
+/// One call of `seconds` with `codec`; both sides checked.
+async fn tone_call(host_codecs: &str, peer_codec: &str, trans_mode: u32, peer_srtp: Option<&str>) {
+    let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
+    let peer = TonePeer::start("1002", &kam, peer_codec, peer_srtp);
+    let dir = tempfile::tempdir().unwrap();
+    let (host, speaker) = host_with_files(dir.path()).await;
+    let mut page = host.call_page().await;
+    configure(&mut page, kam.port, host_codecs, trans_mode).await;
+    Seatphone::register(&mut page, "1001", "pass1001").await;
+    let call_id = call_peer(&mut page).await;
+    page.event(2005, T).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let r = page
+        .request(67539, "tsdk_end_call", json!({"callId": call_id}))
+        .await;
+    assert_eq!(r["result"], 0, "{r}");
+    page.event(2007, T).await;
+    assert!(
+        wait_until(T, || peer.has_event("CALL_CLOSED")),
+        "{:?}",
+        peer.events()
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let what_peer_sent = peer.recording("enc");
+    let peer_level = rms_dbfs(what_peer_sent.slice(0.5, what_peer_sent.seconds()));
+    let heard_here = Recording::read(&speaker).unwrap();
+    assert_tone(
+        &heard_here,
+        PEER_HZ,
+        peer_level,
+        &format!("{peer_codec}: the host hears baresip"),
+    );
+    let heard_there = peer.recording("dec");
+    let host_level = 20.0 * (HOST_AMPLITUDE / 2f64.sqrt()).log10();
+    assert_tone(
+        &heard_there,
+        HOST_HZ,
+        host_level,
+        &format!("{peer_codec}: baresip hears the host"),
+    );
+    drop(host);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_host_and_baresip_hear_each_other_over_opus() {
+    tone_call("112,9,8,0", "opus/48000/2", 0, None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_host_and_baresip_hear_each_other_over_g722() {
+    tone_call("9,0", "G722/16000/1", 0, None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_host_and_baresip_hear_each_other_over_pcma() {
+    tone_call("8", "PCMA/8000/1", 0, None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_host_and_baresip_hear_each_other_over_pcmu() {
+    tone_call("0", "PCMU/8000/1", 0, None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_srtp_required_against_baresip_with_srtp() {
+    tone_call("8", "PCMA/8000/1", 2, Some("srtp-mand")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_srtp_best_effort_falls_back_to_rtp_with_a_plain_baresip() {
+    tone_call("0", "PCMU/8000/1", 1, None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_dtmf_crosses_both_ways_as_rfc4733() {
+    let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
+    let peer = TonePeer::start("1002", &kam, "PCMU/8000/1", None);
+    let dir = tempfile::tempdir().unwrap();
+    let (host, _speaker) = host_with_files(dir.path()).await;
+    let mut page = host.call_page().await;
+    configure(&mut page, kam.port, "0", 0).await;
+    Seatphone::register(&mut page, "1001", "pass1001").await;
+    let call_id = call_peer(&mut page).await;
+    page.event(2005, T).await;
+    let keys: Vec<u64> = (0..12).collect();
+    for k in &keys {
+        let r = page
+            .request(
+                67540,
+                "tsdk_send_dtmf",
+                json!({"callId": call_id, "tone": k}),
+            )
+            .await;
+        assert_eq!(r["result"], 0, "{r}");
+    }
+    let expected = "0123456789*#";
+    let got_there = || -> String {
+        peer.events()
+            .iter()
+            .filter(|e| e["type"] == "CALL_DTMF_START")
+            .filter_map(|e| e["param"].as_str().map(str::to_owned))
+            .collect()
+    };
+    assert!(
+        wait_until(T, || got_there().len() >= 12),
+        "baresip got {:?}: {:?}",
+        got_there(),
+        peer.events()
+    );
+    assert_eq!(got_there(), expected);
+    // And back: baresip presses 1, 5, #.
+    for key in ["1", "5", "#"] {
+        peer.command("sndcode", key);
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    let mut heard = Vec::new();
+    for _ in 0..3 {
+        let e = page.event(3001, T).await;
+        assert_eq!(e["param"]["callId"], call_id);
+        assert_eq!(e["param"]["method"], "rfc4733");
+        heard.push(e["param"]["tone"].as_u64().unwrap());
+    }
+    assert_eq!(heard, vec![1, 5, 11]);
+    let r = page
+        .request(67539, "tsdk_end_call", json!({"callId": call_id}))
+        .await;
+    assert_eq!(r["result"], 0);
+    drop(host);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_qos_reaches_the_page_every_5_s_and_mute_silences_the_peer() {
+    let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
+    let peer = TonePeer::start("1002", &kam, "PCMA/8000/1", None);
+    let dir = tempfile::tempdir().unwrap();
+    let (host, _speaker) = host_with_files(dir.path()).await;
+    let mut page = host.call_page().await;
+    configure(&mut page, kam.port, "8", 0).await;
+    Seatphone::register(&mut page, "1001", "pass1001").await;
+    let call_id = call_peer(&mut page).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let r = page
+        .request(
+            67547,
+            "tsdk_mute_mic",
+            json!({"callId": call_id, "isMute": 1}),
+        )
+        .await;
+    assert_eq!(r["result"], 0, "{r}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let r = page
+        .request(
+            67547,
+            "tsdk_mute_mic",
+            json!({"callId": call_id, "isMute": 0}),
+        )
+        .await;
+    assert_eq!(r["result"], 0, "{r}");
+    let qos = page.event(2028, T).await;
+    let p = &qos["param"];
+    assert_eq!(p["callId"], call_id);
+    assert_eq!(p["codec"], "PCMA");
+    assert!(p["recvPackets"].as_u64().unwrap() > 100, "{qos}");
+    assert!(p["sendPackets"].as_u64().unwrap() > 100, "{qos}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let r = page
+        .request(67539, "tsdk_end_call", json!({"callId": call_id}))
+        .await;
+    assert_eq!(r["result"], 0);
+    page.event(2007, T).await;
+    assert!(wait_until(T, || peer.has_event("CALL_CLOSED")));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let heard = peer.recording("dec");
+    // Muted from ~2 s to ~4 s after the answer (allow half a second each side).
+    let muted = heard.slice(2.6, 3.6);
+    assert!(
+        rms_dbfs(muted) < -50.0,
+        "muted part at {:.1} dBFS",
+        rms_dbfs(muted)
+    );
+    let before = heard.slice(0.8, 1.8);
+    assert!((dominant_frequency(before, heard.rate) - HOST_HZ).abs() < 10.0);
+    let after = heard.slice(4.6, heard.seconds() - 0.3);
+    assert!(
+        rms_dbfs(after) > -20.0,
+        "after unmute at {:.1} dBFS",
+        rms_dbfs(after)
+    );
+    drop(host);
+}
