@@ -524,7 +524,10 @@ impl CallTable {
     }
 
     fn page(&mut self, id: u32, event: PageEvent) {
-        if let Some(call) = self.calls.get_mut(&id) {
+        // A reloading page learns the call's state from its latest life-cycle
+        // event; RTP-created and QoS reports say nothing of the state.
+        let carries_state = !matches!(event.notify, 2005 | 2028);
+        if let Some(call) = self.calls.get_mut(&id).filter(|_| carries_state) {
             call.last_event = Some(event.clone());
         }
         self.actions.push_back(CallAction::Page(event));

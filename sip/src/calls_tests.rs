@@ -287,6 +287,17 @@ fn snapshot_has_the_latest_event_of_each_call() {
 }
 
 #[test]
+fn snapshot_keeps_the_life_cycle_event_not_rtp_created() {
+    let mut t = CallTable::new(3);
+    t.outgoing(1, peer(), false);
+    t.connected(Instant::now(), 1);
+    t.media_up(1);
+    let s = t.snapshot();
+    assert_eq!(s.iter().map(|e| e.notify).collect::<Vec<_>>(), vec![2006]);
+    assert_eq!(s[0].param["callInfo"]["callState"], 3);
+}
+
+#[test]
 fn answer_way_parses_strings_and_numbers_and_refuses_the_rest() {
     let p = |w: Value, n: Value| AnswerMode::parse(&w, &n);
     assert_eq!(p(json!("2"), json!("3")), Ok(AnswerMode::AutoAnswer(3)));

@@ -1,0 +1,62 @@
+//! Faults during a call: the call survives what it should survive.
+
+use std::time::Duration;
+
+use seatphone_tests::host::{Options, Seatphone};
+use seatphone_tests::peers::baresip::{AnswerMode, Baresip};
+use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
+use seatphone_tests::peers::wait_until;
+use serde_json::json;
+
+const T: Duration = Duration::from_secs(10);
+
+#[tokio::test]
+async fn page_socket_dropping_mid_call_leaves_the_call_up_and_the_next_page_learns_of_it() {
+    let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
+    let mut callee = Baresip::start("1002", &kam, AnswerMode::Auto).expect("baresip");
+    let host = Seatphone::start(Options::default()).await;
+    let mut page = host.call_page().await;
+    Seatphone::configure(&mut page, kam.port).await;
+    Seatphone::register(&mut page, "1001", "pass1001").await;
+    let r = page
+        .request(
+            67537,
+            "tsdk_start_call",
+            json!({"calleeNumber": "1002", "isVideo": false}),
+        )
+        .await;
+    assert_eq!(r["result"], 0, "{r}");
+    let call_id = r["param"]["callId"].clone();
+    page.event(2006, T).await;
+    drop(page);
+
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        !callee.has_event("CALL_CLOSED"),
+        "the call must go on without a page: {:?}",
+        callee.events()
+    );
+    let mut page = host.call_page().await;
+    let caught_up = page.forget(Duration::from_millis(500)).await;
+    let status = caught_up
+        .iter()
+        .find(|f| f["notify"] == 1009)
+        .expect("registration re-sent");
+    assert_eq!(status["param"]["register_state"], 3);
+    let call = caught_up
+        .iter()
+        .find(|f| f["param"]["callId"] == call_id)
+        .expect("the call re-sent");
+    assert_eq!(call["param"]["callInfo"]["callState"], 3, "{call}");
+    let end = page
+        .request(67539, "tsdk_end_call", json!({"callId": call_id}))
+        .await;
+    assert_eq!(end["result"], 0, "{end}");
+    page.event(2007, T).await;
+    assert!(
+        wait_until(T, || callee.has_event("CALL_CLOSED")),
+        "{:?}",
+        callee.events()
+    );
+    callee.stop();
+}
