@@ -140,3 +140,93 @@ async fn garbage_oversized_and_truncated_datagrams_are_dropped() {
     assert!(frames.iter().all(|f| f["notify"] != 2002), "{frames:?}");
     still_serving(&host, engine, &mut page).await;
 }
+
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn invite_flood_beyond_max_calls_is_refused_with_486_and_the_page_sees_only_max_calls() {
+    if !netns::isolated(
+        "invite_flood_beyond_max_calls_is_refused_with_486_and_the_page_sees_only_max_calls",
+    ) {
+        return;
+    }
+    let sip_port = free_port();
+    let host = Seatphone::start(Options {
+        sip_port,
+        ..Default::default()
+    })
+    .await;
+    let engine = host.engine_pid();
+    let mut page = host.call_page().await;
+    page.forget(Duration::from_millis(300)).await;
+    let fds_before = open_fds(engine.unwrap());
+
+    let trace = host.dir.path().join("sipp-messages.log");
+    let status = tokio::process::Command::new("sipp")
+        .args([
+            "-sn",
+            "uac",
+            "-r",
+            "200",
+            "-m",
+            "200",
+            "-l",
+            "200",
+            "-i",
+            "127.0.0.1",
+            "-p",
+        ])
+        .arg(free_port().to_string())
+        .args([
+            "-s",
+            "1001",
+            "-recv_timeout",
+            "3000",
+            "-timeout",
+            "30s",
+            "-timeout_error",
+            "-nostdin",
+        ])
+        .args(["-trace_msg", "-message_file"])
+        .arg(&trace)
+        .arg(format!("127.0.0.1:{sip_port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .await
+        .expect("run sipp (sip-tester)");
+    assert!(
+        !status.success(),
+        "SIPp's calls cannot all succeed: most must be refused"
+    );
+    let messages = std::fs::read_to_string(&trace).expect("SIPp message trace");
+    let busy = messages.matches("SIP/2.0 486").count();
+    let mut statuses: Vec<&str> = messages
+        .lines()
+        .filter(|l| l.starts_with("SIP/2.0 "))
+        .collect();
+    statuses.sort();
+    statuses.dedup();
+    assert!(
+        busy >= 190,
+        "INVITEs beyond max_calls are refused with 486 (saw {busy}; statuses {statuses:?})"
+    );
+
+    let frames = page.forget(Duration::from_millis(500)).await;
+    let incoming = frames.iter().filter(|f| f["notify"] == 2002).count();
+    assert!(
+        incoming <= 2,
+        "the page saw {incoming} incoming calls; max_calls is 2"
+    );
+    still_serving(&host, engine, &mut page).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let fds_after = open_fds(engine.unwrap());
+    assert!(
+        fds_after <= fds_before + 8,
+        "file descriptors grew from {fds_before} to {fds_after}"
+    );
+}

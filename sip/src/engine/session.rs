@@ -169,8 +169,15 @@ impl Session {
         }
     }
 
+    /// Every kind a plugin prepared holds its sockets, started or not: a call
+    /// refused (486 beyond max_calls) or cancelled before media started must
+    /// free them too.
     pub fn stop(&mut self, media: &dyn Media, call_id: u32) {
-        for kind in self.started.drain(..) {
+        let mut kinds: Vec<String> = self.local.iter().filter_map(|(k, _)| k.clone()).collect();
+        kinds.append(&mut self.started);
+        kinds.sort();
+        kinds.dedup();
+        for kind in kinds {
             media.stop(StopRequest { call_id, kind });
         }
     }
