@@ -137,6 +137,7 @@ impl Calls {
                     controls: self.controls.clone(),
                     dtmf_mode: config.dtmf,
                     rtp_timeout: self.rtp_timeout,
+                    voice: (config.aec, config.anr, config.agc),
                 };
                 let rtp = call.rtp.try_clone().map_err(|e| e.to_string())?;
                 let rtcp = call.rtcp.try_clone().map_err(|e| e.to_string())?;

@@ -31,6 +31,7 @@ mod page_config;
 mod resample;
 mod session;
 mod tones;
+mod voice;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -27,6 +27,7 @@ use crate::io::{self, Mic, Speaker, FRAME};
 use crate::negotiate::Negotiated;
 use crate::page_config::DtmfMode;
 use crate::resample::{to_f32, to_i16, RateConverter};
+use crate::voice::VoiceProcessing;
 use crate::{codecs, EVT_DEVICE_FALLBACK, EVT_DTMF_RECEIVED, EVT_QOS};
 
 const TICK: Duration = Duration::from_millis(20);
@@ -47,6 +48,8 @@ pub struct CallContext {
     pub controls: Arc<Controls>,
     pub dtmf_mode: DtmfMode,
     pub rtp_timeout: Duration,
+    /// `audio_aec`, `audio_anr`, `audio_agc`.
+    pub voice: (bool, u8, bool),
 }
 
 /// The handle the plugin keeps for a running call.
@@ -148,6 +151,7 @@ struct Media {
     rtt_ms: Option<f64>,
     next_report: Instant,
     dropped_logged: u32,
+    voice: Option<VoiceProcessing>,
 }
 
 impl Media {
@@ -161,7 +165,18 @@ impl Media {
         let srtp = srtp_for(&n)?;
         let (mic, speaker) = open_devices(&ctx);
         let now = Instant::now();
+        let (aec, anr, agc) = ctx.voice;
+        let voice = match VoiceProcessing::new(aec, anr, agc) {
+            Some(Ok(v)) => Some(v),
+            Some(Err(e)) => {
+                ctx.host
+                    .warn(&format!("audio: voice processing unavailable: {e}"));
+                None
+            }
+            None => None,
+        };
         Ok(Self {
+            voice,
             generation: ctx.controls.generation.load(Ordering::Acquire),
             ctx,
             rtp,
@@ -434,6 +449,9 @@ impl Media {
         if gain != 1.0 {
             frame.iter_mut().for_each(|s| *s *= gain);
         }
+        if let Some(v) = self.voice.as_mut() {
+            v.render(&frame);
+        }
         self.speaker.write(&frame);
     }
 
@@ -443,6 +461,9 @@ impl Media {
         self.clock = self.clock.wrapping_add(step);
         let mut frame = vec![0.0f32; FRAME];
         self.mic.read(&mut frame);
+        if let Some(v) = self.voice.as_mut() {
+            v.capture(&mut frame);
+        }
         let gain = self.ctx.controls.mic_gain();
         if gain != 1.0 {
             frame.iter_mut().for_each(|s| *s *= gain);

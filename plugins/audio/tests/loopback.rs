@@ -157,8 +157,15 @@ fn assert_hears(rec: &Recording, hz: f64, what: &str) {
 }
 
 fn talk(codecs: &str, trans_mode: i64) -> (String, String) {
-    let dir = tempdir(&format!("{}-{trans_mode}", codecs.replace(',', "_")));
-    let p = page(codecs, trans_mode, 1);
+    talk_with(
+        &format!("{}-{trans_mode}", codecs.replace(',', "_")),
+        page(codecs, trans_mode, 1),
+    )
+}
+
+fn talk_with(name: &str, p: Value) -> (String, String) {
+    let codecs = p["audio"]["audio_codec"].as_str().unwrap_or("").to_owned();
+    let dir = tempdir(name);
     let a = side(&dir, "a", A_HZ, 16000, 2, 11, &p);
     let b = side(&dir, "b", B_HZ, 8000, 1, 22, &p);
     let sdp = connect(&a, &b, |s| s);
@@ -185,6 +192,14 @@ fn opus_carries_both_tones() {
     let (offer, answer) = talk("112", 0);
     assert!(answer.contains("opus/48000/2"), "{answer}");
     assert!(!offer.contains("a=crypto"));
+}
+
+#[test]
+fn echo_cancellation_on_still_carries_both_tones() {
+    let mut p = page("112", 0, 1);
+    p["audio"]["audio_aec"] = json!(1);
+    p["audio"]["audio_agc"] = json!(1);
+    talk_with("aec", p);
 }
 
 #[test]
@@ -506,4 +521,169 @@ fn opus_stays_continuous_through_5_percent_loss_and_30ms_jitter() {
 #[test]
 fn pcmu_stays_continuous_through_5_percent_loss_and_30ms_jitter() {
     survives_loss_and_jitter("0");
+}
+
+#[test]
+fn silence_from_the_peer_signals_media_timeout() {
+    let dir = tempdir("timeout");
+    let p = page("0", 0, 1);
+    let mic = dir.join("mic.wav");
+    write_sine_wav(&mic, 8000, 1, A_HZ, AMPLITUDE, 1.0).unwrap();
+    let host = TestHost::with_audio(
+        json!({ "input": format!("file:{}", mic.display()), "output": "null", "rtp_timeout_s": 1 }),
+    );
+    let a = audio::new(host.host()).unwrap();
+    a.configure(&p);
+    let offer = a
+        .media_offer(OfferRequest {
+            call_id: 5,
+            kind: "audio".into(),
+            local_ip: "127.0.0.1".into(),
+        })
+        .unwrap()
+        .sections
+        .remove(0);
+    // A peer that answers and never sends.
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let answer = format!(
+        "m=audio {} RTP/AVP 0\r\nc=IN IP4 127.0.0.1\r\na=sendrecv\r\n",
+        silent.local_addr().unwrap().port()
+    );
+    a.media_start(StartRequest {
+        call_id: 5,
+        kind: "audio".into(),
+        local: offer,
+        remote: answer,
+    })
+    .unwrap();
+    let timed_out = || {
+        host.signals
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|s| s["signal"] == "media_timeout")
+    };
+    std::thread::sleep(Duration::from_millis(600));
+    assert!(!timed_out(), "too early");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while !timed_out() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let signals = host.signals.lock().unwrap().clone();
+    let s = signals
+        .iter()
+        .find(|s| s["signal"] == "media_timeout")
+        .expect("media_timeout within 3 s");
+    assert_eq!(s["callId"], 5);
+    assert!(s["silentMs"].as_u64().unwrap() >= 1000);
+    // What A sent did arrive: the stream went on while the peer was silent.
+    silent
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut buf = [0u8; 1500];
+    assert!(silent.recv_from(&mut buf).is_ok());
+    a.media_stop(StopRequest {
+        call_id: 5,
+        kind: "audio".into(),
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn ringtone_plays_on_the_ring_device_until_the_call_connects() {
+    use seatphone_plugin_api::CallEvent;
+    let dir = tempdir("ring");
+    let ring = dir.join("ring.wav");
+    let host = TestHost::with_audio(
+        json!({ "ring": format!("file:{}", ring.display()), "output": "null" }),
+    );
+    let a = audio::new(host.host()).unwrap();
+    a.call_event(CallEvent::Incoming {
+        call_id: 9,
+        auto_answer: false,
+    });
+    std::thread::sleep(Duration::from_millis(700));
+    a.call_event(CallEvent::Connected { call_id: 9 });
+    let len = std::fs::metadata(&ring).unwrap().len();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        std::fs::metadata(&ring).unwrap().len(),
+        len,
+        "the ringtone went on after connect"
+    );
+    let rec = Recording::read(&ring).unwrap();
+    assert!(
+        (0.5..1.0).contains(&rec.seconds()),
+        "{} s of ringing",
+        rec.seconds()
+    );
+    let f = dominant_frequency(rec.slice(0.1, rec.seconds()), rec.rate);
+    assert!(
+        (f - 440.0).abs() < 10.0 || (f - 480.0).abs() < 10.0,
+        "ringtone at {f} Hz"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn switching_the_speaker_mid_call_and_a_broken_device_falls_back() {
+    let dir = tempdir("switch");
+    let p = page("8", 0, 1);
+    let a = side(&dir, "a", A_HZ, 8000, 1, 1, &p);
+    // B's speaker cannot be created: the call goes on with B on a fallback, and B's page hears of it.
+    let mic = dir.join("b-mic.wav");
+    write_sine_wav(&mic, 8000, 1, B_HZ, AMPLITUDE, 1.0).unwrap();
+    let b_host = TestHost::with_audio(json!({
+        "input": format!("file:{}", mic.display()),
+        "output": "file:/nonexistent-dir/out.wav",
+    }));
+    let b_plugin = audio::new(b_host.host()).unwrap();
+    b_plugin.configure(&p);
+    let b = Side {
+        host: b_host,
+        plugin: b_plugin,
+        speaker: dir.join("unused.wav"),
+        call_id: 2,
+    };
+    connect(&a, &b, |s| s);
+    std::thread::sleep(Duration::from_millis(1500));
+    let fallbacks = b.host.events_of(audio::EVT_DEVICE_FALLBACK);
+    assert_eq!(fallbacks.len(), 1, "{fallbacks:?}");
+    assert_eq!(fallbacks[0]["deviceType"], 1);
+    assert!(fallbacks[0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("nonexistent-dir"));
+    // A moves its speaker to silence (the last entry): its file stops growing.
+    let list = call(
+        &a.plugin,
+        audio::GET_DEVICES,
+        "tsdk_get_devices",
+        json!({ "deviceType": 1 }),
+    );
+    let null_index = list["param"]["num"].as_u64().unwrap() - 1;
+    assert_eq!(
+        list["param"]["deviceInfo"][null_index as usize]["deviceName"],
+        "null (silence)"
+    );
+    let r = call(
+        &a.plugin,
+        audio::SET_SPEAK_INDEX,
+        "tsdk_set_speak_index",
+        json!({ "index": null_index }),
+    );
+    assert_eq!(r["result"], 0);
+    std::thread::sleep(Duration::from_millis(200));
+    let len = std::fs::metadata(&a.speaker).unwrap().len();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        std::fs::metadata(&a.speaker).unwrap().len(),
+        len,
+        "the old speaker still plays"
+    );
+    hang_up(&a);
+    hang_up(&b);
+    let rec = Recording::read(&a.speaker).unwrap();
+    assert!((dominant_frequency(rec.slice(0.8, rec.seconds()), rec.rate) - B_HZ).abs() < 10.0);
+    let _ = std::fs::remove_dir_all(dir);
 }
