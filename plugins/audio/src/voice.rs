@@ -34,7 +34,7 @@ impl VoiceProcessing {
                             enable_delay_agnostic: true,
                             stream_delay_ms: None,
                         }),
-                        noise_suppression: (anr > 0).then(|| NoiseSuppression {
+                        noise_suppression: (anr > 0).then_some(NoiseSuppression {
                             suppression_level: match anr {
                                 1 => NoiseSuppressionLevel::Low,
                                 2 => NoiseSuppressionLevel::Moderate,
