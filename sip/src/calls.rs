@@ -356,6 +356,16 @@ impl CallTable {
         Ok(())
     }
 
+    /// The media plugin heard nothing from the peer for too long (it
+    /// vanished without a BYE): hang up, and tell the page why (408).
+    pub fn media_timeout(&mut self, id: u32) {
+        let live = self.calls.get(&id).map(|c| c.state);
+        if matches!(live, Some(CallState::Live | CallState::Hold)) {
+            self.actions.push_back(CallAction::Bye(id));
+            self.ended(id, 408);
+        }
+    }
+
     /// The session has a timer (RFC 4028, the peer refreshes): without a
     /// refresh within `interval` the call ends with a BYE, reason 408.
     pub fn session_timer(&mut self, now: Instant, id: u32, interval: Duration) {

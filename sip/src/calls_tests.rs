@@ -330,3 +330,22 @@ fn session_timer_ends_a_call_the_peer_stopped_refreshing() {
     assert_eq!(sip(&a), vec![CallAction::Bye(5)]);
     assert_eq!(ended_reason(&a), Some(408));
 }
+
+#[test]
+fn media_timeout_hangs_up_a_live_call_with_reason_408() {
+    let mut t = CallTable::new(3);
+    t.outgoing(1, peer(), false);
+    t.connected(Instant::now(), 1);
+    drain(&mut t);
+    t.media_timeout(1);
+    let actions = drain(&mut t);
+    assert!(actions.iter().any(|a| matches!(a, CallAction::Bye(1))));
+    let ended = actions
+        .iter()
+        .find_map(|a| match a {
+            CallAction::Page(e) if e.notify == 2007 => Some(e.clone()),
+            _ => None,
+        })
+        .expect("2007");
+    assert_eq!(ended.param["callInfo"]["reasonCode"], 408);
+}

@@ -155,7 +155,7 @@ pub fn reason_text(status: u16) -> &'static str {
         401 | 407 => "authentication failed",
         403 => "forbidden",
         404 => "not found",
-        408 => "no answer from the server",
+        408 => "timed out: no answer from the server or the peer",
         480 => "temporarily unavailable",
         486 => "busy here",
         487 => "request terminated",

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use seatphone_tests::host::{Options, Seatphone};
+use seatphone_tests::host::{signal, Options, Seatphone};
 use seatphone_tests::peers::baresip::{AnswerMode, Baresip};
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
 use seatphone_tests::peers::wait_until;
@@ -58,5 +58,42 @@ async fn page_socket_dropping_mid_call_leaves_the_call_up_and_the_next_page_lear
         "{:?}",
         callee.events()
     );
+    callee.stop();
+}
+
+#[tokio::test]
+async fn peer_that_vanishes_mid_call_is_hung_up_after_the_rtp_timeout_with_reason_408() {
+    let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
+    let mut callee = Baresip::start("1002", &kam, AnswerMode::Auto).expect("baresip");
+    let host = Seatphone::start(Options {
+        extra_toml: "[audio]\nrtp_timeout_s = 3\n".into(),
+        ..Options::default()
+    })
+    .await;
+    let mut page = host.call_page().await;
+    Seatphone::configure(&mut page, kam.port).await;
+    Seatphone::register(&mut page, "1001", "pass1001").await;
+    let r = page
+        .request(
+            67537,
+            "tsdk_start_call",
+            json!({"calleeNumber": "1002", "isVideo": false}),
+        )
+        .await;
+    assert_eq!(r["result"], 0, "{r}");
+    page.event(2005, T).await;
+    page.event(2006, T).await;
+
+    // Frozen: no RTP, no BYE, as a peer whose network or process died.
+    signal(callee.pid(), "STOP");
+    let started = tokio::time::Instant::now();
+    let ended = page.event(2007, Duration::from_secs(15)).await;
+    let waited = started.elapsed();
+    assert_eq!(ended["param"]["callInfo"]["reasonCode"], 408, "{ended}");
+    assert!(
+        waited >= Duration::from_secs(2),
+        "ended after {waited:?}: before the timeout"
+    );
+    signal(callee.pid(), "CONT");
     callee.stop();
 }

@@ -197,7 +197,7 @@ impl Engine {
             Input::Host(HostInput::MediaTimeout(call)) => {
                 if self.table.contains(call) {
                     tracing::info!("call {call}: no media received, hanging up");
-                    let _ = self.table.end(call);
+                    self.table.media_timeout(call);
                 }
             }
             Input::Host(HostInput::Shutdown(done)) => self.begin_shutdown(done),

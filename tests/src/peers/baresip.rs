@@ -151,6 +151,11 @@ impl Baresip {
         std::fs::read_to_string(self.dir.path().join("baresip.log")).unwrap_or_default()
     }
 
+    /// The process id (to freeze it: a peer that vanishes without a BYE).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn stop(&mut self) {
         // It un-registers on SIGTERM; a second signal cuts the wait short.
         stop_child(&mut self.child, Duration::from_secs(2));
