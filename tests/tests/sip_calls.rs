@@ -23,28 +23,54 @@ async fn setup(mode: AnswerMode) -> (Kamailio, Baresip, Ua) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sip_call_out_to_baresip_and_hang_up_here() {
     let (_kam, bob, mut ua) = setup(AnswerMode::Auto).await;
-    let r = ua.command("tsdk_start_call", json!({"calleeNumber": "1002", "isVideo": false})).await;
+    let r = ua
+        .command(
+            "tsdk_start_call",
+            json!({"calleeNumber": "1002", "isVideo": false}),
+        )
+        .await;
     assert_eq!(r.result, 0, "{r:?}");
-    let id = r.param.as_ref().expect("param")["callId"].as_u64().expect("callId");
+    let id = r.param.as_ref().expect("param")["callId"]
+        .as_u64()
+        .expect("callId");
     assert_eq!(r.param.as_ref().expect("param")["call_id"], id);
     let out = ua.wait(2003, 2).await;
     assert_eq!(call_id(&out), id);
     assert_eq!(out.param["callInfo"]["peerNumber"], "1002");
     let up = ua.wait(2006, 10).await;
     assert_eq!(up.param["callInfo"]["callState"], 3);
-    assert!(bob.wait_event(SECS, "CALL_ESTABLISHED"), "{:?}", bob.events());
-    assert!(ua.media.entries().iter().any(|e| e.starts_with(&format!("start {id} audio"))));
-    assert_eq!(ua.command("tsdk_end_call", json!({"callId": id})).await.result, 0);
+    assert!(
+        bob.wait_event(SECS, "CALL_ESTABLISHED"),
+        "{:?}",
+        bob.events()
+    );
+    assert!(ua
+        .media
+        .entries()
+        .iter()
+        .any(|e| e.starts_with(&format!("start {id} audio"))));
+    assert_eq!(
+        ua.command("tsdk_end_call", json!({"callId": id}))
+            .await
+            .result,
+        0
+    );
     let end = ua.wait(2007, 2).await;
     assert_eq!(end.param["callInfo"]["reasonCode"], 0);
     assert!(bob.wait_event(SECS, "CALL_CLOSED"), "BYE reached baresip");
-    assert!(ua.media.entries().iter().any(|e| e == &format!("stop {id} audio")));
+    assert!(ua
+        .media
+        .entries()
+        .iter()
+        .any(|e| e == &format!("stop {id} audio")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sip_call_out_ended_by_baresip_bye() {
     let (_kam, bob, mut ua) = setup(AnswerMode::Auto).await;
-    let r = ua.command("tsdk_start_call", json!({"calleeNumber": "1002"})).await;
+    let r = ua
+        .command("tsdk_start_call", json!({"calleeNumber": "1002"}))
+        .await;
     assert_eq!(r.result, 0);
     ua.wait(2006, 10).await;
     assert!(bob.wait_event(SECS, "CALL_ESTABLISHED"));
@@ -63,8 +89,17 @@ async fn sip_call_in_from_baresip_accepted_then_bye_from_baresip() {
     assert_eq!(inc.param["callInfo"]["isCaller"], false);
     assert_eq!(inc.param["maybeVideoCall"], false);
     let id = call_id(&inc);
-    assert!(bob.wait_event(SECS, "CALL_RINGING"), "180 reached baresip: {:?}", bob.events());
-    assert_eq!(ua.command("tsdk_accept_call", json!({"callId": id, "isVideo": false})).await.result, 0);
+    assert!(
+        bob.wait_event(SECS, "CALL_RINGING"),
+        "180 reached baresip: {:?}",
+        bob.events()
+    );
+    assert_eq!(
+        ua.command("tsdk_accept_call", json!({"callId": id, "isVideo": false}))
+            .await
+            .result,
+        0
+    );
     ua.wait(2006, 10).await;
     assert!(bob.wait_event(SECS, "CALL_ESTABLISHED"));
     bob.hangup();
@@ -77,7 +112,12 @@ async fn sip_call_in_rejected_here_is_486_at_baresip() {
     let (_kam, bob, mut ua) = setup(AnswerMode::Manual).await;
     bob.dial("sip:1001@127.0.0.1");
     let id = call_id(&ua.wait(2002, 10).await);
-    assert_eq!(ua.command("tsdk_end_call", json!({"callId": id})).await.result, 0);
+    assert_eq!(
+        ua.command("tsdk_end_call", json!({"callId": id}))
+            .await
+            .result,
+        0
+    );
     let end = ua.wait(2007, 2).await;
     assert_eq!(end.param["callInfo"]["reasonCode"], 486);
     assert!(bob.wait_event(SECS, "CALL_CLOSED"));
@@ -98,21 +138,40 @@ async fn sip_call_in_cancelled_by_baresip_ends_with_487() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sip_call_out_cancelled_before_answer() {
     let (_kam, bob, mut ua) = setup(AnswerMode::Manual).await;
-    let r = ua.command("tsdk_start_call", json!({"calleeNumber": "1002"})).await;
-    let id = r.param.as_ref().expect("param")["callId"].as_u64().expect("id");
+    let r = ua
+        .command("tsdk_start_call", json!({"calleeNumber": "1002"}))
+        .await;
+    let id = r.param.as_ref().expect("param")["callId"]
+        .as_u64()
+        .expect("id");
     ua.wait(2004, 10).await;
     assert!(bob.wait_event(SECS, "CALL_INCOMING"));
-    assert_eq!(ua.command("tsdk_end_call", json!({"callId": id})).await.result, 0);
+    assert_eq!(
+        ua.command("tsdk_end_call", json!({"callId": id}))
+            .await
+            .result,
+        0
+    );
     let end = ua.wait(2007, 2).await;
     assert_eq!(end.param["callInfo"]["reasonCode"], 487);
-    assert!(bob.wait_event(SECS, "CALL_CLOSED"), "CANCEL reached baresip: {:?}", bob.events());
+    assert!(
+        bob.wait_event(SECS, "CALL_CLOSED"),
+        "CANCEL reached baresip: {:?}",
+        bob.events()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sip_call_out_to_busy_callee_ends_with_486() {
     let (kam, bob, mut ua) = setup(AnswerMode::Manual).await;
-    ua.command("tsdk_start_call", json!({"calleeNumber": "1002"})).await;
-    assert!(bob.wait_event(SECS, "CALL_INCOMING"), "{}\n{}", kam.log(), bob.log());
+    ua.command("tsdk_start_call", json!({"calleeNumber": "1002"}))
+        .await;
+    assert!(
+        bob.wait_event(SECS, "CALL_INCOMING"),
+        "{}\n{}",
+        kam.log(),
+        bob.log()
+    );
     // baresip's hangup of a ringing incoming call answers 486 Busy Here.
     bob.hangup();
     let end = ua.wait(2007, 10).await;
@@ -122,11 +181,16 @@ async fn sip_call_out_to_busy_callee_ends_with_486() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sip_anonymous_call_reaches_baresip_with_privacy_id() {
     let (kam, bob, mut ua) = setup(AnswerMode::Auto).await;
-    let r = ua.command("tsdk_start_anonymous_call", json!({"calleeNumber": "1002"})).await;
+    let r = ua
+        .command("tsdk_start_anonymous_call", json!({"calleeNumber": "1002"}))
+        .await;
     assert_eq!(r.result, 0, "{r:?}");
     ua.wait(2006, 10).await;
     assert!(bob.wait_event(SECS, "CALL_ESTABLISHED"));
-    let inc = bob.event("CALL_INCOMING").or_else(|| bob.event("CALL_ESTABLISHED")).unwrap_or_default();
+    let inc = bob
+        .event("CALL_INCOMING")
+        .or_else(|| bob.event("CALL_ESTABLISHED"))
+        .unwrap_or_default();
     assert!(inc.to_string().contains("anonymous"), "{inc}");
     assert!(
         wait_until(SECS, || kam.log().contains("privacy=id")),
@@ -139,17 +203,45 @@ async fn sip_anonymous_call_reaches_baresip_with_privacy_id() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sip_hold_and_unhold_with_baresip() {
     let (_kam, bob, mut ua) = setup(AnswerMode::Auto).await;
-    let r = ua.command("tsdk_start_call", json!({"calleeNumber": "1002"})).await;
-    let id = r.param.as_ref().expect("param")["callId"].as_u64().expect("id");
+    let r = ua
+        .command("tsdk_start_call", json!({"calleeNumber": "1002"}))
+        .await;
+    let id = r.param.as_ref().expect("param")["callId"]
+        .as_u64()
+        .expect("id");
     ua.wait(2006, 10).await;
     assert!(bob.wait_event(SECS, "CALL_ESTABLISHED"));
-    assert_eq!(ua.command("tsdk_hold_call", json!({"callId": id})).await.result, 0);
+    assert_eq!(
+        ua.command("tsdk_hold_call", json!({"callId": id}))
+            .await
+            .result,
+        0
+    );
     assert_eq!(call_id(&ua.wait(2018, 10).await), id);
-    assert_eq!(ua.command("tsdk_hold_call", json!({"callId": id})).await.result, 3);
-    assert_eq!(ua.command("tsdk_unhold_call", json!({"callId": id})).await.result, 0);
+    assert_eq!(
+        ua.command("tsdk_hold_call", json!({"callId": id}))
+            .await
+            .result,
+        3
+    );
+    assert_eq!(
+        ua.command("tsdk_unhold_call", json!({"callId": id}))
+            .await
+            .result,
+        0
+    );
     assert_eq!(call_id(&ua.wait(2020, 10).await), id);
-    let starts = ua.media.entries().iter().filter(|e| e.starts_with(&format!("start {id}"))).count();
-    assert!(starts >= 3, "media updated on hold and unhold: {:?}", ua.media.entries());
+    let starts = ua
+        .media
+        .entries()
+        .iter()
+        .filter(|e| e.starts_with(&format!("start {id}")))
+        .count();
+    assert!(
+        starts >= 3,
+        "media updated on hold and unhold: {:?}",
+        ua.media.entries()
+    );
     assert!(ua.media.entries().iter().any(|e| e.contains("\"held\"")));
 }
 
@@ -160,8 +252,12 @@ async fn sip_call_waiting_accept_holds_the_live_call() {
     let carol = Baresip::start("1003", &kam, AnswerMode::Manual).expect("carol");
     let mut ua = Ua::start().await;
     ua.register(kam.port, "1001").await;
-    let r = ua.command("tsdk_start_call", json!({"calleeNumber": "1002"})).await;
-    let first = r.param.as_ref().expect("param")["callId"].as_u64().expect("id");
+    let r = ua
+        .command("tsdk_start_call", json!({"calleeNumber": "1002"}))
+        .await;
+    let first = r.param.as_ref().expect("param")["callId"]
+        .as_u64()
+        .expect("id");
     ua.wait(2006, 10).await;
     assert!(bob.wait_event(SECS, "CALL_ESTABLISHED"));
     carol.dial("sip:1001@127.0.0.1");
@@ -169,13 +265,23 @@ async fn sip_call_waiting_accept_holds_the_live_call() {
     let second = call_id(&waiting);
     assert_ne!(first, second);
     assert_eq!(waiting.param["callInfo"]["isAutoAnswer"], false);
-    assert_eq!(ua.command("tsdk_accept_call", json!({"callId": second})).await.result, 0);
+    assert_eq!(
+        ua.command("tsdk_accept_call", json!({"callId": second}))
+            .await
+            .result,
+        0
+    );
     // The hold re-INVITE and the answer run side by side: either may finish first.
     let held = ua.wait_where(10, |e| e.notify == 2018).await.expect("2018");
     assert_eq!(call_id(&held), first, "the live call went on hold");
     assert!(
-        ua.seen.iter().any(|e| e.notify == 2006 && call_id(e) == second)
-            || ua.wait_where(10, |e| e.notify == 2006 && call_id(e) == second).await.is_some(),
+        ua.seen
+            .iter()
+            .any(|e| e.notify == 2006 && call_id(e) == second)
+            || ua
+                .wait_where(10, |e| e.notify == 2006 && call_id(e) == second)
+                .await
+                .is_some(),
         "the waiting call connected: {:?}",
         ua.notified()
     );
