@@ -49,24 +49,61 @@ fn torture_messages() -> Vec<Torture> {
         .collect()
 }
 
-/// Frames the page received in `window`.
-async fn drain(page: &mut Page, window: Duration) -> Vec<Value> {
-    let mut frames = Vec::new();
-    while let Some(f) = page.next_frame(window).await {
-        frames.push(f);
-    }
-    frames
+/// A host on a known SIP port, its engine's pid and a page on its call socket.
+struct Target {
+    host: Seatphone,
+    sip_port: u16,
+    engine: u32,
+    page: Page,
 }
 
-async fn still_serving(host: &Seatphone, engine: Option<u32>, page: &mut Page) {
-    assert_eq!(
-        host.engine_pid(),
-        engine,
-        "the engine restarted: it crashed"
-    );
-    assert_eq!(host.health().await["version"], env!("CARGO_PKG_VERSION"));
-    let r = page.request(67578, "tsdk_get_mic_volume", json!({})).await;
-    assert_eq!(r["result"], 0, "{r}");
+impl Target {
+    async fn start() -> Target {
+        let sip_port = free_port();
+        let host = Seatphone::start(Options {
+            sip_port,
+            ..Default::default()
+        })
+        .await;
+        let engine = host.engine_pid().expect("engine");
+        let mut page = host.call_page().await;
+        page.forget(Duration::from_millis(300)).await;
+        Target {
+            host,
+            sip_port,
+            engine,
+            page,
+        }
+    }
+
+    /// Page frames until `quiet` passes without one.
+    async fn page_frames(&mut self, quiet: Duration) -> Vec<Value> {
+        self.page.forget(quiet).await
+    }
+
+    /// Same engine process (no crash, no restart), `/health` and the page API answer.
+    async fn assert_still_serving(&mut self) {
+        assert_eq!(
+            self.host.engine_pid(),
+            Some(self.engine),
+            "the engine restarted: it crashed"
+        );
+        assert_eq!(
+            self.host.health().await["version"],
+            env!("CARGO_PKG_VERSION")
+        );
+        let r = self
+            .page
+            .request(67578, "tsdk_get_mic_volume", json!({}))
+            .await;
+        assert_eq!(r["result"], 0, "{r}");
+    }
+
+    fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.engine))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
 }
 
 #[tokio::test]
@@ -74,25 +111,17 @@ async fn rfc4475_torture_messages_leave_the_host_serving_and_the_page_untroubled
     if !netns::isolated("rfc4475_torture_messages_leave_the_host_serving_and_the_page_untroubled") {
         return;
     }
-    let sip_port = free_port();
-    let host = Seatphone::start(Options {
-        sip_port,
-        ..Default::default()
-    })
-    .await;
-    let engine = host.engine_pid();
-    let mut page = host.call_page().await;
-    drain(&mut page, Duration::from_millis(300)).await;
+    let mut t = Target::start().await;
     let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let messages = torture_messages();
     assert_eq!(messages.len(), 49);
     let mut reached_the_page = Vec::new();
     for m in &messages {
         socket
-            .send_to(&m.bytes, ("127.0.0.1", sip_port))
+            .send_to(&m.bytes, ("127.0.0.1", t.sip_port))
             .await
             .unwrap();
-        let frames = drain(&mut page, Duration::from_millis(150)).await;
+        let frames = t.page_frames(Duration::from_millis(150)).await;
         if MUST_REFUSE.contains(&m.name.as_str()) && frames.iter().any(|f| f["notify"] == 2002) {
             reached_the_page.push(m.name.clone());
         }
@@ -101,7 +130,7 @@ async fn rfc4475_torture_messages_leave_the_host_serving_and_the_page_untroubled
         reached_the_page.is_empty(),
         "malformed requests reached the page as calls: {reached_the_page:?}"
     );
-    still_serving(&host, engine, &mut page).await;
+    t.assert_still_serving().await;
 }
 
 #[tokio::test]
@@ -109,15 +138,7 @@ async fn garbage_oversized_and_truncated_datagrams_are_dropped() {
     if !netns::isolated("garbage_oversized_and_truncated_datagrams_are_dropped") {
         return;
     }
-    let sip_port = free_port();
-    let host = Seatphone::start(Options {
-        sip_port,
-        ..Default::default()
-    })
-    .await;
-    let engine = host.engine_pid();
-    let mut page = host.call_page().await;
-    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut t = Target::start().await;
     let huge_header = format!(
         "OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK1\r\nX-Big: {}\r\n\r\n",
         "a".repeat(60_000)
@@ -133,18 +154,13 @@ async fn garbage_oversized_and_truncated_datagrams_are_dropped() {
         huge_header.into_bytes(),
         "\u{feff}INVITE sip:\u{0}@127.0.0.1 SIP/2.0\r\n\r\n".as_bytes().to_vec(),
     ];
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     for g in &garbage {
-        socket.send_to(g, ("127.0.0.1", sip_port)).await.unwrap();
+        socket.send_to(g, ("127.0.0.1", t.sip_port)).await.unwrap();
     }
-    let frames = drain(&mut page, Duration::from_millis(500)).await;
+    let frames = t.page_frames(Duration::from_millis(500)).await;
     assert!(frames.iter().all(|f| f["notify"] != 2002), "{frames:?}");
-    still_serving(&host, engine, &mut page).await;
-}
-
-fn open_fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|d| d.count())
-        .unwrap_or(0)
+    t.assert_still_serving().await;
 }
 
 #[tokio::test]
@@ -154,18 +170,10 @@ async fn invite_flood_beyond_max_calls_is_refused_with_486_and_the_page_sees_onl
     ) {
         return;
     }
-    let sip_port = free_port();
-    let host = Seatphone::start(Options {
-        sip_port,
-        ..Default::default()
-    })
-    .await;
-    let engine = host.engine_pid();
-    let mut page = host.call_page().await;
-    page.forget(Duration::from_millis(300)).await;
-    let fds_before = open_fds(engine.unwrap());
-
-    let trace = host.dir.path().join("sipp-messages.log");
+    let mut t = Target::start().await;
+    let fds_before = t.open_fds();
+    let trace = t.host.dir.path().join("sipp-messages.log");
+    // 200 INVITEs at 200/s from a peer nobody registered.
     let status = tokio::process::Command::new("sipp")
         .args([
             "-sn",
@@ -193,7 +201,7 @@ async fn invite_flood_beyond_max_calls_is_refused_with_486_and_the_page_sees_onl
         ])
         .args(["-trace_msg", "-message_file"])
         .arg(&trace)
-        .arg(format!("127.0.0.1:{sip_port}"))
+        .arg(format!("127.0.0.1:{}", t.sip_port))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status()
@@ -216,15 +224,15 @@ async fn invite_flood_beyond_max_calls_is_refused_with_486_and_the_page_sees_onl
         "INVITEs beyond max_calls are refused with 486 (saw {busy}; statuses {statuses:?})"
     );
 
-    let frames = page.forget(Duration::from_millis(500)).await;
+    let frames = t.page_frames(Duration::from_millis(500)).await;
     let incoming = frames.iter().filter(|f| f["notify"] == 2002).count();
     assert!(
         incoming <= 2,
         "the page saw {incoming} incoming calls; max_calls is 2"
     );
-    still_serving(&host, engine, &mut page).await;
+    t.assert_still_serving().await;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let fds_after = open_fds(engine.unwrap());
+    let fds_after = t.open_fds();
     assert!(
         fds_after <= fds_before + 8,
         "file descriptors grew from {fds_before} to {fds_after}"
