@@ -1,0 +1,161 @@
+//! The SIP user agent through the real `seatphone` binary, driven over
+//! WebSocket as a page drives it, against Kamailio and baresip.
+//! (Build the workspace first: the test starts `target/<profile>/seatphone`.)
+
+use std::time::Duration;
+
+use seatphone_tests::host::{plugin_library, Options, Page, Seatphone};
+use seatphone_tests::peers::baresip::{AnswerMode, Baresip};
+use seatphone_tests::peers::kamailio::{Digest, Kamailio, KamailioConfig};
+use seatphone_tests::peers::wait_until;
+use serde_json::{json, Value};
+
+const SECS: Duration = Duration::from_secs(10);
+
+async fn host(sip_toml: &str) -> Seatphone {
+    Seatphone::start(Options {
+        plugins: vec![plugin_library("audio")],
+        sip_toml: sip_toml.into(),
+        extra_toml: "[audio]\ninput = \"null\"\noutput = \"null\"\n".into(),
+        ..Options::default()
+    })
+    .await
+}
+
+fn call_id_of(v: &Value) -> u64 {
+    v["param"]["callId"].as_u64().unwrap_or(0)
+}
+
+async fn registered(kam: &Kamailio, user: &str) -> (Seatphone, Page) {
+    let host = host("").await;
+    let mut page = host.call_page().await;
+    Seatphone::configure(&mut page, kam.port).await;
+    Seatphone::register(&mut page, user, &format!("pass{user}")).await;
+    (host, page)
+}
+
+async fn register_and_deregister(digest: Digest) {
+    let kam = Kamailio::start(KamailioConfig {
+        digest,
+        ..KamailioConfig::default()
+    })
+    .expect("kamailio");
+    let (host, mut page) = registered(&kam, "1001").await;
+    assert_eq!(kam.contacts("1001").len(), 1, "{}", kam.ul_dump());
+    let health = host.health().await;
+    assert!(health.to_string().contains("registered"), "{health}");
+    assert!(!health.to_string().contains("pass1001"));
+    let r = page.request(65538, "tsdk_logout", json!({"sipNum": "1001"})).await;
+    assert_eq!(r["result"], 0, "{r}");
+    let out = page.event(1006, SECS).await;
+    assert_eq!(out["param"]["register_state"], 4);
+    assert!(wait_until(Duration::from_secs(3), || kam.contacts("1001").is_empty()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_e2e_page_registers_md5_and_deregisters() {
+    register_and_deregister(Digest::Md5).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_e2e_page_registers_sha256_and_deregisters() {
+    register_and_deregister(Digest::Sha256).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_e2e_wrong_password_is_1005_once() {
+    let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
+    let host = host("").await;
+    let mut page = host.call_page().await;
+    Seatphone::configure(&mut page, kam.port).await;
+    let login = json!({"sipNum": "1001", "sipName": "1001", "sipPwd": "nope", "sipMode": 4});
+    assert_eq!(page.request(65537, "tsdk_login", login).await["result"], 0);
+    let failed = page.event(1005, SECS).await;
+    let code = failed["param"]["reason_code"].as_u64().unwrap_or(0);
+    assert!(code == 401 || code == 403, "{failed}");
+    let later = page.forget(Duration::from_millis(1500)).await;
+    assert!(!later.iter().any(|f| f["notify"] == 1005), "{later:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_e2e_pool_fails_over_when_the_first_server_dies() {
+    let mut first = Kamailio::start(KamailioConfig::default()).expect("kamailio");
+    let second = Kamailio::start(KamailioConfig::default()).expect("kamailio");
+    let host = host("request_timeout = 1\nkeepalive_interval = 1\nretry_interval = 5\n").await;
+    let mut page = host.call_page().await;
+    let config = json!({"networkInfo": {"serverAddr": "127.0.0.1", "sipServerPort": first.port,
+        "poolServers": [{"serverAddr": "127.0.0.1", "sipServerPort": second.port}]}});
+    assert_eq!(page.request(65539, "tsdk_set_config_param", config).await["result"], 0);
+    let login = json!({"sipNum": "1001", "sipName": "1001", "sipPwd": "pass1001", "sipMode": 5});
+    assert_eq!(page.request(65537, "tsdk_login", login).await["result"], 0);
+    page.event(1004, SECS).await;
+    assert_eq!(first.contacts("1001").len(), 1);
+    first.stop();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(6);
+    let mut moved = false;
+    while tokio::time::Instant::now() < deadline {
+        if let Some(f) = page.next_frame(Duration::from_millis(200)).await {
+            if f["notify"] == 1009
+                && f["param"]["register_state"] == 3
+                && f["param"]["server"] == second.addr()
+            {
+                moved = true;
+                break;
+            }
+        }
+    }
+    assert!(moved, "registered on the second server within one retry interval");
+    assert_eq!(second.contacts("1001").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_e2e_page_calls_baresip_and_hangs_up() {
+    let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
+    let bob = Baresip::start("1002", &kam, AnswerMode::Auto).expect("baresip");
+    let (_host, mut page) = registered(&kam, "1001").await;
+    let r = page
+        .request(67537, "tsdk_start_call", json!({"calleeNumber": "1002", "isVideo": false}))
+        .await;
+    assert_eq!(r["result"], 0, "{r}");
+    let id = r["param"]["callId"].as_u64().expect("callId");
+    assert_eq!(r["param"]["call_id"], id);
+    assert_eq!(call_id_of(&page.event(2003, SECS).await), id);
+    let up = page.event(2006, SECS).await;
+    assert_eq!(call_id_of(&up), id);
+    assert!(bob.wait_event(SECS, "CALL_ESTABLISHED"));
+    let r = page.request(67539, "tsdk_end_call", json!({"callId": id})).await;
+    assert_eq!(r["result"], 0, "{r}");
+    let end = page.event(2007, SECS).await;
+    assert_eq!(end["param"]["callInfo"]["reasonCode"], 0);
+    assert!(bob.wait_event(SECS, "CALL_CLOSED"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_e2e_baresip_calls_the_page_which_accepts() {
+    let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
+    let bob = Baresip::start("1002", &kam, AnswerMode::Manual).expect("baresip");
+    let (_host, mut page) = registered(&kam, "1001").await;
+    bob.dial("sip:1001@127.0.0.1");
+    let inc = page.event(2002, SECS).await;
+    assert_eq!(inc["param"]["callInfo"]["peerNumber"], "1002");
+    let id = call_id_of(&inc);
+    let r = page
+        .request(67538, "tsdk_accept_call", json!({"callId": id, "isVideo": false}))
+        .await;
+    assert_eq!(r["result"], 0, "{r}");
+    page.event(2006, SECS).await;
+    assert!(bob.wait_event(SECS, "CALL_ESTABLISHED"));
+    bob.hangup();
+    let end = page.event(2007, SECS).await;
+    assert_eq!(end["param"]["callInfo"]["reasonCode"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_e2e_end_of_unknown_call_is_result_5_and_2022() {
+    let host = host("").await;
+    let mut page = host.call_page().await;
+    let r = page.request(67539, "tsdk_end_call", json!({"callId": 12345})).await;
+    assert_eq!(r["result"], 5, "{r}");
+    let ev = page.event(2022, SECS).await;
+    assert_eq!(ev["param"]["result"], 50331670u64);
+}
