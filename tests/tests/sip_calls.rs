@@ -288,3 +288,31 @@ async fn sip_call_waiting_accept_holds_the_live_call() {
     assert!(carol.wait_event(SECS, "CALL_ESTABLISHED"));
     assert_eq!(ua.sip.snapshot().len(), 3, "1009 + two calls");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_over_tcp_registers_and_calls_both_ways() {
+    let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
+    let bob = Baresip::start("1002", &kam, AnswerMode::Auto).expect("baresip");
+    let mut ua = Ua::start().await;
+    let r = ua
+        .command(
+            "tsdk_set_config_param",
+            json!({"networkInfo": {"serverAddr": "127.0.0.1", "sipServerPort": kam.port, "sipTransportMode": 2}}),
+        )
+        .await;
+    assert_eq!(r.result, 0, "{r:?}");
+    assert!(r.err_msg.is_none(), "TCP is supported: {r:?}");
+    assert_eq!(ua.login("1001", "pass1001", 4).await.result, 0);
+    ua.wait(1004, 10).await;
+    let contacts = kam.contacts("1001");
+    assert!(contacts[0].to_lowercase().contains("transport=tcp"), "{contacts:?}");
+    assert!(kam.ul_dump().to_lowercase().contains("tcp"), "{}", kam.ul_dump());
+    let r = ua.command("tsdk_start_call", json!({"calleeNumber": "1002"})).await;
+    assert_eq!(r.result, 0);
+    ua.wait(2006, 10).await;
+    assert!(bob.wait_event(SECS, "CALL_ESTABLISHED"));
+    bob.hangup();
+    ua.wait(2007, 10).await;
+    bob.dial("sip:1001@127.0.0.1");
+    ua.wait(2002, 10).await;
+}

@@ -91,7 +91,7 @@ impl Engine {
                     self.register.clear();
                 }
                 let mut warnings = self.media.configure(&req.param);
-                if self.settings.transport != params::Transport::Udp {
+                if self.settings.transport == params::Transport::Tls {
                     warnings.push(format!(
                         "SIP over {} is not supported yet: using UDP",
                         self.settings.transport.name().to_uppercase()

@@ -46,6 +46,12 @@ pub async fn build(
         .get_socketaddr()
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     transport.add_transport(udp.into());
+    // TCP on the same address and port, for `sipTransportMode` 2 and for
+    // proxies that open connections towards our Contact.
+    match rsipstack::transport::TcpListenerConnection::new(local, None).await {
+        Ok(tcp) => transport.add_transport(tcp.into()),
+        Err(e) => tracing::warn!("no SIP over TCP on {local}: {e}"),
+    }
     let mut builder = EndpointBuilder::new();
     builder
         .with_cancel_token(cancel.clone())
