@@ -163,6 +163,8 @@ function sentFrame(page, seq) {
 test.describe('demo page against the real host', { skip: missing || false }, () => {
   let host;
   let browser;
+  // Pages a test leaves open (a failed one) would hold the call socket: close them all.
+  test.afterEach(async () => { if (browser) for (const p of browser.context.pages()) await p.close().catch(() => {}); });
 
   test.before(async () => {
     host = await h.startHost();
@@ -173,7 +175,7 @@ test.describe('demo page against the real host', { skip: missing || false }, () 
     if (host) await host.stop();
   });
 
-  test('the host serves the SDK with its own address and ports as defaults, otherwise unchanged', async () => {
+  test('the host serves the SDK with its own address and ports as defaults, otherwise unchanged', { timeout: 90000 }, async () => {
     const r = await h.httpGet(`${host.base}/OpenEye_SDK.js`);
     assert.equal(r.status, 200);
     assert.match(r.headers['content-type'], /javascript/);
@@ -188,7 +190,7 @@ test.describe('demo page against the real host', { skip: missing || false }, () 
       'the SDK the host serves differs from web/OpenEye_SDK.js: the host binary embeds web/ at build time, rebuild it');
   });
 
-  test('Init connects with the served defaults: daemon, service, login and call come up, version shown', async () => {
+  test('Init connects with the served defaults: daemon, service, login and call come up, version shown', { timeout: 90000 }, async () => {
     const page = await h.openDemo(browser, host);
     for (const name of ['onOpeneyeDeamonReady', 'serviceStartUp', 'onOpeneyeLoginReady', 'onVersionInfoNotify']) {
       await h.waitForLog(page, (e) => e.kind === 'callback' && e.name === name);
@@ -205,7 +207,7 @@ test.describe('demo page against the real host', { skip: missing || false }, () 
     await page.close();
   });
 
-  test('every openEyeCall method called once from the demo page gets a callback shaped as PROTOCOL.md says', async () => {
+  test('every openEyeCall method called once from the demo page gets a callback shaped as PROTOCOL.md says', { timeout: 90000 }, async () => {
     const page = await h.openDemo(browser, host);
     const ctx = { deadSipPort: await h.freeUdpPort() };
     const summary = [];
@@ -233,13 +235,16 @@ test.describe('demo page against the real host', { skip: missing || false }, () 
     await page.close();
   });
 
-  test('on the real page, calls before the call socket is ready or with wrong types answer result 2', async () => {
+  test('on the real page, calls before the call socket is ready or with wrong types answer result 2', { timeout: 90000 }, async () => {
     const page = await browser.newPage();
     await h.gotoHost(page, host);
     const results = await page.evaluate(async () => {
       const sdk = new OpenEye_SDK({});
       const early = await new Promise((r) => sdk.openEyeCall.getMicVol({ response: r }));
-      await new Promise((r) => { const t = setInterval(() => { if (sdk.state().call) { clearInterval(t); r(); } }, 20); });
+      await new Promise((r, j) => {
+        const t = setInterval(() => { if (sdk.state().call) { clearInterval(t); r(); } }, 20);
+        setTimeout(() => { clearInterval(t); j(new Error('call socket not ready within 10 s')); }, 10000);
+      });
       const wrong = await new Promise((r) => sdk.openEyeCall.setSpkVol('loud', 0, { response: r }));
       const missingArgs = await new Promise((r) => sdk.openEyeCall.startCall({ response: r }));
       sdk.uninit();
@@ -254,12 +259,15 @@ test.describe('demo page against the real host', { skip: missing || false }, () 
     await page.close();
   });
 
-  test('two outstanding calls of one method each get their own answer (seq)', async () => {
+  test('two outstanding calls of one method each get their own answer (seq)', { timeout: 90000 }, async () => {
     const page = await browser.newPage();
     await h.gotoHost(page, host);
     const got = await page.evaluate(async () => {
       const sdk = new OpenEye_SDK({});
-      await new Promise((r) => { const t = setInterval(() => { if (sdk.state().call) { clearInterval(t); r(); } }, 20); });
+      await new Promise((r, j) => {
+        const t = setInterval(() => { if (sdk.state().call) { clearInterval(t); r(); } }, 20);
+        setTimeout(() => { clearInterval(t); j(new Error('call socket not ready within 10 s')); }, 10000);
+      });
       const one = new Promise((r) => sdk.openEyeCall.setVideoLayoutMode(0, { response: r }));
       const two = new Promise((r) => sdk.openEyeCall.setVideoLayoutMode(1, { response: r }));
       const out = await Promise.all([one, two]);
@@ -272,7 +280,7 @@ test.describe('demo page against the real host', { skip: missing || false }, () 
     await page.close();
   });
 
-  test('second_page_is_refused_with_4001, and takeover moves the softphone with 4002', async () => {
+  test('second_page_is_refused_with_4001, and takeover moves the softphone with 4002', { timeout: 90000 }, async () => {
     const first = await h.openDemo(browser, host);
     const second = await h.openDemo(browser, host, { waitReady: false });
     const refused = await h.waitForLog(second, (e) => e.name === 'onOpeneyeCallClose');
@@ -292,7 +300,7 @@ test.describe('demo page against the real host', { skip: missing || false }, () 
     await Promise.all([first.close(), second.close(), third.close()]);
   });
 
-  test('a page from another origin cannot connect', async () => {
+  test('a page from another origin cannot connect', { timeout: 90000 }, async () => {
     const other = await h.startOtherOrigin({
       '/': `<!DOCTYPE html><html><body><script src="${host.base}/OpenEye_SDK.js"></script><script>
         window.seen = [];
@@ -342,6 +350,7 @@ test.describe('demo page against the real host', { skip: missing || false }, () 
 test.describe('the page survives the engine and the host restarting', { skip: missing || false }, () => {
   let host;
   let browser;
+  test.afterEach(async () => { if (browser) for (const p of browser.context.pages()) await p.close().catch(() => {}); });
 
   test.before(async () => {
     host = await h.startHost();
@@ -352,7 +361,7 @@ test.describe('the page survives the engine and the host restarting', { skip: mi
     if (host) await host.stop();
   });
 
-  test('engine crash: serviceShutDown, then serviceStartUp, and the call socket comes back', async () => {
+  test('engine crash: serviceShutDown, then serviceStartUp, and the call socket comes back', { timeout: 90000 }, async () => {
     const page = await h.openDemo(browser, host);
     const engines = h.childPids(host.child.pid);
     assert.equal(engines.length, 1, 'the daemon runs one engine');
@@ -371,7 +380,7 @@ test.describe('the page survives the engine and the host restarting', { skip: mi
     await page.close();
   });
 
-  test('host restart: the page reconnects without a reload', async () => {
+  test('host restart: the page reconnects without a reload', { timeout: 90000 }, async () => {
     const page = await h.openDemo(browser, host);
     const from = await h.logLength(page);
     await host.stop();

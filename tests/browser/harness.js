@@ -21,6 +21,22 @@ const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// Process groups this test process started (hosts, peers): killed if the
+// runner is interrupted before the tests' own after() hooks could stop them.
+const groups = new Set();
+function trackGroup(child) {
+  groups.add(child.pid);
+  child.once('exit', () => groups.delete(child.pid));
+}
+function killGroups() {
+  for (const pid of groups) { try { process.kill(-pid, 'SIGKILL'); } catch (e) { /* gone */ } }
+  groups.clear();
+}
+process.once('exit', killGroups);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.once(sig, () => { killGroups(); process.exit(130); });
+}
+
 /** A TCP port nobody listens on right now (on 127.0.0.1). */
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -117,6 +133,7 @@ async function startHost({ extraApi = '', extraToml = '', ports, tmp } = {}) {
     cwd: tmp, detached: true, stdio: ['ignore', out, out],
   });
   fs.closeSync(out);
+  trackGroup(child);
   let exited = null;
   child.on('exit', (code, signal) => { exited = { code, signal }; });
 
@@ -225,7 +242,11 @@ async function startOtherOrigin(pages) {
     res.end(body);
   });
   await new Promise((r) => server.listen(port, '127.0.0.1', r));
-  return { port, base: `http://127.0.0.1:${port}`, close: () => new Promise((r) => server.close(r)) };
+  return {
+    port,
+    base: `http://127.0.0.1:${port}`,
+    close: () => new Promise((r) => { server.close(r); server.closeAllConnections(); }),
+  };
 }
 
 /** Opens the demo page from the host and presses Init; resolves when the call socket is ready. */
@@ -293,6 +314,6 @@ async function waitForLog(page, pred, { from = 0, timeout = 15000 } = {}) {
 const logLength = (page) => page.evaluate(() => window.demoLog.length);
 
 module.exports = {
-  REPO, HOST_BIN, OUTPUT_DIR, sleep, freePort, freeUdpPort, writeToneWav, httpGet, hostBinaryMissing,
+  trackGroup, REPO, HOST_BIN, OUTPUT_DIR, sleep, freePort, freeUdpPort, writeToneWav, httpGet, hostBinaryMissing,
   startHost, stopProcessGroup, childPids, readLogs, launchBrowser, startOtherOrigin, openDemo, gotoHost, waitForLog, logLength,
 };

@@ -1,0 +1,215 @@
+// Real SIP peers on 127.0.0.1 for the browser story test: Kamailio as
+// registrar + proxy, baresip as the phone at the other end. The configs are
+// generated from the project's templates in tests/peers/ (the same ones the
+// Rust SIP tests use), on free ports, in a temp folder; each peer runs in
+// its own process group and is stopped with it.
+'use strict';
+
+const { spawn, execFileSync } = require('node:child_process');
+const dgram = require('node:dgram');
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+const { REPO, sleep, stopProcessGroup, trackGroup } = require('./harness');
+
+const TEMPLATES = path.join(REPO, 'tests', 'peers');
+
+/** Which of kamailio and baresip are missing from PATH (empty when both are there). */
+function missingPeers() {
+  return ['kamailio', 'baresip'].filter((bin) => {
+    try { execFileSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }); return false; } catch (e) { return true; }
+  });
+}
+
+function fill(template, values) {
+  let text = fs.readFileSync(path.join(TEMPLATES, template), 'utf8');
+  for (const [key, value] of Object.entries(values)) {
+    if (!text.includes(key)) {
+      throw new Error(`tests/peers/${template} no longer has the placeholder ${key}: update tests/browser/peers.js`);
+    }
+    text = text.split(key).join(String(value));
+  }
+  return text;
+}
+
+function udpFree(port) {
+  return new Promise((resolve) => {
+    const s = dgram.createSocket('udp4');
+    s.once('error', () => resolve(false));
+    s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+function tcpFree(port) {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/** `span` consecutive ports free for UDP and TCP, from a random place in 40000–59999. */
+async function freePorts(span) {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const base = 40000 + Math.floor(Math.random() * (20000 - span));
+    let ok = true;
+    for (let p = base; p < base + span && ok; p++) ok = (await udpFree(p)) && (await tcpFree(p));
+    if (ok) return base;
+  }
+  throw new Error(`no ${span} free consecutive ports on 127.0.0.1`);
+}
+
+/** Sends OPTIONS to 127.0.0.1:port until a 200 comes back. */
+async function waitForOptions(port, timeoutMs = 10000) {
+  const sock = dgram.createSocket('udp4');
+  await new Promise((r) => sock.bind(0, '127.0.0.1', r));
+  const local = sock.address().port;
+  let answered = false;
+  sock.on('message', (m) => { if (m.toString().startsWith('SIP/2.0 200')) answered = true; });
+  const deadline = Date.now() + timeoutMs;
+  for (let n = 1; !answered && Date.now() < deadline; n++) {
+    const msg = `OPTIONS sip:127.0.0.1:${port} SIP/2.0\r\n` +
+      `Via: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bKbrowser${n};rport\r\n` +
+      'Max-Forwards: 70\r\nFrom: <sip:probe@127.0.0.1>;tag=probe\r\n' +
+      `To: <sip:127.0.0.1:${port}>\r\nCall-ID: browser-probe-${port}-${n}@127.0.0.1\r\n` +
+      `CSeq: ${n} OPTIONS\r\nContent-Length: 0\r\n\r\n`;
+    sock.send(msg, port, '127.0.0.1');
+    await sleep(200);
+  }
+  sock.close();
+  return answered;
+}
+
+function spawnGroup(cmd, args, dir, logName) {
+  const log = fs.openSync(path.join(dir, logName), 'a');
+  const child = spawn(cmd, args, { cwd: dir, detached: true, stdio: ['ignore', log, log] });
+  fs.closeSync(log);
+  child.on('error', () => {});
+  trackGroup(child);
+  return child;
+}
+
+/**
+ * Kamailio with users 1001…1005 (password pass<user>), MD5 digest, usrloc in
+ * memory. Resolves once it answers OPTIONS.
+ */
+async function startKamailio({ users = ['1001', '1002', '1003', '1004', '1005'], maxExpires = 3600 } = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'seatphone-browser-kam-'));
+  const port = await freePorts(1);
+  const cfg = fill('kamailio.cfg', {
+    '@PORT@': port,
+    '@CTL@': path.join(dir, 'ctl.sock'),
+    '@MAX_EXPIRES@': maxExpires,
+    '@ALGORITHM_LINE@': '',
+    '@USERS@': users.map((u) => `    $sht(users=>${u}) = "pass${u}";`).join('\n'),
+  });
+  fs.writeFileSync(path.join(dir, 'kamailio.cfg'), cfg);
+  const child = spawnGroup('kamailio', ['-f', path.join(dir, 'kamailio.cfg'), '-DD', '-E', '-m', '256', '-M', '16',
+    '-Y', dir, '-P', path.join(dir, 'kamailio.pid')], dir, 'kamailio.log');
+  const kam = {
+    port, dir, child,
+    log: () => { try { return fs.readFileSync(path.join(dir, 'kamailio.log'), 'utf8'); } catch (e) { return ''; } },
+    /** `kamcmd ul.dump`: the registered contacts. */
+    ulDump: () => {
+      try { return execFileSync('kamcmd', ['-s', `unix:${path.join(dir, 'ctl.sock')}`, 'ul.dump'], { encoding: 'utf8' }); } catch (e) { return ''; }
+    },
+    stop: () => stopProcessGroup(child, 3000),
+  };
+  if (!(await waitForOptions(port))) {
+    await kam.stop();
+    throw new Error(`kamailio did not answer OPTIONS on ${port}:\n${kam.log().slice(-3000)}`);
+  }
+  return kam;
+}
+
+/**
+ * baresip registered as `user` (password pass<user>) at `kam`, answering
+ * calls itself when `answermode` is 'auto'. Driven through ctrl_tcp
+ * (netstring JSON); `events` collects what it reports.
+ */
+async function startBaresip(user, kam, { answermode = 'auto' } = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'seatphone-browser-baresip-'));
+  const port = await freePorts(2);
+  const ctrlPort = await freePorts(1);
+  const rtp = await freePorts(40);
+  fs.writeFileSync(path.join(dir, 'config'), fill(path.join('baresip', 'config'), {
+    '@PORT@': port, '@CTRL@': ctrlPort, '@RTP_LO@': rtp, '@RTP_HI@': rtp + 39,
+  }));
+  fs.writeFileSync(path.join(dir, 'accounts'), fill(path.join('baresip', 'accounts'), {
+    '@USER@': user, '@PASS@': `pass${user}`, '@REGPORT@': kam.port, '@ANSWERMODE@': answermode,
+  }));
+  fs.writeFileSync(path.join(dir, 'contacts'), '');
+  const child = spawnGroup('baresip', ['-f', dir], dir, 'baresip.log');
+
+  const events = [];
+  const b = {
+    user, port, dir, child, events,
+    log: () => { try { return fs.readFileSync(path.join(dir, 'baresip.log'), 'utf8'); } catch (e) { return ''; } },
+    command(command, params = '') {
+      const body = JSON.stringify({ command, params, token: 't' });
+      b.ctrl.write(`${Buffer.byteLength(body)}:${body},`);
+    },
+    dial: (target) => b.command('dial', target),
+    accept: () => b.command('accept'),
+    hangup: () => b.command('hangup'),
+    has: (type, pred = () => true) => events.some((e) => e.type === type && pred(e)),
+    async waitEvent(type, { timeout = 15000, pred = () => true } = {}) {
+      const deadline = Date.now() + timeout;
+      while (Date.now() < deadline) {
+        const hit = events.find((e) => e.type === type && pred(e));
+        if (hit) return hit;
+        await sleep(50);
+      }
+      throw new Error(`baresip ${user}: no ${type} event within ${timeout} ms; events: ` +
+        JSON.stringify(events.map((e) => [e.type, e.param])) + `\n${b.log().slice(-2000)}`);
+    },
+    async stop() {
+      if (b.ctrl) b.ctrl.destroy();
+      await stopProcessGroup(child, 2000);
+    },
+  };
+
+  const deadline = Date.now() + 10000;
+  while (!b.ctrl) {
+    b.ctrl = await new Promise((resolve) => {
+      const s = net.connect(ctrlPort, '127.0.0.1');
+      s.once('connect', () => resolve(s));
+      s.once('error', () => resolve(null));
+    });
+    if (!b.ctrl) {
+      if (Date.now() > deadline) {
+        await b.stop();
+        throw new Error(`baresip's ctrl_tcp did not open:\n${b.log().slice(-2000)}`);
+      }
+      await sleep(100);
+    }
+  }
+  let buf = Buffer.alloc(0);
+  b.ctrl.on('data', (chunk) => {
+    buf = Buffer.concat([buf, chunk]);
+    for (;;) {
+      const colon = buf.indexOf(':');
+      if (colon < 0) break;
+      const len = Number(buf.subarray(0, colon).toString());
+      if (!Number.isInteger(len)) { buf = Buffer.alloc(0); break; }
+      if (buf.length < colon + 1 + len + 1) break;
+      try { events.push(JSON.parse(buf.subarray(colon + 1, colon + 1 + len).toString())); } catch (e) { /* not JSON */ }
+      buf = buf.subarray(colon + 1 + len + 1);
+    }
+  });
+  b.ctrl.on('error', () => {});
+
+  // Registration may have finished before ctrl_tcp connected: then ask Kamailio.
+  const regDeadline = Date.now() + 10000;
+  while (!b.has('REGISTER_OK') && !kam.ulDump().includes(`AoR: ${user}`)) {
+    if (Date.now() > regDeadline) {
+      await b.stop();
+      throw new Error(`baresip ${user} did not register at ${kam.port}:\n${b.log().slice(-2000)}`);
+    }
+    await sleep(100);
+  }
+  return b;
+}
+
+module.exports = { missingPeers, startKamailio, startBaresip, waitForOptions };

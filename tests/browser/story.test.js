@@ -1,0 +1,186 @@
+// The whole story, as an agent would live it on the demo page: configure,
+// register through Kamailio, call baresip, see it connected, send DTMF, hang
+// up, see it ended; then baresip calls the page and the page answers.
+//
+// Needs the host's SIP layer: skipped, saying so, while GET /health of the
+// host has no "sip" section.
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const h = require('./harness');
+const peers = require('./peers');
+
+const CALL_INFO_KEYS = ['callId', 'callState', 'confId', 'confPasscode', 'isAutoAnswer', 'isCaller', 'isFocus',
+  'isVideoCall', 'peerDisplayName', 'peerNumber', 'reasonCode', 'reasonDescription', 'sipAccountID'];
+
+function assertCallEvent(e, notify, description) {
+  assert.equal(e.data.notify, notify);
+  assert.equal(e.data.description, description);
+  assert.ok(Number.isFinite(e.data.param.callId), `${description}: callId`);
+  assert.equal(e.data.param.call_id, e.data.param.callId, `${description}: call_id beside callId`);
+}
+
+function assertCallInfo(info, callId) {
+  for (const k of CALL_INFO_KEYS) assert.ok(k in info, `callInfo has ${k}`);
+  assert.equal(info.callId, callId);
+}
+
+const event = (notify) => (e) => e.kind === 'event' && e.data && e.data.notify === notify;
+const response = (method) => (e) => e.kind === 'response' && e.name === method;
+
+test.describe('the agent story on the demo page (Kamailio + baresip)', () => {
+  let host;
+  let browser;
+  let kam;
+  let baresip;
+  let page;
+  let skip = null;
+  let registered = false;
+
+  test.before(async () => {
+    skip = h.hostBinaryMissing();
+    if (skip) return;
+    host = await h.startHost();
+    const health = await host.health();
+    if (!health || typeof health.sip !== 'object' || health.sip === null) {
+      skip = 'SIP is not wired into the host yet: GET /health has no "sip" section ' +
+        `(it reports ${JSON.stringify(Object.keys(health || {}))})`;
+      return;
+    }
+    const missing = peers.missingPeers();
+    if (missing.length) {
+      skip = `${missing.join(' and ')} not installed (apt-get install kamailio baresip)`;
+      return;
+    }
+    kam = await peers.startKamailio();
+    baresip = await peers.startBaresip('1002', kam, { answermode: 'auto' });
+    browser = await h.launchBrowser();
+    page = await h.openDemo(browser, host);
+  });
+
+  test.after(async () => {
+    if (browser) await browser.close();
+    if (baresip) await baresip.stop();
+    if (kam) await kam.stop();
+    if (host) await host.stop();
+  });
+
+  test('the page configures the SIP server and registers 1001 through Kamailio', { timeout: 90000 }, async (t) => {
+    if (skip) return t.skip(skip);
+    let from = await h.logLength(page);
+    await page.fill('#sipServer', '127.0.0.1');
+    await page.fill('#sipPort', String(kam.port));
+    await page.selectOption('#sipTransport', '0');
+    await page.click('#btn-config');
+    const config = await h.waitForLog(page, response('config'), { from });
+    assert.equal(config.data.result, 0, JSON.stringify(config.data));
+    assert.equal(typeof config.data.local_ip, 'string');
+
+    from = await h.logLength(page);
+    await page.fill('#phoneNumber', '1001');
+    await page.fill('#password', 'pass1001');
+    await page.click('#btn-register');
+    const reg = await h.waitForLog(page, response('register'), { from });
+    assert.equal(reg.data.result, 0, JSON.stringify(reg.data));
+    const ok = await h.waitForLog(page, (e) => e.kind === 'event' &&
+      (e.data.notify === 1004 || (e.data.notify === 1009 && e.data.param.register_state === 3)), { from });
+    assert.equal(ok.data.param.user_number !== undefined, true, 'user_number in the registration event');
+    await page.waitForFunction(() => /registered/.test(document.getElementById('phoneStatus').textContent));
+    assert.match(kam.ulDump(), /AoR: 1001/);
+    assert.ok(!JSON.stringify(await page.evaluate(() => window.demoLog)).includes('pass1001'),
+      'the password appears nowhere in the page log');
+    assert.ok(!host.log().includes('pass1001'), 'the host never logs the password');
+    fs.mkdirSync(h.OUTPUT_DIR, { recursive: true });
+    await page.screenshot({ path: path.join(h.OUTPUT_DIR, 'demo-registered.png'), fullPage: true });
+    registered = true;
+  });
+
+  test('page_calls_baresip: connected, DTMF reaches the peer, hang up, ended', { timeout: 90000 }, async (t) => {
+    if (skip) return t.skip(skip);
+    assert.ok(registered, 'needs the registration of the previous test');
+    const from = await h.logLength(page);
+    await page.fill('#calloutNumber', '1002');
+    await page.click('#btn-startCall');
+    const started = await h.waitForLog(page, response('startCall'), { from });
+    assert.equal(started.data.result, 0, JSON.stringify(started.data));
+    const callId = started.data.param.callId;
+    assert.equal(started.data.param.call_id, callId);
+
+    const outgoing = await h.waitForLog(page, event(2003), { from });
+    assertCallEvent(outgoing, 2003, 'TSDK_E_CALL_EVT_CALL_OUTGOING');
+    assertCallInfo(outgoing.data.param.callInfo, callId);
+    assert.equal(outgoing.data.param.callInfo.isCaller, 1);
+    assert.equal(outgoing.data.param.callInfo.peerNumber, '1002');
+    const log = await page.evaluate(() => window.demoLog);
+    assert.ok(log.indexOf(log.find(response('startCall'))) < log.indexOf(log.find(event(2003))),
+      'the startCall response comes before 2003');
+
+    const connected = await h.waitForLog(page, event(2006), { from });
+    assertCallEvent(connected, 2006, 'TSDK_E_CALL_EVT_CALL_CONNECTED');
+    assert.equal(connected.data.param.callInfo.callState, 3);
+    await baresip.waitEvent('CALL_ESTABLISHED');
+    assert.equal(await page.textContent('#callStatus'), 'connected');
+    assert.equal(await page.inputValue('#callId'), String(callId));
+
+    const beforeDtmf = await h.logLength(page);
+    await page.click('#dtmf-5');
+    const dtmf = await h.waitForLog(page, response('dtmf'), { from: beforeDtmf });
+    assert.equal(dtmf.data.result, 0, JSON.stringify(dtmf.data));
+    await baresip.waitEvent('CALL_DTMF_START', { pred: (e) => e.param === '5', timeout: 5000 });
+
+    const beforeEnd = await h.logLength(page);
+    await page.click('#btn-endCall');
+    const end = await h.waitForLog(page, response('endCall'), { from: beforeEnd });
+    assert.equal(end.data.result, 0, JSON.stringify(end.data));
+    const ended = await h.waitForLog(page, event(2007), { from: beforeEnd });
+    assertCallEvent(ended, 2007, 'TSDK_E_CALL_EVT_CALL_ENDED');
+    assert.equal(ended.data.param.callInfo.callState, 5);
+    await baresip.waitEvent('CALL_CLOSED');
+    await page.waitForFunction(() => /ended/.test(document.getElementById('callStatus').textContent));
+  });
+
+  test('baresip_calls_the_page: incoming shown, answered from the page, ended by the peer', { timeout: 90000 }, async (t) => {
+    if (skip) return t.skip(skip);
+    assert.ok(registered, 'needs the registration of the first test');
+    const from = await h.logLength(page);
+    const closedBefore = baresip.events.filter((e) => e.type === 'CALL_CLOSED').length;
+    baresip.dial('1001');
+    const incoming = await h.waitForLog(page, event(2002), { from });
+    assertCallEvent(incoming, 2002, 'TSDK_E_CALL_EVT_CALL_INCOMING');
+    const callId = incoming.data.param.callId;
+    assertCallInfo(incoming.data.param.callInfo, callId);
+    assert.equal(incoming.data.param.callInfo.peerNumber, '1002');
+    assert.equal(incoming.data.param.callInfo.isCaller, 0);
+    assert.ok('maybeVideoCall' in incoming.data.param);
+    assert.equal(await page.inputValue('#callId'), String(callId));
+
+    await page.click('#btn-acceptCall');
+    const accepted = await h.waitForLog(page, response('acceptCall'), { from });
+    assert.equal(accepted.data.result, 0, JSON.stringify(accepted.data));
+    await h.waitForLog(page, event(2006), { from });
+    await baresip.waitEvent('CALL_ESTABLISHED', { pred: () => true });
+
+    baresip.hangup();
+    const ended = await h.waitForLog(page, event(2007), { from });
+    assertCallEvent(ended, 2007, 'TSDK_E_CALL_EVT_CALL_ENDED');
+    assert.equal(ended.data.param.callId, callId);
+    assert.ok(baresip.events.filter((e) => e.type === 'CALL_CLOSED').length > closedBefore);
+  });
+
+  test('deRegister: the page sees the account unregistered and Kamailio drops it', { timeout: 90000 }, async (t) => {
+    if (skip) return t.skip(skip);
+    assert.ok(registered, 'needs the registration of the first test');
+    const from = await h.logLength(page);
+    await page.click('#btn-deRegister');
+    const r = await h.waitForLog(page, response('deRegister'), { from });
+    assert.equal(r.data.result, 0, JSON.stringify(r.data));
+    await h.waitForLog(page, (e) => e.kind === 'event' &&
+      (e.data.notify === 1006 || (e.data.notify === 1009 && e.data.param.register_state === 4)), { from });
+    const deadline = Date.now() + 5000;
+    while (/AoR: 1001/.test(kam.ulDump()) && Date.now() < deadline) await h.sleep(100);
+    assert.doesNotMatch(kam.ulDump(), /AoR: 1001/);
+  });
+});
