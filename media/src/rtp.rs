@@ -19,8 +19,55 @@ pub fn parse(buf: &[u8]) -> Result<Packet, String> {
     if (200..=206).contains(&buf[1]) {
         return Err("an RTCP packet".into());
     }
+    // rtp 0.17 panics on an RFC 8285 extension element that runs past the packet.
+    if !extension_elements_fit(buf) {
+        return Err("bad RTP packet: header extension element past its block".into());
+    }
     let mut b = buf;
     Packet::unmarshal(&mut b).map_err(|e| format!("bad RTP packet: {e}"))
+}
+
+/// Whether every RFC 8285 one- or two-byte extension element lies inside
+/// the extension block. A block that does not fit the packet is left to the
+/// `rtp` crate, which refuses it.
+fn extension_elements_fit(buf: &[u8]) -> bool {
+    if buf[0] & 0x10 == 0 {
+        return true;
+    }
+    let start = 12 + 4 * usize::from(buf[0] & 0x0f);
+    let Some(head) = buf.get(start..start + 4) else {
+        return true;
+    };
+    let profile = u16::from_be_bytes([head[0], head[1]]);
+    let len = 4 * usize::from(u16::from_be_bytes([head[2], head[3]]));
+    let Some(block) = buf.get(start + 4..start + 4 + len) else {
+        return true;
+    };
+    let mut i = 0;
+    while i < block.len() {
+        let b = block[i];
+        i += 1;
+        if b == 0 {
+            continue; // padding
+        }
+        let element = match profile {
+            0xbede if b >> 4 == 15 => return true, // reserved id: stop reading
+            0xbede => usize::from(b & 0x0f) + 1,
+            0x1000 => match block.get(i) {
+                Some(&l) => {
+                    i += 1;
+                    usize::from(l)
+                }
+                None => return false,
+            },
+            _ => return true,
+        };
+        i += element;
+        if i > block.len() {
+            return false;
+        }
+    }
+    true
 }
 
 /// Our side of a session: SSRC, sequence numbers, counters for the SR.
