@@ -82,7 +82,8 @@ impl RtpMap {
         let name = it.next()?.to_owned();
         let clock_rate = it.next()?.parse().ok()?;
         let channels = match it.next() {
-            Some(c) => c.parse().ok()?,
+            // Zero channels is no format; written back it would read as one.
+            Some(c) => c.parse().ok().filter(|c| *c > 0)?,
             None => 1,
         };
         Some(Self {
