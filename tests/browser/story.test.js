@@ -45,9 +45,9 @@ test.describe('the agent story on the demo page (Kamailio + baresip)', () => {
     if (skip) return;
     host = await h.startHost();
     const health = await host.health();
-    if (!health || typeof health.sip !== 'object' || health.sip === null) {
-      skip = 'SIP is not wired into the host yet: GET /health has no "sip" section ' +
-        `(it reports ${JSON.stringify(Object.keys(health || {}))})`;
+    if (!health || typeof health.sip !== 'object' || health.sip === null || health.sip.available === false) {
+      skip = 'SIP is not wired into the host yet: GET /health has no "sip" section, or it says ' +
+        `"available": false (it reports ${JSON.stringify(health && health.sip)})`;
       return;
     }
     const missing = peers.missingPeers();
@@ -112,7 +112,7 @@ test.describe('the agent story on the demo page (Kamailio + baresip)', () => {
     const outgoing = await h.waitForLog(page, event(2003), { from });
     assertCallEvent(outgoing, 2003, 'TSDK_E_CALL_EVT_CALL_OUTGOING');
     assertCallInfo(outgoing.data.param.callInfo, callId);
-    assert.equal(outgoing.data.param.callInfo.isCaller, 1);
+    assert.equal(Number(outgoing.data.param.callInfo.isCaller), 1);
     assert.equal(outgoing.data.param.callInfo.peerNumber, '1002');
     const log = await page.evaluate(() => window.demoLog);
     assert.ok(log.indexOf(log.find(response('startCall'))) < log.indexOf(log.find(event(2003))),
@@ -153,7 +153,7 @@ test.describe('the agent story on the demo page (Kamailio + baresip)', () => {
     const callId = incoming.data.param.callId;
     assertCallInfo(incoming.data.param.callInfo, callId);
     assert.equal(incoming.data.param.callInfo.peerNumber, '1002');
-    assert.equal(incoming.data.param.callInfo.isCaller, 0);
+    assert.equal(Number(incoming.data.param.callInfo.isCaller), 0);
     assert.ok('maybeVideoCall' in incoming.data.param);
     assert.equal(await page.inputValue('#callId'), String(callId));
 
@@ -168,6 +168,37 @@ test.describe('the agent story on the demo page (Kamailio + baresip)', () => {
     assertCallEvent(ended, 2007, 'TSDK_E_CALL_EVT_CALL_ENDED');
     assert.equal(ended.data.param.callId, callId);
     assert.ok(baresip.events.filter((e) => e.type === 'CALL_CLOSED').length > closedBefore);
+  });
+
+  test('call and registration events carry the field types of the reference (0/1 flags, numbers)', { timeout: 30000 }, async (t) => {
+    if (skip) return t.skip(skip);
+    const log = await page.evaluate(() => window.demoLog);
+    const events = log.filter((e) => e.kind === 'event').map((e) => e.data);
+    const infos = events.filter((d) => d.param && d.param.callInfo);
+    assert.ok(infos.length >= 4, 'the calls above produced call events with callInfo');
+    const problems = new Set();
+    const expect = (ok, what) => { if (!ok) problems.add(what); };
+    for (const d of infos) {
+      const i = d.param.callInfo;
+      for (const k of ['isAutoAnswer', 'isCaller', 'isFocus', 'isVideoCall']) {
+        expect(i[k] === 0 || i[k] === 1, `${d.notify} callInfo.${k} is ${JSON.stringify(i[k])}, the reference has 0/1`);
+      }
+      for (const k of ['callId', 'callState', 'reasonCode', 'sipAccountID']) {
+        expect(typeof i[k] === 'number', `${d.notify} callInfo.${k} is ${JSON.stringify(i[k])}, the reference has a number`);
+      }
+      for (const k of ['confId', 'confPasscode', 'peerDisplayName', 'peerNumber', 'reasonDescription']) {
+        expect(typeof i[k] === 'string', `${d.notify} callInfo.${k} is ${JSON.stringify(i[k])}, the reference has a string`);
+      }
+    }
+    for (const d of events.filter((e) => e.notify === 2002)) {
+      expect(d.param.maybeVideoCall === 0 || d.param.maybeVideoCall === 1,
+        `2002 maybeVideoCall is ${JSON.stringify(d.param.maybeVideoCall)}, the reference has 0/1`);
+    }
+    for (const d of events.filter((e) => e.notify === 1004)) {
+      expect(d.param.serviceAccountType === 4 || d.param.serviceAccountType === 5,
+        `1004 serviceAccountType is ${JSON.stringify(d.param.serviceAccountType)}, the reference has 4 (UAP) or 5 (pool)`);
+    }
+    assert.deepEqual([...problems], []);
   });
 
   test('deRegister: the page sees the account unregistered and Kamailio drops it', { timeout: 90000 }, async (t) => {
