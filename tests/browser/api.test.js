@@ -82,6 +82,37 @@ const SUCCESS_SHAPE = {
   screenShotBase64: (d) => assert.equal(typeof d.base64, 'string'),
 };
 
+// PROTOCOL.md's event table.
+const EVENTS = {
+  1004: 'TSDK_E_LOGIN_EVT_LOGIN_SUCCESS', 1005: 'TSDK_E_LOGIN_EVT_LOGIN_FAILED',
+  1006: 'TSDK_E_LOGIN_EVT_LOGOUT_SUCCESS', 1007: 'TSDK_E_LOGIN_EVT_LOGOUT_FAILED',
+  1008: 'TSDK_E_LOGIN_EVT_FORCE_LOGOUT', 1009: 'TSDK_E_LOGIN_EVT_VOIP_ACCOUNT_STATUS',
+  2002: 'TSDK_E_CALL_EVT_CALL_INCOMING', 2003: 'TSDK_E_CALL_EVT_CALL_OUTGOING',
+  2004: 'TSDK_E_CALL_EVT_CALL_RINGBACK', 2005: 'TSDK_E_CALL_EVT_CALL_RTP_CREATED',
+  2006: 'TSDK_E_CALL_EVT_CALL_CONNECTED', 2007: 'TSDK_E_CALL_EVT_CALL_ENDED',
+  2009: 'TSDK_E_CALL_EVT_OPEN_VIDEO_REQ', 2011: 'TSDK_E_CALL_EVT_CLOSE_VIDEO_IND',
+  2012: 'TSDK_E_CALL_EVT_OPEN_VIDEO_IND', 2018: 'TSDK_E_CALL_EVT_HOLD_SUCCESS',
+  2019: 'TSDK_E_CALL_EVT_HOLD_FAILED', 2020: 'TSDK_E_CALL_EVT_UNHOLD_SUCCESS',
+  2021: 'TSDK_E_CALL_EVT_UNHOLD_FAILED', 2022: 'TSDK_E_CALL_EVT_ENDCALL_FAILED',
+  2028: 'TSDK_E_CALL_EVT_STATISTIC_LOCAL_QOS',
+};
+
+function checkEvent(d) {
+  assert.ok(Number.isInteger(d.notify), `event ${JSON.stringify(d)} has a notify number`);
+  if (EVENTS[d.notify]) assert.equal(d.description, EVENTS[d.notify], `notify ${d.notify}`);
+  assert.ok(isObj(d.param), `${d.description} has a param object`);
+  assert.equal(d.rsp, undefined);
+  if (d.notify === 1009) {
+    assert.equal(typeof d.param.user_number, 'string');
+    assert.ok([0, 1, 2, 3, 4].includes(d.param.register_state), `1009 register_state ${d.param.register_state}`);
+    assert.ok(isNum(d.param.reason_code));
+  }
+  if (d.notify === 2022) {
+    assert.ok(isNum(d.param.callId));
+    assert.equal(d.param.result, 50331670);
+  }
+}
+
 /** Checks one response against PROTOCOL.md; returns a one-line summary. */
 function checkResponse(method, data, sent) {
   const [cmd, description] = PROTOCOL[method];
@@ -224,7 +255,15 @@ test.describe('demo page against the real host', { skip: missing || false }, () 
       assert.equal(sent.description, PROTOCOL[method][1], `${method}: description sent`);
       summary.push(checkResponse(method, data, sent));
       seen.add(method);
+      if (method === 'endCall' && data.result === 5) {
+        // PROTOCOL.md: an unknown call also gets notify 2022 with the reference's value.
+        const failed = await h.waitForLog(page, (e) => e.kind === 'event' && e.data.notify === 2022, { from });
+        assert.equal(failed.data.param.callId, 12345);
+      }
     }
+    const events = (await page.evaluate(() => window.demoLog)).filter((e) => e.kind === 'event').map((e) => e.data);
+    events.forEach(checkEvent);
+    summary.push(`events: ${events.map((d) => d.notify).join(' ')}`);
     const all = await page.evaluate(() => Object.keys(OpenEye_SDK.COMMANDS));
     assert.deepEqual(all.filter((m) => !seen.has(m)), [], 'every method of the SDK was driven from the page');
     assert.deepEqual(Object.keys(PROTOCOL).filter((m) => !seen.has(m)), []);
