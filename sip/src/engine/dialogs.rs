@@ -109,6 +109,7 @@ impl Engine {
                 dialog,
                 session,
                 awaiting_ack_answer: false,
+                answered: false,
             },
         );
         let input = self.input.clone();
@@ -128,13 +129,23 @@ impl Engine {
             .map(|r| r.status_code.code())
             .unwrap_or(408);
         if (200..300).contains(&status) {
-            if let (Some(io), Some(resp)) = (self.calls.get_mut(&call), response.as_ref()) {
-                io.session.take_answer(&String::from_utf8_lossy(&resp.body));
-                io.session.start(self.media.as_ref(), call);
+            if let Some(resp) = response.as_ref() {
+                self.take_final_answer(call, resp);
             }
             self.table.connected(Instant::now(), call);
         } else {
             self.finish(call, status);
+        }
+    }
+
+    /// The 2xx answer to our INVITE: start media, once.
+    fn take_final_answer(&mut self, call: u32, resp: &rsip::Response) {
+        let media = self.media.clone();
+        if let Some(io) = self.calls.get_mut(&call) {
+            if !io.answered && io.session.take_answer(&String::from_utf8_lossy(&resp.body)) {
+                io.answered = true;
+                io.session.start(media.as_ref(), call);
+            }
         }
     }
 
@@ -167,6 +178,7 @@ impl Engine {
                 dialog,
                 session,
                 awaiting_ack_answer: false,
+                answered: false,
             },
         );
         if self
@@ -324,10 +336,15 @@ impl Engine {
                 }
                 self.table.ringing(call, early);
             }
-            DialogState::Confirmed(id, _) => {
+            DialogState::Confirmed(id, resp) => {
                 let Some(call) = call_of(self, &id) else {
                     return;
                 };
+                // Our outgoing call's 2xx may be reported here before the
+                // INVITE task ends: media starts before 2006 either way.
+                if self.table.state(call) == Some(CallState::Outgoing) {
+                    self.take_final_answer(call, &resp);
+                }
                 let media = self.media.clone();
                 if let Some(io) = self.calls.get_mut(&call) {
                     if io.awaiting_ack_answer {

@@ -62,6 +62,8 @@ struct CallIo {
     session: Session,
     /// We answered an INVITE without SDP: the peer's answer comes in the ACK.
     awaiting_ack_answer: bool,
+    /// The 2xx answer to our INVITE was taken (it is reported twice).
+    answered: bool,
 }
 
 struct Account {
