@@ -493,8 +493,16 @@
 
   function pick(v, fallback) { return v === undefined || v === null || v === '' ? fallback : v; }
 
+  // The reference allows one initialised SDK per page; pages written for it
+  // drop the old object (global_openEye_SDK = null) and make a new one. The
+  // old one must then stop, or its reconnecting call socket would hold the
+  // softphone against the new one (4001).
+  var current = null;
+
   function OpenEye_SDK(opts) {
     if (!(this instanceof OpenEye_SDK)) { return new OpenEye_SDK(opts); }
+    if (current && !current._closed) { current.uninit(); }
+    current = this;
     opts = opts || {};
     this.opts = opts;
     var root = typeof self !== 'undefined' ? self : (typeof window !== 'undefined' ? window : {});

@@ -364,6 +364,14 @@ test('a daemon that is not there is reported once, then retried quietly', async 
   assert.equal(FakeSocket.all.length, n, 'uninit stops retrying');
 });
 
+test('a new SDK object stops the previous one, as pages written for the reference expect', () => {
+  const first = connected();
+  const second = connected();
+  assert.equal(first.sdk.state().call, false);
+  assert.deepEqual(first.call.closedWith, { code: 1000, reason: 'page closed the SDK' });
+  assert.equal(second.sdk.state().call, true);
+});
+
 test('frames that are not JSON are ignored', () => {
   const { sdk, call } = connected();
   call.hostSend('this is not json');
