@@ -125,6 +125,24 @@ test.describe('the agent story on the demo page (Kamailio + baresip)', () => {
     assert.equal(await page.textContent('#callStatus'), 'connected');
     assert.equal(await page.inputValue('#callId'), String(callId));
 
+    // Hold and unhold (re-INVITE), mute and unmute, while connected.
+    let mark = await h.logLength(page);
+    await page.click('#btn-holdCall');
+    assert.equal((await h.waitForLog(page, response('holdCall'), { from: mark })).data.result, 0);
+    const held = await h.waitForLog(page, (e) => e.kind === 'event' && [2018, 2019].includes(e.data.notify), { from: mark });
+    assert.equal(held.data.notify, 2018, `hold: ${JSON.stringify(held.data)}`);
+    mark = await h.logLength(page);
+    await page.click('#btn-unholdCall');
+    assert.equal((await h.waitForLog(page, response('unholdCall'), { from: mark })).data.result, 0);
+    const unheld = await h.waitForLog(page, (e) => e.kind === 'event' && [2020, 2021].includes(e.data.notify), { from: mark });
+    assert.equal(unheld.data.notify, 2020, `unhold: ${JSON.stringify(unheld.data)}`);
+    mark = await h.logLength(page);
+    await page.check('#mute');
+    assert.equal((await h.waitForLog(page, response('operateMic'), { from: mark })).data.result, 0);
+    mark = await h.logLength(page);
+    await page.uncheck('#mute');
+    assert.equal((await h.waitForLog(page, response('operateMic'), { from: mark })).data.result, 0);
+
     const beforeDtmf = await h.logLength(page);
     await page.click('#dtmf-5');
     const dtmf = await h.waitForLog(page, response('dtmf'), { from: beforeDtmf });
@@ -163,11 +181,48 @@ test.describe('the agent story on the demo page (Kamailio + baresip)', () => {
     await h.waitForLog(page, event(2006), { from });
     await baresip.waitEvent('CALL_ESTABLISHED', { pred: () => true });
 
+    // In a call the host reports QoS every 5 s.
+    const qos = await h.waitForLog(page, event(2028), { from, timeout: 8000 });
+    assert.equal(qos.data.description, 'TSDK_E_CALL_EVT_STATISTIC_LOCAL_QOS');
+    for (const k of ['callId', 'sendPackets', 'recvPackets', 'lostPackets', 'jitterMs', 'rttMs']) {
+      assert.ok(Number.isFinite(qos.data.param[k]), `QoS ${k}: ${JSON.stringify(qos.data.param)}`);
+    }
+    assert.equal(typeof qos.data.param.codec, 'string');
+    assert.ok(qos.data.param.recvPackets > 0, 'the page side receives RTP from baresip');
+
     baresip.hangup();
     const ended = await h.waitForLog(page, event(2007), { from });
     assertCallEvent(ended, 2007, 'TSDK_E_CALL_EVT_CALL_ENDED');
     assert.equal(ended.data.param.callId, callId);
     assert.ok(baresip.events.filter((e) => e.type === 'CALL_CLOSED').length > closedBefore);
+  });
+
+  test('auto answer set from the page answers baresip\'s call by itself', { timeout: 90000 }, async (t) => {
+    if (skip) return t.skip(skip);
+    assert.ok(registered, 'needs the registration of the first test');
+    let from = await h.logLength(page);
+    await page.selectOption('#answerWay', '2');
+    await page.fill('#answerTimes', '0');
+    await page.click('#btn-setAnswerWay');
+    const set = await h.waitForLog(page, response('setAnswerWay'), { from });
+    assert.equal(set.data.result, 0, JSON.stringify(set.data));
+    assert.equal(typeof set.data.errMsg, 'string');
+
+    from = await h.logLength(page);
+    const established = baresip.events.filter((e) => e.type === 'CALL_ESTABLISHED').length;
+    baresip.dial('1001');
+    await h.waitForLog(page, event(2002), { from });
+    const connected = await h.waitForLog(page, event(2006), { from });
+    assert.equal(Number(connected.data.param.callInfo.isAutoAnswer), 1, 'callInfo says it was auto-answered');
+    await baresip.waitEvent('CALL_ESTABLISHED', { pred: () => baresip.events.filter((e) => e.type === 'CALL_ESTABLISHED').length > established });
+    const mark = await h.logLength(page);
+    await page.click('#btn-endCall');
+    await h.waitForLog(page, event(2007), { from: mark });
+
+    from = await h.logLength(page);
+    await page.selectOption('#answerWay', '0');
+    await page.click('#btn-setAnswerWay');
+    assert.equal((await h.waitForLog(page, response('setAnswerWay'), { from })).data.result, 0);
   });
 
   test('call and registration events carry the field types of the reference (0/1 flags, numbers)', { timeout: 30000 }, async (t) => {
@@ -199,6 +254,18 @@ test.describe('the agent story on the demo page (Kamailio + baresip)', () => {
         `1004 serviceAccountType is ${JSON.stringify(d.param.serviceAccountType)}, the reference has 4 (UAP) or 5 (pool)`);
     }
     assert.deepEqual([...problems], []);
+  });
+
+  test('a reloaded page is told the registration state and keeps the account', { timeout: 60000 }, async (t) => {
+    if (skip) return t.skip(skip);
+    assert.ok(registered, 'needs the registration of the first test');
+    await page.reload();
+    await page.click('#btn-init');
+    await h.waitForLog(page, (e) => e.kind === 'callback' && e.name === 'onOpeneyeCallReady');
+    const state = await h.waitForLog(page, event(1009));
+    assert.equal(state.data.param.register_state, 3);
+    await page.waitForFunction(() => /registered/.test(document.getElementById('phoneStatus').textContent));
+    assert.match(kam.ulDump(), /AoR: 1001/);
   });
 
   test('deRegister: the page sees the account unregistered and Kamailio drops it', { timeout: 90000 }, async (t) => {
