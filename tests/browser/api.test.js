@@ -203,7 +203,7 @@ test.describe('demo page against the real host', { skip: missing || false }, () 
   });
   test.after(async () => {
     if (browser) await browser.close();
-    if (host) await host.stop();
+    if (host) await host.dispose();
   });
 
   test('the host serves the SDK with its own address and ports as defaults, otherwise unchanged', { timeout: 90000 }, async () => {
@@ -397,7 +397,7 @@ test.describe('the page survives the engine and the host restarting', { skip: mi
   });
   test.after(async () => {
     if (browser) await browser.close();
-    if (host) await host.stop();
+    if (host) await host.dispose();
   });
 
   test('engine crash: serviceShutDown, then serviceStartUp, and the call socket comes back', { timeout: 90000 }, async () => {

@@ -77,6 +77,54 @@ function writeToneWav(file, { rate = 8000, seconds = 10, freq = 440 } = {}) {
   fs.writeFileSync(file, buf);
 }
 
+/**
+ * What a 16-bit PCM WAV (the host's virtual speaker) holds: its length, how
+ * much of it is not silence, and how much of the sound's power is at `freq`
+ * (1 for a pure tone of that frequency, near 0 for anything else).
+ */
+function analyzeWav(file, freq) {
+  const buf = fs.readFileSync(file);
+  let off = 12;
+  let rate = 0;
+  let channels = 1;
+  let data = null;
+  while (off + 8 <= buf.length) {
+    const id = buf.toString('ascii', off, off + 4);
+    let size = buf.readUInt32LE(off + 4);
+    if (id === 'fmt ') { channels = buf.readUInt16LE(off + 10); rate = buf.readUInt32LE(off + 12); }
+    if (id === 'data') {
+      if (size === 0 || off + 8 + size > buf.length) size = buf.length - off - 8;
+      data = buf.subarray(off + 8, off + 8 + size);
+      break;
+    }
+    off += 8 + size + (size % 2);
+  }
+  if (!data || !rate) throw new Error(`${file} is not a PCM WAV`);
+  const frames = Math.floor(data.length / 2 / channels);
+  const x = new Float64Array(frames);
+  for (let i = 0; i < frames; i++) x[i] = data.readInt16LE(i * 2 * channels) / 32768;
+  const block = Math.floor(rate / 10);
+  let loud = 0;
+  let tone = 0;
+  let total = 0;
+  for (let b = 0; b + block <= frames; b += block) {
+    let energy = 0;
+    for (let i = b; i < b + block; i++) energy += x[i] * x[i];
+    if (energy / block < 1e-5) continue; // quieter than -50 dBFS: silence
+    loud++;
+    // Goertzel at freq over this block.
+    const w = (2 * Math.PI * freq) / rate;
+    const c = 2 * Math.cos(w);
+    let s1 = 0;
+    let s2 = 0;
+    for (let i = b; i < b + block; i++) { const s0 = x[i] + c * s1 - s2; s2 = s1; s1 = s0; }
+    const power = (s1 * s1 + s2 * s2 - c * s1 * s2) * 2 / (block * block);
+    tone += power;
+    total += energy / block;
+  }
+  return { rate, seconds: frames / rate, loudSeconds: loud / 10, toneRatio: total > 0 ? tone / total : 0 };
+}
+
 function httpGet(url, headers = {}) {
   return new Promise((resolve, reject) => {
     const req = http.get(url, { headers }, (res) => {
@@ -144,6 +192,11 @@ async function startHost({ extraApi = '', extraToml = '', ports, tmp } = {}) {
     health: async () => JSON.parse((await httpGet(`http://127.0.0.1:${port}/health`)).body),
     log: () => readLogs(tmp),
     stop: () => stopProcessGroup(child),
+    /** Stops the host and removes its temp folder (config, logs, WAV files). */
+    async dispose() {
+      await stopProcessGroup(child);
+      if (!process.env.SEATPHONE_KEEP_TMP) fs.rmSync(tmp, { recursive: true, force: true });
+    },
   };
   const deadline = Date.now() + 30000;
   for (;;) {
@@ -314,6 +367,6 @@ async function waitForLog(page, pred, { from = 0, timeout = 15000 } = {}) {
 const logLength = (page) => page.evaluate(() => window.demoLog.length);
 
 module.exports = {
-  trackGroup, REPO, HOST_BIN, OUTPUT_DIR, sleep, freePort, freeUdpPort, writeToneWav, httpGet, hostBinaryMissing,
+  trackGroup, REPO, HOST_BIN, OUTPUT_DIR, sleep, freePort, freeUdpPort, writeToneWav, analyzeWav, httpGet, hostBinaryMissing,
   startHost, stopProcessGroup, childPids, readLogs, launchBrowser, startOtherOrigin, openDemo, gotoHost, waitForLog, logLength,
 };

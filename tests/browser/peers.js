@@ -30,7 +30,9 @@ function fill(template, values) {
     }
     text = text.split(key).join(String(value));
   }
-  return text;
+  // Placeholders this harness does not know are optional features of the
+  // Rust harness (TLS …): left empty, they stay off.
+  return text.replace(/@[A-Z][A-Z0-9_]*@/g, '');
 }
 
 function udpFree(port) {
@@ -114,13 +116,24 @@ async function startKamailio({ users = ['1001', '1002', '1003', '1004', '1005'],
     ulDump: () => {
       try { return execFileSync('kamcmd', ['-s', `unix:${path.join(dir, 'ctl.sock')}`, 'ul.dump'], { encoding: 'utf8' }); } catch (e) { return ''; }
     },
-    stop: () => stopProcessGroup(child, 3000),
+    async stop() {
+      await stopProcessGroup(child, 3000);
+      if (!process.env.SEATPHONE_KEEP_TMP) fs.rmSync(dir, { recursive: true, force: true });
+    },
   };
-  if (!(await waitForOptions(port))) {
+  if (!(await waitForOptions(port, 20000))) {
+    const log = kam.log();
     await kam.stop();
-    throw new Error(`kamailio did not answer OPTIONS on ${port}:\n${kam.log().slice(-3000)}`);
+    throw new Error(`kamailio did not answer OPTIONS on ${port} within 20 s:\n${log.slice(-3000)}`);
   }
   return kam;
+}
+
+/** startKamailio, tried again on other ports if the first start fails (a port taken meanwhile). */
+async function startKamailioRetrying(opts, tries = 3) {
+  for (let i = 1; ; i++) {
+    try { return await startKamailio(opts); } catch (e) { if (i >= tries) throw e; }
+  }
 }
 
 /**
@@ -167,10 +180,11 @@ async function startBaresip(user, kam, { answermode = 'auto' } = {}) {
     async stop() {
       if (b.ctrl) b.ctrl.destroy();
       await stopProcessGroup(child, 2000);
+      if (!process.env.SEATPHONE_KEEP_TMP) fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 
-  const deadline = Date.now() + 10000;
+  const deadline = Date.now() + 15000;
   while (!b.ctrl) {
     b.ctrl = await new Promise((resolve) => {
       const s = net.connect(ctrlPort, '127.0.0.1');
@@ -179,8 +193,9 @@ async function startBaresip(user, kam, { answermode = 'auto' } = {}) {
     });
     if (!b.ctrl) {
       if (Date.now() > deadline) {
+        const log = b.log();
         await b.stop();
-        throw new Error(`baresip's ctrl_tcp did not open:\n${b.log().slice(-2000)}`);
+        throw new Error(`baresip's ctrl_tcp did not open:\n${log.slice(-2000)}`);
       }
       await sleep(100);
     }
@@ -204,12 +219,13 @@ async function startBaresip(user, kam, { answermode = 'auto' } = {}) {
   const regDeadline = Date.now() + 10000;
   while (!b.has('REGISTER_OK') && !kam.ulDump().includes(`AoR: ${user}`)) {
     if (Date.now() > regDeadline) {
+      const log = b.log();
       await b.stop();
-      throw new Error(`baresip ${user} did not register at ${kam.port}:\n${b.log().slice(-2000)}`);
+      throw new Error(`baresip ${user} did not register at ${kam.port}:\n${log.slice(-2000)}`);
     }
     await sleep(100);
   }
   return b;
 }
 
-module.exports = { missingPeers, startKamailio, startBaresip, waitForOptions };
+module.exports = { missingPeers, startKamailio, startKamailioRetrying, startBaresip, waitForOptions };

@@ -55,7 +55,7 @@ test.describe('the agent story on the demo page (Kamailio + baresip)', () => {
       skip = `${missing.join(' and ')} not installed (apt-get install kamailio baresip)`;
       return;
     }
-    kam = await peers.startKamailio();
+    kam = await peers.startKamailioRetrying();
     baresip = await peers.startBaresip('1002', kam, { answermode: 'auto' });
     browser = await h.launchBrowser();
     page = await h.openDemo(browser, host);
@@ -65,7 +65,7 @@ test.describe('the agent story on the demo page (Kamailio + baresip)', () => {
     if (browser) await browser.close();
     if (baresip) await baresip.stop();
     if (kam) await kam.stop();
-    if (host) await host.stop();
+    if (host) await host.dispose();
   });
 
   test('the page configures the SIP server and registers 1001 through Kamailio', { timeout: 90000 }, async (t) => {
@@ -160,7 +160,7 @@ test.describe('the agent story on the demo page (Kamailio + baresip)', () => {
     await page.waitForFunction(() => /ended/.test(document.getElementById('callStatus').textContent));
   });
 
-  test('baresip_calls_the_page: incoming shown, answered from the page, ended by the peer', { timeout: 90000 }, async (t) => {
+  test('baresip_calls_the_page: incoming shown, answered from the page, its tone heard, ended by the peer', { timeout: 90000 }, async (t) => {
     if (skip) return t.skip(skip);
     assert.ok(registered, 'needs the registration of the first test');
     const from = await h.logLength(page);
@@ -195,6 +195,11 @@ test.describe('the agent story on the demo page (Kamailio + baresip)', () => {
     assertCallEvent(ended, 2007, 'TSDK_E_CALL_EVT_CALL_ENDED');
     assert.equal(ended.data.param.callId, callId);
     assert.ok(baresip.events.filter((e) => e.type === 'CALL_CLOSED').length > closedBefore);
+
+    // The host's virtual speaker recorded baresip's 440 Hz tone.
+    const heard = h.analyzeWav(path.join(host.tmp, 'out.wav'), 440);
+    assert.ok(heard.loudSeconds >= 3, `the speaker file holds ${heard.loudSeconds} s of sound: ${JSON.stringify(heard)}`);
+    assert.ok(heard.toneRatio > 0.5, `the sound is baresip's 440 Hz tone: ${JSON.stringify(heard)}`);
   });
 
   test('auto answer set from the page answers baresip\'s call by itself', { timeout: 90000 }, async (t) => {
