@@ -227,6 +227,15 @@
 
   function later(fn) { setTimeout(fn, 0); }
 
+  // The host refuses frames over 1 MiB without being able to echo their seq,
+  // so the SDK refuses them itself.
+  var MAX_FRAME = 1 << 20;
+
+  function byteLength(text) {
+    if (typeof TextEncoder !== 'undefined') { return new TextEncoder().encode(text).length; }
+    return unescape(encodeURIComponent(text)).length;
+  }
+
   function safeCall(fn, arg, arg2) {
     if (typeof fn !== 'function') { return; }
     try { fn(arg, arg2); } catch (e) {
@@ -333,9 +342,15 @@
           Math.round(self.sdk.responseTimeout / 1000) + ' s');
       }
     }, this.sdk.responseTimeout);
+    var text = JSON.stringify(frame);
+    if (byteLength(text) > MAX_FRAME) {
+      clearTimeout(entry.timer);
+      respond(RESULT.INVALID, description + ': the request is larger than the 1 MiB the softphone accepts');
+      return;
+    }
     this.pending[seq] = entry;
     try {
-      this.ws.send(JSON.stringify(frame));
+      this.ws.send(text);
     } catch (e) {
       clearTimeout(entry.timer);
       delete this.pending[seq];

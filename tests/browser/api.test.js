@@ -298,6 +298,44 @@ test.describe('demo page against the real host', { skip: missing || false }, () 
     await page.close();
   });
 
+  test('the host answers bad requests with result 2 and errMsg, and the page goes on', { timeout: 90000 }, async () => {
+    const page = await browser.newPage();
+    await h.gotoHost(page, host);
+    const got = await page.evaluate(async () => {
+      const sdk = new OpenEye_SDK({});
+      await new Promise((r, j) => {
+        const t = setInterval(() => { if (sdk.state().call) { clearInterval(t); r(); } }, 20);
+        setTimeout(() => { clearInterval(t); j(new Error('call socket not ready within 10 s')); }, 10000);
+      });
+      const ask = (cmd, description, param) => new Promise((r) => sdk.openEyeCall.request(cmd, description, param, { response: r }));
+      const out = {
+        unknown: await ask(69999, 'no_such_command', {}),
+        mismatch: await ask(67558, 'tsdk_get_mic_volume', {}),
+        wrongType: await ask(67557, 'tsdk_set_speak_volume', { volume: 'loud', device: 0 }),
+        outOfRange: await ask(67557, 'tsdk_set_speak_volume', { volume: 1000, device: 0 }),
+        tooBig: await ask(67557, 'tsdk_set_speak_volume', { volume: 1, pad: 'x'.repeat(1 << 20) }),
+        logPath: await new Promise((r) => sdk.openEyeCall.config({ log_path: '/etc' }, { response: r })),
+        after: await ask(67749, 'tsdk_set_video_layout_mode', { layoutMode: 0 }),
+      };
+      sdk.uninit();
+      return out;
+    });
+    for (const name of ['unknown', 'mismatch', 'wrongType', 'outOfRange', 'tooBig']) {
+      const d = got[name];
+      assert.equal(d.result, 2, `${name}: ${JSON.stringify(d)}`);
+      assert.ok(d.errMsg, `${name}: errMsg`);
+    }
+    assert.equal(got.unknown.description, 'no_such_command');
+    assert.equal(got.unknown.rsp, 69999);
+    assert.ok(isNum(got.unknown.seq), 'the host echoes seq on a refused request');
+    // PROTOCOL.md: a path outside [api] page_paths is ignored, result 0, errMsg says so.
+    assert.equal(got.logPath.result, 0, JSON.stringify(got.logPath));
+    assert.match(got.logPath.errMsg, /log_path/);
+    assert.equal(got.after.rsp, 67749, 'the socket still answers');
+    assert.notEqual(got.after.result, 2);
+    await page.close();
+  });
+
   test('two outstanding calls of one method each get their own answer (seq)', { timeout: 90000 }, async () => {
     const page = await browser.newPage();
     await h.gotoHost(page, host);

@@ -372,6 +372,15 @@ test('a new SDK object stops the previous one, as pages written for the referenc
   assert.equal(second.sdk.state().call, true);
 });
 
+test('a request over 1 MiB is refused with result 2 before it is sent', async () => {
+  const { sdk, call } = connected();
+  const big = { serverAddr: 'x'.repeat(1 << 20) };
+  const data = await callMethod(sdk, 'config', [{ networkInfo: big }]);
+  assert.equal(data.result, 2);
+  assert.match(data.errMsg, /1 MiB/);
+  assert.equal(call.sent.length, 0);
+});
+
 test('frames that are not JSON are ignored', () => {
   const { sdk, call } = connected();
   call.hostSend('this is not json');
