@@ -439,6 +439,9 @@
     };
   });
 
+  // The reference's section title and WebDemo call it catchVideo.
+  OpenEyeCall.prototype.catchVideo = OpenEyeCall.prototype.videoCatch;
+
   /** Binds the call events (onCallIncoming … onCallOpenVideoReq, onCallHold, onCallQos). */
   OpenEyeCall.prototype.setBasicCallEvent = function (callbacks) {
     if (!callbacks || typeof callbacks !== 'object') { return; }

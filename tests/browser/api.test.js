@@ -377,6 +377,19 @@ test.describe('demo page against the real host', { skip: missing || false }, () 
     await Promise.all([first.close(), second.close(), third.close()]);
   });
 
+  test('UnInitOpeneye frees the softphone for another page, and refresh connects again', { timeout: 90000 }, async () => {
+    const first = await h.openDemo(browser, host);
+    await first.click('#btn-uninit');
+    assert.equal(await first.textContent('#stateCall'), 'closed');
+    const second = await h.openDemo(browser, host);
+    assert.equal(await second.textContent('#stateCall'), 'open', 'no 4001: the first page let go');
+    await second.click('#btn-uninit');
+    const from = await h.logLength(first);
+    await first.click('#btn-refresh');
+    await h.waitForLog(first, (e) => e.name === 'onOpeneyeCallReady', { from });
+    await Promise.all([first.close(), second.close()]);
+  });
+
   test('a page from another origin cannot connect', { timeout: 90000 }, async () => {
     const other = await h.startOtherOrigin({
       '/': `<!DOCTYPE html><html><body><script src="${host.base}/OpenEye_SDK.js"></script><script>

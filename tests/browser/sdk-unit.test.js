@@ -192,6 +192,7 @@ test('every method sends the cmd, description and param of PROTOCOL.md', () => {
     [() => c.videoCatch(true), 67763, 'OECatchVideo', { operation: 0, format: 'path' }],
     [() => c.videoCatch(1), 67763, 'OECatchVideo', { operation: 1, format: 'path' }],
     [() => c.videoCatchBase64(0, 5), 67763, 'OECatchVideo', { operation: 0, format: 'base64', time: 5 }],
+    [() => c.catchVideo(false), 67763, 'OECatchVideo', { operation: 1, format: 'path' }],
   ];
   let lastSeq = 0;
   for (const [invoke, cmd, description, param] of expected) {

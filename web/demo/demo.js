@@ -212,6 +212,7 @@
   var actions = {
     'btn-init': initOpeneye,
     'btn-uninit': uninitOpeneye,
+    'btn-refresh': function () { uninitOpeneye(); initOpeneye(); },
     'btn-config': function () {
       call('config', [configParams()], function (d) { if (d.local_ip) { text('localIp', d.local_ip); } });
     },
