@@ -48,6 +48,9 @@ pub struct SipSettings {
     /// `audio.dtmf_mode`: 4 = SIP INFO; anything else goes to the audio plugin.
     pub dtmf_mode: u32,
     pub tls_anonymous: bool,
+    /// `sip.tls_rootcertpath`: PEM file of the CAs to trust for TLS (the host
+    /// has checked it against `[api] page_paths`).
+    pub tls_root: Option<String>,
 }
 
 /// Merges a `config` object into `current` (every key optional).
@@ -99,6 +102,9 @@ pub fn config(param: &Value, current: &SipSettings) -> Result<SipSettings, Strin
         }
         if let Some(anon) = opt_u32(sip, "tls_anonymous_enable", 0, 1)? {
             out.tls_anonymous = anon == 1;
+        }
+        if let Some(path) = opt_str(sip, "tls_rootcertpath")? {
+            out.tls_root = (!path.trim().is_empty()).then(|| path.trim().to_owned());
         }
     }
     if let Some(audio) = obj.get("audio") {

@@ -316,3 +316,58 @@ async fn sip_over_tcp_registers_and_calls_both_ways() {
     bob.dial("sip:1001@127.0.0.1");
     ua.wait(2002, 10).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_over_tls_registers_and_calls_both_ways() {
+    let kam = Kamailio::start(KamailioConfig {
+        tls: true,
+        ..KamailioConfig::default()
+    })
+    .expect("kamailio with TLS");
+    let tls_port = kam.tls_port.expect("tls port");
+    let bob = Baresip::start("1002", &kam, AnswerMode::Auto).expect("baresip");
+    let mut ua = Ua::start().await;
+    let r = ua
+        .command(
+            "tsdk_set_config_param",
+            json!({"networkInfo": {"serverAddr": "127.0.0.1", "sipServerPort": tls_port, "sipTransportMode": 1},
+                   "sip": {"tls_rootcertpath": kam.ca_cert().display().to_string()}}),
+        )
+        .await;
+    assert_eq!(r.result, 0, "{r:?}");
+    assert!(r.err_msg.is_none(), "TLS is supported: {r:?}");
+    assert_eq!(ua.login("1001", "pass1001", 4).await.result, 0);
+    ua.wait(1004, 10).await;
+    let contacts = kam.contacts("1001");
+    assert!(contacts[0].to_lowercase().contains("transport=tls"), "{contacts:?}");
+    let r = ua.command("tsdk_start_call", json!({"calleeNumber": "1002"})).await;
+    assert_eq!(r.result, 0);
+    ua.wait(2006, 10).await;
+    assert!(bob.wait_event(SECS, "CALL_ESTABLISHED"));
+    bob.hangup();
+    ua.wait(2007, 10).await;
+    bob.dial("sip:1001@127.0.0.1");
+    ua.wait(2002, 10).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_over_tls_refuses_a_server_it_cannot_verify() {
+    let kam = Kamailio::start(KamailioConfig {
+        tls: true,
+        ..KamailioConfig::default()
+    })
+    .expect("kamailio with TLS");
+    let mut ua = Ua::start().await;
+    // The system's roots do not include the test CA.
+    let r = ua
+        .command(
+            "tsdk_set_config_param",
+            json!({"networkInfo": {"serverAddr": "127.0.0.1", "sipServerPort": kam.tls_port, "sipTransportMode": 1}}),
+        )
+        .await;
+    assert_eq!(r.result, 0, "{r:?}");
+    assert_eq!(ua.login("1001", "pass1001", 4).await.result, 0);
+    let failed = ua.wait(1005, 15).await;
+    assert_eq!(failed.param["reason_code"], 408, "{failed:?}");
+    assert!(kam.contacts("1001").is_empty());
+}

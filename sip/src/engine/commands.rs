@@ -92,11 +92,10 @@ impl Engine {
                 }
                 let mut warnings = self.media.configure(&req.param);
                 if self.settings.transport == params::Transport::Tls {
-                    warnings.push(format!(
-                        "SIP over {} is not supported yet: using UDP",
-                        self.settings.transport.name().to_uppercase()
-                    ));
-                    self.settings.transport = params::Transport::Udp;
+                    if let Err(e) = self.configure_tls() {
+                        warnings.push(format!("{e}: using UDP"));
+                        self.settings.transport = params::Transport::Udp;
+                    }
                 }
                 let mut r = Response::ok().top("local_ip", self.local_ip().to_string());
                 if !warnings.is_empty() {
@@ -106,6 +105,30 @@ impl Engine {
             }
             Err(e) => invalid(reply, e),
         }
+    }
+
+    /// Trust for SIP over TLS: the page's root certificates, else the
+    /// system's. rsipstack gap: its TLS client cannot skip verification, so
+    /// `tls_anonymous_enable` is refused rather than silently ignored.
+    fn configure_tls(&mut self) -> Result<(), String> {
+        if self.settings.tls_anonymous {
+            return Err("tls_anonymous_enable (no certificate check) is not supported".into());
+        }
+        let path = self
+            .settings
+            .tls_root
+            .clone()
+            .unwrap_or_else(|| "/etc/ssl/certs/ca-certificates.crt".to_owned());
+        let pem = std::fs::read(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        self.stack
+            .endpoint
+            .inner
+            .transport_layer
+            .set_tls_config(rsipstack::transport::TlsConfig {
+                ca_certs: Some(pem),
+                ..Default::default()
+            });
+        Ok(())
     }
 
     fn cmd_login(&mut self, login: params::Login, reply: Reply) {

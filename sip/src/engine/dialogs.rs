@@ -75,10 +75,19 @@ impl Engine {
                 },
             )?
         };
+        // The INVITE goes to the registrar/proxy over the configured transport.
+        let transport = match self.settings.transport {
+            params::Transport::Udp => rsip::Transport::Udp,
+            params::Transport::Tcp => rsip::Transport::Tcp,
+            params::Transport::Tls => rsip::Transport::Tls,
+        };
         let destination = format!("{}:{}", server.host, server.port)
             .parse::<std::net::SocketAddr>()
             .ok()
-            .map(SipAddr::from);
+            .map(|a| SipAddr {
+                r#type: Some(transport),
+                addr: a.into(),
+            });
         let opt = InviteOption {
             caller_display_name: anonymous.then(|| "Anonymous".to_owned()),
             caller,

@@ -13,6 +13,7 @@ use rsipstack::dialog::registration::Registration as StackRegistration;
 use rsipstack::sip::{self as rsip, Header, Param, SipMessage};
 use rsipstack::transaction::key::{TransactionKey, TransactionRole};
 use rsipstack::transaction::{make_tag, Transaction};
+use rsipstack::transport::SipAddr;
 use tokio::sync::Mutex;
 
 use super::{Engine, Input};
@@ -183,8 +184,16 @@ impl Engine {
         let from_uri = self.contact_for(&self.user(), self.settings.transport);
         let endpoint = self.stack.endpoint.inner.clone();
         let tx = self.input.clone();
+        let via_addr = SipAddr {
+            r#type: Some(match self.settings.transport {
+                Transport::Udp => rsip::Transport::Udp,
+                Transport::Tcp => rsip::Transport::Tcp,
+                Transport::Tls => rsip::Transport::Tls,
+            }),
+            addr: self.stack.local.into(),
+        };
         tokio::spawn(async move {
-            let outcome = match options(endpoint, uri, from_uri).await {
+            let outcome = match options(endpoint, uri, from_uri, via_addr).await {
                 Some(status) => Outcome::Final {
                     status,
                     expires: None,
@@ -219,8 +228,11 @@ async fn options(
     endpoint: rsipstack::transaction::endpoint::EndpointInnerRef,
     uri: rsip::Uri,
     from_uri: rsip::Uri,
+    via_addr: SipAddr,
 ) -> Option<u16> {
-    let via = endpoint.get_via(None, None).ok()?;
+    // rsipstack gap: get_via(None) names the first transport (UDP) even for
+    // a request that goes out over TCP/TLS.
+    let via = endpoint.get_via(Some(via_addr), None).ok()?;
     let from = rsip::typed::From {
         display_name: None,
         uri: from_uri,

@@ -23,6 +23,9 @@ pub struct KamailioConfig {
     pub max_expires: u32,
     /// Fixed port (for restarting on the same address); 0 = a free one.
     pub port: u16,
+    /// Also listen for TLS (on `tls_port`), with a certificate for
+    /// 127.0.0.1 signed by a throw-away CA (`ca_cert`).
+    pub tls: bool,
 }
 
 impl Default for KamailioConfig {
@@ -34,12 +37,15 @@ impl Default for KamailioConfig {
                 .collect(),
             max_expires: 3600,
             port: 0,
+            tls: false,
         }
     }
 }
 
 pub struct Kamailio {
     pub port: u16,
+    /// The TLS port, when started with `tls`.
+    pub tls_port: Option<u16>,
     child: Child,
     dir: tempfile::TempDir,
 }
@@ -59,6 +65,23 @@ impl Kamailio {
             .iter()
             .map(|(u, p)| format!("    $sht(users=>{u}) = \"{p}\";\n"))
             .collect();
+        let tls_port = cfg.tls.then(|| free_port(1));
+        let (tls_global, tls_module) = match tls_port {
+            Some(tls_port) => {
+                make_certificates(dir.path())?;
+                let profile = std::fs::read_to_string(templates().join("tls.cfg"))?
+                    .replace("@DIR@", &dir.path().display().to_string());
+                std::fs::write(dir.path().join("tls.cfg"), profile)?;
+                (
+                    format!("enable_tls=yes\nlisten=tls:127.0.0.1:{tls_port}"),
+                    format!(
+                        "loadmodule \"tls.so\"\nmodparam(\"tls\", \"config\", \"{}\")",
+                        dir.path().join("tls.cfg").display()
+                    ),
+                )
+            }
+            None => (String::new(), String::new()),
+        };
         let algorithm = match cfg.digest {
             Digest::Md5 => String::new(),
             Digest::Sha256 => "modparam(\"auth\", \"algorithm\", \"SHA-256\")".to_owned(),
@@ -68,7 +91,9 @@ impl Kamailio {
             .replace("@CTL@", &ctl.display().to_string())
             .replace("@MAX_EXPIRES@", &cfg.max_expires.to_string())
             .replace("@ALGORITHM_LINE@", &algorithm)
-            .replace("@USERS@", &users);
+            .replace("@USERS@", &users)
+            .replace("@TLS_GLOBAL@", &tls_global)
+            .replace("@TLS_MODULE@", &tls_module);
         let cfg_path = dir.path().join("kamailio.cfg");
         std::fs::write(&cfg_path, text)?;
         let log = std::fs::File::create(dir.path().join("kamailio.log"))?;
@@ -85,7 +110,12 @@ impl Kamailio {
             .stderr(log);
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let child = cmd.spawn()?;
-        let mut kam = Self { port, child, dir };
+        let mut kam = Self {
+            port,
+            tls_port,
+            child,
+            dir,
+        };
         if !wait_for_options(port, Duration::from_secs(10)) {
             let log = kam.log();
             kam.stop();
@@ -146,6 +176,11 @@ impl Kamailio {
         None
     }
 
+    /// The CA that signed the TLS certificate (PEM), when started with `tls`.
+    pub fn ca_cert(&self) -> PathBuf {
+        self.dir.path().join("ca.crt")
+    }
+
     /// Kamailio's own log (stderr), for assertions and failure messages.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("kamailio.log")).unwrap_or_default()
@@ -164,4 +199,26 @@ impl Drop for Kamailio {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A throw-away CA and a server certificate for 127.0.0.1 it signed.
+fn make_certificates(dir: &std::path::Path) -> std::io::Result<()> {
+    let run = |args: &[&str]| -> std::io::Result<()> {
+        let out = Command::new("openssl").args(args).current_dir(dir).output()?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(std::io::Error::other(format!(
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )))
+        }
+    };
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")?;
+    run(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
+        "-days", "2", "-subj", "/CN=Seatphone test CA"])?;
+    run(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+        "-subj", "/CN=127.0.0.1"])?;
+    run(&["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+        "-out", "server.crt", "-days", "2", "-extfile", "san.ext"])
 }
