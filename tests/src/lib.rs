@@ -8,6 +8,7 @@
 
 pub mod audio_check;
 pub mod host;
+pub mod measure;
 pub mod netns;
 pub mod peers;
 pub mod plugins;

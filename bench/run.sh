@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Seatphone side by side with baresip 1.0 in one run: builds release binaries
+# (one target folder), runs the benchmark driver (tests/src/bin/bench.rs),
+# which starts Kamailio and alternates Seatphone and baresip rounds, then
+# draws the chart. Results: bench/results/results.json and results.png.
+#
+#   bench/run.sh [--rounds N] [--figures 1,2,3,4,5,6]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+
+for tool in kamailio baresip sipp; do
+    command -v "$tool" >/dev/null || {
+        echo "bench: $tool is not installed (scripts/install-deps.sh installs it)" >&2
+        exit 1
+    }
+done
+
+echo "== build (release, workspace)"
+cargo build --release --workspace
+# The driver is a binary of the tests package (a workspace member, so the
+# line above builds it too); built again here in case the package is not.
+cargo build --release -p seatphone-tests --bin bench
+
+echo "== benchmark"
+mkdir -p bench/results
+target/release/bench --out bench/results "$@"
+
+echo "== chart"
+if [ ! -x bench/.venv/bin/python ] || ! bench/.venv/bin/python -c 'import matplotlib' 2>/dev/null; then
+    python3 -m venv bench/.venv
+    bench/.venv/bin/pip install -q matplotlib
+fi
+bench/.venv/bin/python bench/chart.py bench/results/results.json bench/results/results.png
+echo "wrote bench/results/results.png"

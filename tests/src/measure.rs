@@ -1,0 +1,782 @@
+//! What the benchmarks (`src/bin/bench.rs`) measure with: memory (PSS/RSS)
+//! and CPU time of a process tree from `/proc`, open file descriptors,
+//! medians and percentiles, a Seatphone started with a config the benchmark
+//! writes whole (log level, `[audio]` devices, fixed SIP port), baresip with
+//! a config of the benchmark's choosing and an async `ctrl_tcp` client, and
+//! WAV files for the audio-path latency.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::host::{build_dir, http_get, plugin_library, Page, CALL};
+use crate::peers::{free_port, stop_child, wait_until};
+
+// ---------------------------------------------------------------- /proc
+
+/// The direct children of `pid` (every thread's children).
+pub fn children(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
+            out.extend(
+                text.split_whitespace()
+                    .filter_map(|s| s.parse::<u32>().ok()),
+            );
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// `pid` and all its descendants.
+pub fn tree(pid: u32) -> Vec<u32> {
+    let mut out = vec![pid];
+    let mut i = 0;
+    while i < out.len() && out.len() < 256 {
+        let kids = children(out[i]);
+        out.extend(kids);
+        i += 1;
+    }
+    out
+}
+
+/// Memory of a set of processes, in KiB.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Mem {
+    pub pss_kb: u64,
+    pub rss_kb: u64,
+}
+
+fn rollup_field(text: &str, key: &str) -> u64 {
+    text.lines()
+        .find_map(|l| {
+            let rest = l.strip_prefix(key)?.strip_prefix(':')?;
+            rest.split_whitespace().next()?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
+/// PSS and RSS of one process from `/proc/<pid>/smaps_rollup`.
+pub fn mem(pid: u32) -> Option<Mem> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    Some(Mem {
+        pss_kb: rollup_field(&text, "Pss"),
+        rss_kb: rollup_field(&text, "Rss"),
+    })
+}
+
+/// Summed PSS and RSS of `pids` (PSS sums honestly; RSS double-counts shared pages).
+pub fn mem_of(pids: &[u32]) -> Mem {
+    pids.iter()
+        .filter_map(|p| mem(*p))
+        .fold(Mem::default(), |a, m| Mem {
+            pss_kb: a.pss_kb + m.pss_kb,
+            rss_kb: a.rss_kb + m.rss_kb,
+        })
+}
+
+/// Clock ticks per second of `/proc/<pid>/stat` times.
+pub fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// utime + stime of one process, in seconds.
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which may hold spaces: state is field 3.
+    let rest = &text[text.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    Some((utime + stime) / clock_ticks())
+}
+
+/// Summed CPU seconds of `pids`.
+pub fn cpu_of(pids: &[u32]) -> f64 {
+    pids.iter().filter_map(|p| cpu_seconds(*p)).sum()
+}
+
+/// Open file descriptors of `pids`, summed.
+pub fn fds_of(pids: &[u32]) -> usize {
+    pids.iter()
+        .map(|p| {
+            std::fs::read_dir(format!("/proc/{p}/fd"))
+                .map(|d| d.count())
+                .unwrap_or(0)
+        })
+        .sum()
+}
+
+/// Threads of `pids`, summed.
+pub fn threads_of(pids: &[u32]) -> usize {
+    pids.iter()
+        .map(|p| {
+            std::fs::read_dir(format!("/proc/{p}/task"))
+                .map(|d| d.count())
+                .unwrap_or(0)
+        })
+        .sum()
+}
+
+// ---------------------------------------------------------------- statistics
+
+/// The `p`-th percentile (0–100) by nearest rank; `None` when empty.
+pub fn percentile(samples: &[f64], p: f64) -> Option<f64> {
+    if samples.is_empty() {
+        return None;
+    }
+    let mut v = samples.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    let rank = ((p / 100.0) * v.len() as f64).ceil() as usize;
+    Some(v[rank.clamp(1, v.len()) - 1])
+}
+
+/// The median (mean of the two middle values for an even count).
+pub fn median(samples: &[f64]) -> Option<f64> {
+    if samples.is_empty() {
+        return None;
+    }
+    let mut v = samples.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+// ---------------------------------------------------------------- Seatphone
+
+/// What a benchmark wants of the host: the whole config is written here, so
+/// the log level is the deployment's (`info`), not the tests' `debug`.
+pub struct HostSpec {
+    /// Plugin names (`audio`, `video` …) copied into the plugin folder.
+    pub plugins: Vec<String>,
+    /// SIP port; 0 = any free port.
+    pub sip_port: u16,
+    pub max_calls: u32,
+    pub log_level: String,
+    /// `[audio] input` / `output` (`file:/x.wav`, `null`).
+    pub audio_input: Option<String>,
+    pub audio_output: Option<String>,
+}
+
+impl Default for HostSpec {
+    fn default() -> Self {
+        Self {
+            plugins: vec!["audio".into()],
+            sip_port: 0,
+            max_calls: 2,
+            log_level: "info".into(),
+            audio_input: None,
+            audio_output: None,
+        }
+    }
+}
+
+/// A `seatphone` daemon (and its engine) started for a benchmark.
+pub struct BenchHost {
+    child: Child,
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    pub daemon_port: u16,
+    pub sip_port: u16,
+}
+
+impl BenchHost {
+    pub async fn start(spec: &HostSpec) -> std::io::Result<BenchHost> {
+        let dir = tempfile::Builder::new()
+            .prefix("seatphone-bench")
+            .tempdir()?;
+        let plugin_dir = dir.path().join("plugins");
+        std::fs::create_dir_all(&plugin_dir)?;
+        for name in &spec.plugins {
+            let lib = plugin_library(name);
+            std::fs::copy(&lib, plugin_dir.join(lib.file_name().unwrap_or_default()))?;
+        }
+        let (daemon_port, port) = (crate::host::free_port(), crate::host::free_port());
+        let mut audio = String::new();
+        if let Some(i) = &spec.audio_input {
+            audio.push_str(&format!("input = \"{i}\"\n"));
+        }
+        if let Some(o) = &spec.audio_output {
+            audio.push_str(&format!("output = \"{o}\"\n"));
+        }
+        let config = format!(
+            "[api]\nbind = \"127.0.0.1\"\ndaemon_port = {daemon_port}\nport = {port}\n\
+             [plugins]\ndir = \"{}\"\n\
+             [sip]\nbind = \"127.0.0.1\"\nlocal_port = {}\nmax_calls = {}\n\
+             [log]\ndir = \"{}\"\nlevel = \"{}\"\n\
+             [audio]\n{audio}",
+            plugin_dir.display(),
+            spec.sip_port,
+            spec.max_calls,
+            dir.path().join("log").display(),
+            spec.log_level,
+        );
+        let config_path = dir.path().join("seatphone.toml");
+        std::fs::write(&config_path, config)?;
+        let mut cmd = Command::new(build_dir().join("seatphone"));
+        cmd.arg("--config")
+            .arg(&config_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("stderr.log"))?);
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let child = cmd.spawn()?;
+        let mut host = BenchHost {
+            child,
+            dir,
+            port,
+            daemon_port,
+            sip_port: spec.sip_port,
+        };
+        for _ in 0..200 {
+            if http_get(port, "/health", "127.0.0.1")
+                .await
+                .is_ok_and(|(status, _)| status == 200)
+            {
+                return Ok(host);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let err = host.stderr();
+        host.stop();
+        Err(std::io::Error::other(format!(
+            "seatphone did not come up:\n{err}"
+        )))
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
+    }
+
+    pub fn daemon_pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The daemon, the engine and anything they started.
+    pub fn pids(&self) -> Vec<u32> {
+        tree(self.child.id())
+    }
+
+    pub async fn call_page(&self) -> std::io::Result<Page> {
+        Page::connect(&format!("ws://127.0.0.1:{}/", self.port), Some(CALL), None)
+            .await
+            .map_err(std::io::Error::other)
+    }
+
+    /// `config` (UDP to `registrar_port`, `audio_codec` e.g. "112,9,8,0",
+    /// AEC/ANR/AGC off, plain RTP), `register` as `user`/`pass<user>`, wait for 1004.
+    pub async fn register(
+        page: &mut Page,
+        registrar_port: u16,
+        user: &str,
+        audio_codec: &str,
+    ) -> Result<(), String> {
+        let config = json!({"networkInfo": {"serverAddr": "127.0.0.1", "sipServerPort": registrar_port, "sipTransportMode": 0},
+                            "media": {"trans_mode": 0},
+                            "audio": {"audio_codec": audio_codec, "audio_aec": 0, "audio_anr": 0, "audio_agc": 0}});
+        let r = page.request(65539, "tsdk_set_config_param", config).await;
+        if r["result"] != 0 {
+            return Err(format!("config: {r}"));
+        }
+        let login =
+            json!({"sipNum": user, "sipName": user, "sipPwd": format!("pass{user}"), "sipMode": 4});
+        let r = page.request(65537, "tsdk_login", login).await;
+        if r["result"] != 0 {
+            return Err(format!("register: {r}"));
+        }
+        wait_event(page, 1004, Duration::from_secs(10))
+            .await
+            .map(|_| ())
+            .ok_or_else(|| format!("no 1004 (registered) for {user}"))
+    }
+
+    /// SIGTERM to the group, then SIGKILL after 5 s.
+    pub fn stop(&mut self) {
+        stop_child(&mut self.child, Duration::from_secs(5));
+    }
+}
+
+impl Drop for BenchHost {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Like `Page::event` but `None` on timeout instead of a panic; other frames stay queued.
+pub async fn wait_event(page: &mut Page, notify: u64, timeout: Duration) -> Option<Value> {
+    let deadline = Instant::now() + timeout;
+    let mut kept = Vec::new();
+    let mut found = None;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match page.next_frame(left).await {
+            Some(f) if f["notify"] == notify => {
+                found = Some(f);
+                break;
+            }
+            Some(f) => kept.push(f),
+            None => break,
+        }
+    }
+    // Frames seen meanwhile are dropped: the benchmark looks at one event at a time.
+    drop(kept);
+    found
+}
+
+// ---------------------------------------------------------------- baresip
+
+/// A baresip process with a config the benchmark writes (modules, audio
+/// source, recording), registered at a Kamailio, and its ctrl_tcp port.
+pub struct BenchBaresip {
+    child: Child,
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    pub ctrl_port: u16,
+}
+
+/// The audio side of a baresip config.
+pub struct BaresipSpec {
+    pub user: String,
+    pub registrar_port: u16,
+    pub auto_answer: bool,
+    /// `audio_codecs=` of the account, e.g. `opus/48000/2,PCMA/8000/1`.
+    pub codecs: String,
+    /// `audio_source` line, e.g. `ausine,440` or `aufile,/x.wav`.
+    pub source: String,
+    /// Extra modules (file names), e.g. `sndfile.so`.
+    pub extra_modules: Vec<String>,
+    /// Extra config lines, e.g. `snd_path /tmp/x`.
+    pub extra_config: String,
+    /// `call_max_calls`.
+    pub max_calls: u32,
+}
+
+/// The audio modules baresip loads in every benchmark: the codecs both sides
+/// offer, and the file and sine sources.
+pub const BARESIP_AUDIO_MODULES: &[&str] =
+    &["opus.so", "g722.so", "g711.so", "aufile.so", "ausine.so"];
+
+impl BenchBaresip {
+    pub fn start(spec: &BaresipSpec) -> std::io::Result<BenchBaresip> {
+        let port = free_port(2);
+        let ctrl_port = free_port(1);
+        let rtp = free_port(40);
+        let dir = tempfile::Builder::new().prefix("bench-baresip").tempdir()?;
+        let mut modules = String::new();
+        for m in BARESIP_AUDIO_MODULES
+            .iter()
+            .copied()
+            .map(str::to_owned)
+            .chain(spec.extra_modules.iter().cloned())
+        {
+            modules.push_str(&format!("module\t\t\t{m}\n"));
+        }
+        let config = format!(
+            "poll_method\t\tepoll\ncall_local_timeout\t120\ncall_max_calls\t\t{}\n\
+             sip_listen\t\t127.0.0.1:{port}\nnet_interface\t\t127.0.0.1\ndns_server\t\t127.0.0.1:53\n\
+             audio_source\t\t{}\naudio_alert\t\tausine,440\nausrc_srate\t\t48000\nausrc_channels\t\t1\n\
+             auplay_srate\t\t48000\nauplay_channels\t\t1\naudio_buffer\t\t20-160\nptime\t\t\t20\n\
+             rtp_ports\t\t{}-{}\nrtcp_mux\t\tno\njitter_buffer_delay\t5-10\n\
+             module_path\t\t/usr/lib/baresip/modules\n{modules}\
+             module_tmp\t\tuuid.so\nmodule_tmp\t\taccount.so\nmodule_app\t\tmenu.so\nmodule_app\t\tctrl_tcp.so\n\
+             ctrl_tcp_listen\t\t127.0.0.1:{ctrl_port}\nopus_bitrate\t\t32000\nopus_stereo\t\tno\nopus_sprop_stereo\tno\n{}\n",
+            spec.max_calls,
+            spec.source,
+            rtp,
+            rtp + 39,
+            spec.extra_config,
+        );
+        let accounts = format!(
+            "<sip:{u}@127.0.0.1:{r}>;auth_pass=pass{u};outbound=\"sip:127.0.0.1:{r}\";answermode={};audio_codecs={};regint=600\n",
+            if spec.auto_answer { "auto" } else { "manual" },
+            spec.codecs,
+            u = spec.user,
+            r = spec.registrar_port,
+        );
+        std::fs::write(dir.path().join("config"), config)?;
+        std::fs::write(dir.path().join("accounts"), accounts)?;
+        std::fs::write(dir.path().join("contacts"), "")?;
+        let log = std::fs::File::create(dir.path().join("baresip.log"))?;
+        let mut cmd = Command::new("baresip");
+        cmd.arg("-f")
+            .arg(dir.path())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let child = cmd.spawn()?;
+        let mut b = BenchBaresip {
+            child,
+            dir,
+            port,
+            ctrl_port,
+        };
+        let up = wait_until(Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", ctrl_port)).is_ok()
+                && b.log().contains("200 OK")
+        });
+        if !up {
+            let log = b.log();
+            b.stop();
+            return Err(std::io::Error::other(format!(
+                "baresip did not register:\n{log}"
+            )));
+        }
+        Ok(b)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn pids(&self) -> Vec<u32> {
+        tree(self.child.id())
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("baresip.log")).unwrap_or_default()
+    }
+
+    /// A fresh ctrl_tcp connection (baresip serves one client at a time).
+    pub async fn ctrl(&self) -> std::io::Result<Ctrl> {
+        Ctrl::connect(self.ctrl_port).await
+    }
+
+    pub fn stop(&mut self) {
+        stop_child(&mut self.child, Duration::from_secs(2));
+    }
+}
+
+impl Drop for BenchBaresip {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// An async client of baresip's ctrl_tcp, shaped like [`Page`]: requests
+/// matched to responses by `token`, events queued.
+pub struct Ctrl {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    seq: u64,
+    pending: VecDeque<Value>,
+}
+
+impl Ctrl {
+    pub async fn connect(port: u16) -> std::io::Result<Ctrl> {
+        let stream = TcpStream::connect(("127.0.0.1", port)).await?;
+        stream.set_nodelay(true)?;
+        Ok(Ctrl {
+            stream,
+            buf: Vec::new(),
+            seq: 0,
+            pending: VecDeque::new(),
+        })
+    }
+
+    /// Sends a command with `token` and returns without waiting.
+    pub async fn send(&mut self, command: &str, params: &str, token: &str) -> std::io::Result<()> {
+        let body = json!({"command": command, "params": params, "token": token}).to_string();
+        self.stream
+            .write_all(format!("{}:{},", body.len(), body).as_bytes())
+            .await
+    }
+
+    /// Sends a command and returns its response; events that arrive first stay queued.
+    pub async fn request(&mut self, command: &str, params: &str) -> Option<Value> {
+        self.seq += 1;
+        let token = self.seq.to_string();
+        self.send(command, params, &token).await.ok()?;
+        loop {
+            let f = self.receive(Duration::from_secs(10)).await?;
+            if f["response"] == true && f["token"] == token.as_str() {
+                return Some(f);
+            }
+            self.pending.push_back(f);
+        }
+    }
+
+    /// The next message (queued first), or `None` after `timeout`.
+    pub async fn next(&mut self, timeout: Duration) -> Option<Value> {
+        if let Some(f) = self.pending.pop_front() {
+            return Some(f);
+        }
+        self.receive(timeout).await
+    }
+
+    /// Waits for an event of `kind` (`CALL_ESTABLISHED` …); others are dropped.
+    pub async fn event(&mut self, kind: &str, timeout: Duration) -> Option<Value> {
+        let deadline = Instant::now() + timeout;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            let f = self.next(left).await?;
+            if f["event"] == true && f["type"] == kind {
+                return Some(f);
+            }
+        }
+        None
+    }
+
+    /// Drops what is queued and what arrives until `quiet` passes without a message.
+    pub async fn forget(&mut self, quiet: Duration) {
+        self.pending.clear();
+        while self.receive(quiet).await.is_some() {}
+    }
+
+    async fn receive(&mut self, timeout: Duration) -> Option<Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(v) = self.parse_one() {
+                return Some(v);
+            }
+            let left = deadline.checked_duration_since(Instant::now())?;
+            let mut chunk = [0u8; 8192];
+            match tokio::time::timeout(left, self.stream.read(&mut chunk)).await {
+                Ok(Ok(n)) if n > 0 => self.buf.extend_from_slice(&chunk[..n]),
+                _ => return None,
+            }
+        }
+    }
+
+    fn parse_one(&mut self) -> Option<Value> {
+        loop {
+            let colon = self.buf.iter().position(|b| *b == b':')?;
+            let len: usize = std::str::from_utf8(&self.buf[..colon]).ok()?.parse().ok()?;
+            if self.buf.len() < colon + 1 + len + 1 {
+                return None;
+            }
+            let v = serde_json::from_slice::<Value>(&self.buf[colon + 1..colon + 1 + len]);
+            self.buf.drain(..colon + 1 + len + 1);
+            if let Ok(v) = v {
+                return Some(v);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- WAV
+
+/// Writes 16-bit PCM mono WAV.
+pub fn write_wav(path: &Path, rate: u32, samples: &[i16]) -> std::io::Result<()> {
+    let data = (samples.len() * 2) as u32;
+    let mut out = Vec::with_capacity(44 + data as usize);
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + data).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&rate.to_le_bytes());
+    out.extend_from_slice(&(rate * 2).to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&16u16.to_le_bytes());
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&data.to_le_bytes());
+    for s in samples {
+        out.extend_from_slice(&s.to_le_bytes());
+    }
+    std::fs::write(path, out)
+}
+
+/// Reads a 16-bit PCM WAV: (rate, channels, interleaved samples).
+pub fn read_wav(path: &Path) -> Option<(u32, u16, Vec<i16>)> {
+    let bytes = std::fs::read(path).ok()?;
+    if bytes.get(0..4)? != b"RIFF" || bytes.get(8..12)? != b"WAVE" {
+        return None;
+    }
+    let (mut rate, mut channels, mut bits) = (0u32, 0u16, 0u16);
+    let mut i = 12;
+    while i + 8 <= bytes.len() {
+        let id = &bytes[i..i + 4];
+        let size = u32::from_le_bytes(bytes[i + 4..i + 8].try_into().ok()?) as usize;
+        let body = i + 8;
+        if id == b"fmt " {
+            channels = u16::from_le_bytes(bytes.get(body + 2..body + 4)?.try_into().ok()?);
+            rate = u32::from_le_bytes(bytes.get(body + 4..body + 8)?.try_into().ok()?);
+            bits = u16::from_le_bytes(bytes.get(body + 14..body + 16)?.try_into().ok()?);
+        } else if id == b"data" {
+            if bits != 16 {
+                return None;
+            }
+            // A file still being written may claim less or more than it holds.
+            let end = bytes.len().min(body + size.max(bytes.len() - body));
+            let samples = bytes[body..end]
+                .chunks_exact(2)
+                .map(|c| i16::from_le_bytes([c[0], c[1]]))
+                .collect();
+            return Some((rate, channels, samples));
+        }
+        i = body + size + (size & 1);
+    }
+    None
+}
+
+/// Sample indices where `|x|` first rises above `threshold` after at least
+/// `gap` quiet samples: the onsets of clicks.
+pub fn onsets(samples: &[i16], threshold: i16, gap: usize) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut quiet = gap;
+    for (i, s) in samples.iter().enumerate() {
+        if s.unsigned_abs() > threshold as u16 {
+            if quiet >= gap {
+                out.push(i);
+            }
+            quiet = 0;
+        } else {
+            quiet += 1;
+        }
+    }
+    out
+}
+
+/// The release folder the benchmark runs from (for [`build_dir`]).
+pub fn exe_dir() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_default()
+}
+
+// ---------------------------------------------------------------- SIPp
+
+/// A SIPp run with any arguments, in a folder of its own, with its
+/// statistics file (`-trace_stat`) and final screen (`-trace_screen`).
+pub struct BenchSipp {
+    child: Child,
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    pub media_port: u16,
+}
+
+impl BenchSipp {
+    /// `args` come after SIPp's own address, ports and trace options.
+    pub fn start(args: &[String], files: &[(&str, &str)]) -> std::io::Result<BenchSipp> {
+        let port = free_port(1);
+        let media_port = free_port(4);
+        let dir = tempfile::Builder::new().prefix("bench-sipp").tempdir()?;
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text)?;
+        }
+        let out = std::fs::File::create(dir.path().join("sipp.out"))?;
+        let mut cmd = Command::new("sipp");
+        cmd.current_dir(dir.path())
+            .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
+            .args(["-p", &port.to_string(), "-mp", &media_port.to_string()])
+            .args(["-nostdin", "-trace_stat", "-stf", "stats.csv", "-fd", "1"])
+            .args(["-trace_screen", "-screen_file", "screen.log"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out);
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let child = cmd.spawn()?;
+        std::thread::sleep(Duration::from_millis(300));
+        Ok(BenchSipp {
+            child,
+            dir,
+            port,
+            media_port,
+        })
+    }
+
+    /// Waits for SIPp to exit; `None` if it did not within `timeout` (then it is stopped).
+    pub async fn wait(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status.code().unwrap_or(-1));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.stop();
+        None
+    }
+
+    /// The last row of the statistics file, by column name
+    /// (`SuccessfulCall(C)`, `FailedCall(C)` …).
+    pub fn stat(&self, column: &str) -> Option<u64> {
+        let text = std::fs::read_to_string(self.dir.path().join("stats.csv")).ok()?;
+        let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+        let header: Vec<&str> = lines.next()?.split(';').collect();
+        let last: Vec<&str> = lines.next_back()?.split(';').collect();
+        let i = header.iter().position(|h| *h == column)?;
+        last.get(i)?.trim().parse().ok()
+    }
+
+    /// The final screen (message counts per scenario line).
+    pub fn screen(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("screen.log")).unwrap_or_default()
+    }
+
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("sipp.out")).unwrap_or_default()
+    }
+
+    pub fn stop(&mut self) {
+        stop_child(&mut self.child, Duration::from_secs(2));
+    }
+}
+
+impl Drop for BenchSipp {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A deterministic speech-like test signal (a few wandering partials and a
+/// little noise, syllable-shaped envelope), 16-bit mono.
+pub fn speechlike(rate: u32, seconds: u32) -> Vec<i16> {
+    let n = (rate * seconds) as usize;
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut out = Vec::with_capacity(n);
+    let tau = std::f64::consts::TAU;
+    for i in 0..n {
+        let t = i as f64 / f64::from(rate);
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let noise = (seed >> 40) as f64 / (1u64 << 24) as f64 - 0.5;
+        let f0 = 140.0 + 40.0 * (tau * 0.7 * t).sin();
+        let env = 0.5 + 0.5 * (tau * 3.0 * t).sin().abs();
+        let x = 0.5 * (tau * f0 * t).sin()
+            + 0.25 * (tau * 2.0 * f0 * t).sin()
+            + 0.15 * (tau * (900.0 + 300.0 * (tau * 0.3 * t).sin()) * t).sin()
+            + 0.05 * noise;
+        out.push((x * env * 12000.0) as i16);
+    }
+    out
+}
+
+/// Silence with a 5 ms 2 kHz burst every `period` samples, starting at `first`.
+pub fn clicks(rate: u32, seconds: u32, period: usize, first: usize) -> Vec<i16> {
+    let n = (rate * seconds) as usize;
+    let mut out = vec![0i16; n];
+    let burst = rate as usize / 200;
+    let mut at = first;
+    while at + burst < n {
+        for k in 0..burst {
+            let x = (std::f64::consts::TAU * 2000.0 * k as f64 / f64::from(rate)).sin();
+            out[at + k] = (x * 20000.0) as i16;
+        }
+        at += period;
+    }
+    out
+}
