@@ -286,8 +286,8 @@ async function launchBrowser() {
 }
 
 /** A plain HTTP server on another port: pages from it are another origin. */
-async function startOtherOrigin(pages) {
-  const port = await freePort();
+async function startOtherOrigin(pages, port) {
+  port = port || await freePort();
   const server = http.createServer((req, res) => {
     const body = pages[new URL(req.url, 'http://x').pathname];
     if (body === undefined) { res.writeHead(404); res.end(); return; }

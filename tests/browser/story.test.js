@@ -39,11 +39,14 @@ test.describe('the agent story on the demo page (Kamailio + baresip)', () => {
   let page;
   let skip = null;
   let registered = false;
+  let portalPort;
 
   test.before(async () => {
     skip = h.hostBinaryMissing();
     if (skip) return;
-    host = await h.startHost();
+    // An agent portal on another origin, allowed by the host's config.
+    portalPort = await h.freePort();
+    host = await h.startHost({ extraApi: `allowed_origins = ["http://127.0.0.1:${portalPort}"]` });
     const health = await host.health();
     if (!health || typeof health.sip !== 'object' || health.sip === null || health.sip.available === false) {
       skip = 'SIP is not wired into the host yet: GET /health has no "sip" section, or it says ' +
@@ -286,4 +289,168 @@ test.describe('the agent story on the demo page (Kamailio + baresip)', () => {
     while (/AoR: 1001/.test(kam.ulDump()) && Date.now() < deadline) await h.sleep(100);
     assert.doesNotMatch(kam.ulDump(), /AoR: 1001/);
   });
+  test('a page written from the reference\'s sample code, on a configured origin, registers, calls and answers', { timeout: 120000 }, async (t) => {
+    if (skip) return t.skip(skip);
+    // The demo page lets go of the softphone first: one page at a time.
+    await page.click('#btn-uninit');
+    const portal = await h.startOtherOrigin({ '/': legacyPage(host, kam.port) }, portalPort);
+    const legacy = await browser.newPage();
+    try {
+      await h.gotoHost(legacy, host, `${portal.base}/`);
+      const trace = () => legacy.evaluate(() => window.trace);
+      let cursor = 0; // lines are awaited in order: each after the one before
+      const waitTrace = async (line, timeout = 15000) => {
+        const deadline = Date.now() + timeout;
+        for (;;) {
+          const lines = await trace();
+          const at = lines.indexOf(line, cursor);
+          if (at >= 0) { cursor = at + 1; return; }
+          if (Date.now() > deadline) throw new Error(`the sample page never logged "${line}"; it logged:\n${lines.join('\n')}`);
+          await h.sleep(50);
+        }
+      };
+      await legacy.evaluate(() => initOpeneye());
+      await waitTrace('OpenEye Deamon is Ready');
+      await waitTrace('Set OpenEyeCall Sip Config Success.');
+      await waitTrace('Register Operation Success');
+      await waitTrace('registered');
+
+      await legacy.evaluate(() => startCall());
+      await waitTrace('StartCall success.');
+      await waitTrace('connected 1002');
+      await baresip.waitEvent('CALL_ESTABLISHED', { pred: (e) => /1003/.test(e.param) });
+      await legacy.evaluate(() => endCall());
+      await waitTrace('EndCall success.');
+      await waitTrace('ended');
+
+      baresip.dial('1003');
+      await waitTrace('incoming 1002');
+      await waitTrace('AcceptCall success.');
+      await waitTrace('connected 1002');
+      baresip.hangup();
+      await waitTrace('ended');
+      assert.deepEqual(legacy.errors, [], 'no script error on the sample page');
+    } finally {
+      await legacy.close();
+      await portal.close();
+    }
+  });
 });
+
+/**
+ * A page as an integrator would write it from the reference (sections 4.3 to
+ * 4.7 and 5.1), quirks included: `this.global_openEye_SDK`, sipMode 1,
+ * data.param.call_id in onCallIncoming, a tupCurrentCallType that is a number.
+ */
+function legacyPage(host, sipPort) {
+  return `<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>
+<script src="${host.base}/OpenEye_SDK.js"></script>
+<script>
+var GlobalSipIp = "127.0.0.1";
+var GlobalSipPort = ${sipPort};
+var userPhoneNumber;
+var tupCurrentCallId = "";
+var tupCurrentCallType = 0;
+var global_openEye_SDK = null;
+window.trace = [];
+function writeLog(s) { window.trace.push(s); }
+
+function initOpeneye() {
+  if (global_openEye_SDK == null) {
+    global_openEye_SDK = new OpenEye_SDK({
+      onOpeneyeDeamonReady: onOpeneyeDeamonReady,
+      onOpeneyeDeamonClose: onOpeneyeDeamonClose,
+      serviceStartUp: serviceStartUp,
+      serviceShutDown: serviceShutDown,
+      onOpeneyeLoginReady: onOpeneyeLoginReady,
+      onOpeneyeLoginClose: onOpeneyeLoginClose,
+      onOpeneyeCallReady: onOpeneyeCallReady,
+      onOpeneyeCallClose: onOpeneyeCallClose,
+      onVersionInfoNotify: onVersionInfoNotify
+    });
+  }
+}
+function onVersionInfoNotify(data) { writeLog("version is " + data.param.version); }
+function onOpeneyeDeamonReady() { writeLog("OpenEye Deamon is Ready"); }
+function onOpeneyeDeamonClose() { writeLog("OpenEye Deamon is Closed, please restart OpenEye Deamon it."); }
+function serviceStartUp() { writeLog("Openeye Service StartUp"); }
+function serviceShutDown() { writeLog("Openeye Service is shutdown, please restart it."); }
+function onOpeneyeLoginReady() { writeLog("onOpeneyeLoginReady"); }
+function onOpeneyeLoginClose() { writeLog("onOpeneyeLoginClose"); }
+function onOpeneyeCallClose() { writeLog("onOpeneyeCallClose"); }
+function onOpeneyeCallReady() { writeLog("onOpeneyeCallReady"); initOpeneyeCall(); sipBasicCfg(); }
+
+function initOpeneyeCall() {
+  global_openEye_SDK.openEyeCall.setBasicCallEvent({
+    onCallIncoming: onCallIncoming,
+    onCallOutGoing: onCallOutGoing,
+    onCallRingBack: onCallRingBack,
+    onCallConnected: onCallConnected,
+    onCallEnded: onCallEnded,
+    onCallEndedFailed: onCallEndedFailed,
+    onCallRtpCreated: onCallRtpCreated,
+    onCallOpenVideoReq: onCallOpenVideoReq
+  });
+}
+function sipBasicCfg() {
+  global_openEye_SDK.openEyeCall.config({
+    networkInfo: { serverAddr: GlobalSipIp, sipServerPort: GlobalSipPort, sipTransportMode: 0, httpPort: 0 }
+  }, { response: configResponse });
+}
+function configResponse(data) {
+  if (data.result == 0) { writeLog("Set OpenEyeCall Sip Config Success."); register(); }
+  else { writeLog("Set OpenEyeCall Sip Config Failed."); }
+}
+function register() {
+  var phoneNumber = "1003";
+  var password = "pass1003";
+  userPhoneNumber = phoneNumber + "@" + GlobalSipIp;
+  var sipMode = 1;
+  this.global_openEye_SDK.openEyeCall.register(userPhoneNumber, phoneNumber, password, sipMode, {
+    onRegStatusUpdate: onRegStatusUpdate,
+    onForceUnReg: onForceUnRegInfo,
+    response: registerResponse
+  });
+}
+function registerResponse(data) {
+  if (data.result == 0) { writeLog("Register Operation Success"); } else { writeLog("Register Operation Failed"); }
+}
+function onRegStatusUpdate(data) {
+  var state = ["unregister", "registering", "deregistering", "registered", "deregistered"];
+  writeLog(state[data.param.register_state]);
+}
+function onForceUnRegInfo(data) { writeLog("DeRegister"); }
+
+function startCall() {
+  this.global_openEye_SDK.openEyeCall.startCall("1002", false, { response: startCallResponse });
+}
+function startCallResponse(data) {
+  if (data.result == 0) { writeLog("StartCall success."); tupCurrentCallId = data.param.callId; }
+  else { writeLog("StartCall failed. The ErrorCode is " + data.result); }
+}
+function endCall() {
+  global_openEye_SDK.openEyeCall.endCall(tupCurrentCallId, { response: onEndCallReponse });
+}
+function onEndCallReponse(data) {
+  if (data.result == 0) { writeLog("EndCall success."); } else { writeLog("EndCall failed. The ErrorCode is " + data.result); }
+}
+function onCallIncoming(data) {
+  writeLog("incoming " + data.param.callInfo.peerNumber);
+  var tupCurrentCallId = data.param.call_id;
+  acceptCall(tupCurrentCallId);
+}
+function acceptCall(tupCurrentCallId) {
+  this.global_openEye_SDK.openEyeCall.acceptCall(tupCurrentCallId, tupCurrentCallType, { response: onAcceptCallReponse });
+}
+function onAcceptCallReponse(data) {
+  if (data.result == 0) { writeLog("AcceptCall success."); } else { writeLog("AcceptCall failed. The ErrorCode is " + data.result); }
+}
+function onCallOutGoing(data) { writeLog("outgoing " + data.param.callInfo.peerNumber); }
+function onCallRingBack(data) { writeLog("ringback"); }
+function onCallConnected(data) { writeLog("connected " + data.param.callInfo.peerNumber); }
+function onCallEnded(data) { writeLog("ended"); }
+function onCallEndedFailed(data) { writeLog("end failed"); }
+function onCallRtpCreated(data) { writeLog("rtp created"); }
+function onCallOpenVideoReq(data) { writeLog("video requested"); }
+</script></body></html>`;
+}
