@@ -371,3 +371,24 @@ async fn sip_over_tls_refuses_a_server_it_cannot_verify() {
     assert_eq!(failed.param["reason_code"], 408, "{failed:?}");
     assert!(kam.contacts("1001").is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_over_tls_anonymous_skips_the_certificate_check_when_asked() {
+    let kam = Kamailio::start(KamailioConfig {
+        tls: true,
+        ..KamailioConfig::default()
+    })
+    .expect("kamailio with TLS");
+    let mut ua = Ua::start().await;
+    let r = ua
+        .command(
+            "tsdk_set_config_param",
+            json!({"networkInfo": {"serverAddr": "127.0.0.1", "sipServerPort": kam.tls_port, "sipTransportMode": 1},
+                   "sip": {"tls_anonymous_enable": 1}}),
+        )
+        .await;
+    assert_eq!(r.result, 0, "{r:?}");
+    assert_eq!(ua.login("1001", "pass1001", 4).await.result, 0);
+    ua.wait(1004, 10).await;
+    assert!(kam.contacts("1001")[0].to_lowercase().contains("transport=tls"));
+}

@@ -108,11 +108,11 @@ impl Engine {
     }
 
     /// Trust for SIP over TLS: the page's root certificates, else the
-    /// system's. rsipstack gap: its TLS client cannot skip verification, so
-    /// `tls_anonymous_enable` is refused rather than silently ignored.
+    /// system's. With `tls_anonymous_enable` the connection is dialled
+    /// without a certificate check (see `anonymous_tls`).
     fn configure_tls(&mut self) -> Result<(), String> {
         if self.settings.tls_anonymous {
-            return Err("tls_anonymous_enable (no certificate check) is not supported".into());
+            return Ok(());
         }
         let path = self
             .settings

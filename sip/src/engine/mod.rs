@@ -3,6 +3,7 @@
 //! actions. Everything slow (a REGISTER, an INVITE, a BYE) runs in a spawned
 //! task that reports back through [`Input`], so the SIP task never blocks.
 
+mod anonymous_tls;
 mod commands;
 mod dialogs;
 mod early;

@@ -123,7 +123,30 @@ impl Engine {
         let endpoint = self.stack.endpoint.inner.clone();
         let instance = self.cfg.instance_id.clone();
         let tx = self.input.clone();
+        let anonymous_tls = (transport == Transport::Tls && self.settings.tls_anonymous)
+            .then(|| {
+                format!("{}:{}", server.host, server.port)
+                    .parse::<std::net::SocketAddr>()
+                    .ok()
+                    .map(|a| SipAddr {
+                        r#type: Some(rsip::Transport::Tls),
+                        addr: a.into(),
+                    })
+            })
+            .flatten();
         tokio::spawn(async move {
+            if let Some(target) = anonymous_tls {
+                let transport = &endpoint.transport_layer;
+                let cached = transport.lookup(&target, None).await.is_ok();
+                if !cached {
+                    tracing::warn!(
+                        "TLS to {target} without a certificate check (tls_anonymous_enable)"
+                    );
+                    if let Err(e) = super::anonymous_tls::dial(transport, &target).await {
+                        tracing::info!("{e}");
+                    }
+                }
+            }
             // A REGISTER to this server still in flight (a silent server
             // keeps its transaction for 32 s): use a fresh registration.
             let mut fresh;
