@@ -376,11 +376,14 @@
     safeCall(this.onframe, data);
   };
 
-  /** The pending request a response answers: by seq, else the oldest of the same command. */
+  /**
+   * The pending request a response answers: by seq; a response without seq
+   * (a host that does not echo it) answers the oldest request of its command.
+   */
   Channel.prototype.take = function (data) {
-    var key;
-    if (data.seq !== undefined && this.pending.hasOwnProperty(data.seq)) {
-      key = String(data.seq);
+    var key = null;
+    if (data.seq !== undefined) {
+      if (this.pending.hasOwnProperty(data.seq)) { key = String(data.seq); }
     } else {
       var best = null;
       for (var s in this.pending) {

@@ -234,6 +234,14 @@ test('a response without seq answers the oldest request of that command', async 
   assert.equal((await c).param.volume, 3);
 });
 
+test('a response whose seq nobody waits for is not given to another request', async () => {
+  const { sdk, call } = connected({ responseTimeout: 50 });
+  const p = callMethod(sdk, 'getMicVol', []);
+  call.hostSend({ description: 'tsdk_get_mic_volume', result: 0, rsp: 67578, seq: 999, param: { volume: 1 } });
+  const data = await p;
+  assert.equal(data.result, 6, 'the real request still waits for its own answer');
+});
+
 test('the response callback gets the host frame exactly as sent', async () => {
   const { sdk, call } = connected();
   const p = callMethod(sdk, 'startCall', ['1002', false]);
