@@ -159,3 +159,76 @@ async fn sip_e2e_end_of_unknown_call_is_result_5_and_2022() {
     let ev = page.event(2022, SECS).await;
     assert_eq!(ev["param"]["result"], 50331670u64);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_e2e_rtp_created_hold_and_unhold_with_baresip() {
+    let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
+    let bob = Baresip::start("1002", &kam, AnswerMode::Auto).expect("baresip");
+    let (_host, mut page) = registered(&kam, "1001").await;
+    let r = page
+        .request(67537, "tsdk_start_call", json!({"calleeNumber": "1002"}))
+        .await;
+    let id = r["param"]["callId"].as_u64().expect("callId");
+    page.event(2006, SECS).await;
+    assert!(bob.wait_event(SECS, "CALL_ESTABLISHED"));
+    // baresip sends a tone: the audio plugin reports its RTP up.
+    assert_eq!(call_id_of(&page.event(2005, SECS).await), id);
+    let r = page.request(67804, "tsdk_hold_call", json!({"callId": id})).await;
+    assert_eq!(r["result"], 0, "{r}");
+    assert_eq!(call_id_of(&page.event(2018, SECS).await), id);
+    let r = page.request(67805, "tsdk_unhold_call", json!({"callId": id})).await;
+    assert_eq!(r["result"], 0, "{r}");
+    assert_eq!(call_id_of(&page.event(2020, SECS).await), id);
+    let r = page.request(67539, "tsdk_end_call", json!({"callId": id})).await;
+    assert_eq!(r["result"], 0);
+    page.event(2007, SECS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_e2e_answer_modes_auto_answer_and_do_not_disturb() {
+    let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
+    let bob = Baresip::start("1002", &kam, AnswerMode::Manual).expect("baresip");
+    let (_host, mut page) = registered(&kam, "1001").await;
+    let r = page
+        .request(67767, "SetAnswerWay", json!({"answerWay": "2", "times": "0"}))
+        .await;
+    assert_eq!(r["result"], 0, "{r}");
+    assert!(r.get("errMsg").is_some(), "errMsg always present: {r}");
+    bob.dial("sip:1001@127.0.0.1");
+    let inc = page.event(2002, SECS).await;
+    assert_eq!(inc["param"]["callInfo"]["isAutoAnswer"], true);
+    page.event(2006, SECS).await;
+    assert!(bob.wait_event(SECS, "CALL_ESTABLISHED"));
+    bob.hangup();
+    page.event(2007, SECS).await;
+
+    let r = page
+        .request(67767, "SetAnswerWay", json!({"answerWay": "4", "times": "0"}))
+        .await;
+    assert_eq!(r["result"], 0);
+    let closed_before = bob.count("CALL_CLOSED");
+    bob.dial("sip:1001@127.0.0.1");
+    assert!(wait_until(SECS, || bob.count("CALL_CLOSED") > closed_before));
+    let frames = page.forget(Duration::from_millis(300)).await;
+    assert!(!frames.iter().any(|f| f["notify"] == 2002), "{frames:?}");
+    let r = page
+        .request(67767, "SetAnswerWay", json!({"answerWay": "7"}))
+        .await;
+    assert_eq!(r["result"], 2, "{r}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_e2e_anonymous_call_reaches_baresip_as_anonymous() {
+    let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
+    let bob = Baresip::start("1002", &kam, AnswerMode::Auto).expect("baresip");
+    let (_host, mut page) = registered(&kam, "1001").await;
+    let r = page
+        .request(67541, "tsdk_start_anonymous_call", json!({"calleeNumber": "1002"}))
+        .await;
+    assert_eq!(r["result"], 0, "{r}");
+    page.event(2006, SECS).await;
+    assert!(bob.wait_event(SECS, "CALL_ESTABLISHED"));
+    let seen = bob.event("CALL_INCOMING").or_else(|| bob.event("CALL_ESTABLISHED"));
+    assert!(seen.unwrap_or_default().to_string().contains("anonymous"));
+    assert!(wait_until(SECS, || kam.log().contains("privacy=id")));
+}

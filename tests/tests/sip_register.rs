@@ -159,3 +159,19 @@ async fn sip_register_bad_params_are_result_2_and_login_needs_config() {
     let r = ua.command("tsdk_logout", json!({})).await;
     assert_eq!(r.result, 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_register_a_restarted_engine_replaces_its_stale_contact() {
+    let kam = kamailio(Digest::Md5, 3600);
+    // The first engine dies without unregistering (its contact stays)…
+    let mut first = Ua::start().await;
+    first.register(kam.port, "1001").await;
+    let stale = kam.contacts("1001");
+    assert_eq!(stale.len(), 1);
+    // …and the restarted one (same +sip.instance, new port) replaces it.
+    let mut second = Ua::start().await;
+    second.register(kam.port, "1001").await;
+    let now = kam.contacts("1001");
+    assert_eq!(now.len(), 1, "{}", kam.ul_dump());
+    assert_ne!(now, stale);
+}
