@@ -18,9 +18,26 @@
 //! Ordering guarantee: a command's `reply` is always called before any event
 //! the command causes, from the same task.
 //!
-//! Where rsipstack falls short, the gap is closed in this crate and marked
-//! `rsipstack gap:` in a comment (registration timeouts, OPTIONS keep-alive,
-//! redaction of digest headers in the message log).
+//! Transports: UDP and TCP on the same local port; TLS as a client
+//! (`sipTransportMode` 1; trust from `sip.tls_rootcertpath`, else the system
+//! roots; `tls_anonymous_enable` skips the certificate check, with a warning).
+//! Keep-alive is an OPTIONS to the registrar on every transport.
+//!
+//! Where rsipstack (0.7.14) falls short, the gap is closed in this crate and
+//! marked `rsipstack gap:` in a comment:
+//! - SHA-256 digest: it parses and writes the algorithm as `SHA256`, not
+//!   RFC 7616's `SHA-256`, so a SHA-256 challenge failed (`engine::stack`).
+//! - PRACK of a reliable 183 went to the wrong Request-URI without the
+//!   route set of the early dialog (`engine::early`).
+//! - `Registration::register` waits up to Timer F (32 s) and has no
+//!   keep-alive: our machine keeps its own timeouts and sends OPTIONS.
+//! - Its TLS transport cannot skip certificate checks (`engine::anonymous_tls`).
+//! - `get_via(None)` names UDP for requests sent over TCP/TLS.
+//! - No session timers (RFC 4028): done as UAS in the call table.
+//! - Not fixed: after a retransmitted INVITE (lost 100 Trying) its server
+//!   transaction no longer sends the 200 the dialog hands it
+//!   (test `sip_sipp_retransmitted_invite_makes_one_call_that_is_answered`,
+//!   ignored).
 #![forbid(unsafe_code)]
 
 pub mod calls;
