@@ -40,6 +40,7 @@ test.describe('the agent story on the demo page (Kamailio + baresip)', () => {
   let skip = null;
   let registered = false;
   let portalPort;
+  const beforeReload = [];
 
   test.before(async () => {
     skip = h.hostBinaryMissing();
@@ -233,9 +234,35 @@ test.describe('the agent story on the demo page (Kamailio + baresip)', () => {
     assert.equal((await h.waitForLog(page, response('setAnswerWay'), { from })).data.result, 0);
   });
 
+  test('a page reloaded during a call gets the call back and hangs it up', { timeout: 90000 }, async (t) => {
+    if (skip) return t.skip(skip);
+    assert.ok(registered, 'needs the registration of the first test');
+    // Keep the events seen so far: the reload empties the page's log.
+    beforeReload.push(...(await page.evaluate(() => window.demoLog)));
+    const from = await h.logLength(page);
+    const closed = baresip.events.filter((e) => e.type === 'CALL_CLOSED').length;
+    baresip.dial('1001');
+    const incoming = await h.waitForLog(page, event(2002), { from });
+    const callId = incoming.data.param.callId;
+    await page.click('#btn-acceptCall');
+    await h.waitForLog(page, event(2006), { from });
+
+    await page.reload();
+    await page.click('#btn-init');
+    const again = await h.waitForLog(page, (e) => e.kind === 'event' && e.data.param && e.data.param.callId === callId);
+    assert.equal(again.data.notify, 2006, `the latest event of the live call is re-sent: ${JSON.stringify(again.data)}`);
+    assert.equal(await page.inputValue('#callId'), String(callId));
+    assert.equal(await page.textContent('#callStatus'), 'connected');
+    const mark = await h.logLength(page);
+    await page.click('#btn-endCall');
+    assert.equal((await h.waitForLog(page, response('endCall'), { from: mark })).data.result, 0);
+    await h.waitForLog(page, event(2007), { from: mark });
+    await baresip.waitEvent('CALL_CLOSED', { pred: () => baresip.events.filter((e) => e.type === 'CALL_CLOSED').length > closed });
+  });
+
   test('call and registration events carry the field types of the reference (0/1 flags, numbers)', { timeout: 30000 }, async (t) => {
     if (skip) return t.skip(skip);
-    const log = await page.evaluate(() => window.demoLog);
+    const log = beforeReload.concat(await page.evaluate(() => window.demoLog));
     const events = log.filter((e) => e.kind === 'event').map((e) => e.data);
     const infos = events.filter((d) => d.param && d.param.callInfo);
     assert.ok(infos.length >= 4, 'the calls above produced call events with callInfo');
