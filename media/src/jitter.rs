@@ -62,7 +62,7 @@ impl JitterBuffer {
         Self {
             clock_rate,
             frame_ts,
-            min_delay: (frame * 2).max(Duration::from_millis(40)),
+            min_delay: (frame * 3).max(Duration::from_millis(60)),
             max_delay: Duration::from_millis(300),
             packets: BTreeMap::new(),
             last_ext: None,
@@ -321,8 +321,8 @@ mod tests {
             .iter()
             .position(|p| matches!(p, Playout::Frame(_)))
             .unwrap();
-        // 40 ms minimum delay = 2–3 ticks of holding back.
-        assert!((2..=4).contains(&first), "{first}");
+        // 60 ms minimum delay = 3–4 ticks of holding back.
+        assert!((3..=5).contains(&first), "{first}");
         assert_eq!(conceals_in_stream(&out), 0);
         assert_eq!(jb.stats.played, 100);
     }
@@ -406,7 +406,7 @@ mod tests {
         let jittery = run(200, 0, |_| Some(Duration::from_secs_f64(rng.next() * 0.08)))
             .1
             .target_delay();
-        assert_eq!(steady, Duration::from_millis(40));
+        assert_eq!(steady, Duration::from_millis(60));
         assert!(jittery > steady + Duration::from_millis(30), "{jittery:?}");
     }
 

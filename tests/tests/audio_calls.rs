@@ -18,6 +18,10 @@ use seatphone_tests::peers::{free_port, stop_child, wait_until};
 use serde_json::{json, Value};
 
 const T: Duration = Duration::from_secs(10);
+
+/// Calls run one at a time: each is real-time work for several processes,
+/// and two cores shared by all of them would measure the machine.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// The host's microphone: 440 Hz at −9 dBFS.
 const HOST_HZ: f64 = 440.0;
 const HOST_AMPLITUDE: f64 = 0.5;
@@ -267,6 +271,15 @@ async fn tone_call(host_codecs: &str, peer_codec: &str, trans_mode: u32, peer_sr
     let what_peer_sent = peer.recording("enc");
     let peer_level = rms_dbfs(what_peer_sent.slice(0.5, what_peer_sent.seconds()));
     let heard_here = Recording::read(&speaker).unwrap();
+    let gap = seatphone_tests::audio_check::longest_gap_ms(
+        heard_here.slice(1.0, heard_here.seconds() - 0.3),
+        heard_here.rate,
+        -40.0,
+    );
+    assert!(
+        gap <= 60.0,
+        "{peer_codec}: a {gap:.0} ms hole in what the host heard"
+    );
     assert_tone(
         &heard_here,
         PEER_HZ,
@@ -286,36 +299,43 @@ async fn tone_call(host_codecs: &str, peer_codec: &str, trans_mode: u32, peer_sr
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audio_host_and_baresip_hear_each_other_over_opus() {
+    let _serial = SERIAL.lock().await;
     tone_call("112,9,8,0", "opus/48000/2", 0, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audio_host_and_baresip_hear_each_other_over_g722() {
+    let _serial = SERIAL.lock().await;
     tone_call("9,0", "G722/16000/1", 0, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audio_host_and_baresip_hear_each_other_over_pcma() {
+    let _serial = SERIAL.lock().await;
     tone_call("8", "PCMA/8000/1", 0, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audio_host_and_baresip_hear_each_other_over_pcmu() {
+    let _serial = SERIAL.lock().await;
     tone_call("0", "PCMU/8000/1", 0, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audio_srtp_required_against_baresip_with_srtp() {
+    let _serial = SERIAL.lock().await;
     tone_call("8", "PCMA/8000/1", 2, Some("srtp-mand")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audio_srtp_best_effort_falls_back_to_rtp_with_a_plain_baresip() {
+    let _serial = SERIAL.lock().await;
     tone_call("0", "PCMU/8000/1", 1, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audio_dtmf_crosses_both_ways_as_rfc4733() {
+    let _serial = SERIAL.lock().await;
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
     let peer = TonePeer::start("1002", &kam, "PCMU/8000/1", None);
     let dir = tempfile::tempdir().unwrap();
@@ -373,6 +393,7 @@ async fn audio_dtmf_crosses_both_ways_as_rfc4733() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audio_qos_reaches_the_page_every_5_s_and_mute_silences_the_peer() {
+    let _serial = SERIAL.lock().await;
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
     let peer = TonePeer::start("1002", &kam, "PCMA/8000/1", None);
     let dir = tempfile::tempdir().unwrap();
@@ -428,6 +449,188 @@ async fn audio_qos_reaches_the_page_every_5_s_and_mute_silences_the_peer() {
         rms_dbfs(after) > -20.0,
         "after unmute at {:.1} dBFS",
         rms_dbfs(after)
+    );
+    drop(host);
+}
+
+/// A PulseAudio server of the test's own with two null sinks: `micsink`,
+/// whose monitor is the default source (what is played into it is what a
+/// microphone hears), and `nullsink`, the default sink (its monitor records
+/// what the host plays). Clients find it at the default socket.
+struct Pulse {
+    child: Child,
+}
+
+impl Pulse {
+    fn start() -> Self {
+        let mut cmd = Command::new("pulseaudio");
+        cmd.args([
+            "-n",
+            "--daemonize=no",
+            "--exit-idle-time=-1",
+            "--use-pid-file=no",
+            "-L",
+            "module-null-sink sink_name=nullsink rate=48000",
+            "-L",
+            "module-null-sink sink_name=micsink rate=48000",
+            "-L",
+            "module-native-protocol-unix auth-anonymous=1",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let child = cmd.spawn().expect("pulseaudio");
+        let pulse = Self { child };
+        assert!(
+            wait_until(T, || pactl(&["set-default-sink", "nullsink"])),
+            "pulseaudio did not come up"
+        );
+        assert!(pactl(&["set-default-source", "micsink.monitor"]));
+        pulse
+    }
+}
+
+impl Drop for Pulse {
+    fn drop(&mut self) {
+        stop_child(&mut self.child, Duration::from_secs(2));
+    }
+}
+
+fn pactl(args: &[&str]) -> bool {
+    Command::new("pactl")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A child of ours (a player or a recorder), stopped when dropped.
+struct Helper(Child);
+
+impl Helper {
+    fn start(program: &str, args: &[&str]) -> Self {
+        let mut cmd = Command::new(program);
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        Self(cmd.spawn().unwrap_or_else(|e| panic!("{program}: {e}")))
+    }
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        stop_child(&mut self.0, Duration::from_secs(1));
+    }
+}
+
+/// Raw s16le mono 48 kHz, as `parec` writes it.
+fn raw_recording(path: &Path) -> Recording {
+    let bytes = std::fs::read(path).unwrap();
+    let samples = bytes
+        .chunks_exact(2)
+        .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0)
+        .collect();
+    Recording {
+        rate: 48000,
+        samples,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_call_on_real_pulseaudio_devices() {
+    let _serial = SERIAL.lock().await;
+    let _pulse = Pulse::start();
+    let dir = tempfile::tempdir().unwrap();
+    // The "microphone": a 440 Hz tone played into micsink for the whole test.
+    let tone = dir.path().join("tone.wav");
+    write_sine_wav(&tone, 48000, 1, HOST_HZ, HOST_AMPLITUDE, 30.0).unwrap();
+    let _player = Helper::start("paplay", &["--device=micsink", tone.to_str().unwrap()]);
+    // The "ear": whatever the host plays into nullsink.
+    let heard = dir.path().join("heard.raw");
+    let _recorder = Helper::start(
+        "sh",
+        &[
+            "-c",
+            &format!(
+                "exec parec --latency-msec=20 --device=nullsink.monitor --format=s16le --rate=48000 --channels=1 > {}",
+                heard.display()
+            ),
+        ],
+    );
+
+    let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
+    let peer = TonePeer::start("1002", &kam, "PCMA/8000/1", None);
+    let options = Options {
+        plugins: vec![plugin_library("audio")],
+        extra_toml: "[audio]\ninput = \"pulse\"\noutput = \"pulse\"\n".into(),
+        ..Options::default()
+    };
+    let host = Seatphone::start(options).await;
+    let mut page = host.call_page().await;
+    let mics = page
+        .request(67550, "tsdk_get_devices", json!({"deviceType": 0}))
+        .await;
+    assert_eq!(
+        mics["param"]["deviceInfo"][0]["deviceName"], "pulse",
+        "{mics}"
+    );
+    configure(&mut page, kam.port, "8", 0).await;
+    Seatphone::register(&mut page, "1001", "pass1001").await;
+    let call_id = call_peer(&mut page).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let r = page
+        .request(67539, "tsdk_end_call", json!({"callId": call_id}))
+        .await;
+    assert_eq!(r["result"], 0);
+    page.event(2007, T).await;
+    assert!(wait_until(T, || peer.has_event("CALL_CLOSED")));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let fallbacks: Vec<Value> = page
+        .forget(Duration::from_millis(200))
+        .await
+        .into_iter()
+        .filter(|f| f["notify"] == 3002)
+        .collect();
+    assert!(
+        fallbacks.is_empty(),
+        "the devices fell back: {fallbacks:?}\n{}",
+        host.all_logs()
+    );
+
+    let there = peer.recording("dec");
+    let host_level = 20.0 * (HOST_AMPLITUDE / 2f64.sqrt()).log10();
+    assert_tone(
+        &there,
+        HOST_HZ,
+        host_level,
+        "baresip hears the host's PulseAudio microphone",
+    );
+    // The null sink's monitor runs only while something plays: the
+    // recording is the call. Its middle is measured.
+    let here = raw_recording(&heard);
+    let part = here.slice(1.0, here.seconds() - 0.5);
+    assert!(
+        part.len() > 48000,
+        "only {:.2} s recorded from nullsink",
+        here.seconds()
+    );
+    let f = dominant_frequency(part, here.rate);
+    assert!(
+        (f - PEER_HZ).abs() <= 10.0,
+        "nullsink carried {f:.1} Hz at {:.1} dBFS ({:.1} s recorded)",
+        rms_dbfs(part),
+        here.seconds()
+    );
+    let peer_sent = peer.recording("enc");
+    let sent = rms_dbfs(peer_sent.slice(0.5, peer_sent.seconds()));
+    let level = rms_dbfs(part);
+    assert!(
+        (level - sent).abs() <= 6.0,
+        "nullsink level {level:.1} dBFS, baresip sent {sent:.1}"
     );
     drop(host);
 }

@@ -56,7 +56,8 @@ impl DeviceKind {
     pub fn same_as(&self, other: &DeviceKind) -> bool {
         match (self, other) {
             (Self::Sound { id: a, name: n }, Self::Sound { id: b, name: m }) => {
-                a == b || n == m || a == m || n == b || b.ends_with(&format!(":{a}"))
+                let suffix = |long: &str, short: &str| long.ends_with(&format!(":{short}"));
+                a == b || n == m || a == m || n == b || suffix(a, b) || suffix(b, a)
             }
             _ => self == other,
         }
@@ -145,6 +146,18 @@ mod tests {
             DeviceKind::from_setting("pulse"),
             Some(DeviceKind::Sound { .. })
         ));
+    }
+
+    #[test]
+    fn a_configured_name_matches_the_host_qualified_id_both_ways() {
+        let configured = DeviceKind::from_setting("pulse").unwrap();
+        let found = DeviceKind::Sound {
+            id: "alsa:pulse".into(),
+            name: "PulseAudio Sound Server".into(),
+        };
+        assert!(configured.same_as(&found));
+        assert!(found.same_as(&configured));
+        assert!(!found.same_as(&DeviceKind::from_setting("default").unwrap()));
     }
 
     #[test]

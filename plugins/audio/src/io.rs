@@ -185,6 +185,10 @@ impl Fifo {
         q.drain(..excess);
     }
 
+    fn len(&self) -> usize {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
     fn pop_into(&self, out: &mut [f32]) -> usize {
         let mut q = self.0.lock().unwrap_or_else(|p| p.into_inner());
         let n = out.len().min(q.len());
@@ -225,12 +229,21 @@ fn run_stream(
     .map_err(|e| format!("{kind}: {e}"))?;
     let rate = config.sample_rate();
     let channels = usize::from(config.channels().max(1));
-    let stream_config: cpal::StreamConfig = config.into();
+    let mut stream_config: cpal::StreamConfig = config.into();
+    // 20 ms periods where the device allows it (the pulse plugin's default is far longer).
+    if let cpal::SupportedBufferSize::Range { min, max } = config.buffer_size() {
+        let want = rate / 50;
+        if (*min..=*max).contains(&want) {
+            stream_config.buffer_size = cpal::BufferSize::Fixed(want);
+        }
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
     let stop2 = stop.clone();
     let name = kind.to_string();
-    let limit = rate as usize / 5;
+    let limit = rate as usize * 3 / 10;
+    let prime = rate as usize / 10;
+    let mut primed = false;
     let thread = std::thread::Builder::new()
         .name("audio-device".into())
         .spawn(move || {
@@ -252,7 +265,15 @@ fn run_stream(
                     stream_config,
                     move |data: &mut [f32], _: &cpal::OutputCallbackInfo| {
                         let mut mono = vec![0.0f32; data.len() / channels];
-                        let n = fifo.pop_into(&mut mono);
+                        // Start (and restart after running dry) only with 100 ms
+                        // in hand, so a late frame is a delay, not a click.
+                        if !primed && fifo.len() >= mono.len().max(prime) {
+                            primed = true;
+                        }
+                        let n = if primed { fifo.pop_into(&mut mono) } else { 0 };
+                        if n < mono.len() {
+                            primed = false;
+                        }
                         mono[n..].fill(0.0);
                         for (frame, s) in data.chunks_mut(channels).zip(mono) {
                             frame.fill(s);

@@ -250,7 +250,7 @@ impl Media {
             let now = Instant::now();
             if deadline > now {
                 std::thread::sleep(deadline - now);
-            } else if now - deadline > TICK * 5 {
+            } else if now - deadline > TICK * 10 {
                 // Far behind (machine stalled): do not burst to catch up.
                 deadline = now;
             }

@@ -23,6 +23,14 @@ const A_HZ: f64 = 440.0;
 const B_HZ: f64 = 1000.0;
 const AMPLITUDE: f64 = 0.5;
 
+/// Calls run one at a time: each is real-time work, and two cores shared by
+/// a dozen media threads would measure the machine, not the plugin.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 struct Side {
     host: TestHost,
     plugin: audio::Audio,
@@ -189,6 +197,7 @@ fn talk_with(name: &str, p: Value) -> (String, String) {
 
 #[test]
 fn opus_carries_both_tones() {
+    let _serial = serial();
     let (offer, answer) = talk("112", 0);
     assert!(answer.contains("opus/48000/2"), "{answer}");
     assert!(!offer.contains("a=crypto"));
@@ -196,6 +205,7 @@ fn opus_carries_both_tones() {
 
 #[test]
 fn echo_cancellation_on_still_carries_both_tones() {
+    let _serial = serial();
     let mut p = page("112", 0, 1);
     p["audio"]["audio_aec"] = json!(1);
     p["audio"]["audio_agc"] = json!(1);
@@ -204,6 +214,7 @@ fn echo_cancellation_on_still_carries_both_tones() {
 
 #[test]
 fn g722_carries_both_tones() {
+    let _serial = serial();
     let (_, answer) = talk("9", 0);
     assert!(
         answer.starts_with("m=audio ") && answer.contains(" RTP/AVP 9 "),
@@ -213,22 +224,26 @@ fn g722_carries_both_tones() {
 
 #[test]
 fn pcma_carries_both_tones() {
+    let _serial = serial();
     talk("8", 0);
 }
 
 #[test]
 fn pcmu_carries_both_tones() {
+    let _serial = serial();
     talk("0", 0);
 }
 
 #[test]
 fn g729_carries_both_tones() {
+    let _serial = serial();
     let (_, answer) = talk("18", 0);
     assert!(answer.contains("G729/8000"), "{answer}");
 }
 
 #[test]
 fn srtp_required_carries_both_tones() {
+    let _serial = serial();
     let (offer, answer) = talk("8", 2);
     assert!(
         offer.contains("RTP/SAVP") && offer.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80"),
@@ -242,6 +257,7 @@ fn srtp_required_carries_both_tones() {
 
 #[test]
 fn srtp_best_effort_uses_srtp_when_answered_with_crypto() {
+    let _serial = serial();
     let (offer, answer) = talk("0", 1);
     assert!(
         offer.contains("RTP/AVP") && offer.contains("a=crypto:2 AES_CM_128_HMAC_SHA1_32"),
@@ -283,6 +299,7 @@ fn send_keys(a: &Side, b: &Side, keys: &[u8]) {
 
 #[test]
 fn dtmf_keys_arrive_as_rfc4733_events_and_qos_is_reported() {
+    let _serial = serial();
     let dir = tempdir("dtmf4733");
     let p = page("112,0", 0, 1);
     let a = side(&dir, "a", A_HZ, 48000, 1, 1, &p);
@@ -331,6 +348,7 @@ fn dtmf_keys_arrive_as_rfc4733_events_and_qos_is_reported() {
 
 #[test]
 fn in_band_dtmf_is_sent_and_detected() {
+    let _serial = serial();
     let dir = tempdir("dtmfinband");
     let p = page("0", 0, 0);
     let a = side(&dir, "a", A_HZ, 8000, 1, 1, &p);
@@ -353,6 +371,7 @@ fn in_band_dtmf_is_sent_and_detected() {
 
 #[test]
 fn mute_silences_the_peer_and_unmute_brings_it_back() {
+    let _serial = serial();
     let dir = tempdir("mute");
     let p = page("8", 0, 1);
     let a = side(&dir, "a", A_HZ, 8000, 1, 1, &p);
@@ -515,16 +534,19 @@ fn survives_loss_and_jitter(codecs: &str) {
 
 #[test]
 fn opus_stays_continuous_through_5_percent_loss_and_30ms_jitter() {
+    let _serial = serial();
     survives_loss_and_jitter("112");
 }
 
 #[test]
 fn pcmu_stays_continuous_through_5_percent_loss_and_30ms_jitter() {
+    let _serial = serial();
     survives_loss_and_jitter("0");
 }
 
 #[test]
 fn silence_from_the_peer_signals_media_timeout() {
+    let _serial = serial();
     let dir = tempdir("timeout");
     let p = page("0", 0, 1);
     let mic = dir.join("mic.wav");
@@ -591,6 +613,7 @@ fn silence_from_the_peer_signals_media_timeout() {
 
 #[test]
 fn ringtone_plays_on_the_ring_device_until_the_call_connects() {
+    let _serial = serial();
     use seatphone_plugin_api::CallEvent;
     let dir = tempdir("ring");
     let ring = dir.join("ring.wav");
@@ -627,6 +650,7 @@ fn ringtone_plays_on_the_ring_device_until_the_call_connects() {
 
 #[test]
 fn switching_the_speaker_mid_call_and_a_broken_device_falls_back() {
+    let _serial = serial();
     let dir = tempdir("switch");
     let p = page("8", 0, 1);
     let a = side(&dir, "a", A_HZ, 8000, 1, 1, &p);
