@@ -392,3 +392,35 @@ async fn sip_over_tls_anonymous_skips_the_certificate_check_when_asked() {
     ua.wait(1004, 10).await;
     assert!(kam.contacts("1001")[0].to_lowercase().contains("transport=tls"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_calls_beyond_max_calls_get_486_without_the_page() {
+    let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
+    let bob = Baresip::start("1002", &kam, AnswerMode::Auto).expect("bob");
+    let carol = Baresip::start("1003", &kam, AnswerMode::Manual).expect("carol");
+    let mut ua = Ua::start_with(|c| c.max_calls = 1).await;
+    ua.register(kam.port, "1001").await;
+    let r = ua.command("tsdk_start_call", json!({"calleeNumber": "1002"})).await;
+    assert_eq!(r.result, 0);
+    ua.wait(2006, 10).await;
+    carol.dial("sip:1001@127.0.0.1");
+    assert!(carol.wait_event(SECS, "CALL_CLOSED"), "{:?}", carol.events());
+    let closed = carol.event("CALL_CLOSED").unwrap_or_default();
+    assert!(closed.to_string().contains("486"), "{closed}");
+    ua.settle(300).await;
+    assert!(!ua.notified().contains(&2002), "{:?}", ua.notified());
+    assert!(bob.count("CALL_CLOSED") == 0, "the live call goes on");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_without_an_audio_plugin_a_call_fails_with_a_clear_error() {
+    let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
+    let mut ua = Ua::start().await;
+    ua.register(kam.port, "1001").await;
+    ua.media.audio.store(false, std::sync::atomic::Ordering::SeqCst);
+    let r = ua.command("tsdk_start_call", json!({"calleeNumber": "1002"})).await;
+    assert_eq!(r.result, 4, "{r:?}");
+    assert!(r.err_msg.unwrap_or_default().contains("audio"));
+    ua.settle(200).await;
+    assert!(!ua.notified().contains(&2003));
+}

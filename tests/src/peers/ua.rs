@@ -18,6 +18,8 @@ use tokio::sync::mpsc;
 /// RTP get no ICMP), PCMU/PCMA and telephone-event.
 pub struct TestMedia {
     rtp: UdpSocket,
+    /// Serve audio (false: as if no audio plugin were loaded).
+    pub audio: std::sync::atomic::AtomicBool,
     pub log: Mutex<Vec<String>>,
 }
 
@@ -25,6 +27,7 @@ impl TestMedia {
     pub fn new() -> Arc<Self> {
         Arc::new(Self {
             rtp: UdpSocket::bind("127.0.0.1:0").expect("rtp port"),
+            audio: std::sync::atomic::AtomicBool::new(true),
             log: Mutex::new(Vec::new()),
         })
     }
@@ -51,7 +54,11 @@ impl TestMedia {
 
 impl Media for TestMedia {
     fn kinds(&self) -> Vec<String> {
-        vec!["audio".into()]
+        if self.audio.load(std::sync::atomic::Ordering::SeqCst) {
+            vec!["audio".into()]
+        } else {
+            Vec::new()
+        }
     }
     fn configure(&self, _page_config: &Value) -> Vec<String> {
         Vec::new()
