@@ -176,10 +176,7 @@ fn read_netstrings(mut stream: TcpStream, sink: Arc<Mutex<Vec<Value>>>) {
             Ok(0) | Err(_) => return,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
         }
-        loop {
-            let Some(colon) = buf.iter().position(|b| *b == b':') else {
-                break;
-            };
+        while let Some(colon) = buf.iter().position(|b| *b == b':') {
             let Some(len) = std::str::from_utf8(&buf[..colon])
                 .ok()
                 .and_then(|s| s.parse::<usize>().ok())
