@@ -234,6 +234,9 @@ test.describe('demo page against the real host', { skip: missing || false }, () 
     const startup = await h.waitForLog(page, (e) => e.name === 'serviceStartUp');
     assert.ok([1, 3].includes(startup.data.notify));
     assert.equal(await page.textContent('#stateCall'), 'open');
+    const withoutId = await page.evaluate(() => [...document.querySelectorAll('input, select, button, textarea')]
+      .filter((el) => !el.id).map((el) => el.outerHTML));
+    assert.deepEqual(withoutId, [], 'every control of the demo page has an id');
     assert.deepEqual(page.errors, []);
     await page.close();
   });
