@@ -634,3 +634,57 @@ async fn audio_call_on_real_pulseaudio_devices() {
     );
     drop(host);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_incoming_call_from_baresip_is_answered_with_its_opus_offer() {
+    let _serial = SERIAL.lock().await;
+    let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
+    let peer = TonePeer::start("1002", &kam, "opus/48000/2,G722/16000/1,PCMU/8000/1", None);
+    let dir = tempfile::tempdir().unwrap();
+    let (host, speaker) = host_with_files(dir.path()).await;
+    let mut page = host.call_page().await;
+    configure(&mut page, kam.port, "112,9,0", 0).await;
+    Seatphone::register(&mut page, "1001", "pass1001").await;
+    peer.command("dial", "sip:1001@127.0.0.1");
+    let incoming = page.event(2002, T).await;
+    let call_id = incoming["param"]["callId"].clone();
+    let r = page
+        .request(
+            67538,
+            "tsdk_accept_call",
+            json!({"callId": call_id, "isVideo": false}),
+        )
+        .await;
+    assert_eq!(r["result"], 0, "{r}");
+    page.event(2006, T).await;
+    page.event(2005, T).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let r = page
+        .request(67539, "tsdk_end_call", json!({"callId": call_id}))
+        .await;
+    assert_eq!(r["result"], 0);
+    page.event(2007, T).await;
+    assert!(wait_until(T, || peer.has_event("CALL_CLOSED")));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        host.all_logs().contains("media starts: opus"),
+        "the host did not answer with opus:\n{}",
+        host.all_logs()
+    );
+    let what_peer_sent = peer.recording("enc");
+    let peer_level = rms_dbfs(what_peer_sent.slice(0.5, what_peer_sent.seconds()));
+    assert_tone(
+        &Recording::read(&speaker).unwrap(),
+        PEER_HZ,
+        peer_level,
+        "incoming: the host hears baresip",
+    );
+    let host_level = 20.0 * (HOST_AMPLITUDE / 2f64.sqrt()).log10();
+    assert_tone(
+        &peer.recording("dec"),
+        HOST_HZ,
+        host_level,
+        "incoming: baresip hears the host",
+    );
+    drop(host);
+}
