@@ -149,7 +149,6 @@
         text('callStatus', 'ended' + (info && info.reasonCode ? ' (' + info.reasonCode + ')' : ''));
         if (String($('callId').value) === String(id)) { $('callId').value = ''; }
         show('videoReq', false);
-        $('mute').checked = false;
         break;
       case 2018: text('callStatus', 'on hold'); break;
       case 2020: text('callStatus', 'connected'); break;
