@@ -688,3 +688,73 @@ async fn audio_incoming_call_from_baresip_is_answered_with_its_opus_offer() {
     );
     drop(host);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_g729_between_two_hosts() {
+    let _serial = SERIAL.lock().await;
+    let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
+    let dir_a = tempfile::tempdir().unwrap();
+    let (host_a, speaker_a) = host_with_files(dir_a.path()).await;
+    // B says 1 kHz.
+    let dir_b = tempfile::tempdir().unwrap();
+    let mic_b = dir_b.path().join("mic-1000.wav");
+    write_sine_wav(&mic_b, 8000, 1, PEER_HZ, HOST_AMPLITUDE, 3.0).unwrap();
+    let speaker_b = dir_b.path().join("speaker.wav");
+    let host_b = Seatphone::start(Options {
+        plugins: vec![plugin_library("audio")],
+        extra_toml: format!(
+            "[audio]\ninput = \"file:{}\"\noutput = \"file:{}\"\n",
+            mic_b.display(),
+            speaker_b.display()
+        ),
+        ..Options::default()
+    })
+    .await;
+    let mut a = host_a.call_page().await;
+    let mut b = host_b.call_page().await;
+    configure(&mut a, kam.port, "18", 0).await;
+    configure(&mut b, kam.port, "18,0", 0).await;
+    Seatphone::register(&mut a, "1001", "pass1001").await;
+    Seatphone::register(&mut b, "1003", "pass1003").await;
+    let r = a
+        .request(
+            67537,
+            "tsdk_start_call",
+            json!({"calleeNumber": "1003", "isVideo": false}),
+        )
+        .await;
+    assert_eq!(r["result"], 0, "{r}");
+    let call_a = r["param"]["callId"].clone();
+    let incoming = b.event(2002, T).await;
+    let call_b = incoming["param"]["callId"].clone();
+    let r = b
+        .request(
+            67538,
+            "tsdk_accept_call",
+            json!({"callId": call_b, "isVideo": false}),
+        )
+        .await;
+    assert_eq!(r["result"], 0, "{r}");
+    a.event(2006, T).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let r = a
+        .request(67539, "tsdk_end_call", json!({"callId": call_a}))
+        .await;
+    assert_eq!(r["result"], 0);
+    a.event(2007, T).await;
+    b.event(2007, T).await;
+    let level = 20.0 * (HOST_AMPLITUDE / 2f64.sqrt()).log10();
+    assert!(host_a.all_logs().contains("media starts: G729"));
+    assert_tone(
+        &Recording::read(&speaker_a).unwrap(),
+        PEER_HZ,
+        level,
+        "G.729: A hears B",
+    );
+    assert_tone(
+        &Recording::read(&speaker_b).unwrap(),
+        HOST_HZ,
+        level,
+        "G.729: B hears A",
+    );
+}
