@@ -758,3 +758,52 @@ async fn audio_g729_between_two_hosts() {
         "G.729: B hears A",
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_hold_stops_what_the_host_hears_and_unhold_brings_it_back() {
+    let _serial = SERIAL.lock().await;
+    let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
+    let _peer = TonePeer::start("1002", &kam, "PCMU/8000/1", None);
+    let dir = tempfile::tempdir().unwrap();
+    let (host, speaker) = host_with_files(dir.path()).await;
+    let mut page = host.call_page().await;
+    configure(&mut page, kam.port, "0", 0).await;
+    Seatphone::register(&mut page, "1001", "pass1001").await;
+    let call_id = call_peer(&mut page).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let r = page
+        .request(67804, "tsdk_hold_call", json!({"callId": call_id}))
+        .await;
+    assert_eq!(r["result"], 0, "{r}");
+    page.event(2018, T).await;
+    let held_at = Recording::read(&speaker).unwrap().seconds();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let r = page
+        .request(67805, "tsdk_unhold_call", json!({"callId": call_id}))
+        .await;
+    assert_eq!(r["result"], 0, "{r}");
+    page.event(2020, T).await;
+    let resumed_at = Recording::read(&speaker).unwrap().seconds();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let r = page
+        .request(67539, "tsdk_end_call", json!({"callId": call_id}))
+        .await;
+    assert_eq!(r["result"], 0);
+    page.event(2007, T).await;
+    let rec = Recording::read(&speaker).unwrap();
+    let held = rec.slice(held_at + 0.5, resumed_at - 0.2);
+    assert!(
+        rms_dbfs(held) < -50.0,
+        "on hold the host still heard {:.1} dBFS",
+        rms_dbfs(held)
+    );
+    let after = rec.slice(resumed_at + 0.8, rec.seconds() - 0.3);
+    assert!(
+        (dominant_frequency(after, rec.rate) - PEER_HZ).abs() < 10.0,
+        "after unhold: {:.1} Hz at {:.1} dBFS",
+        dominant_frequency(after, rec.rate),
+        rms_dbfs(after)
+    );
+    assert!(rms_dbfs(after) > -30.0);
+    drop(host);
+}
