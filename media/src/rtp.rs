@@ -30,7 +30,7 @@ pub fn parse(buf: &[u8]) -> Result<Packet, String> {
 /// Whether every RFC 8285 one- or two-byte extension element lies inside
 /// the extension block. A block that does not fit the packet is left to the
 /// `rtp` crate, which refuses it.
-fn extension_elements_fit(buf: &[u8]) -> bool {
+pub(crate) fn extension_elements_fit(buf: &[u8]) -> bool {
     if buf[0] & 0x10 == 0 {
         return true;
     }

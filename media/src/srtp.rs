@@ -157,6 +157,10 @@ impl SrtpSession {
         if packet.len() < 12 + 4 {
             return Err("SRTP packet too short".into());
         }
+        // webrtc-srtp parses the clear header with the rtp crate, which panics on these.
+        if !crate::rtp::extension_elements_fit(packet) {
+            return Err("SRTP packet: header extension element past its block".into());
+        }
         guarded(|| self.inbound.decrypt_rtp(packet))
     }
 
