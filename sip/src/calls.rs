@@ -122,7 +122,6 @@ pub struct CallTable {
     calls: BTreeMap<u32, Call>,
     mode: AnswerMode,
     max_calls: usize,
-    account: String,
     actions: VecDeque<CallAction>,
 }
 
@@ -132,14 +131,8 @@ impl CallTable {
             calls: BTreeMap::new(),
             mode: AnswerMode::Off,
             max_calls: max_calls.max(1),
-            account: String::new(),
             actions: VecDeque::new(),
         }
-    }
-
-    /// The account's number, for `sipAccountID` in `callInfo`.
-    pub fn set_account(&mut self, account: &str) {
-        self.account = account.to_owned();
     }
 
     pub fn set_mode(&mut self, mode: AnswerMode) {
@@ -515,15 +508,17 @@ impl CallTable {
             "callState": c.state as u8,
             "confId": "",
             "confPasscode": "",
-            "isAutoAnswer": c.auto_answer,
-            "isCaller": c.is_caller,
-            "isFocus": false,
-            "isVideoCall": c.is_video,
+            // Flags are 0/1 numbers and the account an index, as the
+            // reference's pages expect them.
+            "isAutoAnswer": u8::from(c.auto_answer),
+            "isCaller": u8::from(c.is_caller),
+            "isFocus": 0,
+            "isVideoCall": u8::from(c.is_video),
             "peerDisplayName": c.peer.display_name,
             "peerNumber": c.peer.number,
             "reasonCode": c.reason,
             "reasonDescription": events::reason_text(c.reason),
-            "sipAccountID": self.account,
+            "sipAccountID": 0,
         })
     }
 

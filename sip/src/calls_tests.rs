@@ -40,15 +40,14 @@ fn ended_reason(actions: &[CallAction]) -> Option<u64> {
 fn outgoing_call_rings_connects_and_ends_by_remote_bye() {
     let t0 = Instant::now();
     let mut t = CallTable::new(2);
-    t.set_account("1001");
     t.outgoing(7, peer(), false);
     let a = drain(&mut t);
     assert_eq!(notifies(&a), vec![2003]);
     let CallAction::Page(e) = &a[0] else { panic!() };
     assert_eq!(e.param["call_id"], 7);
     assert_eq!(e.param["callInfo"]["callState"], 2);
-    assert_eq!(e.param["callInfo"]["isCaller"], true);
-    assert_eq!(e.param["callInfo"]["sipAccountID"], "1001");
+    assert_eq!(e.param["callInfo"]["isCaller"], 1);
+    assert_eq!(e.param["callInfo"]["sipAccountID"], 0);
     t.ringing(7, false);
     assert_eq!(notifies(&drain(&mut t)), vec![2004]);
     t.connected(t0, 7);
@@ -114,7 +113,7 @@ fn incoming_call_is_offered_to_the_page_and_accepted() {
     let a = drain(&mut t);
     let CallAction::Page(e) = &a[0] else { panic!() };
     assert_eq!(e.notify, 2002);
-    assert_eq!(e.param["maybeVideoCall"], true);
+    assert_eq!(e.param["maybeVideoCall"], 1);
     assert_eq!(e.param["callInfo"]["peerNumber"], "1002");
     assert_eq!(e.param["callInfo"]["peerDisplayName"], "Bob");
     assert_eq!(e.param["callInfo"]["callState"], 1);
@@ -134,7 +133,7 @@ fn auto_answer_answers_after_the_set_seconds() {
     t.incoming(t0, 5, peer(), false, None);
     let a = drain(&mut t);
     let CallAction::Page(e) = &a[0] else { panic!() };
-    assert_eq!(e.param["callInfo"]["isAutoAnswer"], true);
+    assert_eq!(e.param["callInfo"]["isAutoAnswer"], 1);
     assert!(a.contains(&CallAction::Media(CallEvent::Incoming {
         call_id: 5,
         auto_answer: true

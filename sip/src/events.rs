@@ -24,13 +24,15 @@ impl PageEvent {
 /// The reference's value for "the call to end does not exist" (notify 2022).
 pub const ENDCALL_UNKNOWN: u64 = 50_331_670;
 
-pub fn login_success(user: &str) -> PageEvent {
+/// `pool`: registered in pool mode (serviceAccountType 5, "UAP pool"),
+/// else 4 ("UAP"), as the reference gives them.
+pub fn login_success(user: &str, pool: bool) -> PageEvent {
     PageEvent::new(
         1004,
         "TSDK_E_LOGIN_EVT_LOGIN_SUCCESS",
         json!({
             "loginSuccessInfo": {"confEnvType": 0},
-            "serviceAccountType": 0,
+            "serviceAccountType": if pool { 5 } else { 4 },
             "userId": 0,
             "user_number": user,
             "register_state": 3,
@@ -87,7 +89,7 @@ pub fn call_incoming(id: u32, info: Value, maybe_video: bool) -> PageEvent {
     PageEvent::new(
         2002,
         "TSDK_E_CALL_EVT_CALL_INCOMING",
-        json!({"callId": id, "call_id": id, "callInfo": info, "maybeVideoCall": maybe_video}),
+        json!({"callId": id, "call_id": id, "callInfo": info, "maybeVideoCall": u8::from(maybe_video)}),
     )
 }
 
@@ -149,9 +151,10 @@ fn with_info(notify: u32, description: &str, id: u32, info: Value) -> PageEvent 
 }
 
 /// A short English reason for a SIP status, for `reasonDescription`.
+/// `reasonDescription`: empty for a normal end, as the reference shows.
 pub fn reason_text(status: u16) -> &'static str {
     match status {
-        0 => "normal",
+        0 => "",
         401 | 407 => "authentication failed",
         403 => "forbidden",
         404 => "not found",

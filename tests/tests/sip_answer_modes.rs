@@ -26,7 +26,7 @@ async fn sip_auto_answer_after_the_set_seconds() {
     bob.dial("sip:1001@127.0.0.1");
     let inc = ua.wait(2002, 10).await;
     let rang = Instant::now();
-    assert_eq!(inc.param["callInfo"]["isAutoAnswer"], true);
+    assert_eq!(inc.param["callInfo"]["isAutoAnswer"], 1);
     let up = ua.wait(2006, 10).await;
     assert_eq!(call_id(&up), call_id(&inc));
     assert!(rang.elapsed() >= Duration::from_millis(800), "answered after about 1 s");

@@ -86,8 +86,8 @@ async fn sip_call_in_from_baresip_accepted_then_bye_from_baresip() {
     bob.dial("sip:1001@127.0.0.1");
     let inc = ua.wait(2002, 10).await;
     assert_eq!(inc.param["callInfo"]["peerNumber"], "1002");
-    assert_eq!(inc.param["callInfo"]["isCaller"], false);
-    assert_eq!(inc.param["maybeVideoCall"], false);
+    assert_eq!(inc.param["callInfo"]["isCaller"], 0);
+    assert_eq!(inc.param["maybeVideoCall"], 0);
     let id = call_id(&inc);
     assert!(
         bob.wait_event(SECS, "CALL_RINGING"),
@@ -264,7 +264,7 @@ async fn sip_call_waiting_accept_holds_the_live_call() {
     let waiting = ua.wait(2002, 10).await;
     let second = call_id(&waiting);
     assert_ne!(first, second);
-    assert_eq!(waiting.param["callInfo"]["isAutoAnswer"], false);
+    assert_eq!(waiting.param["callInfo"]["isAutoAnswer"], 0);
     assert_eq!(
         ua.command("tsdk_accept_call", json!({"callId": second}))
             .await

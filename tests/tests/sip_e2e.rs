@@ -196,7 +196,7 @@ async fn sip_e2e_answer_modes_auto_answer_and_do_not_disturb() {
     assert!(r.get("errMsg").is_some(), "errMsg always present: {r}");
     bob.dial("sip:1001@127.0.0.1");
     let inc = page.event(2002, SECS).await;
-    assert_eq!(inc["param"]["callInfo"]["isAutoAnswer"], true);
+    assert_eq!(inc["param"]["callInfo"]["isAutoAnswer"], 1);
     page.event(2006, SECS).await;
     assert!(bob.wait_event(SECS, "CALL_ESTABLISHED"));
     bob.hangup();

@@ -86,7 +86,7 @@ async fn sip_sipp_delayed_offer_with_call_info_auto_answer() {
     let mut ua = Ua::start().await;
     let mut sipp = Sipp::uac("uac_delayed_offer.xml", &local(&ua)).expect("sipp");
     let inc = ua.wait(2002, 10).await;
-    assert_eq!(inc.param["callInfo"]["isAutoAnswer"], true);
+    assert_eq!(inc.param["callInfo"]["isAutoAnswer"], 1);
     assert_eq!(inc.param["callInfo"]["peerDisplayName"], "Queue 7");
     assert_eq!(inc.param["callInfo"]["peerNumber"], "queue");
     let id = call_id(&inc);
@@ -108,7 +108,7 @@ async fn sip_sipp_session_timer_is_accepted_and_refresh_answered() {
     let mut ua = Ua::start().await;
     let mut sipp = Sipp::uac("uac_session_timer.xml", &local(&ua)).expect("sipp");
     let inc = ua.wait(2002, 10).await;
-    assert_eq!(inc.param["callInfo"]["isAutoAnswer"], true, "Alert-Info auto-answer");
+    assert_eq!(inc.param["callInfo"]["isAutoAnswer"], 1, "Alert-Info auto-answer");
     ua.wait(2006, 10).await;
     ua.wait(2007, 10).await;
     passed(&mut sipp).await;

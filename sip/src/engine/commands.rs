@@ -150,7 +150,6 @@ impl Engine {
             login.auth_user,
             self.settings.servers[0]
         );
-        self.table.set_account(&login.user);
         self.register.clear();
         let mut reg = Registration::new(servers, self.cfg.reg_timing.clone());
         reg.login(Instant::now());

@@ -65,7 +65,10 @@ impl Engine {
                 reason,
                 server,
             } => self.account_event(state, reason, server),
-            RegAction::LoginSuccess => self.emit(events::login_success(&user)),
+            RegAction::LoginSuccess => {
+                let pool = self.account.as_ref().is_some_and(|a| a.login.pool);
+                self.emit(events::login_success(&user, pool))
+            }
             RegAction::LoginFailed { reason } => self.emit(events::login_failed(&user, reason)),
             RegAction::LogoutSuccess => self.emit(events::logout_success(&user)),
             RegAction::LogoutFailed { reason } => self.emit(events::logout_failed(&user, reason)),
