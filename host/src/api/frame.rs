@@ -42,10 +42,11 @@ pub fn parse_request(text: &str) -> Result<Incoming, Rejection> {
         err_msg,
     };
     if text.len() > MAX_FRAME {
-        return Err(reject(format!(
+        let err_msg = format!(
             "frame of {} bytes refused: the limit is {MAX_FRAME} bytes",
             text.len()
-        )));
+        );
+        return Err(oversized(text, err_msg));
     }
     let value: Value =
         serde_json::from_str(text).map_err(|e| reject(format!("frame is not valid JSON: {e}")))?;
@@ -106,6 +107,30 @@ pub fn parse_request(text: &str) -> Result<Incoming, Rejection> {
         },
         seq,
     })
+}
+
+/// The refusal of an oversized frame still names its command and `seq`,
+/// so the page can tell which request failed: those fields are read while
+/// the rest is skipped, nothing of it kept.
+fn oversized(text: &str, err_msg: String) -> Rejection {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        seq: Option<Value>,
+        cmd: Option<u32>,
+        description: Option<String>,
+    }
+    let head = serde_json::from_str::<Head>(text).ok();
+    let head = head.unwrap_or(Head {
+        seq: None,
+        cmd: None,
+        description: None,
+    });
+    Rejection {
+        description: head.description.unwrap_or_else(|| "invalid_request".into()),
+        rsp: head.cmd.unwrap_or(0),
+        seq: head.seq.filter(Value::is_number),
+        err_msg,
+    }
 }
 
 /// A response: the plugin's or handler's body plus the routing fields.
@@ -183,12 +208,19 @@ mod tests {
     }
 
     #[test]
-    fn oversized_frame_is_refused_without_parsing() {
+    fn oversized_frame_is_refused_naming_its_command_and_seq() {
         let big = format!(
-            r#"{{"description":"x","cmd":1,"param":{{"a":"{}"}}}}"#,
+            r#"{{"description":"x","cmd":1,"param":{{"a":"{}"}},"seq":9}}"#,
             "a".repeat(MAX_FRAME)
         );
-        assert!(rejected(&big)["errMsg"].as_str().unwrap().contains("limit"));
+        let r = rejected(&big);
+        assert!(r["errMsg"].as_str().unwrap().contains("limit"));
+        assert_eq!(
+            (&r["description"], &r["rsp"], &r["seq"]),
+            (&json!("x"), &json!(1), &json!(9))
+        );
+        let garbage = format!("[{}", " ".repeat(MAX_FRAME));
+        assert_eq!(rejected(&garbage)["description"], "invalid_request");
     }
 
     #[test]
