@@ -26,7 +26,7 @@ const MUST_REFUSE: &[&str] = &[
 ];
 
 fn torture_dir() -> PathBuf {
-    repo_root().join("../shared/sip-torture")
+    repo_root().join("tests/data/sip-torture")
 }
 
 struct Torture {
@@ -36,7 +36,7 @@ struct Torture {
 
 fn torture_messages() -> Vec<Torture> {
     let index = std::fs::read_to_string(torture_dir().join("index.tsv"))
-        .expect("shared/sip-torture/index.tsv");
+        .expect("tests/data/sip-torture/index.tsv");
     index
         .lines()
         .skip(1)
