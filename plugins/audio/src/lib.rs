@@ -157,19 +157,23 @@ impl Plugin for Audio {
     }
 
     fn media_offer(&self, request: OfferRequest) -> Result<OfferResponse, String> {
-        let section = self.calls.offer(&self.config(), &request)?;
-        Ok(OfferResponse {
-            sections: vec![section],
+        guarded(|| {
+            let section = self.calls.offer(&self.config(), &request)?;
+            Ok(OfferResponse {
+                sections: vec![section],
+            })
         })
     }
 
     fn media_answer(&self, request: AnswerRequest) -> Result<AnswerResponse, String> {
-        let section = self.calls.answer(&self.config(), &request)?;
-        Ok(AnswerResponse { section })
+        guarded(|| {
+            let section = self.calls.answer(&self.config(), &request)?;
+            Ok(AnswerResponse { section })
+        })
     }
 
     fn media_start(&self, request: StartRequest) -> Result<(), String> {
-        self.calls.start(&self.config(), &request)
+        guarded(|| self.calls.start(&self.config(), &request))
     }
 
     fn media_stop(&self, request: StopRequest) {
@@ -207,6 +211,13 @@ impl Plugin for Audio {
             ),
         }
     }
+}
+
+/// Input from a peer must never unwind across the plugin boundary (that
+/// aborts the engine): a bug on such a path refuses the one request.
+fn guarded<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|_| Err("the audio plugin failed on this request".into()))
 }
 
 fn device_command(host: &Host, controls: &Controls, request: &Request, reply: Reply) {

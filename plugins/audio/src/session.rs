@@ -70,9 +70,24 @@ impl Session {
         rtcp.set_nonblocking(true).map_err(|e| e.to_string())?;
         let media = Media::new(ctx.clone(), rtp, rtcp, negotiated.clone())?;
         let (tx, rx) = mpsc::channel();
+        let (host, call_id) = (ctx.host.clone(), ctx.call_id);
         let thread = std::thread::Builder::new()
             .name(format!("audio-call-{}", ctx.call_id))
-            .spawn(move || media.run(rx))
+            .spawn(move || {
+                // A bug here must end this call's media, not the engine.
+                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| media.run(rx)));
+                if run.is_err() {
+                    host.log(
+                        LogLevel::Error,
+                        &format!("audio call {call_id}: media engine failed"),
+                    );
+                    host.signal(&Signal::MediaFailed {
+                        call_id,
+                        kind: "audio".into(),
+                        reason: "the audio engine failed".into(),
+                    });
+                }
+            })
             .map_err(|e| format!("cannot start the call's media thread: {e}"))?;
         Ok(Self {
             tx,
@@ -152,6 +167,10 @@ struct Media {
     next_report: Instant,
     dropped_logged: u32,
     voice: Option<VoiceProcessing>,
+    /// Where the peer's SDP says it sends from.
+    signalled_rtp: SocketAddr,
+    /// Media arrived from there: other sources are dropped.
+    heard_signalled: bool,
 }
 
 impl Media {
@@ -176,6 +195,8 @@ impl Media {
             None => None,
         };
         Ok(Self {
+            signalled_rtp: n.remote_rtp,
+            heard_signalled: false,
             voice,
             generation: ctx.controls.generation.load(Ordering::Acquire),
             ctx,
@@ -277,6 +298,10 @@ impl Media {
                 n.codec.name, n.remote_rtp, n.direction
             ),
         );
+        if n.remote_rtp != self.signalled_rtp {
+            self.signalled_rtp = n.remote_rtp;
+            self.heard_signalled = false;
+        }
         self.n = n;
         self.last_rx = Some(Instant::now());
         self.timed_out = false;
@@ -335,8 +360,18 @@ impl Media {
                 }
             };
             let h = &packet.header;
-            // Symmetric RTP: answer where the peer really sends from.
-            if from != self.n.remote_rtp {
+            let known = self.n.recv_pts.contains(&h.payload_type)
+                || self.n.te_recv.contains(&h.payload_type);
+            if from == self.signalled_rtp {
+                // The address the peer signalled always wins.
+                self.heard_signalled |= known;
+                self.n.remote_rtp = from;
+            } else if self.heard_signalled || !known {
+                self.drop_packet(&format!("RTP from {from}, not the peer"));
+                continue;
+            } else {
+                // Symmetric RTP (a peer behind NAT): follow where its media comes
+                // from until anything arrives from the signalled address.
                 self.n.remote_rtp = from;
             }
             self.last_rx = Some(now);

@@ -711,3 +711,68 @@ fn switching_the_speaker_mid_call_and_a_broken_device_falls_back() {
     assert!((dominant_frequency(rec.slice(0.8, rec.seconds()), rec.rate) - B_HZ).abs() < 10.0);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn garbage_on_the_media_ports_and_in_sections_changes_nothing() {
+    let _serial = serial();
+    garbage_run("garbage-srtp", 2);
+}
+
+#[test]
+fn plain_rtp_from_a_stranger_does_not_take_the_call_over() {
+    let _serial = serial();
+    garbage_run("garbage-rtp", 0);
+}
+
+fn garbage_run(name: &str, trans_mode: i64) {
+    let dir = tempdir(name);
+    let p = page("0", trans_mode, 1);
+    let a = side(&dir, "a", A_HZ, 8000, 1, 1, &p);
+    let b = side(&dir, "b", B_HZ, 8000, 1, 2, &p);
+    for bad in [
+        "",
+        "m=audio x",
+        "m=audio 5 RTP/AVP 0\r\nc=IN IP4 999.0.0.1\r\n",
+        "v=0\r\n\u{0}\u{ff}",
+    ] {
+        let r = b.plugin.media_answer(AnswerRequest {
+            call_id: 77,
+            kind: "audio".into(),
+            local_ip: "127.0.0.1".into(),
+            remote: bad.into(),
+        });
+        assert!(r.is_err(), "{bad:?} was answered");
+    }
+    let (offer, answer) = connect(&a, &b, |s| s);
+    // Junk sprayed at both of A's ports while the call runs (SRTP is on).
+    let junk = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let a_rtp = rtp_addr(&offer);
+    let a_rtcp = std::net::SocketAddr::new(a_rtp.ip(), a_rtp.port() + 1);
+    let mut seed = 7u64;
+    for i in 0..2000u32 {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let len = (seed >> 54) as usize % 200;
+        let mut pkt: Vec<u8> = (0..len).map(|k| (seed >> (k % 56)) as u8).collect();
+        if i % 3 == 0 && pkt.len() > 2 {
+            pkt[0] = 0x80; // looks like RTP
+            pkt[1] = if i % 2 == 0 { 0 } else { 200 };
+        }
+        let _ = junk.send_to(&pkt, if i % 2 == 0 { a_rtp } else { a_rtcp });
+        if i % 100 == 0 {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    std::thread::sleep(Duration::from_millis(1000));
+    hang_up(&a);
+    hang_up(&b);
+    assert_eq!(answer.contains("RTP/SAVP"), trans_mode == 2);
+    assert_hears(&steady(&a.speaker), B_HZ, "A hears B through the junk");
+    assert_hears(
+        &steady(&b.speaker),
+        A_HZ,
+        "B still hears A: A kept sending to B",
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
