@@ -23,20 +23,24 @@ pub fn templates() -> PathBuf {
 static NEXT_PORT: AtomicU16 = AtomicU16::new(0);
 
 /// A port free for both UDP and TCP on 127.0.0.1, with `span` free ports
-/// from it (baresip takes port and port + 1). Ports are handed out from a
-/// per-process range so tests of one binary never collide.
+/// from it (baresip takes port and port + 1). Ports come from 20000–32000,
+/// below the kernel's ephemeral range (32768–60999), so a port handed out
+/// here is not taken meanwhile by some process's outgoing socket; each test
+/// process starts at its own offset so parallel test binaries rarely meet.
 pub fn free_port(span: u16) -> u16 {
+    const LOW: u16 = 20000;
+    const HIGH: u16 = 32000;
     if NEXT_PORT.load(Ordering::SeqCst) == 0 {
-        let base = 20000 + (std::process::id() % 2000) as u16 * 10;
+        let base = LOW + (std::process::id() % 300) as u16 * 40;
         let _ = NEXT_PORT.compare_exchange(0, base, Ordering::SeqCst, Ordering::SeqCst);
     }
     loop {
-        let port = NEXT_PORT.fetch_add(span.max(1) + 1, Ordering::SeqCst);
-        let port = if port > 60000 {
-            20000 + port % 40000
-        } else {
-            port
-        };
+        let step = span.max(1) + 1;
+        let mut port = NEXT_PORT.fetch_add(step, Ordering::SeqCst);
+        if port + step > HIGH {
+            port = LOW + port % (HIGH - LOW - 64);
+            NEXT_PORT.store(port + step, Ordering::SeqCst);
+        }
         if (port..port + span.max(1)).all(port_is_free) {
             return port;
         }
