@@ -175,3 +175,17 @@ async fn sip_register_a_restarted_engine_replaces_its_stale_contact() {
     assert_eq!(now.len(), 1, "{}", kam.ul_dump());
     assert_ne!(now, stale);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_register_shutdown_unregisters_and_ends_calls() {
+    let kam = kamailio(Digest::Md5, 3600);
+    let mut ua = Ua::start().await;
+    ua.register(kam.port, "1001").await;
+    assert_eq!(kam.contacts("1001").len(), 1);
+    let started = std::time::Instant::now();
+    ua.sip.shutdown().await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(kam.contacts("1001").is_empty(), "{}", kam.ul_dump());
+    let r = ua.command("tsdk_logout", json!({})).await;
+    assert_ne!(r.result, 0, "the stopped agent answers, and says no");
+}

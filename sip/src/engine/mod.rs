@@ -121,7 +121,15 @@ pub(crate) async fn start(
     let forward = input_tx.clone();
     tokio::spawn(async move {
         while let Some(h) = host_rx.recv().await {
-            if forward.send(Input::Host(h)).is_err() {
+            if let Err(mpsc::error::SendError(Input::Host(h))) = forward.send(Input::Host(h)) {
+                // The SIP task has stopped (shutdown): a command still gets
+                // its one answer, and the next ones fail in `Sip::command`.
+                if let HostInput::Command(_, reply) = h {
+                    reply(seatphone_plugin_api::Response::error(
+                        seatphone_plugin_api::result::FAILED,
+                        "the SIP user agent has stopped",
+                    ));
+                }
                 break;
             }
         }
