@@ -178,15 +178,14 @@ impl Calls {
     }
 
     fn play_tone(&self, call_id: u32, tone: Tone) {
-        let device = match tone {
-            Tone::Ring => self
-                .controls
+        let controls = self.controls.clone();
+        let player = Player::start(tone, move || match tone {
+            Tone::Ring => controls
                 .ring
                 .clone()
-                .unwrap_or_else(|| self.controls.current(Direction::Output)),
-            _ => self.controls.current(Direction::Output),
-        };
-        let player = Player::start(tone, device);
+                .unwrap_or_else(|| controls.current(Direction::Output)),
+            _ => controls.current(Direction::Output),
+        });
         let old = self
             .tones
             .lock()

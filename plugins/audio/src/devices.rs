@@ -103,11 +103,36 @@ fn sound_devices(direction: Direction) -> Vec<DeviceKind> {
         let Some(kind) = describe(&device) else {
             continue;
         };
+        if matches!(&kind, DeviceKind::Sound { id, .. } if !is_listed(id)) {
+            continue;
+        }
         if !out.contains(&kind) {
             out.push(kind);
         }
     }
     out
+}
+
+/// ALSA lists its converter and routing plugins beside real devices; a
+/// person picking a microphone wants none of them (and `null` is ours).
+const NOT_DEVICES: &[&str] = &[
+    "lavrate",
+    "samplerate",
+    "speexrate",
+    "jack",
+    "oss",
+    "speex",
+    "upmix",
+    "vdownmix",
+    "a52",
+    "usbstream",
+    "null",
+];
+
+fn is_listed(id: &str) -> bool {
+    let pcm = id.strip_prefix("alsa:").unwrap_or(id);
+    let base = pcm.split([':', ',']).next().unwrap_or(pcm);
+    !NOT_DEVICES.contains(&base)
 }
 
 fn describe(device: &cpal::Device) -> Option<DeviceKind> {
@@ -146,6 +171,16 @@ mod tests {
             DeviceKind::from_setting("pulse"),
             Some(DeviceKind::Sound { .. })
         ));
+    }
+
+    #[test]
+    fn alsa_plugins_are_not_listed_as_devices() {
+        assert!(!is_listed("alsa:speexrate"));
+        assert!(!is_listed("alsa:null"));
+        assert!(!is_listed("alsa:upmix:CARD=x"));
+        assert!(is_listed("alsa:pulse"));
+        assert!(is_listed("alsa:default"));
+        assert!(is_listed("alsa:hw:CARD=PCH,DEV=0"));
     }
 
     #[test]

@@ -182,7 +182,10 @@ impl Media {
     ) -> Result<Self, String> {
         let coder = Encoder::new(&n)?;
         let srtp = srtp_for(&n)?;
-        let (mic, speaker) = open_devices(&ctx);
+        // Devices open on the call's own thread, at its first frame: opening
+        // (and listing) sound devices may take a while.
+        let (mic, speaker): (Box<dyn Mic>, Box<dyn Speaker>) =
+            (Box::new(io::NullMic), Box::new(io::NullSpeaker));
         let now = Instant::now();
         let (aec, anr, agc) = ctx.voice;
         let voice = match VoiceProcessing::new(aec, anr, agc) {
@@ -198,7 +201,7 @@ impl Media {
             signalled_rtp: n.remote_rtp,
             heard_signalled: false,
             voice,
-            generation: ctx.controls.generation.load(Ordering::Acquire),
+            generation: u64::MAX,
             ctx,
             rtp,
             rtcp,

@@ -76,13 +76,14 @@ pub struct Player {
 }
 
 impl Player {
-    pub fn start(tone: Tone, device: DeviceKind) -> Self {
+    /// `device` is called on the tone's own thread (listing devices may be slow).
+    pub fn start(tone: Tone, device: impl FnOnce() -> DeviceKind + Send + 'static) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
             .name("audio-tone".into())
             .spawn(move || {
-                let Ok(mut speaker) = io::open_speaker(&device) else {
+                let Ok(mut speaker) = io::open_speaker(&device()) else {
                     return;
                 };
                 let mut buf = vec![0.0f32; FRAME];
