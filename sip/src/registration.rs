@@ -262,6 +262,15 @@ impl Registration {
         }
     }
 
+    /// Our address changed (new interface, VPN, Wi-Fi): register again at
+    /// once so the registrar routes calls to the new Contact, instead of
+    /// waiting for the refresh. Does nothing unless registered.
+    pub fn refresh_now(&mut self, now: Instant) {
+        if let Phase::Registered { server, .. } | Phase::Probing { server, .. } = self.phase {
+            self.register_with(now, server, false);
+        }
+    }
+
     /// The earliest instant at which [`Registration::handle_timeout`] must run.
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.phase {

@@ -339,3 +339,36 @@ fn stale_outcomes_are_ignored() {
     assert!(drain(&mut r).is_empty());
     assert_eq!(r.state(), reg_state::REGISTERING);
 }
+
+#[test]
+fn address_change_registers_again_at_once_and_only_when_registered() {
+    let t0 = Instant::now();
+    let mut r = Registration::new(1, timing());
+    r.refresh_now(t0);
+    assert!(drain(&mut r).is_empty());
+    r.login(t0);
+    let n = last_attempt(&drain(&mut r));
+    r.refresh_now(t0);
+    assert!(
+        drain(&mut r).is_empty(),
+        "still registering: nothing to redo"
+    );
+    r.on_outcome(t0, n, ok(3600));
+    drain(&mut r);
+    let t1 = t0 + Duration::from_secs(1);
+    r.refresh_now(t1);
+    let a = drain(&mut r);
+    assert!(
+        matches!(
+            a[1],
+            RegAction::Register {
+                server: 0,
+                expires: 60,
+                ..
+            }
+        ),
+        "{a:?}"
+    );
+    r.on_outcome(t1, last_attempt(&a), ok(3600));
+    assert!(r.is_registered());
+}

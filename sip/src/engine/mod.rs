@@ -92,6 +92,8 @@ struct Engine {
     register: register::Registrations,
     account_status: Option<PageEvent>,
     shutdown: Option<oneshot::Sender<()>>,
+    /// The address our last REGISTER's Contact named.
+    registered_ip: Option<IpAddr>,
 }
 
 pub(crate) async fn start(
@@ -152,6 +154,7 @@ pub(crate) async fn start(
         next_call: first_call_id(),
         account_status: None,
         shutdown: None,
+        registered_ip: None,
     };
     engine.publish();
     tokio::spawn(engine.run(input_rx, states_rx));
@@ -195,7 +198,14 @@ impl Engine {
     }
 
     fn on_timeout(&mut self, now: Instant) {
+        // Every timer tick (keep-alives at least) checks our address: when
+        // the route to the server now leaves from another one, register again.
+        let ip = self.local_ip();
         if let Some(a) = self.account.as_mut() {
+            if self.registered_ip.is_some_and(|old| old != ip) && a.reg.is_registered() {
+                tracing::info!("local address changed to {ip}: registering again");
+                a.reg.refresh_now(now);
+            }
             a.reg.handle_timeout(now);
         }
         self.table.handle_timeout(now);

@@ -108,6 +108,7 @@ impl Engine {
             return;
         };
         let contact = self.contact_for(&login.user, transport);
+        self.registered_ip = Some(self.local_ip());
         if let Ok(mut c) = self.contact.lock() {
             *c = Some(contact.clone());
         }
