@@ -177,6 +177,9 @@ impl Engine {
                     "+sip.instance".into(),
                     Some(format!("\"<{instance}>\"").into()),
                 ));
+                // RFC 5626: one flow per instance; with the instance it lets
+                // the registrar replace a restarted engine's stale contact.
+                params.push(Param::Other("reg-id".into(), Some("1".into())));
             }
             reg.outbound_proxy = proxy;
             reg.contact = Some(rsip::typed::Contact {
