@@ -807,3 +807,45 @@ async fn audio_hold_stops_what_the_host_hears_and_unhold_brings_it_back() {
     assert!(rms_dbfs(after) > -30.0);
     drop(host);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_sound_server_vanishing_mid_call_falls_back_and_tells_the_page() {
+    let _serial = SERIAL.lock().await;
+    let pulse = Pulse::start();
+    let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
+    let peer = TonePeer::start("1002", &kam, "PCMU/8000/1", None);
+    let options = Options {
+        plugins: vec![plugin_library("audio")],
+        extra_toml: "[audio]\ninput = \"pulse\"\noutput = \"pulse\"\n".into(),
+        ..Options::default()
+    };
+    let host = Seatphone::start(options).await;
+    let mut page = host.call_page().await;
+    configure(&mut page, kam.port, "0", 0).await;
+    Seatphone::register(&mut page, "1001", "pass1001").await;
+    let call_id = call_peer(&mut page).await;
+    let early = page.forget(Duration::from_secs(1)).await;
+    assert!(
+        !early.iter().any(|f| f["notify"] == 3002),
+        "fell back before the server went: {early:?}"
+    );
+    drop(pulse);
+    let mut types = Vec::new();
+    for _ in 0..2 {
+        let e = page.event(3002, T).await;
+        assert_eq!(e["description"], "AUDIO_EVT_DEVICE_FALLBACK");
+        assert!(e["param"]["reason"].is_string(), "{e}");
+        types.push(e["param"]["deviceType"].as_u64().unwrap());
+    }
+    types.sort();
+    assert_eq!(types, vec![0, 1]);
+    // The call goes on, and ends normally.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(!peer.has_event("CALL_CLOSED"));
+    let r = page
+        .request(67539, "tsdk_end_call", json!({"callId": call_id}))
+        .await;
+    assert_eq!(r["result"], 0, "{r}");
+    page.event(2007, T).await;
+    drop(host);
+}

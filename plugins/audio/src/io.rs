@@ -20,11 +20,21 @@ pub const FRAME: usize = 960;
 pub trait Mic: Send {
     /// Fills one 20 ms frame.
     fn read(&mut self, frame: &mut [f32]);
+
+    /// Why the device stopped working, once it has (unplugged, server gone).
+    fn failure(&self) -> Option<String> {
+        None
+    }
 }
 
 pub trait Speaker: Send {
     /// Plays one 20 ms frame.
     fn write(&mut self, frame: &[f32]);
+
+    /// Why the device stopped working, once it has.
+    fn failure(&self) -> Option<String> {
+        None
+    }
 }
 
 pub fn open_mic(kind: &DeviceKind) -> Result<Box<dyn Mic>, String> {
@@ -204,6 +214,42 @@ impl Fifo {
 struct StreamThread {
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
+    health: Arc<Health>,
+}
+
+/// What the device's callbacks tell the call's thread.
+struct Health {
+    error: Mutex<Option<String>>,
+    started: std::time::Instant,
+    /// Milliseconds after `started` of the latest callback.
+    last_callback_ms: std::sync::atomic::AtomicU64,
+}
+
+impl Health {
+    fn beat(&self) {
+        let ms = self.started.elapsed().as_millis() as u64;
+        self.last_callback_ms.store(ms, Ordering::Release);
+    }
+}
+
+impl StreamThread {
+    /// An error from the device, or a second without any callback.
+    fn failure(&self) -> Option<String> {
+        if let Some(e) = self
+            .health
+            .error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        {
+            return Some(e);
+        }
+        let now = self.health.started.elapsed().as_millis() as u64;
+        let last = self.health.last_callback_ms.load(Ordering::Acquire);
+        // The first callback may take a while; after that, a second of silence is a failure.
+        let allowed = if last == 0 { 3000 } else { 1000 };
+        (now > last + allowed).then(|| format!("the device went silent for {} ms", now - last))
+    }
 }
 
 impl Drop for StreamThread {
@@ -240,6 +286,12 @@ fn run_stream(
     let stop = Arc::new(AtomicBool::new(false));
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
     let stop2 = stop.clone();
+    let health = Arc::new(Health {
+        error: Mutex::new(None),
+        started: std::time::Instant::now(),
+        last_callback_ms: std::sync::atomic::AtomicU64::new(0),
+    });
+    let (h_err, h_in, h_out) = (health.clone(), health.clone(), health.clone());
     let name = kind.to_string();
     let limit = rate as usize * 3 / 10;
     let prime = rate as usize / 10;
@@ -247,11 +299,15 @@ fn run_stream(
     let thread = std::thread::Builder::new()
         .name("audio-device".into())
         .spawn(move || {
-            let err_fn = |e: cpal::Error| eprintln!("audio device error: {e}");
+            let err_fn = move |e: cpal::Error| {
+                *h_err.error.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(format!("device error: {e}"));
+            };
             let stream = match direction {
                 Direction::Input => device.build_input_stream(
                     stream_config,
                     move |data: &[f32], _: &cpal::InputCallbackInfo| {
+                        h_in.beat();
                         fifo.push(
                             data.chunks(channels)
                                 .map(|c| c.iter().sum::<f32>() / channels as f32),
@@ -264,6 +320,7 @@ fn run_stream(
                 Direction::Output => device.build_output_stream(
                     stream_config,
                     move |data: &mut [f32], _: &cpal::OutputCallbackInfo| {
+                        h_out.beat();
                         let mut mono = vec![0.0f32; data.len() / channels];
                         // Start (and restart after running dry) only with 100 ms
                         // in hand, so a late frame is a delay, not a click.
@@ -300,6 +357,7 @@ fn run_stream(
     let handle = StreamThread {
         stop,
         thread: Some(thread),
+        health,
     };
     match ready_rx.recv_timeout(std::time::Duration::from_secs(5)) {
         Ok(Ok(())) => Ok((handle, rate)),
@@ -312,7 +370,7 @@ pub struct SoundMic {
     fifo: Arc<Fifo>,
     rate: u32,
     converter: RateConverter,
-    _stream: StreamThread,
+    stream: StreamThread,
 }
 
 impl SoundMic {
@@ -323,12 +381,16 @@ impl SoundMic {
             fifo,
             rate,
             converter: RateConverter::new(rate, RATE),
-            _stream: stream,
+            stream,
         })
     }
 }
 
 impl Mic for SoundMic {
+    fn failure(&self) -> Option<String> {
+        self.stream.failure()
+    }
+
     fn read(&mut self, frame: &mut [f32]) {
         let mut raw = vec![0.0f32; self.rate as usize / 50];
         // Short of samples (device slower than our clock): zeros fill in.
@@ -342,7 +404,7 @@ pub struct SoundSpeaker {
     fifo: Arc<Fifo>,
     rate: u32,
     converter: RateConverter,
-    _stream: StreamThread,
+    stream: StreamThread,
 }
 
 impl SoundSpeaker {
@@ -353,12 +415,16 @@ impl SoundSpeaker {
             fifo,
             rate,
             converter: RateConverter::new(RATE, rate),
-            _stream: stream,
+            stream,
         })
     }
 }
 
 impl Speaker for SoundSpeaker {
+    fn failure(&self) -> Option<String> {
+        self.stream.failure()
+    }
+
     fn write(&mut self, frame: &[f32]) {
         self.converter.push(frame);
         let out = self.converter.pull(self.rate as usize / 50);

@@ -317,6 +317,23 @@ impl Media {
             let (mic, speaker) = open_devices(&self.ctx);
             self.mic = mic;
             self.speaker = speaker;
+            return;
+        }
+        // A device that vanished mid-call: reopen what is selected, else fall back.
+        if let Some(why) = self.mic.failure() {
+            self.log(LogLevel::Warn, &format!("microphone failed: {why}"));
+            self.mic = Box::new(io::NullMic);
+            self.mic = open_with_fallback(&self.ctx, DeviceDirection::Input, io::open_mic, || {
+                Box::new(io::NullMic)
+            });
+        }
+        if let Some(why) = self.speaker.failure() {
+            self.log(LogLevel::Warn, &format!("speaker failed: {why}"));
+            self.speaker = Box::new(io::NullSpeaker);
+            self.speaker =
+                open_with_fallback(&self.ctx, DeviceDirection::Output, io::open_speaker, || {
+                    Box::new(io::NullSpeaker)
+                });
         }
     }
 
