@@ -776,3 +776,50 @@ fn garbage_run(name: &str, trans_mode: i64) {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn ringback_plays_on_the_speaker_while_the_callee_rings_and_zip_on_auto_answer() {
+    use seatphone_plugin_api::CallEvent;
+    let _serial = serial();
+    let dir = tempdir("ringback");
+    let speaker = dir.join("speaker.wav");
+    let host = TestHost::with_audio(json!({ "output": format!("file:{}", speaker.display()) }));
+    let a = audio::new(host.host()).unwrap();
+    a.call_event(CallEvent::Outgoing { call_id: 3 });
+    a.call_event(CallEvent::Ringing {
+        call_id: 3,
+        early_media: false,
+    });
+    std::thread::sleep(Duration::from_millis(600));
+    a.call_event(CallEvent::Ended {
+        call_id: 3,
+        reason_code: 486,
+    });
+    let rec = Recording::read(&speaker).unwrap();
+    assert!(
+        (0.4..0.8).contains(&rec.seconds()),
+        "{} s of ringback",
+        rec.seconds()
+    );
+    assert!((dominant_frequency(rec.slice(0.05, rec.seconds()), rec.rate) - 425.0).abs() < 10.0);
+    // With early media there is no local ringback.
+    a.call_event(CallEvent::Ringing {
+        call_id: 4,
+        early_media: true,
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        Recording::read(&speaker).unwrap().samples.len(),
+        rec.samples.len()
+    );
+    // Auto-answer: a short zip tone, which ends on its own.
+    a.call_event(CallEvent::Incoming {
+        call_id: 5,
+        auto_answer: true,
+    });
+    std::thread::sleep(Duration::from_millis(800));
+    let zip = Recording::read(&speaker).unwrap();
+    assert!(zip.seconds() < 0.5, "{} s of zip tone", zip.seconds());
+    assert!((dominant_frequency(&zip.samples, zip.rate) - 880.0).abs() < 10.0);
+    let _ = std::fs::remove_dir_all(dir);
+}
