@@ -319,6 +319,15 @@ impl BenchHost {
 impl Drop for BenchHost {
     fn drop(&mut self) {
         self.stop();
+        keep_if_asked(&mut self.dir);
+    }
+}
+
+/// `BENCH_KEEP=1` keeps the temporary folders (configs, logs) for a look afterwards.
+fn keep_if_asked(dir: &mut tempfile::TempDir) {
+    if std::env::var_os("BENCH_KEEP").is_some() {
+        dir.disable_cleanup(true);
+        eprintln!("kept {}", dir.path().display());
     }
 }
 
@@ -398,7 +407,7 @@ impl BenchBaresip {
              rtp_ports\t\t{}-{}\nrtcp_mux\t\tno\njitter_buffer_delay\t5-10\n\
              module_path\t\t/usr/lib/baresip/modules\n{modules}\
              module_tmp\t\tuuid.so\nmodule_tmp\t\taccount.so\nmodule_app\t\tmenu.so\nmodule_app\t\tctrl_tcp.so\n\
-             ctrl_tcp_listen\t\t127.0.0.1:{ctrl_port}\nopus_bitrate\t\t32000\nopus_stereo\t\tno\nopus_sprop_stereo\tno\n{}\n",
+             ctrl_tcp_listen\t\t127.0.0.1:{ctrl_port}\nopus_bitrate\t\t32000\n{}\n",
             spec.max_calls,
             spec.source,
             rtp,
@@ -469,6 +478,7 @@ impl BenchBaresip {
 impl Drop for BenchBaresip {
     fn drop(&mut self) {
         self.stop();
+        keep_if_asked(&mut self.dir);
     }
 }
 

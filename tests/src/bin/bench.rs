@@ -121,6 +121,12 @@ fn args() -> Args {
 }
 
 const T: Duration = Duration::from_secs(10);
+
+/// The run's Kamailio, as the figures need it (its port).
+#[derive(Clone, Copy)]
+struct Kam {
+    port: u16,
+}
 /// Users registered at the bench Kamailio: 1001 Seatphone, 1002 baresip
 /// caller, 1010 the auto-answering callee.
 const SEAT_USER: &str = "1001";
@@ -179,17 +185,29 @@ async fn run(args: Args) -> i32 {
         }
     };
     let mut metrics: Vec<Metric> = Vec::new();
-    for f in &args.figures {
+    let k = Kam { port: kam.port };
+    let rounds = args.rounds;
+    for f in args.figures.iter().copied() {
         eprintln!("== figure {f}");
-        let ms = match f {
-            1 => figure1_round_trip(&kam, args.rounds).await,
-            2 => figure2_memory(&kam, args.rounds).await,
-            3 => figure3_call_setup(&kam, args.rounds).await,
-            4 => figure4_cpu(&kam, args.rounds).await,
-            5 => figure5_latency(&kam, args.rounds).await,
-            6 => figure6_endurance(&kam, args.rounds).await,
-            _ => Vec::new(),
-        };
+        // Each figure in a task of its own: a panic in one (a harness
+        // assertion) marks that figure missing and the run goes on.
+        let ms = tokio::spawn(async move {
+            match f {
+                1 => figure1_round_trip(k, rounds).await,
+                2 => figure2_memory(k, rounds).await,
+                3 => figure3_call_setup(k, rounds).await,
+                4 => figure4_cpu(k, rounds).await,
+                5 => figure5_latency(k, rounds).await,
+                6 => figure6_endurance(k, rounds).await,
+                _ => Vec::new(),
+            }
+        })
+        .await
+        .unwrap_or_else(|e| {
+            let mut m = Metric::new(f, "panicked", "figure stopped", "", true);
+            m.miss(format!("figure {f} stopped with a panic: {e}"));
+            vec![m]
+        });
         for m in &ms {
             print_metric(m);
         }
@@ -205,10 +223,40 @@ async fn run(args: Args) -> i32 {
     for m in &metrics {
         print_metric(m);
     }
+    metrics.sort_by_key(|m| m.figure);
+    let mut all: Vec<Value> = metrics
+        .iter()
+        .map(|m| {
+            let mut v = m.to_json();
+            v["run_started"] = json!(started);
+            v
+        })
+        .collect();
+    // Figures not run this time keep their numbers from the previous run
+    // (each metric says when it was measured).
+    let previous: Option<Value> = std::fs::read_to_string(args.out.join("results.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    if let Some(prev) = previous {
+        for m in prev["metrics"].as_array().into_iter().flatten() {
+            let fig = m["figure"].as_u64().unwrap_or(0) as u32;
+            if !args.figures.contains(&fig) {
+                println!(
+                    "kept from an earlier run ({}): {}. {}",
+                    m["run_started"].as_str().unwrap_or("?"),
+                    fig,
+                    m["name"].as_str().unwrap_or("")
+                );
+                all.push(m.clone());
+            }
+        }
+    }
+    all.sort_by_key(|m| m["figure"].as_u64().unwrap_or(0));
     let json = json!({
         "started": started,
         "finished": command_output("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"]),
         "rounds": args.rounds,
+        "figures_this_run": args.figures,
         "machine": {
             "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
             "loadavg_before": load_before,
@@ -217,7 +265,7 @@ async fn run(args: Args) -> i32 {
         },
         "seatphone": command_output("git", &["-C", &seatphone_tests::host::repo_root().display().to_string(), "describe", "--always", "--dirty"]),
         "baresip": command_output("dpkg-query", &["-W", "-f", "${Version}", "baresip-core"]),
-        "metrics": metrics.iter().map(Metric::to_json).collect::<Vec<_>>(),
+        "metrics": all,
     });
     if let Err(e) = std::fs::create_dir_all(&args.out).and_then(|_| {
         std::fs::write(
@@ -272,7 +320,7 @@ fn baresip_spec(user: &str, registrar_port: u16) -> BaresipSpec {
         registrar_port,
         auto_answer: false,
         codecs: "opus/48000/2,G722/16000/1,PCMU/8000/1,PCMA/8000/1".into(),
-        source: "ausine,440".into(),
+        source: format!("aufile,{}", media_files().1.display()),
         extra_modules: Vec::new(),
         extra_config: String::new(),
         max_calls: 4,
@@ -362,7 +410,7 @@ async fn ctrl_round_trips(ctrl: &mut Ctrl) -> Result<(Vec<f64>, f64), String> {
     Ok((times, TP_REQUESTS as f64 / t.elapsed().as_secs_f64()))
 }
 
-async fn figure1_round_trip(kam: &Kamailio, rounds: usize) -> Vec<Metric> {
+async fn figure1_round_trip(kam: Kam, rounds: usize) -> Vec<Metric> {
     let mut p50 = Metric::new(1, "rtt_p50", "command round trip p50", "µs", true);
     let mut p99 = Metric::new(1, "rtt_p99", "command round trip p99", "µs", true);
     let mut tp = Metric::new(1, "throughput", "command throughput", "req/s", false);
@@ -419,7 +467,7 @@ async fn seat_rtt() -> Result<(Vec<f64>, f64), String> {
     ws_round_trips(&mut page).await
 }
 
-async fn bare_rtt(kam: &Kamailio) -> Result<(Vec<f64>, f64), String> {
+async fn bare_rtt(kam: Kam) -> Result<(Vec<f64>, f64), String> {
     let b = BenchBaresip::start(&baresip_spec(BARE_USER, kam.port)).map_err(|e| e.to_string())?;
     let mut ctrl = b.ctrl().await.map_err(|e| e.to_string())?;
     ctrl.forget(Duration::from_millis(300)).await;
@@ -430,7 +478,7 @@ async fn bare_rtt(kam: &Kamailio) -> Result<(Vec<f64>, f64), String> {
 
 const SETTLE: Duration = Duration::from_secs(3);
 
-async fn figure2_memory(kam: &Kamailio, rounds: usize) -> Vec<Metric> {
+async fn figure2_memory(kam: Kam, rounds: usize) -> Vec<Metric> {
     let mut pss_all = Metric::new(2, "pss_idle_all", "PSS idle, all plugins", "MiB", true);
     let mut rss_all = Metric::new(2, "rss_idle_all", "RSS idle, all plugins", "MiB", true);
     let mut pss_audio = Metric::new(2, "pss_idle_audio", "PSS idle, audio-only", "MiB", true);
@@ -487,7 +535,7 @@ async fn figure2_memory(kam: &Kamailio, rounds: usize) -> Vec<Metric> {
     vec![pss_all, rss_all, pss_audio]
 }
 
-async fn seat_idle_mem(kam: &Kamailio, plugins: &[&str]) -> Result<measure::Mem, String> {
+async fn seat_idle_mem(kam: Kam, plugins: &[&str]) -> Result<measure::Mem, String> {
     let host = BenchHost::start(&HostSpec {
         plugins: plugins.iter().map(|s| s.to_string()).collect(),
         ..Default::default()
@@ -500,7 +548,7 @@ async fn seat_idle_mem(kam: &Kamailio, plugins: &[&str]) -> Result<measure::Mem,
     Ok(measure::mem_of(&host.pids()))
 }
 
-async fn bare_idle_mem(kam: &Kamailio) -> Result<measure::Mem, String> {
+async fn bare_idle_mem(kam: Kam) -> Result<measure::Mem, String> {
     let b = BenchBaresip::start(&baresip_spec(BARE_USER, kam.port)).map_err(|e| e.to_string())?;
     let _ctrl = b.ctrl().await.map_err(|e| e.to_string())?;
     tokio::time::sleep(SETTLE).await;
@@ -530,7 +578,7 @@ fn media_files() -> &'static (tempfile::TempDir, PathBuf, PathBuf) {
     })
 }
 
-fn callee_spec(kam: &Kamailio) -> BaresipSpec {
+fn callee_spec(kam: Kam) -> BaresipSpec {
     BaresipSpec {
         user: CALLEE.into(),
         auto_answer: true,
@@ -546,7 +594,7 @@ struct Seat {
 }
 
 async fn seat(
-    kam: &Kamailio,
+    kam: Kam,
     codecs: &str,
     input: Option<String>,
     output: Option<String>,
@@ -620,7 +668,7 @@ async fn bare_hangup(ctrl: &mut Ctrl) -> Result<(), String> {
         .ok_or_else(|| "hangup: no CALL_CLOSED".to_owned())
 }
 
-fn bare_caller(kam: &Kamailio, codecs: &str, source: String) -> Result<BenchBaresip, String> {
+fn bare_caller(kam: Kam, codecs: &str, source: String) -> Result<BenchBaresip, String> {
     BenchBaresip::start(&BaresipSpec {
         codecs: codecs.into(),
         source,
@@ -633,7 +681,7 @@ fn bare_caller(kam: &Kamailio, codecs: &str, source: String) -> Result<BenchBare
 
 const SETUP_CALLS: usize = 10;
 
-async fn figure3_call_setup(kam: &Kamailio, rounds: usize) -> Vec<Metric> {
+async fn figure3_call_setup(kam: Kam, rounds: usize) -> Vec<Metric> {
     let mut m = Metric::new(3, "call_setup", "call setup, dial → connected", "ms", true);
     m.note = format!("Seatphone: WS startCall → 2006 (host + audio plugin); baresip: ctrl_tcp dial → CALL_ESTABLISHED; callee baresip {CALLEE} auto-answering through Kamailio (Opus). {SETUP_CALLS} calls per side per round after one warm-up call; samples pooled.");
     let _callee = match BenchBaresip::start(&callee_spec(kam)) {
@@ -672,6 +720,14 @@ async fn figure3_call_setup(kam: &Kamailio, rounds: usize) -> Vec<Metric> {
     vec![m]
 }
 
+fn tail(text: &str, n: usize) -> String {
+    let start = text.len().saturating_sub(n);
+    let start = (start..text.len())
+        .find(|i| text.is_char_boundary(*i))
+        .unwrap_or(text.len());
+    text[start..].to_owned()
+}
+
 fn side_name(seat: bool) -> &'static str {
     if seat {
         "Seatphone"
@@ -680,7 +736,7 @@ fn side_name(seat: bool) -> &'static str {
     }
 }
 
-async fn seat_setups(kam: &Kamailio) -> Result<Vec<f64>, String> {
+async fn seat_setups(kam: Kam) -> Result<Vec<f64>, String> {
     let mut s = seat(kam, "112,9,8,0", Some("null".into()), Some("null".into())).await?;
     let mut out = Vec::new();
     for i in 0..=SETUP_CALLS {
@@ -696,7 +752,7 @@ async fn seat_setups(kam: &Kamailio) -> Result<Vec<f64>, String> {
     Ok(out)
 }
 
-async fn bare_setups(kam: &Kamailio) -> Result<Vec<f64>, String> {
+async fn bare_setups(kam: Kam) -> Result<Vec<f64>, String> {
     let b = bare_caller(
         kam,
         "opus/48000/2,G722/16000/1,PCMU/8000/1,PCMA/8000/1",
@@ -720,7 +776,7 @@ async fn bare_setups(kam: &Kamailio) -> Result<Vec<f64>, String> {
 
 const CPU_CALL: Duration = Duration::from_secs(20);
 
-async fn figure4_cpu(kam: &Kamailio, rounds: usize) -> Vec<Metric> {
+async fn figure4_cpu(kam: Kam, rounds: usize) -> Vec<Metric> {
     let mut opus = Metric::new(4, "cpu_opus", "CPU per minute, Opus call", "s/min", true);
     let mut g711 = Metric::new(4, "cpu_g711", "CPU per minute, G.711 call", "s/min", true);
     let mut pss = Metric::new(2, "pss_call", "PSS during an Opus call", "MiB", true);
@@ -786,54 +842,80 @@ async fn figure4_cpu(kam: &Kamailio, rounds: usize) -> Vec<Metric> {
     vec![opus, g711, pss]
 }
 
-/// CPU seconds per minute over `CPU_CALL`, and memory half way.
-async fn call_cpu(pids: impl Fn() -> Vec<u32>) -> (f64, measure::Mem) {
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let c0 = measure::cpu_of(&pids());
-    let t0 = Instant::now();
-    tokio::time::sleep(CPU_CALL / 2).await;
-    let mem = measure::mem_of(&pids());
-    tokio::time::sleep(CPU_CALL / 2).await;
-    let c1 = measure::cpu_of(&pids());
-    ((c1 - c0) / t0.elapsed().as_secs_f64() * 60.0, mem)
+/// Reads the page for `d` (it must answer the host's pings); true if the call ended (2007).
+async fn pump_page(page: &mut Page, d: Duration) -> bool {
+    let deadline = Instant::now() + d;
+    let mut ended = false;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        if let Some(f) = page.next_frame(left).await {
+            ended |= f["notify"] == 2007;
+        }
+    }
+    ended
 }
 
-async fn seat_cpu(kam: &Kamailio, codec: &str) -> Result<(f64, measure::Mem), String> {
+/// Reads ctrl_tcp for `d`; true if the call closed.
+async fn pump_ctrl(ctrl: &mut Ctrl, d: Duration) -> bool {
+    let deadline = Instant::now() + d;
+    let mut ended = false;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        if let Some(f) = ctrl.next(left).await {
+            ended |= f["type"] == "CALL_CLOSED";
+        }
+    }
+    ended
+}
+
+async fn seat_cpu(kam: Kam, codec: &str) -> Result<(f64, measure::Mem), String> {
     let input = format!("file:{}", media_files().1.display());
     let mut s = seat(kam, codec, Some(input), Some("null".into())).await?;
-    let (_, id) = seat_dial(&mut s.page, CALLEE).await?;
-    let host = &s.host;
-    let res = call_cpu(|| host.pids()).await;
+    let (_, id) = match seat_dial(&mut s.page, CALLEE).await {
+        Ok(x) => x,
+        Err(e) => {
+            return Err(format!(
+                "{e}; host log tail: {}",
+                tail(&s.host.stderr(), 1500)
+            ))
+        }
+    };
+    let mut ended = pump_page(&mut s.page, Duration::from_secs(2)).await;
+    let c0 = measure::cpu_of(&s.host.pids());
+    let t0 = Instant::now();
+    ended |= pump_page(&mut s.page, CPU_CALL / 2).await;
+    let mem = measure::mem_of(&s.host.pids());
+    ended |= pump_page(&mut s.page, CPU_CALL / 2).await;
+    let c1 = measure::cpu_of(&s.host.pids());
+    let per_min = (c1 - c0) / t0.elapsed().as_secs_f64() * 60.0;
     // The call must still be up at the end, or the figure measured nothing.
-    if measure::wait_event(&mut s.page, 2007, Duration::from_millis(10))
-        .await
-        .is_some()
-    {
+    if ended {
         return Err("the call ended before the measurement did".into());
     }
     seat_hangup(&mut s.page, id).await?;
-    Ok(res)
+    Ok((per_min, mem))
 }
 
-async fn bare_cpu(kam: &Kamailio, codec: &str) -> Result<(f64, measure::Mem), String> {
+async fn bare_cpu(kam: Kam, codec: &str) -> Result<(f64, measure::Mem), String> {
     let b = bare_caller(kam, codec, format!("aufile,{}", media_files().1.display()))?;
     let mut ctrl = b.ctrl().await.map_err(|e| e.to_string())?;
     bare_dial(&mut ctrl, CALLEE).await?;
-    let res = call_cpu(|| b.pids()).await;
-    if ctrl
-        .event("CALL_CLOSED", Duration::from_millis(10))
-        .await
-        .is_some()
-    {
+    let mut ended = pump_ctrl(&mut ctrl, Duration::from_secs(2)).await;
+    let c0 = measure::cpu_of(&b.pids());
+    let t0 = Instant::now();
+    ended |= pump_ctrl(&mut ctrl, CPU_CALL / 2).await;
+    let mem = measure::mem_of(&b.pids());
+    ended |= pump_ctrl(&mut ctrl, CPU_CALL / 2).await;
+    let c1 = measure::cpu_of(&b.pids());
+    let per_min = (c1 - c0) / t0.elapsed().as_secs_f64() * 60.0;
+    if ended {
         return Err("the call ended before the measurement did".into());
     }
     bare_hangup(&mut ctrl).await?;
-    Ok(res)
+    Ok((per_min, mem))
 }
 
 // ---------------------------------------------------------------- figure 5
 
-async fn figure5_latency(kam: &Kamailio, rounds: usize) -> Vec<Metric> {
+async fn figure5_latency(kam: Kam, rounds: usize) -> Vec<Metric> {
     let mut m = Metric::new(5, "audio_latency", "added audio-path latency", "ms", true);
     m.note = "Seatphone (host + audio plugin, PCMU as SIPp answers) calls SIPp -sn uas -rtp_echo through Kamailio; [audio] input = a WAV with a 5 ms 2 kHz burst every second, output = a WAV file; the delay of each burst from microphone to speaker (both files advance one 20 ms frame per media tick) minus the wire time (median UDP round trip through SIPp's echo port).".into();
     for r in 0..rounds {
@@ -849,7 +931,7 @@ async fn figure5_latency(kam: &Kamailio, rounds: usize) -> Vec<Metric> {
     vec![m]
 }
 
-async fn seat_latency(kam: &Kamailio) -> Result<f64, String> {
+async fn seat_latency(kam: Kam) -> Result<f64, String> {
     let mut sipp = measure::BenchSipp::start(
         &[
             "-sn",
@@ -879,7 +961,7 @@ async fn seat_latency(kam: &Kamailio) -> Result<f64, String> {
     )
     .await?;
     let (_, id) = seat_dial(&mut s.page, &format!("service@127.0.0.1:{}", sipp.port)).await?;
-    tokio::time::sleep(Duration::from_secs(8)).await;
+    pump_page(&mut s.page, Duration::from_secs(8)).await;
     seat_hangup(&mut s.page, id).await?;
     let _ = sipp.wait(Duration::from_secs(5)).await;
     let (rate, _, samples) = measure::read_wav(&out_wav).ok_or("speaker WAV unreadable")?;
@@ -1019,7 +1101,7 @@ struct Endurance {
     alive: bool,
 }
 
-async fn figure6_endurance(kam: &Kamailio, _rounds: usize) -> Vec<Metric> {
+async fn figure6_endurance(kam: Kam, _rounds: usize) -> Vec<Metric> {
     let n = endurance_calls();
     let mut failed = Metric::new(
         6,
@@ -1163,7 +1245,7 @@ const FLOOD_ARGS: [&str; 10] = [
     "1000",
 ];
 
-async fn seat_endurance(kam: &Kamailio, n: usize) -> Result<Endurance, String> {
+async fn seat_endurance(kam: Kam, n: usize) -> Result<Endurance, String> {
     let sip_port = seatphone_tests::peers::free_port(1);
     let host = BenchHost::start(&HostSpec {
         sip_port,
@@ -1233,11 +1315,10 @@ async fn seat_endurance(kam: &Kamailio, n: usize) -> Result<Endurance, String> {
     })
 }
 
-async fn bare_endurance(kam: &Kamailio, n: usize) -> Result<Endurance, String> {
+async fn bare_endurance(kam: Kam, n: usize) -> Result<Endurance, String> {
     let b = BenchBaresip::start(&BaresipSpec {
         user: BARE_USER.into(),
         auto_answer: true,
-        source: "ausine,440".into(),
         max_calls: 2,
         ..baresip_spec(BARE_USER, kam.port)
     })
