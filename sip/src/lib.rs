@@ -34,10 +34,6 @@
 //! - Its TLS transport cannot skip certificate checks (`engine::anonymous_tls`).
 //! - `get_via(None)` names UDP for requests sent over TCP/TLS.
 //! - No session timers (RFC 4028): done as UAS in the call table.
-//! - Not fixed: after a retransmitted INVITE (lost 100 Trying) its server
-//!   transaction no longer sends the 200 the dialog hands it
-//!   (test `sip_sipp_retransmitted_invite_makes_one_call_that_is_answered`,
-//!   ignored).
 #![forbid(unsafe_code)]
 
 pub mod calls;
