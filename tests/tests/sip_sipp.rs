@@ -48,7 +48,7 @@ fn local(ua: &Ua) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sip_sipp_peer_hold_is_answered_recvonly_and_info_dtmf_flows_both_ways() {
+async fn sip_sipp_peer_hold_by_reinvite_and_update_and_info_dtmf_both_ways() {
     let (kam, mut ua) = registered().await;
     let r = ua
         .command(
