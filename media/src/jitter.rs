@@ -51,6 +51,10 @@ pub struct JitterBuffer {
     jitter_ts: f64,
     stall: u32,
     deep: u32,
+    /// Sequence number and timestamp of the latest packet pushed with one.
+    last_pushed: Option<(u16, u32)>,
+    /// A packet duration seen between consecutive packets, and how often in a row.
+    candidate: (u64, u32),
     pub stats: JitterStats,
 }
 
@@ -73,6 +77,8 @@ impl JitterBuffer {
             jitter_ts: 0.0,
             stall: 0,
             deep: 0,
+            last_pushed: None,
+            candidate: (0, 0),
             stats: JitterStats::default(),
         }
     }
@@ -125,6 +131,42 @@ impl JitterBuffer {
         self.first_arrival = None;
         self.stall = 0;
         self.deep = 0;
+    }
+
+    /// The packet duration in timestamp units: the one given at creation
+    /// until consecutive packets show another (a peer with `ptime` 30 or 60).
+    pub fn frame_ts(&self) -> u64 {
+        self.frame_ts
+    }
+
+    /// As [`JitterBuffer::push`], learning the packet duration from
+    /// consecutive sequence numbers (once playout runs, three alike in a row
+    /// change it).
+    pub fn push_packet(&mut self, now: Instant, seq: u16, ts: u32, payload: Vec<u8>) {
+        if let Some((prev_seq, prev_ts)) = self.last_pushed {
+            if seq == prev_seq.wrapping_add(1) {
+                let d = u64::from(ts.wrapping_sub(prev_ts));
+                // 2.5 ms to 120 ms at this clock.
+                let plausible = d * 400 >= u64::from(self.clock_rate)
+                    && d * 25 <= u64::from(self.clock_rate) * 3;
+                if plausible && d != self.frame_ts {
+                    if self.candidate.0 == d {
+                        self.candidate.1 += 1;
+                    } else {
+                        self.candidate = (d, 1);
+                    }
+                    // Before playout starts one is enough; later, three alike.
+                    if self.candidate.1 >= 3 || self.next_ts.is_none() {
+                        self.frame_ts = d;
+                        self.candidate = (0, 0);
+                    }
+                } else if d == self.frame_ts {
+                    self.candidate = (0, 0);
+                }
+            }
+        }
+        self.last_pushed = Some((seq, ts));
+        self.push(now, ts, payload);
     }
 
     /// A packet arrived at `now` with RTP timestamp `ts`.
@@ -208,9 +250,13 @@ impl JitterBuffer {
         }
         match self.packets.keys().next().copied() {
             Some(first) if first < next => {
-                // Stale entries (cannot happen after push's check, but be safe).
-                self.packets.retain(|k, _| *k >= next);
-                self.pop_at(next)
+                // Behind the playout point: the packet duration changed under
+                // us. Play it now and realign on it.
+                let payload = self.packets.remove(&first).unwrap_or_default();
+                self.next_ts = Some(first + self.frame_ts);
+                self.stall = 0;
+                self.stats.played += 1;
+                Playout::Frame(payload)
             }
             Some(first) if first > next + 10 * self.frame_ts => {
                 // A new talk spurt far ahead: play it now rather than conceal the gap.
@@ -443,6 +489,48 @@ mod tests {
         }
         assert!(jb.stats.dropped > 0);
         assert!(jb.depth() <= jb.target_delay() + F * 3, "{:?}", jb.depth());
+    }
+
+    #[test]
+    fn a_peer_with_30ms_packets_is_followed() {
+        let t0 = Instant::now();
+        let mut jb = JitterBuffer::new(8000, F);
+        let mut out = Vec::new();
+        // 30 ms packets (240 samples), packet 20 lost, popped as they are needed.
+        let mut next_pop = Duration::ZERO;
+        let mut played_ms = 0u64;
+        for i in 0..100u32 {
+            let at = Duration::from_millis(30 * u64::from(i));
+            if i != 20 {
+                jb.push_packet(t0 + at, i as u16, 240 * i, payload(i));
+            }
+            while next_pop <= at {
+                let p = jb.pop(t0 + next_pop);
+                let ms = if matches!(p, Playout::Silence) {
+                    20
+                } else {
+                    jb.frame_ts() * 1000 / 8000
+                };
+                played_ms += ms;
+                next_pop = Duration::from_millis(played_ms);
+                out.push(p);
+            }
+        }
+        assert_eq!(jb.frame_ts(), 240);
+        let f = frames(&out);
+        let from_10: Vec<u32> = f.iter().copied().filter(|i| *i >= 10).collect();
+        // The last packets are still held back when the stream ends.
+        assert_eq!(from_10, (10..98).filter(|i| *i != 20).collect::<Vec<_>>());
+        let lost = out
+            .iter()
+            .position(|p| *p == Playout::Frame(payload(19)))
+            .unwrap();
+        assert!(
+            matches!(out[lost + 1], Playout::Conceal { .. }),
+            "{:?}",
+            &out[lost..lost + 3]
+        );
+        assert_eq!(out[lost + 2], Playout::Frame(payload(21)));
     }
 
     #[test]

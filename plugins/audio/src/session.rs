@@ -413,9 +413,12 @@ impl Media {
                 self.coder
                     .stats
                     .update(now, h.ssrc, h.sequence_number, h.timestamp);
-                self.coder
-                    .jitter
-                    .push(now, h.timestamp, packet.payload.to_vec());
+                self.coder.jitter.push_packet(
+                    now,
+                    h.sequence_number,
+                    h.timestamp,
+                    packet.payload.to_vec(),
+                );
             } else if h.payload_type != 13 {
                 self.drop_packet(&format!("payload type {} not negotiated", h.payload_type));
             }
@@ -472,7 +475,9 @@ impl Media {
     /// Decodes until one device frame is ready, then plays it.
     fn play(&mut self, now: Instant) {
         let c = &mut self.coder;
-        let codec_frame = c.codec.sample_rate() as usize / 50;
+        // One packet's worth of samples (the peer's ptime, as the buffer learned it).
+        let codec_frame = (c.jitter.frame_ts() * u64::from(c.codec.sample_rate())
+            / u64::from(c.codec.clock_rate().max(1))) as usize;
         let mut pops = 0;
         while c.from_codec.available() < FRAME && pops < 4 {
             pops += 1;
