@@ -20,7 +20,9 @@ async fn setup() -> (Kamailio, Baresip, Ua) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sip_auto_answer_after_the_set_seconds() {
     let (_kam, bob, mut ua) = setup().await;
-    let r = ua.command("SetAnswerWay", json!({"answerWay": "2", "times": "1"})).await;
+    let r = ua
+        .command("SetAnswerWay", json!({"answerWay": "2", "times": "1"}))
+        .await;
     assert_eq!(r.result, 0);
     assert!(r.err_msg.is_some(), "errMsg always present");
     bob.dial("sip:1001@127.0.0.1");
@@ -29,14 +31,22 @@ async fn sip_auto_answer_after_the_set_seconds() {
     assert_eq!(inc.param["callInfo"]["isAutoAnswer"], 1);
     let up = ua.wait(2006, 10).await;
     assert_eq!(call_id(&up), call_id(&inc));
-    assert!(rang.elapsed() >= Duration::from_millis(800), "answered after about 1 s");
+    assert!(
+        rang.elapsed() >= Duration::from_millis(800),
+        "answered after about 1 s"
+    );
     assert!(bob.wait_event(SECS, "CALL_ESTABLISHED"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sip_do_not_disturb_refuses_with_486_without_ringing_the_page() {
     let (_kam, bob, mut ua) = setup().await;
-    assert_eq!(ua.command("SetAnswerWay", json!({"answerWay": "4", "times": "0"})).await.result, 0);
+    assert_eq!(
+        ua.command("SetAnswerWay", json!({"answerWay": "4", "times": "0"}))
+            .await
+            .result,
+        0
+    );
     bob.dial("sip:1001@127.0.0.1");
     assert!(bob.wait_event(SECS, "CALL_CLOSED"));
     let closed = bob.event("CALL_CLOSED").unwrap_or_default();
@@ -48,10 +58,20 @@ async fn sip_do_not_disturb_refuses_with_486_without_ringing_the_page() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sip_auto_hang_up_after_the_set_seconds_of_talk() {
     let (_kam, bob, mut ua) = setup().await;
-    assert_eq!(ua.command("SetAnswerWay", json!({"answerWay": "1", "times": 1})).await.result, 0);
+    assert_eq!(
+        ua.command("SetAnswerWay", json!({"answerWay": "1", "times": 1}))
+            .await
+            .result,
+        0
+    );
     bob.dial("sip:1001@127.0.0.1");
     let id = call_id(&ua.wait(2002, 10).await);
-    assert_eq!(ua.command("tsdk_accept_call", json!({"callId": id})).await.result, 0);
+    assert_eq!(
+        ua.command("tsdk_accept_call", json!({"callId": id}))
+            .await
+            .result,
+        0
+    );
     ua.wait(2006, 10).await;
     let talk = Instant::now();
     let end = ua.wait(2007, 5).await;
@@ -63,8 +83,17 @@ async fn sip_auto_hang_up_after_the_set_seconds_of_talk() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sip_answer_way_off_and_bad_values() {
     let mut ua = Ua::start().await;
-    assert_eq!(ua.command("SetAnswerWay", json!({"answerWay": "0"})).await.result, 0);
-    for bad in [json!({"answerWay": "3"}), json!({"answerWay": "2", "times": "x"}), json!({"answerWay": true})] {
+    assert_eq!(
+        ua.command("SetAnswerWay", json!({"answerWay": "0"}))
+            .await
+            .result,
+        0
+    );
+    for bad in [
+        json!({"answerWay": "3"}),
+        json!({"answerWay": "2", "times": "x"}),
+        json!({"answerWay": true}),
+    ] {
         let r = ua.command("SetAnswerWay", bad.clone()).await;
         assert_eq!(r.result, 2, "{bad}");
         assert!(!r.err_msg.unwrap_or_default().is_empty());

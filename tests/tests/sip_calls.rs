@@ -305,9 +305,18 @@ async fn sip_over_tcp_registers_and_calls_both_ways() {
     assert_eq!(ua.login("1001", "pass1001", 4).await.result, 0);
     ua.wait(1004, 10).await;
     let contacts = kam.contacts("1001");
-    assert!(contacts[0].to_lowercase().contains("transport=tcp"), "{contacts:?}");
-    assert!(kam.ul_dump().to_lowercase().contains("tcp"), "{}", kam.ul_dump());
-    let r = ua.command("tsdk_start_call", json!({"calleeNumber": "1002"})).await;
+    assert!(
+        contacts[0].to_lowercase().contains("transport=tcp"),
+        "{contacts:?}"
+    );
+    assert!(
+        kam.ul_dump().to_lowercase().contains("tcp"),
+        "{}",
+        kam.ul_dump()
+    );
+    let r = ua
+        .command("tsdk_start_call", json!({"calleeNumber": "1002"}))
+        .await;
     assert_eq!(r.result, 0);
     ua.wait(2006, 10).await;
     assert!(bob.wait_event(SECS, "CALL_ESTABLISHED"));
@@ -339,8 +348,13 @@ async fn sip_over_tls_registers_and_calls_both_ways() {
     assert_eq!(ua.login("1001", "pass1001", 4).await.result, 0);
     ua.wait(1004, 10).await;
     let contacts = kam.contacts("1001");
-    assert!(contacts[0].to_lowercase().contains("transport=tls"), "{contacts:?}");
-    let r = ua.command("tsdk_start_call", json!({"calleeNumber": "1002"})).await;
+    assert!(
+        contacts[0].to_lowercase().contains("transport=tls"),
+        "{contacts:?}"
+    );
+    let r = ua
+        .command("tsdk_start_call", json!({"calleeNumber": "1002"}))
+        .await;
     assert_eq!(r.result, 0);
     ua.wait(2006, 10).await;
     assert!(bob.wait_event(SECS, "CALL_ESTABLISHED"));
@@ -390,7 +404,9 @@ async fn sip_over_tls_anonymous_skips_the_certificate_check_when_asked() {
     assert_eq!(r.result, 0, "{r:?}");
     assert_eq!(ua.login("1001", "pass1001", 4).await.result, 0);
     ua.wait(1004, 10).await;
-    assert!(kam.contacts("1001")[0].to_lowercase().contains("transport=tls"));
+    assert!(kam.contacts("1001")[0]
+        .to_lowercase()
+        .contains("transport=tls"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -400,11 +416,17 @@ async fn sip_calls_beyond_max_calls_get_486_without_the_page() {
     let carol = Baresip::start("1003", &kam, AnswerMode::Manual).expect("carol");
     let mut ua = Ua::start_with(|c| c.max_calls = 1).await;
     ua.register(kam.port, "1001").await;
-    let r = ua.command("tsdk_start_call", json!({"calleeNumber": "1002"})).await;
+    let r = ua
+        .command("tsdk_start_call", json!({"calleeNumber": "1002"}))
+        .await;
     assert_eq!(r.result, 0);
     ua.wait(2006, 10).await;
     carol.dial("sip:1001@127.0.0.1");
-    assert!(carol.wait_event(SECS, "CALL_CLOSED"), "{:?}", carol.events());
+    assert!(
+        carol.wait_event(SECS, "CALL_CLOSED"),
+        "{:?}",
+        carol.events()
+    );
     let closed = carol.event("CALL_CLOSED").unwrap_or_default();
     assert!(closed.to_string().contains("486"), "{closed}");
     ua.settle(300).await;
@@ -417,8 +439,12 @@ async fn sip_without_an_audio_plugin_a_call_fails_with_a_clear_error() {
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
     let mut ua = Ua::start().await;
     ua.register(kam.port, "1001").await;
-    ua.media.audio.store(false, std::sync::atomic::Ordering::SeqCst);
-    let r = ua.command("tsdk_start_call", json!({"calleeNumber": "1002"})).await;
+    ua.media
+        .audio
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let r = ua
+        .command("tsdk_start_call", json!({"calleeNumber": "1002"}))
+        .await;
     assert_eq!(r.result, 4, "{r:?}");
     assert!(r.err_msg.unwrap_or_default().contains("audio"));
     ua.settle(200).await;

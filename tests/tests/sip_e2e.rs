@@ -45,11 +45,15 @@ async fn register_and_deregister(digest: Digest) {
     let health = host.health().await;
     assert!(health.to_string().contains("registered"), "{health}");
     assert!(!health.to_string().contains("pass1001"));
-    let r = page.request(65538, "tsdk_logout", json!({"sipNum": "1001"})).await;
+    let r = page
+        .request(65538, "tsdk_logout", json!({"sipNum": "1001"}))
+        .await;
     assert_eq!(r["result"], 0, "{r}");
     let out = page.event(1006, SECS).await;
     assert_eq!(out["param"]["register_state"], 4);
-    assert!(wait_until(Duration::from_secs(3), || kam.contacts("1001").is_empty()));
+    assert!(wait_until(Duration::from_secs(3), || kam
+        .contacts("1001")
+        .is_empty()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -85,7 +89,10 @@ async fn sip_e2e_pool_fails_over_when_the_first_server_dies() {
     let mut page = host.call_page().await;
     let config = json!({"networkInfo": {"serverAddr": "127.0.0.1", "sipServerPort": first.port,
         "poolServers": [{"serverAddr": "127.0.0.1", "sipServerPort": second.port}]}});
-    assert_eq!(page.request(65539, "tsdk_set_config_param", config).await["result"], 0);
+    assert_eq!(
+        page.request(65539, "tsdk_set_config_param", config).await["result"],
+        0
+    );
     let login = json!({"sipNum": "1001", "sipName": "1001", "sipPwd": "pass1001", "sipMode": 5});
     assert_eq!(page.request(65537, "tsdk_login", login).await["result"], 0);
     page.event(1004, SECS).await;
@@ -104,7 +111,10 @@ async fn sip_e2e_pool_fails_over_when_the_first_server_dies() {
             }
         }
     }
-    assert!(moved, "registered on the second server within one retry interval");
+    assert!(
+        moved,
+        "registered on the second server within one retry interval"
+    );
     assert_eq!(second.contacts("1001").len(), 1);
 }
 
@@ -114,7 +124,11 @@ async fn sip_e2e_page_calls_baresip_and_hangs_up() {
     let bob = Baresip::start("1002", &kam, AnswerMode::Auto).expect("baresip");
     let (_host, mut page) = registered(&kam, "1001").await;
     let r = page
-        .request(67537, "tsdk_start_call", json!({"calleeNumber": "1002", "isVideo": false}))
+        .request(
+            67537,
+            "tsdk_start_call",
+            json!({"calleeNumber": "1002", "isVideo": false}),
+        )
         .await;
     assert_eq!(r["result"], 0, "{r}");
     let id = r["param"]["callId"].as_u64().expect("callId");
@@ -123,7 +137,9 @@ async fn sip_e2e_page_calls_baresip_and_hangs_up() {
     let up = page.event(2006, SECS).await;
     assert_eq!(call_id_of(&up), id);
     assert!(bob.wait_event(SECS, "CALL_ESTABLISHED"));
-    let r = page.request(67539, "tsdk_end_call", json!({"callId": id})).await;
+    let r = page
+        .request(67539, "tsdk_end_call", json!({"callId": id}))
+        .await;
     assert_eq!(r["result"], 0, "{r}");
     let end = page.event(2007, SECS).await;
     assert_eq!(end["param"]["callInfo"]["reasonCode"], 0);
@@ -140,7 +156,11 @@ async fn sip_e2e_baresip_calls_the_page_which_accepts() {
     assert_eq!(inc["param"]["callInfo"]["peerNumber"], "1002");
     let id = call_id_of(&inc);
     let r = page
-        .request(67538, "tsdk_accept_call", json!({"callId": id, "isVideo": false}))
+        .request(
+            67538,
+            "tsdk_accept_call",
+            json!({"callId": id, "isVideo": false}),
+        )
         .await;
     assert_eq!(r["result"], 0, "{r}");
     page.event(2006, SECS).await;
@@ -154,7 +174,9 @@ async fn sip_e2e_baresip_calls_the_page_which_accepts() {
 async fn sip_e2e_end_of_unknown_call_is_result_5_and_2022() {
     let host = host("").await;
     let mut page = host.call_page().await;
-    let r = page.request(67539, "tsdk_end_call", json!({"callId": 12345})).await;
+    let r = page
+        .request(67539, "tsdk_end_call", json!({"callId": 12345}))
+        .await;
     assert_eq!(r["result"], 5, "{r}");
     let ev = page.event(2022, SECS).await;
     assert_eq!(ev["param"]["result"], 50331670u64);
@@ -173,13 +195,19 @@ async fn sip_e2e_rtp_created_hold_and_unhold_with_baresip() {
     assert!(bob.wait_event(SECS, "CALL_ESTABLISHED"));
     // baresip sends a tone: the audio plugin reports its RTP up.
     assert_eq!(call_id_of(&page.event(2005, SECS).await), id);
-    let r = page.request(67804, "tsdk_hold_call", json!({"callId": id})).await;
+    let r = page
+        .request(67804, "tsdk_hold_call", json!({"callId": id}))
+        .await;
     assert_eq!(r["result"], 0, "{r}");
     assert_eq!(call_id_of(&page.event(2018, SECS).await), id);
-    let r = page.request(67805, "tsdk_unhold_call", json!({"callId": id})).await;
+    let r = page
+        .request(67805, "tsdk_unhold_call", json!({"callId": id}))
+        .await;
     assert_eq!(r["result"], 0, "{r}");
     assert_eq!(call_id_of(&page.event(2020, SECS).await), id);
-    let r = page.request(67539, "tsdk_end_call", json!({"callId": id})).await;
+    let r = page
+        .request(67539, "tsdk_end_call", json!({"callId": id}))
+        .await;
     assert_eq!(r["result"], 0);
     page.event(2007, SECS).await;
 }
@@ -190,7 +218,11 @@ async fn sip_e2e_answer_modes_auto_answer_and_do_not_disturb() {
     let bob = Baresip::start("1002", &kam, AnswerMode::Manual).expect("baresip");
     let (_host, mut page) = registered(&kam, "1001").await;
     let r = page
-        .request(67767, "SetAnswerWay", json!({"answerWay": "2", "times": "0"}))
+        .request(
+            67767,
+            "SetAnswerWay",
+            json!({"answerWay": "2", "times": "0"}),
+        )
         .await;
     assert_eq!(r["result"], 0, "{r}");
     assert!(r.get("errMsg").is_some(), "errMsg always present: {r}");
@@ -203,7 +235,11 @@ async fn sip_e2e_answer_modes_auto_answer_and_do_not_disturb() {
     page.event(2007, SECS).await;
 
     let r = page
-        .request(67767, "SetAnswerWay", json!({"answerWay": "4", "times": "0"}))
+        .request(
+            67767,
+            "SetAnswerWay",
+            json!({"answerWay": "4", "times": "0"}),
+        )
         .await;
     assert_eq!(r["result"], 0);
     let closed_before = bob.count("CALL_CLOSED");
@@ -223,12 +259,18 @@ async fn sip_e2e_anonymous_call_reaches_baresip_as_anonymous() {
     let bob = Baresip::start("1002", &kam, AnswerMode::Auto).expect("baresip");
     let (_host, mut page) = registered(&kam, "1001").await;
     let r = page
-        .request(67541, "tsdk_start_anonymous_call", json!({"calleeNumber": "1002"}))
+        .request(
+            67541,
+            "tsdk_start_anonymous_call",
+            json!({"calleeNumber": "1002"}),
+        )
         .await;
     assert_eq!(r["result"], 0, "{r}");
     page.event(2006, SECS).await;
     assert!(bob.wait_event(SECS, "CALL_ESTABLISHED"));
-    let seen = bob.event("CALL_INCOMING").or_else(|| bob.event("CALL_ESTABLISHED"));
+    let seen = bob
+        .event("CALL_INCOMING")
+        .or_else(|| bob.event("CALL_ESTABLISHED"));
     assert!(seen.unwrap_or_default().to_string().contains("anonymous"));
     assert!(wait_until(SECS, || kam.log().contains("privacy=id")));
 }

@@ -19,7 +19,13 @@ async fn sip_pool_fails_over_to_the_second_server_within_one_retry_interval() {
     assert_eq!(ua.configure(first.port, &[second.port]).await.result, 0);
     assert_eq!(ua.login("1001", "pass1001", 5).await.result, 0);
     ua.wait(1004, 10).await;
-    let status = ua.seen.iter().rev().find(|e| e.notify == 1009).expect("1009").clone();
+    let status = ua
+        .seen
+        .iter()
+        .rev()
+        .find(|e| e.notify == 1009)
+        .expect("1009")
+        .clone();
     assert_eq!(status.param["server"], first.addr());
     assert_eq!(first.contacts("1001").len(), 1);
 
@@ -35,7 +41,10 @@ async fn sip_pool_fails_over_to_the_second_server_within_one_retry_interval() {
         took <= test_timing().retry_interval + Duration::from_secs(1),
         "failed over in {took:?}"
     );
-    assert!(wait_until(Duration::from_secs(2), || second.contacts("1001").len() == 1));
+    assert!(wait_until(Duration::from_secs(2), || second
+        .contacts("1001")
+        .len()
+        == 1));
     assert_eq!(ua.sip.health()["server"], second.addr());
 }
 
@@ -48,10 +57,19 @@ async fn sip_pool_registers_with_the_first_server_that_answers() {
     ua.configure(dead.port, &[alive.port]).await;
     assert_eq!(ua.login("1001", "pass1001", 5).await.result, 0);
     ua.wait(1004, 10).await;
-    let status = ua.seen.iter().rev().find(|e| e.notify == 1009).expect("1009").clone();
+    let status = ua
+        .seen
+        .iter()
+        .rev()
+        .find(|e| e.notify == 1009)
+        .expect("1009")
+        .clone();
     assert_eq!(status.param["server"], alive.addr());
     assert_eq!(alive.contacts("1001").len(), 1);
-    assert!(!ua.notified().contains(&1005), "no failure reported on the way");
+    assert!(
+        !ua.notified().contains(&1005),
+        "no failure reported on the way"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -29,8 +29,15 @@ impl Sipp {
         Self::spawn(scenario, port, &[], Some(target))
     }
 
-    fn spawn(scenario: &str, port: u16, extra: &[&str], target: Option<&str>) -> std::io::Result<Self> {
-        let dir = tempfile::Builder::new().prefix("seatphone-sipp").tempdir()?;
+    fn spawn(
+        scenario: &str,
+        port: u16,
+        extra: &[&str],
+        target: Option<&str>,
+    ) -> std::io::Result<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix("seatphone-sipp")
+            .tempdir()?;
         for entry in std::fs::read_dir(templates().join("sipp"))? {
             let entry = entry?;
             std::fs::copy(entry.path(), dir.path().join(entry.file_name()))?;
@@ -42,12 +49,20 @@ impl Sipp {
             .args(["-sf", scenario, "-i", "127.0.0.1", "-mi", "127.0.0.1"])
             .args(["-p", &port.to_string(), "-mp", &media.to_string()])
             .args(["-m", "1", "-nostdin", "-trace_err", "-trace_msg"])
-            .args(["-recv_timeout", "15000", "-timeout", "40s", "-timeout_error"])
+            .args([
+                "-recv_timeout",
+                "15000",
+                "-timeout",
+                "40s",
+                "-timeout_error",
+            ])
             .args(extra);
         if let Some(t) = target {
             cmd.arg(t);
         }
-        cmd.stdin(Stdio::null()).stdout(out.try_clone()?).stderr(out);
+        cmd.stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out);
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let child = cmd.spawn()?;
         let sipp = Self {
@@ -87,7 +102,14 @@ impl Sipp {
                 let name = e.file_name().to_string_lossy().into_owned();
                 if name.ends_with(".log") || name == "sipp.out" {
                     let text = std::fs::read_to_string(e.path()).unwrap_or_default();
-                    let tail: String = text.chars().rev().take(6000).collect::<String>().chars().rev().collect();
+                    let tail: String = text
+                        .chars()
+                        .rev()
+                        .take(6000)
+                        .collect::<String>()
+                        .chars()
+                        .rev()
+                        .collect();
                     out.push_str(&format!("==== {name}\n{tail}\n"));
                 }
             }
