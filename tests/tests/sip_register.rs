@@ -189,3 +189,18 @@ async fn sip_register_shutdown_unregisters_and_ends_calls() {
     let r = ua.command("tsdk_logout", json!({})).await;
     assert_ne!(r.result, 0, "the stopped agent answers, and says no");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_register_message_log_has_no_digest_credentials() {
+    let kam = kamailio(Digest::Md5, 3600);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log_dir = dir.path().to_path_buf();
+    let mut ua = Ua::start_with(|c| c.msg_log_dir = Some(log_dir)).await;
+    ua.register(kam.port, "1001").await;
+    let log = std::fs::read_to_string(dir.path().join("sip-messages.log")).expect("message log");
+    assert!(log.contains("REGISTER sip:"), "{log}");
+    assert!(log.contains("WWW-Authenticate"), "challenges are logged");
+    assert!(log.contains("Authorization: <redacted>"), "{log}");
+    assert!(!log.contains("response="), "no digest response in the log");
+    assert!(!log.contains("pass1001"));
+}
