@@ -174,7 +174,10 @@ impl Sip {
         p.account_status.into_iter().chain(p.calls).collect()
     }
 
-    /// For `GET /health`: registration state, server and user; never the password.
+    /// For `GET /health`, never the password:
+    /// `{"state": "registered", "server": "127.0.0.1:5060", "user": "1001",
+    /// "transport": "udp", "local": "127.0.0.1:5060", "calls": 0}`
+    /// (`state`: unregistered, registering, registered, deregistering, deregistered).
     pub fn health(&self) -> serde_json::Value {
         self.published
             .lock()
