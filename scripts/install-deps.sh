@@ -8,7 +8,7 @@ APT_PACKAGES=(
     # build
     pkg-config cmake clang libclang-dev libasound2-dev libwebrtc-audio-processing-dev
     # SIP peers and registrar
-    kamailio baresip baresip-core sip-tester
+    kamailio kamailio-tls-modules openssl baresip baresip-core sip-tester
     # audio checks and a real (virtual) sound device
     sox libsox-fmt-all pulseaudio libasound2-plugins ffmpeg
     # browser tests
