@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use libfuzzer_sys::fuzz_target;
 use seatphone_media::jitter::JitterBuffer;
 use seatphone_media::rtcp::{self, ReportBlock};
-use seatphone_media::rtp::{self, ReceiverStats};
+use seatphone_media::rtp::{self, ReceiverStats, RtpSender};
 use seatphone_media::srtp::{Crypto, SrtpSession, Suite};
 
 fn crypto(suite: Suite) -> Crypto {
@@ -39,35 +39,37 @@ fn one_datagram(data: &[u8]) {
     } else {
         Suite::AesCm128HmacSha1_32
     };
-    let is_rtp = rtp::parse(data).is_ok();
-    let is_rtcp = match rtcp::parse(data) {
-        Ok(report) => {
-            for b in &report.blocks {
-                let _ = rtcp::rtt_ms(b, rtcp::ntp_now());
-            }
-            true
+    let rtp = rtp::parse(data).ok();
+    let rtcp = rtcp::parse(data).ok();
+    if let Some(report) = &rtcp {
+        for b in &report.blocks {
+            let _ = rtcp::rtt_ms(b, rtcp::ntp_now());
         }
-        Err(_) => false,
-    };
+    }
 
     let mut rx = session(suite);
     let _ = rx.unprotect_rtp(data);
     let _ = rx.unprotect_rtcp(data);
 
-    // Past the authentication tag: our own protection of these bytes.
-    if is_rtp {
-        let protected = session(suite).protect_rtp(data).expect("protect RTP");
+    // Past the authentication tag: what we send (our own RtpSender packets
+    // and reports, never a peer's bytes), protected and unprotected again.
+    if let Some(p) = rtp {
+        let h = &p.header;
+        let mut sender = RtpSender::new(h.ssrc, h.sequence_number, 0);
+        let ours = sender.packet(h.payload_type, h.marker, h.timestamp, &p.payload);
+        let protected = session(suite).protect_rtp(&ours).expect("protect RTP");
         let plain = session(suite)
             .unprotect_rtp(&protected)
             .expect("unprotect what we protected");
-        let _ = rtp::parse(&plain).expect("still RTP");
+        assert_eq!(plain, ours);
     }
-    if is_rtcp {
-        let protected = session(suite).protect_rtcp(data).expect("protect RTCP");
+    if let Some(r) = rtcp {
+        let ours = rtcp::build(r.ssrc, r.sender, &r.blocks, "fuzz@192.0.2.1");
+        let protected = session(suite).protect_rtcp(&ours).expect("protect RTCP");
         let plain = session(suite)
             .unprotect_rtcp(&protected)
             .expect("unprotect what we protected");
-        assert_eq!(plain, data);
+        assert_eq!(plain, ours);
     }
 }
 
