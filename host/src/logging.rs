@@ -7,6 +7,9 @@ use std::path::Path;
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::{fmt, layer::SubscriberExt, util::SubscriberInitExt, EnvFilter};
 
+/// Lines the file writer may lag behind before lines are dropped (32 bytes a slot).
+const LOG_QUEUE_LINES: usize = 4096;
+
 /// Keep the guard alive for the life of the process: it flushes the file.
 pub fn init(dir: &Path, level: &str, file_name: &str) -> Option<WorkerGuard> {
     let filter = EnvFilter::try_new(level).unwrap_or_else(|e| {
@@ -16,8 +19,12 @@ pub fn init(dir: &Path, level: &str, file_name: &str) -> Option<WorkerGuard> {
     let stderr = fmt::layer().with_writer(std::io::stderr).with_target(false);
     let (file_layer, guard) = match std::fs::create_dir_all(dir) {
         Ok(()) => {
-            let (writer, guard) =
-                tracing_appender::non_blocking(tracing_appender::rolling::never(dir, file_name));
+            // tracing-appender's default queue holds 128,000 lines in a
+            // channel whose slots are all written at creation: 4 MiB resident
+            // in each process (daemon and engine) before anything is logged.
+            let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+                .buffered_lines_limit(LOG_QUEUE_LINES)
+                .finish(tracing_appender::rolling::never(dir, file_name));
             (
                 Some(
                     fmt::layer()
