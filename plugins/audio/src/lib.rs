@@ -17,7 +17,23 @@
 //! Lists and devices: `[audio] input`, `output`, `ring` of the host's config
 //! name virtual devices (`file:/x.wav`, `null`, or a sound device's name);
 //! they come first in the lists, then cpal's devices, then `null`. Nothing is
-//! opened until a call needs it.
+//! opened until a call needs it. `[audio] rtp_timeout_s` (default 30) is how
+//! long a call may stay silent before the host hears `MediaTimeout`.
+//!
+//! Media: `media_offer`/`media_answer` bind an RTP/RTCP port pair and write
+//! the audio section (codecs in the page's `audio_codec` order, telephone-event,
+//! `a=crypto` as `media.trans_mode` asks); `media_start` runs the call on a
+//! thread of its own (`session`), and a second `media_start` updates it
+//! (hold, new address, new codec). The host's calls never wait on media.
+//!
+//! | module | holds |
+//! |---|---|
+//! | `calls` | the call table: sockets, sections, sessions, tones |
+//! | `negotiate` | offer, answer, and what both sections agree on |
+//! | `session` | one call's 20 ms loop: RTP/SRTP in and out, jitter buffer, DTMF, RTCP, QoS |
+//! | `codecs` | Opus, G.722, G.711 A/µ, G.729 behind `AudioCodec` |
+//! | `io`, `devices`, `controls` | WAV/null/cpal devices, lists, selection, volume, mute |
+//! | `dtmf`, `tones`, `voice`, `resample` | DTMF, ring tones, AEC/ANR/AGC, rate conversion |
 
 mod calls;
 mod codecs;

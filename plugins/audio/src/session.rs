@@ -14,21 +14,25 @@ use std::time::{Duration, Instant};
 
 use seatphone_media::codec::AudioCodec;
 use seatphone_media::jitter::{JitterBuffer, Playout};
-use seatphone_media::rtcp::{self, ReportBlock, SenderInfo};
 use seatphone_media::rtp::{self, ReceiverStats, RtpSender};
 use seatphone_media::srtp::SrtpSession;
 use seatphone_plugin_api::{Host, LogLevel, Signal};
 use serde_json::json;
 
 use crate::controls::Controls;
-use crate::devices::{DeviceKind, Direction as DeviceDirection};
+use crate::devices::Direction as DeviceDirection;
 use crate::dtmf::{EventReceiver, EventSender, EventStep, ToneDetector, ToneSender};
 use crate::io::{self, Mic, Speaker, FRAME};
 use crate::negotiate::Negotiated;
 use crate::page_config::DtmfMode;
 use crate::resample::{to_f32, to_i16, RateConverter};
 use crate::voice::VoiceProcessing;
-use crate::{codecs, EVT_DEVICE_FALLBACK, EVT_DTMF_RECEIVED, EVT_QOS};
+use crate::{codecs, EVT_DTMF_RECEIVED};
+
+mod devices;
+mod reports;
+
+use devices::{open_devices, open_with_fallback};
 
 const TICK: Duration = Duration::from_millis(20);
 const REPORT_EVERY: Duration = Duration::from_secs(5);
@@ -425,43 +429,6 @@ impl Media {
         }
     }
 
-    fn receive_rtcp(&mut self, now: Instant) {
-        let mut buf = [0u8; 2048];
-        for _ in 0..20 {
-            match self.rtcp.recv_from(&mut buf) {
-                Ok((len, _)) => {
-                    let packet = buf[..len].to_vec();
-                    self.handle_rtcp(&packet, now);
-                }
-                Err(_) => break,
-            }
-        }
-    }
-
-    fn handle_rtcp(&mut self, raw: &[u8], now: Instant) {
-        let data = match self.srtp.as_mut() {
-            Some(s) => match s.unprotect_rtcp(raw) {
-                Ok(p) => p,
-                Err(e) => return self.drop_packet(&format!("SRTCP: {e}")),
-            },
-            None => raw.to_vec(),
-        };
-        match rtcp::parse(&data) {
-            Ok(report) => {
-                if let Some(sr) = report.sender {
-                    self.last_sr = Some((rtcp::ntp_middle(sr.ntp), now));
-                }
-                let ours = self.sender.ssrc;
-                if let Some(b) = report.blocks.iter().find(|b| b.ssrc == ours) {
-                    if let Some(rtt) = rtcp::rtt_ms(b, rtcp::ntp_now()) {
-                        self.rtt_ms = Some(rtt);
-                    }
-                }
-            }
-            Err(e) => self.drop_packet(&e),
-        }
-    }
-
     fn dtmf_received(&self, tone: u8, method: &str) {
         let key = crate::dtmf::tone_char(tone).unwrap_or('?');
         self.log(LogLevel::Info, &format!("DTMF {key} received ({method})"));
@@ -612,56 +579,6 @@ impl Media {
             });
         }
     }
-
-    /// RTCP report to the peer, QoS event to the page.
-    fn report(&mut self, now: Instant) {
-        let stats = &mut self.coder.stats;
-        let mut blocks = Vec::new();
-        if let Some(ssrc) = stats.ssrc {
-            let (last_sr, dlsr) = match self.last_sr {
-                Some((mid, at)) => (mid, (now.duration_since(at).as_secs_f64() * 65536.0) as u32),
-                None => (0, 0),
-            };
-            blocks.push(ReportBlock {
-                ssrc,
-                fraction_lost: stats.fraction_lost_since_last(),
-                cumulative_lost: stats.lost() as u32,
-                extended_max_seq: stats.extended_max(),
-                jitter: stats.jitter_units(),
-                last_sr,
-                delay_since_last_sr: dlsr,
-            });
-        }
-        let sender = (self.sender.packets > 0).then(|| SenderInfo {
-            ntp: rtcp::ntp_now(),
-            rtp_timestamp: self.sender.last_timestamp,
-            packets: self.sender.packets as u32,
-            octets: self.sender.octets as u32,
-        });
-        let packet = rtcp::build(self.sender.ssrc, sender, &blocks, "seatphone@127.0.0.1");
-        let packet = match self.srtp.as_mut() {
-            Some(s) => s.protect_rtcp(&packet).unwrap_or_default(),
-            None => packet,
-        };
-        if !packet.is_empty() && self.n.direction != seatphone_media::sdp::Direction::Inactive {
-            let _ = self.rtcp.send_to(&packet, self.n.remote_rtcp);
-        }
-        let stats = &self.coder.stats;
-        self.ctx.host.emit(
-            EVT_QOS,
-            "TSDK_E_CALL_EVT_STATISTIC_LOCAL_QOS",
-            &json!({
-                "callId": self.ctx.call_id,
-                "call_id": self.ctx.call_id,
-                "codec": self.n.codec.name,
-                "sendPackets": self.sender.packets,
-                "recvPackets": stats.received,
-                "lostPackets": stats.lost(),
-                "jitterMs": stats.jitter_ms().round() as u64,
-                "rttMs": self.rtt_ms.map_or(0, |r| r.round() as u64),
-            }),
-        );
-    }
 }
 
 fn srtp_for(n: &Negotiated) -> Result<Option<SrtpSession>, String> {
@@ -669,55 +586,6 @@ fn srtp_for(n: &Negotiated) -> Result<Option<SrtpSession>, String> {
         .as_ref()
         .map(|(ours, theirs)| SrtpSession::new(ours, theirs))
         .transpose()
-}
-
-/// Opens the selected devices. One that fails falls back to the default
-/// (index 0), then to silence, and the page hears of it (3002).
-fn open_devices(ctx: &CallContext) -> (Box<dyn Mic>, Box<dyn Speaker>) {
-    let mic = open_with_fallback(ctx, DeviceDirection::Input, io::open_mic, || {
-        Box::new(io::NullMic)
-    });
-    let speaker = open_with_fallback(ctx, DeviceDirection::Output, io::open_speaker, || {
-        Box::new(io::NullSpeaker)
-    });
-    (mic, speaker)
-}
-
-fn open_with_fallback<T: ?Sized>(
-    ctx: &CallContext,
-    direction: DeviceDirection,
-    open: impl Fn(&DeviceKind) -> Result<Box<T>, String>,
-    silence: impl Fn() -> Box<T>,
-) -> Box<T> {
-    let wanted = ctx.controls.current(direction);
-    let first_error = match open(&wanted) {
-        Ok(d) => return d,
-        Err(e) => e,
-    };
-    let list = ctx.controls.list(direction);
-    let (index, device) = match list.first().filter(|d| **d != wanted).map(|d| (d, open(d))) {
-        Some((kind, Ok(d))) => (0, (kind.clone(), d)),
-        _ => {
-            let i = list
-                .iter()
-                .position(|d| *d == DeviceKind::Null)
-                .unwrap_or(0);
-            (i, (DeviceKind::Null, silence()))
-        }
-    };
-    ctx.host
-        .warn(&format!("audio: {first_error}; using {} instead", device.0));
-    ctx.host.emit(
-        EVT_DEVICE_FALLBACK,
-        "AUDIO_EVT_DEVICE_FALLBACK",
-        &json!({
-            "deviceType": match direction { DeviceDirection::Input => 0, DeviceDirection::Output => 1 },
-            "index": index,
-            "deviceName": device.0.display_name(),
-            "reason": first_error,
-        }),
-    );
-    device.1
 }
 
 /// Binds an RTP port and the RTCP port above it on `ip`.

@@ -611,6 +611,18 @@ fn silence_from_the_peer_signals_media_timeout() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// Waits (up to 5 s) until the WAV at `path` holds at least `seconds` of audio.
+fn wait_for_audio(path: &Path, seconds: f64) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if Recording::read(path).is_ok_and(|r| r.seconds() >= seconds) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
 #[test]
 fn ringtone_plays_on_the_ring_device_until_the_call_connects() {
     let _serial = serial();
