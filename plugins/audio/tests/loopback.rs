@@ -637,7 +637,7 @@ fn ringtone_plays_on_the_ring_device_until_the_call_connects() {
         call_id: 9,
         auto_answer: false,
     });
-    std::thread::sleep(Duration::from_millis(700));
+    assert!(wait_for_audio(&ring, 0.5), "no ringtone");
     a.call_event(CallEvent::Connected { call_id: 9 });
     let len = std::fs::metadata(&ring).unwrap().len();
     std::thread::sleep(Duration::from_millis(300));
@@ -802,14 +802,14 @@ fn ringback_plays_on_the_speaker_while_the_callee_rings_and_zip_on_auto_answer()
         call_id: 3,
         early_media: false,
     });
-    std::thread::sleep(Duration::from_millis(600));
+    assert!(wait_for_audio(&speaker, 0.5), "no ringback");
     a.call_event(CallEvent::Ended {
         call_id: 3,
         reason_code: 486,
     });
     let rec = Recording::read(&speaker).unwrap();
     assert!(
-        (0.4..0.8).contains(&rec.seconds()),
+        (0.5..1.0).contains(&rec.seconds()),
         "{} s of ringback",
         rec.seconds()
     );
@@ -829,6 +829,7 @@ fn ringback_plays_on_the_speaker_while_the_callee_rings_and_zip_on_auto_answer()
         call_id: 5,
         auto_answer: true,
     });
+    assert!(wait_for_audio(&speaker, 0.2), "no zip tone");
     std::thread::sleep(Duration::from_millis(800));
     let zip = Recording::read(&speaker).unwrap();
     assert!(zip.seconds() < 0.5, "{} s of zip tone", zip.seconds());
