@@ -39,7 +39,8 @@ def main(src, dst):
         s, b, r = m["seatphone"]["median"], m["baresip"]["median"], m["ratio"]
         unit = m["unit"]
         if r is None or r <= 0 or (isinstance(r, float) and math.isnan(r)):
-            ax.text(1.0, y, "  missing: " + "; ".join(m.get("missing") or ["not measured"])[:90],
+            why = "; ".join(m.get("missing") or []) or "a zero median on one side"
+            ax.text(1.0, y, f"  no ratio: Seatphone {fmt(s)} / baresip {fmt(b)} {unit} — {why}"[:120],
                     va="center", ha="left", fontsize=7, color="grey")
             continue
         better = r < 1 if m["lower_is_better"] else r > 1
