@@ -107,8 +107,27 @@ fn reparses(msg: &SipMessage) {
     }
 }
 
+/// rsipstack gap (sip/tests/fuzz_regressions.rs): its codec adds the first
+/// Content-Length to the header length unchecked. Skipped here so the
+/// fuzzer keeps looking past it.
+fn content_length_overflows(data: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(data);
+    let Some(end) = text.find("\r\n\r\n") else {
+        return false;
+    };
+    text[..end].split('\n').any(|line| {
+        line.split_once(':').is_some_and(|(name, value)| {
+            matches!(name.to_ascii_lowercase().as_str(), "content-length" | "l")
+                && value.trim().parse::<usize>().is_ok_and(|n| n > 1 << 32)
+        })
+    })
+}
+
 /// The TCP/TLS framing: the same bytes as a stream, message by message.
 fn stream(data: &[u8]) {
+    if content_length_overflows(data) {
+        return;
+    }
     let mut codec = SipCodec::new();
     let mut buf = BytesMut::from(data);
     for _ in 0..16 {
