@@ -86,6 +86,19 @@ pub fn mem_of(pids: &[u32]) -> Mem {
         })
 }
 
+/// With `BENCH_KEEP` set, copies `/proc/<pid>/smaps` of `pids` into `dir`
+/// (`smaps-<pid>`), to see afterwards where memory went.
+pub fn dump_smaps_if_asked(pids: &[u32], dir: &Path) {
+    if std::env::var_os("BENCH_KEEP").is_none() {
+        return;
+    }
+    for p in pids {
+        if let Ok(text) = std::fs::read_to_string(format!("/proc/{p}/smaps")) {
+            let _ = std::fs::write(dir.join(format!("smaps-{p}")), text);
+        }
+    }
+}
+
 /// Clock ticks per second of `/proc/<pid>/stat` times.
 pub fn clock_ticks() -> f64 {
     Command::new("getconf")

@@ -888,6 +888,7 @@ async fn seat_cpu(kam: Kam, codec: &str) -> Result<(f64, measure::Mem), String> 
     let t0 = Instant::now();
     ended |= pump_page(&mut s.page, CPU_CALL / 2).await;
     let mem = measure::mem_of(&s.host.pids());
+    measure::dump_smaps_if_asked(&s.host.pids(), s.host.dir.path());
     ended |= pump_page(&mut s.page, CPU_CALL / 2).await;
     let c1 = measure::cpu_of(&s.host.pids());
     let per_min = (c1 - c0) / t0.elapsed().as_secs_f64() * 60.0;
@@ -908,6 +909,7 @@ async fn bare_cpu(kam: Kam, codec: &str) -> Result<(f64, measure::Mem), String> 
     let t0 = Instant::now();
     ended |= pump_ctrl(&mut ctrl, CPU_CALL / 2).await;
     let mem = measure::mem_of(&b.pids());
+    measure::dump_smaps_if_asked(&b.pids(), b.dir.path());
     ended |= pump_ctrl(&mut ctrl, CPU_CALL / 2).await;
     let c1 = measure::cpu_of(&b.pids());
     let per_min = (c1 - c0) / t0.elapsed().as_secs_f64() * 60.0;
