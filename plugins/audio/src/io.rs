@@ -102,14 +102,16 @@ impl WavMic {
         } else {
             let mut rc = RateConverter::new(spec.sample_rate, RATE);
             rc.push(&mono);
-            // Flush the converter's delay with silence, then drop it from the front.
-            rc.push(&vec![0.0; spec.sample_rate as usize / 10]);
+            // Push silence through so the converter's delay and last partial
+            // chunk come out, then keep exactly the converted file: a loop
+            // with no hole at its seam.
+            rc.push(&vec![0.0; spec.sample_rate as usize / 5]);
             let out_len =
                 (mono.len() as u64 * u64::from(RATE) / u64::from(spec.sample_rate)) as usize;
+            let delay = rc.delay();
             let all = rc.pull(rc.available());
-            let delay = all.len().saturating_sub(out_len).min(all.len());
-            all[delay.min(all.len() / 2)..]
-                .iter()
+            all.iter()
+                .skip(delay)
                 .take(out_len.max(1))
                 .copied()
                 .collect()
@@ -485,6 +487,17 @@ mod tests {
         }
         let rms = (frame.iter().map(|v| v * v).sum::<f32>() / FRAME as f32).sqrt();
         assert!((rms - 0.345).abs() < 0.05, "{rms}");
+        // Three passes through the loop: no 5 ms stretch without the tone.
+        let mut all = Vec::new();
+        for _ in 0..150 {
+            mic.read(&mut frame);
+            all.extend_from_slice(&frame);
+        }
+        let quiet = all
+            .chunks(240)
+            .filter(|w| (w.iter().map(|v| v * v).sum::<f32>() / 240.0).sqrt() < 0.05)
+            .count();
+        assert_eq!(quiet, 0, "the loop has a hole");
         assert!(WavMic::open(dir.join("missing.wav").to_str().unwrap()).is_err());
         std::fs::write(dir.join("junk.wav"), b"RIFFjunk").unwrap();
         assert!(WavMic::open(dir.join("junk.wav").to_str().unwrap()).is_err());

@@ -56,6 +56,11 @@ impl RateConverter {
         v
     }
 
+    /// How many output samples an input sample is delayed by.
+    pub fn delay(&self) -> usize {
+        self.inner.as_ref().map_or(0, |r| r.output_delay())
+    }
+
     pub fn available(&self) -> usize {
         self.out.len()
     }
