@@ -287,6 +287,15 @@ async fn tone_call(host_codecs: &str, peer_codec: &str, trans_mode: u32, peer_sr
         &format!("{peer_codec}: the host hears baresip"),
     );
     let heard_there = peer.recording("dec");
+    let gap = seatphone_tests::audio_check::longest_gap_ms(
+        heard_there.slice(1.0, heard_there.seconds() - 0.3),
+        heard_there.rate,
+        -40.0,
+    );
+    assert!(
+        gap <= 60.0,
+        "{peer_codec}: a {gap:.0} ms hole in what baresip heard"
+    );
     let host_level = 20.0 * (HOST_AMPLITUDE / 2f64.sqrt()).log10();
     assert_tone(
         &heard_there,
