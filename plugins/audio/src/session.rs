@@ -20,7 +20,7 @@ use seatphone_plugin_api::{Host, LogLevel, Signal};
 use serde_json::json;
 
 use crate::controls::Controls;
-use crate::devices::Direction as DeviceDirection;
+use crate::devices::{DeviceKind, Direction as DeviceDirection};
 use crate::dtmf::{EventReceiver, EventSender, EventStep, ToneDetector, ToneSender};
 use crate::io::{self, Mic, Speaker, FRAME};
 use crate::negotiate::Negotiated;
@@ -32,7 +32,7 @@ use crate::{codecs, EVT_DTMF_RECEIVED};
 mod devices;
 mod reports;
 
-use devices::{open_devices, open_with_fallback};
+use devices::open_with_fallback;
 
 const TICK: Duration = Duration::from_millis(20);
 const REPORT_EVERY: Duration = Duration::from_secs(5);
@@ -171,6 +171,9 @@ struct Media {
     next_report: Instant,
     dropped_logged: u32,
     voice: Option<VoiceProcessing>,
+    /// The devices opened (as selected), to reopen only what changed.
+    mic_kind: Option<DeviceKind>,
+    speaker_kind: Option<DeviceKind>,
     /// Where the peer's SDP says it sends from.
     signalled_rtp: SocketAddr,
     /// Media arrived from there: other sources are dropped.
@@ -203,6 +206,8 @@ impl Media {
         };
         Ok(Self {
             signalled_rtp: n.remote_rtp,
+            mic_kind: None,
+            speaker_kind: None,
             heard_signalled: false,
             voice,
             generation: u64::MAX,
@@ -318,9 +323,28 @@ impl Media {
         let g = self.ctx.controls.generation.load(Ordering::Acquire);
         if g != self.generation {
             self.generation = g;
-            let (mic, speaker) = open_devices(&self.ctx);
-            self.mic = mic;
-            self.speaker = speaker;
+            // Only the side whose selection changed is reopened (a WAV speaker
+            // would start over otherwise).
+            let mic_kind = self.ctx.controls.current(DeviceDirection::Input);
+            if self.mic_kind.as_ref() != Some(&mic_kind) {
+                self.mic = Box::new(io::NullMic);
+                self.mic =
+                    open_with_fallback(&self.ctx, DeviceDirection::Input, io::open_mic, || {
+                        Box::new(io::NullMic)
+                    });
+                self.mic_kind = Some(mic_kind);
+            }
+            let speaker_kind = self.ctx.controls.current(DeviceDirection::Output);
+            if self.speaker_kind.as_ref() != Some(&speaker_kind) {
+                self.speaker = Box::new(io::NullSpeaker);
+                self.speaker = open_with_fallback(
+                    &self.ctx,
+                    DeviceDirection::Output,
+                    io::open_speaker,
+                    || Box::new(io::NullSpeaker),
+                );
+                self.speaker_kind = Some(speaker_kind);
+            }
             return;
         }
         // A device that vanished mid-call: reopen what is selected, else fall back.

@@ -690,6 +690,20 @@ fn switching_the_speaker_mid_call_and_a_broken_device_falls_back() {
         .as_str()
         .unwrap()
         .contains("nonexistent-dir"));
+    // A picks a microphone (the same one): its speaker file goes on, not anew.
+    let before = std::fs::metadata(&a.speaker).unwrap().len();
+    let r = call(
+        &a.plugin,
+        audio::SET_MIC_INDEX,
+        "tsdk_set_mic_index",
+        json!({ "index": 0 }),
+    );
+    assert_eq!(r["result"], 0);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        std::fs::metadata(&a.speaker).unwrap().len() > before,
+        "the speaker started over"
+    );
     // A moves its speaker to silence (the last entry): its file stops growing.
     let list = call(
         &a.plugin,

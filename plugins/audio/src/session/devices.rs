@@ -4,21 +4,10 @@ use serde_json::json;
 
 use super::CallContext;
 use crate::devices::{DeviceKind, Direction as DeviceDirection};
-use crate::io::{self, Mic, Speaker};
 use crate::EVT_DEVICE_FALLBACK;
 
-/// Opens the selected devices. One that fails falls back to the default
-/// (index 0), then to silence, and the page hears of it (3002).
-pub(super) fn open_devices(ctx: &CallContext) -> (Box<dyn Mic>, Box<dyn Speaker>) {
-    let mic = open_with_fallback(ctx, DeviceDirection::Input, io::open_mic, || {
-        Box::new(io::NullMic)
-    });
-    let speaker = open_with_fallback(ctx, DeviceDirection::Output, io::open_speaker, || {
-        Box::new(io::NullSpeaker)
-    });
-    (mic, speaker)
-}
-
+/// Opens the selected device of `direction`. One that fails falls back to
+/// the default (index 0), then to silence, and the page hears of it (3002).
 pub(super) fn open_with_fallback<T: ?Sized>(
     ctx: &CallContext,
     direction: DeviceDirection,
