@@ -850,3 +850,45 @@ fn ringback_plays_on_the_speaker_while_the_callee_rings_and_zip_on_auto_answer()
     assert!((dominant_frequency(&zip.samples, zip.rate) - 880.0).abs() < 10.0);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn volumes_scale_the_signal_both_ways() {
+    let _serial = serial();
+    let dir = tempdir("volume");
+    let p = page("8", 0, 1);
+    let a = side(&dir, "a", A_HZ, 8000, 1, 1, &p);
+    let b = side(&dir, "b", B_HZ, 8000, 1, 2, &p);
+    // A's mic at 50 (−6 dB to B), A's speaker at 25 (−12 dB of what B sends).
+    let r = call(
+        &a.plugin,
+        audio::SET_MIC_VOLUME,
+        "tsdk_set_mic_volume",
+        json!({ "volume": 50 }),
+    );
+    assert_eq!(r["result"], 0);
+    let r = call(
+        &a.plugin,
+        audio::SET_SPEAK_VOLUME,
+        "tsdk_set_speak_volume",
+        json!({ "volume": 25 }),
+    );
+    assert_eq!(r["result"], 0);
+    connect(&a, &b, |s| s);
+    std::thread::sleep(Duration::from_millis(2500));
+    hang_up(&a);
+    hang_up(&b);
+    let sent = 20.0 * (AMPLITUDE / 2f64.sqrt()).log10();
+    let at_b = steady(&b.speaker);
+    let level_b = rms_dbfs(at_b.slice(1.0, at_b.seconds() - 0.2));
+    assert!(
+        (level_b - (sent - 6.0)).abs() < 1.5,
+        "B hears A at {level_b:.1} dBFS, sent {sent:.1}"
+    );
+    let at_a = steady(&a.speaker);
+    let level_a = rms_dbfs(at_a.slice(1.0, at_a.seconds() - 0.2));
+    assert!(
+        (level_a - (sent - 12.0)).abs() < 1.5,
+        "A hears B at {level_a:.1} dBFS, sent {sent:.1}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
