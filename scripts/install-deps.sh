@@ -10,7 +10,7 @@ APT_PACKAGES=(
     # SIP peers and registrar
     kamailio kamailio-tls-modules openssl baresip baresip-core sip-tester
     # audio checks and a real (virtual) sound device
-    sox libsox-fmt-all pulseaudio libasound2-plugins ffmpeg
+    sox libsox-fmt-all pulseaudio pulseaudio-utils libasound2-plugins ffmpeg
     # browser tests
     chromium
 )
