@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
     # build
     pkg-config cmake clang libclang-dev libasound2-dev libwebrtc-audio-processing-dev
+    # process and network tools the tests use (kill, unshare, ip)
+    procps util-linux iproute2
     # SIP peers and registrar
     kamailio kamailio-tls-modules openssl baresip baresip-core sip-tester
     # audio checks and a real (virtual) sound device
@@ -23,7 +25,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q
-    apt-get install -y -q --no-install-recommends "${missing[@]}"
+    apt-get install -y -q "${missing[@]}"
 fi
 
 if [ -f tests/browser/package.json ]; then
