@@ -34,7 +34,7 @@ fn session(suite: Suite) -> SrtpSession {
 }
 
 fn one_datagram(data: &[u8]) {
-    let suite = if data.len() % 2 == 0 {
+    let suite = if data.len().is_multiple_of(2) {
         Suite::AesCm128HmacSha1_80
     } else {
         Suite::AesCm128HmacSha1_32
