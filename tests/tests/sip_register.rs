@@ -209,7 +209,11 @@ async fn sip_register_message_log_has_no_digest_credentials() {
 async fn sip_options_out_of_dialog_is_answered_200() {
     let ua = Ua::start().await;
     let local = ua.sip.health()["local"].as_str().expect("local").to_owned();
-    let port: u16 = local.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port");
+    let port: u16 = local
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
     let answered = tokio::task::spawn_blocking(move || {
         seatphone_tests::peers::wait_for_options(port, Duration::from_secs(3))
     })
