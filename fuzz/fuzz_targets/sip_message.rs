@@ -21,10 +21,9 @@ use rsipstack::transport::SipConnection;
 use tokio_util::bytes::BytesMut;
 use tokio_util::codec::Decoder;
 
-/// The engine's check, compiled from its source: `seatphone_sip` keeps the
-/// module private.
-#[path = "../../sip/src/engine/sanity.rs"]
-mod sanity;
+use seatphone_sip::fuzzing::{
+    incoming_algorithm, parse_name_addr, platform_answer_after, redact, sanity_check,
+};
 
 fn datagram(data: &[u8]) {
     // rsipstack's UDP loop answers or drops these before parsing.
@@ -54,7 +53,15 @@ fn request(req: &rsip::Request) {
         return; // the endpoint drops it
     }
     let _ = DialogId::try_from((req, TransactionRole::Server));
-    if sanity::check(req).is_err() {
+    if let Ok(from) = req.from_header() {
+        let _ = parse_name_addr(from.value());
+    }
+    let _ = platform_answer_after(req);
+    for h in req.headers.iter() {
+        let _ = incoming_algorithm(&h.to_string());
+    }
+    let _ = redact(&req.to_string());
+    if sanity_check(req).is_err() {
         reply(req, rsip::StatusCode::BadRequest);
         return;
     }
@@ -134,7 +141,7 @@ fn stream(data: &[u8]) {
         match codec.decode(&mut buf) {
             Ok(Some(SipCodecType::Message(msg))) => {
                 if let SipMessage::Request(req) = &msg {
-                    let _ = sanity::check(req);
+                    let _ = sanity_check(req);
                 }
             }
             Ok(Some(_)) => {}

@@ -55,6 +55,14 @@ use seatphone_plugin_api::{
 use tokio::sync::{mpsc, oneshot};
 
 pub use events::PageEvent;
+
+/// The functions that read hostile input, for the fuzz targets (`fuzz/`).
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::engine::dialogs::{parse_name_addr, platform_answer_after};
+    pub use crate::engine::sanity::check as sanity_check;
+    pub use crate::engine::stack::{incoming_algorithm, redact};
+}
 pub use registration::RegTiming;
 
 /// What the host's config file says about SIP; the server and account come

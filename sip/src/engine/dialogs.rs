@@ -480,7 +480,7 @@ pub fn parse_name_addr(value: &str) -> Peer {
 
 /// Contact-center auto-answer: `Call-Info: <…>;answer-after=N` or an
 /// Alert-Info naming auto answer. `None` when the platform asks nothing.
-fn platform_answer_after(req: &rsip::Request) -> Option<u32> {
+pub fn platform_answer_after(req: &rsip::Request) -> Option<u32> {
     if let Some(info) = header(&req.headers, "Call-Info") {
         let lower = info.to_ascii_lowercase();
         if let Some(pos) = lower.find("answer-after=") {

@@ -5,12 +5,12 @@
 
 mod anonymous_tls;
 mod commands;
-mod dialogs;
+pub(crate) mod dialogs;
 mod early;
 mod register;
-mod sanity;
+pub(crate) mod sanity;
 mod session;
-mod stack;
+pub(crate) mod stack;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};

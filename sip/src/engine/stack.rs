@@ -261,7 +261,7 @@ impl MessageInspector for Wire {
 }
 
 /// `algorithm=SHA-256` (RFC 7616) → the `SHA256` rsipstack understands.
-fn incoming_algorithm(value: &str) -> String {
+pub fn incoming_algorithm(value: &str) -> String {
     replace_algorithm(
         value,
         &[
