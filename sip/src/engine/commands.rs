@@ -49,12 +49,21 @@ impl Engine {
                     }
                 }
             },
-            "tsdk_hold_call" => match params::call_id(p) {
-                Ok(call) => refusal_or_ok(reply, self.table.hold(call)),
-                Err(e) => invalid(reply, e),
-            },
-            "tsdk_unhold_call" => match params::call_id(p) {
-                Ok(call) => refusal_or_ok(reply, self.table.unhold(call)),
+            "tsdk_hold_call" | "tsdk_unhold_call" => match params::call_id(p) {
+                Ok(call) => {
+                    let started = if req.description == "tsdk_hold_call" {
+                        self.table.hold(call)
+                    } else {
+                        self.table.unhold(call)
+                    };
+                    match started {
+                        // Answered by on_hold_done, with the peer's answer.
+                        Ok(()) => {
+                            self.hold_replies.insert(call, reply);
+                        }
+                        Err((code, msg)) => reply(Response::error(code, msg)),
+                    }
+                }
                 Err(e) => invalid(reply, e),
             },
             "tsdk_send_dtmf" => match (params::call_id(p), params::tone(p)) {

@@ -9,7 +9,7 @@ use rsipstack::dialog::invitation::InviteOption;
 use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::sip::{self as rsip, Header, HeadersExt, StatusCode};
 use rsipstack::transport::SipAddr;
-use seatphone_plugin_api::{result, CallEvent};
+use seatphone_plugin_api::{result, CallEvent, Response};
 
 use super::stack::{header, reason_code};
 use super::{session::Session, CallIo, Engine, Input};
@@ -302,6 +302,19 @@ impl Engine {
         let ok = response
             .as_ref()
             .is_some_and(|r| r.status_code.kind() == rsip::StatusCodeKind::Successful);
+        if let Some(reply) = self.hold_replies.remove(&call) {
+            reply(match &response {
+                _ if ok => Response::ok(),
+                _ if !self.calls.contains_key(&call) => {
+                    Response::error(result::FAILED, format!("call {call} ended before the peer answered"))
+                }
+                Some(r) => Response::error(
+                    result::REFUSED,
+                    format!("the peer refused the re-INVITE: {}", r.status_code),
+                ),
+                None => Response::error(result::TIMED_OUT, "the peer did not answer the re-INVITE in time"),
+            });
+        }
         if ok {
             if let (Some(io), Some(resp)) = (self.calls.get_mut(&call), response.as_ref()) {
                 io.session.take_answer(&String::from_utf8_lossy(&resp.body));

@@ -27,7 +27,7 @@ use crate::calls::{CallAction, CallTable};
 use crate::events::{self, PageEvent};
 use crate::params::{Login, SipSettings};
 use crate::registration::{Outcome, Registration};
-use crate::{EventSink, HostInput, Media, Published, SipConfig};
+use crate::{EventSink, HostInput, Media, Published, Reply, SipConfig};
 
 use session::Session;
 use stack::Stack;
@@ -86,6 +86,9 @@ struct Engine {
     calls: HashMap<u32, CallIo>,
     /// SIP Call-ID → our call id.
     by_sip_id: HashMap<String, u32>,
+    /// Replies of hold/unhold commands: answered when the peer answers the
+    /// re-INVITE (0, 7 refused, 6 no answer), before 2018–2021.
+    hold_replies: HashMap<u32, Reply>,
     /// Local Contact for dialogs, shared with the incoming loop.
     contact: Arc<Mutex<Option<rsip::Uri>>>,
     next_call: u32,
@@ -150,6 +153,7 @@ pub(crate) async fn start(
         account: None,
         calls: HashMap::new(),
         by_sip_id: HashMap::new(),
+        hold_replies: HashMap::new(),
         contact,
         next_call: first_call_id(),
         account_status: None,
