@@ -1,0 +1,115 @@
+//! Hold answers with the peer's verdict: the response to holdCall comes when
+//! the peer has answered the re-INVITE — 0, 7 with the SIP status when it
+//! refuses, 6 when it never answers — and before the hold event (2019).
+//! Real host, Kamailio, SIPp.
+
+use std::time::Duration;
+
+use seatphone_tests::host::{assert_error, Options, Page, Seatphone};
+use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
+use seatphone_tests::peers::sipp::Sipp;
+use serde_json::{json, Value};
+
+const T: Duration = Duration::from_secs(10);
+
+/// A live call from the host to a SIPp callee playing `scenario`.
+struct LiveCall {
+    _kam: Kamailio,
+    sipp: Sipp,
+    _host: Seatphone,
+    page: Page,
+    id: Value,
+}
+
+/// SIPp sends no RTP: keep the audio plugin's RTP timeout out of the way.
+async fn live_call(scenario: &str) -> LiveCall {
+    let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
+    let sipp = Sipp::uas(scenario).expect("sipp");
+    let host = Seatphone::start(Options {
+        extra_toml: "[audio]\nrtp_timeout_s = 120\n".into(),
+        ..Options::default()
+    })
+    .await;
+    let mut page = host.call_page().await;
+    Seatphone::configure(&mut page, kam.port).await;
+    Seatphone::register(&mut page, "1001", "pass1001").await;
+    let callee = format!("2000@{}", sipp.addr());
+    let r = page
+        .request(
+            67537,
+            "tsdk_start_call",
+            json!({"calleeNumber": callee, "isVideo": false}),
+        )
+        .await;
+    assert_eq!(r["result"], 0, "{r}");
+    let id = r["param"]["callId"].clone();
+    page.event(2006, T).await;
+    page.forget(Duration::from_millis(300)).await;
+    LiveCall {
+        _kam: kam,
+        sipp,
+        _host: host,
+        page,
+        id,
+    }
+}
+
+impl LiveCall {
+    /// holdCall, and the first two frames after it (QoS reports aside):
+    /// the response, then the event.
+    async fn hold(&mut self, wait: Duration) -> (Value, Value) {
+        let frame = json!({"cmd": 67804, "description": "tsdk_hold_call", "param": {"callId": self.id}, "seq": 77});
+        self.page.send_text(&frame.to_string()).await;
+        let first = self.next_non_qos(wait).await;
+        let second = self.next_non_qos(T).await;
+        assert_eq!(
+            first["seq"], 77,
+            "the response comes before the hold event: {first}"
+        );
+        (first, second)
+    }
+
+    async fn next_non_qos(&mut self, wait: Duration) -> Value {
+        loop {
+            let f = self.page.next_frame(wait).await.expect("a frame");
+            if f["notify"] != 2028 {
+                return f;
+            }
+        }
+    }
+
+    /// endCall; SIPp is handed back to judge its side.
+    async fn hang_up(mut self) -> Sipp {
+        let end = self
+            .page
+            .request(67539, "tsdk_end_call", json!({"callId": self.id}))
+            .await;
+        assert_eq!(end["result"], 0, "{end}");
+        self.sipp
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hold_refused_by_the_peer_answers_7_then_hold_failed() {
+    let mut call = live_call("uas_refuses_hold.xml").await;
+    let (response, event) = call.hold(T).await;
+    assert_error(&response, 7);
+    assert!(
+        response["errMsg"].as_str().unwrap().contains("488"),
+        "{response}"
+    );
+    assert_eq!(event["notify"], 2019, "{event}");
+    let mut sipp = call.hang_up().await;
+    assert_eq!(sipp.finished(T).await, Some(true), "SIPp:\n{}", sipp.logs());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hold_the_peer_never_answers_times_out_with_6_then_hold_failed() {
+    let mut call = live_call("uas_ignores_hold.xml").await;
+    // RFC 3261 Timer B: 64 × T1 = 32 s without an answer.
+    let (response, event) = call.hold(Duration::from_secs(45)).await;
+    assert_error(&response, 6);
+    assert_eq!(event["notify"], 2019, "{event}");
+    // SIPp itself gave up waiting long before: only the host's side counts here.
+    call.hang_up().await;
+}
