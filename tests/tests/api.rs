@@ -545,3 +545,13 @@ async fn config_paths_outside_page_paths_are_ignored_and_said_so() {
         "{msg}"
     );
 }
+
+#[tokio::test]
+async fn commands_in_the_wrong_state_answer_3() {
+    let host = Seatphone::start(Options::default()).await;
+    let mut page = host.call_page().await;
+    let login = json!({"sipNum": "1001", "sipName": "1001", "sipPwd": "x", "sipMode": 4});
+    let r = page.request(65537, "tsdk_login", login).await;
+    assert_error(&r, 3);
+    assert!(r["errMsg"].as_str().unwrap().contains("config"), "says what to do first: {r}");
+}
