@@ -1391,6 +1391,12 @@ async fn seat_endurance(kam: Kam, n: usize) -> Result<Endurance, String> {
     });
     tokio::time::sleep(Duration::from_secs(2)).await;
     let before = (measure::mem_of(&host.pids()), measure::fds_of(&host.pids()));
+    let _ = std::fs::create_dir_all(host.dir.path().join("before"));
+    measure::dump_smaps_if_asked(&host.pids(), &host.dir.path().join("before"));
+    eprintln!(
+        "  Seatphone threads before: {}",
+        measure::threads_of(&host.pids())
+    );
     let target = format!("127.0.0.1:{sip_port}");
     let args = endurance_args(n);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -1405,6 +1411,12 @@ async fn seat_endurance(kam: Kam, n: usize) -> Result<Endurance, String> {
     eprintln!("  Seatphone endurance: {ok} successful, {failed} failed");
     tokio::time::sleep(Duration::from_secs(5)).await;
     let after = (measure::mem_of(&host.pids()), measure::fds_of(&host.pids()));
+    let _ = std::fs::create_dir_all(host.dir.path().join("after"));
+    measure::dump_smaps_if_asked(&host.pids(), &host.dir.path().join("after"));
+    eprintln!(
+        "  Seatphone threads after: {}",
+        measure::threads_of(&host.pids())
+    );
     let flood = run_sipp_uac(target, &FLOOD_ARGS, Duration::from_secs(60)).await?;
     let screen = flood.screen();
     let _ = stop_tx.send(());
