@@ -553,5 +553,8 @@ async fn commands_in_the_wrong_state_answer_3() {
     let login = json!({"sipNum": "1001", "sipName": "1001", "sipPwd": "x", "sipMode": 4});
     let r = page.request(65537, "tsdk_login", login).await;
     assert_error(&r, 3);
-    assert!(r["errMsg"].as_str().unwrap().contains("config"), "says what to do first: {r}");
+    assert!(
+        r["errMsg"].as_str().unwrap().contains("config"),
+        "says what to do first: {r}"
+    );
 }

@@ -305,15 +305,19 @@ impl Engine {
         if let Some(reply) = self.hold_replies.remove(&call) {
             reply(match &response {
                 _ if ok => Response::ok(),
-                _ if !self.calls.contains_key(&call) => {
-                    Response::error(result::FAILED, format!("call {call} ended before the peer answered"))
-                }
+                _ if !self.calls.contains_key(&call) => Response::error(
+                    result::FAILED,
+                    format!("call {call} ended before the peer answered"),
+                ),
                 // 408 is what a proxy (or the stack) answers for silence.
                 Some(r) if u16::from(r.status_code.clone()) != 408 => Response::error(
                     result::REFUSED,
                     format!("the peer refused the re-INVITE: {}", r.status_code),
                 ),
-                _ => Response::error(result::TIMED_OUT, "the peer did not answer the re-INVITE in time"),
+                _ => Response::error(
+                    result::TIMED_OUT,
+                    "the peer did not answer the re-INVITE in time",
+                ),
             });
         }
         if ok {
