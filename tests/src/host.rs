@@ -232,6 +232,25 @@ impl Seatphone {
         page.event(1004, Duration::from_secs(10)).await
     }
 
+    /// A call page, configured for the registrar on 127.0.0.1:`registrar_port`
+    /// and registered as `user` (password `pass<user>`, as the harness's Kamailio has it).
+    pub async fn registered_page(&self, registrar_port: u16, user: &str) -> Page {
+        let mut page = self.call_page().await;
+        Self::configure(&mut page, registrar_port).await;
+        Self::register(&mut page, user, &format!("pass{user}")).await;
+        page
+    }
+
+    /// `startCall` to `callee`; returns the callId once the call is connected (2006).
+    pub async fn call(page: &mut Page, callee: &str) -> Value {
+        let start = serde_json::json!({"calleeNumber": callee, "isVideo": false});
+        let r = page.request(67537, "tsdk_start_call", start).await;
+        assert_eq!(r["result"], 0, "startCall: {r}");
+        let id = r["param"]["callId"].clone();
+        page.event(2006, Duration::from_secs(10)).await;
+        id
+    }
+
     pub async fn call_page(&self) -> Page {
         Page::connect(&self.url("/"), Some(CALL), None)
             .await

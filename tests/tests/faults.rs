@@ -74,9 +74,7 @@ mod with_peers {
         let mut kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
         let port = kam.port;
         let host = Seatphone::start(fast_registration()).await;
-        let mut page = host.call_page().await;
-        Seatphone::configure(&mut page, port).await;
-        Seatphone::register(&mut page, "1001", "pass1001").await;
+        let mut page = host.registered_page(port, "1001").await;
         page.forget(Duration::from_millis(300)).await;
 
         kam.stop();
@@ -115,9 +113,7 @@ mod with_peers {
         let host = Seatphone::start(Options::default()).await;
         let mut daemon = host.daemon_page().await;
         daemon.event(1, T).await;
-        let mut page = host.call_page().await;
-        Seatphone::configure(&mut page, kam.port).await;
-        Seatphone::register(&mut page, "1001", "pass1001").await;
+        let mut page = host.registered_page(kam.port, "1001").await;
         assert_eq!(kam.contacts("1001").len(), 1);
 
         signal(host.engine_pid().unwrap(), "KILL");
@@ -129,9 +125,7 @@ mod with_peers {
         daemon.event(3, T).await;
 
         // As the reference tells pages: after SERVICE_RECOVER, configure and register again.
-        let mut page = host.call_page().await;
-        Seatphone::configure(&mut page, kam.port).await;
-        Seatphone::register(&mut page, "1001", "pass1001").await;
+        host.registered_page(kam.port, "1001").await;
         let contacts = kam.contacts("1001");
         assert_eq!(
             contacts.len(),

@@ -15,19 +15,8 @@ async fn page_socket_dropping_mid_call_leaves_the_call_up_and_the_next_page_lear
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
     let mut callee = Baresip::start("1002", &kam, AnswerMode::Auto).expect("baresip");
     let host = Seatphone::start(Options::default()).await;
-    let mut page = host.call_page().await;
-    Seatphone::configure(&mut page, kam.port).await;
-    Seatphone::register(&mut page, "1001", "pass1001").await;
-    let r = page
-        .request(
-            67537,
-            "tsdk_start_call",
-            json!({"calleeNumber": "1002", "isVideo": false}),
-        )
-        .await;
-    assert_eq!(r["result"], 0, "{r}");
-    let call_id = r["param"]["callId"].clone();
-    page.event(2006, T).await;
+    let mut page = host.registered_page(kam.port, "1001").await;
+    let call_id = Seatphone::call(&mut page, "1002").await;
     drop(page);
 
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -70,19 +59,9 @@ async fn peer_that_vanishes_mid_call_is_hung_up_after_the_rtp_timeout_with_reaso
         ..Options::default()
     })
     .await;
-    let mut page = host.call_page().await;
-    Seatphone::configure(&mut page, kam.port).await;
-    Seatphone::register(&mut page, "1001", "pass1001").await;
-    let r = page
-        .request(
-            67537,
-            "tsdk_start_call",
-            json!({"calleeNumber": "1002", "isVideo": false}),
-        )
-        .await;
-    assert_eq!(r["result"], 0, "{r}");
+    let mut page = host.registered_page(kam.port, "1001").await;
+    Seatphone::call(&mut page, "1002").await;
     page.event(2005, T).await;
-    page.event(2006, T).await;
 
     // Frozen: no RTP, no BYE, as a peer whose network or process died.
     signal(callee.pid(), "STOP");

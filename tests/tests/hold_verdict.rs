@@ -30,20 +30,8 @@ async fn live_call(scenario: &str) -> LiveCall {
         ..Options::default()
     })
     .await;
-    let mut page = host.call_page().await;
-    Seatphone::configure(&mut page, kam.port).await;
-    Seatphone::register(&mut page, "1001", "pass1001").await;
-    let callee = format!("2000@{}", sipp.addr());
-    let r = page
-        .request(
-            67537,
-            "tsdk_start_call",
-            json!({"calleeNumber": callee, "isVideo": false}),
-        )
-        .await;
-    assert_eq!(r["result"], 0, "{r}");
-    let id = r["param"]["callId"].clone();
-    page.event(2006, T).await;
+    let mut page = host.registered_page(kam.port, "1001").await;
+    let id = Seatphone::call(&mut page, &format!("2000@{}", sipp.addr())).await;
     page.forget(Duration::from_millis(300)).await;
     LiveCall {
         _kam: kam,
