@@ -449,6 +449,9 @@ impl Engine {
                 if let Some(call) = call_of(self, &id) {
                     self.finish(call, reason_code(&reason));
                 }
+                // rsipstack keeps every dialog in its registry until told:
+                // without this each call leaked ~16 KiB (found by bench/).
+                self.stack.dialogs.remove_dialog(&id);
             }
             DialogState::Calling(_) | DialogState::Trying(_) | DialogState::WaitAck(_, _) => {}
         }
