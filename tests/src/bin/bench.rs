@@ -214,6 +214,10 @@ async fn run(args: Args) -> i32 {
         metrics.extend(ms);
     }
     drop(kam);
+    // Statics are never dropped: remove the WAV folder here.
+    if let Some((dir, _, _)) = FILES.get() {
+        let _ = std::fs::remove_dir_all(dir.path());
+    }
 
     println!();
     println!(
@@ -561,9 +565,10 @@ async fn bare_idle_mem(kam: Kam) -> Result<measure::Mem, String> {
 const CALLEE: &str = "1010";
 
 /// Files every call figure uses, made once per run.
+static FILES: std::sync::OnceLock<(tempfile::TempDir, PathBuf, PathBuf)> =
+    std::sync::OnceLock::new();
+
 fn media_files() -> &'static (tempfile::TempDir, PathBuf, PathBuf) {
-    static FILES: std::sync::OnceLock<(tempfile::TempDir, PathBuf, PathBuf)> =
-        std::sync::OnceLock::new();
     FILES.get_or_init(|| {
         let dir = tempfile::Builder::new()
             .prefix("bench-media")
