@@ -4,7 +4,7 @@
 //! must hear the other's tone at about the level it was sent, for every
 //! codec, with SRTP, and DTMF must cross both ways.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use seatphone_tests::audio_check::{dominant_frequency, rms_dbfs, write_sine_wav, Recording};
 use seatphone_tests::host::{plugin_library, Options, Page, Seatphone};
+use seatphone_tests::peers::baresip::read_netstrings;
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
 use seatphone_tests::peers::{free_port, stop_child, wait_until};
 use serde_json::{json, Value};
@@ -153,35 +154,6 @@ impl TonePeer {
 impl Drop for TonePeer {
     fn drop(&mut self) {
         stop_child(&mut self.child, Duration::from_secs(2));
-    }
-}
-
-fn read_netstrings(mut stream: TcpStream, sink: Arc<Mutex<Vec<Value>>>) {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-        while let Some(colon) = buf.iter().position(|b| *b == b':') {
-            let Some(len) = std::str::from_utf8(&buf[..colon])
-                .ok()
-                .and_then(|s| s.parse::<usize>().ok())
-            else {
-                buf.clear();
-                break;
-            };
-            if buf.len() < colon + len + 2 {
-                break;
-            }
-            if let Ok(v) = serde_json::from_slice::<Value>(&buf[colon + 1..colon + 1 + len]) {
-                if let Ok(mut s) = sink.lock() {
-                    s.push(v);
-                }
-            }
-            buf.drain(..colon + len + 2);
-        }
     }
 }
 

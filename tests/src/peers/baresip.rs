@@ -168,7 +168,8 @@ impl Drop for Baresip {
     }
 }
 
-fn read_netstrings(mut stream: TcpStream, sink: Arc<Mutex<Vec<Value>>>) {
+/// Reads baresip's `ctrl_tcp` netstrings (JSON events) into `sink` until the socket closes.
+pub fn read_netstrings(mut stream: TcpStream, sink: Arc<Mutex<Vec<Value>>>) {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
