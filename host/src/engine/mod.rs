@@ -88,12 +88,14 @@ impl Engine {
 
     pub fn health(&self) -> Value {
         let (loaded, skipped) = self.plugins.health();
+        let registration = self.signalling.health();
+        let available = registration["state"] != "unavailable";
         json!({
             "version": env!("CARGO_PKG_VERSION"),
             "plugins": loaded,
             "skipped": skipped,
-            "registration": self.signalling.health(),
-            "sip": { "available": self.signalling.health()["state"] != "unavailable" },
+            "registration": registration,
+            "sip": { "available": available },
         })
     }
 
