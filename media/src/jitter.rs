@@ -36,13 +36,17 @@ const MAX_STALL: u32 = 5;
 const DEEP_POPS: u32 = 10;
 /// Memory bound.
 const MAX_PACKETS: usize = 500;
+/// The least playout delay: two 20 ms frames absorb a sender's and our own
+/// scheduling jitter on a clean path; a jittery one raises the target.
+const MIN_DELAY: Duration = Duration::from_millis(40);
 
 pub struct JitterBuffer {
     clock_rate: u32,
     frame_ts: u64,
     min_delay: Duration,
     max_delay: Duration,
-    packets: BTreeMap<u64, Vec<u8>>,
+    /// Payloads by extended timestamp, with the time each arrived.
+    packets: BTreeMap<u64, (Instant, Vec<u8>)>,
     last_ext: Option<u64>,
     next_ts: Option<u64>,
     first_arrival: Option<Instant>,
@@ -66,7 +70,7 @@ impl JitterBuffer {
         Self {
             clock_rate,
             frame_ts,
-            min_delay: (frame * 3).max(Duration::from_millis(60)),
+            min_delay: (frame * 2).max(MIN_DELAY),
             max_delay: Duration::from_millis(300),
             packets: BTreeMap::new(),
             last_ext: None,
@@ -195,7 +199,7 @@ impl JitterBuffer {
                 self.restart();
             }
         }
-        if self.packets.insert(ext, payload).is_some() {
+        if self.packets.insert(ext, (now, payload)).is_some() {
             self.stats.duplicates += 1;
         }
         while self.packets.len() > MAX_PACKETS {
@@ -211,9 +215,13 @@ impl JitterBuffer {
         let next = match self.next_ts {
             Some(n) => n,
             None => {
+                // Pops come once per frame on a timer that wanders by a
+                // fraction of a millisecond: round the hold to the nearest
+                // pop, or a hold of exactly N frames waits N + 1 half the time.
+                let half_frame = self.ts_to_duration(self.frame_ts as f64 / 2.0);
                 let ready = self
                     .first_arrival
-                    .is_some_and(|t| now.duration_since(t) >= self.target_delay());
+                    .is_some_and(|t| now.duration_since(t) + half_frame >= self.target_delay());
                 match self.packets.keys().next() {
                     Some(&first) if ready => {
                         self.next_ts = Some(first);
@@ -224,8 +232,15 @@ impl JitterBuffer {
             }
         };
 
-        // Grown too deep for a while: drop a frame to cut the delay.
-        if self.depth() > self.target_delay() + self.ts_to_duration(2.0 * self.frame_ts as f64) {
+        // Every packet played for a while was held more than half a frame
+        // beyond the target (a slow start, a burst): drop a frame to cut the
+        // delay. One packet that came late enough resets the count.
+        let held = self
+            .packets
+            .get(&next)
+            .map(|(arrived, _)| now.saturating_duration_since(*arrived));
+        let slack = self.ts_to_duration(self.frame_ts as f64 / 2.0);
+        if held.is_some_and(|h| h > self.target_delay() + slack) {
             self.deep += 1;
             if self.deep >= DEEP_POPS {
                 self.deep = 0;
@@ -242,7 +257,7 @@ impl JitterBuffer {
 
     fn pop_at(&mut self, next: u64) -> Playout {
         self.next_ts = Some(next);
-        if let Some(payload) = self.packets.remove(&next) {
+        if let Some((_, payload)) = self.packets.remove(&next) {
             self.next_ts = Some(next + self.frame_ts);
             self.stall = 0;
             self.stats.played += 1;
@@ -252,7 +267,11 @@ impl JitterBuffer {
             Some(first) if first < next => {
                 // Behind the playout point: the packet duration changed under
                 // us. Play it now and realign on it.
-                let payload = self.packets.remove(&first).unwrap_or_default();
+                let payload = self
+                    .packets
+                    .remove(&first)
+                    .map(|(_, p)| p)
+                    .unwrap_or_default();
                 self.next_ts = Some(first + self.frame_ts);
                 self.stall = 0;
                 self.stats.played += 1;
@@ -267,7 +286,10 @@ impl JitterBuffer {
                 self.stall = 0;
                 self.stats.concealed += 1;
                 Playout::Conceal {
-                    next: self.packets.get(&(next + self.frame_ts)).cloned(),
+                    next: self
+                        .packets
+                        .get(&(next + self.frame_ts))
+                        .map(|(_, p)| p.clone()),
                 }
             }
             None => {
@@ -367,8 +389,8 @@ mod tests {
             .iter()
             .position(|p| matches!(p, Playout::Frame(_)))
             .unwrap();
-        // 60 ms minimum delay = 3–4 ticks of holding back.
-        assert!((3..=5).contains(&first), "{first}");
+        // Packet 0 arrives at 5 ms: held 35 ms, the pop nearest the 40 ms floor.
+        assert_eq!(first, 2);
         assert_eq!(conceals_in_stream(&out), 0);
         assert_eq!(jb.stats.played, 100);
     }
@@ -452,7 +474,7 @@ mod tests {
         let jittery = run(200, 0, |_| Some(Duration::from_secs_f64(rng.next() * 0.08)))
             .1
             .target_delay();
-        assert_eq!(steady, Duration::from_millis(60));
+        assert_eq!(steady, MIN_DELAY);
         assert!(jittery > steady + Duration::from_millis(30), "{jittery:?}");
     }
 
@@ -488,7 +510,7 @@ mod tests {
             jb.pop(now);
         }
         assert!(jb.stats.dropped > 0);
-        assert!(jb.depth() <= jb.target_delay() + F * 3, "{:?}", jb.depth());
+        assert!(jb.depth() <= jb.target_delay() + F * 2, "{:?}", jb.depth());
     }
 
     #[test]
@@ -531,6 +553,41 @@ mod tests {
             &out[lost..lost + 3]
         );
         assert_eq!(out[lost + 2], Playout::Frame(payload(21)));
+    }
+
+    #[test]
+    fn a_slow_start_is_trimmed_back_to_the_target() {
+        // The first three packets come bunched at 50 ms, then every one
+        // 1 ms after it was sent: playout starts late and holds 79 ms.
+        let (out, jb) = run(100, 0, |i| {
+            Some(if i < 3 {
+                Duration::from_millis(50 - 20 * u64::from(i))
+            } else {
+                Duration::from_millis(1)
+            })
+        });
+        assert_eq!(jb.stats.dropped, 2, "{:?}", jb.stats);
+        // Packet 99 arrived at 1981 ms and plays at the pop of 2020 ms.
+        assert_eq!(out[101], Playout::Frame(payload(99)));
+        assert_eq!(conceals_in_stream(&out), 0);
+    }
+
+    #[test]
+    fn a_pop_timer_running_a_little_early_does_not_add_a_frame_of_delay() {
+        // Packets arrive exactly on the tick; the pops run 0.1 ms early.
+        let t0 = Instant::now();
+        let mut jb = JitterBuffer::new(8000, F);
+        let mut first = None;
+        for tick in 0..10u32 {
+            let now = t0 + F * tick;
+            jb.push(now, 160 * tick, payload(tick));
+            let early = now + F - Duration::from_micros(100);
+            if let Playout::Frame(p) = jb.pop(early) {
+                first.get_or_insert((tick, p));
+            }
+        }
+        // Packet 0 (arrived at 0) plays at the pop of 39.9 ms: two frames held.
+        assert_eq!(first, Some((1, payload(0))));
     }
 
     #[test]
