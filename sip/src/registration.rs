@@ -8,6 +8,8 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use crate::params::Transport;
+
 /// `register_state` values of notify 1009 (PROTOCOL.md).
 pub mod reg_state {
     pub const UNREGISTERED: u8 = 0;
@@ -27,11 +29,23 @@ pub struct RegTiming {
     pub expires: u32,
     /// How long we wait for any answer to one REGISTER or OPTIONS.
     pub request_timeout: Duration,
-    /// OPTIONS keep-alive period while registered: a dead server is noticed
-    /// within `keepalive + request_timeout`, well inside one retry interval.
+    /// Keep-alive period while registered (OPTIONS on UDP, a CRLF ping on
+    /// TCP/TLS): a dead server is noticed within `keepalive +
+    /// request_timeout`, well inside one retry interval.
     pub keepalive: Duration,
     /// After every server failed, wait this long and start over.
     pub retry_interval: Duration,
+}
+
+impl RegTiming {
+    /// How long a TCP/TLS flow may stay silent before the stack closes it.
+    /// The server answers every CRLF ping with a CRLF pong, so a healthy
+    /// flow never stays silent for a whole keep-alive period; two missed
+    /// pongs (plus the time to answer) mean the server or the path to it is
+    /// gone, and the closed flow makes the next keep-alive register anew.
+    pub fn flow_idle_timeout(&self) -> Duration {
+        self.keepalive * 2 + self.request_timeout
+    }
 }
 
 impl Default for RegTiming {
@@ -52,6 +66,29 @@ pub enum Outcome {
     Final { status: u16, expires: Option<u32> },
     /// No answer, or the transport failed (connection refused, ICMP).
     NoAnswer,
+    /// A CRLF ping went out on the registration's flow, which is still open.
+    FlowUp,
+    /// The registration's flow (TCP/TLS connection) is closed.
+    FlowClosed,
+}
+
+/// How a registration is kept alive: RFC 5626 §4.4.1 CRLF pings on a
+/// connection (TCP/TLS), OPTIONS on UDP, where it also tells a pool whether
+/// the server still answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeepAlive {
+    #[default]
+    Options,
+    Crlf,
+}
+
+impl KeepAlive {
+    pub fn for_transport(transport: Transport) -> Self {
+        match transport {
+            Transport::Udp => Self::Options,
+            Transport::Tcp | Transport::Tls => Self::Crlf,
+        }
+    }
 }
 
 /// What the driver must do, or tell the page.
@@ -63,8 +100,12 @@ pub enum RegAction {
         server: usize,
         expires: u32,
     },
-    /// Send an OPTIONS keep-alive to `servers[server]`.
-    KeepAlive { attempt: u64, server: usize },
+    /// Keep the registration with `servers[server]` alive the `kind` way.
+    KeepAlive {
+        attempt: u64,
+        server: usize,
+        kind: KeepAlive,
+    },
     /// Notify 1009 with `register_state`, `reason_code` and the server index.
     Status {
         state: u8,
@@ -99,7 +140,7 @@ enum Phase {
         refresh_at: Instant,
         keepalive_at: Instant,
     },
-    /// OPTIONS sent while registered.
+    /// Keep-alive sent while registered.
     Probing {
         server: usize,
         refresh_at: Instant,
@@ -121,6 +162,7 @@ enum Phase {
 pub struct Registration {
     servers: usize,
     timing: RegTiming,
+    keepalive: KeepAlive,
     phase: Phase,
     attempt: u64,
     /// Whether the current cycle has reached "registered" once: a pool that
@@ -134,11 +176,18 @@ impl Registration {
         Self {
             servers: servers.max(1),
             timing,
+            keepalive: KeepAlive::Options,
             phase: Phase::Idle,
             attempt: 0,
             ever_registered: false,
             actions: VecDeque::new(),
         }
+    }
+
+    /// The transport the REGISTERs go over (it may change with `config`
+    /// between two of them); it decides the kind of keep-alive.
+    pub fn set_transport(&mut self, transport: Transport) {
+        self.keepalive = KeepAlive::for_transport(transport);
     }
 
     /// `register_state` as notify 1009 would say it now.
@@ -239,7 +288,7 @@ impl Registration {
                 Phase::Probing {
                     server, refresh_at, ..
                 },
-                Outcome::Final { .. },
+                Outcome::Final { .. } | Outcome::FlowUp,
             ) => {
                 // Any answer, even 404 or 405, proves the server is alive.
                 self.phase = Phase::Registered {
@@ -249,6 +298,12 @@ impl Registration {
                 };
             }
             (Phase::Probing { server, .. }, Outcome::NoAnswer) => self.fail_over(now, server),
+            // RFC 5626 §4.5: a failed flow is replaced by registering again
+            // (on a new connection) at once; if the server does not answer
+            // that, the pool fails over as for a silent keep-alive.
+            (Phase::Probing { server, .. }, Outcome::FlowClosed) => {
+                self.register_with(now, server, false)
+            }
             (Phase::Deregistering { .. }, Outcome::Final { status, .. })
                 if (200..300).contains(&status) =>
             {
@@ -259,6 +314,17 @@ impl Registration {
             }
             (Phase::Deregistering { .. }, Outcome::NoAnswer) => self.finish_logout(Some(NO_ANSWER)),
             _ => {}
+        }
+    }
+
+    /// The flow to `servers[server]` closed between two keep-alives (the
+    /// server went away, or stopped answering pings): register again at
+    /// once if it carried the registration, as a failed ping would.
+    pub fn on_flow_closed(&mut self, now: Instant, server: usize) {
+        if let Phase::Registered { server: s, .. } | Phase::Probing { server: s, .. } = self.phase {
+            if s == server {
+                self.register_with(now, server, false);
+            }
         }
     }
 
@@ -314,6 +380,7 @@ impl Registration {
                 self.actions.push_back(RegAction::KeepAlive {
                     attempt: self.attempt,
                     server,
+                    kind: self.keepalive,
                 });
             }
             Phase::Waiting { at } if now >= at => self.register_with(now, 0, !self.ever_registered),

@@ -1,4 +1,5 @@
 use super::*;
+use crate::params::Transport;
 
 fn timing() -> RegTiming {
     RegTiming {
@@ -371,4 +372,143 @@ fn address_change_registers_again_at_once_and_only_when_registered() {
     );
     r.on_outcome(t1, last_attempt(&a), ok(3600));
     assert!(r.is_registered());
+}
+
+/// Registered with `server` of `servers` over `transport` at `t0`.
+fn registered(servers: usize, transport: Transport, t0: Instant) -> Registration {
+    let mut r = Registration::new(servers, timing());
+    r.set_transport(transport);
+    r.login(t0);
+    let n = last_attempt(&drain(&mut r));
+    r.on_outcome(t0, n, ok(3600));
+    drain(&mut r);
+    r
+}
+
+#[test]
+fn keep_alive_is_options_on_udp_and_a_crlf_ping_on_tcp_and_tls() {
+    let t0 = Instant::now();
+    for (transport, kind) in [
+        (Transport::Udp, KeepAlive::Options),
+        (Transport::Tcp, KeepAlive::Crlf),
+        (Transport::Tls, KeepAlive::Crlf),
+    ] {
+        let mut r = registered(1, transport, t0);
+        let ka = r.poll_timeout().expect("keep-alive timer");
+        assert_eq!(ka, t0 + Duration::from_secs(10));
+        r.handle_timeout(ka);
+        assert_eq!(
+            drain(&mut r),
+            vec![RegAction::KeepAlive {
+                attempt: 2,
+                server: 0,
+                kind
+            }],
+            "{transport:?}"
+        );
+        // A ping written on the open flow counts as an answer: the next
+        // keep-alive is one period later, with no status change.
+        r.on_outcome(ka, 2, Outcome::FlowUp);
+        assert!(drain(&mut r).is_empty());
+        assert!(r.is_registered());
+        assert_eq!(r.poll_timeout(), Some(ka + Duration::from_secs(10)));
+    }
+}
+
+#[test]
+fn the_transport_of_the_last_register_decides_the_keep_alive() {
+    let t0 = Instant::now();
+    let mut r = registered(1, Transport::Tcp, t0);
+    // `config` switched to UDP; the next REGISTER goes over UDP.
+    r.set_transport(Transport::Udp);
+    let ka = r.poll_timeout().expect("timer");
+    r.handle_timeout(ka);
+    assert!(matches!(
+        drain(&mut r)[..],
+        [RegAction::KeepAlive {
+            kind: KeepAlive::Options,
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn a_closed_flow_registers_again_at_once_and_a_pool_then_fails_over() {
+    let t0 = Instant::now();
+    let retry = timing().retry_interval;
+    let mut r = registered(2, Transport::Tcp, t0);
+    let ka = r.poll_timeout().expect("keep-alive timer");
+    r.handle_timeout(ka);
+    let n = last_attempt(&drain(&mut r));
+    r.on_outcome(ka, n, Outcome::FlowClosed);
+    // A new flow to the same server first, without waiting.
+    let a = drain(&mut r);
+    assert_eq!(
+        a,
+        vec![
+            RegAction::Status {
+                state: 1,
+                reason: 0,
+                server: 0
+            },
+            RegAction::Register {
+                attempt: n + 1,
+                server: 0,
+                expires: 60
+            },
+        ]
+    );
+    // The server is gone (connection refused): on to the next one, and
+    // nothing says "login failed" on the way.
+    r.on_outcome(ka, n + 1, Outcome::NoAnswer);
+    let a = drain(&mut r);
+    assert!(
+        matches!(a[1], RegAction::Register { server: 1, .. }),
+        "{a:?}"
+    );
+    assert!(!a.iter().any(|x| matches!(
+        x,
+        RegAction::LoginFailed { .. } | RegAction::ForceLogout { .. }
+    )));
+    r.on_outcome(ka, last_attempt(&a), ok(3600));
+    assert!(drain(&mut r).contains(&RegAction::Status {
+        state: 3,
+        reason: 0,
+        server: 1
+    }));
+    assert!(ka - t0 <= retry);
+}
+
+#[test]
+fn a_flow_closing_between_pings_matters_only_for_the_current_server() {
+    let t0 = Instant::now();
+    let mut r = registered(2, Transport::Tls, t0);
+    let t1 = t0 + Duration::from_secs(3);
+    r.on_flow_closed(t1, 1);
+    assert!(
+        drain(&mut r).is_empty(),
+        "not the server we are registered with"
+    );
+    r.on_flow_closed(t1, 0);
+    let a = drain(&mut r);
+    assert!(
+        matches!(a[1], RegAction::Register { server: 0, .. }),
+        "{a:?}"
+    );
+    r.on_flow_closed(t1, 0);
+    assert!(drain(&mut r).is_empty(), "already registering again");
+    // The ping of the old flow answering late changes nothing.
+    r.on_outcome(t1, last_attempt(&a) - 1, Outcome::FlowUp);
+    assert!(drain(&mut r).is_empty());
+    assert_eq!(r.state(), reg_state::REGISTERING);
+}
+
+#[test]
+fn a_healthy_flow_outlives_the_idle_timeout_between_two_pongs() {
+    // A pong comes back every keep-alive period (plus the ping's round
+    // trip, well under a request timeout); the stack closes a flow only
+    // after a longer silence, i.e. after missed pongs.
+    let t = timing();
+    assert!(t.flow_idle_timeout() > t.keepalive + t.request_timeout);
+    assert!(RegTiming::default().flow_idle_timeout() < Duration::from_secs(300));
 }

@@ -49,6 +49,9 @@ pub(crate) enum Input {
         call: u32,
         response: Option<rsip::Response>,
     },
+    /// The TCP/TLS connection the registration with `servers[server]`
+    /// went over closed.
+    FlowClosed { server: usize },
     /// Our hold (`hold`) / unhold re-INVITE finished.
     HoldDone {
         call: u32,
@@ -231,6 +234,7 @@ impl Engine {
                     a.reg.on_outcome(Instant::now(), attempt, outcome);
                 }
             }
+            Input::FlowClosed { server } => self.on_flow_closed(server),
             Input::Incoming { dialog, request } => self.on_incoming(dialog, request),
             Input::InviteDone { call, response } => self.on_invite_done(call, response),
             Input::HoldDone {

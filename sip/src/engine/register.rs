@@ -3,34 +3,69 @@
 //! rsipstack gap: `Registration::register` waits for its transaction to end
 //! (up to Timer F, 32 s, on UDP) and has no keep-alive. The machine keeps its
 //! own, shorter request timeout, so a silent server is left within seconds;
-//! keep-alives are plain OPTIONS transactions built here.
+//! keep-alives are built here: OPTIONS transactions on UDP, RFC 5626 CRLF
+//! pings on the TCP/TLS flow the registration went over.
+//!
+//! rsipstack gap: its stream reader swallows the CRLF pong
+//! (`SipCodecType::KeepaliveResponse => {}`), so we cannot time it. Liveness
+//! of a flow is judged instead by (1) the write of the ping succeeding on a
+//! flow rsipstack still has open, and (2) rsipstack's stream idle timeout,
+//! which every received byte resets, pongs included: we set it to
+//! [`RegTiming::flow_idle_timeout`] (two keep-alive periods and a request
+//! timeout), so a server that stops answering pings gets its flow closed.
+//! A closed flow (server gone, FIN/RST, or that timeout) is seen at once by
+//! a watcher on the connection's cancel token, and by the next ping: the
+//! machine then registers again on a new flow, or fails over in a pool.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use rsipstack::dialog::authenticate::Credential;
 use rsipstack::dialog::registration::Registration as StackRegistration;
 use rsipstack::sip::{self as rsip, Header, Param, SipMessage};
 use rsipstack::transaction::key::{TransactionKey, TransactionRole};
 use rsipstack::transaction::{make_tag, Transaction};
-use rsipstack::transport::SipAddr;
-use tokio::sync::Mutex;
+use rsipstack::transport::connection::KEEPALIVE_REQUEST;
+use rsipstack::transport::stream::StreamConnection;
+use rsipstack::transport::{SipAddr, SipConnection};
+use tokio::sync::{mpsc, Mutex};
 
 use super::{Engine, Input};
 use crate::events;
 use crate::params::{Server, Transport};
-use crate::registration::{Outcome, RegAction};
+use crate::registration::{KeepAlive, Outcome, RegAction};
 
 /// One rsipstack registration (Call-ID, CSeq) per server, so refreshes
 /// reuse the Call-ID as RFC 3261 §10.2.4 asks.
 #[derive(Default)]
 pub struct Registrations {
     by_server: HashMap<String, Arc<Mutex<StackRegistration>>>,
+    /// The TCP/TLS connection each server index's registration went over.
+    flows: Flows,
+}
+
+type Flows = Arc<std::sync::Mutex<HashMap<usize, Flow>>>;
+
+/// A registration's flow (RFC 5626): the connection CRLF pings go on.
+#[derive(Clone)]
+struct Flow {
+    conn: SipConnection,
+    /// `local remote`: tells two connections to one server apart.
+    id: String,
 }
 
 impl Registrations {
     pub fn clear(&mut self) {
         self.by_server.clear();
+        if let Ok(mut f) = self.flows.lock() {
+            f.clear();
+        }
+    }
+
+    fn flow(&self, server: usize) -> Option<SipConnection> {
+        let flows = self.flows.lock().ok()?;
+        flows.get(&server).map(|f| f.conn.clone())
     }
 }
 
@@ -59,7 +94,16 @@ impl Engine {
                 server,
                 expires,
             } => self.send_register(attempt, server, expires),
-            RegAction::KeepAlive { attempt, server } => self.send_keepalive(attempt, server),
+            RegAction::KeepAlive {
+                attempt,
+                server,
+                kind: KeepAlive::Options,
+            } => self.send_keepalive(attempt, server),
+            RegAction::KeepAlive {
+                attempt,
+                server,
+                kind: KeepAlive::Crlf,
+            } => self.send_ping(attempt, server),
             RegAction::Status {
                 state,
                 reason,
@@ -87,6 +131,25 @@ impl Engine {
         };
         let login = account.login.clone();
         let transport = self.settings.transport;
+        if let Some(a) = self.account.as_mut() {
+            a.reg.set_transport(transport);
+        }
+        // The flow this REGISTER goes over, to ping it once registered.
+        let flow_target = match transport {
+            Transport::Udp => None,
+            Transport::Tcp | Transport::Tls => {
+                // Missed pongs close the flow (see the module doc); set
+                // before the REGISTER opens the connection, which keeps it.
+                let idle = self.cfg.reg_timing.flow_idle_timeout();
+                self.stack
+                    .endpoint
+                    .inner
+                    .transport_layer
+                    .set_stream_idle_timeout(idle);
+                server_uri(server, transport, None).and_then(|u| SipAddr::try_from(&u).ok())
+            }
+        };
+        let flows = self.register.flows.clone();
         // An AOR in another domain: REGISTER names the domain and goes to
         // the configured server as outbound proxy.
         let proxy = login
@@ -161,7 +224,7 @@ impl Engine {
                     &mut guard
                 }
                 Err(_) => {
-                    fresh = StackRegistration::new(endpoint, None);
+                    fresh = StackRegistration::new(endpoint.clone(), None);
                     &mut fresh
                 }
             };
@@ -200,8 +263,38 @@ impl Engine {
                     Outcome::NoAnswer
                 }
             };
+            if let Some(target) = flow_target {
+                let registered = expires > 0
+                    && matches!(outcome, Outcome::Final { status, .. } if (200..300).contains(&status));
+                if registered {
+                    remember_flow(&endpoint, &target, &flows, index, &tx).await;
+                } else if let Ok(mut f) = flows.lock() {
+                    f.remove(&index);
+                }
+            }
             let _ = tx.send(Input::RegOutcome { attempt, outcome });
         });
+    }
+
+    /// RFC 5626 §4.4.1: a double-CRLF ping on the registration's flow.
+    fn send_ping(&mut self, attempt: u64, index: usize) {
+        let flow = self.register.flow(index);
+        let tx = self.input.clone();
+        tokio::spawn(async move {
+            let outcome = match flow {
+                Some(conn) => ping(&conn).await,
+                None => Outcome::FlowClosed,
+            };
+            let _ = tx.send(Input::RegOutcome { attempt, outcome });
+        });
+    }
+
+    /// The flow to `servers[server]` closed (see [`remember_flow`]).
+    pub(super) fn on_flow_closed(&mut self, server: usize) {
+        tracing::info!("the connection to {} closed", self.server_name(server));
+        if let Some(a) = self.account.as_mut() {
+            a.reg.on_flow_closed(Instant::now(), server);
+        }
     }
 
     fn send_keepalive(&mut self, attempt: u64, index: usize) {
@@ -250,6 +343,85 @@ impl Engine {
         };
         let user = if user.is_empty() { "seatphone" } else { user };
         rsip::Uri::try_from(format!("sip:{user}@{host}:{port}{param}").as_str()).unwrap_or_default()
+    }
+}
+
+/// Notes the connection a successful REGISTER to `target` went over, and
+/// watches it: when rsipstack closes it (peer closed, write error, or the
+/// idle timeout that missing pongs run into), the engine hears of it at once.
+async fn remember_flow(
+    endpoint: &rsipstack::transaction::endpoint::EndpointInnerRef,
+    target: &SipAddr,
+    flows: &Flows,
+    index: usize,
+    tx: &mpsc::UnboundedSender<Input>,
+) {
+    // rsipstack gap: the transaction does not say which connection it used.
+    // The REGISTER's answer arrived on it a moment ago, so it is the cached
+    // connection lookup hands out for the server (lookup would open a new
+    // one only if that had closed meanwhile; the next ping goes out on it
+    // and the refresh re-binds it).
+    let Ok((conn, _)) = endpoint.transport_layer.lookup(target, None).await else {
+        return;
+    };
+    let id = match conn.get_remote_addr() {
+        Some(remote) => format!("{} {remote}", conn.get_addr()),
+        None => return,
+    };
+    let Some(token) = conn.cancel_token() else {
+        return;
+    };
+    let fresh = match flows.lock() {
+        Ok(mut f) => {
+            let fresh = f.get(&index).is_none_or(|old| old.id != id);
+            f.insert(
+                index,
+                Flow {
+                    conn,
+                    id: id.clone(),
+                },
+            );
+            fresh
+        }
+        Err(_) => false,
+    };
+    if !fresh {
+        return;
+    }
+    let flows = flows.clone();
+    let tx = tx.clone();
+    tokio::spawn(async move {
+        token.cancelled().await;
+        // Only the flow the registration still rides on matters.
+        let current = flows.lock().is_ok_and(|mut f| {
+            let current = f.get(&index).is_some_and(|f| f.id == id);
+            if current {
+                f.remove(&index);
+            }
+            current
+        });
+        if current {
+            let _ = tx.send(Input::FlowClosed { server: index });
+        }
+    });
+}
+
+/// Writes the CRLF ping on `conn`.
+async fn ping(conn: &SipConnection) -> Outcome {
+    if conn.cancel_token().is_some_and(|t| t.is_cancelled()) {
+        return Outcome::FlowClosed;
+    }
+    let sent = match conn {
+        SipConnection::Tcp(c) => c.send_raw(KEEPALIVE_REQUEST).await,
+        SipConnection::Tls(c) => c.send_raw(KEEPALIVE_REQUEST).await,
+        _ => return Outcome::FlowClosed,
+    };
+    match sent {
+        Ok(()) => Outcome::FlowUp,
+        Err(e) => {
+            tracing::debug!("CRLF keep-alive: {e}");
+            Outcome::FlowClosed
+        }
     }
 }
 
