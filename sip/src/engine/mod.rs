@@ -51,7 +51,9 @@ pub(crate) enum Input {
     },
     /// The TCP/TLS connection the registration with `servers[server]`
     /// went over closed.
-    FlowClosed { server: usize },
+    FlowClosed {
+        server: usize,
+    },
     /// Our hold (`hold`) / unhold re-INVITE finished.
     HoldDone {
         call: u32,
