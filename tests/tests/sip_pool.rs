@@ -1,22 +1,49 @@
 //! Pool mode with two Kamailios: register with the first that answers, and
-//! fail over to the next within one retry interval when it stops answering.
+//! fail over to the next within one retry interval when it stops answering,
+//! over UDP (OPTIONS keep-alives) and TCP (CRLF pings on the flow).
 
 use std::time::{Duration, Instant};
 
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
 use seatphone_tests::peers::ua::{test_timing, Ua};
 use seatphone_tests::peers::wait_until;
+use serde_json::json;
 
 fn kamailio() -> Kamailio {
     Kamailio::start(KamailioConfig::default()).expect("kamailio")
 }
 
+/// `config` for the pool `first`, `pool` over `sipTransportMode` `mode`.
+async fn configure(ua: &mut Ua, first: u16, pool: &[u16], mode: u32) {
+    let pool: Vec<_> = pool
+        .iter()
+        .map(|p| json!({"serverAddr": "127.0.0.1", "sipServerPort": p}))
+        .collect();
+    let r = ua
+        .command(
+            "tsdk_set_config_param",
+            json!({"networkInfo": {"serverAddr": "127.0.0.1", "sipServerPort": first,
+                                   "sipTransportMode": mode, "poolServers": pool}}),
+        )
+        .await;
+    assert_eq!(r.result, 0, "{r:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sip_pool_fails_over_to_the_second_server_within_one_retry_interval() {
+    fails_over(0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_pool_over_tcp_fails_over_to_the_second_server_within_one_retry_interval() {
+    fails_over(2).await;
+}
+
+async fn fails_over(mode: u32) {
     let mut first = kamailio();
     let second = kamailio();
     let mut ua = Ua::start().await;
-    assert_eq!(ua.configure(first.port, &[second.port]).await.result, 0);
+    configure(&mut ua, first.port, &[second.port], mode).await;
     assert_eq!(ua.login("1001", "pass1001", 5).await.result, 0);
     ua.wait(1004, 10).await;
     let status = ua
@@ -46,6 +73,8 @@ async fn sip_pool_fails_over_to_the_second_server_within_one_retry_interval() {
         .len()
         == 1));
     assert_eq!(ua.sip.health()["server"], second.addr());
+    let transport = if mode == 2 { "tcp" } else { "udp" };
+    assert_eq!(ua.sip.health()["transport"], transport);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

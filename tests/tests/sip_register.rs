@@ -1,12 +1,14 @@
 //! Registration against a real Kamailio: success, wrong password,
-//! deRegister and refresh, seen in `kamcmd ul.dump`, with MD5 and SHA-256.
+//! deRegister and refresh, seen in `kamcmd ul.dump`, with MD5 and SHA-256;
+//! keep-alives over TCP and TLS, seen on the wire through a relay.
 
 use std::time::Duration;
 
 use seatphone_tests::peers::kamailio::{Digest, Kamailio, KamailioConfig};
+use seatphone_tests::peers::relay::{tls_records, Recorded, Relay};
 use seatphone_tests::peers::ua::Ua;
 use seatphone_tests::peers::wait_until;
-use serde_json::json;
+use serde_json::{json, Value};
 
 fn kamailio(digest: Digest, max_expires: u32) -> Kamailio {
     Kamailio::start(KamailioConfig {
@@ -220,4 +222,148 @@ async fn sip_options_out_of_dialog_is_answered_200() {
     .await
     .expect("probe");
     assert!(answered, "OPTIONS to the user agent gets 200");
+}
+
+/// Registers 1001 through `relay` with `sipTransportMode` `mode` (plus
+/// `sip` settings) and waits for 1004.
+async fn register_via(ua: &mut Ua, relay: &Relay, mode: u32, sip: Value) {
+    let cfg = ua
+        .command(
+            "tsdk_set_config_param",
+            json!({"networkInfo": {"serverAddr": "127.0.0.1", "sipServerPort": relay.port, "sipTransportMode": mode},
+                   "sip": sip}),
+        )
+        .await;
+    assert_eq!(cfg.result, 0, "{cfg:?}");
+    assert_eq!(ua.login("1001", "pass1001", 4).await.result, 0);
+    ua.wait(1004, 10).await;
+}
+
+/// What each relayed connection carried, briefly, for failure messages.
+fn summary(conns: &[Recorded]) -> String {
+    conns
+        .iter()
+        .map(|c| {
+            let firsts: Vec<String> = c
+                .requests()
+                .iter()
+                .map(|r| r.lines().next().unwrap_or("").to_owned())
+                .collect();
+            format!("{firsts:?} pings={} pongs={}", c.pings(), c.pongs())
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Requests Kamailio logged with this method (its route logs each one).
+fn logged(kam: &Kamailio, method: &str) -> usize {
+    kam.log()
+        .lines()
+        .filter(|l| l.contains(&format!(" {method} sip")))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_register_over_tcp_keeps_its_flow_alive_with_crlf_pings_kamailio_answers() {
+    let kam = kamailio(Digest::Md5, 3600);
+    let relay = Relay::start(([127, 0, 0, 1], kam.port).into()).expect("relay");
+    let options_before = logged(&kam, "OPTIONS");
+    let mut ua = Ua::start().await;
+    register_via(&mut ua, &relay, 2, json!({})).await;
+    assert_eq!(ua.sip.health()["transport"], "tcp");
+    // Keep-alives every 2 s (test timing): three answered pings.
+    let answered = wait_until(Duration::from_secs(20), || {
+        relay
+            .connections()
+            .iter()
+            .any(|c| c.pings() >= 3 && c.pongs() >= 3)
+    });
+    let conns = relay.connections();
+    assert!(answered, "{}", summary(&conns));
+    let flow = conns.iter().find(|c| c.pings() >= 3).expect("pinged flow");
+    assert!(
+        flow.requests().iter().any(|r| r.starts_with("REGISTER ")),
+        "pings go on the registration's flow: {}",
+        summary(&conns)
+    );
+    assert!(
+        conns
+            .iter()
+            .all(|c| !c.requests().iter().any(|r| r.starts_with("OPTIONS "))),
+        "no OPTIONS over TCP: {}",
+        summary(&conns)
+    );
+    assert_eq!(logged(&kam, "OPTIONS"), options_before);
+    assert_eq!(ua.sip.health()["state"], "registered");
+    assert_eq!(kam.contacts("1001").len(), 1, "{}", kam.ul_dump());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_register_over_tcp_replaces_a_dropped_flow_before_the_refresh() {
+    let kam = kamailio(Digest::Md5, 3600);
+    let relay = Relay::start(([127, 0, 0, 1], kam.port).into()).expect("relay");
+    let mut ua = Ua::start().await;
+    register_via(&mut ua, &relay, 2, json!({})).await;
+    // The connection drops (NAT, server restart): a new flow and a new
+    // REGISTER on it, without waiting for the refresh (at 30 s).
+    relay.cut();
+    let again = ua
+        .wait_where(10, |e| e.notify == 1009 && e.param["register_state"] == 3)
+        .await;
+    let conns = relay.connections();
+    assert!(again.is_some(), "{:?}\n{}", ua.notified(), summary(&conns));
+    assert_eq!(conns.len(), 2, "{}", summary(&conns));
+    assert!(conns[1].requests()[0].starts_with("REGISTER "));
+    assert!(
+        wait_until(Duration::from_secs(10), || relay.connections()[1].pongs()
+            >= 1),
+        "the new flow is pinged and answered: {}",
+        summary(&relay.connections())
+    );
+    assert_eq!(kam.contacts("1001").len(), 1, "{}", kam.ul_dump());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_register_over_tls_keeps_its_flow_alive_with_crlf_pings_kamailio_answers() {
+    let kam = Kamailio::start(KamailioConfig {
+        tls: true,
+        ..KamailioConfig::default()
+    })
+    .expect("kamailio with tls");
+    let tls_port = kam.tls_port.expect("tls port");
+    let relay = Relay::start(([127, 0, 0, 1], tls_port).into()).expect("relay");
+    let options_before = logged(&kam, "OPTIONS");
+    let mut ua = Ua::start().await;
+    let ca = kam.ca_cert().display().to_string();
+    register_via(&mut ua, &relay, 1, json!({"tls_rootcertpath": ca})).await;
+    assert_eq!(ua.sip.health()["transport"], "tls");
+    // The relay sees only TLS records. A ping (4 bytes) or a pong (2) makes
+    // an application-data record far shorter than any SIP message would.
+    let small = |bytes: &[u8]| {
+        tls_records(bytes)
+            .iter()
+            .filter(|(kind, len)| *kind == 23 && *len <= 40)
+            .count()
+    };
+    let answered = wait_until(Duration::from_secs(20), || {
+        relay
+            .connections()
+            .iter()
+            .any(|c| small(&c.to_server) >= 3 && small(&c.to_client) >= 3)
+    });
+    let conns = relay.connections();
+    let sizes: Vec<_> = conns
+        .iter()
+        .map(|c| (tls_records(&c.to_server), tls_records(&c.to_client)))
+        .collect();
+    assert!(answered, "records (type, length) per connection: {sizes:?}");
+    assert_eq!(conns.len(), 1, "one flow: {sizes:?}");
+    assert_eq!(
+        logged(&kam, "OPTIONS"),
+        options_before,
+        "no OPTIONS over TLS"
+    );
+    assert!(logged(&kam, "REGISTER") >= 1);
+    assert_eq!(ua.sip.health()["state"], "registered");
+    assert_eq!(kam.contacts("1001").len(), 1, "{}", kam.ul_dump());
 }

@@ -6,6 +6,7 @@
 
 pub mod baresip;
 pub mod kamailio;
+pub mod relay;
 pub mod sipp;
 pub mod ua;
 
