@@ -70,7 +70,8 @@ pub struct SipSection {
     pub register_expires: u32,
     /// How long one REGISTER or OPTIONS may go unanswered, seconds.
     pub request_timeout: u64,
-    /// OPTIONS keep-alive period while registered, seconds.
+    /// Keep-alive period while registered (OPTIONS on UDP, a CRLF ping on
+    /// TCP/TLS), seconds.
     pub keepalive_interval: u64,
     /// After every server failed, wait this long and start over, seconds.
     pub retry_interval: u64,
