@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::Write;
+use std::io::{BufReader, Write};
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -68,63 +68,155 @@ impl Speaker for NullSpeaker {
 }
 
 /// A WAV file played in a loop: any rate, any channel count (mixed to mono).
+/// Read from the file 20 ms at a time rather than held in memory: a minute
+/// of 48 kHz audio as f32 would be 11 MiB resident for the whole call.
 pub struct WavMic {
-    samples: Vec<f32>,
-    pos: usize,
+    path: String,
+    reader: hound::WavReader<BufReader<File>>,
+    channels: usize,
+    /// Factor from the file's integer samples to [-1, 1); `None` for float files.
+    int_scale: Option<f32>,
+    /// To 48 kHz, for files at another rate; fed across the loop's seam
+    /// without a break, so the loop has no hole there.
+    converter: Option<RateConverter>,
+    /// 20 ms of mono samples at the file's rate, on their way to the converter.
+    chunk: Vec<f32>,
+    /// The file stopped yielding samples (truncated to nothing, gone): silence.
+    dead: bool,
+}
+
+/// Mono samples from the reader's position into `out`, mixing channels;
+/// stops early at the end of the data or at a sample that cannot be read
+/// (a truncated file).
+fn read_mono<S: hound::Sample>(
+    reader: &mut hound::WavReader<BufReader<File>>,
+    channels: usize,
+    to_f32: impl Fn(S) -> f32,
+    out: &mut [f32],
+) -> usize {
+    let mut samples = reader.samples::<S>();
+    for (n, o) in out.iter_mut().enumerate() {
+        let mut sum = 0.0;
+        for _ in 0..channels {
+            match samples.next() {
+                Some(Ok(s)) => sum += to_f32(s),
+                _ => return n,
+            }
+        }
+        *o = sum / channels as f32;
+    }
+    out.len()
+}
+
+fn open_wav(path: &str) -> Result<hound::WavReader<BufReader<File>>, String> {
+    hound::WavReader::open(path).map_err(|e| format!("cannot read {path} as WAV: {e}"))
 }
 
 impl WavMic {
     pub fn open(path: &str) -> Result<Self, String> {
-        let mut reader =
-            hound::WavReader::open(path).map_err(|e| format!("cannot read {path} as WAV: {e}"))?;
+        let reader = open_wav(path)?;
         let spec = reader.spec();
-        let channels = usize::from(spec.channels.max(1));
-        let interleaved: Vec<f32> = match spec.sample_format {
-            hound::SampleFormat::Float => reader.samples::<f32>().filter_map(Result::ok).collect(),
+        if !(1000..=384_000).contains(&spec.sample_rate) {
+            return Err(format!("{path}: unsupported rate {} Hz", spec.sample_rate));
+        }
+        let int_scale = match spec.sample_format {
+            hound::SampleFormat::Float => None,
             hound::SampleFormat::Int => {
-                let scale = 1.0 / (1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f32;
-                reader
-                    .samples::<i32>()
-                    .filter_map(Result::ok)
-                    .map(|s| s as f32 * scale)
-                    .collect()
+                Some(1.0 / (1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f32)
             }
         };
-        let mono: Vec<f32> = interleaved
-            .chunks(channels)
-            .map(|c| c.iter().sum::<f32>() / channels as f32)
-            .collect();
-        if mono.is_empty() {
+        let converter =
+            (spec.sample_rate != RATE).then(|| RateConverter::new(spec.sample_rate, RATE));
+        let mut mic = Self {
+            path: path.to_owned(),
+            reader,
+            channels: usize::from(spec.channels.max(1)),
+            int_scale,
+            converter,
+            chunk: vec![0.0; spec.sample_rate as usize / 50],
+            dead: false,
+        };
+        if mic.read_file(&mut [0.0]) == 0 {
             return Err(format!("{path} holds no audio"));
         }
-        let samples = if spec.sample_rate == RATE {
-            mono
-        } else {
-            let mut rc = RateConverter::new(spec.sample_rate, RATE);
-            rc.push(&mono);
-            // Push silence through so the converter's delay and last partial
-            // chunk come out, then keep exactly the converted file: a loop
-            // with no hole at its seam.
-            rc.push(&vec![0.0; spec.sample_rate as usize / 5]);
-            let out_len =
-                (mono.len() as u64 * u64::from(RATE) / u64::from(spec.sample_rate)) as usize;
-            let delay = rc.delay();
-            let all = rc.pull(rc.available());
-            all.iter()
-                .skip(delay)
-                .take(out_len.max(1))
-                .copied()
-                .collect()
-        };
-        Ok(Self { samples, pos: 0 })
+        mic.rewind();
+        // The converter's own delay comes out as zeros first: drop it, so
+        // the call hears the file from its first sample.
+        if let Some(delay) = mic.converter.as_ref().map(RateConverter::delay) {
+            mic.convert_at_least(delay);
+            if let Some(c) = mic.converter.as_mut() {
+                c.pull(delay);
+            }
+        }
+        Ok(mic)
+    }
+
+    fn read_file(&mut self, out: &mut [f32]) -> usize {
+        let channels = self.channels;
+        match self.int_scale {
+            Some(scale) => read_mono(&mut self.reader, channels, |s: i32| s as f32 * scale, out),
+            None => read_mono(&mut self.reader, channels, |s: f32| s, out),
+        }
+    }
+
+    /// Back to the first sample by opening the file afresh: the reader may
+    /// have stopped mid-sample at a read error, and hound's `seek` assumes
+    /// samples as wide as their bits (not so for 24 bits in 4 bytes).
+    fn rewind(&mut self) {
+        match open_wav(&self.path) {
+            Ok(r) => self.reader = r,
+            Err(_) => self.dead = true,
+        }
+    }
+
+    /// Fills `out` with the file's mono samples at its own rate, looping.
+    fn fill(&mut self, out: &mut [f32]) {
+        let mut done = 0;
+        let mut rewound = false;
+        while done < out.len() && !self.dead {
+            let n = self.read_file(&mut out[done..]);
+            done += n;
+            if done == out.len() {
+                break;
+            }
+            // A pass that yields nothing after a rewind: nothing left to play.
+            if rewound && n == 0 {
+                self.dead = true;
+                break;
+            }
+            self.rewind();
+            rewound = true;
+        }
+        out[done..].fill(0.0);
+    }
+
+    /// Feeds the converter until `n` samples are ready: about 20 ms of
+    /// output a chunk, so a few chunks; bounded in case it makes none.
+    fn convert_at_least(&mut self, n: usize) {
+        let mut chunk = std::mem::take(&mut self.chunk);
+        for _ in 0..n / FRAME + 16 {
+            match self.converter.as_ref() {
+                Some(c) if c.available() < n && !self.dead => {}
+                _ => break,
+            }
+            self.fill(&mut chunk);
+            if let Some(c) = self.converter.as_mut() {
+                c.push(&chunk);
+            }
+        }
+        self.chunk = chunk;
     }
 }
 
 impl Mic for WavMic {
     fn read(&mut self, frame: &mut [f32]) {
-        for s in frame.iter_mut() {
-            *s = self.samples[self.pos];
-            self.pos = (self.pos + 1) % self.samples.len();
+        if self.converter.is_none() {
+            self.fill(frame);
+            return;
+        }
+        self.convert_at_least(frame.len());
+        if let Some(c) = self.converter.as_mut() {
+            frame.copy_from_slice(&c.pull(frame.len()));
         }
     }
 }
@@ -475,12 +567,6 @@ mod tests {
         }
         w.finalize().unwrap();
         let mut mic = WavMic::open(path.to_str().unwrap()).unwrap();
-        // One second of 8 kHz becomes one second of 48 kHz.
-        assert!(
-            (mic.samples.len() as i64 - 48000).abs() < 100,
-            "{}",
-            mic.samples.len()
-        );
         let mut frame = vec![0.0; FRAME];
         for _ in 0..120 {
             mic.read(&mut frame);
@@ -501,6 +587,97 @@ mod tests {
         assert!(WavMic::open(dir.join("missing.wav").to_str().unwrap()).is_err());
         std::fs::write(dir.join("junk.wav"), b"RIFFjunk").unwrap();
         assert!(WavMic::open(dir.join("junk.wav").to_str().unwrap()).is_err());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// 20 ms windows of `mic`'s output over `seconds`, as RMS levels.
+    fn levels(mic: &mut WavMic, seconds: usize) -> Vec<f32> {
+        let mut frame = vec![0.0; FRAME];
+        let mut all = Vec::new();
+        for _ in 0..seconds * 50 {
+            mic.read(&mut frame);
+            all.extend_from_slice(&frame);
+        }
+        all.chunks(240)
+            .map(|w| (w.iter().map(|v| v * v).sum::<f32>() / 240.0).sqrt())
+            .collect()
+    }
+
+    fn write_wav(path: &std::path::Path, rate: u32, samples: impl Iterator<Item = f32>) {
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: rate,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(path, spec).unwrap();
+        for s in samples {
+            w.write_sample((s * 16000.0) as i16).unwrap();
+        }
+        w.finalize().unwrap();
+    }
+
+    #[test]
+    fn wav_mic_loop_keeps_the_files_length_and_starts_at_its_first_sample() {
+        let dir = std::env::temp_dir().join(format!("seatphone-loop-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for rate in [8000u32, 48000] {
+            // One second: a 50 ms burst of tone, then silence.
+            let path = dir.join(format!("burst-{rate}.wav"));
+            let burst = rate as usize / 20;
+            write_wav(
+                &path,
+                rate,
+                (0..rate as usize).map(|i| {
+                    let on = i < burst;
+                    f32::from(u8::from(on))
+                        * (i as f32 * 1000.0 * std::f32::consts::TAU / rate as f32).sin()
+                }),
+            );
+            let mut mic = WavMic::open(path.to_str().unwrap()).unwrap();
+            let lv = levels(&mut mic, 3);
+            // Where each burst begins, in 5 ms windows: one a second, from the start.
+            let onsets: Vec<usize> = (0..lv.len())
+                .filter(|&i| lv[i] > 0.2 && (i == 0 || lv[i - 1] <= 0.2))
+                .collect();
+            assert_eq!(onsets.len(), 3, "{rate} Hz: {onsets:?}");
+            for (k, o) in onsets.iter().enumerate() {
+                assert!(o.abs_diff(k * 200) <= 1, "{rate} Hz: {onsets:?}");
+            }
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn wav_mic_plays_a_truncated_file_in_a_loop() {
+        let dir = std::env::temp_dir().join(format!("seatphone-cut-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("cut.wav");
+        write_wav(
+            &path,
+            48000,
+            (0..24000).map(|i| (i as f32 * 440.0 * std::f32::consts::TAU / 48000.0).sin()),
+        );
+        // The header still promises half a second; the data stops mid-sample.
+        let len = std::fs::metadata(&path).unwrap().len();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(len - 4001)
+            .unwrap();
+        let mut mic = WavMic::open(path.to_str().unwrap()).unwrap();
+        let lv = levels(&mut mic, 2);
+        let quiet = lv.iter().filter(|l| **l < 0.2).count();
+        assert!(quiet <= 4, "{quiet} quiet windows of {}", lv.len());
+        // A file cut before its first sample holds no audio.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(44)
+            .unwrap();
+        assert!(WavMic::open(path.to_str().unwrap()).is_err());
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
