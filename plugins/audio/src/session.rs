@@ -145,6 +145,10 @@ impl Encoder {
 struct Media {
     ctx: CallContext,
     rtp: UdpSocket,
+    /// The RTP socket again, for waiting on between ticks.
+    rtp_in: mio::net::UdpSocket,
+    poll: mio::Poll,
+    events: mio::Events,
     rtcp: UdpSocket,
     n: Negotiated,
     coder: Encoder,
@@ -189,6 +193,11 @@ impl Media {
     ) -> Result<Self, String> {
         let coder = Encoder::new(&n)?;
         let srtp = srtp_for(&n)?;
+        let poll = mio::Poll::new().map_err(|e| e.to_string())?;
+        let mut rtp_in = mio::net::UdpSocket::from_std(rtp.try_clone().map_err(|e| e.to_string())?);
+        poll.registry()
+            .register(&mut rtp_in, mio::Token(0), mio::Interest::READABLE)
+            .map_err(|e| e.to_string())?;
         // Devices open on the call's own thread, at its first frame: opening
         // (and listing) sound devices may take a while.
         let (mic, speaker): (Box<dyn Mic>, Box<dyn Speaker>) =
@@ -213,6 +222,9 @@ impl Media {
             generation: u64::MAX,
             ctx,
             rtp,
+            rtp_in,
+            poll,
+            events: mio::Events::with_capacity(4),
             rtcp,
             coder,
             srtp,
@@ -270,7 +282,6 @@ impl Media {
             }
             let now = Instant::now();
             self.check_devices();
-            self.receive_rtp(now);
             self.receive_rtcp(now);
             self.play(now);
             self.send();
@@ -281,12 +292,11 @@ impl Media {
             }
             deadline += TICK;
             let now = Instant::now();
-            if deadline > now {
-                std::thread::sleep(deadline - now);
-            } else if now - deadline > TICK * 10 {
+            if now.saturating_duration_since(deadline) > TICK * 10 {
                 // Far behind (machine stalled): do not burst to catch up.
                 deadline = now;
             }
+            self.receive_rtp_until(deadline);
         }
     }
 
@@ -373,83 +383,110 @@ impl Media {
         }
     }
 
-    fn receive_rtp(&mut self, now: Instant) {
+    /// Takes RTP as it arrives until `deadline`: stamped at the next tick
+    /// instead, every packet would be held up to a frame longer than the
+    /// jitter buffer asks.
+    fn receive_rtp_until(&mut self, deadline: Instant) {
         let mut buf = [0u8; 2048];
-        for _ in 0..200 {
-            let (len, from) = match self.rtp.recv_from(&mut buf) {
-                Ok(r) => r,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(_) => break,
-            };
-            let raw = &buf[..len];
-            if len >= 2 && (200..=206).contains(&raw[1]) {
-                self.handle_rtcp(raw, now);
-                continue;
+        // A flood must not keep the thread from its tick: past this many,
+        // the rest wait in the socket (and the kernel drops what overflows).
+        let mut budget = 200;
+        loop {
+            // Drain first: readiness is edge-triggered.
+            while budget > 0 {
+                budget -= 1;
+                match self.rtp_in.recv_from(&mut buf) {
+                    Ok((len, from)) => self.receive_rtp(&buf[..len], from, Instant::now()),
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    // An ICMP error (a peer not listening yet) is reported
+                    // once; datagrams may still wait behind it.
+                    Err(_) => continue,
+                }
             }
-            let plain;
-            let data = match self.srtp.as_mut() {
-                Some(s) => match s.unprotect_rtp(raw) {
-                    Ok(p) => {
-                        plain = p;
-                        &plain[..]
-                    }
-                    Err(e) => {
-                        self.drop_packet(&format!("SRTP: {e}"));
-                        continue;
-                    }
-                },
-                None => raw,
-            };
-            let packet = match rtp::parse(data) {
-                Ok(p) => p,
+            let now = Instant::now();
+            if now >= deadline {
+                return;
+            }
+            if budget == 0
+                || self
+                    .poll
+                    .poll(&mut self.events, Some(deadline - now))
+                    .is_err()
+            {
+                std::thread::sleep(deadline - now);
+                return;
+            }
+        }
+    }
+
+    fn receive_rtp(&mut self, raw: &[u8], from: SocketAddr, now: Instant) {
+        if raw.len() >= 2 && (200..=206).contains(&raw[1]) {
+            self.handle_rtcp(raw, now);
+            return;
+        }
+        let plain;
+        let data = match self.srtp.as_mut() {
+            Some(s) => match s.unprotect_rtp(raw) {
+                Ok(p) => {
+                    plain = p;
+                    &plain[..]
+                }
                 Err(e) => {
-                    self.drop_packet(&e);
-                    continue;
+                    self.drop_packet(&format!("SRTP: {e}"));
+                    return;
                 }
-            };
-            let h = &packet.header;
-            let known = self.n.recv_pts.contains(&h.payload_type)
-                || self.n.te_recv.contains(&h.payload_type);
-            if from == self.signalled_rtp {
-                // The address the peer signalled always wins.
-                self.heard_signalled |= known;
-                self.n.remote_rtp = from;
-            } else if self.heard_signalled || !known {
-                self.drop_packet(&format!("RTP from {from}, not the peer"));
-                continue;
-            } else {
-                // Symmetric RTP (a peer behind NAT): follow where its media comes
-                // from until anything arrives from the signalled address.
-                self.n.remote_rtp = from;
+            },
+            None => raw,
+        };
+        let packet = match rtp::parse(data) {
+            Ok(p) => p,
+            Err(e) => {
+                self.drop_packet(&e);
+                return;
             }
-            self.last_rx = Some(now);
-            if !self.media_up {
-                self.media_up = true;
-                self.ctx.host.signal(&Signal::MediaUp {
-                    call_id: self.ctx.call_id,
-                    kind: "audio".into(),
-                });
+        };
+        let h = &packet.header;
+        let known =
+            self.n.recv_pts.contains(&h.payload_type) || self.n.te_recv.contains(&h.payload_type);
+        if from == self.signalled_rtp {
+            // The address the peer signalled always wins.
+            self.heard_signalled |= known;
+            self.n.remote_rtp = from;
+        } else if self.heard_signalled || !known {
+            self.drop_packet(&format!("RTP from {from}, not the peer"));
+            return;
+        } else {
+            // Symmetric RTP (a peer behind NAT): follow where its media comes
+            // from until anything arrives from the signalled address.
+            self.n.remote_rtp = from;
+        }
+        self.last_rx = Some(now);
+        if !self.media_up {
+            self.media_up = true;
+            self.ctx.host.signal(&Signal::MediaUp {
+                call_id: self.ctx.call_id,
+                kind: "audio".into(),
+            });
+        }
+        if self.n.te_recv.contains(&h.payload_type) {
+            self.coder
+                .stats
+                .update(now, h.ssrc, h.sequence_number, h.timestamp);
+            if let Some(tone) = self.events_in.packet(h.timestamp, &packet.payload) {
+                self.dtmf_received(tone, "rfc4733");
             }
-            if self.n.te_recv.contains(&h.payload_type) {
-                self.coder
-                    .stats
-                    .update(now, h.ssrc, h.sequence_number, h.timestamp);
-                if let Some(tone) = self.events_in.packet(h.timestamp, &packet.payload) {
-                    self.dtmf_received(tone, "rfc4733");
-                }
-            } else if self.n.recv_pts.contains(&h.payload_type) {
-                self.coder
-                    .stats
-                    .update(now, h.ssrc, h.sequence_number, h.timestamp);
-                self.coder.jitter.push_packet(
-                    now,
-                    h.sequence_number,
-                    h.timestamp,
-                    packet.payload.to_vec(),
-                );
-            } else if h.payload_type != 13 {
-                self.drop_packet(&format!("payload type {} not negotiated", h.payload_type));
-            }
+        } else if self.n.recv_pts.contains(&h.payload_type) {
+            self.coder
+                .stats
+                .update(now, h.ssrc, h.sequence_number, h.timestamp);
+            self.coder.jitter.push_packet(
+                now,
+                h.sequence_number,
+                h.timestamp,
+                packet.payload.to_vec(),
+            );
+        } else if h.payload_type != 13 {
+            self.drop_packet(&format!("payload type {} not negotiated", h.payload_type));
         }
     }
 
