@@ -3,7 +3,7 @@
 //! `connected`, `ended` …) and what the page asked (`accept`, `end` …); the
 //! table answers with [`CallAction`]s — page events, media life-cycle events
 //! and SIP work to do. Timers (auto-answer, auto hang-up, the 30 s limit of a
-//! waiting call) run on the `now` the driver passes in.
+//! waiting call, RFC 4028 session timers) run on the `now` the driver passes in.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -86,7 +86,32 @@ pub enum CallAction {
     /// re-INVITE with our media `sendonly` / `sendrecv`.
     Hold(u32),
     Unhold(u32),
+    /// Refresh the session (RFC 4028): re-INVITE with our unchanged offer,
+    /// or UPDATE when the peer allows it; report with `session_refreshed` or
+    /// `refresh_failed`.
+    Refresh(u32),
+    /// Send the INVITE of an outgoing call again, with this Session-Expires
+    /// and Min-SE (after a 422), or with the credentials of a new challenge
+    /// (after a 401/407 from a further hop): `None`.
+    RetryInvite(u32, Option<u32>),
 }
+
+/// Why an outgoing INVITE failed, as far as a retry is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InviteFailure {
+    /// Any final status we do not retry.
+    Final,
+    /// 422 Session Interval Too Small, with the peer's Min-SE (seconds).
+    TooSmall(Option<u32>),
+    /// 401/407 with a challenge of a realm we have not answered yet (a
+    /// second hop challenges after the proxy took its credentials).
+    NewChallenge,
+}
+
+/// RFC 4028 §4: no session interval below 90 s.
+pub const MIN_SESSION_EXPIRES: u32 = 90;
+/// The Session-Expires our INVITEs ask for (RFC 4028 recommends 1800 s).
+pub const SESSION_EXPIRES: u32 = 1800;
 
 /// A refusal of a page command: result code and `errMsg`.
 pub type Refusal = (u32, String);
@@ -108,12 +133,41 @@ struct Call {
     answer_at: Option<Instant>,
     hangup_at: Option<Instant>,
     give_up_at: Option<Instant>,
-    /// RFC 4028: the peer refreshes the session every `interval`; without a
-    /// refresh by `session_deadline` the session is dead and we hang up.
-    session_interval: Option<Duration>,
-    session_deadline: Option<Instant>,
+    /// RFC 4028 session timer, once negotiated.
+    timer: Option<SessionTimer>,
+    /// The Session-Expires of our INVITE (raised by a 422).
+    invite_se: u32,
+    /// The outgoing INVITE was sent again once (422, or a second challenge).
+    retried: bool,
     /// The last call event the page saw, re-sent to a reloaded page.
     last_event: Option<PageEvent>,
+}
+
+/// A session timer (RFC 4028): the refresher re-INVITEs or UPDATEs every
+/// half interval; without a refresh the session expires and we send BYE.
+#[derive(Debug, Clone, Copy)]
+struct SessionTimer {
+    interval: Duration,
+    /// We send the refreshes (else the peer does).
+    we_refresh: bool,
+    /// When our next refresh goes out; `None` while one is under way.
+    refresh_at: Option<Instant>,
+    /// No refresh by then: the session is dead (§10).
+    expires_at: Instant,
+}
+
+impl SessionTimer {
+    fn new(now: Instant, interval: Duration, we_refresh: bool) -> Self {
+        // §10: the side that does not refresh gives up min(32 s, SE/3)
+        // before the interval ends, so a late refresh still crosses a BYE.
+        let slack = (interval / 3).min(Duration::from_secs(32));
+        Self {
+            interval,
+            we_refresh,
+            refresh_at: we_refresh.then(|| now + interval / 2),
+            expires_at: now + interval - slack,
+        }
+    }
 }
 
 /// Every call in progress.
@@ -204,8 +258,9 @@ impl CallTable {
             answer_at: after.map(|n| now + Duration::from_secs(u64::from(n))),
             hangup_at: None,
             give_up_at: waiting.then(|| now + WAITING_LIMIT),
-            session_interval: None,
-            session_deadline: None,
+            timer: None,
+            invite_se: SESSION_EXPIRES,
+            retried: false,
             last_event: None,
         };
         self.calls.insert(id, call);
@@ -233,8 +288,9 @@ impl CallTable {
             answer_at: None,
             hangup_at: None,
             give_up_at: None,
-            session_interval: None,
-            session_deadline: None,
+            timer: None,
+            invite_se: SESSION_EXPIRES,
+            retried: false,
             last_event: None,
         };
         self.calls.insert(id, call);
@@ -359,21 +415,81 @@ impl CallTable {
         }
     }
 
-    /// The session has a timer (RFC 4028, the peer refreshes): without a
-    /// refresh within `interval` the call ends with a BYE, reason 408.
-    pub fn session_timer(&mut self, now: Instant, id: u32, interval: Duration) {
+    /// The session has a timer (RFC 4028): negotiated by the 2xx of our
+    /// INVITE, by our 200 to the peer's, or by a refresh. `we_refresh`: we
+    /// send the refreshes, every half interval; otherwise the peer does, and
+    /// without one the call ends with a BYE, reason 408.
+    pub fn session_timer(&mut self, now: Instant, id: u32, interval: Duration, we_refresh: bool) {
         if let Some(call) = self.calls.get_mut(&id) {
-            call.session_interval = Some(interval);
-            call.session_deadline = Some(now + interval);
+            let floor = Duration::from_secs(u64::from(MIN_SESSION_EXPIRES));
+            call.timer = Some(SessionTimer::new(now, interval.max(floor), we_refresh));
         }
     }
 
-    /// The peer refreshed the session (re-INVITE or UPDATE).
+    /// A refresh succeeded (the peer's re-INVITE or UPDATE, or the 2xx of
+    /// ours), with the same interval and refresher as before.
     pub fn session_refreshed(&mut self, now: Instant, id: u32) {
         if let Some(call) = self.calls.get_mut(&id) {
-            if let Some(interval) = call.session_interval {
-                call.session_deadline = Some(now + interval);
+            if let Some(t) = call.timer {
+                call.timer = Some(SessionTimer::new(now, t.interval, t.we_refresh));
             }
+        }
+    }
+
+    /// Our refresh got no 2xx (`status`, 408 when nothing came). §10: a
+    /// 408 or 481 means the session is gone; after another refusal the
+    /// session lives until it expires (and ends then).
+    pub fn refresh_failed(&mut self, id: u32, status: u16) {
+        if !matches!(self.state(id), Some(CallState::Live | CallState::Hold)) {
+            return;
+        }
+        if matches!(status, 408 | 481) {
+            self.actions.push_back(CallAction::Bye(id));
+            self.ended(id, status);
+        }
+    }
+
+    /// The session timer of a call: (interval, we refresh).
+    pub fn session(&self, id: u32) -> Option<(Duration, bool)> {
+        let t = self.calls.get(&id)?.timer?;
+        Some((t.interval, t.we_refresh))
+    }
+
+    /// The Session-Expires our INVITE for this call asks for.
+    pub fn invite_session_expires(&self, id: u32) -> u32 {
+        self.calls
+            .get(&id)
+            .map(|c| c.invite_se)
+            .unwrap_or(SESSION_EXPIRES)
+    }
+
+    /// Our INVITE got a final non-2xx `status`. A 422 with a usable Min-SE
+    /// or a challenge from a further hop is retried once (RFC 4028 §7.4,
+    /// RFC 3261 §22.3); anything else ends the call with `status`.
+    pub fn invite_failed(&mut self, id: u32, status: u16, why: InviteFailure) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if call.state != CallState::Outgoing {
+            return;
+        }
+        let retry = match why {
+            _ if call.retried => None,
+            InviteFailure::TooSmall(Some(min_se))
+                if min_se > call.invite_se && min_se <= 86_400 =>
+            {
+                call.invite_se = min_se;
+                Some(CallAction::RetryInvite(id, Some(min_se)))
+            }
+            InviteFailure::NewChallenge => Some(CallAction::RetryInvite(id, None)),
+            _ => None,
+        };
+        match retry {
+            Some(action) => {
+                call.retried = true;
+                self.actions.push_back(action);
+            }
+            None => self.ended(id, status),
         }
     }
 
@@ -431,44 +547,42 @@ impl CallTable {
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.calls
             .values()
-            .flat_map(|c| [c.answer_at, c.hangup_at, c.give_up_at, c.session_deadline])
+            .flat_map(|c| {
+                let refresh = c.timer.and_then(|t| t.refresh_at);
+                let expiry = c.timer.map(|t| t.expires_at);
+                [c.answer_at, c.hangup_at, c.give_up_at, refresh, expiry]
+            })
             .flatten()
             .min()
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
-        type Due = (
-            u32,
-            Option<Instant>,
-            Option<Instant>,
-            Option<Instant>,
-            Option<Instant>,
-        );
-        let due: Vec<Due> = self
-            .calls
-            .iter()
-            .map(|(id, c)| {
-                (
-                    *id,
-                    c.answer_at,
-                    c.hangup_at,
-                    c.give_up_at,
-                    c.session_deadline,
-                )
-            })
-            .collect();
-        for (id, answer_at, hangup_at, give_up_at, session_deadline) in due {
-            if session_deadline.is_some_and(|t| now >= t) {
+        let ids: Vec<u32> = self.calls.keys().copied().collect();
+        for id in ids {
+            let Some(c) = self.calls.get_mut(&id) else {
+                continue;
+            };
+            let due = |t: Option<Instant>| t.is_some_and(|t| now >= t);
+            if due(c.timer.map(|t| t.expires_at)) {
+                // RFC 4028 §10: no refresh in time, the session is over.
                 self.actions.push_back(CallAction::Bye(id));
                 self.ended(id, 408);
-            } else if give_up_at.is_some_and(|t| now >= t) {
+            } else if due(c.give_up_at) {
                 self.actions.push_back(CallAction::Reject(id, 480));
                 self.ended(id, 480);
-            } else if answer_at.is_some_and(|t| now >= t) {
+            } else if due(c.answer_at) {
                 let _ = self.accept(id);
-            } else if hangup_at.is_some_and(|t| now >= t) {
+            } else if due(c.hangup_at) {
                 self.actions.push_back(CallAction::Bye(id));
                 self.ended(id, 0);
+            } else if let Some(t) = c.timer.as_mut().filter(|t| due(t.refresh_at)) {
+                if c.hold_pending {
+                    // One re-INVITE at a time (RFC 3261 §14.1): after the hold.
+                    t.refresh_at = Some(now + Duration::from_secs(1));
+                } else {
+                    t.refresh_at = None;
+                    self.actions.push_back(CallAction::Refresh(id));
+                }
             }
         }
     }

@@ -317,17 +317,153 @@ fn session_timer_ends_a_call_the_peer_stopped_refreshing() {
     t.incoming(t0, 5, peer(), false, None);
     t.accept(5).unwrap();
     t.connected(t0, 5);
-    t.session_timer(t0, 5, Duration::from_secs(90));
+    t.session_timer(t0, 5, Duration::from_secs(90), false);
     drain(&mut t);
-    let t1 = t0 + Duration::from_secs(60);
+    // RFC 4028 §10: the non-refresher gives up min(32, SE/3) = 30 s early.
+    let t1 = t0 + Duration::from_secs(50);
     t.session_refreshed(t1, 5);
-    t.handle_timeout(t0 + Duration::from_secs(90));
+    t.handle_timeout(t0 + Duration::from_secs(60));
     assert!(drain(&mut t).is_empty(), "refreshed in time");
-    assert_eq!(t.poll_timeout(), Some(t1 + Duration::from_secs(90)));
-    t.handle_timeout(t1 + Duration::from_secs(90));
+    assert_eq!(t.poll_timeout(), Some(t1 + Duration::from_secs(60)));
+    t.handle_timeout(t1 + Duration::from_secs(59));
+    assert!(drain(&mut t).is_empty());
+    t.handle_timeout(t1 + Duration::from_secs(60));
     let a = drain(&mut t);
     assert_eq!(sip(&a), vec![CallAction::Bye(5)]);
+    assert_eq!(notifies(&a), vec![2007]);
     assert_eq!(ended_reason(&a), Some(408));
+    assert!(t.is_empty());
+}
+
+#[test]
+fn long_session_intervals_give_up_32_s_early_and_short_ones_are_raised_to_90() {
+    let t0 = Instant::now();
+    let mut t = CallTable::new(2);
+    t.outgoing(1, peer(), false);
+    t.connected(t0, 1);
+    t.session_timer(t0, 1, Duration::from_secs(1800), false);
+    assert_eq!(t.poll_timeout(), Some(t0 + Duration::from_secs(1768)));
+    t.session_timer(t0, 1, Duration::from_secs(10), false);
+    assert_eq!(t.session(1), Some((Duration::from_secs(90), false)));
+    assert_eq!(t.poll_timeout(), Some(t0 + Duration::from_secs(60)));
+}
+
+#[test]
+fn the_refresher_refreshes_every_half_interval_and_one_at_a_time() {
+    let t0 = Instant::now();
+    let mut t = CallTable::new(2);
+    t.outgoing(1, peer(), false);
+    t.connected(t0, 1);
+    t.session_timer(t0, 1, Duration::from_secs(90), true);
+    drain(&mut t);
+    assert_eq!(t.poll_timeout(), Some(t0 + Duration::from_secs(45)));
+    t.handle_timeout(t0 + Duration::from_secs(44));
+    assert!(drain(&mut t).is_empty());
+    let t1 = t0 + Duration::from_secs(45);
+    t.handle_timeout(t1);
+    assert_eq!(drain(&mut t), vec![CallAction::Refresh(1)]);
+    // Under way: no second refresh, only the expiry is left.
+    assert_eq!(t.poll_timeout(), Some(t0 + Duration::from_secs(60)));
+    t.handle_timeout(t1 + Duration::from_secs(1));
+    assert!(drain(&mut t).is_empty());
+    let t2 = t1 + Duration::from_secs(2);
+    t.session_refreshed(t2, 1);
+    assert_eq!(t.poll_timeout(), Some(t2 + Duration::from_secs(45)));
+    t.handle_timeout(t2 + Duration::from_secs(45));
+    assert_eq!(drain(&mut t), vec![CallAction::Refresh(1)]);
+    assert_eq!(t.state(1), Some(CallState::Live), "the call goes on");
+}
+
+#[test]
+fn a_refresh_waits_for_a_hold_under_way() {
+    let t0 = Instant::now();
+    let mut t = CallTable::new(2);
+    t.outgoing(1, peer(), false);
+    t.connected(t0, 1);
+    t.session_timer(t0, 1, Duration::from_secs(90), true);
+    t.hold(1).unwrap();
+    drain(&mut t);
+    let t1 = t0 + Duration::from_secs(45);
+    t.handle_timeout(t1);
+    assert!(drain(&mut t).is_empty(), "no re-INVITE beside the hold");
+    t.hold_done(1, true, true);
+    drain(&mut t);
+    t.handle_timeout(t1 + Duration::from_secs(1));
+    assert_eq!(drain(&mut t), vec![CallAction::Refresh(1)]);
+}
+
+#[test]
+fn a_refresh_answered_408_or_481_ends_the_call_other_refusals_wait_for_expiry() {
+    let t0 = Instant::now();
+    let mut t = CallTable::new(3);
+    for id in [1, 2] {
+        t.outgoing(id, peer(), false);
+        t.connected(t0, id);
+        t.session_timer(t0, id, Duration::from_secs(90), true);
+    }
+    drain(&mut t);
+    t.handle_timeout(t0 + Duration::from_secs(45));
+    drain(&mut t);
+    t.refresh_failed(1, 481);
+    let a = drain(&mut t);
+    assert_eq!(sip(&a), vec![CallAction::Bye(1)]);
+    assert_eq!(ended_reason(&a), Some(481));
+    t.refresh_failed(2, 500);
+    assert!(drain(&mut t).is_empty(), "the session may still live");
+    t.handle_timeout(t0 + Duration::from_secs(60));
+    let a = drain(&mut t);
+    assert_eq!(sip(&a), vec![CallAction::Bye(2)]);
+    assert_eq!(ended_reason(&a), Some(408));
+    t.refresh_failed(2, 408);
+    assert!(drain(&mut t).is_empty(), "an ended call is left alone");
+}
+
+#[test]
+fn a_422_is_retried_once_with_the_peers_min_se() {
+    let mut t = CallTable::new(2);
+    t.outgoing(1, peer(), false);
+    drain(&mut t);
+    assert_eq!(t.invite_session_expires(1), SESSION_EXPIRES);
+    t.invite_failed(1, 422, InviteFailure::TooSmall(Some(3600)));
+    assert_eq!(drain(&mut t), vec![CallAction::RetryInvite(1, Some(3600))]);
+    assert_eq!(t.invite_session_expires(1), 3600);
+    assert_eq!(
+        t.state(1),
+        Some(CallState::Outgoing),
+        "still ringing for the page"
+    );
+    t.invite_failed(1, 422, InviteFailure::TooSmall(Some(7200)));
+    let a = drain(&mut t);
+    assert_eq!(sip(&a), vec![], "once only");
+    assert_eq!(ended_reason(&a), Some(422));
+}
+
+#[test]
+fn a_422_without_a_larger_min_se_ends_the_call() {
+    let mut t = CallTable::new(3);
+    t.outgoing(1, peer(), false);
+    t.outgoing(2, peer(), false);
+    drain(&mut t);
+    t.invite_failed(1, 422, InviteFailure::TooSmall(None));
+    assert_eq!(ended_reason(&drain(&mut t)), Some(422));
+    t.invite_failed(2, 422, InviteFailure::TooSmall(Some(SESSION_EXPIRES)));
+    assert_eq!(ended_reason(&drain(&mut t)), Some(422));
+}
+
+#[test]
+fn a_second_challenge_is_answered_once_then_the_call_fails() {
+    let mut t = CallTable::new(2);
+    t.outgoing(1, peer(), false);
+    drain(&mut t);
+    t.invite_failed(1, 401, InviteFailure::NewChallenge);
+    assert_eq!(drain(&mut t), vec![CallAction::RetryInvite(1, None)]);
+    t.invite_failed(1, 401, InviteFailure::NewChallenge);
+    let a = drain(&mut t);
+    assert_eq!(sip(&a), vec![]);
+    assert_eq!(notifies(&a), vec![2007]);
+    assert_eq!(ended_reason(&a), Some(401));
+    t.invite_failed(1, 403, InviteFailure::Final);
+    assert!(drain(&mut t).is_empty(), "an ended call is left alone");
 }
 
 #[test]

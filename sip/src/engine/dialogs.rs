@@ -1,7 +1,7 @@
 //! Calls on the wire: INVITE out and in, answers, CANCEL/BYE, hold
 //! re-INVITEs, INFO DTMF, and what the dialogs report back.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rsipstack::dialog::authenticate::Credential;
 use rsipstack::dialog::dialog::DialogState;
@@ -12,8 +12,8 @@ use rsipstack::transport::SipAddr;
 use seatphone_plugin_api::{result, CallEvent, Response};
 
 use super::stack::{header, reason_code};
-use super::{session::Session, CallIo, Engine, Input};
-use crate::calls::{CallState, Peer};
+use super::{challenge, session::Session, CallIo, Engine, Input};
+use crate::calls::{CallState, InviteFailure, Peer, MIN_SESSION_EXPIRES, SESSION_EXPIRES};
 use crate::params;
 use crate::sdp::Direction;
 
@@ -58,6 +58,10 @@ impl Engine {
             .map_err(|e| (result::NOT_LOADED, e))?;
         let contact = self.contact_for(&login.user, self.settings.transport);
         let mut headers = vec![Header::Other("Allow".into(), ALLOW.into())];
+        // One Supported header (some peers read only the first), so not
+        // rsipstack's `support_prack`, which adds its own.
+        headers.push(Header::Supported("100rel, timer".into()));
+        headers.extend(timer_offer(SESSION_EXPIRES, MIN_SESSION_EXPIRES));
         let caller = if anonymous {
             headers.push(Header::Other("Privacy".into(), "id".into()));
             headers.push(Header::Other(
@@ -103,14 +107,31 @@ impl Engine {
                 auth_username: Some(login.auth_user.clone()),
             }),
             headers: Some(headers),
-            support_prack: true,
             ..Default::default()
         };
-        let (dialog, done) = self
+        self.send_invite(id, opt, session)
+            .map_err(|e| (result::FAILED, format!("cannot send the INVITE: {e}")))
+    }
+
+    /// Sends an INVITE and waits for its end in the background. When it
+    /// cannot be sent, the media the session prepared is freed.
+    fn send_invite(
+        &mut self,
+        id: u32,
+        opt: InviteOption,
+        mut session: Session,
+    ) -> Result<(), String> {
+        let (dialog, done) = match self
             .stack
             .dialogs
-            .do_invite_async(opt, self.states.clone())
-            .map_err(|e| (result::FAILED, format!("cannot send the INVITE: {e}")))?;
+            .do_invite_async(opt.clone(), self.states.clone())
+        {
+            Ok(sent) => sent,
+            Err(e) => {
+                session.stop(self.media.as_ref(), id);
+                return Err(e.to_string());
+            }
+        };
         self.by_sip_id.insert(dialog.id().call_id.clone(), id);
         self.calls.insert(
             id,
@@ -119,6 +140,9 @@ impl Engine {
                 session,
                 awaiting_ack_answer: false,
                 answered: false,
+                invite: Some(opt),
+                retry_auth: Vec::new(),
+                peer_update: false,
             },
         );
         let input = self.input.clone();
@@ -132,6 +156,55 @@ impl Engine {
         Ok(())
     }
 
+    /// Sends the INVITE of an outgoing call again, same Call-ID, higher
+    /// CSeq: with Session-Expires and Min-SE raised to `se` (after a 422),
+    /// and the credentials for every realm that challenged so far.
+    pub(super) fn retry_invite(&mut self, call: u32, se: Option<u32>) {
+        let Some(io) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(mut opt) = io.invite.take() else {
+            return;
+        };
+        let prev = io.dialog.initial_request();
+        let auth = if io.retry_auth.is_empty() {
+            challenge::carried(&prev)
+        } else {
+            std::mem::take(&mut io.retry_auth)
+        };
+        let session = std::mem::take(&mut io.session);
+        let mut headers: Vec<Header> = opt
+            .headers
+            .take()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|h| se.is_none() || !is_timer_header(h))
+            .collect();
+        if let Some(se) = se {
+            headers.extend(timer_offer(se, se));
+        }
+        headers.extend(auth);
+        opt.headers = Some(headers);
+        opt.call_id = prev.call_id_header().ok().map(|c| c.value().to_owned());
+        // RFC 3261 §22.3: the CSeq goes up; rsipstack's layer counter may be
+        // behind the dialog's (which answered the proxy's challenge).
+        let last = prev
+            .cseq_header()
+            .ok()
+            .and_then(|c| c.seq().ok())
+            .unwrap_or(0);
+        for _ in 0..64 {
+            if self.stack.dialogs.increment_last_seq() >= last {
+                break;
+            }
+        }
+        tracing::info!("call {call}: sending the INVITE again (Session-Expires {se:?})");
+        if let Err(e) = self.send_invite(call, opt, session) {
+            tracing::warn!("call {call}: INVITE not sent again: {e}");
+            self.finish(call, 500);
+        }
+    }
+
     pub(super) fn on_invite_done(&mut self, call: u32, response: Option<rsip::Response>) {
         let status = response
             .as_ref()
@@ -141,10 +214,48 @@ impl Engine {
             if let Some(resp) = response.as_ref() {
                 self.take_final_answer(call, resp);
             }
-            self.table.connected(Instant::now(), call);
-        } else {
-            self.finish(call, status);
+            let now = Instant::now();
+            self.table.connected(now, call);
+            if let Some(resp) = response.as_ref() {
+                if let Some(io) = self.calls.get_mut(&call) {
+                    io.peer_update = allows_update(&resp.headers);
+                }
+                // RFC 4028 §7.2: the 2xx says who refreshes; without
+                // Session-Expires the session has no timer.
+                if let Some((secs, refresher)) = session_expires(&resp.headers) {
+                    let we_refresh = refresher.as_deref() != Some("uas");
+                    let interval = Duration::from_secs(u64::from(secs));
+                    self.table.session_timer(now, call, interval, we_refresh);
+                }
+            }
+            return;
         }
+        let why = match (status, response.as_ref()) {
+            (422, Some(resp)) => InviteFailure::TooSmall(min_se(&resp.headers)),
+            (401 | 407, Some(resp)) => self.second_challenge(call, resp),
+            _ => InviteFailure::Final,
+        };
+        self.table.invite_failed(call, status, why);
+        if !self.table.contains(call) {
+            self.drop_io(call);
+        }
+    }
+
+    /// A final 401/407 for a realm our INVITE did not answer (the callee
+    /// behind the proxy): the credentials for sending it again.
+    fn second_challenge(&mut self, call: u32, resp: &rsip::Response) -> InviteFailure {
+        let Some(login) = self.account.as_ref().map(|a| a.login.clone()) else {
+            return InviteFailure::Final;
+        };
+        let Some(io) = self.calls.get_mut(&call) else {
+            return InviteFailure::Final;
+        };
+        let sent = io.dialog.initial_request();
+        if !challenge::fresh(&sent, resp) {
+            return InviteFailure::Final;
+        }
+        io.retry_auth = challenge::retry_headers(&sent, resp, &login.auth_user, &login.password);
+        InviteFailure::NewChallenge
     }
 
     /// The 2xx answer to our INVITE: start media, once.
@@ -188,6 +299,9 @@ impl Engine {
                 session,
                 awaiting_ack_answer: false,
                 answered: false,
+                invite: None,
+                retry_auth: Vec::new(),
+                peer_update: allows_update(&request.headers),
             },
         );
         if self
@@ -219,15 +333,22 @@ impl Engine {
             Header::ContentType("application/sdp".into()),
             Header::Other("Allow".into(), ALLOW.into()),
         ];
-        // RFC 4028 as UAS: accept the caller's interval and let it refresh.
-        let timer = session_expires(&io.dialog.initial_request());
-        if let Some(secs) = timer {
+        // RFC 4028 §9 as UAS: accept the caller's interval. The caller
+        // refreshes unless it asked us to, or does not know timers.
+        let req = io.dialog.initial_request();
+        let timer = session_expires(&req.headers).map(|(secs, refresher)| {
+            let uac_supports = supports_timer(&req.headers);
+            let we_refresh = refresher.as_deref() == Some("uas") || !uac_supports;
+            let role = if we_refresh { "uas" } else { "uac" };
             headers.push(Header::Other(
                 "Session-Expires".into(),
-                format!("{secs};refresher=uac"),
+                format!("{secs};refresher={role}"),
             ));
-            headers.push(Header::Other("Require".into(), "timer".into()));
-        }
+            if uac_supports {
+                headers.push(Header::Other("Require".into(), "timer".into()));
+            }
+            (secs, we_refresh)
+        });
         if let Err(e) = io.dialog.accept(Some(headers), Some(sdp.into_bytes())) {
             tracing::warn!("call {call}: 200 OK not sent: {e}");
             self.finish(call, 500);
@@ -236,13 +357,78 @@ impl Engine {
         if !io.awaiting_ack_answer {
             io.session.start(media.as_ref(), call);
         }
-        if let Some(secs) = timer {
-            self.table.session_timer(
-                Instant::now(),
-                call,
-                std::time::Duration::from_secs(u64::from(secs)),
-            );
+        if let Some((secs, we_refresh)) = timer {
+            let interval = Duration::from_secs(u64::from(secs));
+            self.table
+                .session_timer(Instant::now(), call, interval, we_refresh);
         }
+    }
+
+    /// Refreshes the session (RFC 4028 §7.4, §8): UPDATE without SDP when
+    /// the peer allows it, else a re-INVITE with our unchanged offer (same
+    /// SDP version, RFC 3264 §8).
+    pub(super) fn refresh(&mut self, call: u32) {
+        let Some(io) = self.calls.get(&call) else {
+            return;
+        };
+        let mut headers = self.timer_headers(call);
+        let dialog = io.dialog.clone();
+        let by_update = io.peer_update;
+        let sdp = io.session.sdp();
+        let input = self.input.clone();
+        tokio::spawn(async move {
+            let response = if by_update {
+                dialog.update(Some(headers), None).await
+            } else {
+                headers.push(Header::ContentType("application/sdp".into()));
+                dialog.reinvite(Some(headers), Some(sdp.into_bytes())).await
+            };
+            let _ = input.send(Input::RefreshDone {
+                call,
+                response: response.ok().flatten(),
+            });
+        });
+    }
+
+    pub(super) fn on_refresh_done(&mut self, call: u32, response: Option<rsip::Response>) {
+        let now = Instant::now();
+        match response {
+            Some(r) if r.status_code.kind() == rsip::StatusCodeKind::Successful => {
+                self.renegotiated(now, call, &r.headers, "uac");
+            }
+            Some(r) => self.table.refresh_failed(call, r.status_code.code()),
+            None => self.table.refresh_failed(call, 408),
+        }
+    }
+
+    /// A refresh went through (either way): the timer starts again, with
+    /// the interval and refresher the message names. `us`: the role
+    /// (`uac`/`uas`) we had in that transaction.
+    fn renegotiated(&mut self, now: Instant, call: u32, headers: &rsip::Headers, us: &str) {
+        match session_expires(headers) {
+            Some((secs, refresher)) => {
+                let we_refresh = refresher.as_deref().unwrap_or("uac") == us;
+                let interval = Duration::from_secs(u64::from(secs));
+                self.table.session_timer(now, call, interval, we_refresh);
+            }
+            None => self.table.session_refreshed(now, call),
+        }
+    }
+
+    /// Session-Expires and Supported for a request we send in the dialog
+    /// (refresh or hold), naming the refresher as negotiated.
+    fn timer_headers(&self, call: u32) -> Vec<Header> {
+        let Some((interval, we_refresh)) = self.table.session(call) else {
+            return Vec::new();
+        };
+        let role = if we_refresh { "uac" } else { "uas" };
+        vec![
+            Header::Other("Supported".into(), "timer".into()),
+            Header::Other(
+                "Session-Expires".into(),
+                format!("{};refresher={role}", interval.as_secs()),
+            ),
+        ]
     }
 
     pub(super) fn reject(&mut self, call: u32, code: u16) {
@@ -283,8 +469,9 @@ impl Engine {
         let sdp = io.session.redirected(dir);
         let dialog = io.dialog.clone();
         let input = self.input.clone();
+        let mut headers = self.timer_headers(call);
         tokio::spawn(async move {
-            let headers = vec![Header::ContentType("application/sdp".into())];
+            headers.push(Header::ContentType("application/sdp".into()));
             let response = dialog
                 .reinvite(Some(headers), Some(sdp.into_bytes()))
                 .await
@@ -324,6 +511,10 @@ impl Engine {
             if let (Some(io), Some(resp)) = (self.calls.get_mut(&call), response.as_ref()) {
                 io.session.take_answer(&String::from_utf8_lossy(&resp.body));
                 io.session.start(self.media.as_ref(), call);
+            }
+            // Any re-INVITE that succeeds refreshes the session (RFC 4028 §1).
+            if let Some(resp) = response.as_ref() {
+                self.renegotiated(Instant::now(), call, &resp.headers, "uac");
             }
         }
         self.table.hold_done(call, hold, ok);
@@ -401,12 +592,24 @@ impl Engine {
                     }
                     Some(io.session.sdp())
                 });
+                // The peer's re-INVITE or UPDATE refreshes the session; the
+                // answer names the refresher it asked for (RFC 4028 §9).
+                let mut headers = vec![Header::ContentType("application/sdp".into())];
+                if let (Some(c), Some(_)) = (call, answer.as_ref()) {
+                    self.renegotiated(Instant::now(), c, &req.headers, "uas");
+                    if let Some((secs, refresher)) = session_expires(&req.headers) {
+                        let role = refresher.unwrap_or_else(|| "uac".to_owned());
+                        headers.push(Header::Other(
+                            "Session-Expires".into(),
+                            format!("{secs};refresher={role}"),
+                        ));
+                    }
+                }
                 tokio::spawn(async move {
                     let _ = match answer {
                         Some(sdp) => {
-                            let h = vec![Header::ContentType("application/sdp".into())];
                             handle
-                                .respond(StatusCode::OK, Some(h), Some(sdp.into_bytes()))
+                                .respond(StatusCode::OK, Some(headers), Some(sdp.into_bytes()))
                                 .await
                         }
                         None => handle.reply(StatusCode::NotAcceptableHere).await,
@@ -447,7 +650,17 @@ impl Engine {
             }
             DialogState::Terminated(id, reason) => {
                 if let Some(call) = call_of(self, &id) {
-                    self.finish(call, reason_code(&reason));
+                    let current = self
+                        .calls
+                        .get(&call)
+                        .is_none_or(|io| io.dialog.id().local_tag == id.local_tag);
+                    // An outgoing call's INVITE ends with InviteDone, which
+                    // may send it again (422, a second challenge); an old
+                    // dialog of a call sent again is not the call.
+                    let unanswered = self.table.state(call) == Some(CallState::Outgoing);
+                    if current && !unanswered {
+                        self.finish(call, reason_code(&reason));
+                    }
                 }
                 // rsipstack keeps every dialog in its registry until told:
                 // without this each call leaked ~16 KiB (found by bench/).
@@ -459,11 +672,16 @@ impl Engine {
 
     /// The call is over on the SIP side: stop media, tell the table.
     pub(super) fn finish(&mut self, call: u32, reason: u16) {
+        self.drop_io(call);
+        self.table.ended(call, reason);
+    }
+
+    /// Forgets the SIP side of a call and stops its media.
+    fn drop_io(&mut self, call: u32) {
         if let Some(mut io) = self.calls.remove(&call) {
             io.session.stop(self.media.as_ref(), call);
             self.by_sip_id.retain(|_, c| *c != call);
         }
-        self.table.ended(call, reason);
     }
 }
 
@@ -524,11 +742,60 @@ pub fn platform_answer_after(req: &rsip::Request) -> Option<u32> {
     None
 }
 
-/// `Session-Expires` of a request, in seconds (RFC 4028 §4), at least 90.
-fn session_expires(req: &rsip::Request) -> Option<u32> {
-    let value = header(&req.headers, "Session-Expires").or_else(|| header(&req.headers, "x"))?;
-    let secs = value.split(';').next()?.trim().parse::<u32>().ok()?;
-    Some(secs.clamp(90, 86_400))
+/// `Session-Expires` (compact `x`) in seconds, at least 90 (RFC 4028 §4),
+/// and its `refresher` (`uac`/`uas`) when named.
+fn session_expires(headers: &rsip::Headers) -> Option<(u32, Option<String>)> {
+    let value = header(headers, "Session-Expires").or_else(|| header(headers, "x"))?;
+    let mut parts = value.split(';');
+    let secs = parts.next()?.trim().parse::<u32>().ok()?;
+    let refresher = parts.find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("refresher")
+            .then(|| v.trim().to_ascii_lowercase())
+    });
+    Some((secs.clamp(MIN_SESSION_EXPIRES, 86_400), refresher))
+}
+
+/// `Min-SE` of a 422 (RFC 4028 §6).
+fn min_se(headers: &rsip::Headers) -> Option<u32> {
+    let value = header(headers, "Min-SE")?;
+    value.split(';').next()?.trim().parse::<u32>().ok()
+}
+
+/// Whether a header lists `token` (Supported, Allow), any case.
+fn lists(headers: &rsip::Headers, name: &str, token: &str) -> bool {
+    headers.iter().any(|h| {
+        let text = h.to_string();
+        text.split_once(':').is_some_and(|(n, v)| {
+            n.trim().eq_ignore_ascii_case(name)
+                && v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token))
+        })
+    })
+}
+
+fn supports_timer(headers: &rsip::Headers) -> bool {
+    lists(headers, "Supported", "timer") || lists(headers, "k", "timer")
+}
+
+fn allows_update(headers: &rsip::Headers) -> bool {
+    lists(headers, "Allow", "UPDATE")
+}
+
+/// The timer headers of our INVITE (RFC 4028 §7.1, beside `Supported:
+/// timer`): the interval we ask for and the smallest we accept; the callee
+/// picks the refresher.
+fn timer_offer(se: u32, min_se: u32) -> Vec<Header> {
+    vec![
+        Header::Other("Session-Expires".into(), se.to_string()),
+        Header::Other("Min-SE".into(), min_se.to_string()),
+    ]
+}
+
+fn is_timer_header(h: &Header) -> bool {
+    let text = h.to_string();
+    let name = text.split(':').next().unwrap_or("").trim();
+    name.eq_ignore_ascii_case("Session-Expires") || name.eq_ignore_ascii_case("Min-SE")
 }
 
 #[cfg(test)]

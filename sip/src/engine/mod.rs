@@ -4,6 +4,7 @@
 //! task that reports back through [`Input`], so the SIP task never blocks.
 
 mod anonymous_tls;
+mod challenge;
 mod commands;
 pub(crate) mod dialogs;
 mod early;
@@ -60,6 +61,11 @@ pub(crate) enum Input {
         hold: bool,
         response: Option<rsip::Response>,
     },
+    /// Our session refresh (RFC 4028) finished.
+    RefreshDone {
+        call: u32,
+        response: Option<rsip::Response>,
+    },
 }
 
 /// The SIP side of one call.
@@ -70,6 +76,12 @@ struct CallIo {
     awaiting_ack_answer: bool,
     /// The 2xx answer to our INVITE was taken (it is reported twice).
     answered: bool,
+    /// Our INVITE as sent, for sending it again (422, a second challenge).
+    invite: Option<rsipstack::dialog::invitation::InviteOption>,
+    /// Credentials for the INVITE sent again after a second challenge.
+    retry_auth: Vec<rsip::Header>,
+    /// The peer allows UPDATE: session refreshes go without SDP.
+    peer_update: bool,
 }
 
 struct Account {
@@ -244,6 +256,7 @@ impl Engine {
                 hold,
                 response,
             } => self.on_hold_done(call, hold, response),
+            Input::RefreshDone { call, response } => self.on_refresh_done(call, response),
         }
     }
 
@@ -280,6 +293,8 @@ impl Engine {
             CallAction::Bye(call) => self.hang_up(call, false),
             CallAction::Hold(call) => self.reinvite_hold(call, true),
             CallAction::Unhold(call) => self.reinvite_hold(call, false),
+            CallAction::Refresh(call) => self.refresh(call),
+            CallAction::RetryInvite(call, se) => self.retry_invite(call, se),
         }
     }
 
