@@ -939,7 +939,7 @@ async fn figure5_latency(kam: Kam, rounds: usize) -> Vec<Metric> {
             Err(e) => m.miss(format!("Seatphone: {e}")),
         }
     }
-    m.note.push_str(" Seatphone's jitter buffer holds at least 40 ms (media/src/jitter.rs, MIN_DELAY) and PCMU is resampled 8 ↔ 48 kHz (rubato FFT, 10 ms each way), so 60 ms of the figure are buffering by design.");
+    m.note.push_str(" Seatphone's jitter buffer holds at least 40 ms (media/src/jitter.rs, MIN_DELAY) and PCMU is resampled 8 ↔ 48 kHz (rubato FFT, 5 ms each way), so 50 ms of the figure are buffering by design.");
     // baresip 1.0 has no paced file player: what can be measured stops at
     // its decoder, so it is a lower bound, not the same figure.
     let mut lower = Vec::new();
