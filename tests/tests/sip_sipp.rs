@@ -1,6 +1,7 @@
 //! SIPp scenarios: the corners baresip does not exercise (100rel/PRACK,
 //! early media, peer re-INVITE hold, INFO, delayed offer, platform
-//! auto-answer, session timers, retransmissions).
+//! auto-answer, session timers both ways, a callee that challenges behind
+//! a proxy that challenged, messages lost on the way).
 
 use std::time::Duration;
 
@@ -157,8 +158,10 @@ async fn sip_sipp_session_timer_is_accepted_and_refresh_answered() {
     passed(&mut sipp).await;
 }
 
+/// SIPp loses (`lost="100"`) our 200 OK for 1.2 s and then our BYE for
+/// 1.2 s: the call only completes if both are sent again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sip_sipp_lost_200_is_retransmitted_until_the_ack() {
+async fn sip_sipp_lost_200_and_lost_bye_are_retransmitted() {
     let mut ua = Ua::start().await;
     let mut sipp = Sipp::uac("uac_lost_200.xml", &local(&ua)).expect("sipp");
     let inc = ua.wait(2002, 10).await;
@@ -166,18 +169,156 @@ async fn sip_sipp_lost_200_is_retransmitted_until_the_ack() {
     if ua.wait_where(10, |e| e.notify == 2006).await.is_none() {
         panic!("no 2006: {:?}\n{}", ua.notified(), sipp.logs());
     }
-    ua.wait(2007, 10).await;
+    let r = ua.command("tsdk_end_call", json!({"callId": id})).await;
+    assert_eq!(r.result, 0, "{r:?}");
+    let end = ua.wait(2007, 10).await;
+    assert_eq!(end.param["callInfo"]["reasonCode"], 0);
     passed(&mut sipp).await;
-    let oks = sipp.messages().matches("SIP/2.0 200 OK").count();
-    assert!(
-        oks >= 3,
-        "the 200 OK was retransmitted until the ACK came ({oks} seen)"
-    );
+    // The log holds lost messages too: two BYEs and two 200s for the
+    // INVITE (beside SIPp's own 200 for the BYE) were sent by us.
+    let log = sipp.messages();
+    let byes = log.matches("BYE sip:").count();
+    let oks = log.matches("SIP/2.0 200 OK").count();
+    assert!(byes >= 2 && oks >= 3, "{byes} BYE, {oks} 200 OK:\n{log}");
+    assert!(log.contains("message lost"), "SIPp lost messages:\n{log}");
     assert!(ua
         .media
         .entries()
         .iter()
         .any(|e| e.starts_with(&format!("start {id}"))));
+}
+
+/// Places a call from `ua` to the SIPp UAS and returns its id.
+async fn call_sipp(ua: &mut Ua, sipp: &Sipp) -> u64 {
+    let callee = format!("2000@{}", sipp.addr());
+    let r = ua
+        .command("tsdk_start_call", json!({"calleeNumber": callee}))
+        .await;
+    assert_eq!(r.result, 0, "{r:?}");
+    r.param.as_ref().expect("param")["callId"]
+        .as_u64()
+        .expect("id")
+}
+
+/// SIPp (callee, behind Kamailio) loses every ACK of the first second and
+/// repeats its 200: the call stands only if we ACK the repeated 200.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_sipp_repeated_200_is_acked_again_when_the_ack_was_lost() {
+    let (_kam, mut ua) = registered().await;
+    let mut sipp = Sipp::uas("uas_lost_ack.xml").expect("sipp");
+    let id = call_sipp(&mut ua, &sipp).await;
+    ua.wait(2006, 10).await;
+    // SIPp loses the ACKs of the first second (for the 200 and its repeat
+    // at 0.5 s) and takes the one for the repeat at 1.5 s: hang up after it.
+    let mut acked = false;
+    for _ in 0..60 {
+        if sipp.messages().matches("ACK sip:").count() >= 3 {
+            acked = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(acked, "no third ACK:\n{}", sipp.logs());
+    let r = ua.command("tsdk_end_call", json!({"callId": id})).await;
+    assert_eq!(r.result, 0, "{r:?}");
+    passed(&mut sipp).await;
+    let log = sipp.messages();
+    assert!(log.contains("message lost"), "SIPp lost an ACK:\n{log}");
+}
+
+/// The callee behind Kamailio challenges too (401): the INVITE goes again
+/// with Kamailio's credentials and the callee's, and SIPp's `verifyauth`
+/// checks the digest against the right password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_sipp_callee_challenge_behind_the_proxy_is_answered() {
+    let (_kam, mut ua) = registered().await;
+    let mut sipp = Sipp::uas_with("uas_auth.xml", &["-key", "password", "pass1001"]).expect("sipp");
+    call_sipp(&mut ua, &sipp).await;
+    let up = ua.wait_where(10, |e| matches!(e.notify, 2006 | 2007)).await;
+    let up = up.unwrap_or_else(|| panic!("{:?}\n{}", ua.notified(), sipp.logs()));
+    assert_eq!(up.notify, 2006, "{up:?}\n{}", sipp.logs());
+    let id = call_id(&up);
+    let r = ua.command("tsdk_end_call", json!({"callId": id})).await;
+    assert_eq!(r.result, 0, "{r:?}");
+    passed(&mut sipp).await;
+}
+
+/// The callee refuses our credentials (it expects another password): the
+/// call fails once with the callee's 403, and no third INVITE goes out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_sipp_callee_refusing_our_credentials_fails_the_call_once() {
+    let (_kam, mut ua) = registered().await;
+    let mut sipp =
+        Sipp::uas_with("uas_auth.xml", &["-key", "password", "not-pass1001"]).expect("sipp");
+    call_sipp(&mut ua, &sipp).await;
+    let end = ua.wait(2007, 10).await;
+    assert_eq!(end.param["callInfo"]["reasonCode"], 403, "{end:?}");
+    assert!(!ua.notified().contains(&2006));
+    // The scenario fails on a third INVITE within 1.5 s of its 403.
+    passed(&mut sipp).await;
+    let invites = sipp.messages().matches("INVITE sip:").count();
+    assert_eq!(invites, 2, "the INVITE and its one retry:\n{}", sipp.logs());
+}
+
+/// 422 Session Interval Too Small with Min-SE 3600: the INVITE goes again
+/// (same Call-ID) with Session-Expires and Min-SE 3600; the page sees one
+/// call that connects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_sipp_session_interval_too_small_is_retried_with_min_se() {
+    let (_kam, mut ua) = registered().await;
+    let mut sipp = Sipp::uas("uas_session_422.xml").expect("sipp");
+    let id = call_sipp(&mut ua, &sipp).await;
+    let up = ua.wait_where(10, |e| matches!(e.notify, 2006 | 2007)).await;
+    let up = up.unwrap_or_else(|| panic!("{:?}\n{}", ua.notified(), sipp.logs()));
+    assert_eq!(up.notify, 2006, "{up:?}\n{}", sipp.logs());
+    assert_eq!(call_id(&up), id);
+    let r = ua.command("tsdk_end_call", json!({"callId": id})).await;
+    assert_eq!(r.result, 0, "{r:?}");
+    passed(&mut sipp).await;
+}
+
+/// RFC 4028 as caller, refresher=uac: our refresh re-INVITE (unchanged
+/// offer) reaches SIPp before the 90 s interval ends (it comes at 45 s, so
+/// this test takes about 50 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_sipp_caller_refreshes_the_session_by_reinvite() {
+    let (_kam, mut ua) = registered().await;
+    let mut sipp = Sipp::uas_with("uas_session_refresh.xml", &["-timeout", "120s"]).expect("sipp");
+    let id = call_sipp(&mut ua, &sipp).await;
+    ua.wait(2006, 10).await;
+    let mut refreshed = false;
+    for _ in 0..700 {
+        if sipp.messages().matches("INVITE sip:").count() >= 2
+            && sipp.messages().contains("X-Refresh")
+        {
+            refreshed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(refreshed, "no refresh:\n{}", sipp.logs());
+    assert!(
+        !ua.notified().contains(&2007),
+        "the call lives on: {:?}",
+        ua.notified()
+    );
+    let r = ua.command("tsdk_end_call", json!({"callId": id})).await;
+    assert_eq!(r.result, 0, "{r:?}");
+    passed(&mut sipp).await;
+}
+
+/// RFC 4028 as caller, refresher=uas, and the callee never refreshes: we
+/// end the call with a BYE at 90 - 30 = 60 s, and the page hears 2007
+/// with reasonCode 408 (this test takes about a minute).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_sipp_session_without_refresh_is_ended_before_it_expires() {
+    let (_kam, mut ua) = registered().await;
+    let mut sipp = Sipp::uas_with("uas_session_expires.xml", &["-timeout", "120s"]).expect("sipp");
+    call_sipp(&mut ua, &sipp).await;
+    ua.wait(2006, 10).await;
+    let end = ua.wait(2007, 80).await;
+    assert_eq!(end.param["callInfo"]["reasonCode"], 408, "{end:?}");
+    passed(&mut sipp).await;
 }
 
 /// A caller that lost our 100 Trying sends its INVITE again (every 0.4 s

@@ -19,8 +19,14 @@ pub struct Sipp {
 impl Sipp {
     /// SIPp waits for one call on a free port (`sip:<user>@127.0.0.1:<port>`).
     pub fn uas(scenario: &str) -> std::io::Result<Self> {
+        Self::uas_with(scenario, &[])
+    }
+
+    /// [`Sipp::uas`] with more SIPp arguments (`-key name value`, or a
+    /// longer `-timeout` than the 40 s default: later arguments win).
+    pub fn uas_with(scenario: &str, extra: &[&str]) -> std::io::Result<Self> {
         let port = free_port(1);
-        Self::spawn(scenario, port, &[], None)
+        Self::spawn(scenario, port, extra, None)
     }
 
     /// SIPp calls `target` (`127.0.0.1:port`) once.
