@@ -2,6 +2,7 @@
 //! responses and events out as text. See PROTOCOL.md "Frames".
 
 use seatphone_plugin_api::{result, Request, Response};
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
 /// Frames over this are refused (answered with result 2, socket kept).
@@ -60,44 +61,35 @@ pub fn parse_request(text: &str) -> Result<Incoming, Rejection> {
         .get("cmd")
         .and_then(Value::as_u64)
         .and_then(|c| u32::try_from(c).ok());
-    let description = obj
-        .get("description")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let mut rejection = reject(String::new());
-    rejection.rsp = cmd.unwrap_or(0);
-    if let Some(d) = &description {
-        rejection.description = d.clone();
-    }
-    let fail = |err_msg: &str| Rejection {
+    let description = match obj.remove("description") {
+        Some(Value::String(d)) => Some(d),
+        _ => None,
+    };
+    // Built only on failure: the accepted frame is the hot path.
+    let fail = |description: Option<String>, seq: Option<Value>, err_msg: &str| Rejection {
+        description: description.unwrap_or_else(|| "invalid_request".into()),
+        rsp: cmd.unwrap_or(0),
+        seq,
         err_msg: err_msg.to_owned(),
-        ..rejection.clone()
     };
 
-    if let Some(seq) = &seq {
-        if !seq.is_number() {
-            return Err(Rejection {
-                seq: None,
-                ..fail("seq must be a number")
-            });
-        }
+    if seq.as_ref().is_some_and(|seq| !seq.is_number()) {
+        return Err(fail(description, None, "seq must be a number"));
     }
-    rejection.seq = seq.clone();
-    let fail = |err_msg: &str| Rejection {
-        err_msg: err_msg.to_owned(),
-        ..rejection.clone()
-    };
-
     let Some(description) = description else {
-        return Err(fail("description is missing or not a string"));
+        return Err(fail(None, seq, "description is missing or not a string"));
     };
     let Some(cmd) = cmd else {
-        return Err(fail("cmd is missing or not a non-negative integer"));
+        return Err(fail(
+            Some(description),
+            seq,
+            "cmd is missing or not a non-negative integer",
+        ));
     };
     let param = match obj.remove("param") {
         None | Some(Value::Null) => Value::Object(Map::new()),
         Some(p @ Value::Object(_)) => p,
-        Some(_) => return Err(fail("param must be a JSON object")),
+        Some(_) => return Err(fail(Some(description), seq, "param must be a JSON object")),
     };
     Ok(Incoming {
         request: Request {
@@ -133,23 +125,55 @@ fn oversized(text: &str, err_msg: String) -> Rejection {
     }
 }
 
-/// A response: the plugin's or handler's body plus the routing fields.
+/// A response: the plugin's or handler's body plus the routing fields, which
+/// are the host's: a body key of the same name is dropped.
 pub fn response_frame(
     description: &str,
     rsp: u32,
     seq: Option<&Value>,
     response: &Response,
 ) -> String {
-    let mut obj = match serde_json::to_value(response) {
-        Ok(Value::Object(obj)) => obj,
-        _ => Map::new(),
+    let frame = ResponseFrame {
+        description,
+        rsp,
+        seq,
+        response,
     };
-    obj.insert("description".into(), description.into());
-    obj.insert("rsp".into(), rsp.into());
-    if let Some(seq) = seq {
-        obj.insert("seq".into(), seq.clone());
+    // Written straight to text: no intermediate `Value` per response.
+    serde_json::to_string(&frame).unwrap_or_default()
+}
+
+struct ResponseFrame<'a> {
+    description: &'a str,
+    rsp: u32,
+    seq: Option<&'a Value>,
+    response: &'a Response,
+}
+
+impl Serialize for ResponseFrame<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        const OWN: [&str; 6] = ["description", "rsp", "seq", "result", "errMsg", "param"];
+        let r = self.response;
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("description", self.description)?;
+        map.serialize_entry("rsp", &self.rsp)?;
+        if let Some(seq) = self.seq {
+            map.serialize_entry("seq", seq)?;
+        }
+        map.serialize_entry("result", &r.result)?;
+        if let Some(err_msg) = &r.err_msg {
+            map.serialize_entry("errMsg", err_msg)?;
+        }
+        if let Some(param) = &r.param {
+            map.serialize_entry("param", param)?;
+        }
+        for (key, value) in &r.top {
+            if !OWN.contains(&key.as_str()) {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        map.end()
     }
-    Value::Object(obj).to_string()
 }
 
 pub fn event_frame(notify: u32, description: &str, param: &Value) -> String {
@@ -232,5 +256,25 @@ mod tests {
             f,
             json!({"description":"d","rsp":9,"seq":4,"result":0,"param":{"volume":40},"local_ip":"127.0.0.1"})
         );
+    }
+
+    #[test]
+    fn body_keys_named_like_routing_fields_do_not_displace_them() {
+        let mut resp = Response::error(1, "no");
+        for (k, v) in [
+            ("description", "x"),
+            ("rsp", "x"),
+            ("seq", "x"),
+            ("result", "x"),
+        ] {
+            resp.top.insert(k.into(), v.into());
+        }
+        let text = response_frame("d", 9, None, &resp);
+        let f: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            f,
+            json!({"description":"d","rsp":9,"result":1,"errMsg":"no"})
+        );
+        assert_eq!(text.matches("\"description\"").count(), 1, "{text}");
     }
 }
