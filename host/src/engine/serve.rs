@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 
+use axum::serve::ListenerExt;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 
@@ -20,7 +21,13 @@ pub async fn serve(config: Config, supervised: bool) -> Result<(), String> {
     let (engine, signals) = Engine::start(config).await;
     let listener = TcpListener::bind(addr)
         .await
-        .map_err(|e| format!("cannot listen on {addr} ([api] bind/port): {e}"))?;
+        .map_err(|e| format!("cannot listen on {addr} ([api] bind/port): {e}"))?
+        // A response or event is one small write the page waits for: no Nagle.
+        .tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!("TCP_NODELAY not set on a page connection: {e}");
+            }
+        });
     tracing::info!("engine serving pages on {addr}");
     tokio::spawn(engine.clone().run_signals(signals));
     println!("{READY_MARK}{}", engine.version_info());
