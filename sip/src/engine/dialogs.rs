@@ -432,7 +432,7 @@ impl Engine {
     }
 
     pub(super) fn reject(&mut self, call: u32, code: u16) {
-        if let Some(mut io) = self.calls.remove(&call) {
+        if let Some(mut io) = self.take_io(call) {
             let _ = io.dialog.reject(Some(StatusCode::from(code)), None);
             io.session.stop(self.media.as_ref(), call);
         }
@@ -440,7 +440,7 @@ impl Engine {
 
     /// CANCEL (unanswered outgoing) or BYE; the table already ended the call.
     pub(super) fn hang_up(&mut self, call: u32, cancel: bool) {
-        let Some(mut io) = self.calls.remove(&call) else {
+        let Some(mut io) = self.take_io(call) else {
             return;
         };
         io.session.stop(self.media.as_ref(), call);
@@ -678,10 +678,17 @@ impl Engine {
 
     /// Forgets the SIP side of a call and stops its media.
     fn drop_io(&mut self, call: u32) {
-        if let Some(mut io) = self.calls.remove(&call) {
+        if let Some(mut io) = self.take_io(call) {
             io.session.stop(self.media.as_ref(), call);
-            self.by_sip_id.retain(|_, c| *c != call);
         }
+    }
+
+    /// Removes a call's SIP side from both maps: the dialog's later events
+    /// (its Terminated) then find no call, which has already ended.
+    fn take_io(&mut self, call: u32) -> Option<CallIo> {
+        let io = self.calls.remove(&call)?;
+        self.by_sip_id.retain(|_, c| *c != call);
+        Some(io)
     }
 }
 
