@@ -5,13 +5,19 @@
 use std::path::Path;
 
 use tracing_appender::non_blocking::WorkerGuard;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::{fmt, layer::SubscriberExt, util::SubscriberInitExt, EnvFilter};
 
 /// Lines the file writer may lag behind before lines are dropped (32 bytes a slot).
 const LOG_QUEUE_LINES: usize = 4096;
 
 /// Keep the guard alive for the life of the process: it flushes the file.
-pub fn init(dir: &Path, level: &str, file_name: &str) -> Option<WorkerGuard> {
+///
+/// `queued`: lines go to the file through a writer thread, so a busy
+/// process never waits on the disk (the engine). Otherwise each line is
+/// written as it comes (the daemon, which logs a few lines an hour and so
+/// saves the thread and its queue).
+pub fn init(dir: &Path, level: &str, file_name: &str, queued: bool) -> Option<WorkerGuard> {
     let filter = EnvFilter::try_new(level).unwrap_or_else(|e| {
         eprintln!("[log] level {level:?} is not a valid filter ({e}); using info");
         EnvFilter::new("info")
@@ -19,12 +25,18 @@ pub fn init(dir: &Path, level: &str, file_name: &str) -> Option<WorkerGuard> {
     let stderr = fmt::layer().with_writer(std::io::stderr).with_target(false);
     let (file_layer, guard) = match std::fs::create_dir_all(dir) {
         Ok(()) => {
-            // tracing-appender's default queue holds 128,000 lines in a
-            // channel whose slots are all written at creation: 4 MiB resident
-            // in each process (daemon and engine) before anything is logged.
-            let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-                .buffered_lines_limit(LOG_QUEUE_LINES)
-                .finish(tracing_appender::rolling::never(dir, file_name));
+            let file = tracing_appender::rolling::never(dir, file_name);
+            let (writer, guard) = if queued {
+                // tracing-appender's default queue holds 128,000 lines in a
+                // channel whose slots are all written at creation: 4 MiB
+                // resident before anything is logged.
+                let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+                    .buffered_lines_limit(LOG_QUEUE_LINES)
+                    .finish(file);
+                (BoxMakeWriter::new(writer), Some(guard))
+            } else {
+                (BoxMakeWriter::new(file), None)
+            };
             (
                 Some(
                     fmt::layer()
@@ -32,7 +44,7 @@ pub fn init(dir: &Path, level: &str, file_name: &str) -> Option<WorkerGuard> {
                         .with_ansi(false)
                         .with_target(false),
                 ),
-                Some(guard),
+                guard,
             )
         }
         Err(e) => {

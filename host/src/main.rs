@@ -67,8 +67,17 @@ fn main() -> ExitCode {
     } else {
         "daemon.log"
     };
-    let _guard = logging::init(&config.log.dir, &config.log.level, log_file);
-    let runtime = match tokio::runtime::Runtime::new() {
+    let _guard = logging::init(&config.log.dir, &config.log.level, log_file, args.engine);
+    // The daemon only watches its child and serves a few page sockets: one
+    // thread does, without worker threads (their stacks and malloc arenas).
+    let runtime = if args.engine {
+        tokio::runtime::Runtime::new()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    };
+    let runtime = match runtime {
         Ok(r) => r,
         Err(e) => {
             eprintln!("seatphone: cannot start the runtime: {e}");
