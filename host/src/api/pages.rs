@@ -4,10 +4,10 @@
 //! whoever produced it, so a handler that replies and then emits is seen in
 //! that order by the page. Events go to the page holding the call socket.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::{futures::Notified, Notify};
 
 pub type ConnId = u64;
 
@@ -24,6 +24,37 @@ pub enum Outbound {
     Close(u16, &'static str),
 }
 
+/// One socket's queue of outgoing frames.
+///
+/// A handler usually answers on the socket's own task, while that task runs:
+/// such a push must not wake the task (a wake-up reschedules it and rouses
+/// the other worker thread: a futex call, a context switch and a spurious
+/// poll more per command). So the socket task listens for pushes only while
+/// it waits, and reads the queue each time before it waits.
+#[derive(Default)]
+pub struct Outbox {
+    queue: Mutex<VecDeque<Outbound>>,
+    pushed: Notify,
+}
+
+impl Outbox {
+    pub fn push(&self, out: Outbound) {
+        lock(&self.queue).push_back(out);
+        // Wakes the socket task if it waits; else leaves a permit.
+        self.pushed.notify_one();
+    }
+
+    /// Moves what is queued, in order, to the end of `into`.
+    pub fn take(&self, into: &mut VecDeque<Outbound>) {
+        into.extend(lock(&self.queue).drain(..));
+    }
+
+    /// Ends at the next push; `enable` it before reading the queue.
+    pub fn pushed(&self) -> Notified<'_> {
+        self.pushed.notified()
+    }
+}
+
 pub const CLOSE_ANOTHER_PAGE: (u16, &str) = (4001, "another page holds the softphone");
 pub const CLOSE_TAKEN_OVER: (u16, &str) = (4002, "taken over by another page");
 
@@ -35,16 +66,16 @@ pub struct Pages {
 #[derive(Default)]
 struct Inner {
     next_id: ConnId,
-    conns: HashMap<ConnId, (SocketKind, UnboundedSender<Outbound>)>,
+    conns: HashMap<ConnId, (SocketKind, Arc<Outbox>)>,
     call_page: Option<ConnId>,
 }
 
 impl Pages {
-    pub fn connect(&self, kind: SocketKind, tx: UnboundedSender<Outbound>) -> ConnId {
+    pub fn connect(&self, kind: SocketKind, outbox: Arc<Outbox>) -> ConnId {
         let mut inner = self.lock();
         inner.next_id += 1;
         let id = inner.next_id;
-        inner.conns.insert(id, (kind, tx));
+        inner.conns.insert(id, (kind, outbox));
         id
     }
 
@@ -55,9 +86,9 @@ impl Pages {
         match inner.call_page {
             Some(holder) if holder != id && !takeover => false,
             Some(holder) if holder != id => {
-                if let Some((_, tx)) = inner.conns.get(&holder) {
+                if let Some((_, outbox)) = inner.conns.get(&holder) {
                     let (code, reason) = CLOSE_TAKEN_OVER;
-                    let _ = tx.send(Outbound::Close(code, reason));
+                    outbox.push(Outbound::Close(code, reason));
                 }
                 inner.call_page = Some(id);
                 true
@@ -78,8 +109,8 @@ impl Pages {
     }
 
     pub fn send_to(&self, id: ConnId, frame: String) {
-        if let Some((_, tx)) = self.lock().conns.get(&id) {
-            let _ = tx.send(Outbound::Text(frame));
+        if let Some((_, outbox)) = self.lock().conns.get(&id) {
+            outbox.push(Outbound::Text(frame));
         }
     }
 
@@ -87,61 +118,110 @@ impl Pages {
     /// next page gets the state re-sent on connect).
     pub fn send_event(&self, frame: String) {
         let inner = self.lock();
-        if let Some((_, tx)) = inner.call_page.and_then(|id| inner.conns.get(&id)) {
-            let _ = tx.send(Outbound::Text(frame));
+        if let Some((_, outbox)) = inner.call_page.and_then(|id| inner.conns.get(&id)) {
+            outbox.push(Outbound::Text(frame));
         }
     }
 
     /// To every socket of `kind` (daemon notifies).
     pub fn broadcast(&self, kind: SocketKind, frame: &str) {
-        for (k, tx) in self.lock().conns.values() {
+        for (k, outbox) in self.lock().conns.values() {
             if *k == kind {
-                let _ = tx.send(Outbound::Text(frame.to_owned()));
+                outbox.push(Outbound::Text(frame.to_owned()));
             }
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        lock(&self.inner)
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::sync::mpsc::unbounded_channel;
+    use std::time::Duration;
+
+    fn taken(outbox: &Outbox) -> Vec<Outbound> {
+        let mut q = VecDeque::new();
+        outbox.take(&mut q);
+        q.into()
+    }
 
     #[test]
     fn second_page_is_refused_and_takeover_closes_the_first() {
         let pages = Pages::default();
-        let (tx1, mut rx1) = unbounded_channel();
-        let (tx2, _rx2) = unbounded_channel();
-        let a = pages.connect(SocketKind::Call, tx1);
-        let b = pages.connect(SocketKind::Call, tx2);
+        let (o1, o2) = (Arc::new(Outbox::default()), Arc::new(Outbox::default()));
+        let a = pages.connect(SocketKind::Call, o1.clone());
+        let b = pages.connect(SocketKind::Call, o2);
         assert!(pages.claim_call_slot(a, false));
         assert!(!pages.claim_call_slot(b, false));
         assert!(pages.claim_call_slot(b, true));
         assert_eq!(
-            rx1.try_recv().unwrap(),
-            Outbound::Close(4002, "taken over by another page")
+            taken(&o1),
+            [Outbound::Close(4002, "taken over by another page")]
         );
     }
 
     #[test]
     fn events_reach_only_the_call_page_and_the_slot_frees_on_disconnect() {
         let pages = Pages::default();
-        let (tx1, mut rx1) = unbounded_channel();
-        let (tx2, mut rx2) = unbounded_channel();
-        let login = pages.connect(SocketKind::Login, tx1);
-        let call = pages.connect(SocketKind::Call, tx2);
+        let (o1, o2) = (Arc::new(Outbox::default()), Arc::new(Outbox::default()));
+        let login = pages.connect(SocketKind::Login, o1.clone());
+        let call = pages.connect(SocketKind::Call, o2.clone());
         assert!(pages.claim_call_slot(call, false));
         pages.send_event("e".into());
-        assert!(rx1.try_recv().is_err());
-        assert_eq!(rx2.try_recv().unwrap(), Outbound::Text("e".into()));
+        assert!(taken(&o1).is_empty());
+        assert_eq!(taken(&o2), [Outbound::Text("e".into())]);
         pages.disconnect(call);
-        let (tx3, _rx3) = unbounded_channel();
-        let next = pages.connect(SocketKind::Call, tx3);
+        let next = pages.connect(SocketKind::Call, Arc::default());
         assert!(pages.claim_call_slot(next, false));
         let _ = login;
+    }
+
+    #[test]
+    fn a_socket_receives_replies_and_events_in_the_order_they_were_pushed() {
+        let pages = Pages::default();
+        let outbox = Arc::new(Outbox::default());
+        let call = pages.connect(SocketKind::Call, outbox.clone());
+        assert!(pages.claim_call_slot(call, false));
+        pages.send_to(call, "reply".into());
+        pages.send_event("event".into());
+        pages.send_to(call, "reply 2".into());
+        let texts = ["reply", "event", "reply 2"].map(|t| Outbound::Text(t.into()));
+        assert_eq!(taken(&outbox), texts);
+        assert!(taken(&outbox).is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_push_while_the_socket_task_runs_is_not_lost() {
+        let outbox = Outbox::default();
+        outbox.push(Outbound::Text("a".into()));
+        tokio::time::timeout(Duration::from_secs(5), outbox.pushed())
+            .await
+            .expect("the permit left by the push");
+    }
+
+    #[tokio::test]
+    async fn a_push_from_another_thread_wakes_a_waiting_socket_task() {
+        let outbox = Arc::new(Outbox::default());
+        let waiting = tokio::spawn({
+            let outbox = outbox.clone();
+            async move { outbox.pushed().await }
+        });
+        tokio::task::yield_now().await;
+        let pusher = outbox.clone();
+        std::thread::spawn(move || pusher.push(Outbound::Text("e".into())))
+            .join()
+            .unwrap();
+        tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("woken")
+            .unwrap();
+        assert_eq!(taken(&outbox), [Outbound::Text("e".into())]);
     }
 }
