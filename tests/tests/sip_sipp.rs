@@ -1,7 +1,7 @@
 //! SIPp scenarios: the corners baresip does not exercise (100rel/PRACK,
 //! early media, peer re-INVITE hold, INFO, delayed offer, platform
-//! auto-answer, session timers both ways, a callee that challenges behind
-//! a proxy that challenged, messages lost on the way).
+//! auto-answer, session timers both ways, a callee that challenges (401 or
+//! 407) behind a proxy that challenged, messages lost on the way).
 
 use std::time::Duration;
 
@@ -239,6 +239,24 @@ async fn sip_sipp_callee_challenge_behind_the_proxy_is_answered() {
     assert_eq!(up.notify, 2006, "{up:?}\n{}", sipp.logs());
     let id = call_id(&up);
     let r = ua.command("tsdk_end_call", json!({"callId": id})).await;
+    assert_eq!(r.result, 0, "{r:?}");
+    passed(&mut sipp).await;
+}
+
+/// A far side that challenges like a proxy (407, another realm) behind
+/// Kamailio's own 407: the INVITE goes once more with Proxy-Authorization
+/// for that realm, and the call connects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_sipp_407_from_the_far_side_is_answered_with_proxy_authorization() {
+    let (_kam, mut ua) = registered().await;
+    let mut sipp = Sipp::uas("uas_proxy_auth.xml").expect("sipp");
+    call_sipp(&mut ua, &sipp).await;
+    let up = ua.wait_where(10, |e| matches!(e.notify, 2006 | 2007)).await;
+    let up = up.unwrap_or_else(|| panic!("{:?}\n{}", ua.notified(), sipp.logs()));
+    assert_eq!(up.notify, 2006, "{up:?}\n{}", sipp.logs());
+    let r = ua
+        .command("tsdk_end_call", json!({"callId": call_id(&up)}))
+        .await;
     assert_eq!(r.result, 0, "{r:?}");
     passed(&mut sipp).await;
 }
