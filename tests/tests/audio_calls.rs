@@ -545,12 +545,7 @@ async fn audio_call_on_real_pulseaudio_devices() {
 
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
     let peer = TonePeer::start("1002", &kam, "PCMA/8000/1", None);
-    let options = Options {
-        plugins: vec![plugin_library("audio")],
-        extra_toml: "[audio]\ninput = \"pulse\"\noutput = \"pulse\"\n".into(),
-        ..Options::default()
-    };
-    let host = Seatphone::start(options).await;
+    let host = Seatphone::start(pulse_devices()).await;
     let mut page = host.call_page().await;
     let mics = page
         .request(67550, "tsdk_get_devices", json!({"deviceType": 0}))
@@ -795,12 +790,7 @@ async fn audio_sound_server_vanishing_mid_call_falls_back_and_tells_the_page() {
     let pulse = Pulse::start();
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
     let peer = TonePeer::start("1002", &kam, "PCMU/8000/1", None);
-    let options = Options {
-        plugins: vec![plugin_library("audio")],
-        extra_toml: "[audio]\ninput = \"pulse\"\noutput = \"pulse\"\n".into(),
-        ..Options::default()
-    };
-    let host = Seatphone::start(options).await;
+    let host = Seatphone::start(pulse_devices()).await;
     let mut page = host.call_page().await;
     configure(&mut page, kam.port, "0", 0).await;
     Seatphone::register(&mut page, "1001", "pass1001").await;
@@ -829,4 +819,13 @@ async fn audio_sound_server_vanishing_mid_call_falls_back_and_tells_the_page() {
     assert_eq!(r["result"], 0, "{r}");
     page.event(2007, T).await;
     drop(host);
+}
+
+/// The audio plugin alone, on PulseAudio's devices (the null sink).
+fn pulse_devices() -> Options {
+    Options {
+        plugins: vec![plugin_library("audio")],
+        extra_toml: "[audio]\ninput = \"pulse\"\noutput = \"pulse\"\n".into(),
+        ..Options::default()
+    }
 }

@@ -46,13 +46,7 @@ async fn fails_over(mode: u32) {
     configure(&mut ua, first.port, &[second.port], mode).await;
     assert_eq!(ua.login("1001", "pass1001", 5).await.result, 0);
     ua.wait(1004, 10).await;
-    let status = ua
-        .seen
-        .iter()
-        .rev()
-        .find(|e| e.notify == 1009)
-        .expect("1009")
-        .clone();
+    let status = ua.last_seen(1009);
     assert_eq!(status.param["server"], first.addr());
     assert_eq!(first.contacts("1001").len(), 1);
 
@@ -86,13 +80,7 @@ async fn sip_pool_registers_with_the_first_server_that_answers() {
     ua.configure(dead.port, &[alive.port]).await;
     assert_eq!(ua.login("1001", "pass1001", 5).await.result, 0);
     ua.wait(1004, 10).await;
-    let status = ua
-        .seen
-        .iter()
-        .rev()
-        .find(|e| e.notify == 1009)
-        .expect("1009")
-        .clone();
+    let status = ua.last_seen(1009);
     assert_eq!(status.param["server"], alive.addr());
     assert_eq!(alive.contacts("1001").len(), 1);
     assert!(

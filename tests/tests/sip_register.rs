@@ -31,13 +31,7 @@ async fn register_and_deregister(digest: Digest) {
     let ok = ua.wait(1004, 10).await;
     assert_eq!(ok.param["user_number"], "1001");
     assert_eq!(ok.param["register_state"], 3);
-    let status = ua
-        .seen
-        .iter()
-        .rev()
-        .find(|e| e.notify == 1009)
-        .expect("1009")
-        .clone();
+    let status = ua.last_seen(1009);
     assert_eq!(status.param["register_state"], 3);
     assert_eq!(status.param["server"], kam.addr());
     let contacts = kam.contacts("1001");

@@ -960,8 +960,11 @@ async fn figure5_latency(kam: Kam, rounds: usize) -> Vec<Metric> {
     vec![m]
 }
 
-async fn seat_latency(kam: Kam) -> Result<f64, String> {
-    let mut sipp = measure::BenchSipp::start(
+/// SIPp answering one call and echoing its RTP, the median UDP round trip
+/// through its echo port (the wire time to subtract), and a folder for
+/// the recordings.
+async fn echo_peer() -> Result<(measure::BenchSipp, f64, tempfile::TempDir), String> {
+    let sipp = measure::BenchSipp::start(
         &[
             "-sn",
             "uas",
@@ -976,10 +979,15 @@ async fn seat_latency(kam: Kam) -> Result<f64, String> {
     )
     .map_err(|e| e.to_string())?;
     let wire = udp_echo_ms(sipp.media_port).await?;
-    let out = tempfile::Builder::new()
+    let dir = tempfile::Builder::new()
         .prefix("bench-lat")
         .tempdir()
         .map_err(|e| e.to_string())?;
+    Ok((sipp, wire, dir))
+}
+
+async fn seat_latency(kam: Kam) -> Result<f64, String> {
+    let (mut sipp, wire, out) = echo_peer().await?;
     let out_wav = out.path().join("speaker.wav");
     let input = format!("file:{}", media_files().2.display());
     let mut s = seat(
@@ -1008,25 +1016,7 @@ async fn seat_latency(kam: Kam) -> Result<f64, String> {
 }
 
 async fn bare_latency(kam: Kam) -> Result<f64, String> {
-    let mut sipp = measure::BenchSipp::start(
-        &[
-            "-sn",
-            "uas",
-            "-rtp_echo",
-            "-m",
-            "1",
-            "-recv_timeout",
-            "30000",
-        ]
-        .map(String::from),
-        &[],
-    )
-    .map_err(|e| e.to_string())?;
-    let wire = udp_echo_ms(sipp.media_port).await?;
-    let rec = tempfile::Builder::new()
-        .prefix("bench-lat")
-        .tempdir()
-        .map_err(|e| e.to_string())?;
+    let (mut sipp, wire, rec) = echo_peer().await?;
     let b = BenchBaresip::start(&BaresipSpec {
         codecs: "PCMU/8000/1".into(),
         source: format!("aufile,{}", media_files().2.display()),

@@ -233,6 +233,13 @@ impl Ua {
         }
     }
 
+    /// The latest event with this `notify` seen so far.
+    pub fn last_seen(&self, notify: u32) -> PageEvent {
+        let e = self.seen.iter().rev().find(|e| e.notify == notify);
+        e.unwrap_or_else(|| panic!("no {notify} in {:?}", self.notified()))
+            .clone()
+    }
+
     /// `notify` numbers seen so far.
     pub fn notified(&self) -> Vec<u32> {
         self.seen.iter().map(|e| e.notify).collect()
