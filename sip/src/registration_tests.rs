@@ -27,6 +27,23 @@ fn last_attempt(actions: &[RegAction]) -> u64 {
         .expect("a request was asked for")
 }
 
+/// What a (re-)registration attempt starts with: "registering" in 1009,
+/// then the REGISTER (the test timing's 60 s expiry).
+fn registering(attempt: u64, server: usize) -> Vec<RegAction> {
+    vec![
+        RegAction::Status {
+            state: 1,
+            reason: 0,
+            server,
+        },
+        RegAction::Register {
+            attempt,
+            server,
+            expires: 60,
+        },
+    ]
+}
+
 fn ok(expires: u32) -> Outcome {
     Outcome::Final {
         status: 200,
@@ -40,21 +57,7 @@ fn login_registers_and_reports_registering_then_registered() {
     let mut r = Registration::new(1, timing());
     r.login(t0);
     let a = drain(&mut r);
-    assert_eq!(
-        a,
-        vec![
-            RegAction::Status {
-                state: 1,
-                reason: 0,
-                server: 0
-            },
-            RegAction::Register {
-                attempt: 1,
-                server: 0,
-                expires: 60
-            },
-        ]
-    );
+    assert_eq!(a, registering(1, 0));
     r.on_outcome(t0, 1, ok(60));
     assert_eq!(
         drain(&mut r),
@@ -189,21 +192,7 @@ fn pool_skips_a_silent_first_server() {
     let t1 = t0 + Duration::from_secs(4);
     r.handle_timeout(t1);
     let a = drain(&mut r);
-    assert_eq!(
-        a,
-        vec![
-            RegAction::Status {
-                state: 1,
-                reason: 0,
-                server: 1
-            },
-            RegAction::Register {
-                attempt: 2,
-                server: 1,
-                expires: 60
-            },
-        ]
-    );
+    assert_eq!(a, registering(2, 1));
     r.on_outcome(t1, 2, ok(60));
     assert!(drain(&mut r).contains(&RegAction::Status {
         state: 3,
@@ -443,21 +432,7 @@ fn a_closed_flow_registers_again_at_once_and_a_pool_then_fails_over() {
     r.on_outcome(ka, n, Outcome::FlowClosed);
     // A new flow to the same server first, without waiting.
     let a = drain(&mut r);
-    assert_eq!(
-        a,
-        vec![
-            RegAction::Status {
-                state: 1,
-                reason: 0,
-                server: 0
-            },
-            RegAction::Register {
-                attempt: n + 1,
-                server: 0,
-                expires: 60
-            },
-        ]
-    );
+    assert_eq!(a, registering(n + 1, 0));
     // The server is gone (connection refused): on to the next one, and
     // nothing says "login failed" on the way.
     r.on_outcome(ka, n + 1, Outcome::NoAnswer);
