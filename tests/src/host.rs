@@ -79,6 +79,9 @@ pub struct Options {
     pub sip_toml: String,
     /// Extra TOML appended to the generated config (other sections).
     pub extra_toml: String,
+    /// Extra environment of the host (e.g. `PULSE_SERVER` of a test's own
+    /// PulseAudio, `Pulse::env`).
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for Options {
@@ -93,6 +96,7 @@ impl Default for Options {
             sip_port: 0,
             sip_toml: String::new(),
             extra_toml: String::new(),
+            env: Vec::new(),
         }
     }
 }
@@ -134,6 +138,7 @@ impl Seatphone {
         let child = Command::new(build_dir().join("seatphone"))
             .arg("--config")
             .arg(&config_path)
+            .envs(options.env.iter().cloned())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap())

@@ -5,6 +5,7 @@
 //! - [`plugins`]: build the plugins that must never sit beside `seatphone`
 //!   (the hello example, broken fixtures) into their own target folder.
 //! - [`netns`]: run a test inside a private network namespace.
+//! - [`pulse`]: a PulseAudio server of a test's own (null sinks as devices).
 
 pub mod audio_check;
 pub mod host;
@@ -12,3 +13,4 @@ pub mod measure;
 pub mod netns;
 pub mod peers;
 pub mod plugins;
+pub mod pulse;

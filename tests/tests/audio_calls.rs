@@ -16,6 +16,7 @@ use seatphone_tests::host::{plugin_library, Options, Page, Seatphone};
 use seatphone_tests::peers::baresip::read_netstrings;
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
 use seatphone_tests::peers::{free_port, stop_child, wait_until};
+use seatphone_tests::pulse::{read_raw_s16, Pulse};
 use serde_json::{json, Value};
 
 const T: Duration = Duration::from_secs(10);
@@ -437,115 +438,61 @@ async fn audio_qos_reaches_the_page_every_5_s_and_mute_silences_the_peer() {
 /// A PulseAudio server of the test's own with two null sinks: `micsink`,
 /// whose monitor is the default source (what is played into it is what a
 /// microphone hears), and `nullsink`, the default sink (its monitor records
-/// what the host plays). Clients find it at the default socket.
-struct Pulse {
-    child: Child,
-}
-
-impl Pulse {
-    fn start() -> Self {
-        let mut cmd = Command::new("pulseaudio");
-        cmd.args([
-            "-n",
-            "--daemonize=no",
-            "--exit-idle-time=-1",
-            "--use-pid-file=no",
-            "-L",
-            "module-null-sink sink_name=nullsink rate=48000",
-            "-L",
-            "module-null-sink sink_name=micsink rate=48000",
-            "-L",
-            "module-native-protocol-unix auth-anonymous=1",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        let child = cmd.spawn().expect("pulseaudio");
-        let pulse = Self { child };
-        assert!(
-            wait_until(T, || pactl(&["set-default-sink", "nullsink"])),
-            "pulseaudio did not come up"
-        );
-        assert!(pactl(&["set-default-source", "micsink.monitor"]));
-        pulse
-    }
-}
-
-impl Drop for Pulse {
-    fn drop(&mut self) {
-        stop_child(&mut self.child, Duration::from_secs(2));
-    }
-}
-
-fn pactl(args: &[&str]) -> bool {
-    Command::new("pactl")
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// A child of ours (a player or a recorder), stopped when dropped.
-struct Helper(Child);
-
-impl Helper {
-    fn start(program: &str, args: &[&str]) -> Self {
-        let mut cmd = Command::new(program);
-        cmd.args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        Self(cmd.spawn().unwrap_or_else(|e| panic!("{program}: {e}")))
-    }
-}
-
-impl Drop for Helper {
-    fn drop(&mut self) {
-        stop_child(&mut self.0, Duration::from_secs(1));
-    }
+/// what the host plays). Clients reach it with `pulse.env()`.
+fn pulse() -> Pulse {
+    let pulse = Pulse::start(&[
+        "module-null-sink sink_name=nullsink rate=48000",
+        "module-null-sink sink_name=micsink rate=48000",
+    ])
+    .expect("pulseaudio");
+    assert!(pulse.pactl(&["set-default-sink", "nullsink"]));
+    assert!(pulse.pactl(&["set-default-source", "micsink.monitor"]));
+    pulse
 }
 
 /// Raw s16le mono 48 kHz, as `parec` writes it.
 fn raw_recording(path: &Path) -> Recording {
-    let bytes = std::fs::read(path).unwrap();
-    let samples = bytes
-        .chunks_exact(2)
-        .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0)
-        .collect();
+    let mono = read_raw_s16(path, 1).unwrap().swap_remove(0);
     Recording {
         rate: 48000,
-        samples,
+        samples: mono.into_iter().map(|x| f32::from(x) / 32768.0).collect(),
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audio_call_on_real_pulseaudio_devices() {
     let _serial = SERIAL.lock().await;
-    let _pulse = Pulse::start();
+    let pulse = pulse();
     let dir = tempfile::tempdir().unwrap();
     // The "microphone": a 440 Hz tone played into micsink for the whole test.
     let tone = dir.path().join("tone.wav");
     write_sine_wav(&tone, 48000, 1, HOST_HZ, HOST_AMPLITUDE, 30.0).unwrap();
-    let _player = Helper::start("paplay", &["--device=micsink", tone.to_str().unwrap()]);
+    let _player = pulse
+        .spawn(
+            "paplay",
+            &["--device=micsink", tone.to_str().unwrap()],
+            None,
+        )
+        .expect("paplay");
     // The "ear": whatever the host plays into nullsink.
     let heard = dir.path().join("heard.raw");
-    let _recorder = Helper::start(
-        "sh",
-        &[
-            "-c",
-            &format!(
-                "exec parec --latency-msec=20 --device=nullsink.monitor --format=s16le --rate=48000 --channels=1 > {}",
-                heard.display()
-            ),
-        ],
-    );
+    let _recorder = pulse
+        .spawn(
+            "parec",
+            &[
+                "--latency-msec=20",
+                "--device=nullsink.monitor",
+                "--format=s16le",
+                "--rate=48000",
+                "--channels=1",
+            ],
+            Some(&heard),
+        )
+        .expect("parec");
 
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
     let peer = TonePeer::start("1002", &kam, "PCMA/8000/1", None);
-    let host = Seatphone::start(pulse_devices()).await;
+    let host = Seatphone::start(pulse_devices(&pulse)).await;
     let mut page = host.call_page().await;
     let mics = page
         .request(67550, "tsdk_get_devices", json!({"deviceType": 0}))
@@ -787,10 +734,10 @@ async fn audio_hold_stops_what_the_host_hears_and_unhold_brings_it_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audio_sound_server_vanishing_mid_call_falls_back_and_tells_the_page() {
     let _serial = SERIAL.lock().await;
-    let pulse = Pulse::start();
+    let pulse = pulse();
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
     let peer = TonePeer::start("1002", &kam, "PCMU/8000/1", None);
-    let host = Seatphone::start(pulse_devices()).await;
+    let host = Seatphone::start(pulse_devices(&pulse)).await;
     let mut page = host.call_page().await;
     configure(&mut page, kam.port, "0", 0).await;
     Seatphone::register(&mut page, "1001", "pass1001").await;
@@ -821,11 +768,12 @@ async fn audio_sound_server_vanishing_mid_call_falls_back_and_tells_the_page() {
     drop(host);
 }
 
-/// The audio plugin alone, on PulseAudio's devices (the null sink).
-fn pulse_devices() -> Options {
+/// The audio plugin alone, on `pulse`'s devices (the null sinks).
+fn pulse_devices(pulse: &Pulse) -> Options {
     Options {
         plugins: vec![plugin_library("audio")],
         extra_toml: "[audio]\ninput = \"pulse\"\noutput = \"pulse\"\n".into(),
+        env: pulse.env(),
         ..Options::default()
     }
 }
