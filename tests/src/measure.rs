@@ -3,7 +3,7 @@
 //! medians and percentiles, a Seatphone started with a config the benchmark
 //! writes whole (log level, `[audio]` devices, fixed SIP port), baresip with
 //! a config of the benchmark's choosing and an async `ctrl_tcp` client, and
-//! WAV files for the audio-path latency.
+//! the WAV files and click onsets of the audio-path latency.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -186,9 +186,11 @@ pub struct HostSpec {
     pub sip_port: u16,
     pub max_calls: u32,
     pub log_level: String,
-    /// `[audio] input` / `output` (`file:/x.wav`, `null`).
+    /// `[audio] input` / `output` (`file:/x.wav`, `null`, `pulse`).
     pub audio_input: Option<String>,
     pub audio_output: Option<String>,
+    /// Extra environment (`PULSE_SERVER` of the benchmark's PulseAudio).
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for HostSpec {
@@ -200,6 +202,7 @@ impl Default for HostSpec {
             log_level: "info".into(),
             audio_input: None,
             audio_output: None,
+            env: Vec::new(),
         }
     }
 }
@@ -249,6 +252,7 @@ impl BenchHost {
         let mut cmd = Command::new(build_dir().join("seatphone"));
         cmd.arg("--config")
             .arg(&config_path)
+            .envs(spec.env.iter().cloned())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(dir.path().join("stderr.log"))?);
@@ -390,6 +394,8 @@ pub struct BaresipSpec {
     pub extra_config: String,
     /// `call_max_calls`.
     pub max_calls: u32,
+    /// Extra environment (`PULSE_SERVER` for the `pulse` module).
+    pub env: Vec<(String, String)>,
 }
 
 /// The audio modules baresip loads in every benchmark: the codecs both sides
@@ -441,6 +447,7 @@ impl BenchBaresip {
         let mut cmd = Command::new("baresip");
         cmd.arg("-f")
             .arg(dir.path())
+            .envs(spec.env.iter().cloned())
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
@@ -617,39 +624,6 @@ pub fn write_wav(path: &Path, rate: u32, samples: &[i16]) -> std::io::Result<()>
         out.extend_from_slice(&s.to_le_bytes());
     }
     std::fs::write(path, out)
-}
-
-/// Reads a 16-bit PCM WAV: (rate, channels, interleaved samples).
-pub fn read_wav(path: &Path) -> Option<(u32, u16, Vec<i16>)> {
-    let bytes = std::fs::read(path).ok()?;
-    if bytes.get(0..4)? != b"RIFF" || bytes.get(8..12)? != b"WAVE" {
-        return None;
-    }
-    let (mut rate, mut channels, mut bits) = (0u32, 0u16, 0u16);
-    let mut i = 12;
-    while i + 8 <= bytes.len() {
-        let id = &bytes[i..i + 4];
-        let size = u32::from_le_bytes(bytes[i + 4..i + 8].try_into().ok()?) as usize;
-        let body = i + 8;
-        if id == b"fmt " {
-            channels = u16::from_le_bytes(bytes.get(body + 2..body + 4)?.try_into().ok()?);
-            rate = u32::from_le_bytes(bytes.get(body + 4..body + 8)?.try_into().ok()?);
-            bits = u16::from_le_bytes(bytes.get(body + 14..body + 16)?.try_into().ok()?);
-        } else if id == b"data" {
-            if bits != 16 {
-                return None;
-            }
-            // A file still being written may claim less or more than it holds.
-            let end = bytes.len().min(body + size.max(bytes.len() - body));
-            let samples = bytes[body..end]
-                .chunks_exact(2)
-                .map(|c| i16::from_le_bytes([c[0], c[1]]))
-                .collect();
-            return Some((rate, channels, samples));
-        }
-        i = body + size + (size & 1);
-    }
-    None
 }
 
 /// Sample indices where `|x|` first rises above `threshold` after at least

@@ -12,6 +12,7 @@ use seatphone_tests::measure::{
     self, median, percentile, BaresipSpec, BenchBaresip, BenchHost, Ctrl, HostSpec,
 };
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
+use seatphone_tests::pulse::{read_raw_s16, Pulse, PulseClient};
 use serde_json::{json, Value};
 
 /// One figure's numbers: a sample per round (or per call) for each side.
@@ -328,6 +329,7 @@ fn baresip_spec(user: &str, registrar_port: u16) -> BaresipSpec {
         extra_modules: Vec::new(),
         extra_config: String::new(),
         max_calls: 4,
+        env: Vec::new(),
     }
 }
 
@@ -927,36 +929,61 @@ async fn bare_cpu(kam: Kam, codec: &str) -> Result<(f64, measure::Mem), String> 
 
 // ---------------------------------------------------------------- figure 5
 
+/// Figure 5's sound devices, one PulseAudio server: a stereo null sink
+/// `bus` whose left channel is the microphone and right channel the
+/// speaker. The phone under test captures from `micsrc` (the left channel of
+/// `bus.monitor`) and plays into `spk` (a mono sink onto the right channel);
+/// the driver plays the clicks into `mic` (onto the left channel) and records
+/// `bus.monitor`. Both ends of the path are in one recording on one clock:
+/// a click's delay is where it comes back on the right minus where it went
+/// in on the left, with no process start-up or scheduling of the driver in it.
+const FIG5_DEVICES: [&str; 4] = [
+    "module-null-sink sink_name=bus rate=48000 channels=2 channel_map=front-left,front-right",
+    "module-remap-sink sink_name=mic master=bus channels=1 channel_map=mono master_channel_map=front-left remix=no",
+    "module-remap-sink sink_name=spk master=bus channels=1 channel_map=mono master_channel_map=front-right remix=no",
+    "module-remap-source source_name=micsrc master=bus.monitor channels=1 channel_map=mono master_channel_map=front-left remix=no",
+];
+/// The driver's player and recorder ask PulseAudio for this latency.
+const FIG5_CLIENT_LATENCY_MS: u32 = 10;
+
 async fn figure5_latency(kam: Kam, rounds: usize) -> Vec<Metric> {
     let mut m = Metric::new(5, "audio_latency", "added audio-path latency", "ms", true);
-    m.note = "Seatphone (host + audio plugin, PCMU as SIPp answers) calls SIPp -sn uas -rtp_echo through Kamailio; [audio] input = a WAV with a 5 ms 2 kHz burst every second, output = a WAV file; the delay of each burst from microphone to speaker (both files advance one 20 ms frame per media tick) minus the wire time (median UDP round trip through SIPp's echo port).".into();
+    m.note = format!("Both on PulseAudio (one private server, null sinks): the phone under test (PCMU, as SIPp answers) calls SIPp -sn uas -rtp_echo through Kamailio, capturing from a null sink's monitor and playing into a null sink (Seatphone: [audio] input/output = \"pulse\", cpal's ALSA pulse device, server defaults; baresip: pulse module, audio_source pulse,micsrc, audio_player pulse,spk). The driver plays a 5 ms 2 kHz burst every second into the microphone sink and records the microphone and the speaker as the left and right channel of one stereo sink's monitor (pacat/parec, {FIG5_CLIENT_LATENCY_MS} ms requested), from 2 s after the call is up; each burst's delay from left to right, median per call, minus the wire time (median UDP round trip through SIPp's echo port). Both figures include PulseAudio's buffering of the phone's capture and playback streams (what each asks for: Seatphone 20 ms ALSA periods, baresip 20 ms fragsize/tlength).");
+    let pulse = match Pulse::start(&FIG5_DEVICES) {
+        Ok(p) => p,
+        Err(e) => {
+            m.miss(format!("PulseAudio: {e}"));
+            return vec![m];
+        }
+    };
+    // The host's "pulse" device takes the server's defaults.
+    if !pulse.pactl(&["set-default-source", "micsrc"]) || !pulse.pactl(&["set-default-sink", "spk"])
+    {
+        m.miss("PulseAudio: the default source/sink could not be set");
+        return vec![m];
+    }
     for r in 0..rounds {
-        match seat_latency(kam).await {
-            Ok(ms) => {
-                eprintln!("  round {r} Seatphone: {ms:.1} ms");
-                m.seatphone.push(ms);
+        for seat_side in [seat_first(r), !seat_first(r)] {
+            let res = if seat_side {
+                seat_latency(kam, &pulse).await
+            } else {
+                bare_latency(kam, &pulse).await
+            };
+            match res {
+                Ok(ms) => {
+                    eprintln!("  round {r} {}: {ms:.1} ms", side_name(seat_side));
+                    if seat_side {
+                        &mut m.seatphone
+                    } else {
+                        &mut m.baresip
+                    }
+                    .push(ms);
+                }
+                Err(e) => m.miss(format!("{}: {e}", side_name(seat_side))),
             }
-            Err(e) => m.miss(format!("Seatphone: {e}")),
         }
     }
-    m.note.push_str(" Seatphone's jitter buffer holds at least 40 ms (media/src/jitter.rs, MIN_DELAY) and PCMU is resampled 8 ↔ 48 kHz (rubato FFT, 5 ms each way), so 50 ms of the figure are buffering by design.");
-    // baresip 1.0 has no paced file player: what can be measured stops at
-    // its decoder, so it is a lower bound, not the same figure.
-    let mut lower = Vec::new();
-    for r in 0..rounds {
-        match bare_latency(kam).await {
-            Ok(ms) => {
-                eprintln!("  round {r} baresip (to its decoder, no playout): {ms:.1} ms");
-                lower.push(ms);
-            }
-            Err(e) => eprintln!("  round {r} baresip lower bound not measured: {e}"),
-        }
-    }
-    m.miss(format!(
-        "baresip: not measurable like for like with baresip 1.0's modules: it has no paced file player (1.0's aufile is a source only; without a player module nothing paces playout), so its sndfile recording of received audio stops at the decoder. Measured that way (file birth time + burst position, PCMU, same SIPp echo, minus wire time) baresip's mic-to-decoder delay is {} ms (median of {:?}) — a lower bound without any playout buffer, so no ratio is given",
-        median(&lower).map(|x| format!("{x:.1}")).unwrap_or("not measured".into()),
-        lower.iter().map(|x| (x * 10.0).round() / 10.0).collect::<Vec<_>>()
-    ));
+    m.note.push_str(" Seatphone's jitter buffer holds at least 40 ms (media/src/jitter.rs, MIN_DELAY) and PCMU is resampled 8 ↔ 48 kHz (rubato FFT, 5 ms each way); baresip's jitter buffer is its default jitter_buffer_delay 5-10 (frames) with audio_buffer 20-160 ms before the player.");
     vec![m]
 }
 
@@ -986,99 +1013,186 @@ async fn echo_peer() -> Result<(measure::BenchSipp, f64, tempfile::TempDir), Str
     Ok((sipp, wire, dir))
 }
 
-async fn seat_latency(kam: Kam) -> Result<f64, String> {
-    let (mut sipp, wire, out) = echo_peer().await?;
-    let out_wav = out.path().join("speaker.wav");
-    let input = format!("file:{}", media_files().2.display());
-    let mut s = seat(
-        kam,
-        "0,8",
-        Some(input),
-        Some(format!("file:{}", out_wav.display())),
-    )
-    .await?;
-    let (_, id) = seat_dial(&mut s.page, &format!("service@127.0.0.1:{}", sipp.port)).await?;
-    pump_page(&mut s.page, Duration::from_secs(8)).await;
-    seat_hangup(&mut s.page, id).await?;
-    let _ = sipp.wait(Duration::from_secs(5)).await;
-    let (rate, _, samples) = measure::read_wav(&out_wav).ok_or("speaker WAV unreadable")?;
-    let period = rate as usize; // one burst a second
-    let first = rate as usize / 2;
-    let delays: Vec<f64> = measure::onsets(&samples, 3000, rate as usize / 10)
-        .into_iter()
-        .filter(|o| *o > period) // skip the first second (jitter buffer settling)
-        .map(|o| ((o + period - first % period) % period) as f64 * 1e3 / f64::from(rate))
-        .collect();
-    if delays.len() < 3 {
-        return Err(format!("only {} bursts came back", delays.len()));
+/// Clicks played into figure 5's microphone sink while `bus.monitor` is
+/// recorded; both stop when dropped. They start before the phone opens its
+/// devices, so the server's latencies are settled when it does.
+struct Clicks {
+    _player: PulseClient,
+    recorder: PulseClient,
+    path: PathBuf,
+    started: Instant,
+}
+
+impl Clicks {
+    fn start(pulse: &Pulse, dir: &std::path::Path) -> Result<Clicks, String> {
+        let latency = format!("--latency-msec={FIG5_CLIENT_LATENCY_MS}");
+        let path = dir.join("bus.raw");
+        let recorder = pulse
+            .spawn(
+                "parec",
+                &[
+                    "--device=bus.monitor",
+                    "--format=s16le",
+                    "--rate=48000",
+                    "--channels=2",
+                    &latency,
+                ],
+                Some(&path),
+            )
+            .map_err(|e| format!("parec: {e}"))?;
+        let clicks = media_files().2.display().to_string();
+        let player = pulse
+            .spawn(
+                "pacat",
+                &["--device=mic", "--file-format=wav", &latency, &clicks],
+                None,
+            )
+            .map_err(|e| format!("pacat: {e}"))?;
+        Ok(Clicks {
+            _player: player,
+            recorder,
+            path,
+            started: Instant::now(),
+        })
     }
+
+    /// Stops recording; the delay from the microphone (left) to the
+    /// speaker (right), in ms, of each burst played from [`FIG5_SETTLE`]
+    /// after `connected` on.
+    fn delays(mut self, connected: Instant) -> Result<Vec<f64>, String> {
+        self.recorder.stop();
+        let ch = read_raw_s16(&self.path, 2).map_err(|e| format!("recording: {e}"))?;
+        let at = |x: &[i16]| -> Vec<f64> {
+            measure::onsets(x, 3000, 4800)
+                .into_iter()
+                .map(|o| o as f64 / 48.0)
+                .collect()
+        };
+        // parec's first sample is a few ms after `started`: close enough
+        // for a margin of seconds.
+        let settled = (connected.duration_since(self.started) + FIG5_SETTLE).as_secs_f64() * 1e3;
+        let sent: Vec<f64> = at(&ch[0]).into_iter().filter(|t| *t > settled).collect();
+        let back = at(&ch[1]);
+        let delays: Vec<f64> = sent
+            .iter()
+            .filter_map(|t| {
+                back.iter()
+                    .find(|b| **b > *t && **b < *t + 900.0)
+                    .map(|b| b - t)
+            })
+            .collect();
+        if delays.len() < 3 {
+            return Err(format!(
+                "only {} of {} bursts came back (bursts on the speaker: {})",
+                delays.len(),
+                sent.len(),
+                back.len()
+            ));
+        }
+        eprintln!(
+            "    {} bursts, {:.1}–{:.1} ms before the wire time is taken off",
+            delays.len(),
+            percentile(&delays, 0.0).unwrap_or(f64::NAN),
+            percentile(&delays, 100.0).unwrap_or(f64::NAN)
+        );
+        Ok(delays)
+    }
+}
+
+/// The phone's own PulseAudio streams as the server sees them: the latency
+/// lines of `pactl list sink-inputs` / `source-outputs` of clients other
+/// than the driver's pacat/parec (the remap modules' streams are no clients).
+fn pulse_streams(pulse: &Pulse) -> String {
+    let mut out = Vec::new();
+    for kind in ["sink-inputs", "source-outputs"] {
+        let text = pulse.pactl_output(&["list", kind]);
+        for block in text.split("\n\n") {
+            if !block.contains("Driver: protocol-native.c")
+                || block.contains("application.process.binary = \"pacat\"")
+                || block.contains("application.process.binary = \"parec\"")
+            {
+                continue;
+            }
+            let lat: Vec<&str> = block
+                .lines()
+                .map(str::trim)
+                .filter(|l| {
+                    l.starts_with("Buffer Latency")
+                        || l.starts_with("Sink Latency")
+                        || l.starts_with("Source Latency")
+                        || l.starts_with("Sample Specification")
+                        || l.starts_with("application.name")
+                })
+                .collect();
+            if !lat.is_empty() {
+                out.push(format!("{kind}: {}", lat.join(", ")));
+            }
+        }
+    }
+    out.join("; ")
+}
+
+/// How long figure 5's call lasts.
+const FIG5_CALL: Duration = Duration::from_secs(10);
+/// Bursts in a call's first seconds are not counted: the jitter buffer and
+/// the devices settle (Seatphone's PulseAudio speaker stream stalls at the
+/// start of every call and is opened again after a second of silence).
+const FIG5_SETTLE: Duration = Duration::from_secs(2);
+
+async fn seat_latency(kam: Kam, pulse: &Pulse) -> Result<f64, String> {
+    let (mut sipp, wire, dir) = echo_peer().await?;
+    let host = BenchHost::start(&HostSpec {
+        audio_input: Some("pulse".into()),
+        audio_output: Some("pulse".into()),
+        env: pulse.env(),
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let mut page = host.call_page().await.map_err(|e| e.to_string())?;
+    BenchHost::register(&mut page, kam.port, SEAT_USER, "0,8").await?;
+    let clicks = Clicks::start(pulse, dir.path())?;
+    let (_, id) = seat_dial(&mut page, &format!("service@127.0.0.1:{}", sipp.port)).await?;
+    let connected = Instant::now();
+    let mut ended = pump_page(&mut page, FIG5_CALL / 2).await;
+    eprintln!("    Seatphone's streams: {}", pulse_streams(pulse));
+    ended |= pump_page(&mut page, FIG5_CALL / 2).await;
+    let delays = clicks.delays(connected);
+    if ended {
+        return Err("the call ended before the measurement did".into());
+    }
+    seat_hangup(&mut page, id).await?;
+    let _ = sipp.wait(Duration::from_secs(5)).await;
+    let delays =
+        delays.map_err(|e| format!("{e}; host log tail: {}", tail(&host.stderr(), 1500)))?;
     Ok(median(&delays).unwrap_or(f64::NAN) - wire)
 }
 
-async fn bare_latency(kam: Kam) -> Result<f64, String> {
-    let (mut sipp, wire, rec) = echo_peer().await?;
+async fn bare_latency(kam: Kam, pulse: &Pulse) -> Result<f64, String> {
+    let (mut sipp, wire, dir) = echo_peer().await?;
     let b = BenchBaresip::start(&BaresipSpec {
         codecs: "PCMU/8000/1".into(),
-        source: format!("aufile,{}", media_files().2.display()),
-        extra_modules: vec!["sndfile.so".into()],
-        extra_config: format!("snd_path\t\t{}", rec.path().display()),
+        source: "pulse,micsrc".into(),
+        extra_modules: vec!["pulse.so".into()],
+        extra_config: "audio_player\t\tpulse,spk".into(),
+        env: pulse.env(),
         ..baresip_spec(BARE_USER, kam.port)
     })
     .map_err(|e| e.to_string())?;
     let mut ctrl = b.ctrl().await.map_err(|e| e.to_string())?;
+    let clicks = Clicks::start(pulse, dir.path())?;
     bare_dial(&mut ctrl, &format!("service@127.0.0.1:{}", sipp.port)).await?;
-    pump_ctrl(&mut ctrl, Duration::from_secs(8)).await;
+    let connected = Instant::now();
+    let mut ended = pump_ctrl(&mut ctrl, FIG5_CALL / 2).await;
+    eprintln!("    baresip's streams: {}", pulse_streams(pulse));
+    ended |= pump_ctrl(&mut ctrl, FIG5_CALL / 2).await;
+    let delays = clicks.delays(connected);
+    if ended {
+        return Err("the call ended before the measurement did".into());
+    }
     bare_hangup(&mut ctrl).await?;
     let _ = sipp.wait(Duration::from_secs(5)).await;
-    let mut enc = None;
-    let mut dec = None;
-    for e in std::fs::read_dir(rec.path())
-        .map_err(|e| e.to_string())?
-        .flatten()
-    {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let born = e
-            .metadata()
-            .and_then(|m| m.created())
-            .map_err(|e| e.to_string())?;
-        if name.ends_with("-enc.wav") {
-            enc = Some((e.path(), born));
-        } else if name.ends_with("-dec.wav") {
-            dec = Some((e.path(), born));
-        }
-    }
-    let (enc, enc_born) = enc.ok_or("sndfile wrote no -enc.wav")?;
-    let (dec, dec_born) = dec.ok_or("sndfile wrote no -dec.wav")?;
-    let offset = dec_born
-        .duration_since(enc_born)
-        .map_err(|_| "the decoded file is older than the encoded one")?
-        .as_secs_f64();
-    let times = |path: &std::path::Path| -> Result<Vec<f64>, String> {
-        let (rate, ch, samples) = measure::read_wav(path).ok_or("sndfile WAV unreadable")?;
-        let mono: Vec<i16> = samples
-            .iter()
-            .step_by(usize::from(ch.max(1)))
-            .copied()
-            .collect();
-        Ok(measure::onsets(&mono, 3000, rate as usize / 10)
-            .into_iter()
-            .map(|o| o as f64 / f64::from(rate))
-            .collect())
-    };
-    let sent = times(&enc)?;
-    let back: Vec<f64> = times(&dec)?.into_iter().map(|t| t + offset).collect();
-    let delays: Vec<f64> = sent
-        .iter()
-        .filter(|t| **t > 1.0)
-        .filter_map(|t| {
-            back.iter()
-                .find(|b| **b > *t && **b < *t + 0.9)
-                .map(|b| (b - t) * 1e3)
-        })
-        .collect();
-    if delays.len() < 3 {
-        return Err(format!("only {} bursts came back", delays.len()));
-    }
+    let delays = delays.map_err(|e| format!("{e}; baresip log tail: {}", tail(&b.log(), 1500)))?;
     Ok(median(&delays).unwrap_or(f64::NAN) - wire)
 }
 
