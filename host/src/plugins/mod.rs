@@ -1,12 +1,15 @@
 //! Loading plugins and finding the one that answers.
 //!
-//! Every library in the plugin folder is tried, in name order. One that is not
-//! a Seatphone plugin, was built against an incompatible API, fails to start,
-//! or collides with one already loaded is skipped with a log line, and
-//! `/health` lists it with the reason; the host keeps running.
+//! Every library in the plugin folder is tried, in name order. Its export
+//! table is read first (`exports`): only plugins are loaded, a plugin's helper
+//! library is left alone. One that is not a Seatphone plugin, was built
+//! against an incompatible API, fails to start, or collides with one already
+//! loaded is skipped with a log line, and `/health` lists it with the reason;
+//! the host keeps running.
 
 mod admission;
 pub mod bus;
+mod exports;
 pub mod host_impl;
 pub mod quarantine;
 
@@ -76,6 +79,22 @@ impl Plugins {
                 }
             }
             let shown = file.display().to_string();
+            match exports::classify(&file) {
+                exports::Kind::Plugin => {}
+                exports::Kind::Helper => {
+                    tracing::debug!(file = %shown, "a plugin's helper library: left to its plugin");
+                    continue;
+                }
+                exports::Kind::Foreign(reason) => {
+                    let reason = format!("not a Seatphone plugin: {reason}");
+                    tracing::warn!(file = %shown, "plugin skipped: {reason}");
+                    plugins.skipped.push(Skipped {
+                        file: shown,
+                        reason,
+                    });
+                    continue;
+                }
+            }
             if quarantined.contains(&shown) {
                 plugins.skipped.push(Skipped {
                     file: shown,
