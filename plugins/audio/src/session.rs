@@ -207,8 +207,11 @@ impl Media {
         let voice = match VoiceProcessing::new(aec, anr, agc) {
             Some(Ok(v)) => Some(v),
             Some(Err(e)) => {
-                ctx.host
-                    .warn(&format!("audio: voice processing unavailable: {e}"));
+                // The call goes on, unprocessed; the log says why.
+                ctx.host.warn(&format!(
+                    "audio call {}: voice processing (AEC/ANR/AGC) unavailable, the call goes on without it: {e}",
+                    ctx.call_id
+                ));
                 None
             }
             None => None,

@@ -1,78 +1,194 @@
 //! Echo cancellation, noise suppression and gain control (`audio_aec`,
-//! `audio_anr`, `audio_agc`) with WebRTC's audio processing module, at the
-//! plugin's 48 kHz in its 10 ms frames.
+//! `audio_anr`, `audio_agc`), done by the voice library
+//! (`libseatphone_voice.so`, crate `plugins/audio/voice`) beside this
+//! plugin's own file.
+//!
+//! The library links WebRTC's C++ module and so libstdc++ (~1.1 MiB PSS):
+//! it is loaded on the first call that turns a feature on, never at plugin
+//! load, so an engine whose calls keep all three off never maps them. Loaded
+//! once and kept (libstdc++ cannot be unloaded); a missing or broken library
+//! is remembered too, and each call that wants processing goes on without it
+//! and says why in the log.
 
-use webrtc_audio_processing::{
-    Config, EchoCancellation, EchoCancellationSuppressionLevel, GainControl, GainControlMode,
-    InitializationConfig, NoiseSuppression, NoiseSuppressionLevel, Processor,
-    NUM_SAMPLES_PER_FRAME,
-};
+use std::ffi::c_void;
+use std::path::{Path, PathBuf};
+use std::ptr::NonNull;
+use std::sync::OnceLock;
 
-pub struct VoiceProcessing {
-    ap: Processor,
+/// The version of the voice library's C ABI this plugin speaks
+/// (`seatphone_voice::ABI_VERSION`).
+const ABI_VERSION: u32 = 1;
+
+type AbiVersion = unsafe extern "C" fn() -> u32;
+type Create = unsafe extern "C" fn(u8, u8, u8, *mut u8, usize, *mut usize) -> *mut c_void;
+type Render = unsafe extern "C" fn(*mut c_void, *const f32, usize);
+type Capture = unsafe extern "C" fn(*mut c_void, *mut f32, usize);
+type Destroy = unsafe extern "C" fn(*mut c_void);
+
+/// The voice library's entry points, valid while `_lib` is loaded.
+struct Library {
+    create: Create,
+    render: Render,
+    capture: Capture,
+    destroy: Destroy,
+    _lib: libloading::Library,
 }
 
+impl Library {
+    fn open(path: &Path) -> Result<Library, String> {
+        let shown = path.display();
+        // SAFETY: the voice library's constructors are Rust's and WebRTC's,
+        // run once; the symbols are checked for the ABI version below before
+        // any other is called.
+        let lib = unsafe { libloading::Library::new(path) }
+            .map_err(|e| format!("cannot load {shown}: {e}"))?;
+        unsafe {
+            let version = *lib
+                .get::<AbiVersion>(b"seatphone_voice_abi_version\0")
+                .map_err(|e| format!("{shown} is not a Seatphone voice library: {e}"))?;
+            let version = version();
+            if version != ABI_VERSION {
+                return Err(format!(
+                    "{shown} speaks voice ABI {version}, this audio plugin {ABI_VERSION}: install the library built with this plugin"
+                ));
+            }
+            let symbol = |name: &[u8]| {
+                format!(
+                    "{shown} lacks {}",
+                    String::from_utf8_lossy(name.strip_suffix(b"\0").unwrap_or(name))
+                )
+            };
+            Ok(Library {
+                create: *lib
+                    .get::<Create>(b"seatphone_voice_create\0")
+                    .map_err(|_| symbol(b"seatphone_voice_create"))?,
+                render: *lib
+                    .get::<Render>(b"seatphone_voice_render\0")
+                    .map_err(|_| symbol(b"seatphone_voice_render"))?,
+                capture: *lib
+                    .get::<Capture>(b"seatphone_voice_capture\0")
+                    .map_err(|_| symbol(b"seatphone_voice_capture"))?,
+                destroy: *lib
+                    .get::<Destroy>(b"seatphone_voice_destroy\0")
+                    .map_err(|_| symbol(b"seatphone_voice_destroy"))?,
+                _lib: lib,
+            })
+        }
+    }
+}
+
+/// The library beside this plugin, loaded by the first call that needs it.
+fn library() -> Result<&'static Library, String> {
+    static LIBRARY: OnceLock<Result<Library, String>> = OnceLock::new();
+    LIBRARY
+        .get_or_init(|| Library::open(&library_path()?))
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// `libseatphone_voice.so` in the folder this plugin's own file is in.
+fn library_path() -> Result<PathBuf, String> {
+    let name = format!(
+        "{}seatphone_voice{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    );
+    Ok(own_file()?
+        .parent()
+        .ok_or("the audio plugin's folder is unknown")?
+        .join(name))
+}
+
+/// The file this code was loaded from: the plugin's library in the engine,
+/// the test executable when linked statically.
+#[cfg(unix)]
+fn own_file() -> Result<PathBuf, String> {
+    use std::ffi::CStr;
+    use std::os::unix::ffi::OsStrExt;
+    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+    // SAFETY: dladdr only reads the loader's tables and fills `info`.
+    let found = unsafe { libc::dladdr(own_file as *const c_void, &mut info) };
+    if found == 0 || info.dli_fname.is_null() {
+        return Err("dladdr does not know the audio plugin's file".into());
+    }
+    // SAFETY: a nul-terminated path owned by the loader, copied at once.
+    let name = unsafe { CStr::from_ptr(info.dli_fname) };
+    let path = PathBuf::from(std::ffi::OsStr::from_bytes(name.to_bytes()));
+    if path.parent().is_some_and(|p| !p.as_os_str().is_empty()) {
+        Ok(path)
+    } else {
+        // Inside the main program glibc answers with argv[0], which may be a
+        // bare name.
+        std::env::current_exe().map_err(|e| format!("the audio plugin's file is unknown: {e}"))
+    }
+}
+
+#[cfg(not(unix))]
+fn own_file() -> Result<PathBuf, String> {
+    Err("loading the voice library is only implemented on Unix".into())
+}
+
+/// One call's processor, in the voice library.
+pub struct VoiceProcessing {
+    lib: &'static Library,
+    handle: NonNull<c_void>,
+}
+
+// SAFETY: the handle is the library's `Voice`, which owns its WebRTC
+// processor (Send) and is used by one thread at a time through `&mut self`.
+unsafe impl Send for VoiceProcessing {}
+
 impl VoiceProcessing {
-    /// `None` when every feature is off (the signal is left alone).
+    /// `None` when every feature is off (the signal is left alone, and the
+    /// library is not loaded); an error names why processing is unavailable.
     pub fn new(aec: bool, anr: u8, agc: bool) -> Option<Result<Self, String>> {
         if !aec && anr == 0 && !agc {
             return None;
         }
-        let init = InitializationConfig {
-            num_capture_channels: 1,
-            num_render_channels: 1,
-            ..InitializationConfig::default()
+        Some(library().and_then(|lib| Self::with(lib, aec, anr, agc)))
+    }
+
+    fn with(lib: &'static Library, aec: bool, anr: u8, agc: bool) -> Result<Self, String> {
+        let mut err = [0u8; 256];
+        let mut len = 0usize;
+        // SAFETY: `err` is writable for its length, `len` for one usize.
+        let handle = unsafe {
+            (lib.create)(
+                u8::from(aec),
+                anr,
+                u8::from(agc),
+                err.as_mut_ptr(),
+                err.len(),
+                &mut len,
+            )
         };
-        Some(
-            Processor::new(&init)
-                .map_err(|e| e.to_string())
-                .map(|mut ap| {
-                    ap.set_config(Config {
-                        echo_cancellation: aec.then_some(EchoCancellation {
-                            suppression_level: EchoCancellationSuppressionLevel::High,
-                            enable_extended_filter: true,
-                            enable_delay_agnostic: true,
-                            stream_delay_ms: None,
-                        }),
-                        noise_suppression: (anr > 0).then_some(NoiseSuppression {
-                            suppression_level: match anr {
-                                1 => NoiseSuppressionLevel::Low,
-                                2 => NoiseSuppressionLevel::Moderate,
-                                3 => NoiseSuppressionLevel::High,
-                                _ => NoiseSuppressionLevel::VeryHigh,
-                            },
-                        }),
-                        gain_control: agc.then_some(GainControl {
-                            mode: GainControlMode::AdaptiveDigital,
-                            target_level_dbfs: 6,
-                            compression_gain_db: 9,
-                            enable_limiter: true,
-                        }),
-                        enable_high_pass_filter: true,
-                        ..Config::default()
-                    });
-                    Self { ap }
-                }),
-        )
+        NonNull::new(handle)
+            .map(|handle| Self { lib, handle })
+            .ok_or_else(|| {
+                format!(
+                    "WebRTC audio processing did not start: {}",
+                    String::from_utf8_lossy(&err[..len.min(err.len())])
+                )
+            })
     }
 
     /// What the speaker plays (the far end), so the echo can be removed.
     pub fn render(&mut self, frame: &[f32]) {
-        for chunk in frame.chunks(NUM_SAMPLES_PER_FRAME as usize) {
-            if chunk.len() == NUM_SAMPLES_PER_FRAME as usize {
-                let mut c = chunk.to_vec();
-                let _ = self.ap.process_render_frame(&mut c);
-            }
-        }
+        // SAFETY: a live handle; `frame` is readable for its length.
+        unsafe { (self.lib.render)(self.handle.as_ptr(), frame.as_ptr(), frame.len()) }
     }
 
     /// The microphone's frame, cleaned in place.
     pub fn capture(&mut self, frame: &mut [f32]) {
-        for chunk in frame.chunks_mut(NUM_SAMPLES_PER_FRAME as usize) {
-            if chunk.len() == NUM_SAMPLES_PER_FRAME as usize {
-                let _ = self.ap.process_capture_frame(chunk);
-            }
-        }
+        // SAFETY: a live handle; `frame` is writable for its length.
+        unsafe { (self.lib.capture)(self.handle.as_ptr(), frame.as_mut_ptr(), frame.len()) }
+    }
+}
+
+impl Drop for VoiceProcessing {
+    fn drop(&mut self) {
+        // SAFETY: the handle came from `create` and is not used after this.
+        unsafe { (self.lib.destroy)(self.handle.as_ptr()) }
     }
 }
 
@@ -80,64 +196,65 @@ impl VoiceProcessing {
 mod tests {
     use super::*;
 
-    fn rms_db(x: &[f32]) -> f64 {
-        let ms = x.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>() / x.len() as f64;
-        10.0 * ms.max(1e-20).log10()
+    fn mapped(name: &str) -> bool {
+        std::fs::read_to_string("/proc/self/maps").is_ok_and(|m| m.contains(name))
     }
 
-    /// The far end's voice comes out of the speaker and back into the mic
-    /// 30 ms later at half its level; with AEC on, what we would send
-    /// carries that echo at least 20 dB quieter.
+    /// The test executable sits in `target/<profile>/deps`, where cargo also
+    /// builds the voice cdylib (a dev-dependency): the library is found as
+    /// the engine finds it, beside "the plugin", and does the work.
     #[test]
-    fn echo_of_the_far_end_is_attenuated_by_20_db() {
-        let mut vp = VoiceProcessing::new(true, 0, false).unwrap().unwrap();
-        let mut seed = 99u64;
-        let mut noise = move || {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.6
-        };
-        let delay = 48 * 30;
-        let mut far: Vec<f32> = Vec::new();
-        let (mut before, mut after) = (Vec::new(), Vec::new());
-        for n in 0..500 {
-            // Speech-like: noise bursts of 300 ms on, 200 ms off.
-            let on = (n * 20) % 500 < 300;
-            let frame: Vec<f32> = (0..960).map(|_| if on { noise() } else { 0.0 }).collect();
-            vp.render(&frame);
-            far.extend_from_slice(&frame);
-            let start = far.len() - 960;
-            let mut mic: Vec<f32> = (0..960)
-                .map(|i| {
-                    if start + i >= delay {
-                        far[start + i - delay] * 0.5
-                    } else {
-                        0.0
-                    }
-                })
-                .collect();
-            if n >= 400 {
-                before.extend_from_slice(&mic);
-            }
-            vp.capture(&mut mic);
-            if n >= 400 {
-                after.extend_from_slice(&mic);
-            }
-        }
-        let attenuation = rms_db(&before) - rms_db(&after);
-        assert!(
-            attenuation >= 20.0,
-            "echo attenuated by only {attenuation:.1} dB"
+    fn processing_runs_through_the_loaded_voice_library() {
+        assert!(VoiceProcessing::new(false, 0, false).is_none());
+        let mut vp = VoiceProcessing::new(false, 4, true)
+            .expect("a feature is on")
+            .expect("the voice library loads");
+        assert!(mapped("libseatphone_voice"), "voice library not mapped");
+        let mut seed = 7u32;
+        let mut mic: Vec<f32> = (0..960 * 20 + 100)
+            .map(|_| {
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                (seed >> 16) as f32 / 65536.0 - 0.5
+            })
+            .collect();
+        let original = mic.clone();
+        vp.render(&vec![0.0; 960]);
+        vp.capture(&mut mic);
+        assert_ne!(mic[..960 * 20], original[..960 * 20], "nothing processed");
+        assert_eq!(
+            mic[960 * 20..],
+            original[960 * 20..],
+            "a partial frame changed"
         );
     }
 
     #[test]
-    fn off_means_untouched() {
-        assert!(VoiceProcessing::new(false, 0, false).is_none());
-        let mut vp = VoiceProcessing::new(false, 2, true).unwrap().unwrap();
-        let mut frame = vec![0.1f32; 960];
-        vp.capture(&mut frame);
-        assert_eq!(frame.len(), 960);
+    fn a_missing_library_is_an_error_naming_the_file() {
+        let e = Library::open(Path::new("/nonexistent/libseatphone_voice.so"))
+            .err()
+            .expect("no such file");
+        assert!(
+            e.contains("cannot load /nonexistent/libseatphone_voice.so"),
+            "{e}"
+        );
+    }
+
+    /// A library without the voice ABI (here libc) is refused by name before
+    /// any of its functions is called.
+    #[test]
+    fn a_library_without_the_voice_abi_is_refused() {
+        let libc = std::fs::read_to_string("/proc/self/maps")
+            .ok()
+            .and_then(|m| {
+                m.lines()
+                    .filter_map(|l| l.split_whitespace().nth(5))
+                    .find(|p| p.contains("/libc.so"))
+                    .map(PathBuf::from)
+            })
+            .expect("libc mapped");
+        let e = Library::open(&libc)
+            .err()
+            .expect("libc is no voice library");
+        assert!(e.contains("is not a Seatphone voice library"), "{e}");
     }
 }

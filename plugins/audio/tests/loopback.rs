@@ -183,6 +183,11 @@ fn talk_with(name: &str, p: Value) -> (String, String) {
     assert_hears(&steady(&a.speaker), B_HZ, &format!("{codecs}: A hears B"));
     assert_hears(&steady(&b.speaker), A_HZ, &format!("{codecs}: B hears A"));
     for s in [&a, &b] {
+        let logs = s.host.logs.lock().unwrap();
+        assert!(
+            !logs.iter().any(|l| l.contains("voice processing")),
+            "{codecs}: {logs:?}"
+        );
         let signals = s.host.signals.lock().unwrap();
         assert!(
             signals
@@ -210,6 +215,13 @@ fn echo_cancellation_on_still_carries_both_tones() {
     p["audio"]["audio_aec"] = json!(1);
     p["audio"]["audio_agc"] = json!(1);
     talk_with("aec", p);
+    // Both sides processed through the voice library, loaded from beside
+    // "the plugin" (this test's folder, where cargo builds it too).
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    assert!(
+        maps.contains("libseatphone_voice"),
+        "voice library not loaded"
+    );
 }
 
 #[test]

@@ -15,6 +15,7 @@ pub struct TestHost {
     pub settings: Arc<Value>,
     pub events: Arc<Mutex<Vec<(u32, Value)>>>,
     pub signals: Arc<Mutex<Vec<Value>>>,
+    pub logs: Arc<Mutex<Vec<String>>>,
 }
 
 impl RawHost for TestHost {
@@ -24,6 +25,7 @@ impl RawHost for TestHost {
     }
     fn log(&self, _level: u8, message: RStr<'_>) {
         eprintln!("[plugin] {message}");
+        self.logs.lock().unwrap().push(message.to_string());
     }
     fn settings(&self) -> RString {
         self.settings.to_string().into()
