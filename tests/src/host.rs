@@ -50,6 +50,17 @@ pub fn plugin_library(name: &str) -> PathBuf {
     ))
 }
 
+/// The files a deployment of the plugin `lib` copies: the plugin and the
+/// libraries it loads itself from its own folder (the audio plugin's voice
+/// library, `plugins/audio/voice`).
+pub fn plugin_files(lib: &Path) -> Vec<PathBuf> {
+    let mut files = vec![lib.to_path_buf()];
+    if lib.file_name() == plugin_library("audio").file_name() {
+        files.push(lib.with_file_name(plugin_library("voice").file_name().unwrap_or_default()));
+    }
+    files
+}
+
 /// A port nobody listens on right now, and not handed out before in this
 /// process (the kernel may offer the same free port twice in a row).
 pub fn free_port() -> u16 {
@@ -113,9 +124,9 @@ impl Seatphone {
         let dir = tempfile::tempdir().unwrap();
         let plugin_dir = dir.path().join("plugins");
         std::fs::create_dir_all(&plugin_dir).unwrap();
-        for lib in &options.plugins {
+        for lib in options.plugins.iter().flat_map(|l| plugin_files(l)) {
             let name = lib.file_name().unwrap();
-            std::fs::copy(lib, plugin_dir.join(name)).unwrap_or_else(|e| {
+            std::fs::copy(&lib, plugin_dir.join(name)).unwrap_or_else(|e| {
                 panic!(
                     "copy plugin {}: {e} (build the workspace first)",
                     lib.display()

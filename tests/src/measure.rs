@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::host::{build_dir, http_get, plugin_library, Page, CALL};
+use crate::host::{build_dir, http_get, plugin_files, plugin_library, Page, CALL};
 use crate::peers::{free_port, stop_child, wait_until};
 
 // ---------------------------------------------------------------- /proc
@@ -223,8 +223,11 @@ impl BenchHost {
             .tempdir()?;
         let plugin_dir = dir.path().join("plugins");
         std::fs::create_dir_all(&plugin_dir)?;
-        for name in &spec.plugins {
-            let lib = plugin_library(name);
+        for lib in spec
+            .plugins
+            .iter()
+            .flat_map(|n| plugin_files(&plugin_library(n)))
+        {
             std::fs::copy(&lib, plugin_dir.join(lib.file_name().unwrap_or_default()))?;
         }
         let (daemon_port, port) = (crate::host::free_port(), crate::host::free_port());

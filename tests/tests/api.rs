@@ -332,6 +332,19 @@ async fn incompatible_or_foreign_libraries_are_skipped_and_the_host_serves() {
         "{incompatible}"
     );
     assert!(reason("not_a_plugin").contains("not a Seatphone plugin"));
+    // Told apart by its export table: never loaded, so none of its code ran.
+    let maps = std::fs::read_to_string(format!(
+        "/proc/{}/maps",
+        host.engine_pid().expect("engine running")
+    ))
+    .unwrap();
+    assert!(
+        !maps.contains("not_a_plugin"),
+        "the foreign library was loaded"
+    );
+    // The audio plugin's voice library is no plugin either, but it is its
+    // plugin's helper: left alone, not listed.
+    assert_eq!(skipped.len(), 2, "{health}");
     assert_eq!(health["plugins"].as_array().unwrap().len(), 4);
     assert!(host.all_logs().contains("plugin skipped"));
     let mut page = host.call_page().await;
