@@ -1,9 +1,13 @@
 //! Embeds the page assets of `web/` (the SDK and the demo page) into the
 //! binary, so a deployment is the executable and its plugins. A file that is
-//! absent embeds as `None` and is answered 404.
+//! absent embeds as `None` and is answered 404. Also links with the recorded
+//! function order (`link-order/`), as the plugins do.
 
 use std::fmt::Write;
 use std::path::Path;
+
+#[path = "../link-order/apply.rs"]
+mod link_order;
 
 const ASSETS: &[(&str, &str)] = &[
     ("SDK_JS", "OpenEye_SDK.js"),
@@ -13,6 +17,7 @@ const ASSETS: &[(&str, &str)] = &[
 ];
 
 fn main() {
+    link_order::apply();
     let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("../web");
     println!("cargo:rerun-if-changed={}", web.display());
     let mut out = String::new();

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Records link-order/functions.txt: the functions of the host and the
+# plugins that run at start-up, registration and idle, then in a call
+# (host under callgrind, Kamailio and a baresip as in the tests), so the
+# release build places them side by side (link-order/apply.rs). Run it
+# after updating dependencies or the toolchain, or after large changes to
+# start-up code, and commit the list; a stale list only costs memory.
+#
+#   scripts/link-order.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+
+for tool in valgrind callgrind_control kamailio baresip; do
+    command -v "$tool" >/dev/null || {
+        echo "link-order: $tool is not installed (apt-get install valgrind; scripts/install-deps.sh for the rest)" >&2
+        exit 1
+    }
+done
+
+cargo build --release --workspace
+target/release/link_profile --exe target/release/seatphone --plugins target/release \
+    --out link-order/functions.txt
+# Relink with the new list.
+cargo build --release --workspace

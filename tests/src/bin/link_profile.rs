@@ -1,0 +1,205 @@
+//! Records which functions of Seatphone's executable and plugins run while
+//! it starts, registers and idles, and then during a call, so the linker
+//! can place them side by side (`link-order.txt`, read by
+//! `build/link_order.rs`): the kernel maps code in 64 KiB windows around
+//! each page touched, so code run at start-up scattered over the whole
+//! binary makes most of it resident. Run by `scripts/link-order.sh`.
+//!
+//!     link_profile --exe target/release/seatphone --plugins target/release --out FILE
+//!
+//! The host runs under callgrind (valgrind); Kamailio registers it and a
+//! baresip (auto-answer) takes its call, as in the tests.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use seatphone_tests::host::{free_port, Page, Seatphone, CALL};
+use seatphone_tests::peers::baresip::{AnswerMode, Baresip};
+use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
+use tokio::process::Command;
+
+const PLUGINS: [&str; 4] = ["audio", "video", "share", "capture"];
+/// Generous: everything runs about 50 times slower under callgrind.
+const SLOW: Duration = Duration::from_secs(120);
+
+struct Args {
+    exe: PathBuf,
+    plugins: PathBuf,
+    out: PathBuf,
+}
+
+fn args() -> Result<Args, String> {
+    let mut it = std::env::args().skip(1);
+    let (mut exe, mut plugins, mut out) = (None, None, None);
+    while let Some(a) = it.next() {
+        let value = it.next().map(PathBuf::from);
+        match a.as_str() {
+            "--exe" => exe = value,
+            "--plugins" => plugins = value,
+            "--out" => out = value,
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    match (exe, plugins, out) {
+        (Some(exe), Some(plugins), Some(out)) => {
+            // The config lives in a temporary folder: relative paths would not do.
+            let absolute = |p: PathBuf| {
+                p.canonicalize()
+                    .map_err(|e| format!("{}: {e}", p.display()))
+            };
+            Ok(Args {
+                exe: absolute(exe)?,
+                plugins: absolute(plugins)?,
+                out,
+            })
+        }
+        _ => Err("usage: link_profile --exe SEATPHONE --plugins DIR --out FILE".into()),
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let args = args().unwrap_or_else(|e| {
+        eprintln!("{e}");
+        std::process::exit(2)
+    });
+    let work = tempfile::Builder::new()
+        .prefix("link-profile")
+        .tempdir()
+        .expect("temp folder");
+    let profiles = work.path().join("callgrind");
+    std::fs::create_dir_all(&profiles).unwrap();
+
+    let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
+    let port = free_port();
+    let config = work.path().join("seatphone.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[api]\nbind = \"127.0.0.1\"\ndaemon_port = {}\nport = {port}\n\
+             [plugins]\ndir = \"{}\"\nload = {PLUGINS:?}\n\
+             [sip]\nbind = \"127.0.0.1\"\nlocal_port = 0\nrequest_timeout = 30\n\
+             [log]\ndir = \"{}\"\nlevel = \"info\"\n\
+             [audio]\ninput = \"null\"\noutput = \"null\"\n",
+            free_port(),
+            args.plugins.display(),
+            work.path().join("log").display(),
+        ),
+    )
+    .unwrap();
+    let mut host = Command::new("valgrind")
+        .arg("--tool=callgrind")
+        .arg("--trace-children=yes")
+        .arg(format!("--callgrind-out-file={}/cg.%p", profiles.display()))
+        .args(["--dump-instr=no", "--compress-strings=no", "--demangle=no"])
+        .arg(&args.exe)
+        .arg("--config")
+        .arg(&config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(work.path().join("valgrind.log")).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("valgrind (apt install valgrind)");
+
+    eprintln!("link_profile: start-up, registration and idle");
+    let url = format!("ws://127.0.0.1:{port}/");
+    let mut page = connect(&url).await;
+    Seatphone::configure(&mut page, kam.port).await;
+    Seatphone::register(&mut page, "1001", "pass1001").await;
+    for _ in 0..3 {
+        page.request(67578, "tsdk_get_mic_volume", serde_json::json!({}))
+            .await;
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    dump("idle").await;
+
+    eprintln!("link_profile: a call");
+    let callee = Baresip::start("1002", &kam, AnswerMode::Auto).expect("baresip");
+    let id = Seatphone::call(&mut page, "1002").await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let r = page
+        .request(67539, "tsdk_end_call", serde_json::json!({ "callId": id }))
+        .await;
+    assert_eq!(r["result"], 0, "end call: {r}");
+    page.event(2007, SLOW).await;
+    drop(callee);
+    drop(page);
+
+    // Closing stdin stops the daemon and its engine; callgrind writes
+    // the last part of each profile as they exit.
+    drop(host.stdin.take());
+    let _ = tokio::time::timeout(SLOW, host.wait()).await;
+
+    let mut ours: Vec<String> = vec![args.exe.file_name().unwrap().to_string_lossy().into()];
+    ours.extend(PLUGINS.iter().map(|p| format!("libseatphone_{p}.so")));
+    let order = function_order(&profiles, &ours);
+    std::fs::write(&args.out, order.join("\n") + "\n").expect("write the order file");
+    eprintln!(
+        "link_profile: {} functions written to {}",
+        order.len(),
+        args.out.display()
+    );
+}
+
+async fn connect(url: &str) -> Page {
+    let deadline = tokio::time::Instant::now() + SLOW;
+    loop {
+        if let Ok(page) = Page::connect(url, Some(CALL), None).await {
+            return page;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "seatphone did not come up under valgrind"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Ends a part of every running profile (the daemon's and the engine's).
+async fn dump(part: &str) {
+    let status = Command::new("callgrind_control")
+        .args(["--dump", part])
+        .stdout(Stdio::null())
+        .status()
+        .await
+        .expect("callgrind_control");
+    assert!(status.success(), "callgrind_control --dump failed");
+}
+
+/// The functions of our own objects that ran, part by part (every
+/// process's idle part before any call part), each once, as mangled names.
+fn function_order(profiles: &Path, ours: &[String]) -> Vec<String> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(profiles)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    // cg.<pid>.1 is a process's first part (the idle dump), cg.<pid> its last.
+    files.sort_by_key(|f| {
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        (name.matches('.').count() == 1, name)
+    });
+    let mut seen = HashSet::new();
+    let mut order = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        let mut in_ours = false;
+        for line in text.lines() {
+            if let Some(object) = line.strip_prefix("ob=") {
+                in_ours = ours.iter().any(|o| object.ends_with(o.as_str()));
+            } else if let Some(function) = line.strip_prefix("fn=") {
+                // callgrind names a recursion level `name'2`; unnamed code
+                // is `0x…` or `(below main)`: not symbols the linker knows.
+                let function = function.split('\'').next().unwrap_or(function);
+                let symbol = !function.starts_with("0x") && !function.starts_with('(');
+                if in_ours && symbol && seen.insert(function.to_owned()) {
+                    order.push(function.to_owned());
+                }
+            }
+        }
+    }
+    order
+}
