@@ -11,7 +11,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use seatphone_tests::audio_check::{dominant_frequency, rms_dbfs, write_sine_wav, Recording};
+use seatphone_tests::audio_check::{
+    dominant_frequency, longest_gap_ms, rms_dbfs, write_sine_wav, Recording,
+};
 use seatphone_tests::host::{plugin_library, Options, Page, Seatphone};
 use seatphone_tests::peers::baresip::read_netstrings;
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
@@ -555,6 +557,89 @@ async fn audio_call_on_real_pulseaudio_devices() {
         (level - sent).abs() <= 6.0,
         "nullsink level {level:.1} dBFS, baresip sent {sent:.1}"
     );
+    assert_no_dropout(part, "nullsink");
+    // The call starts within the null sinks' first block (a fresh sink
+    // renders 2 s at once, so new streams wait for its end): devices that
+    // start late are waited for, not reopened.
+    assert_devices_kept(&host.all_logs());
+    drop(host);
+}
+
+/// The engine gave up no device during the call (a reopened speaker is
+/// silent while its new stream starts, and goes unnoticed by the page).
+fn assert_devices_kept(logs: &str) {
+    let failed: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("speaker failed") || l.contains("microphone failed"))
+        .collect();
+    assert!(failed.is_empty(), "devices given up: {failed:#?}");
+}
+
+/// No stretch of silence inside what was played (a queue running dry).
+fn assert_no_dropout(x: &[f32], what: &str) {
+    let gap = longest_gap_ms(x, 48000, -40.0);
+    assert!(gap <= 10.0, "{what}: a {gap:.0} ms dropout");
+}
+
+/// A speaker whose sink starts late (suspended when the call is answered,
+/// as a headset still waking up, running 1.5 s later) is waited for: the
+/// engine does not give it up as silent, and once it runs it plays the
+/// call from its first moments, without dropouts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_pulseaudio_speaker_starting_late_is_waited_for() {
+    let _serial = SERIAL.lock().await;
+    let pulse = pulse();
+    let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
+    let _peer = TonePeer::start("1002", &kam, "PCMA/8000/1", None);
+    let host = Seatphone::start(pulse_devices(&pulse)).await;
+    let mut page = host.call_page().await;
+    configure(&mut page, kam.port, "8", 0).await;
+    Seatphone::register(&mut page, "1001", "pass1001").await;
+    assert!(pulse.pactl(&["suspend-sink", "nullsink", "1"]));
+    // Recorded from a suspended monitor: the recording starts when the sink runs.
+    let dir = tempfile::tempdir().unwrap();
+    let heard = dir.path().join("heard.raw");
+    let mut recorder = pulse
+        .spawn(
+            "parec",
+            &[
+                "--latency-msec=20",
+                "--device=nullsink.monitor",
+                "--format=s16le",
+                "--rate=48000",
+                "--channels=1",
+            ],
+            Some(&heard),
+        )
+        .expect("parec");
+    let call_id = call_peer(&mut page).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(pulse.pactl(&["suspend-sink", "nullsink", "0"]));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    recorder.stop();
+    let r = page
+        .request(67539, "tsdk_end_call", json!({"callId": call_id}))
+        .await;
+    assert_eq!(r["result"], 0);
+    page.event(2007, T).await;
+    let logs = host.all_logs();
+    assert_devices_kept(&logs);
+
+    let here = raw_recording(&heard);
+    assert!(
+        here.seconds() > 1.5,
+        "only {:.2} s recorded from nullsink",
+        here.seconds()
+    );
+    // Heard from the start: the first half second already carries the tone.
+    let start = here.slice(0.0, 0.5);
+    let f = dominant_frequency(start, here.rate);
+    assert!(
+        (f - PEER_HZ).abs() <= 10.0 && rms_dbfs(start) > -30.0,
+        "the sink's first 0.5 s: {f:.1} Hz at {:.1} dBFS",
+        rms_dbfs(start)
+    );
+    assert_no_dropout(here.slice(0.0, here.seconds() - 0.1), "nullsink");
     drop(host);
 }
 

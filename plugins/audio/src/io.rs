@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufReader, Write};
 use std::os::unix::fs::FileExt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use cpal::traits::{DeviceTrait, StreamTrait};
@@ -313,36 +313,99 @@ struct StreamThread {
 
 /// What the device's callbacks tell the call's thread.
 struct Health {
-    error: Mutex<Option<String>>,
+    /// An error the stream does not come back from (device or server gone).
+    fatal: Mutex<Option<String>>,
+    /// The latest error cpal recovers from by itself (an xrun, the pulse
+    /// plug-in's I/O error while a new stream has no timing yet): told
+    /// only if the device also goes silent.
+    last_error: Mutex<Option<String>>,
     started: std::time::Instant,
-    /// Milliseconds after `started` of the latest callback.
-    last_callback_ms: std::sync::atomic::AtomicU64,
+    /// Milliseconds after `started`, plus one (0: none yet), of the first
+    /// and the latest callback.
+    first_callback: AtomicU64,
+    last_callback: AtomicU64,
 }
 
+/// A device counts as running once a callback comes this long after the
+/// first: a playback stream's first callbacks only fill its buffer, back
+/// to back, and say nothing about the device consuming it.
+const RUNNING_AFTER_MS: u64 = 20;
+/// Silence allowed before a device runs: a sound server still playing out
+/// its last block, a headset waking up.
+const START_GRACE_MS: u64 = 3000;
+/// Silence allowed once it runs.
+const SILENCE_MS: u64 = 1000;
+
 impl Health {
+    fn new() -> Self {
+        Self {
+            fatal: Mutex::new(None),
+            last_error: Mutex::new(None),
+            started: std::time::Instant::now(),
+            first_callback: AtomicU64::new(0),
+            last_callback: AtomicU64::new(0),
+        }
+    }
+
     fn beat(&self) {
-        let ms = self.started.elapsed().as_millis() as u64;
-        self.last_callback_ms.store(ms, Ordering::Release);
+        let ms = self.started.elapsed().as_millis() as u64 + 1;
+        let _ = self
+            .first_callback
+            .compare_exchange(0, ms, Ordering::AcqRel, Ordering::Acquire);
+        self.last_callback.store(ms, Ordering::Release);
+    }
+
+    fn error(&self, e: cpal::Error) {
+        use cpal::ErrorKind as K;
+        let slot = match e.kind() {
+            K::DeviceNotAvailable
+            | K::HostUnavailable
+            | K::StreamInvalidated
+            | K::PermissionDenied => &self.fatal,
+            // cpal prepares the device again and goes on.
+            K::Xrun | K::RealtimeDenied | K::DeviceChanged => return,
+            _ => &self.last_error,
+        };
+        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("device error: {e}"));
+    }
+
+    /// Why the device stopped working: an error it does not come back from,
+    /// or silence (no callback) for longer than it may take.
+    fn failure(&self) -> Option<String> {
+        if let Some(e) = self.fatal.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            return Some(e);
+        }
+        let now = self.started.elapsed().as_millis() as u64 + 1;
+        let first = self.first_callback.load(Ordering::Acquire);
+        let last = self.last_callback.load(Ordering::Acquire);
+        let silent = silence(now, first, last)?;
+        let why = self
+            .last_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|e| format!(" (last error: {e})"))
+            .unwrap_or_default();
+        Some(format!("the device went silent for {silent} ms{why}"))
     }
 }
 
+/// How long a device has been silent, when longer than it may be: times
+/// in ms after its stream was opened, plus one (0: no callback yet).
+fn silence(now: u64, first: u64, last: u64) -> Option<u64> {
+    let running = first > 0 && last >= first + RUNNING_AFTER_MS;
+    let (since, allowed) = if running {
+        (last, SILENCE_MS)
+    } else {
+        (1, START_GRACE_MS)
+    };
+    let silent = now.saturating_sub(since);
+    (silent > allowed).then_some(silent)
+}
+
 impl StreamThread {
-    /// An error from the device, or a second without any callback.
     fn failure(&self) -> Option<String> {
-        if let Some(e) = self
-            .health
-            .error
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-        {
-            return Some(e);
-        }
-        let now = self.health.started.elapsed().as_millis() as u64;
-        let last = self.health.last_callback_ms.load(Ordering::Acquire);
-        // The first callback may take a while; after that, a second of silence is a failure.
-        let allowed = if last == 0 { 3000 } else { 1000 };
-        (now > last + allowed).then(|| format!("the device went silent for {} ms", now - last))
+        self.health.failure()
     }
 }
 
@@ -380,11 +443,7 @@ fn run_stream(
     let stop = Arc::new(AtomicBool::new(false));
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
     let stop2 = stop.clone();
-    let health = Arc::new(Health {
-        error: Mutex::new(None),
-        started: std::time::Instant::now(),
-        last_callback_ms: std::sync::atomic::AtomicU64::new(0),
-    });
+    let health = Arc::new(Health::new());
     let (h_err, h_in, h_out) = (health.clone(), health.clone(), health.clone());
     let name = kind.to_string();
     let limit = rate as usize * 3 / 10;
@@ -393,10 +452,7 @@ fn run_stream(
     let thread = std::thread::Builder::new()
         .name("audio-device".into())
         .spawn(move || {
-            let err_fn = move |e: cpal::Error| {
-                *h_err.error.lock().unwrap_or_else(|p| p.into_inner()) =
-                    Some(format!("device error: {e}"));
-            };
+            let err_fn = move |e: cpal::Error| h_err.error(e);
             let stream = match direction {
                 Direction::Input => device.build_input_stream(
                     stream_config,
@@ -529,6 +585,20 @@ impl Speaker for SoundSpeaker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_device_may_start_late_but_not_stop() {
+        // Playback: three callbacks fill the buffer at once, then nothing
+        // for 1.5 s (the server still playing out its last block): waiting.
+        assert_eq!(silence(1500, 3, 4), None);
+        assert_eq!(silence(3002, 3, 4), Some(3001));
+        // Never a callback at all.
+        assert_eq!(silence(2000, 0, 0), None);
+        assert_eq!(silence(3500, 0, 0), Some(3499));
+        // Running (callbacks 20 ms apart and more), then a second without.
+        assert_eq!(silence(900, 3, 40), None);
+        assert_eq!(silence(1100, 3, 40), Some(1060));
+    }
 
     #[test]
     fn wav_speaker_is_valid_while_it_grows() {
