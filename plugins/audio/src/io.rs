@@ -2,7 +2,6 @@
 //! speaker frames go. Everything runs at 48 kHz mono f32 in 20 ms frames
 //! (960 samples); sound devices are converted from their own format.
 
-use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufReader, Write};
 use std::os::unix::fs::FileExt;
@@ -13,6 +12,10 @@ use cpal::traits::{DeviceTrait, StreamTrait};
 
 use crate::devices::{self, DeviceKind, Direction};
 use crate::resample::RateConverter;
+
+mod queue;
+
+use queue::Queue;
 
 pub const RATE: u32 = 48000;
 pub const FRAME: usize = 960;
@@ -277,29 +280,26 @@ impl Speaker for WavSpeaker {
     }
 }
 
-/// Samples between a cpal callback and the call's thread, bounded to 200 ms.
-#[derive(Default)]
-struct Fifo(Mutex<VecDeque<f32>>);
+/// Samples between a cpal callback and the call's thread.
+struct Fifo(Mutex<Queue>);
+
+/// What a reader keeps in hand beyond the chunk it takes: against a late
+/// writer (the call's 20 ms tick, a device period), not more, since it is
+/// delay on every sample.
+const KEEP_MS: u32 = 10;
 
 impl Fifo {
-    fn push(&self, x: impl IntoIterator<Item = f32>, limit: usize) {
-        let mut q = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        q.extend(x);
-        let excess = q.len().saturating_sub(limit);
-        q.drain(..excess);
+    fn new(direction: Direction, rate: u32) -> Self {
+        Self(Mutex::new(match direction {
+            // The call's thread reads, and takes what is there.
+            Direction::Input => Queue::new(rate, KEEP_MS, 300, false),
+            // The device reads, and starts only with its period and the margin in hand.
+            Direction::Output => Queue::new(rate, KEEP_MS, 200, true),
+        }))
     }
 
-    fn len(&self) -> usize {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).len()
-    }
-
-    fn pop_into(&self, out: &mut [f32]) -> usize {
-        let mut q = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let n = out.len().min(q.len());
-        for (o, s) in out.iter_mut().zip(q.drain(..n)) {
-            *o = s;
-        }
-        n
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -418,11 +418,11 @@ impl Drop for StreamThread {
     }
 }
 
+/// Opens `kind` and runs it; the queue between it and the call, and its rate.
 fn run_stream(
     direction: Direction,
     kind: &DeviceKind,
-    fifo: Arc<Fifo>,
-) -> Result<(StreamThread, u32), String> {
+) -> Result<(StreamThread, Arc<Fifo>, u32), String> {
     let device =
         devices::open_sound(direction, kind).ok_or_else(|| format!("no sound device {kind}"))?;
     let config = match direction {
@@ -446,9 +446,8 @@ fn run_stream(
     let health = Arc::new(Health::new());
     let (h_err, h_in, h_out) = (health.clone(), health.clone(), health.clone());
     let name = kind.to_string();
-    let limit = rate as usize * 3 / 10;
-    let prime = rate as usize / 10;
-    let mut primed = false;
+    let fifo = Arc::new(Fifo::new(direction, rate));
+    let queue = fifo.clone();
     let thread = std::thread::Builder::new()
         .name("audio-device".into())
         .spawn(move || {
@@ -458,10 +457,9 @@ fn run_stream(
                     stream_config,
                     move |data: &[f32], _: &cpal::InputCallbackInfo| {
                         h_in.beat();
-                        fifo.push(
+                        queue.lock().push(
                             data.chunks(channels)
                                 .map(|c| c.iter().sum::<f32>() / channels as f32),
-                            limit,
                         );
                     },
                     err_fn,
@@ -472,15 +470,7 @@ fn run_stream(
                     move |data: &mut [f32], _: &cpal::OutputCallbackInfo| {
                         h_out.beat();
                         let mut mono = vec![0.0f32; data.len() / channels];
-                        // Start (and restart after running dry) only with 100 ms
-                        // in hand, so a late frame is a delay, not a click.
-                        if !primed && fifo.len() >= mono.len().max(prime) {
-                            primed = true;
-                        }
-                        let n = if primed { fifo.pop_into(&mut mono) } else { 0 };
-                        if n < mono.len() {
-                            primed = false;
-                        }
+                        let n = queue.lock().pop_into(&mut mono);
                         mono[n..].fill(0.0);
                         for (frame, s) in data.chunks_mut(channels).zip(mono) {
                             frame.fill(s);
@@ -510,7 +500,7 @@ fn run_stream(
         health,
     };
     match ready_rx.recv_timeout(std::time::Duration::from_secs(5)) {
-        Ok(Ok(())) => Ok((handle, rate)),
+        Ok(Ok(())) => Ok((handle, fifo, rate)),
         Ok(Err(e)) => Err(e),
         Err(_) => Err(format!("{kind} did not start within 5 s")),
     }
@@ -525,8 +515,7 @@ pub struct SoundMic {
 
 impl SoundMic {
     fn open(kind: &DeviceKind) -> Result<Self, String> {
-        let fifo = Arc::new(Fifo::default());
-        let (stream, rate) = run_stream(Direction::Input, kind, fifo.clone())?;
+        let (stream, fifo, rate) = run_stream(Direction::Input, kind)?;
         Ok(Self {
             fifo,
             rate,
@@ -544,7 +533,7 @@ impl Mic for SoundMic {
     fn read(&mut self, frame: &mut [f32]) {
         let mut raw = vec![0.0f32; self.rate as usize / 50];
         // Short of samples (device slower than our clock): zeros fill in.
-        self.fifo.pop_into(&mut raw);
+        self.fifo.lock().pop_into(&mut raw);
         self.converter.push(&raw);
         frame.copy_from_slice(&self.converter.pull(frame.len()));
     }
@@ -559,8 +548,7 @@ pub struct SoundSpeaker {
 
 impl SoundSpeaker {
     fn open(kind: &DeviceKind) -> Result<Self, String> {
-        let fifo = Arc::new(Fifo::default());
-        let (stream, rate) = run_stream(Direction::Output, kind, fifo.clone())?;
+        let (stream, fifo, rate) = run_stream(Direction::Output, kind)?;
         Ok(Self {
             fifo,
             rate,
@@ -578,7 +566,7 @@ impl Speaker for SoundSpeaker {
     fn write(&mut self, frame: &[f32]) {
         self.converter.push(frame);
         let out = self.converter.pull(self.rate as usize / 50);
-        self.fifo.push(out, self.rate as usize / 5);
+        self.fifo.lock().push(out);
     }
 }
 
