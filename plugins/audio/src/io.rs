@@ -433,9 +433,11 @@ fn run_stream(
     let rate = config.sample_rate();
     let channels = usize::from(config.channels().max(1));
     let mut stream_config: cpal::StreamConfig = config.into();
-    // 20 ms periods where the device allows it (the pulse plugin's default is far longer).
+    // 10 ms periods where the device allows it: cpal buffers two, which the
+    // pulse plug-in turns into 20 ms in three periods (about 15 ms of buffer
+    // latency, what baresip asks of PulseAudio); its default is far longer.
     if let cpal::SupportedBufferSize::Range { min, max } = config.buffer_size() {
-        let want = rate / 50;
+        let want = rate / 100;
         if (*min..=*max).contains(&want) {
             stream_config.buffer_size = cpal::BufferSize::Fixed(want);
         }

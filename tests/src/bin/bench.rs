@@ -1056,7 +1056,7 @@ const FIG5_CLIENT_LATENCY_MS: u32 = 10;
 
 async fn figure5_latency(kam: Kam, rounds: usize) -> Vec<Metric> {
     let mut m = Metric::new(5, "audio_latency", "added audio-path latency", "ms", true);
-    m.note = format!("Both on PulseAudio (one private server, null sinks): the phone under test (PCMU, as SIPp answers) calls SIPp -sn uas -rtp_echo through Kamailio, capturing from a null sink's monitor and playing into a null sink (Seatphone: [audio] input/output = \"pulse\", cpal's ALSA pulse device, server defaults; baresip: pulse module, audio_source pulse,micsrc, audio_player pulse,spk). The driver plays a 5 ms 2 kHz burst every second into the microphone sink and records the microphone and the speaker as the left and right channel of one stereo sink's monitor (pacat/parec, {FIG5_CLIENT_LATENCY_MS} ms requested), from 2 s after the call is up; each burst's delay from left to right, median per call, minus the wire time (median UDP round trip through SIPp's echo port). Both figures include PulseAudio's buffering of the phone's capture and playback streams (what each asks for: Seatphone 20 ms ALSA periods, baresip 20 ms fragsize/tlength).");
+    m.note = format!("Both on PulseAudio (one private server, null sinks): the phone under test (PCMU, as SIPp answers) calls SIPp -sn uas -rtp_echo through Kamailio, capturing from a null sink's monitor and playing into a null sink (Seatphone: [audio] input/output = \"pulse\", cpal's ALSA pulse device, server defaults; baresip: pulse module, audio_source pulse,micsrc, audio_player pulse,spk). The driver plays a 5 ms 2 kHz burst every second into the microphone sink and records the microphone and the speaker as the left and right channel of one stereo sink's monitor (pacat/parec, {FIG5_CLIENT_LATENCY_MS} ms requested), from 2 s after the call is up; each burst's delay from left to right, median per call, minus the wire time (median UDP round trip through SIPp's echo port). Both figures include PulseAudio's buffering of the phone's capture and playback streams (what each asks for: Seatphone 10 ms ALSA periods, a 20 ms buffer, baresip 20 ms fragsize/tlength).");
     let pulse = match Pulse::start(&FIG5_DEVICES) {
         Ok(p) => p,
         Err(e) => {
@@ -1243,8 +1243,8 @@ fn pulse_streams(pulse: &Pulse) -> String {
 /// How long figure 5's call lasts.
 const FIG5_CALL: Duration = Duration::from_secs(10);
 /// Bursts in a call's first seconds are not counted: the jitter buffer and
-/// the devices settle (Seatphone's PulseAudio speaker stream stalls at the
-/// start of every call and is opened again after a second of silence).
+/// the devices settle (a new stream on an idle null sink waits for the end
+/// of the block the sink is rendering, up to 2 s, for either phone).
 const FIG5_SETTLE: Duration = Duration::from_secs(2);
 
 async fn seat_latency(kam: Kam, pulse: &Pulse) -> Result<f64, String> {
