@@ -18,7 +18,7 @@ use seatphone_tests::host::{plugin_library, Options, Page, Seatphone};
 use seatphone_tests::peers::baresip::read_netstrings;
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
 use seatphone_tests::peers::{free_port, stop_child, wait_until};
-use seatphone_tests::pulse::{read_raw_s16, Pulse};
+use seatphone_tests::pulse::{read_raw_s16, Pulse, PulseClient};
 use serde_json::{json, Value};
 
 const T: Duration = Duration::from_secs(10);
@@ -478,19 +478,7 @@ async fn audio_call_on_real_pulseaudio_devices() {
         .expect("paplay");
     // The "ear": whatever the host plays into nullsink.
     let heard = dir.path().join("heard.raw");
-    let _recorder = pulse
-        .spawn(
-            "parec",
-            &[
-                "--latency-msec=20",
-                "--device=nullsink.monitor",
-                "--format=s16le",
-                "--rate=48000",
-                "--channels=1",
-            ],
-            Some(&heard),
-        )
-        .expect("parec");
+    let _recorder = record_nullsink(&pulse, &heard);
 
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
     let peer = TonePeer::start("1002", &kam, "PCMA/8000/1", None);
@@ -599,19 +587,7 @@ async fn audio_pulseaudio_speaker_starting_late_is_waited_for() {
     // Recorded from a suspended monitor: the recording starts when the sink runs.
     let dir = tempfile::tempdir().unwrap();
     let heard = dir.path().join("heard.raw");
-    let mut recorder = pulse
-        .spawn(
-            "parec",
-            &[
-                "--latency-msec=20",
-                "--device=nullsink.monitor",
-                "--format=s16le",
-                "--rate=48000",
-                "--channels=1",
-            ],
-            Some(&heard),
-        )
-        .expect("parec");
+    let mut recorder = record_nullsink(&pulse, &heard);
     let call_id = call_peer(&mut page).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(pulse.pactl(&["suspend-sink", "nullsink", "0"]));
@@ -851,6 +827,24 @@ async fn audio_sound_server_vanishing_mid_call_falls_back_and_tells_the_page() {
     assert_eq!(r["result"], 0, "{r}");
     page.event(2007, T).await;
     drop(host);
+}
+
+/// Records what the host plays into `nullsink` to `out` (raw s16le mono
+/// 48 kHz) until the returned guard stops or drops.
+fn record_nullsink(pulse: &Pulse, out: &std::path::Path) -> PulseClient {
+    pulse
+        .spawn(
+            "parec",
+            &[
+                "--latency-msec=20",
+                "--device=nullsink.monitor",
+                "--format=s16le",
+                "--rate=48000",
+                "--channels=1",
+            ],
+            Some(out),
+        )
+        .expect("parec")
 }
 
 /// The audio plugin alone, on `pulse`'s devices (the null sinks).
