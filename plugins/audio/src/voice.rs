@@ -52,29 +52,26 @@ impl Library {
                     "{shown} speaks voice ABI {version}, this audio plugin {ABI_VERSION}: install the library built with this plugin"
                 ));
             }
-            let symbol = |name: &[u8]| {
-                format!(
-                    "{shown} lacks {}",
-                    String::from_utf8_lossy(name.strip_suffix(b"\0").unwrap_or(name))
-                )
-            };
             Ok(Library {
-                create: *lib
-                    .get::<Create>(b"seatphone_voice_create\0")
-                    .map_err(|_| symbol(b"seatphone_voice_create"))?,
-                render: *lib
-                    .get::<Render>(b"seatphone_voice_render\0")
-                    .map_err(|_| symbol(b"seatphone_voice_render"))?,
-                capture: *lib
-                    .get::<Capture>(b"seatphone_voice_capture\0")
-                    .map_err(|_| symbol(b"seatphone_voice_capture"))?,
-                destroy: *lib
-                    .get::<Destroy>(b"seatphone_voice_destroy\0")
-                    .map_err(|_| symbol(b"seatphone_voice_destroy"))?,
+                create: entry(&lib, path, b"seatphone_voice_create\0")?,
+                render: entry(&lib, path, b"seatphone_voice_render\0")?,
+                capture: entry(&lib, path, b"seatphone_voice_capture\0")?,
+                destroy: entry(&lib, path, b"seatphone_voice_destroy\0")?,
                 _lib: lib,
             })
         }
     }
+}
+
+/// The function `name` (nul-terminated) of `lib`, or which one is missing.
+///
+/// # Safety
+/// `T` must be the function's true type.
+unsafe fn entry<T: Copy>(lib: &libloading::Library, path: &Path, name: &[u8]) -> Result<T, String> {
+    lib.get::<T>(name).map(|f| *f).map_err(|_| {
+        let name = name.strip_suffix(b"\0").unwrap_or(name);
+        format!("{} lacks {}", path.display(), String::from_utf8_lossy(name))
+    })
 }
 
 /// The library beside this plugin, loaded by the first call that needs it.
