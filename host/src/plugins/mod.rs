@@ -86,20 +86,12 @@ impl Plugins {
                     continue;
                 }
                 exports::Kind::Foreign(reason) => {
-                    let reason = format!("not a Seatphone plugin: {reason}");
-                    tracing::warn!(file = %shown, "plugin skipped: {reason}");
-                    plugins.skipped.push(Skipped {
-                        file: shown,
-                        reason,
-                    });
+                    plugins.skip(shown, format!("not a Seatphone plugin: {reason}"));
                     continue;
                 }
             }
             if quarantined.contains(&shown) {
-                plugins.skipped.push(Skipped {
-                    file: shown,
-                    reason: "it killed the engine while loading (panic or abort in its constructor); fix it and restart seatphone".into(),
-                });
+                plugins.skip(shown, "it killed the engine while loading (panic or abort in its constructor); fix it and restart seatphone".into());
                 continue;
             }
             quarantine.loading(&shown);
@@ -155,14 +147,14 @@ impl Plugins {
                     raw,
                 });
             }
-            Err(reason) => {
-                tracing::warn!(file = %shown, "plugin skipped: {reason}");
-                self.skipped.push(Skipped {
-                    file: shown,
-                    reason,
-                });
-            }
+            Err(reason) => self.skip(shown, reason),
         }
+    }
+
+    /// Logs and lists (in `/health`) a library that was not loaded.
+    fn skip(&mut self, file: String, reason: String) {
+        tracing::warn!(file = %file, "plugin skipped: {reason}");
+        self.skipped.push(Skipped { file, reason });
     }
 
     /// The plugin declaring the command `description`, and the number it declared.
