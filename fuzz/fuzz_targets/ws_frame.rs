@@ -3,13 +3,14 @@
 //! returns, and the SIP parameter checks a request's `param` goes through.
 //!
 //! Oracle: no panic; an accepted frame is a JSON object whose `description`
-//! and `cmd` are the request's and whose `param` is an object; every frame
-//! we write back is JSON that carries the routing fields we meant.
+//! and `cmd` are the request's and whose `param` is an object, and a plugin
+//! reads the same request from the text it is handed; every frame we write
+//! back is JSON that carries the routing fields we meant.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use seatphone::api::frame::{event_frame, parse_request, response_frame};
+use seatphone::api::frame::{answer_frame, event_frame, parse_request, response_frame};
 use seatphone_plugin_api::{Request, Response};
 use seatphone_sip::params;
 use serde_json::Value;
@@ -41,7 +42,7 @@ fuzz_target!(|data: &[u8]| {
     };
     match parse_request(text) {
         Ok(incoming) => {
-            let req = &incoming.request;
+            let req = &incoming.request();
             let sent: Value = serde_json::from_str(text).expect("accepted frame is JSON");
             assert_eq!(sent["description"].as_str(), Some(req.description.as_str()));
             assert_eq!(sent["cmd"].as_u64(), Some(u64::from(req.cmd)));
@@ -60,7 +61,11 @@ fuzz_target!(|data: &[u8]| {
                     resp.top.remove(own);
                 }
             }
-            let frame = response_frame(&req.description, req.cmd, incoming.seq.as_ref(), &resp);
+            // As a plugin answers: the response as JSON, spliced into the frame.
+            let answer = serde_json::to_string(&resp).expect("response serialises");
+            let frame = answer_frame(&req.description, req.cmd, incoming.seq.as_ref(), &answer)
+                .expect("a serialised response is a readable answer");
+            assert_eq!(frame, response_frame(&req.description, req.cmd, incoming.seq.as_ref(), &resp));
             let back: Value = serde_json::from_str(&frame).expect("response frame is JSON");
             assert_eq!(back["description"].as_str(), Some(req.description.as_str()));
             assert_eq!(back["rsp"].as_u64(), Some(u64::from(req.cmd)));
@@ -70,9 +75,10 @@ fuzz_target!(|data: &[u8]| {
             }
             assert!(same(&back["param"], &req.param), "param changed");
 
-            // The request crosses the plugin boundary as JSON.
-            let wire = serde_json::to_string(req).expect("request serialises");
-            let again: Request = serde_json::from_str(&wire).expect("request round-trips");
+            // The request crosses the plugin boundary as the page's text
+            // (or written afresh); the plugin reads the same request.
+            let wire = incoming.plugin_text();
+            let again: Request = serde_json::from_str(&wire).expect("a plugin reads the request");
             assert_eq!((again.cmd, &again.description), (req.cmd, &req.description));
             assert!(same(&again.param, &req.param), "param changed");
 

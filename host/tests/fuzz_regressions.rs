@@ -13,12 +13,7 @@ fn regressions() -> PathBuf {
 
 fn echoed_seq(frame: &str) -> Value {
     let i = parse_request(frame).unwrap();
-    let out = response_frame(
-        &i.request.description,
-        i.request.cmd,
-        i.seq.as_ref(),
-        &Response::ok(),
-    );
+    let out = response_frame(&i.description, i.cmd, i.seq.as_ref(), &Response::ok());
     serde_json::from_str::<Value>(&out).unwrap()["seq"].clone()
 }
 
@@ -28,7 +23,7 @@ fn every_regression_frame_is_answered() {
         let text = std::fs::read(entry.unwrap().path()).unwrap();
         if let Ok(text) = std::str::from_utf8(&text) {
             match parse_request(text) {
-                Ok(i) => assert!(i.request.param.is_object()),
+                Ok(i) => assert!(i.request().param.is_object()),
                 Err(r) => assert!(serde_json::from_str::<Value>(&r.into_frame()).is_ok()),
             }
         }

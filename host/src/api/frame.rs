@@ -1,18 +1,51 @@
 //! Page frames, sans-IO: text in, a checked request or the error response out;
 //! responses and events out as text. See PROTOCOL.md "Frames".
 
+use std::borrow::Cow;
+use std::fmt::{self, Write as _};
+
 use seatphone_plugin_api::{result, Request, Response};
-use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// Frames over this are refused (answered with result 2, socket kept).
 pub const MAX_FRAME: usize = 1 << 20;
 
 /// A well-formed request: description and cmd present, param an object.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Incoming {
-    pub request: Request,
+/// It keeps the page's text: a plugin reads the request from that text
+/// itself, so the host parses only what routing needs.
+#[derive(Debug, Clone)]
+pub struct Incoming<'a> {
+    pub text: &'a str,
+    pub cmd: u32,
+    pub description: String,
     pub seq: Option<Value>,
+    /// An object's text; `None` when the page sent none (or null).
+    param: Option<&'a RawValue>,
+}
+
+impl Incoming<'_> {
+    /// The request as the host's own handlers take it.
+    pub fn request(&self) -> Request {
+        let param = self.param.and_then(|p| serde_json::from_str(p.get()).ok());
+        Request {
+            cmd: self.cmd,
+            description: self.description.clone(),
+            param: param.unwrap_or_else(|| Value::Object(Map::new())),
+        }
+    }
+
+    /// The request as a plugin reads it (`wire::Request`, which ignores
+    /// `seq` and other keys): the page's own text when it has a `param`
+    /// object, else the request written afresh with an empty one.
+    pub fn plugin_text(&self) -> Cow<'_, str> {
+        match self.param {
+            Some(_) => Cow::Borrowed(self.text),
+            None => Cow::Owned(serde_json::to_string(&self.request()).unwrap_or_default()),
+        }
+    }
 }
 
 /// A frame that cannot be routed; becomes a result-2 response.
@@ -35,7 +68,45 @@ impl Rejection {
     }
 }
 
-pub fn parse_request(text: &str) -> Result<Incoming, Rejection> {
+/// The routing fields of a frame, each as sent; the rest is skipped.
+/// Null counts as absent.
+#[derive(Deserialize)]
+struct Head<'a> {
+    #[serde(borrow)]
+    seq: Option<&'a RawValue>,
+    #[serde(borrow)]
+    cmd: Option<&'a RawValue>,
+    #[serde(borrow)]
+    description: Option<&'a RawValue>,
+    #[serde(borrow)]
+    param: Option<&'a RawValue>,
+}
+
+impl<'a> Head<'a> {
+    fn read(text: &'a str) -> serde_json::Result<Self> {
+        serde_json::from_str(text)
+    }
+
+    fn cmd(&self) -> Option<u32> {
+        self.cmd.and_then(|c| serde_json::from_str(c.get()).ok())
+    }
+
+    fn description(&self) -> Option<String> {
+        self.description
+            .and_then(|d| serde_json::from_str(d.get()).ok())
+    }
+
+    /// `Err` when present but not a number.
+    fn seq(&self) -> Result<Option<Value>, ()> {
+        match self.seq.map(|s| serde_json::from_str::<Value>(s.get())) {
+            None => Ok(None),
+            Some(Ok(seq)) if seq.is_number() => Ok(Some(seq)),
+            Some(_) => Err(()),
+        }
+    }
+}
+
+pub fn parse_request(text: &str) -> Result<Incoming<'_>, Rejection> {
     let reject = |err_msg: String| Rejection {
         description: "invalid_request".into(),
         rsp: 0,
@@ -49,22 +120,17 @@ pub fn parse_request(text: &str) -> Result<Incoming, Rejection> {
         );
         return Err(oversized(text, err_msg));
     }
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| reject(format!("frame is not valid JSON: {e}")))?;
-    let Value::Object(mut obj) = value else {
-        return Err(reject("frame must be a JSON object".into()));
-    };
+    if !text.trim_start().starts_with('{') {
+        return Err(reject(match serde_json::from_str::<IgnoredAny>(text) {
+            Ok(_) => "frame must be a JSON object".into(),
+            Err(e) => format!("frame is not valid JSON: {e}"),
+        }));
+    }
+    let head = Head::read(text).map_err(|e| reject(format!("frame is not valid JSON: {e}")))?;
 
     // What we can echo back, even when the rest is wrong.
-    let seq = obj.remove("seq");
-    let cmd = obj
-        .get("cmd")
-        .and_then(Value::as_u64)
-        .and_then(|c| u32::try_from(c).ok());
-    let description = match obj.remove("description") {
-        Some(Value::String(d)) => Some(d),
-        _ => None,
-    };
+    let cmd = head.cmd();
+    let description = head.description();
     // Built only on failure: the accepted frame is the hot path.
     let fail = |description: Option<String>, seq: Option<Value>, err_msg: &str| Rejection {
         description: description.unwrap_or_else(|| "invalid_request".into()),
@@ -73,9 +139,9 @@ pub fn parse_request(text: &str) -> Result<Incoming, Rejection> {
         err_msg: err_msg.to_owned(),
     };
 
-    if seq.as_ref().is_some_and(|seq| !seq.is_number()) {
+    let Ok(seq) = head.seq() else {
         return Err(fail(description, None, "seq must be a number"));
-    }
+    };
     let Some(description) = description else {
         return Err(fail(None, seq, "description is missing or not a string"));
     };
@@ -86,18 +152,15 @@ pub fn parse_request(text: &str) -> Result<Incoming, Rejection> {
             "cmd is missing or not a non-negative integer",
         ));
     };
-    let param = match obj.remove("param") {
-        None | Some(Value::Null) => Value::Object(Map::new()),
-        Some(p @ Value::Object(_)) => p,
-        Some(_) => return Err(fail(Some(description), seq, "param must be a JSON object")),
-    };
+    if head.param.is_some_and(|p| !p.get().starts_with('{')) {
+        return Err(fail(Some(description), seq, "param must be a JSON object"));
+    }
     Ok(Incoming {
-        request: Request {
-            cmd,
-            description,
-            param,
-        },
+        text,
+        cmd,
+        description,
         seq,
+        param: head.param,
     })
 }
 
@@ -105,74 +168,111 @@ pub fn parse_request(text: &str) -> Result<Incoming, Rejection> {
 /// so the page can tell which request failed: those fields are read while
 /// the rest is skipped, nothing of it kept.
 fn oversized(text: &str, err_msg: String) -> Rejection {
-    #[derive(serde::Deserialize)]
-    struct Head {
-        seq: Option<Value>,
-        cmd: Option<u32>,
-        description: Option<String>,
-    }
-    let head = serde_json::from_str::<Head>(text).ok();
-    let head = head.unwrap_or(Head {
-        seq: None,
-        cmd: None,
-        description: None,
-    });
+    let head = Head::read(text).ok();
     Rejection {
-        description: head.description.unwrap_or_else(|| "invalid_request".into()),
-        rsp: head.cmd.unwrap_or(0),
-        seq: head.seq.filter(Value::is_number),
+        description: head
+            .as_ref()
+            .and_then(Head::description)
+            .unwrap_or_else(|| "invalid_request".into()),
+        rsp: head.as_ref().and_then(Head::cmd).unwrap_or(0),
+        seq: head.and_then(|h| h.seq().ok().flatten()),
         err_msg,
     }
 }
 
-/// A response: the plugin's or handler's body plus the routing fields, which
-/// are the host's: a body key of the same name is dropped.
+/// A response from the host's own handlers.
 pub fn response_frame(
     description: &str,
     rsp: u32,
     seq: Option<&Value>,
     response: &Response,
 ) -> String {
-    let frame = ResponseFrame {
-        description,
-        rsp,
-        seq,
-        response,
-    };
-    // Written straight to text: no intermediate `Value` per response.
-    serde_json::to_string(&frame).unwrap_or_default()
+    let answer = serde_json::to_string(response).unwrap_or_default();
+    answer_frame(description, rsp, seq, &answer).unwrap_or_default()
 }
 
-struct ResponseFrame<'a> {
-    description: &'a str,
+/// A response frame around an answer as a plugin writes it (`wire::Response`
+/// as JSON): the routing fields, which are the host's, then the answer's
+/// own keys as written, less those named like a routing field or already
+/// written. `None` when the answer is not an object with a numeric `result`.
+pub fn answer_frame(
+    description: &str,
     rsp: u32,
-    seq: Option<&'a Value>,
-    response: &'a Response,
+    seq: Option<&Value>,
+    answer: &str,
+) -> Option<String> {
+    const ROUTING: [&str; 3] = ["description", "rsp", "seq"];
+    let Entries(entries) = serde_json::from_str(answer).ok()?;
+    let result = entries.iter().find(|(k, _)| k == "result")?.1;
+    serde_json::from_str::<u32>(result.get()).ok()?;
+
+    let mut out = String::with_capacity(answer.len() + description.len() + 40);
+    out.push_str("{\"description\":");
+    push_json(&mut out, description);
+    let _ = write!(out, ",\"rsp\":{rsp}");
+    if let Some(seq) = seq {
+        out.push_str(",\"seq\":");
+        push_json(&mut out, seq);
+    }
+    for (i, (key, value)) in entries.iter().enumerate() {
+        if ROUTING.contains(&key.as_ref()) || entries[..i].iter().any(|(k, _)| k == key) {
+            continue;
+        }
+        out.push(',');
+        push_json(&mut out, key.as_ref());
+        out.push(':');
+        out.push_str(value.get());
+    }
+    out.push('}');
+    Some(out)
 }
 
-impl Serialize for ResponseFrame<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        const OWN: [&str; 6] = ["description", "rsp", "seq", "result", "errMsg", "param"];
-        let r = self.response;
-        let mut map = s.serialize_map(None)?;
-        map.serialize_entry("description", self.description)?;
-        map.serialize_entry("rsp", &self.rsp)?;
-        if let Some(seq) = self.seq {
-            map.serialize_entry("seq", seq)?;
-        }
-        map.serialize_entry("result", &r.result)?;
-        if let Some(err_msg) = &r.err_msg {
-            map.serialize_entry("errMsg", err_msg)?;
-        }
-        if let Some(param) = &r.param {
-            map.serialize_entry("param", param)?;
-        }
-        for (key, value) in &r.top {
-            if !OWN.contains(&key.as_str()) {
-                map.serialize_entry(key, value)?;
+fn push_json(out: &mut String, value: &(impl serde::Serialize + ?Sized)) {
+    out.push_str(&serde_json::to_string(value).unwrap_or_default());
+}
+
+/// A JSON object's members in order, values as written.
+struct Entries<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Entries<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> Visitor<'de> for Members {
+            type Value = Entries<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(4));
+                while let Some((Key(k), v)) = map.next_entry()? {
+                    entries.push((k, v));
+                }
+                Ok(Entries(entries))
             }
         }
-        map.end()
+        d.deserialize_map(Members)
+    }
+}
+
+/// An object key, borrowed unless it had escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyText;
+        impl<'de> Visitor<'de> for KeyText {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(KeyText)
     }
 }
 
@@ -193,9 +293,62 @@ mod tests {
     fn well_formed_request_parses() {
         let i =
             parse_request(r#"{"cmd":67578,"description":"tsdk_get_mic_volume","seq":7}"#).unwrap();
-        assert_eq!(i.request.cmd, 67578);
-        assert_eq!(i.request.param, json!({}));
+        assert_eq!(i.cmd, 67578);
+        assert_eq!(i.request().param, json!({}));
         assert_eq!(i.seq, Some(json!(7)));
+    }
+
+    #[test]
+    fn a_plugin_reads_the_pages_text_or_a_request_written_afresh() {
+        let text = r#"{"cmd":67578,"description":"tsdk_get_mic_volume","param":{"a":1},"seq":7}"#;
+        let i = parse_request(text).unwrap();
+        assert!(matches!(i.plugin_text(), Cow::Borrowed(t) if t == text));
+        for text in [
+            r#"{"cmd":1,"description":"x"}"#,
+            r#"{"cmd":1,"description":"x","param":null}"#,
+        ] {
+            let i = parse_request(text).unwrap();
+            let read: Request = serde_json::from_str(&i.plugin_text()).unwrap();
+            assert_eq!(read, i.request());
+            assert_eq!(read.param, json!({}));
+        }
+    }
+
+    #[test]
+    fn a_repeated_routing_field_is_refused() {
+        let r = rejected(r#"{"cmd":1,"description":"x","cmd":2}"#);
+        assert!(r["errMsg"].as_str().unwrap().contains("duplicate"), "{r}");
+    }
+
+    #[test]
+    fn an_answer_is_spliced_after_the_routing_fields_in_its_own_order() {
+        let answer =
+            r#"{"result":0,"param":{"volume": 40},"path":"/x","description":"no","result":9}"#;
+        let f = answer_frame("d", 9, Some(&json!(4)), answer).unwrap();
+        assert_eq!(
+            f,
+            r#"{"description":"d","rsp":9,"seq":4,"result":0,"param":{"volume": 40},"path":"/x"}"#
+        );
+        let escaped = answer_frame("d\"q", 1, None, r#"{"result":1,"err\u004dsg":"a\nb"}"#);
+        let back: Value = serde_json::from_str(&escaped.unwrap()).unwrap();
+        assert_eq!(
+            back,
+            json!({"description":"d\"q","rsp":1,"result":1,"errMsg":"a\nb"})
+        );
+    }
+
+    #[test]
+    fn an_answer_without_a_numeric_result_is_unreadable() {
+        for answer in [
+            "",
+            "[]",
+            "{}",
+            r#"{"result":"0"}"#,
+            r#"{"result":-1}"#,
+            r#"{"result":0"#,
+        ] {
+            assert_eq!(answer_frame("d", 1, None, answer), None, "{answer}");
+        }
     }
 
     #[test]

@@ -29,7 +29,7 @@ const TRANSPORT_LIMIT: usize = 16 << 20;
 /// tungstenite zeroes up to this much of its read buffer each time it reads
 /// (128 KiB by default, 85% of the instructions of a small command). Page
 /// frames are small; a large one just takes more reads.
-const READ_CHUNK: usize = 8 << 10;
+const READ_CHUNK: usize = 2 << 10;
 
 const LOGIN_PROTOCOLS: &[&str] = &[
     "openeye_login_service_protocol",

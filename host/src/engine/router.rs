@@ -8,7 +8,7 @@ use seatphone_plugin_api::{reply_from_fn, result, Request, Response};
 use serde_json::Value;
 
 use super::{Engine, ReplyFn};
-use crate::api::frame::{parse_request, response_frame, Incoming};
+use crate::api::frame::{answer_frame, parse_request, response_frame, Incoming};
 use crate::api::pages::{ConnId, Pages};
 use crate::catalogue::{self, Owner};
 
@@ -20,37 +20,59 @@ impl Engine {
         }
     }
 
-    fn route(&self, conn: ConnId, Incoming { request, seq }: Incoming) {
-        let reply = reply_to(self.pages.clone(), conn, &request, seq);
-        tracing::debug!(cmd = request.cmd, description = %request.description, "request");
-
-        if let Some(std) = catalogue::by_description(&request.description) {
-            if std.cmd != request.cmd {
-                return reply(mismatch(&request, std.cmd));
+    fn route(&self, conn: ConnId, incoming: Incoming<'_>) {
+        tracing::debug!(cmd = incoming.cmd, description = %incoming.description, "request");
+        let asker = Asker {
+            pages: self.pages.clone(),
+            conn,
+            description: incoming.description.clone(),
+            rsp: incoming.cmd,
+            seq: incoming.seq.clone(),
+        };
+        let plugin = match catalogue::by_description(&incoming.description) {
+            Some(std) if std.cmd != incoming.cmd => {
+                return asker.answer(&mismatch(&incoming.description, incoming.cmd, std.cmd))
             }
-            return match std.owner {
-                Owner::Host if std.cmd == CONFIG => self.configure(request, reply),
-                Owner::Host => self.signalling.command(request, reply),
+            Some(std) => match std.owner {
+                Owner::Host if std.cmd == CONFIG => {
+                    return self.configure(incoming.request(), asker.into_reply())
+                }
+                Owner::Host => {
+                    return self
+                        .signalling
+                        .command(incoming.request(), asker.into_reply())
+                }
                 Owner::Capability(cap) => match self.plugins.with_capability(cap) {
-                    Some(plugin) => forward(&plugin.raw, &request, reply),
-                    None => reply(Response::error(
-                        result::NOT_LOADED,
-                        format!(
-                            "{} needs the {cap} capability, and no {cap} plugin is loaded in this deployment",
-                            request.description
-                        ),
-                    )),
+                    Some(plugin) => plugin,
+                    None => {
+                        return asker.answer(&Response::error(
+                            result::NOT_LOADED,
+                            format!(
+                                "{} needs the {cap} capability, and no {cap} plugin is loaded in this deployment",
+                                incoming.description
+                            ),
+                        ))
+                    }
                 },
-            };
-        }
-        match self.plugins.command_owner(&request.description) {
-            Some((_, cmd)) if cmd != request.cmd => reply(mismatch(&request, cmd)),
-            Some((plugin, _)) => forward(&plugin.raw, &request, reply),
-            None => reply(Response::error(
-                result::INVALID,
-                format!("unknown command {:?}", request.description),
-            )),
-        }
+            },
+            None => match self.plugins.command_owner(&incoming.description) {
+                Some((_, cmd)) if cmd != incoming.cmd => {
+                    return asker.answer(&mismatch(&incoming.description, incoming.cmd, cmd))
+                }
+                Some((plugin, _)) => plugin,
+                None => {
+                    return asker.answer(&Response::error(
+                        result::INVALID,
+                        format!("unknown command {:?}", incoming.description),
+                    ))
+                }
+            },
+        };
+        // The plugin reads the page's text and its answer goes out spliced
+        // into the response frame: neither is rebuilt as a `Value` here.
+        let text = incoming.plugin_text();
+        let reply = reply_from_fn(move |answer| asker.plugin_answered(answer));
+        plugin.raw.command(RStr::from_str(&text), reply);
     }
 }
 
@@ -84,13 +106,10 @@ impl Engine {
     }
 }
 
-fn mismatch(request: &Request, expected: u32) -> Response {
+fn mismatch(description: &str, cmd: u32, expected: u32) -> Response {
     Response::error(
         result::INVALID,
-        format!(
-            "cmd {} does not match {:?}, whose cmd is {expected}",
-            request.cmd, request.description
-        ),
+        format!("cmd {cmd} does not match {description:?}, whose cmd is {expected}"),
     )
 }
 
@@ -115,15 +134,33 @@ pub(super) fn forward(
     plugin.command(RStr::from_str(&json), raw_reply);
 }
 
-/// The reply for one request: adds description, rsp and seq, and queues the
-/// frame for the socket that asked.
-fn reply_to(pages: Arc<Pages>, conn: ConnId, request: &Request, seq: Option<Value>) -> ReplyFn {
-    let description = request.description.clone();
-    let rsp = request.cmd;
-    Box::new(move |response: Response| {
-        pages.send_to(
-            conn,
-            response_frame(&description, rsp, seq.as_ref(), &response),
-        );
-    })
+/// Who asked: the socket a request's answer goes to, and the routing
+/// fields the response frame echoes.
+struct Asker {
+    pages: Arc<Pages>,
+    conn: ConnId,
+    description: String,
+    rsp: u32,
+    seq: Option<Value>,
+}
+
+impl Asker {
+    fn answer(&self, response: &Response) {
+        let frame = response_frame(&self.description, self.rsp, self.seq.as_ref(), response);
+        self.pages.send_to(self.conn, frame);
+    }
+
+    fn into_reply(self) -> ReplyFn {
+        Box::new(move |response: Response| self.answer(&response))
+    }
+
+    fn plugin_answered(&self, answer: &str) {
+        match answer_frame(&self.description, self.rsp, self.seq.as_ref(), answer) {
+            Some(frame) => self.pages.send_to(self.conn, frame),
+            None => self.answer(&Response::error(
+                result::FAILED,
+                "the plugin answered something unreadable: not a JSON object with a numeric result",
+            )),
+        }
+    }
 }
