@@ -13,7 +13,7 @@ use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
@@ -360,7 +360,12 @@ impl Page {
                 .headers_mut()
                 .insert("Origin", HeaderValue::from_str(o).unwrap());
         }
-        let (ws, response) = tokio_tungstenite::connect_async(request).await?;
+        // Reads as the baresip control client does (8 KiB at a time):
+        // tungstenite zeroes its whole read buffer (128 KiB by default)
+        // before each read, which would weigh on figure 1's page side.
+        let config = WebSocketConfig::default().read_buffer_size(8 << 10);
+        let (ws, response) =
+            tokio_tungstenite::connect_async_with_config(request, Some(config), false).await?;
         let protocol = response
             .headers()
             .get("Sec-WebSocket-Protocol")
