@@ -2,7 +2,8 @@
 //! responses and events out as text. See PROTOCOL.md "Frames".
 
 use std::borrow::Cow;
-use std::fmt::{self, Write as _};
+use std::fmt;
+use std::io::Write as _;
 
 use seatphone_plugin_api::{result, Request, Response};
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
@@ -206,29 +207,32 @@ pub fn answer_frame(
     let result = entries.iter().find(|(k, _)| k == "result")?.1;
     serde_json::from_str::<u32>(result.get()).ok()?;
 
-    let mut out = String::with_capacity(answer.len() + description.len() + 40);
-    out.push_str("{\"description\":");
+    // Bytes, so serde_json writes keys and values in place; every piece
+    // is valid UTF-8 (our strings, serde_json's escapes, the answer's text).
+    let mut out = Vec::with_capacity(answer.len() + description.len() + 40);
+    out.extend_from_slice(b"{\"description\":");
     push_json(&mut out, description);
     let _ = write!(out, ",\"rsp\":{rsp}");
     if let Some(seq) = seq {
-        out.push_str(",\"seq\":");
+        out.extend_from_slice(b",\"seq\":");
         push_json(&mut out, seq);
     }
     for (i, (key, value)) in entries.iter().enumerate() {
         if ROUTING.contains(&key.as_ref()) || entries[..i].iter().any(|(k, _)| k == key) {
             continue;
         }
-        out.push(',');
+        out.push(b',');
         push_json(&mut out, key.as_ref());
-        out.push(':');
-        out.push_str(value.get());
+        out.push(b':');
+        out.extend_from_slice(value.get().as_bytes());
     }
-    out.push('}');
-    Some(out)
+    out.push(b'}');
+    String::from_utf8(out).ok()
 }
 
-fn push_json(out: &mut String, value: &(impl serde::Serialize + ?Sized)) {
-    out.push_str(&serde_json::to_string(value).unwrap_or_default());
+fn push_json(out: &mut Vec<u8>, value: &(impl serde::Serialize + ?Sized)) {
+    // Writing to a Vec fails only if serialising fails: strings and numbers do not.
+    let _ = serde_json::to_writer(out, value);
 }
 
 /// A JSON object's members in order, values as written.
