@@ -373,6 +373,12 @@ fn baresip_spec(user: &str, registrar_port: u16) -> BaresipSpec {
 const RT_WARMUP: usize = 200;
 const RT_SAMPLES: usize = 2000;
 const TP_REQUESTS: usize = 10000;
+/// Both phones idle this long between start-up and the first request:
+/// measured straight after Seatphone started (its engine and plugins
+/// still settling) while baresip had 300 ms of quiet, half of Seatphone's
+/// rounds ran with client and server on two vCPUs (p99 ~70 µs), none
+/// after a second's quiet.
+const RT_QUIET: Duration = Duration::from_secs(1);
 const TP_WINDOW: usize = 16;
 
 /// Round-trip times in µs of `n` sequential requests, then requests/s with
@@ -538,6 +544,7 @@ async fn seat_rtt(placement: Placement) -> Result<(Vec<f64>, f64), String> {
         .await
         .map_err(|e| e.to_string())?;
     let mut page = host.call_page().await.map_err(|e| e.to_string())?;
+    page.forget(RT_QUIET).await;
     let _pinned = Pinned::new(placement, &host.pids())?;
     ws_round_trips(&mut page).await
 }
@@ -545,7 +552,7 @@ async fn seat_rtt(placement: Placement) -> Result<(Vec<f64>, f64), String> {
 async fn bare_rtt(kam: Kam, placement: Placement) -> Result<(Vec<f64>, f64), String> {
     let b = BenchBaresip::start(&baresip_spec(BARE_USER, kam.port)).map_err(|e| e.to_string())?;
     let mut ctrl = b.ctrl().await.map_err(|e| e.to_string())?;
-    ctrl.forget(Duration::from_millis(300)).await;
+    ctrl.forget(RT_QUIET).await;
     let _pinned = Pinned::new(placement, &b.pids())?;
     ctrl_round_trips(&mut ctrl).await
 }
