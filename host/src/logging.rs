@@ -8,8 +8,10 @@ use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::{fmt, layer::SubscriberExt, util::SubscriberInitExt, EnvFilter};
 
-/// Lines the file writer may lag behind before lines are dropped (32 bytes a slot).
-const LOG_QUEUE_LINES: usize = 4096;
+/// Lines the file writer may lag behind before lines are dropped (32 bytes
+/// a slot, all written at start: 32 KiB resident). A call's set-up logs a
+/// few dozen lines; the writer drains them as they come.
+const LOG_QUEUE_LINES: usize = 1024;
 
 /// Keep the guard alive for the life of the process: it flushes the file.
 ///
