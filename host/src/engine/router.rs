@@ -11,6 +11,7 @@ use super::{Engine, ReplyFn};
 use crate::api::frame::{answer_frame, parse_request, response_frame, Incoming};
 use crate::api::pages::{ConnId, Pages};
 use crate::catalogue::{self, Owner};
+use crate::plugins::Loaded;
 
 impl Engine {
     pub fn handle_frame(&self, conn: ConnId, text: &str) {
@@ -29,51 +30,60 @@ impl Engine {
             rsp: incoming.cmd,
             seq: incoming.seq.clone(),
         };
-        let plugin = match catalogue::by_description(&incoming.description) {
-            Some(std) if std.cmd != incoming.cmd => {
-                return asker.answer(&mismatch(&incoming.description, incoming.cmd, std.cmd))
+        match self.answerer(&incoming) {
+            Err(refusal) => asker.answer(&refusal),
+            Ok(Answerer::Host) if incoming.cmd == CONFIG => {
+                self.configure(incoming.request(), asker.into_reply())
             }
-            Some(std) => match std.owner {
-                Owner::Host if std.cmd == CONFIG => {
-                    return self.configure(incoming.request(), asker.into_reply())
-                }
-                Owner::Host => {
-                    return self
-                        .signalling
-                        .command(incoming.request(), asker.into_reply())
-                }
-                Owner::Capability(cap) => match self.plugins.with_capability(cap) {
-                    Some(plugin) => plugin,
-                    None => {
-                        return asker.answer(&Response::error(
-                            result::NOT_LOADED,
-                            format!(
-                                "{} needs the {cap} capability, and no {cap} plugin is loaded in this deployment",
-                                incoming.description
-                            ),
-                        ))
-                    }
-                },
-            },
-            None => match self.plugins.command_owner(&incoming.description) {
-                Some((_, cmd)) if cmd != incoming.cmd => {
-                    return asker.answer(&mismatch(&incoming.description, incoming.cmd, cmd))
-                }
-                Some((plugin, _)) => plugin,
-                None => {
-                    return asker.answer(&Response::error(
-                        result::INVALID,
-                        format!("unknown command {:?}", incoming.description),
-                    ))
-                }
-            },
-        };
-        // The plugin reads the page's text and its answer goes out spliced
-        // into the response frame: neither is rebuilt as a `Value` here.
-        let text = incoming.plugin_text();
-        let reply = reply_from_fn(move |answer| asker.plugin_answered(answer));
-        plugin.raw.command(RStr::from_str(&text), reply);
+            Ok(Answerer::Host) => self
+                .signalling
+                .command(incoming.request(), asker.into_reply()),
+            Ok(Answerer::Plugin(plugin)) => {
+                // The plugin reads the page's text and its answer goes out
+                // spliced into the response frame: neither is rebuilt as a
+                // `Value` here.
+                let text = incoming.plugin_text();
+                let reply = reply_from_fn(move |answer| asker.plugin_answered(answer));
+                plugin.raw.command(RStr::from_str(&text), reply);
+            }
+        }
     }
+
+    /// Who answers a request, or why no one does.
+    fn answerer(&self, incoming: &Incoming<'_>) -> Result<Answerer<'_>, Response> {
+        let description = &incoming.description;
+        if let Some(std) = catalogue::by_description(description) {
+            if std.cmd != incoming.cmd {
+                return Err(mismatch(description, incoming.cmd, std.cmd));
+            }
+            return match std.owner {
+                Owner::Host => Ok(Answerer::Host),
+                Owner::Capability(cap) => match self.plugins.with_capability(cap) {
+                    Some(plugin) => Ok(Answerer::Plugin(plugin)),
+                    None => Err(Response::error(
+                        result::NOT_LOADED,
+                        format!(
+                            "{description} needs the {cap} capability, and no {cap} plugin is loaded in this deployment"
+                        ),
+                    )),
+                },
+            };
+        }
+        match self.plugins.command_owner(description) {
+            Some((_, cmd)) if cmd != incoming.cmd => Err(mismatch(description, incoming.cmd, cmd)),
+            Some((plugin, _)) => Ok(Answerer::Plugin(plugin)),
+            None => Err(Response::error(
+                result::INVALID,
+                format!("unknown command {description:?}"),
+            )),
+        }
+    }
+}
+
+enum Answerer<'a> {
+    /// SIP signalling and `config`.
+    Host,
+    Plugin(&'a Loaded),
 }
 
 const CONFIG: u32 = 65539;
