@@ -43,9 +43,12 @@ fuzz_target!(|data: &[u8]| {
     match parse_request(text) {
         Ok(incoming) => {
             let req = &incoming.request();
-            let sent: Value = serde_json::from_str(text).expect("accepted frame is JSON");
-            assert_eq!(sent["description"].as_str(), Some(req.description.as_str()));
-            assert_eq!(sent["cmd"].as_u64(), Some(u64::from(req.cmd)));
+            // A key no one reads may hold what serde_json will not read into
+            // a Value (a lone surrogate escape): JSON syntax, skipped.
+            if let Ok(sent) = serde_json::from_str::<Value>(text) {
+                assert_eq!(sent["description"].as_str(), Some(req.description.as_str()));
+                assert_eq!(sent["cmd"].as_u64(), Some(u64::from(req.cmd)));
+            }
             assert!(req.param.is_object(), "param is an object");
             if let Some(seq) = &incoming.seq {
                 assert!(seq.is_number(), "seq is a number");

@@ -16,25 +16,26 @@ pub const MAX_FRAME: usize = 1 << 20;
 
 /// A well-formed request: description and cmd present, param an object.
 /// It keeps the page's text: a plugin reads the request from that text
-/// itself, so the host parses only what routing needs.
+/// itself, so the host does not write it again.
 #[derive(Debug, Clone)]
 pub struct Incoming<'a> {
     pub text: &'a str,
     pub cmd: u32,
     pub description: String,
     pub seq: Option<Value>,
-    /// An object's text; `None` when the page sent none (or null).
-    param: Option<&'a RawValue>,
+    /// `{}` when the page sent none (or null).
+    pub param: Value,
+    /// The page's text carries `param` as an object.
+    param_sent: bool,
 }
 
 impl Incoming<'_> {
     /// The request as the host's own handlers take it.
     pub fn request(&self) -> Request {
-        let param = self.param.and_then(|p| serde_json::from_str(p.get()).ok());
         Request {
             cmd: self.cmd,
             description: self.description.clone(),
-            param: param.unwrap_or_else(|| Value::Object(Map::new())),
+            param: self.param.clone(),
         }
     }
 
@@ -42,9 +43,10 @@ impl Incoming<'_> {
     /// `seq` and other keys): the page's own text when it has a `param`
     /// object, else the request written afresh with an empty one.
     pub fn plugin_text(&self) -> Cow<'_, str> {
-        match self.param {
-            Some(_) => Cow::Borrowed(self.text),
-            None => Cow::Owned(serde_json::to_string(&self.request()).unwrap_or_default()),
+        if self.param_sent {
+            Cow::Borrowed(self.text)
+        } else {
+            Cow::Owned(serde_json::to_string(&self.request()).unwrap_or_default())
         }
     }
 }
@@ -153,15 +155,23 @@ pub fn parse_request(text: &str) -> Result<Incoming<'_>, Rejection> {
             "cmd is missing or not a non-negative integer",
         ));
     };
-    if head.param.is_some_and(|p| !p.get().starts_with('{')) {
-        return Err(fail(Some(description), seq, "param must be a JSON object"));
-    }
+    // Read here, not only skipped: what the plugin reads must be what we checked.
+    let param = match head.param.map(|p| serde_json::from_str(p.get())) {
+        None => Value::Object(Map::new()),
+        Some(Ok(p @ Value::Object(_))) => p,
+        Some(Ok(_)) => return Err(fail(Some(description), seq, "param must be a JSON object")),
+        Some(Err(e)) => {
+            let err_msg = format!("param is not readable: {e}");
+            return Err(fail(Some(description), seq, &err_msg));
+        }
+    };
     Ok(Incoming {
         text,
         cmd,
         description,
         seq,
-        param: head.param,
+        param,
+        param_sent: head.param.is_some(),
     })
 }
 
@@ -298,7 +308,7 @@ mod tests {
         let i =
             parse_request(r#"{"cmd":67578,"description":"tsdk_get_mic_volume","seq":7}"#).unwrap();
         assert_eq!(i.cmd, 67578);
-        assert_eq!(i.request().param, json!({}));
+        assert_eq!(i.param, json!({}));
         assert_eq!(i.seq, Some(json!(7)));
     }
 
@@ -316,6 +326,18 @@ mod tests {
             assert_eq!(read, i.request());
             assert_eq!(read.param, json!({}));
         }
+    }
+
+    #[test]
+    fn a_param_a_plugin_could_not_read_is_refused() {
+        // A lone surrogate is JSON syntax that serde_json will not read into a string.
+        let r = rejected(r#"{"cmd":1,"description":"x","param":{"a":"\ud800"},"seq":2}"#);
+        assert_eq!((&r["description"], &r["seq"]), (&json!("x"), &json!(2)));
+        assert!(r["errMsg"].as_str().unwrap().contains("param"), "{r}");
+        // Elsewhere it is skipped, by the host and by the plugin alike.
+        let i = parse_request(r#"{"cmd":1,"description":"x","param":{},"note":"\ud800"}"#).unwrap();
+        let read: Request = serde_json::from_str(&i.plugin_text()).unwrap();
+        assert_eq!(read, i.request());
     }
 
     #[test]
