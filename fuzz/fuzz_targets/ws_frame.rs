@@ -10,7 +10,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use seatphone::api::frame::{answer_frame, event_frame, parse_request, response_frame};
+use seatphone::api::frame::{answer_frame, event_frame, parse_request};
 use seatphone_plugin_api::{Request, Response};
 use seatphone_sip::params;
 use serde_json::Value;
@@ -68,7 +68,6 @@ fuzz_target!(|data: &[u8]| {
             let answer = serde_json::to_string(&resp).expect("response serialises");
             let frame = answer_frame(&req.description, req.cmd, incoming.seq.as_ref(), &answer)
                 .expect("a serialised response is a readable answer");
-            assert_eq!(frame, response_frame(&req.description, req.cmd, incoming.seq.as_ref(), &resp));
             let back: Value = serde_json::from_str(&frame).expect("response frame is JSON");
             assert_eq!(back["description"].as_str(), Some(req.description.as_str()));
             assert_eq!(back["rsp"].as_u64(), Some(u64::from(req.cmd)));
