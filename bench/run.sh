@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Seatphone side by side with baresip 1.0 in one run: builds release binaries
-# (one target folder), runs the benchmark driver (tests/src/bin/bench.rs),
+# Seatphone side by side with baresip 1.0 in one run: builds the binaries as they ship
+# (the `dist` profile: fat LTO and the recorded link order), runs the benchmark driver (tests/src/bin/bench.rs),
 # which starts Kamailio and alternates Seatphone and baresip rounds, then
 # draws the chart. Results: bench/results/results.json and results.png.
 #
@@ -16,15 +16,15 @@ for tool in kamailio baresip sipp; do
     }
 done
 
-echo "== build (release, workspace)"
-cargo build --release --workspace
+echo "== build (dist profile, workspace)"
+cargo build --profile dist --workspace
 # The driver is a binary of the tests package (a workspace member, so the
 # line above builds it too); built again here in case the package is not.
-cargo build --release -p seatphone-tests --bin bench
+cargo build --profile dist -p seatphone-tests --bin bench
 
 echo "== benchmark"
 mkdir -p bench/results
-target/release/bench --out bench/results "$@"
+target/dist/bench --out bench/results "$@"
 
 echo "== chart"
 if [ ! -x bench/.venv/bin/python ] || ! bench/.venv/bin/python -c 'import matplotlib' 2>/dev/null; then

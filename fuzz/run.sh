@@ -21,7 +21,8 @@ targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
     targets=(ws_frame sip_message sdp rtp_rtcp)
 fi
-torture=/work/shared/sip-torture/msgs
+# The RFC 4475 messages live in the shared folder beside the checkout.
+torture="$here/../../shared/sip-torture/msgs"
 
 export RUSTC_BOOTSTRAP=1
 # One build for all targets (debug assertions on, ASan).

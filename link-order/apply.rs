@@ -11,8 +11,11 @@
 //! Also packs relative relocations (DT_RELR, glibc 2.36+): the loader reads
 //! a few KiB instead of half a MiB of `.rela.dyn` at every start.
 //!
-//! Only for x86_64 Linux (glibc) release builds, where rustc links with its
-//! own LLD; `SEATPHONE_LINK_ORDER=0` turns it off.
+//! Only for x86_64 Linux (glibc) builds of the `dist` profile (what ships
+//! and what the bench measures), where rustc links with its own LLD;
+//! `SEATPHONE_LINK_ORDER=0` turns it off. The names carry hashes of the
+//! build's flags, so the list is recorded on that same profile
+//! (`scripts/link-order.sh`) and the bench prints how much of it matches.
 
 use std::path::{Path, PathBuf};
 
@@ -22,7 +25,7 @@ pub fn apply() {
     let wanted = cfg("CARGO_CFG_TARGET_OS") == "linux"
         && cfg("CARGO_CFG_TARGET_ARCH") == "x86_64"
         && cfg("CARGO_CFG_TARGET_ENV") == "gnu"
-        && cfg("PROFILE") == "release"
+        && profile_dir().as_deref() == Some("dist")
         && cfg("SEATPHONE_LINK_ORDER") != "0";
     let Some(list) = functions_file() else { return };
     println!("cargo:rerun-if-changed={}", list.display());
@@ -35,6 +38,15 @@ pub fn apply() {
     );
     println!("cargo:rustc-link-arg=-Wl,--no-warn-symbol-ordering");
     println!("cargo:rustc-link-arg=-Wl,-z,pack-relative-relocs");
+}
+
+/// The profile's folder name (`release`, `dist` …): cargo tells build
+/// scripts only whether a profile inherits `release`, not which one it is,
+/// so it is read from `OUT_DIR` (`<target>/<profile>/build/<pkg>/out`).
+fn profile_dir() -> Option<String> {
+    let out = PathBuf::from(std::env::var("OUT_DIR").ok()?);
+    let dir = out.ancestors().nth(3)?.file_name()?;
+    Some(dir.to_string_lossy().into_owned())
 }
 
 /// `link-order/functions.txt` in the workspace above this package.

@@ -2,7 +2,7 @@
 # Records link-order/functions.txt: the functions of the host and the
 # plugins that run at start-up, registration and idle, then in a call
 # (host under callgrind, Kamailio and a baresip as in the tests), so the
-# release build places them side by side (link-order/apply.rs). Run it
+# `dist` build places them side by side (link-order/apply.rs). Run it
 # after updating dependencies or the toolchain, or after large changes to
 # start-up code, and commit the list; a stale list only costs memory.
 #
@@ -18,8 +18,8 @@ for tool in valgrind callgrind_control kamailio baresip; do
     }
 done
 
-cargo build --release --workspace
-target/release/link_profile --exe target/release/seatphone --plugins target/release \
+cargo build --profile dist --workspace
+target/dist/link_profile --exe target/dist/seatphone --plugins target/dist \
     --out link-order/functions.txt
 # Relink with the new list.
-cargo build --release --workspace
+cargo build --profile dist --workspace

@@ -134,7 +134,7 @@ const SEAT_USER: &str = "1001";
 const BARE_USER: &str = "1002";
 
 fn main() {
-    // The binaries this benchmark measures sit beside it (target/release).
+    // The binaries this benchmark measures sit beside it (target/dist).
     if std::env::var_os("SEATPHONE_BUILD_DIR").is_none() {
         std::env::set_var("SEATPHONE_BUILD_DIR", measure::exe_dir());
     }
