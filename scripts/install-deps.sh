@@ -7,10 +7,16 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
     # build
     pkg-config cmake clang libclang-dev libasound2-dev libwebrtc-audio-processing-dev
+    # the video plugin's codec library: libvpx (VP8), nasm (OpenH264's assembly)
+    libvpx-dev nasm
     # process and network tools the tests use (kill, unshare, ip)
     procps util-linux iproute2
     # SIP peers and registrar
     kamailio kamailio-tls-modules openssl baresip baresip-core sip-tester
+    # baresip's video codecs and display (only Recommends of baresip)
+    baresip-ffmpeg baresip-x11
+    # the video window's tests: a virtual X server and its tools
+    xvfb xauth x11-utils xdotool
     # audio checks and a real (virtual) sound device
     sox libsox-fmt-all pulseaudio pulseaudio-utils libasound2-plugins ffmpeg
     # browser tests
