@@ -1,5 +1,6 @@
 //! RTCP sender and receiver reports (RFC 3550 §6.4) with an SDES CNAME, and
-//! the round-trip time a report block tells (LSR/DLSR).
+//! the round-trip time a report block tells (LSR/DLSR). Video feedback
+//! (PLI, FIR, NACK) is in [`crate::feedback`].
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -160,7 +161,9 @@ pub fn parse(buf: &[u8]) -> Result<Report, String> {
                 report.bye = true;
                 seen = true;
             }
-            202 | 204..=207 => seen = true,
+            // SDES, APP, feedback (RFC 4585) and RFC 2032's FIR (192):
+            // read by `feedback::parse`.
+            192 | 202 | 204..=207 => seen = true,
             _ => return Err(format!("not RTCP (packet type {pt})")),
         }
         rest = &rest[len..];

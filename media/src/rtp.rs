@@ -15,8 +15,9 @@ pub fn parse(buf: &[u8]) -> Result<Packet, String> {
     if buf.len() < 12 || buf[0] >> 6 != 2 {
         return Err(format!("not RTP ({} bytes)", buf.len()));
     }
-    // RTCP shares the port under rtcp-mux: payload types 64–95 with the marker.
-    if (200..=206).contains(&buf[1]) {
+    // RTCP shares the port under rtcp-mux: packet types 192–223 are RTP
+    // payload types 64–95 with the marker (RFC 5761 §4), RFC 2032 FIR included.
+    if (192..=223).contains(&buf[1]) {
         return Err("an RTCP packet".into());
     }
     // rtp 0.17 panics on an RFC 8285 extension element that runs past the packet.

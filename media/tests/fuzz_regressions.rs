@@ -3,9 +3,10 @@
 
 use std::path::PathBuf;
 
+use seatphone_media::payload::{FrameAssembler, VideoCodec};
 use seatphone_media::sdp::MediaSection;
 use seatphone_media::srtp::{Crypto, SrtpSession, Suite};
-use seatphone_media::{rtcp, rtp};
+use seatphone_media::{feedback, rtcp, rtp};
 
 fn regressions(target: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -38,6 +39,13 @@ fn hostile_datagrams_are_errors_not_panics() {
     for (name, data) in inputs("rtp_rtcp") {
         let _ = rtp::parse(&data);
         let _ = rtcp::parse(&data);
+        let _ = feedback::parse(&data);
+        if let Ok(p) = rtp::parse(&data) {
+            for codec in [VideoCodec::H264, VideoCodec::Vp8] {
+                let h = &p.header;
+                FrameAssembler::new(codec).push(h.sequence_number, h.timestamp, true, &p.payload);
+            }
+        }
         let mut s = SrtpSession::new(&c, &c).unwrap();
         // Refused before webrtc-srtp could panic (its catch_unwind guard is
         // the last resort, and no help in a panic=abort build).
