@@ -21,13 +21,14 @@ use serde_json::json;
 
 use crate::controls::Controls;
 use crate::devices::{DeviceKind, Direction as DeviceDirection};
-use crate::dtmf::{EventReceiver, EventSender, EventStep, ToneDetector, ToneSender};
+use crate::dtmf::{ToneDetector, ToneSender};
 use crate::io::{self, Mic, Speaker, FRAME};
 use crate::negotiate::Negotiated;
 use crate::page_config::DtmfMode;
 use crate::resample::{to_f32, to_i16, RateConverter};
 use crate::voice::VoiceProcessing;
 use crate::{codecs, EVT_DTMF_RECEIVED};
+use seatphone_media::telephone_event::{EventReceiver, EventSender, EventStep};
 
 mod devices;
 mod reports;
