@@ -28,7 +28,8 @@ pub struct ApiConfig {
     pub bind: IpAddr,
     pub daemon_port: u16,
     pub port: u16,
-    /// Page origins allowed besides the host's own (`https://agent.example.com`).
+    /// Page origins allowed besides the host's own (`https://agent.example.com`,
+    /// `https://*.example.com`; see `api::access`).
     pub allowed_origins: Vec<String>,
     /// Host names an HTTP request may name besides 127.0.0.1, localhost and [::1].
     pub allowed_hosts: Vec<String>,
@@ -142,6 +143,9 @@ impl Config {
         if self.api.port != 0 && self.api.port == self.api.daemon_port {
             return Err("[api] port and daemon_port must differ".into());
         }
+        for origin in &self.api.allowed_origins {
+            crate::api::access::OriginPattern::parse(origin)?;
+        }
         for (name, value) in &self.plugin_sections {
             if !value.is_table() {
                 return Err(format!(
@@ -219,6 +223,14 @@ mod tests {
     fn wrong_type_is_named_with_its_line() {
         let err = Config::parse("[sip]\n\nmax_calls = \"two\"\n").unwrap_err();
         assert!(err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn a_malformed_allowed_origin_is_refused_at_start() {
+        let err =
+            Config::parse("[api]\nallowed_origins = [\"https://*example.com\"]\n").unwrap_err();
+        assert!(err.contains("https://*example.com"), "{err}");
+        assert!(Config::parse("[api]\nallowed_origins = [\"https://*.example.com\"]\n").is_ok());
     }
 
     #[test]

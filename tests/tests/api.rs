@@ -438,6 +438,59 @@ async fn configured_origin_is_allowed_and_null_only_when_configured() {
 }
 
 #[tokio::test]
+async fn a_wildcard_origin_admits_the_company_subdomains_and_no_look_alike() {
+    let host = Seatphone::start(Options {
+        api_toml: "allowed_origins = [\"https://*.example.com\"]".into(),
+        ..Default::default()
+    })
+    .await;
+    for origin in ["https://agent.example.com", "https://eu.portal.example.com"] {
+        let page = Page::connect(&host.url("/"), Some(LOGIN), Some(origin)).await;
+        assert!(page.is_ok(), "{origin}: {:?}", page.err());
+    }
+    for origin in [
+        "https://example.com.evil.test",
+        "https://evil-example.com",
+        "https://example.com",
+        "http://agent.example.com",
+    ] {
+        let err = Page::connect(&host.url("/"), Some(LOGIN), Some(origin))
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{origin} was let in"));
+        assert!(err.to_string().contains("403"), "{origin}: {err}");
+    }
+    let err = Page::connect(
+        &format!("ws://127.0.0.1:{}/", host.daemon_port),
+        Some(DAEMON),
+        Some("https://evil-example.com"),
+    )
+    .await
+    .err()
+    .expect("the daemon socket checks the same list");
+    assert!(err.to_string().contains("403"), "{err}");
+}
+
+#[tokio::test]
+async fn a_malformed_allowed_origin_stops_the_start_with_the_entry_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("seatphone.toml");
+    std::fs::write(
+        &config,
+        "[api]\nallowed_origins = [\"https://*example.com\"]\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(seatphone_tests::host::build_dir().join("seatphone"))
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("https://*example.com"), "{stderr}");
+}
+
+#[tokio::test]
 async fn http_serves_health_and_the_sdk_with_its_own_ports_and_checks_host() {
     let host = Seatphone::start(Options::default()).await;
     let health = host.health().await;
