@@ -15,6 +15,7 @@
 
 pub mod codec;
 pub mod feedback;
+pub mod helper;
 pub mod jitter;
 pub mod netem;
 pub mod payload;

@@ -85,44 +85,7 @@ fn library() -> Result<&'static Library, String> {
 
 /// `libseatphone_voice.so` in the folder this plugin's own file is in.
 fn library_path() -> Result<PathBuf, String> {
-    let name = format!(
-        "{}seatphone_voice{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    );
-    Ok(own_file()?
-        .parent()
-        .ok_or("the audio plugin's folder is unknown")?
-        .join(name))
-}
-
-/// The file this code was loaded from: the plugin's library in the engine,
-/// the test executable when linked statically.
-#[cfg(unix)]
-fn own_file() -> Result<PathBuf, String> {
-    use std::ffi::CStr;
-    use std::os::unix::ffi::OsStrExt;
-    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
-    // SAFETY: dladdr only reads the loader's tables and fills `info`.
-    let found = unsafe { libc::dladdr(own_file as *const c_void, &mut info) };
-    if found == 0 || info.dli_fname.is_null() {
-        return Err("dladdr does not know the audio plugin's file".into());
-    }
-    // SAFETY: a nul-terminated path owned by the loader, copied at once.
-    let name = unsafe { CStr::from_ptr(info.dli_fname) };
-    let path = PathBuf::from(std::ffi::OsStr::from_bytes(name.to_bytes()));
-    if path.parent().is_some_and(|p| !p.as_os_str().is_empty()) {
-        Ok(path)
-    } else {
-        // Inside the main program glibc answers with argv[0], which may be a
-        // bare name.
-        std::env::current_exe().map_err(|e| format!("the audio plugin's file is unknown: {e}"))
-    }
-}
-
-#[cfg(not(unix))]
-fn own_file() -> Result<PathBuf, String> {
-    Err("loading the voice library is only implemented on Unix".into())
+    seatphone_media::helper::beside_plugin("seatphone_voice")
 }
 
 /// One call's processor, in the voice library.
