@@ -1,6 +1,14 @@
 //! The host's config file (TOML). Every key is optional; a bad file is refused
 //! at start with the file, line and key named.
 //!
+//! Without `--config`, two files apply (`install::locations`): the
+//! administrator's `/etc/seatphone/seatphone.toml`, then the user's
+//! `$XDG_CONFIG_HOME/seatphone/seatphone.toml`. They are merged key by key:
+//! a key the user's file sets replaces the same key of the system file
+//! (a list is replaced whole, not appended to); sections and keys it does
+//! not mention keep the system file's values. Relative paths are relative
+//! to the folder of the file that wrote them.
+//!
 //! The host's own sections (`[api]`, `[plugins]`, `[sip]`, `[log]`) refuse
 //! unknown keys, so a typo does not silently fall back to a default. Any other
 //! section belongs to a plugin and is handed to it as is (`Host::settings`).
@@ -20,6 +28,9 @@ pub struct Config {
     /// Plugin sections (`[audio]`, `[capture]` …), passed through.
     #[serde(flatten)]
     pub plugin_sections: toml::Table,
+    /// The files read, lowest precedence first (empty: defaults only).
+    #[serde(skip)]
+    pub sources: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -104,30 +115,67 @@ pub struct LogConfig {
 impl Default for LogConfig {
     fn default() -> Self {
         Self {
-            dir: PathBuf::from("./log"),
+            dir: crate::install::locations::state_dir(),
             level: "info".into(),
         }
     }
 }
 
 impl Config {
-    /// Reads `path`, or returns the defaults when no path is given.
+    /// Reads `path` alone, or without one the standard files (system, then
+    /// user; the defaults when neither exists).
     pub fn load(path: Option<&Path>) -> Result<Self, String> {
-        let Some(path) = path else {
-            return Ok(Self::default());
-        };
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
-        let mut config = Self::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        config.resolve_paths(path.parent().unwrap_or(Path::new(".")));
+        match path {
+            Some(path) => Self::load_files(&[path.to_path_buf()]),
+            None => Self::load_files(&crate::install::locations::standard_config_files()),
+        }
+    }
+
+    /// Reads the files in order, each one's keys over the previous ones'.
+    pub fn load_files(files: &[PathBuf]) -> Result<Self, String> {
+        let mut merged = toml::Table::new();
+        for path in files {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+            // Each file on its own first, so an error names its file and line.
+            let mut layer = Self::parse_unchecked(&text)
+                .and_then(|_| toml::from_str::<toml::Table>(&text).map_err(|e| e.to_string()))
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            resolve_paths(&mut layer, path.parent().unwrap_or(Path::new(".")));
+            merge(&mut merged, layer);
+        }
+        let mut config: Self = merged.try_into().map_err(|e: toml::de::Error| {
+            format!("{}: {}", Self::describe(files), e.message().trim_end())
+        })?;
+        config
+            .validate()
+            .map_err(|e| format!("{}: {e}", Self::describe(files)))?;
+        config.sources = files.to_vec();
         Ok(config)
     }
 
     /// Parses TOML text; the error names the line, column and key.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let config: Self = toml::from_str(text).map_err(|e| describe_toml_error(text, &e))?;
+        let config = Self::parse_unchecked(text)?;
         config.validate()?;
         Ok(config)
+    }
+
+    fn parse_unchecked(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| describe_toml_error(text, &e))
+    }
+
+    /// Where this config came from, for logs and `doctor`.
+    pub fn describe_sources(&self) -> String {
+        match self.sources.as_slice() {
+            [] => "no config file: the defaults".into(),
+            files => Self::describe(files),
+        }
+    }
+
+    fn describe(files: &[PathBuf]) -> String {
+        let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        names.join(" overridden by ")
     }
 
     fn validate(&self) -> Result<(), String> {
@@ -156,33 +204,55 @@ impl Config {
         Ok(())
     }
 
-    /// Relative paths in a config file are relative to the file's folder.
-    fn resolve_paths(&mut self, base: &Path) {
-        let fix = |p: &mut PathBuf| {
-            if p.is_relative() {
-                *p = base.join(&*p);
-            }
-        };
-        fix(&mut self.log.dir);
-        if let Some(dir) = self.plugins.dir.as_mut() {
-            fix(dir);
-        }
-        self.api.page_paths.iter_mut().for_each(fix);
-    }
-
-    /// The plugin folder: configured, or the one holding this executable.
+    /// The plugin folder: configured, or the default for this executable
+    /// (`install::locations::plugin_dir_for`).
     pub fn plugin_dir(&self) -> PathBuf {
         self.plugins.dir.clone().unwrap_or_else(|| {
             std::env::current_exe()
-                .ok()
-                .and_then(|p| p.parent().map(Path::to_path_buf))
-                .unwrap_or_else(|| PathBuf::from("."))
+                .map(|exe| crate::install::locations::plugin_dir_for(&exe))
+                .unwrap_or_else(|_| PathBuf::from("."))
         })
     }
 
     /// The plugin sections as JSON, for `Host::settings`.
     pub fn plugin_settings_json(&self) -> String {
         serde_json::to_string(&self.plugin_sections).unwrap_or_else(|_| "{}".into())
+    }
+}
+
+/// The keys that hold paths: `(section, key)`; a string or a list of strings.
+const PATH_KEYS: &[(&str, &str)] = &[("log", "dir"), ("plugins", "dir"), ("api", "page_paths")];
+
+/// Relative paths in a config file are relative to the file's folder.
+fn resolve_paths(layer: &mut toml::Table, base: &Path) {
+    let fix = |v: &mut toml::Value| {
+        if let toml::Value::String(s) = v {
+            if Path::new(s.as_str()).is_relative() {
+                *s = base.join(&*s).to_string_lossy().into_owned();
+            }
+        }
+    };
+    for (section, key) in PATH_KEYS {
+        let Some(toml::Value::Table(t)) = layer.get_mut(*section) else {
+            continue;
+        };
+        match t.get_mut(*key) {
+            Some(toml::Value::Array(list)) => list.iter_mut().for_each(fix),
+            Some(v) => fix(v),
+            None => {}
+        }
+    }
+}
+
+/// `over`'s keys replace `base`'s; tables are merged key by key.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
     }
 }
 
@@ -241,11 +311,85 @@ mod tests {
         assert_eq!(json["audio"]["foo"], 3);
     }
 
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
     #[test]
     fn relative_paths_follow_the_config_file() {
-        let mut c = Config::parse("[log]\ndir = \"logs\"\n[plugins]\ndir = \"/abs\"\n").unwrap();
-        c.resolve_paths(Path::new("/etc/seatphone"));
-        assert_eq!(c.log.dir, PathBuf::from("/etc/seatphone/logs"));
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(
+            dir.path(),
+            "etc/seatphone.toml",
+            "[log]\ndir = \"logs\"\n[plugins]\ndir = \"/abs\"\n[api]\npage_paths = [\"rec\", \"/srv\"]\n",
+        );
+        let c = Config::load_files(&[file]).unwrap();
+        assert_eq!(c.log.dir, dir.path().join("etc/logs"));
         assert_eq!(c.plugins.dir, Some(PathBuf::from("/abs")));
+        assert_eq!(
+            c.api.page_paths,
+            vec![dir.path().join("etc/rec"), PathBuf::from("/srv")]
+        );
+    }
+
+    #[test]
+    fn the_user_file_overrides_the_system_file_key_by_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let system = write(
+            dir.path(),
+            "etc/seatphone.toml",
+            "[api]\nport = 9000\nallowed_origins = [\"https://*.example.com\"]\n\
+             [sip]\nmax_calls = 3\n[audio]\ninput = \"a\"\noutput = \"b\"\n[log]\ndir = \"/var/log/x\"\n",
+        );
+        let user = write(
+            dir.path(),
+            "home/.config/seatphone/seatphone.toml",
+            "[api]\nallowed_origins = [\"https://agent.example.org\"]\n[audio]\noutput = \"c\"\n[log]\ndir = \"state\"\n",
+        );
+        let c = Config::load_files(&[system.clone(), user.clone()]).unwrap();
+        assert_eq!(
+            c.api.port, 9000,
+            "a key the user does not set keeps the system value"
+        );
+        assert_eq!(
+            c.api.allowed_origins,
+            vec!["https://agent.example.org"],
+            "a list is replaced whole"
+        );
+        assert_eq!(c.sip.max_calls, 3);
+        let settings: serde_json::Value = serde_json::from_str(&c.plugin_settings_json()).unwrap();
+        assert_eq!(
+            settings["audio"],
+            serde_json::json!({"input": "a", "output": "c"})
+        );
+        assert_eq!(c.log.dir, dir.path().join("home/.config/seatphone/state"));
+        assert_eq!(c.sources, vec![system.clone(), user.clone()]);
+        assert!(c.describe_sources().contains(" overridden by "));
+    }
+
+    #[test]
+    fn an_error_in_either_file_names_that_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let system = write(dir.path(), "system.toml", "[api]\nport = 9000\n");
+        let user = write(dir.path(), "user.toml", "[api]\n\nprot = 1\n");
+        let err = Config::load_files(&[system.clone(), user.clone()]).unwrap_err();
+        assert!(
+            err.contains("user.toml") && err.contains("line 3") && err.contains("prot"),
+            "{err}"
+        );
+        // Rules across keys are checked on the merged result.
+        let user = write(dir.path(), "user2.toml", "[api]\ndaemon_port = 9000\n");
+        let err = Config::load_files(&[system, user]).unwrap_err();
+        assert!(err.contains("must differ"), "{err}");
+    }
+
+    #[test]
+    fn no_file_gives_the_defaults() {
+        let c = Config::load_files(&[]).unwrap();
+        assert_eq!(c.api.port, 7684);
+        assert_eq!(c.describe_sources(), "no config file: the defaults");
     }
 }

@@ -6,8 +6,11 @@
 
 pub mod api;
 pub mod catalogue;
+pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod doctor;
 pub mod engine;
+pub mod install;
 pub mod logging;
 pub mod plugins;
