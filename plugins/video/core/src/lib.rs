@@ -5,5 +5,6 @@
 //! an rlib) while all of this is tested here.
 
 pub mod camera;
+pub mod codec;
 pub mod picture;
 pub mod window;
