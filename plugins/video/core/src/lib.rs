@@ -7,4 +7,5 @@
 pub mod camera;
 pub mod codec;
 pub mod picture;
+pub mod session;
 pub mod window;

@@ -1,0 +1,425 @@
+//! One call's video stream on its own thread: the sockets, the camera and
+//! the codecs, driving the sans-IO stream core (`seatphone_media::stream`)
+//! with `now`. Pictures out of the decoder (and the camera, for the
+//! preview) go to a [`Sink`]; the thread keeps no policy of its own beyond
+//! "a lost frame asks for a keyframe, a peer's request gets one".
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use seatphone_media::payload::{Assembled, FrameAssembler, Packetizer, VideoCodec, DEFAULT_MTU};
+use seatphone_media::stream::{
+    Event, MediaStream, Output, Port, ReceivePolicy, StreamOptions, StreamParams,
+};
+
+use crate::camera::{Camera, CameraSetting};
+use crate::codec::{Decoder, Encoder, OpenH264};
+use crate::picture::Picture;
+
+/// Where a session's pictures and news go (the window, the frame bus, the
+/// log). Called on the session's thread: return quickly.
+pub trait Sink: Send {
+    /// A picture decoded from the peer; `timestamp` is its RTP time.
+    fn remote(&mut self, picture: &Picture, timestamp: u32);
+    /// A picture from our camera, as sent.
+    fn local(&mut self, picture: &Picture);
+    /// Something worth a line in the log.
+    fn log(&mut self, message: &str);
+}
+
+/// What the session is made with.
+pub struct Setup {
+    pub codec: VideoCodec,
+    pub params: StreamParams,
+    /// Bound by the caller (its port is in our SDP).
+    pub rtp: UdpSocket,
+    /// `None` under rtcp-mux.
+    pub rtcp: Option<UdpSocket>,
+    pub camera: CameraSetting,
+    /// What we send: size, frame rate, target bit/s.
+    pub size: (u32, u32),
+    pub fps: u32,
+    pub bitrate: u32,
+    /// A keyframe at least this often (for a peer that never asks).
+    pub keyframe_every: Duration,
+    pub openh264: OpenH264,
+}
+
+/// What a finished session did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub pictures_sent: u64,
+    pub keyframes_sent: u64,
+    pub pictures_received: u64,
+    pub keyframe_requests_received: u64,
+    pub keyframes_asked: u64,
+    pub frames_dropped: u64,
+}
+
+enum Control {
+    Stop,
+    Camera(bool),
+    Params(Box<StreamParams>),
+    Keyframe,
+}
+
+/// The running session; stopped (and its thread joined) on drop.
+pub struct Session {
+    control: Sender<Control>,
+    waker: Arc<mio::Waker>,
+    thread: Option<JoinHandle<Stats>>,
+}
+
+const RTP: mio::Token = mio::Token(0);
+const RTCP: mio::Token = mio::Token(1);
+const WAKE: mio::Token = mio::Token(2);
+
+impl Session {
+    pub fn start(setup: Setup, sink: Box<dyn Sink>) -> Result<Session, String> {
+        let poll = mio::Poll::new().map_err(|e| format!("poll: {e}"))?;
+        let waker = Arc::new(mio::Waker::new(poll.registry(), WAKE).map_err(|e| e.to_string())?);
+        let (control, commands) = channel();
+        let thread = std::thread::Builder::new()
+            .name("video".into())
+            .spawn(move || run(setup, sink, poll, commands))
+            .map_err(|e| format!("video thread: {e}"))?;
+        Ok(Session {
+            control,
+            waker,
+            thread: Some(thread),
+        })
+    }
+
+    fn send(&self, c: Control) {
+        let _ = self.control.send(c);
+        let _ = self.waker.wake();
+    }
+
+    /// Camera on (pictures sent) or off (black sent, the stream stays).
+    pub fn set_camera(&self, on: bool) {
+        self.send(Control::Camera(on));
+    }
+
+    /// New parameters after a re-negotiation.
+    pub fn update(&self, params: StreamParams) {
+        self.send(Control::Params(Box::new(params)));
+    }
+
+    /// Send a keyframe now.
+    pub fn keyframe(&self) {
+        self.send(Control::Keyframe);
+    }
+
+    /// Stops the thread (promptly: it is woken) and says what it did.
+    pub fn stop(mut self) -> Stats {
+        self.finish()
+    }
+
+    fn finish(&mut self) -> Stats {
+        self.send(Control::Stop);
+        self.thread
+            .take()
+            .and_then(|t| t.join().ok())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            self.finish();
+        }
+    }
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// The sending half: camera, encoder, packetizer.
+struct Sending {
+    camera: Camera,
+    camera_on: bool,
+    black: Picture,
+    encoder: Option<Encoder>,
+    packetizer: Packetizer,
+    frame_every: Duration,
+    next_frame: Instant,
+    keyframe_every: Duration,
+    last_keyframe: Option<Instant>,
+    keyframe_wanted: bool,
+}
+
+/// The receiving half: assembler, decoder.
+struct Receiving {
+    assembler: FrameAssembler,
+    decoder: Option<Decoder>,
+}
+
+fn run(
+    setup: Setup,
+    mut sink: Box<dyn Sink>,
+    mut poll: mio::Poll,
+    commands: Receiver<Control>,
+) -> Stats {
+    let mut stats = Stats::default();
+    let start = Instant::now();
+    let mut stream = match MediaStream::new(
+        start,
+        setup.params.clone(),
+        StreamOptions::new(ReceivePolicy::Reorder {
+            max_wait: Duration::from_millis(60),
+        }),
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            sink.log(&format!("video stream not started: {e}"));
+            return stats;
+        }
+    };
+    // mio wants non-blocking sockets.
+    for s in std::iter::once(&setup.rtp).chain(setup.rtcp.as_ref()) {
+        let _ = s.set_nonblocking(true);
+    }
+    let mut rtp = mio::net::UdpSocket::from_std(setup.rtp);
+    let mut rtcp = setup.rtcp.map(mio::net::UdpSocket::from_std);
+    let registered = poll
+        .registry()
+        .register(&mut rtp, RTP, mio::Interest::READABLE)
+        .and_then(|()| match rtcp.as_mut() {
+            Some(s) => poll.registry().register(s, RTCP, mio::Interest::READABLE),
+            None => Ok(()),
+        });
+    if let Err(e) = registered {
+        sink.log(&format!("video sockets not polled: {e}"));
+        return stats;
+    }
+    let (w, h) = setup.size;
+    let (camera, why) = Camera::open(&setup.camera, w, h);
+    if let Some(why) = why {
+        sink.log(&format!("camera: {why}"));
+    }
+    let encoder = Encoder::new(
+        setup.codec,
+        setup.size,
+        setup.fps,
+        setup.bitrate,
+        &setup.openh264,
+    )
+    .map_err(|e| sink.log(&format!("no video sent: {e}")))
+    .ok();
+    let decoder = Decoder::new(setup.codec, &setup.openh264)
+        .map_err(|e| sink.log(&format!("no video shown: {e}")))
+        .ok();
+    let mut tx = Sending {
+        camera,
+        camera_on: true,
+        black: Picture::filled(w, h, crate::picture::BLACK),
+        encoder,
+        packetizer: Packetizer::new(setup.codec, DEFAULT_MTU),
+        frame_every: Duration::from_secs(1) / setup.fps.max(1),
+        next_frame: start,
+        keyframe_every: setup.keyframe_every,
+        last_keyframe: None,
+        keyframe_wanted: true,
+    };
+    let mut rx = Receiving {
+        assembler: FrameAssembler::new(setup.codec),
+        decoder,
+    };
+    let mut events = mio::Events::with_capacity(8);
+    let mut buf = vec![0u8; 2048];
+    let mut wake_at = start;
+    loop {
+        let now = Instant::now();
+        let wait = wake_at.min(tx.next_frame).saturating_duration_since(now);
+        if let Err(e) = poll.poll(&mut events, Some(wait)) {
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                sink.log(&format!("video poll failed: {e}"));
+                break;
+            }
+        }
+        while let Ok(c) = commands.try_recv() {
+            match c {
+                Control::Stop => return finish(stats, &rx),
+                Control::Camera(on) => tx.camera_on = on,
+                Control::Keyframe => tx.keyframe_wanted = true,
+                Control::Params(p) => {
+                    if let Err(e) = stream.update(Instant::now(), *p) {
+                        sink.log(&format!("video stream update refused: {e}"));
+                    }
+                }
+            }
+        }
+        for (socket, port) in [(Some(&rtp), Port::Rtp), (rtcp.as_ref(), Port::Rtcp)] {
+            let Some(socket) = socket else { continue };
+            while let Ok((n, from)) = socket.recv_from(&mut buf) {
+                stream.handle_receive(Instant::now(), port, from, &buf[..n]);
+            }
+        }
+        let now = Instant::now();
+        if now >= tx.next_frame {
+            send_picture(&mut tx, &mut stream, &mut *sink, &mut stats, now, start);
+            tx.next_frame += tx.frame_every;
+            if tx.next_frame < now {
+                // Fell behind (a slow camera or encoder): skip, not burst.
+                tx.next_frame = now + tx.frame_every;
+            }
+        }
+        stream.handle_timeout(Instant::now());
+        wake_at = drain(
+            &mut stream,
+            &rtp,
+            rtcp.as_ref(),
+            &mut tx,
+            &mut rx,
+            &mut *sink,
+            &mut stats,
+        );
+    }
+    finish(stats, &rx)
+}
+
+fn finish(mut stats: Stats, rx: &Receiving) -> Stats {
+    stats.keyframes_asked = rx.assembler.stats.keyframes_asked;
+    stats.frames_dropped = rx.assembler.stats.dropped + rx.assembler.stats.skipped;
+    stats
+}
+
+fn send_picture(
+    tx: &mut Sending,
+    stream: &mut MediaStream,
+    sink: &mut dyn Sink,
+    stats: &mut Stats,
+    now: Instant,
+    start: Instant,
+) {
+    let picture = match tx.camera.next_picture(unix_ms()) {
+        Ok(p) => p,
+        Err(e) => {
+            sink.log(&format!("camera stopped ({e}): sending black pictures"));
+            tx.camera = Camera::Black(tx.black.clone());
+            tx.black.clone()
+        }
+    };
+    let picture = if tx.camera_on {
+        picture
+    } else {
+        tx.black.clone()
+    };
+    sink.local(&picture);
+    let Some(encoder) = tx.encoder.as_mut() else {
+        return;
+    };
+    let due = tx
+        .last_keyframe
+        .is_none_or(|t| now.duration_since(t) >= tx.keyframe_every);
+    let force = std::mem::take(&mut tx.keyframe_wanted) || due;
+    let unit = match encoder.encode(&picture, force) {
+        Ok(Some(unit)) => unit,
+        Ok(None) => return,
+        Err(e) => {
+            sink.log(&format!("video encoder: {e}"));
+            return;
+        }
+    };
+    if unit.keyframe {
+        tx.last_keyframe = Some(now);
+        stats.keyframes_sent += 1;
+    }
+    stats.pictures_sent += 1;
+    let time = (now.duration_since(start).as_micros() * 9 / 100) as u32;
+    let payloads = tx.packetizer.packetize(&unit.data);
+    let last = payloads.len().saturating_sub(1);
+    for (i, p) in payloads.iter().enumerate() {
+        stream.write(now, time, p, i == last);
+    }
+}
+
+/// Drains the stream's output; returns when it next wants `now`.
+fn drain(
+    stream: &mut MediaStream,
+    rtp: &mio::net::UdpSocket,
+    rtcp: Option<&mio::net::UdpSocket>,
+    tx: &mut Sending,
+    rx: &mut Receiving,
+    sink: &mut dyn Sink,
+    stats: &mut Stats,
+) -> Instant {
+    loop {
+        match stream.poll_output() {
+            Output::Transmit(t) => {
+                let socket = match t.port {
+                    Port::Rtcp => rtcp.unwrap_or(rtp),
+                    Port::Rtp => rtp,
+                };
+                let _ = socket.send_to(&t.data, t.to);
+            }
+            Output::Event(Event::Packet(p)) => {
+                match rx.assembler.push(p.seq, p.timestamp, p.marker, &p.payload) {
+                    Assembled::Frame(frame) => {
+                        let Some(decoder) = rx.decoder.as_mut() else {
+                            continue;
+                        };
+                        match decoder.decode(&frame.data) {
+                            Ok(Some(picture)) => {
+                                stats.pictures_received += 1;
+                                sink.remote(&picture, frame.timestamp);
+                            }
+                            Ok(None) => {}
+                            Err(_) => stream.request_keyframe(Instant::now(), false),
+                        }
+                    }
+                    Assembled::NeedKeyframe => stream.request_keyframe(Instant::now(), false),
+                    Assembled::Pending => {}
+                }
+            }
+            Output::Event(Event::KeyframeRequest) => {
+                stats.keyframe_requests_received += 1;
+                tx.keyframe_wanted = true;
+            }
+            Output::Event(Event::Timeout { silent }) => {
+                sink.log(&format!(
+                    "no video from the peer for {} s",
+                    silent.as_secs()
+                ));
+            }
+            Output::Event(Event::Dropped { why, count }) => {
+                sink.log(&format!("video packet refused ({count} so far): {why}"));
+            }
+            Output::Event(_) => {}
+            Output::Timeout(at) => return at,
+        }
+    }
+}
+
+/// A UDP socket for RTP on `ip`, any free even port, with the next port
+/// bound for RTCP when `rtcp` (no rtcp-mux).
+pub fn bind_pair(
+    ip: std::net::IpAddr,
+    rtcp: bool,
+) -> Result<(UdpSocket, Option<UdpSocket>), String> {
+    for _ in 0..64 {
+        let rtp = UdpSocket::bind(SocketAddr::new(ip, 0)).map_err(|e| e.to_string())?;
+        let port = rtp.local_addr().map_err(|e| e.to_string())?.port();
+        if !rtcp {
+            rtp.set_nonblocking(true).map_err(|e| e.to_string())?;
+            return Ok((rtp, None));
+        }
+        if port % 2 == 1 || port == u16::MAX {
+            continue;
+        }
+        if let Ok(r) = UdpSocket::bind(SocketAddr::new(ip, port + 1)) {
+            rtp.set_nonblocking(true).map_err(|e| e.to_string())?;
+            r.set_nonblocking(true).map_err(|e| e.to_string())?;
+            return Ok((rtp, Some(r)));
+        }
+    }
+    Err("no free RTP/RTCP port pair".into())
+}

@@ -1,0 +1,155 @@
+//! Two video sessions over loopback with a relay that drops 5 % of one
+//! direction's packets: the receiver drops the frames with gaps, asks for
+//! keyframes (PLI), the sender answers with keyframes, and pictures keep
+//! coming, the sender's stamps readable and in order.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use seatphone_media::payload::VideoCodec;
+use seatphone_media::sdp::Direction;
+use seatphone_media::stream::StreamParams;
+use seatphone_video_core::camera::pattern::read_stamp;
+use seatphone_video_core::camera::CameraSetting;
+use seatphone_video_core::picture::Picture;
+use seatphone_video_core::session::{bind_pair, Session, Setup, Sink};
+
+const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+#[derive(Clone, Default)]
+struct Counters(Arc<Mutex<Vec<u32>>>);
+
+impl Sink for Counters {
+    fn remote(&mut self, picture: &Picture, _timestamp: u32) {
+        if let Some(s) = read_stamp(picture) {
+            self.0.lock().unwrap().push(s.counter);
+        }
+    }
+    fn local(&mut self, _picture: &Picture) {}
+    fn log(&mut self, _message: &str) {}
+}
+
+fn params(rtp: u16, rtcp: u16, direction: Direction) -> StreamParams {
+    StreamParams {
+        clock_rate: 90_000,
+        send_pt: 96,
+        recv_pts: vec![96],
+        events_send: None,
+        events_recv: vec![],
+        remote_rtp: SocketAddr::new(LOCALHOST, rtp),
+        remote_rtcp: SocketAddr::new(LOCALHOST, rtcp),
+        direction,
+        srtp: None,
+    }
+}
+
+fn setup(
+    codec: VideoCodec,
+    params: StreamParams,
+    (rtp, rtcp): (UdpSocket, Option<UdpSocket>),
+) -> Setup {
+    Setup {
+        codec,
+        params,
+        rtp,
+        rtcp,
+        camera: CameraSetting::Pattern,
+        size: (320, 240),
+        fps: 25,
+        bitrate: 600_000,
+        // Only requests bring keyframes after the first.
+        keyframe_every: Duration::from_secs(600),
+        openh264: None,
+    }
+}
+
+fn lossy_link_recovers(codec: VideoCodec) {
+    let a = bind_pair(LOCALHOST, true).unwrap();
+    let b = bind_pair(LOCALHOST, true).unwrap();
+    let port = |s: &UdpSocket| s.local_addr().unwrap().port();
+    let (a_rtp, a_rtcp) = (port(&a.0), port(a.1.as_ref().unwrap()));
+    let (b_rtp, b_rtcp) = (port(&b.0), port(b.1.as_ref().unwrap()));
+    // A's media goes through the relay, which drops every 20th packet. A
+    // only sends and B only receives: media from B would make A latch onto
+    // B's address and go round the relay.
+    let relay = UdpSocket::bind((LOCALHOST, 0)).unwrap();
+    relay
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let relay_port = relay.local_addr().unwrap().port();
+    let (stop, dropped) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicU64::new(0)),
+    );
+    let relay_thread = {
+        let (stop, dropped) = (stop.clone(), dropped.clone());
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 2048];
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                if let Ok((len, _)) = relay.recv_from(&mut buf) {
+                    n += 1;
+                    if n.is_multiple_of(20) {
+                        dropped.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        let _ = relay.send_to(&buf[..len], (LOCALHOST, b_rtp));
+                    }
+                }
+            }
+        })
+    };
+    let seen_by_b = Counters::default();
+    let sender = Session::start(
+        setup(codec, params(relay_port, b_rtcp, Direction::SendOnly), a),
+        Box::new(Counters::default()),
+    )
+    .unwrap();
+    let receiver = Session::start(
+        setup(codec, params(a_rtp, a_rtcp, Direction::RecvOnly), b),
+        Box::new(seen_by_b.clone()),
+    )
+    .unwrap();
+    // Until 100 pictures came through after at least 10 losses.
+    let until = Instant::now() + Duration::from_secs(30);
+    let mut after_losses = None;
+    while Instant::now() < until {
+        let got = seen_by_b.0.lock().unwrap().len();
+        match after_losses {
+            None if dropped.load(Ordering::Relaxed) >= 10 => after_losses = Some(got),
+            Some(at) if got >= at + 100 => break,
+            _ => {}
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (tx, rx) = (sender.stop(), receiver.stop());
+    stop.store(true, Ordering::Relaxed);
+    relay_thread.join().unwrap();
+    let counters = seen_by_b.0.lock().unwrap().clone();
+    let at = after_losses.expect("the relay dropped 10 packets");
+    assert!(
+        counters.len() >= at + 100,
+        "{codec:?}: {} pictures, {at} before the losses; sender {tx:?}, receiver {rx:?}",
+        counters.len()
+    );
+    assert!(
+        rx.keyframes_asked >= 1 && tx.keyframe_requests_received >= 1,
+        "{tx:?} {rx:?}"
+    );
+    assert!(
+        tx.keyframes_sent >= 2,
+        "keyframes answered the requests: {tx:?}"
+    );
+    assert!(counters.windows(2).all(|w| w[1] > w[0]), "stamps in order");
+}
+
+#[test]
+fn vp8_recovers_from_loss_with_keyframe_requests() {
+    lossy_link_recovers(VideoCodec::Vp8);
+}
+
+#[test]
+fn h264_recovers_from_loss_with_keyframe_requests() {
+    lossy_link_recovers(VideoCodec::H264);
+}
