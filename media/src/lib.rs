@@ -13,6 +13,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod agree;
 pub mod codec;
 pub mod feedback;
 pub mod helper;

@@ -4,6 +4,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use seatphone_media::agree;
 use seatphone_media::sdp::{Direction, MediaSection, RtpMap};
 use seatphone_media::srtp::{Crypto, Suite};
 
@@ -177,44 +178,9 @@ pub fn negotiated(
             .rtpmap(*pt)
             .is_some_and(|m| m.name.eq_ignore_ascii_case("telephone-event"))
     }));
-    let address = remote
-        .address
-        .ok_or("the remote section has no c= address")?;
-    let remote_rtp = SocketAddr::new(address, remote.port);
-    let rtcp_port = if remote.rtcp_mux && local.rtcp_mux {
-        remote.port
-    } else {
-        remote.rtcp_port.unwrap_or(remote.port.wrapping_add(1))
-    };
-    let srtp = match remote.crypto.iter().find_map(|theirs| {
-        local
-            .crypto
-            .iter()
-            .find(|ours| ours.tag == theirs.tag && ours.suite == theirs.suite)
-            .map(|ours| (ours.clone(), theirs.clone()))
-    }) {
-        Some(pair) => Some(pair),
-        None if local.is_secure_proto() || config.srtp == SrtpMode::Required => {
-            return Err("SRTP is required and the sections agree on no crypto key".into())
-        }
-        None => None,
-    };
-    // Both sides must agree to send in a direction; on-hold addresses silence us.
-    let mut direction = match (
-        local.direction.sends() && remote.direction.receives(),
-        local.direction.receives() && remote.direction.sends(),
-    ) {
-        (true, true) => Direction::SendRecv,
-        (true, false) => Direction::SendOnly,
-        (false, true) => Direction::RecvOnly,
-        (false, false) => Direction::Inactive,
-    };
-    if remote.is_silent() {
-        direction = match direction {
-            Direction::SendRecv | Direction::RecvOnly => Direction::RecvOnly,
-            _ => Direction::Inactive,
-        };
-    }
+    let (remote_rtp, remote_rtcp) = agree::remote_addresses(local, remote)?;
+    let srtp = agree::srtp(local, remote, config.srtp == SrtpMode::Required)?;
+    let direction = agree::direction(local, remote);
     Ok(Negotiated {
         codec,
         params: CodecParams::from_fmtp(remote.fmtp(send_pt)),
@@ -223,7 +189,7 @@ pub fn negotiated(
         te_send,
         te_recv,
         remote_rtp,
-        remote_rtcp: SocketAddr::new(address, rtcp_port),
+        remote_rtcp,
         direction,
         srtp,
     })
