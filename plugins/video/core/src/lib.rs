@@ -6,6 +6,7 @@
 
 pub mod camera;
 pub mod codec;
+pub mod negotiate;
 pub mod picture;
 pub mod session;
 pub mod window;
