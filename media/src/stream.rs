@@ -188,6 +188,9 @@ pub enum Event {
     Packet(OrderedPacket),
     /// The peer asks for a keyframe (PLI or FIR about our SSRC).
     KeyframeRequest,
+    /// The peer's report about what we send: the fraction of our packets
+    /// it lost since its last report (out of 256), for rate adaptation.
+    PeerLoss { fraction_lost: u8 },
     /// A report went out (every `report_interval`).
     Report(Qos),
     /// We send to a new address: the peer's media comes from there.
@@ -437,6 +440,9 @@ impl MediaStream {
             if let Some(rtt) = rtcp::rtt_ms(b, self.ntp_at(now)) {
                 self.rtt_ms = Some(rtt);
             }
+            self.event(Event::PeerLoss {
+                fraction_lost: b.fraction_lost,
+            });
         }
         let requests = match feedback::parse(&data) {
             Ok(f) => f,

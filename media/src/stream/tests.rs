@@ -725,3 +725,36 @@ fn a_full_intra_request_is_told_once_per_sequence_number() {
             .count();
     assert_eq!(asked, 1);
 }
+
+/// The sender hears from the peer's reports what share of its packets the
+/// path lost (for rate adaptation): about a fifth here, nothing on a clean
+/// path.
+#[test]
+fn the_peer_reports_tell_the_sender_its_loss() {
+    let loss_seen = |loss: f64| {
+        let mut p = Pair::audio(NetemConfig {
+            loss,
+            seed: 3,
+            ..NetemConfig::default()
+        });
+        p.run(Duration::from_secs(16));
+        p.a.events()
+            .iter()
+            .filter_map(|e| match e {
+                Event::PeerLoss { fraction_lost } => Some(*fraction_lost),
+                _ => None,
+            })
+            .collect::<Vec<u8>>()
+    };
+    let lossy = loss_seen(0.2);
+    assert!(!lossy.is_empty(), "no report about our stream");
+    assert!(
+        lossy.iter().all(|f| (25..=80).contains(f)),
+        "{lossy:?} of 256"
+    );
+    let clean = loss_seen(0.0);
+    assert!(
+        !clean.is_empty() && clean.iter().all(|f| *f == 0),
+        "{clean:?}"
+    );
+}
