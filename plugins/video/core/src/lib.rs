@@ -8,5 +8,6 @@ pub mod camera;
 pub mod codec;
 pub mod negotiate;
 pub mod picture;
+pub mod rate;
 pub mod session;
 pub mod window;

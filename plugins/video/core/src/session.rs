@@ -18,6 +18,7 @@ use seatphone_media::stream::{
 use crate::camera::{Camera, CameraSetting};
 use crate::codec::{Decoder, Encoder, OpenH264};
 use crate::picture::Picture;
+use crate::rate::{half, RateControl};
 
 /// Where a session's pictures and news go (the window, the frame bus, the
 /// log). Called on the session's thread: return quickly.
@@ -46,6 +47,8 @@ pub struct Setup {
     /// A keyframe at least this often (for a peer that never asks).
     pub keyframe_every: Duration,
     pub openh264: OpenH264,
+    /// The peer's limit for what we send (`b=TIAS`/`b=AS`), bit/s.
+    pub peer_max_bps: Option<u32>,
 }
 
 /// What a finished session did.
@@ -57,6 +60,8 @@ pub struct Stats {
     pub keyframe_requests_received: u64,
     pub keyframes_asked: u64,
     pub frames_dropped: u64,
+    /// Rate changes made after the peer's loss reports.
+    pub rate_changes: u64,
 }
 
 enum Control {
@@ -154,6 +159,7 @@ struct Sending {
     keyframe_every: Duration,
     last_keyframe: Option<Instant>,
     keyframe_wanted: bool,
+    rate: RateControl,
 }
 
 /// The receiving half: assembler, decoder.
@@ -228,7 +234,14 @@ fn run(
         keyframe_every: setup.keyframe_every,
         last_keyframe: None,
         keyframe_wanted: true,
+        rate: RateControl::new(setup.bitrate, setup.fps, setup.peer_max_bps),
     };
+    let first = tx.rate.rate();
+    if let Some(e) = tx.encoder.as_mut() {
+        if first.bitrate != setup.bitrate {
+            let _ = e.set_rate(first.bitrate, first.fps);
+        }
+    }
     let mut rx = Receiving {
         assembler: FrameAssembler::new(setup.codec),
         decoder,
@@ -314,6 +327,13 @@ fn send_picture(
         tx.black.clone()
     };
     sink.local(&picture);
+    // Under heavy loss the picture goes at half size (the encoder restarts
+    // at a new size with a keyframe).
+    let picture = if tx.rate.rate().divide == 2 {
+        half(&picture)
+    } else {
+        picture
+    };
     let Some(encoder) = tx.encoder.as_mut() else {
         return;
     };
@@ -383,6 +403,17 @@ fn drain(
             Output::Event(Event::KeyframeRequest) => {
                 stats.keyframe_requests_received += 1;
                 tx.keyframe_wanted = true;
+            }
+            Output::Event(Event::PeerLoss { fraction_lost }) => {
+                if let Some(r) = tx.rate.report(fraction_lost) {
+                    stats.rate_changes += 1;
+                    tx.frame_every = Duration::from_secs(1) / r.fps;
+                    if let Some(e) = tx.encoder.as_mut() {
+                        if let Err(e) = e.set_rate(r.bitrate, r.fps) {
+                            sink.log(&format!("video rate change refused: {e}"));
+                        }
+                    }
+                }
             }
             Output::Event(Event::Timeout { silent }) => {
                 sink.log(&format!(

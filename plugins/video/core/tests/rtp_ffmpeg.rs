@@ -80,6 +80,7 @@ fn setup(codec: VideoCodec, params: StreamParams, rtp: UdpSocket, rtcp: UdpSocke
         bitrate: 400_000,
         keyframe_every: Duration::from_secs(1),
         openh264: None,
+        peer_max_bps: None,
     }
 }
 

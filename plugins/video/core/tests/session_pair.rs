@@ -14,7 +14,7 @@ use seatphone_media::stream::StreamParams;
 use seatphone_video_core::camera::pattern::read_stamp;
 use seatphone_video_core::camera::CameraSetting;
 use seatphone_video_core::picture::Picture;
-use seatphone_video_core::session::{bind_pair, Session, Setup, Sink};
+use seatphone_video_core::session::{bind_pair, Session, Setup, Sink, Stats};
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
@@ -62,10 +62,17 @@ fn setup(
         // Only requests bring keyframes after the first.
         keyframe_every: Duration::from_secs(600),
         openh264: None,
+        peer_max_bps: None,
     }
 }
 
-fn lossy_link_recovers(codec: VideoCodec) {
+/// Runs A → relay → B with every `drop_every`-th packet dropped until
+/// `done(pictures B decoded, packets dropped)`, or 30 s.
+fn lossy_link(
+    codec: VideoCodec,
+    drop_every: u64,
+    done: impl Fn(usize, u64) -> bool,
+) -> (Vec<u32>, u64, Stats, Stats) {
     let a = bind_pair(LOCALHOST, true).unwrap();
     let b = bind_pair(LOCALHOST, true).unwrap();
     let port = |s: &UdpSocket| s.local_addr().unwrap().port();
@@ -91,7 +98,7 @@ fn lossy_link_recovers(codec: VideoCodec) {
             while !stop.load(Ordering::Relaxed) {
                 if let Ok((len, _)) = relay.recv_from(&mut buf) {
                     n += 1;
-                    if n.is_multiple_of(20) {
+                    if n.is_multiple_of(drop_every) {
                         dropped.fetch_add(1, Ordering::Relaxed);
                     } else {
                         let _ = relay.send_to(&buf[..len], (LOCALHOST, b_rtp));
@@ -111,23 +118,41 @@ fn lossy_link_recovers(codec: VideoCodec) {
         Box::new(seen_by_b.clone()),
     )
     .unwrap();
-    // Until 100 pictures came through after at least 10 losses.
     let until = Instant::now() + Duration::from_secs(30);
-    let mut after_losses = None;
-    while Instant::now() < until {
-        let got = seen_by_b.0.lock().unwrap().len();
-        match after_losses {
-            None if dropped.load(Ordering::Relaxed) >= 10 => after_losses = Some(got),
-            Some(at) if got >= at + 100 => break,
-            _ => {}
-        }
+    while Instant::now() < until
+        && !done(
+            seen_by_b.0.lock().unwrap().len(),
+            dropped.load(Ordering::Relaxed),
+        )
+    {
         std::thread::sleep(Duration::from_millis(50));
     }
     let (tx, rx) = (sender.stop(), receiver.stop());
     stop.store(true, Ordering::Relaxed);
     relay_thread.join().unwrap();
     let counters = seen_by_b.0.lock().unwrap().clone();
-    let at = after_losses.expect("the relay dropped 10 packets");
+    (counters, dropped.load(Ordering::Relaxed), tx, rx)
+}
+
+/// 5 % lost: frames with gaps are dropped, keyframes asked and answered,
+/// and pictures keep coming.
+fn lossy_link_recovers(codec: VideoCodec) {
+    let before = std::sync::Mutex::new(None);
+    let (counters, _, tx, rx) = lossy_link(codec, 20, |got, dropped| {
+        let mut at = before.lock().unwrap();
+        match *at {
+            None if dropped >= 10 => {
+                *at = Some(got);
+                false
+            }
+            Some(n) => got >= n + 100,
+            None => false,
+        }
+    });
+    let at = before
+        .lock()
+        .unwrap()
+        .expect("the relay dropped 10 packets");
     assert!(
         counters.len() >= at + 100,
         "{codec:?}: {} pictures, {at} before the losses; sender {tx:?}, receiver {rx:?}",
@@ -142,6 +167,18 @@ fn lossy_link_recovers(codec: VideoCodec) {
         "keyframes answered the requests: {tx:?}"
     );
     assert!(counters.windows(2).all(|w| w[1] > w[0]), "stamps in order");
+}
+
+/// 20 % lost: the receiver's reports make the sender lower its rate.
+#[test]
+fn heavy_loss_lowers_the_rate() {
+    // Reports go every 5 s: three of them.
+    let start = Instant::now();
+    let (_, dropped, tx, _) = lossy_link(VideoCodec::Vp8, 5, |_, _| {
+        start.elapsed() > Duration::from_secs(16)
+    });
+    assert!(dropped > 0);
+    assert!(tx.rate_changes >= 1, "{tx:?}");
 }
 
 #[test]
