@@ -6,6 +6,7 @@
 
 pub mod camera;
 pub mod codec;
+pub mod config;
 pub mod negotiate;
 pub mod picture;
 pub mod rate;

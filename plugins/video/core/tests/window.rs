@@ -10,7 +10,10 @@ use std::process::{Child, Command, Stdio};
 use seatphone_video_core::camera::pattern::{read_stamp_luma, TestPattern, BARS};
 use seatphone_video_core::picture::{to_rgb, Picture};
 use seatphone_video_core::window::compose::{compose, BarState, Canvas, BAR_COLOUR};
-use seatphone_video_core::window::layout::{arrange, Fit, Layout, Rect, Scene};
+use seatphone_video_core::window::controller::{VideoWindow, WindowEvents};
+use seatphone_video_core::window::layout::{
+    arrange, button_rects, Button, Fit, Layout, Rect, Scene,
+};
 use seatphone_video_core::window::x11::X11Window;
 use seatphone_video_core::window::Backend;
 use x11rb::connection::Connection;
@@ -289,4 +292,101 @@ fn no_display_is_an_error_not_a_crash() {
     assert!(win.present(100, 100, &[0; 10000]).is_ok());
     assert!(win.clicks().is_empty());
     win.hide();
+}
+
+#[derive(Clone, Default)]
+struct Told(std::sync::Arc<std::sync::Mutex<(Vec<Button>, Vec<String>)>>);
+
+impl WindowEvents for Told {
+    fn button(&mut self, button: Button) {
+        self.0.lock().unwrap().0.push(button);
+    }
+    fn log(&mut self, message: &str) {
+        self.0.lock().unwrap().1.push(message.into());
+    }
+}
+
+/// Polls `check` up to 10 s.
+fn eventually(mut check: impl FnMut() -> bool) -> bool {
+    for _ in 0..200 {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    false
+}
+
+/// The window as a call drives it: shown when the call is up at the
+/// rectangle set before, the hang-up button reported, gone at the end.
+#[test]
+fn the_window_follows_the_call() {
+    let x = Xvfb::start();
+    let told = Told::default();
+    let win = VideoWindow::new(
+        Box::new(X11Window::new(Some(x.display.clone()))),
+        Box::new(told.clone()),
+    );
+    let r = Rect::new(200, 100, 640, 400);
+    win.set_rect(r);
+    win.set_fit(Fit::Crop);
+    win.call_up(true);
+    win.remote(Picture::filled(640, 480, BARS[2]));
+    assert!(
+        eventually(|| close(Screen::grab(&x.display).at(300, 200), to_rgb(BARS[2]))),
+        "the remote picture is shown"
+    );
+    let bar = arrange(&Scene {
+        window: (640, 400),
+        ..Scene::default()
+    })
+    .bar
+    .unwrap();
+    let (_, hang_up) = button_rects(bar)
+        .into_iter()
+        .find(|(b, _)| *b == Button::HangUp)
+        .unwrap();
+    let ok = Command::new("xdotool")
+        .env("DISPLAY", &x.display)
+        .arg("mousemove")
+        .arg((200 + hang_up.x + 5).to_string())
+        .arg((100 + hang_up.y + 5).to_string())
+        .args(["click", "1"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "xdotool");
+    assert!(eventually(|| told.0.lock().unwrap().0 == [Button::HangUp]));
+    win.call_up(false);
+    assert!(
+        eventually(|| Screen::grab(&x.display).at(300, 200) == WHITE),
+        "hidden"
+    );
+    assert!(
+        told.0.lock().unwrap().1.is_empty(),
+        "{:?}",
+        told.0.lock().unwrap().1
+    );
+}
+
+/// No X server: the log says the window is off, once; nothing fails.
+#[test]
+fn without_a_display_the_window_is_off_and_says_so() {
+    let told = Told::default();
+    let win = VideoWindow::new(
+        Box::new(X11Window::new(Some(":31998".into()))),
+        Box::new(told.clone()),
+    );
+    win.set_rect(Rect::new(0, 0, 320, 240));
+    win.call_up(true);
+    win.remote(Picture::filled(320, 240, BARS[0]));
+    assert!(eventually(|| !told.0.lock().unwrap().1.is_empty()));
+    win.remote(Picture::filled(320, 240, BARS[1]));
+    drop(win);
+    let logs = told.0.lock().unwrap().1.clone();
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    assert!(
+        logs[0].starts_with("the video window is off: no X display"),
+        "{logs:?}"
+    );
 }

@@ -7,6 +7,7 @@
 //! use, never when the plugin loads.
 
 pub mod compose;
+pub mod controller;
 pub mod layout;
 pub mod x11;
 
