@@ -21,6 +21,9 @@ APT_PACKAGES=(
     sox libsox-fmt-all pulseaudio pulseaudio-utils libasound2-plugins ffmpeg
     # browser tests
     chromium
+    # the Debian package: cargo-deb's tools (dpkg-shlibdeps, strip), lintian,
+    # the desktop entries' check and database
+    dpkg-dev binutils lintian desktop-file-utils
 )
 
 missing=()
@@ -32,6 +35,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q
     apt-get install -y -q "${missing[@]}"
+fi
+
+# Builds the Debian package (scripts/package.sh).
+if ! cargo deb --version >/dev/null 2>&1; then
+    cargo install cargo-deb --locked
 fi
 
 if [ -f tests/browser/package.json ]; then

@@ -2,7 +2,8 @@
 # Runs every test of the project on a fresh Debian 12 machine: installs what
 # the tests need, builds once (release, one target folder shared by the
 # binaries and the tests), runs the Rust tests (unit and end-to-end against
-# real processes), the browser tests, then formatting and lint checks.
+# real processes), the browser tests, the Debian package's tests (packaged
+# from that same release build), then formatting and lint checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -19,6 +20,9 @@ if [ -f tests/browser/package.json ]; then
     echo "== browser tests"
     (cd tests/browser && SEATPHONE_BIN="$PWD/../../target/release/seatphone" npm test)
 fi
+
+echo "== Debian package (build, lintian, install, use, removal)"
+scripts/test-package.sh
 
 echo "== format and lint"
 cargo fmt --all -- --check

@@ -2,7 +2,8 @@
 // every openEyeCall method is called once from the page and its callback
 // checked against PROTOCOL.md; the SDK's life-cycle against the real host
 // (defaults, one page at a time, engine crash, host restart); a page from
-// another origin cannot connect; a screenshot for reviewers.
+// another origin cannot connect; a screenshot for reviewers. Tests named
+// [smoke] also run against the installed package (scripts/test-package.sh).
 'use strict';
 
 const test = require('node:test');
@@ -206,7 +207,7 @@ test.describe('demo page against the real host', { skip: missing || false }, () 
     if (host) await host.dispose();
   });
 
-  test('the host serves the SDK with its own address and ports as defaults, otherwise unchanged', { timeout: 90000 }, async () => {
+  test('the host serves the SDK with its own address and ports as defaults, otherwise unchanged [smoke]', { timeout: 90000 }, async () => {
     const r = await h.httpGet(`${host.base}/OpenEye_SDK.js`);
     assert.equal(r.status, 200);
     assert.match(r.headers['content-type'], /javascript/);
@@ -221,7 +222,7 @@ test.describe('demo page against the real host', { skip: missing || false }, () 
       'the SDK the host serves differs from web/OpenEye_SDK.js: the host binary embeds web/ at build time, rebuild it');
   });
 
-  test('Init connects with the served defaults: daemon, service, login and call come up, version shown', { timeout: 90000 }, async () => {
+  test('Init connects with the served defaults: daemon, service, login and call come up, version shown [smoke]', { timeout: 90000 }, async () => {
     const page = await h.openDemo(browser, host);
     for (const name of ['onOpeneyeDeamonReady', 'serviceStartUp', 'onOpeneyeLoginReady', 'onVersionInfoNotify']) {
       await h.waitForLog(page, (e) => e.kind === 'callback' && e.name === name);
@@ -241,7 +242,7 @@ test.describe('demo page against the real host', { skip: missing || false }, () 
     await page.close();
   });
 
-  test('every openEyeCall method called once from the demo page gets a callback shaped as PROTOCOL.md says', { timeout: 90000 }, async () => {
+  test('every openEyeCall method called once from the demo page gets a callback shaped as PROTOCOL.md says [smoke]', { timeout: 90000 }, async () => {
     const page = await h.openDemo(browser, host);
     const ctx = { deadSipPort: await h.freeUdpPort() };
     const summary = [];
@@ -393,7 +394,7 @@ test.describe('demo page against the real host', { skip: missing || false }, () 
     await Promise.all([first.close(), second.close()]);
   });
 
-  test('a page from another origin cannot connect', { timeout: 90000 }, async () => {
+  test('a page from another origin cannot connect [smoke]', { timeout: 90000 }, async () => {
     const other = await h.startOtherOrigin({
       '/': `<!DOCTYPE html><html><body><script src="${host.base}/OpenEye_SDK.js"></script><script>
         window.seen = [];
@@ -440,7 +441,7 @@ test.describe('demo page against the real host', { skip: missing || false }, () 
   });
 });
 
-test.describe('the page survives the engine and the host restarting', { skip: missing || false }, () => {
+test.describe('the page survives the engine and the host restarting', { skip: missing || h.needsOwnHost() || false }, () => {
   let host;
   let browser;
   test.afterEach(async () => { if (browser) for (const p of browser.context.pages()) await p.close().catch(() => {}); });

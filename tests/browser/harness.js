@@ -138,9 +138,39 @@ function httpGet(url, headers = {}) {
   });
 }
 
+// SEATPHONE_ATTACH=PORT,DAEMON_PORT: the tests use a Seatphone that is
+// already running (the installed package, started by scripts/test-package.sh)
+// instead of starting their own; SEATPHONE_ATTACH_LOGS names its log folder.
+const ATTACH = process.env.SEATPHONE_ATTACH || '';
+
 function hostBinaryMissing() {
+  if (ATTACH) return null;
   return fs.existsSync(HOST_BIN) ? null
     : `the host binary ${HOST_BIN} does not exist: build it (cargo build --release -p seatphone ...) or set SEATPHONE_BIN`;
+}
+
+/** Why a test that starts, stops or reconfigures its own host cannot run now. */
+function needsOwnHost() {
+  return ATTACH ? 'runs against a Seatphone it starts itself (SEATPHONE_ATTACH is set)' : null;
+}
+
+/** The running Seatphone named by SEATPHONE_ATTACH: nothing is started or stopped. */
+async function attachedHost() {
+  const [port, daemonPort] = ATTACH.split(',').map(Number);
+  const logs = process.env.SEATPHONE_ATTACH_LOGS || '';
+  const host = {
+    tmp: null, config: null, port, daemonPort, child: null, exited: null,
+    base: `http://127.0.0.1:${port}`,
+    health: async () => JSON.parse((await httpGet(`http://127.0.0.1:${port}/health`)).body),
+    log: () => (logs ? readLogs(path.dirname(logs), path.basename(logs)) : ''),
+    stop: async () => { throw new Error('an attached Seatphone is not stopped by the tests'); },
+    dispose: async () => {},
+  };
+  const r = await httpGet(`${host.base}/health`);
+  if (r.status !== 200 || !(await canConnect(daemonPort))) {
+    throw new Error(`SEATPHONE_ATTACH=${ATTACH}: no Seatphone answers there`);
+  }
+  return host;
 }
 
 /**
@@ -150,6 +180,10 @@ function hostBinaryMissing() {
  * used by these tests: the default allow-list is what they check).
  */
 async function startHost({ extraApi = '', extraToml = '', ports, tmp } = {}) {
+  if (ATTACH) {
+    if (extraApi || extraToml) throw new Error(`this test configures its host: ${needsOwnHost()}`);
+    return attachedHost();
+  }
   tmp = tmp || fs.mkdtempSync(path.join(os.tmpdir(), 'seatphone-browser-'));
   const daemonPort = ports ? ports.daemonPort : await freePort();
   let port = ports ? ports.port : await freePort();
@@ -225,12 +259,12 @@ function canConnect(port) {
 }
 
 /** Everything the host wrote: stdout/stderr and its log folder. */
-function readLogs(tmp) {
+function readLogs(tmp, logDir = 'log') {
   let text = '';
   const add = (f) => { try { text += `--- ${path.basename(f)}\n` + fs.readFileSync(f, 'utf8'); } catch (e) { /* absent */ } };
   add(path.join(tmp, 'host.stdout.log'));
   try {
-    for (const f of fs.readdirSync(path.join(tmp, 'log'))) add(path.join(tmp, 'log', f));
+    for (const f of fs.readdirSync(path.join(tmp, logDir))) add(path.join(tmp, logDir, f));
   } catch (e) { /* no log dir yet */ }
   return text;
 }
@@ -367,6 +401,6 @@ async function waitForLog(page, pred, { from = 0, timeout = 15000 } = {}) {
 const logLength = (page) => page.evaluate(() => window.demoLog.length);
 
 module.exports = {
-  trackGroup, REPO, HOST_BIN, OUTPUT_DIR, sleep, freePort, freeUdpPort, writeToneWav, analyzeWav, httpGet, hostBinaryMissing,
+  trackGroup, REPO, HOST_BIN, OUTPUT_DIR, sleep, freePort, freeUdpPort, writeToneWav, analyzeWav, httpGet, hostBinaryMissing, needsOwnHost,
   startHost, stopProcessGroup, childPids, readLogs, launchBrowser, startOtherOrigin, openDemo, gotoHost, waitForLog, logLength,
 };
