@@ -1,6 +1,7 @@
 //! The plugin's calls: sockets bound at offer/answer time, the section we
 //! sent, the running media session and any tone playing. Every method
-//! returns quickly; the lock is never held while a thread is joined.
+//! returns quickly: sessions and tones stop on their own threads, woken,
+//! never joined.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, UdpSocket};
@@ -151,7 +152,7 @@ impl Calls {
     pub fn stop(&self, call_id: u32) {
         let call = self.calls().remove(&call_id);
         self.stop_tone(call_id);
-        // Joined here, outside the lock.
+        // Outside the lock: the session's sockets close here.
         drop(call);
     }
 

@@ -5,7 +5,7 @@
 use std::fs::File;
 use std::io::{BufReader, Write};
 use std::os::unix::fs::FileExt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use cpal::traits::{DeviceTrait, StreamTrait};
@@ -306,7 +306,8 @@ impl Fifo {
 /// Runs a cpal stream on a thread of its own (cpal streams are not `Send`
 /// everywhere) until the handle is dropped.
 struct StreamThread {
-    stop: Arc<AtomicBool>,
+    /// Dropped, it wakes the device's thread at once.
+    stop: Option<std::sync::mpsc::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
     health: Arc<Health>,
 }
@@ -410,8 +411,10 @@ impl StreamThread {
 }
 
 impl Drop for StreamThread {
+    /// Waits for the stream to close (the device is free again when the
+    /// call's thread goes on); only a call's or a tone's thread drops one.
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Release);
+        drop(self.stop.take());
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -442,9 +445,8 @@ fn run_stream(
             stream_config.buffer_size = cpal::BufferSize::Fixed(want);
         }
     }
-    let stop = Arc::new(AtomicBool::new(false));
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
-    let stop2 = stop.clone();
     let health = Arc::new(Health::new());
     let (h_err, h_in, h_out) = (health.clone(), health.clone(), health.clone());
     let name = kind.to_string();
@@ -490,14 +492,13 @@ fn run_stream(
                 }
             };
             let _ = ready_tx.send(Ok(()));
-            while !stop2.load(Ordering::Acquire) {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
+            // Until the handle is dropped (the sender with it).
+            let _ = stopped.recv();
             drop(stream);
         })
         .map_err(|e| e.to_string())?;
     let handle = StreamThread {
-        stop,
+        stop: Some(stop),
         thread: Some(thread),
         health,
     };

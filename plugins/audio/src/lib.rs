@@ -23,14 +23,16 @@
 //! Media: `media_offer`/`media_answer` bind an RTP/RTCP port pair and write
 //! the audio section (codecs in the page's `audio_codec` order, telephone-event,
 //! `a=crypto` as `media.trans_mode` asks); `media_start` runs the call on a
-//! thread of its own (`session`), and a second `media_start` updates it
-//! (hold, new address, new codec). The host's calls never wait on media.
+//! thread of its own (`session`) around the media core
+//! (`seatphone_media::stream`), and a second `media_start` updates it
+//! (hold, new address, new codec). The host's calls never wait on media:
+//! stopping wakes the thread, which closes its devices on its own.
 //!
 //! | module | holds |
 //! |---|---|
 //! | `calls` | the call table: sockets, sections, sessions, tones |
 //! | `negotiate` | offer, answer, and what both sections agree on |
-//! | `session` | one call's 20 ms loop: RTP/SRTP in and out, jitter buffer, DTMF, RTCP, QoS |
+//! | `session` | one call's thread: sockets, poll and waker, the 20 ms device clock, codec and devices around the media core |
 //! | `codecs` | Opus, G.722, G.711 A/µ, G.729 behind `AudioCodec` |
 //! | `io`, `devices`, `controls` | WAV/null/cpal devices, lists, selection, volume, mute |
 //! | `dtmf`, `tones`, `voice`, `resample` | DTMF, ring tones, AEC/ANR/AGC, rate conversion |

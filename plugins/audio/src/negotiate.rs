@@ -7,6 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use seatphone_media::agree;
 use seatphone_media::sdp::{Direction, MediaSection, RtpMap};
 use seatphone_media::srtp::{Crypto, Suite};
+use seatphone_media::stream::StreamParams;
 
 use crate::codecs::{self, CodecParams, CodecSpec};
 use crate::page_config::{PageConfig, SrtpMode};
@@ -119,6 +120,17 @@ pub fn answer(
     Ok(s)
 }
 
+/// The encoding names of a section's formats, telephone-event aside.
+fn codec_names(s: &MediaSection) -> String {
+    s.formats
+        .iter()
+        .filter_map(|pt| s.rtpmap(*pt))
+        .filter(|m| !m.name.eq_ignore_ascii_case("telephone-event"))
+        .map(|m| m.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Prefer the telephone-event whose clock matches the codec's.
 fn pick_telephone_event(s: &MediaSection, clock: u32) -> Option<u8> {
     s.telephone_event(clock).or_else(|| s.telephone_event(8000))
@@ -143,6 +155,23 @@ pub struct Negotiated {
     pub srtp: Option<(Crypto, Crypto)>,
 }
 
+impl Negotiated {
+    /// What the media core needs of it (everything but the codec).
+    pub fn stream_params(&self) -> StreamParams {
+        StreamParams {
+            clock_rate: self.codec.clock_rate,
+            send_pt: self.send_pt,
+            recv_pts: self.recv_pts.clone(),
+            events_send: self.te_send,
+            events_recv: self.te_recv.clone(),
+            remote_rtp: self.remote_rtp,
+            remote_rtcp: self.remote_rtcp,
+            direction: self.direction,
+            srtp: self.srtp.clone(),
+        }
+    }
+}
+
 /// The call's parameters from both sections (ours, theirs), whoever offered.
 pub fn negotiated(
     config: &PageConfig,
@@ -161,7 +190,13 @@ pub fn negotiated(
                 .any(|l| local.rtpmap(*l).and_then(|m| codecs::by_rtpmap(&m)) == Some(spec));
             ours.then_some((spec, *pt))
         })
-        .ok_or("no common audio codec between the two sections")?;
+        .ok_or_else(|| {
+            format!(
+                "no common audio codec: the peer's section has [{}], ours [{}]",
+                codec_names(remote),
+                codec_names(local)
+            )
+        })?;
     let mut recv_pts = vec![send_pt];
     recv_pts.extend(
         local
@@ -283,6 +318,13 @@ mod tests {
         let a = offer(&config(SrtpMode::Off, &[codecs::OPUS]), LO, 4000);
         let e = answer(&config(SrtpMode::Off, &[codecs::PCMU]), &a, LO, 5000).unwrap_err();
         assert!(e.contains("opus") && e.contains("PCMU"), "{e}");
+        // An answer with a codec we never offered (SIPp's default UAS).
+        let pcmu = offer(&config(SrtpMode::Off, &[codecs::PCMU]), LO, 5000);
+        let e = negotiated(&config(SrtpMode::Off, &[codecs::OPUS]), &a, &pcmu).unwrap_err();
+        assert_eq!(
+            e,
+            "no common audio codec: the peer's section has [PCMU], ours [opus]"
+        );
     }
 
     #[test]

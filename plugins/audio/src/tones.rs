@@ -2,7 +2,6 @@
 //! thread of its own that stops the moment the handle is dropped.
 
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::devices::DeviceKind;
@@ -70,17 +69,17 @@ pub fn frame(tone: Tone, n: u64, out: &mut [f32]) -> bool {
 
 /// A tone playing until dropped.
 pub struct Player {
-    /// Dropping it wakes the tone thread at once: a call's state change
-    /// waits for no sleeping 20 ms frame (it cost call setup ~10 ms).
-    stop: Option<mpsc::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    /// Dropping it wakes the tone thread, which stops at once and closes
+    /// its device on its own: a call's state change (on the SIP task)
+    /// waits for no frame and no device.
+    _stop: mpsc::Sender<()>,
 }
 
 impl Player {
     /// `device` is called on the tone's own thread (listing devices may be slow).
     pub fn start(tone: Tone, device: impl FnOnce() -> DeviceKind + Send + 'static) -> Self {
         let (stop, stopped) = mpsc::channel::<()>();
-        let thread = std::thread::Builder::new()
+        let _ = std::thread::Builder::new()
             .name("audio-tone".into())
             .spawn(move || {
                 let Ok(mut speaker) = io::open_speaker(&device()) else {
@@ -101,21 +100,8 @@ impl Player {
                         break;
                     }
                 }
-            })
-            .ok();
-        Self {
-            stop: Some(stop),
-            thread,
-        }
-    }
-}
-
-impl Drop for Player {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+            });
+        Self { _stop: stop }
     }
 }
 
