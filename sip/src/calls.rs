@@ -141,6 +141,8 @@ struct Call {
     retried: bool,
     /// The last call event the page saw, re-sent to a reloaded page.
     last_event: Option<PageEvent>,
+    /// Why the call ended, when a status alone does not say (media failed).
+    reason_text: Option<String>,
 }
 
 /// A session timer (RFC 4028): the refresher re-INVITEs or UPDATEs every
@@ -262,6 +264,7 @@ impl CallTable {
             invite_se: SESSION_EXPIRES,
             retried: false,
             last_event: None,
+            reason_text: None,
         };
         self.calls.insert(id, call);
         let info = self.info(id);
@@ -292,6 +295,7 @@ impl CallTable {
             invite_se: SESSION_EXPIRES,
             retried: false,
             last_event: None,
+            reason_text: None,
         };
         self.calls.insert(id, call);
         let info = self.info(id);
@@ -413,6 +417,25 @@ impl CallTable {
             self.actions.push_back(CallAction::Bye(id));
             self.ended(id, 408);
         }
+    }
+
+    /// A media stream of the call cannot run (the answer has no codec we
+    /// offered, keys that make no SRTP context, a plugin's engine failed):
+    /// the call ends as the page would end it, with status 488 ("not
+    /// acceptable here", what SIP says of unusable media) and `reason` as
+    /// the text the page shows.
+    pub fn media_failed(&mut self, id: u32, reason: &str) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let action = match call.state {
+            CallState::Incoming => CallAction::Reject(id, 488),
+            CallState::Outgoing => CallAction::Cancel(id),
+            CallState::Live | CallState::Hold | CallState::Ended => CallAction::Bye(id),
+        };
+        call.reason_text = Some(format!("media failed: {reason}"));
+        self.actions.push_back(action);
+        self.ended(id, 488);
     }
 
     /// The session has a timer (RFC 4028): negotiated by the 2xx of our
@@ -631,7 +654,7 @@ impl CallTable {
             "peerDisplayName": c.peer.display_name,
             "peerNumber": c.peer.number,
             "reasonCode": c.reason,
-            "reasonDescription": events::reason_text(c.reason),
+            "reasonDescription": c.reason_text.as_deref().unwrap_or(events::reason_text(c.reason)),
             "sipAccountID": 0,
         })
     }

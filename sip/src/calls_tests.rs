@@ -484,3 +484,36 @@ fn media_timeout_hangs_up_a_live_call_with_reason_408() {
         .expect("2007");
     assert_eq!(ended.param["callInfo"]["reasonCode"], 408);
 }
+
+#[test]
+fn media_that_cannot_run_ends_the_call_with_488_and_the_reason() {
+    let mut t = CallTable::new(3);
+    t.outgoing(1, peer(), false);
+    t.connected(Instant::now(), 1);
+    drain(&mut t);
+    t.media_failed(
+        1,
+        "audio: no common audio codec: the answer has [PCMU], we offered [opus]",
+    );
+    let a = drain(&mut t);
+    assert_eq!(sip(&a), vec![CallAction::Bye(1)]);
+    assert_eq!(notifies(&a), vec![2007]);
+    let CallAction::Page(e) = &a[0] else { panic!() };
+    assert_eq!(e.param["callInfo"]["reasonCode"], 488);
+    assert_eq!(
+        e.param["callInfo"]["reasonDescription"],
+        "media failed: audio: no common audio codec: the answer has [PCMU], we offered [opus]"
+    );
+    assert!(a.contains(&CallAction::Media(CallEvent::Ended {
+        call_id: 1,
+        reason_code: 488
+    })));
+    // Told again (another stream, a late signal): the call is gone already.
+    t.media_failed(1, "again");
+    assert!(drain(&mut t).is_empty());
+    // Early media that cannot start cancels the call still ringing.
+    t.outgoing(2, peer(), false);
+    drain(&mut t);
+    t.media_failed(2, "audio: bad keys");
+    assert_eq!(sip(&drain(&mut t)), vec![CallAction::Cancel(2)]);
+}

@@ -137,6 +137,7 @@ pub(crate) enum HostInput {
     Command(Request, Reply),
     MediaUp(u32),
     MediaTimeout(u32),
+    MediaFailed(u32, String),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -201,6 +202,12 @@ impl Sip {
     /// A plugin received nothing for too long: the call ends (BYE, reason 408).
     pub fn media_timeout(&self, call_id: u32) {
         let _ = self.input.send(HostInput::MediaTimeout(call_id));
+    }
+
+    /// A plugin's media for the call failed (`reason` names the stream):
+    /// the call ends (BYE, reason 488 with `reason` for the page).
+    pub fn media_failed(&self, call_id: u32, reason: String) {
+        let _ = self.input.send(HostInput::MediaFailed(call_id, reason));
     }
 
     /// Unregisters (Expires: 0, short timeout) and ends every call.

@@ -5,6 +5,7 @@ use std::time::Duration;
 use seatphone_tests::host::{signal, Options, Seatphone};
 use seatphone_tests::peers::baresip::{AnswerMode, Baresip};
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
+use seatphone_tests::peers::sipp::Sipp;
 use seatphone_tests::peers::wait_until;
 use serde_json::json;
 
@@ -75,4 +76,83 @@ async fn peer_that_vanishes_mid_call_is_hung_up_after_the_rtp_timeout_with_reaso
     );
     signal(callee.pid(), "CONT");
     callee.stop();
+}
+
+/// Calls SIPp's default UAS (it answers PCMU over plain RTP, whatever was
+/// offered) with the page's `audio` and `media` config; the frames the page
+/// sees up to the end of the call, and that end (2007).
+async fn call_sipp_default_uas(
+    audio: serde_json::Value,
+    trans_mode: u32,
+) -> (Vec<serde_json::Value>, serde_json::Value) {
+    let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
+    let mut sipp = Sipp::uas("uas_answers_pcmu.xml").expect("sipp");
+    let host = Seatphone::start(Options::default()).await;
+    let mut page = host.registered_page(kam.port, "1001").await;
+    let config = json!({
+        "networkInfo": {"serverAddr": "127.0.0.1", "sipServerPort": kam.port, "sipTransportMode": 0},
+        "media": {"trans_mode": trans_mode},
+        "audio": audio,
+    });
+    let r = page.request(65539, "tsdk_set_config_param", config).await;
+    assert_eq!(r["result"], 0, "config: {r}");
+    let callee = format!("2000@{}", sipp.addr());
+    let r = page
+        .request(
+            67537,
+            "tsdk_start_call",
+            json!({"calleeNumber": callee, "isVideo": false}),
+        )
+        .await;
+    assert_eq!(r["result"], 0, "{r}");
+    let mut seen = Vec::new();
+    let ended = loop {
+        let f = page.next_frame(T).await.expect("the call ends");
+        if f["notify"] == 2007 {
+            break f;
+        }
+        seen.push(f);
+    };
+    // SIPp had its BYE (and answered it): the call is over on both sides.
+    let ok = sipp.finished(Duration::from_secs(20)).await;
+    assert_eq!(ok, Some(true), "SIPp scenario failed:\n{}", sipp.logs());
+    (seen, ended)
+}
+
+fn notifies(frames: &[serde_json::Value]) -> Vec<u64> {
+    frames.iter().filter_map(|f| f["notify"].as_u64()).collect()
+}
+
+#[tokio::test]
+async fn an_answer_with_no_codec_we_offered_ends_the_call_with_the_reason_for_the_page() {
+    // Opus only; SIPp answers PCMU.
+    let (seen, ended) = call_sipp_default_uas(json!({"audio_codec": "112"}), 0).await;
+    assert!(
+        !notifies(&seen).contains(&2005),
+        "no media came up: {seen:?}"
+    );
+    let info = &ended["param"]["callInfo"];
+    assert_eq!(info["reasonCode"], 488, "{ended}");
+    assert_eq!(
+        info["reasonDescription"],
+        "media failed: audio: no common audio codec: the peer's section has [PCMU], ours [opus]",
+        "{ended}"
+    );
+}
+
+#[tokio::test]
+async fn a_stream_that_cannot_start_ends_the_call_with_the_reason_for_the_page() {
+    // SRTP required (trans_mode 2); SIPp answers plain RTP without keys.
+    let (seen, ended) = call_sipp_default_uas(json!({"audio_codec": "0"}), 2).await;
+    assert!(
+        !notifies(&seen).contains(&2005),
+        "no media came up: {seen:?}"
+    );
+    let info = &ended["param"]["callInfo"];
+    assert_eq!(info["reasonCode"], 488, "{ended}");
+    let why = info["reasonDescription"].as_str().unwrap_or_default();
+    assert!(
+        why.starts_with("media failed: audio: ") && why.contains("SRTP"),
+        "{ended}"
+    );
 }

@@ -19,7 +19,7 @@ pub trait Signalling: Send + Sync {
     fn snapshot(&self) -> Vec<PageEvent>;
     /// For `/health`: registration state, never secrets.
     fn health(&self) -> Value;
-    /// A plugin told the host something (media up, media timeout).
+    /// A plugin told the host something (media up, media timeout, media failed).
     fn signal(&self, signal: Signal);
     fn shutdown(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
 }
@@ -52,9 +52,7 @@ impl Signalling for Sip {
                 call_id,
                 kind,
                 reason,
-            } => {
-                tracing::warn!(call_id, %kind, "media failed: {reason}");
-            }
+            } => self.media_failed(call_id, format!("{kind}: {reason}")),
         }
     }
 

@@ -8,6 +8,7 @@ mod challenge;
 mod commands;
 pub(crate) mod dialogs;
 mod early;
+mod media_failure;
 mod register;
 pub(crate) mod sanity;
 mod session;
@@ -204,6 +205,7 @@ impl Engine {
                 Some(state) = states.recv() => self.on_dialog_state(state),
                 _ = sleep_until(deadline) => self.on_timeout(Instant::now()),
             }
+            self.end_calls_without_media();
             self.drain();
             self.publish();
             if self.finished_shutdown() {
@@ -242,6 +244,7 @@ impl Engine {
                     self.table.media_timeout(call);
                 }
             }
+            Input::Host(HostInput::MediaFailed(call, reason)) => self.media_failed(call, &reason),
             Input::Host(HostInput::Shutdown(done)) => self.begin_shutdown(done),
             Input::RegOutcome { attempt, outcome } => {
                 if let Some(a) = self.account.as_mut() {

@@ -16,6 +16,9 @@ pub struct Session {
     local: Vec<(Option<String>, String)>,
     remote: Vec<RemoteSection>,
     started: Vec<String>,
+    /// A stream that could not start, and why (taken by the engine, which
+    /// ends the call).
+    failure: Option<String>,
 }
 
 impl Session {
@@ -164,9 +167,17 @@ impl Session {
                         self.started.push(kind.clone());
                     }
                 }
-                Err(e) => tracing::warn!("call {call_id}: {kind} media did not start: {e}"),
+                Err(e) => {
+                    tracing::warn!("call {call_id}: {kind} media did not start: {e}");
+                    self.failure.get_or_insert(format!("{kind}: {e}"));
+                }
             }
         }
+    }
+
+    /// Why a stream of the call could not start, once.
+    pub fn take_failure(&mut self) -> Option<String> {
+        self.failure.take()
     }
 
     /// Every kind a plugin prepared holds its sockets, started or not: a call

@@ -175,8 +175,10 @@ impl MediaThread {
             });
         }
         if let Some(why) = a.speaker.failure() {
-            ctx.host
-                .warn(&format!("audio call {}: speaker failed: {why}", ctx.call_id));
+            ctx.host.warn(&format!(
+                "audio call {}: speaker failed: {why}",
+                ctx.call_id
+            ));
             a.speaker = Box::new(io::NullSpeaker);
             a.speaker = open_with_fallback(ctx, DeviceDirection::Output, io::open_speaker, || {
                 Box::new(io::NullSpeaker)
