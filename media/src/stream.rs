@@ -673,13 +673,19 @@ impl MediaStream {
         }
     }
 
+    /// SRTP's protection when it is on; `None` when it fails (a key
+    /// worn out: nothing goes out in the clear).
+    fn protect(&mut self, packet: Vec<u8>, rtcp: bool) -> Option<Vec<u8>> {
+        match self.srtp.as_mut() {
+            Some(s) if rtcp => s.protect_rtcp(&packet).ok(),
+            Some(s) => s.protect_rtp(&packet).ok(),
+            None => Some(packet),
+        }
+    }
+
     fn send_rtp(&mut self, packet: Vec<u8>) {
-        let data = match self.srtp.as_mut() {
-            Some(s) => match s.protect_rtp(&packet) {
-                Ok(p) => p,
-                Err(_) => return,
-            },
-            None => packet,
+        let Some(data) = self.protect(packet, false) else {
+            return;
         };
         let to = self.rtp_to.current;
         self.out.push_back(Output::Transmit(Transmit {
@@ -690,12 +696,8 @@ impl MediaStream {
     }
 
     fn send_rtcp(&mut self, packet: Vec<u8>) {
-        let data = match self.srtp.as_mut() {
-            Some(s) => match s.protect_rtcp(&packet) {
-                Ok(p) => p,
-                Err(_) => return,
-            },
-            None => packet,
+        let Some(data) = self.protect(packet, true) else {
+            return;
         };
         // rtcp-mux: reports share the RTP socket and its destination.
         let (port, to) = if self.params.remote_rtcp == self.params.remote_rtp {
