@@ -19,8 +19,8 @@ APT_PACKAGES=(
     xvfb xauth x11-utils xdotool
     # audio checks and a real (virtual) sound device
     sox libsox-fmt-all pulseaudio pulseaudio-utils libasound2-plugins ffmpeg
-    # browser tests
-    chromium
+    # browser tests (certutil: the wss tests' CA in Chromium's NSS database)
+    chromium libnss3-tools
     # the Debian package: cargo-deb's tools (dpkg-shlibdeps, strip), lintian,
     # the desktop entries' check and database
     dpkg-dev binutils lintian desktop-file-utils

@@ -25,7 +25,8 @@
 })(typeof self !== 'undefined' ? self : this, function () {
   'use strict';
 
-  // The host rewrites the object on the next line with its own address and ports.
+  // The host rewrites the object on the next line with its own address and
+  // ports, and "tls": true when it also serves wss:// on them.
   var SEATPHONE_DEFAULTS = {"host": "127.0.0.1", "daemonPort": 7682, "port": 7684};
 
   var SUBPROTOCOL = {
@@ -534,8 +535,10 @@
     this.retryMax = opts.retryMaxMs || 5000;
 
     var host = pick(opts.host, SEATPHONE_DEFAULTS.host);
+    // wss:// from an https page when the host says it serves it; otherwise
+    // ws://, which browsers allow from https pages to 127.0.0.1 and localhost.
     var secure = opts.secure !== undefined ? !!opts.secure :
-      (typeof location !== 'undefined' && location.protocol === 'https:');
+      (SEATPHONE_DEFAULTS.tls === true && typeof location !== 'undefined' && location.protocol === 'https:');
     var scheme = secure ? 'wss://' : 'ws://';
     var h = host.indexOf(':') >= 0 && host.charAt(0) !== '[' ? '[' + host + ']' : host;
     var daemonUrl = scheme + h + ':' + pick(opts.daemonPort, SEATPHONE_DEFAULTS.daemonPort) + '/';

@@ -46,6 +46,9 @@ pub struct ApiConfig {
     pub allowed_hosts: Vec<String>,
     /// Folders a page may name in `log_path` / `tls_rootcertpath`.
     pub page_paths: Vec<PathBuf>,
+    /// PEM certificate chain and key: the page ports also serve `wss://`.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for ApiConfig {
@@ -57,6 +60,19 @@ impl Default for ApiConfig {
             allowed_origins: Vec::new(),
             allowed_hosts: Vec::new(),
             page_paths: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
+        }
+    }
+}
+
+impl ApiConfig {
+    /// The TLS setup of the page ports, if configured; the error names the
+    /// file that cannot be used.
+    pub fn tls(&self) -> Result<Option<std::sync::Arc<rustls::ServerConfig>>, String> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => crate::api::tls::server_config(cert, key).map(Some),
+            _ => Ok(None),
         }
     }
 }
@@ -191,6 +207,9 @@ impl Config {
         if self.api.port != 0 && self.api.port == self.api.daemon_port {
             return Err("[api] port and daemon_port must differ".into());
         }
+        if self.api.tls_cert.is_some() != self.api.tls_key.is_some() {
+            return Err("[api] tls_cert and tls_key go together: give both or neither".into());
+        }
         for origin in &self.api.allowed_origins {
             crate::api::access::OriginPattern::parse(origin)?;
         }
@@ -221,7 +240,13 @@ impl Config {
 }
 
 /// The keys that hold paths: `(section, key)`; a string or a list of strings.
-const PATH_KEYS: &[(&str, &str)] = &[("log", "dir"), ("plugins", "dir"), ("api", "page_paths")];
+const PATH_KEYS: &[(&str, &str)] = &[
+    ("log", "dir"),
+    ("plugins", "dir"),
+    ("api", "page_paths"),
+    ("api", "tls_cert"),
+    ("api", "tls_key"),
+];
 
 /// Relative paths in a config file are relative to the file's folder.
 fn resolve_paths(layer: &mut toml::Table, base: &Path) {

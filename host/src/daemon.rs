@@ -11,7 +11,6 @@ use std::time::Duration;
 use axum::routing::get;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 use tokio::time::Instant;
 
@@ -20,6 +19,7 @@ use crate::api::frame::{event_frame, Rejection};
 use crate::api::pages::{ConnId, Pages, SocketKind};
 use crate::api::server::{daemon_socket, Endpoint};
 use crate::api::socket::FrameHandler;
+use crate::api::tls::PageListener;
 use crate::config::Config;
 use crate::engine::serve::{stop_requested, READY_MARK};
 use crate::plugins::quarantine::Quarantine;
@@ -119,7 +119,7 @@ impl FrameHandler for Daemon {
 
 pub async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), String> {
     let addr = SocketAddr::new(config.api.bind, config.api.daemon_port);
-    let listener = TcpListener::bind(addr)
+    let listener = PageListener::bind(addr, config.api.tls()?)
         .await
         .map_err(|e| format!("cannot listen on {addr} ([api] bind/daemon_port): {e}"))?;
     Quarantine::new(&config.log.dir).reset();

@@ -72,6 +72,10 @@ fn main() -> ExitCode {
     if let Command::Doctor { sip } = &args.command {
         return seatphone::doctor::run(&config, sip.as_deref());
     }
+    if let Err(e) = config.api.tls() {
+        eprintln!("seatphone: bad config: {e}");
+        return ExitCode::from(2);
+    }
     // The daemon holds the instance lock for itself and its engine.
     let _instance = if supervised {
         None

@@ -289,19 +289,36 @@ function childPids(pid) {
   } catch (e) { return []; }
 }
 
-/** Headless Chromium with a fresh profile; close() also removes the profile. */
-async function launchBrowser() {
+/**
+ * Headless Chromium with a fresh profile; close() also removes the profile.
+ * `ca`: a test CA (PEM file) Chromium trusts, put in the NSS database of a
+ * home folder of its own, as an administrator adds a company CA.
+ * `resolve`: names Chromium resolves to 127.0.0.1 (`*.example.test`).
+ */
+async function launchBrowser({ ca, resolve = [] } = {}) {
   const { chromium } = require('playwright-core');
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'seatphone-chromium-'));
+  const env = Object.assign({}, process.env);
+  if (ca) {
+    env.HOME = path.join(profile, 'home');
+    const nssdb = path.join(env.HOME, '.pki', 'nssdb');
+    fs.mkdirSync(nssdb, { recursive: true });
+    const certutil = (...args) => require('node:child_process').execFileSync('certutil', ['-d', `sql:${nssdb}`, ...args]);
+    certutil('-N', '--empty-password');
+    certutil('-A', '-t', 'C,,', '-n', 'seatphone-test-ca', '-i', ca);
+  }
+  // Pages fulfilled by the test (SEATPHONE_WEB_FROM_TREE) have no loopback
+  // address, and Chromium's Local Network Access checks would then block
+  // their sockets to 127.0.0.1; pages loaded from the host need no such flag.
+  let args = process.env.SEATPHONE_WEB_FROM_TREE === '1'
+    ? CHROMIUM_ARGS.concat(['--disable-features=LocalNetworkAccessChecks'])
+    : CHROMIUM_ARGS;
+  if (resolve.length) args = args.concat([`--host-resolver-rules=${resolve.map((n) => `MAP ${n} 127.0.0.1`).join(',')}`]);
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    // Pages fulfilled by the test (SEATPHONE_WEB_FROM_TREE) have no loopback
-    // address, and Chromium's Local Network Access checks would then block
-    // their sockets to 127.0.0.1; pages loaded from the host need no such flag.
-    args: process.env.SEATPHONE_WEB_FROM_TREE === '1'
-      ? CHROMIUM_ARGS.concat(['--disable-features=LocalNetworkAccessChecks'])
-      : CHROMIUM_ARGS,
+    env,
+    args,
     viewport: { width: 1400, height: 1000 },
   });
   return {
@@ -319,19 +336,41 @@ async function launchBrowser() {
   };
 }
 
-/** A plain HTTP server on another port: pages from it are another origin. */
-async function startOtherOrigin(pages, port) {
+/**
+ * A test CA and a certificate it signs for `names` (DNS names and IPs), made
+ * with openssl in `dir`: { ca, cert, key } (PEM file paths).
+ */
+function makeTestCerts(dir, names) {
+  const run = (...args) => require('node:child_process').execFileSync('openssl', args, { stdio: 'pipe' });
+  const f = (n) => path.join(dir, n);
+  run('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2',
+    '-subj', '/CN=Seatphone test CA', '-addext', 'basicConstraints=critical,CA:TRUE',
+    '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-keyout', f('ca.key'), '-out', f('ca.pem'));
+  run('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=localhost',
+    '-keyout', f('host.key'), '-out', f('host.csr'));
+  const san = names.map((n) => (/^[0-9.]+$/.test(n) ? `IP:${n}` : `DNS:${n}`)).join(',');
+  fs.writeFileSync(f('host.ext'), `subjectAltName=${san}\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n`);
+  run('x509', '-req', '-in', f('host.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial',
+    '-days', '2', '-extfile', f('host.ext'), '-out', f('host.pem'));
+  return { ca: f('ca.pem'), cert: f('host.pem'), key: f('host.key') };
+}
+
+/** A plain HTTP server on another port (or https with `tls`: {cert, key}): pages from it are another origin. */
+async function startOtherOrigin(pages, port, tls) {
   port = port || await freePort();
-  const server = http.createServer((req, res) => {
+  const handler = (req, res) => {
     const body = pages[new URL(req.url, 'http://x').pathname];
     if (body === undefined) { res.writeHead(404); res.end(); return; }
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
     res.end(body);
-  });
+  };
+  const server = tls
+    ? require('node:https').createServer({ cert: fs.readFileSync(tls.cert), key: fs.readFileSync(tls.key) }, handler)
+    : http.createServer(handler);
   await new Promise((r) => server.listen(port, '127.0.0.1', r));
   return {
     port,
-    base: `http://127.0.0.1:${port}`,
+    base: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     close: () => new Promise((r) => { server.close(r); server.closeAllConnections(); }),
   };
 }
@@ -402,5 +441,5 @@ const logLength = (page) => page.evaluate(() => window.demoLog.length);
 
 module.exports = {
   trackGroup, REPO, HOST_BIN, OUTPUT_DIR, sleep, freePort, freeUdpPort, writeToneWav, analyzeWav, httpGet, hostBinaryMissing, needsOwnHost,
-  startHost, stopProcessGroup, childPids, readLogs, launchBrowser, startOtherOrigin, openDemo, gotoHost, waitForLog, logLength,
+  startHost, stopProcessGroup, childPids, readLogs, launchBrowser, makeTestCerts, startOtherOrigin, openDemo, gotoHost, waitForLog, logLength,
 };

@@ -95,6 +95,30 @@ test('sockets use the defaults, then opts, with the sub-protocols of PROTOCOL.md
   assert.equal(call.url, 'ws://localhost:9002/?takeover=1');
 });
 
+/** The SDK as the host serves it (`defaults` on its defaults line), run on a page at `protocol`. */
+function sdkOnPage(defaults, protocol) {
+  const vm = require('node:vm');
+  const text = fs.readFileSync(SDK_PATH, 'utf8')
+    .replace(/(var SEATPHONE_DEFAULTS = )\{.*\};/, `$1${JSON.stringify(defaults)};`);
+  const context = { module: { exports: {} }, location: { protocol }, setTimeout, clearTimeout, console };
+  vm.runInNewContext(text, context);
+  return context.module.exports;
+}
+
+test('an https page uses wss:// only when the host says it serves it, or when told to', () => {
+  const served = { host: '127.0.0.1', daemonPort: 7682, port: 7684 };
+  const urls = (Sdk, opts = {}) => {
+    FakeSocket.all = [];
+    made.push(new Sdk(Object.assign({ WebSocket: FakeSocket, onLog: () => {} }, opts)));
+    return FakeSocket.all[0].url;
+  };
+  assert.equal(urls(sdkOnPage(Object.assign({ tls: true }, served), 'https:')), 'wss://127.0.0.1:7682/');
+  assert.equal(urls(sdkOnPage(served, 'https:')), 'ws://127.0.0.1:7682/', 'no tls from the host: ws to loopback');
+  assert.equal(urls(sdkOnPage(Object.assign({ tls: true }, served), 'http:')), 'ws://127.0.0.1:7682/');
+  assert.equal(urls(sdkOnPage(served, 'https:'), { secure: true }), 'wss://127.0.0.1:7682/');
+  assert.equal(urls(sdkOnPage(Object.assign({ tls: true }, served), 'https:'), { secure: false }), 'ws://127.0.0.1:7682/');
+});
+
 test('login and call sockets open only after SERVICE_STARTUP; callbacks fire in order', () => {
   FakeSocket.all = [];
   const rec = recorder();

@@ -491,6 +491,38 @@ async fn a_malformed_allowed_origin_stops_the_start_with_the_entry_named() {
 }
 
 #[tokio::test]
+async fn a_tls_file_that_cannot_be_used_stops_the_start_with_the_file_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = dir.path().join("seatphone.pem");
+    std::fs::write(&cert, "not a certificate\n").unwrap();
+    let config = dir.path().join("seatphone.toml");
+    std::fs::write(
+        &config,
+        "[api]\ntls_cert = \"seatphone.pem\"\ntls_key = \"missing.key\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(seatphone_tests::host::build_dir().join("seatphone"))
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("tls_cert") && stderr.contains(&cert.display().to_string()),
+        "{stderr}"
+    );
+    std::fs::write(&config, "[api]\ntls_cert = \"seatphone.pem\"\n").unwrap();
+    let out = std::process::Command::new(seatphone_tests::host::build_dir().join("seatphone"))
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("go together"));
+}
+
+#[tokio::test]
 async fn http_serves_health_and_the_sdk_with_its_own_ports_and_checks_host() {
     let host = Seatphone::start(Options::default()).await;
     let health = host.health().await;

@@ -5,3 +5,4 @@ pub mod frame;
 pub mod pages;
 pub mod server;
 pub mod socket;
+pub mod tls;

@@ -209,8 +209,12 @@ async fn sdk(State((engine, endpoint)): EngineState, headers: HeaderMap) -> Resp
     } else {
         api.bind.to_string()
     };
-    let defaults =
+    let mut defaults =
         serde_json::json!({ "host": host, "daemonPort": api.daemon_port, "port": api.port });
+    // The SDK uses wss:// from an https page only when the host says it serves it.
+    if api.tls_cert.is_some() {
+        defaults["tls"] = true.into();
+    }
     serve_owned(
         with_defaults(sdk, &defaults.to_string()),
         "text/javascript; charset=utf-8",

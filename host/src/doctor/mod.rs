@@ -129,6 +129,16 @@ pub fn check(config: &Config, sip_server: Option<&str>) -> Report {
         );
     }
 
+    match (config.api.tls(), &api.tls_cert) {
+        (Ok(Some(_)), Some(cert)) => report.add(
+            Status::Ok,
+            "tls",
+            format!("wss:// served on both ports with {}", cert.display()),
+        ),
+        (Ok(_), _) => report.add(Status::Ok, "tls", "not configured: ws:// only"),
+        (Err(e), _) => report.add(Status::Fail, "tls", e),
+    }
+
     match &health {
         Some(h) => plugins::report_health(&mut report, &config.plugin_dir(), h),
         None => plugins::probe(&mut report, config),

@@ -3,12 +3,11 @@
 
 use std::net::SocketAddr;
 
-use axum::serve::ListenerExt;
 use tokio::io::AsyncReadExt;
-use tokio::net::TcpListener;
 
 use super::Engine;
 use crate::api::server::engine_router;
+use crate::api::tls::PageListener;
 use crate::config::Config;
 
 /// The line the daemon waits for on the engine's stdout.
@@ -18,17 +17,13 @@ pub const READY_MARK: &str = "SEATPHONE_READY ";
 /// closes (the daemon stops or dies) the engine stops too.
 pub async fn serve(config: Config, supervised: bool) -> Result<(), String> {
     let addr = SocketAddr::new(config.api.bind, config.api.port);
+    let tls = config.api.tls()?;
+    let wss = if tls.is_some() { " (ws and wss)" } else { "" };
     let (engine, signals) = Engine::start(config).await;
-    let listener = TcpListener::bind(addr)
+    let listener = PageListener::bind(addr, tls)
         .await
-        .map_err(|e| format!("cannot listen on {addr} ([api] bind/port): {e}"))?
-        // A response or event is one small write the page waits for: no Nagle.
-        .tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!("TCP_NODELAY not set on a page connection: {e}");
-            }
-        });
-    tracing::info!("engine serving pages on {addr}");
+        .map_err(|e| format!("cannot listen on {addr} ([api] bind/port): {e}"))?;
+    tracing::info!("engine serving pages on {addr}{wss}");
     tokio::spawn(engine.clone().run_signals(signals));
     println!("{READY_MARK}{}", engine.version_info());
 
