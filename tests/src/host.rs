@@ -52,11 +52,14 @@ pub fn plugin_library(name: &str) -> PathBuf {
 
 /// The files a deployment of the plugin `lib` copies: the plugin and the
 /// libraries it loads itself from its own folder (the audio plugin's voice
-/// library, `plugins/audio/voice`).
+/// library, `plugins/audio/voice`; the video plugin's codec library,
+/// `plugins/video/codec`).
 pub fn plugin_files(lib: &Path) -> Vec<PathBuf> {
     let mut files = vec![lib.to_path_buf()];
-    if lib.file_name() == plugin_library("audio").file_name() {
-        files.push(lib.with_file_name(plugin_library("voice").file_name().unwrap_or_default()));
+    for (plugin, helper) in [("audio", "voice"), ("video", "videocodec")] {
+        if lib.file_name() == plugin_library(plugin).file_name() {
+            files.push(lib.with_file_name(plugin_library(helper).file_name().unwrap_or_default()));
+        }
     }
     files
 }

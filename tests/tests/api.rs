@@ -215,11 +215,7 @@ async fn capabilities_not_built_yet_answer_result_1_honestly() {
     let host = Seatphone::start(Options::default()).await;
     let mut page = host.call_page().await;
     for (cmd, desc, param) in [
-        (
-            67745,
-            "tsdk_set_video_rect",
-            json!({"posX": 0, "posY": 0, "width": 640, "height": 360}),
-        ),
+        (67801, "tsdk_add_video", json!({"callId": 1})),
         (67753, "tsdk_share_evt_getapplist", json!({})),
         (67762, "OEScreenShot", json!({"format": "path"})),
     ] {

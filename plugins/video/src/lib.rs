@@ -1,38 +1,324 @@
-//! The video plugin: camera, video codec, the video window and audio-video upgrade.
+//! The video plugin: the `m=video` section of calls (VP8 and H.264, both
+//! ways, with the camera or test pattern as source), and the native video
+//! window. Cameras, codecs, sessions and the window are in
+//! `seatphone-video-core`; this is the plugin's face to the host.
 //!
-//! Not built yet: it registers the video capability's commands so pages get an
-//! honest "not implemented yet" (result 1) instead of "not loaded" (result 4),
-//! and devices are never opened, so it loads on machines without them.
+//! | cmd | description | what it does |
+//! |---|---|---|
+//! | 67745 | `tsdk_set_video_rect` | `posX, posY, width, height`: where the window goes (kept until changed; shown while a video call is up) |
+//! | 67749 | `tsdk_set_video_layout_mode` | `layoutMode` 0 picture-in-picture, 1 side by side |
+//! | 67751 | `tsdk_set_video_display_mode` | `displayMode` 1 letterbox, 2 crop |
+//! | 67759 | `tsdk_control_camera` | `callId` (-1: the next calls), `open`: send the camera or black |
+//! | 67801–67803 | `tsdk_add_video`, `tsdk_reply_add_video`, `tsdk_del_video` | result 1: adding or removing video in a live call needs the host's renegotiation, not built yet |
+//!
+//! Events: 3101 `VIDEO_EVT_WINDOW_BUTTON` (`callId`, `button`: `camera`,
+//! `mute`, `hangup`, `swap`) when the agent clicks the window's control
+//! bar; the page decides what mute and hang-up do.
 
-use seatphone_plugin_api::{export_plugin, Host, Plugin, PluginInfo, Reply, Request};
+mod calls;
 
-/// The commands this plugin brings (PROTOCOL.md, owner `video`).
+use std::sync::{Arc, Mutex};
+
+use seatphone_plugin_api::{
+    export_plugin, result, AnswerRequest, AnswerResponse, CallEvent, ConfigureOutcome, Host,
+    OfferRequest, OfferResponse, Plugin, PluginInfo, Reply, Request, StartRequest, StopRequest,
+};
+use seatphone_video_core::config::VideoConfig;
+use seatphone_video_core::negotiate::{Preferences, Srtp};
+use seatphone_video_core::window::controller::{VideoWindow, WindowEvents};
+use seatphone_video_core::window::layout::{Button, Fit, Layout, Rect};
+use seatphone_video_core::window::x11::X11Window;
+use serde_json::{json, Value};
+
+use calls::Calls;
+
+pub const SET_VIDEO_RECT: u32 = 67745;
+pub const SET_LAYOUT_MODE: u32 = 67749;
+pub const SET_DISPLAY_MODE: u32 = 67751;
+pub const CONTROL_CAMERA: u32 = 67759;
+pub const ADD_VIDEO: u32 = 67801;
+pub const REPLY_ADD_VIDEO: u32 = 67802;
+pub const DEL_VIDEO: u32 = 67803;
+pub const EVT_WINDOW_BUTTON: u32 = 3101;
+
 const COMMANDS: &[(u32, &str)] = &[
-    (67745, "tsdk_set_video_rect"),
-    (67749, "tsdk_set_video_layout_mode"),
-    (67751, "tsdk_set_video_display_mode"),
-    (67759, "tsdk_control_camera"),
-    (67801, "tsdk_add_video"),
-    (67802, "tsdk_reply_add_video"),
-    (67803, "tsdk_del_video"),
+    (SET_VIDEO_RECT, "tsdk_set_video_rect"),
+    (SET_LAYOUT_MODE, "tsdk_set_video_layout_mode"),
+    (SET_DISPLAY_MODE, "tsdk_set_video_display_mode"),
+    (CONTROL_CAMERA, "tsdk_control_camera"),
+    (ADD_VIDEO, "tsdk_add_video"),
+    (REPLY_ADD_VIDEO, "tsdk_reply_add_video"),
+    (DEL_VIDEO, "tsdk_del_video"),
 ];
 
-pub struct VideoPlugin;
+const EVENTS: &[(u32, &str)] = &[(EVT_WINDOW_BUTTON, "VIDEO_EVT_WINDOW_BUTTON")];
 
-fn new(_host: Host) -> Result<VideoPlugin, String> {
-    Ok(VideoPlugin)
+pub struct Video {
+    host: Host,
+    config: VideoConfig,
+    srtp: Mutex<Srtp>,
+    calls: Arc<Calls>,
+}
+
+/// Reads `[video]`; opens no device, display or codec.
+fn new(host: Host) -> Result<Video, String> {
+    let config = VideoConfig::from_value(&host.settings("video"))?;
+    Ok(Video {
+        calls: Arc::new(Calls::new(host.clone())),
+        host,
+        config,
+        srtp: Mutex::new(Srtp::default()),
+    })
 }
 
 export_plugin!(new);
 
-impl Plugin for VideoPlugin {
+/// Window buttons to the page.
+struct ButtonEvents {
+    host: Host,
+    calls: Arc<Calls>,
+}
+
+impl WindowEvents for ButtonEvents {
+    fn button(&mut self, button: Button) {
+        let name = match button {
+            Button::Camera => "camera",
+            Button::Mute => "mute",
+            Button::HangUp => "hangup",
+            Button::Swap => "swap",
+        };
+        self.host.emit(
+            EVT_WINDOW_BUTTON,
+            "VIDEO_EVT_WINDOW_BUTTON",
+            &json!({ "button": name }),
+        );
+        let _ = &self.calls;
+    }
+
+    fn log(&mut self, message: &str) {
+        self.host.warn(&format!("video: {message}"));
+    }
+}
+
+impl Video {
+    fn prefs(&self) -> Preferences {
+        Preferences {
+            codecs: self.config.codecs.clone(),
+            srtp: *self.srtp.lock().unwrap_or_else(|p| p.into_inner()),
+        }
+    }
+
+    /// The window, made on first use (its thread; the display itself opens
+    /// when a call with a rectangle is up).
+    fn window(&self) -> Arc<VideoWindow> {
+        let mut w = self.calls.window.lock().unwrap_or_else(|p| p.into_inner());
+        w.get_or_insert_with(|| {
+            let window = Arc::new(VideoWindow::new(
+                Box::new(X11Window::new(self.config.display.clone())),
+                Box::new(ButtonEvents {
+                    host: self.host.clone(),
+                    calls: self.calls.clone(),
+                }),
+            ));
+            if self.calls.any_up() {
+                window.call_up(true);
+            }
+            window
+        })
+        .clone()
+    }
+}
+
+/// Input from a peer must never unwind across the plugin boundary.
+fn guarded<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|_| Err("the video plugin failed on this request".into()))
+}
+
+fn int(param: &Value, key: &str) -> Result<i64, String> {
+    match param.get(key) {
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .ok_or_else(|| format!("{key} must be an integer")),
+        Some(Value::String(s)) => s
+            .trim()
+            .parse()
+            .map_err(|_| format!("{key} must be an integer")),
+        _ => Err(format!("{key} is missing")),
+    }
+}
+
+fn flag(param: &Value, key: &str) -> Result<bool, String> {
+    match param.get(key) {
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(Value::Number(n)) => Ok(n.as_i64() != Some(0)),
+        Some(Value::String(s)) => Ok(!matches!(s.as_str(), "0" | "false" | "")),
+        _ => Err(format!("{key} is missing")),
+    }
+}
+
+impl Plugin for Video {
     fn info(&self) -> PluginInfo {
         PluginInfo::new("video", env!("CARGO_PKG_VERSION"))
             .capability("video")
+            .media("video")
             .commands(COMMANDS)
+            .events(EVENTS)
+    }
+
+    fn configure(&self, config: &Value) -> ConfigureOutcome {
+        let mut warnings = Vec::new();
+        if let Some(m) = config.get("media").and_then(|m| m.get("trans_mode")) {
+            let mode = m
+                .as_i64()
+                .or_else(|| m.as_str().and_then(|s| s.parse().ok()));
+            let srtp = match mode {
+                Some(0) => Some(Srtp::Off),
+                Some(1) => Some(Srtp::BestEffort),
+                Some(2) => Some(Srtp::Required),
+                _ => None,
+            };
+            match srtp {
+                Some(s) => *self.srtp.lock().unwrap_or_else(|p| p.into_inner()) = s,
+                None => warnings.push(format!(
+                    "video: media.trans_mode {m} is not 0, 1 or 2; keeping the previous mode"
+                )),
+            }
+        }
+        ConfigureOutcome { warnings }
+    }
+
+    fn call_event(&self, event: CallEvent) {
+        if let CallEvent::Ended { call_id, .. } = event {
+            self.calls.stop(call_id);
+        }
+    }
+
+    fn media_offer(&self, request: OfferRequest) -> Result<OfferResponse, String> {
+        guarded(|| {
+            let section = self
+                .calls
+                .offer(&self.prefs(), request.call_id, &request.local_ip)?;
+            Ok(OfferResponse {
+                sections: vec![section],
+            })
+        })
+    }
+
+    fn media_answer(&self, request: AnswerRequest) -> Result<AnswerResponse, String> {
+        guarded(|| {
+            let section = self.calls.answer(
+                &self.prefs(),
+                request.call_id,
+                &request.local_ip,
+                &request.remote,
+            )?;
+            Ok(AnswerResponse { section })
+        })
+    }
+
+    fn media_start(&self, request: StartRequest) -> Result<(), String> {
+        guarded(|| {
+            self.calls.start(
+                &self.config,
+                &self.prefs(),
+                request.call_id,
+                &request.local,
+                &request.remote,
+            )
+        })
+    }
+
+    fn media_stop(&self, request: StopRequest) {
+        self.calls.stop(request.call_id);
+    }
+
+    fn shutdown(&self) {
+        self.calls.stop_all();
+        self.calls
+            .window
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
     }
 
     fn command(&self, request: Request, reply: Reply) {
-        reply.not_implemented(&request.description);
+        let p = &request.param;
+        let bad = |reply: Reply, e: String| reply.error(result::INVALID, e);
+        match request.cmd {
+            SET_VIDEO_RECT => {
+                let parts = ["posX", "posY", "width", "height"].map(|k| int(p, k));
+                match parts {
+                    [Ok(x), Ok(y), Ok(w), Ok(h)]
+                        if (1..=8192).contains(&w)
+                            && (1..=8192).contains(&h)
+                            && x.abs() <= 32767
+                            && y.abs() <= 32767 =>
+                    {
+                        self.window()
+                            .set_rect(Rect::new(x as i32, y as i32, w as u32, h as u32));
+                        reply.ok();
+                    }
+                    [Ok(_), Ok(_), Ok(w), Ok(h)] => bad(
+                        reply,
+                        format!("a window of {w}x{h} at that place is out of range (1-8192, |pos| <= 32767)"),
+                    ),
+                    parts => bad(
+                        reply,
+                        parts.into_iter().filter_map(Result::err).collect::<Vec<_>>().join("; "),
+                    ),
+                }
+            }
+            SET_LAYOUT_MODE => match int(p, "layoutMode") {
+                Ok(0) => {
+                    self.window().set_layout(Layout::PictureInPicture);
+                    reply.ok();
+                }
+                Ok(1) => {
+                    self.window().set_layout(Layout::SideBySide);
+                    reply.ok();
+                }
+                Ok(m) => bad(
+                    reply,
+                    format!("layoutMode {m}: 0 picture-in-picture or 1 side by side"),
+                ),
+                Err(e) => bad(reply, e),
+            },
+            SET_DISPLAY_MODE => match int(p, "displayMode") {
+                Ok(1) => {
+                    self.window().set_fit(Fit::Letterbox);
+                    reply.ok();
+                }
+                Ok(2) => {
+                    self.window().set_fit(Fit::Crop);
+                    reply.ok();
+                }
+                Ok(m) => bad(reply, format!("displayMode {m}: 1 letterbox or 2 crop")),
+                Err(e) => bad(reply, e),
+            },
+            CONTROL_CAMERA => match (int(p, "callId"), flag(p, "open")) {
+                (Ok(-1), Ok(open)) => {
+                    *self
+                        .calls
+                        .camera_off_next
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner()) = !open;
+                    reply.ok();
+                }
+                (Ok(id), Ok(open)) => {
+                    if u32::try_from(id).is_ok_and(|id| self.calls.camera(id, open)) {
+                        reply.ok();
+                    } else {
+                        reply.error(result::NOT_FOUND, format!("call {id} carries no video"));
+                    }
+                }
+                (Err(e), _) | (_, Err(e)) => bad(reply, e),
+            },
+            ADD_VIDEO | REPLY_ADD_VIDEO | DEL_VIDEO => reply.not_implemented(&request.description),
+            _ => bad(
+                reply,
+                format!("the video plugin has no command {}", request.cmd),
+            ),
+        }
     }
 }

@@ -32,6 +32,20 @@ impl Baresip {
     /// Starts baresip registering `user` (password `pass<user>`) at `kam`,
     /// and waits until Kamailio holds its contact.
     pub fn start(user: &str, kam: &Kamailio, mode: AnswerMode) -> std::io::Result<Self> {
+        Self::start_with(user, kam, mode, "", "")
+    }
+
+    /// As [`Baresip::start`], with `config` lines appended to the config
+    /// (modules, video settings) and `account` parameters to the account
+    /// line (`;video_codecs=VP8`).
+    pub fn start_with(
+        user: &str,
+        kam: &Kamailio,
+        mode: AnswerMode,
+        config: &str,
+        account: &str,
+    ) -> std::io::Result<Self> {
+        let (extra_config, extra_account) = (config, account);
         let registrar_port = kam.port;
         let port = free_port(2);
         let ctrl_port = free_port(1);
@@ -44,7 +58,8 @@ impl Baresip {
             .replace("@PORT@", &port.to_string())
             .replace("@CTRL@", &ctrl_port.to_string())
             .replace("@RTP_LO@", &rtp.to_string())
-            .replace("@RTP_HI@", &(rtp + 39).to_string());
+            .replace("@RTP_HI@", &(rtp + 39).to_string())
+            + extra_config;
         let accounts = std::fs::read_to_string(t.join("accounts"))?
             .replace("@USER@", user)
             .replace("@PASS@", &format!("pass{user}"))
@@ -55,7 +70,11 @@ impl Baresip {
                     AnswerMode::Manual => "manual",
                     AnswerMode::Auto => "auto",
                 },
-            );
+            )
+            .trim_end()
+            .to_owned()
+            + extra_account
+            + "\n";
         std::fs::write(dir.path().join("config"), config)?;
         std::fs::write(dir.path().join("accounts"), accounts)?;
         std::fs::write(dir.path().join("contacts"), "")?;
@@ -145,6 +164,11 @@ impl Baresip {
     /// How many events of `kind` arrived.
     pub fn count(&self, kind: &str) -> usize {
         self.events().iter().filter(|e| e["type"] == kind).count()
+    }
+
+    /// The folder baresip runs in (its config, log, snapshots).
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
     }
 
     pub fn log(&self) -> String {

@@ -1,0 +1,261 @@
+//! The video of each call: its sockets from offer or answer until the call
+//! starts, then its session; the window shown while any call has video.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, UdpSocket};
+use std::sync::{Arc, Mutex};
+
+use seatphone_media::sdp::MediaSection;
+use seatphone_plugin_api::Host;
+use seatphone_video_core::config::VideoConfig;
+use seatphone_video_core::negotiate::{self, Preferences};
+use seatphone_video_core::picture::Picture;
+use seatphone_video_core::session::{bind_pair, Session, Setup, Sink};
+use seatphone_video_core::window::controller::VideoWindow;
+
+/// One call's video.
+struct Call {
+    port: u16,
+    /// Bound at offer or answer, taken by the session at start.
+    sockets: Option<(UdpSocket, Option<UdpSocket>)>,
+    session: Option<Session>,
+}
+
+/// Pictures to the window, lines to the host's log.
+struct CallSink {
+    host: Host,
+    call_id: u32,
+    window: Arc<Mutex<Option<Arc<VideoWindow>>>>,
+}
+
+impl CallSink {
+    fn window(&self) -> Option<Arc<VideoWindow>> {
+        self.window.lock().ok().and_then(|w| w.clone())
+    }
+}
+
+impl Sink for CallSink {
+    fn remote(&mut self, picture: &Picture, _timestamp: u32) {
+        if let Some(w) = self.window() {
+            w.remote(picture.clone());
+        }
+    }
+
+    fn local(&mut self, picture: &Picture) {
+        if let Some(w) = self.window() {
+            w.local(picture.clone());
+        }
+    }
+
+    fn log(&mut self, message: &str) {
+        self.host
+            .info(&format!("video, call {}: {message}", self.call_id));
+    }
+}
+
+pub struct Calls {
+    host: Host,
+    calls: Mutex<HashMap<u32, Call>>,
+    /// The window, made by the first command or call that needs it.
+    pub window: Arc<Mutex<Option<Arc<VideoWindow>>>>,
+    /// `closeCamera(-1)`: the next calls start with the camera off.
+    pub camera_off_next: Mutex<bool>,
+}
+
+fn section_text(sections: &str) -> Result<MediaSection, String> {
+    MediaSection::parse(sections)
+}
+
+impl Calls {
+    pub fn new(host: Host) -> Calls {
+        Calls {
+            host,
+            calls: Mutex::new(HashMap::new()),
+            window: Arc::new(Mutex::new(None)),
+            camera_off_next: Mutex::new(false),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, Call>> {
+        self.calls.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn bind(local_ip: &str) -> Result<(u16, (UdpSocket, Option<UdpSocket>)), String> {
+        let ip: IpAddr = local_ip
+            .parse()
+            .map_err(|_| format!("local address {local_ip:?} is not an IP address"))?;
+        let pair = bind_pair(ip, true)?;
+        let port = pair.0.local_addr().map_err(|e| e.to_string())?.port();
+        Ok((port, pair))
+    }
+
+    pub fn offer(
+        &self,
+        prefs: &Preferences,
+        call_id: u32,
+        local_ip: &str,
+    ) -> Result<String, String> {
+        let ip: IpAddr = local_ip
+            .parse()
+            .map_err(|_| format!("bad local address {local_ip}"))?;
+        let mut calls = self.lock();
+        let port = match calls.get(&call_id) {
+            Some(c) => c.port,
+            None => {
+                let (port, sockets) = Calls::bind(local_ip)?;
+                calls.insert(
+                    call_id,
+                    Call {
+                        port,
+                        sockets: Some(sockets),
+                        session: None,
+                    },
+                );
+                port
+            }
+        };
+        Ok(negotiate::offer(prefs, ip, port).to_sdp())
+    }
+
+    pub fn answer(
+        &self,
+        prefs: &Preferences,
+        call_id: u32,
+        local_ip: &str,
+        remote: &str,
+    ) -> Result<String, String> {
+        let ip: IpAddr = local_ip
+            .parse()
+            .map_err(|_| format!("bad local address {local_ip}"))?;
+        let remote = section_text(remote)?;
+        let mut calls = self.lock();
+        let (port, new) = match calls.get(&call_id) {
+            Some(c) => (c.port, None),
+            None => {
+                let (port, sockets) = Calls::bind(local_ip)?;
+                (port, Some(sockets))
+            }
+        };
+        let answer = negotiate::answer(prefs, &remote, ip, port)?;
+        if let Some(sockets) = new {
+            calls.insert(
+                call_id,
+                Call {
+                    port,
+                    sockets: Some(sockets),
+                    session: None,
+                },
+            );
+        }
+        Ok(answer.to_sdp())
+    }
+
+    pub fn start(
+        &self,
+        config: &VideoConfig,
+        prefs: &Preferences,
+        call_id: u32,
+        local: &str,
+        remote: &str,
+    ) -> Result<(), String> {
+        let (l, r) = (section_text(local)?, section_text(remote)?);
+        let n = negotiate::negotiated(prefs, &l, &r, remote)?;
+        let mut calls = self.lock();
+        let call = calls
+            .get_mut(&call_id)
+            .ok_or_else(|| format!("no video section was made for call {call_id}"))?;
+        if let Some(s) = &call.session {
+            s.update(n.stream);
+            return Ok(());
+        }
+        let (rtp, rtcp) = call
+            .sockets
+            .take()
+            .ok_or("the call's video sockets are gone")?;
+        let camera_off = *self
+            .camera_off_next
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let session = Session::start(
+            Setup {
+                codec: n.codec,
+                params: n.stream,
+                rtp,
+                rtcp,
+                camera: config.camera.clone(),
+                size: config.size,
+                fps: config.fps,
+                bitrate: config.bitrate,
+                keyframe_every: config.keyframe_interval,
+                openh264: config.openh264_library.clone(),
+                peer_max_bps: n.max_send_bps,
+            },
+            Box::new(CallSink {
+                host: self.host.clone(),
+                call_id,
+                window: self.window.clone(),
+            }),
+        )?;
+        if camera_off {
+            session.set_camera(false);
+        }
+        self.host.info(&format!(
+            "video, call {call_id}: {} {}x{} at {} fps, {} kbit/s",
+            n.codec.name(),
+            config.size.0,
+            config.size.1,
+            config.fps,
+            config.bitrate / 1000
+        ));
+        call.session = Some(session);
+        drop(calls);
+        if let Some(w) = self.window.lock().ok().and_then(|w| w.clone()) {
+            w.call_up(true);
+        }
+        Ok(())
+    }
+
+    pub fn stop(&self, call_id: u32) {
+        let (call, any_left) = {
+            let mut calls = self.lock();
+            let call = calls.remove(&call_id);
+            (call, calls.values().any(|c| c.session.is_some()))
+        };
+        if let Some(Call {
+            session: Some(s), ..
+        }) = call
+        {
+            let stats = s.stop();
+            self.host
+                .info(&format!("video, call {call_id}: ended ({stats:?})"));
+        }
+        if !any_left {
+            if let Some(w) = self.window.lock().ok().and_then(|w| w.clone()) {
+                w.call_up(false);
+            }
+        }
+    }
+
+    /// Camera on or off in a running call.
+    pub fn camera(&self, call_id: u32, on: bool) -> bool {
+        match self.lock().get(&call_id).and_then(|c| c.session.as_ref()) {
+            Some(s) => {
+                s.set_camera(on);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether any call carries video now.
+    pub fn any_up(&self) -> bool {
+        self.lock().values().any(|c| c.session.is_some())
+    }
+
+    pub fn stop_all(&self) {
+        let ids: Vec<u32> = self.lock().keys().copied().collect();
+        for id in ids {
+            self.stop(id);
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! Real video calls: the `seatphone` host with its video plugin (the test
+//! pattern as camera, the window on an Xvfb screen) calls baresip through
+//! Kamailio. baresip sends ffmpeg's moving testsrc2 and shows what it gets
+//! to its `snapshot` module: its snapshot carries our pattern's stamp, and
+//! our window shows its moving picture where the page put it, until the
+//! call ends.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use seatphone_tests::host::{Options, Seatphone};
+use seatphone_tests::peers::baresip::{AnswerMode, Baresip};
+use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
+use seatphone_video_core::camera::pattern::read_stamp_luma;
+use serde_json::json;
+
+const T: Duration = Duration::from_secs(10);
+
+/// Video calls are real-time work for several processes: one at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// baresip with video: testsrc2 (moving, 320×240 at 15 fps) as its camera,
+/// a display module (without one it makes video sendonly) and snapshots.
+/// The codec module goes first: `vp8.so` or `avcodec.so` (H.264; an
+/// account's `video_codecs=H264` would keep only one of its two packetization
+/// modes, so the codec is chosen by the module loaded instead).
+const PEER_VIDEO: &str = "\
+module\t\t\tavformat.so\n\
+module\t\t\tfakevideo.so\n\
+module\t\t\tsnapshot.so\n\
+video_source\t\tavformat,lavfi,testsrc2=size=320x240:rate=15\n\
+video_display\t\tfakevideo,nil\n\
+video_size\t\t320x240\n\
+video_bitrate\t\t300000\n\
+video_fps\t\t15\n";
+
+struct Xvfb {
+    child: Child,
+    display: String,
+}
+
+impl Xvfb {
+    fn start() -> Xvfb {
+        let mut child = Command::new("Xvfb")
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "800x600x24",
+                "-wr",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let display = format!(":{}", line.trim());
+        Xvfb { child, display }
+    }
+
+    /// The screen as RGB bytes (800×600), without the mouse pointer.
+    fn grab(&self) -> Vec<u8> {
+        let out = Command::new("ffmpeg")
+            .args([
+                "-loglevel",
+                "error",
+                "-f",
+                "x11grab",
+                "-draw_mouse",
+                "0",
+                "-video_size",
+                "800x600",
+                "-i",
+            ])
+            .arg(&self.display)
+            .args(["-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+            .output()
+            .expect("ffmpeg x11grab");
+        assert_eq!(
+            out.stdout.len(),
+            800 * 600 * 3,
+            "grab: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The pixels of a screen rectangle.
+fn region(screen: &[u8], (x, y, w, h): (usize, usize, usize, usize)) -> Vec<[u8; 3]> {
+    (y..y + h)
+        .flat_map(|row| (x..x + w).map(move |col| (row, col)))
+        .map(|(row, col)| {
+            let i = (row * 800 + col) * 3;
+            [screen[i], screen[i + 1], screen[i + 2]]
+        })
+        .collect()
+}
+
+/// A PNG as 8-bit grey, through ffmpeg.
+fn grey(png: &Path, (w, h): (u32, u32)) -> Option<Vec<u8>> {
+    let out = Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-i"])
+        .arg(png)
+        .args([
+            "-vf",
+            &format!("scale={w}:{h}"),
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "gray",
+            "-",
+        ])
+        .output()
+        .ok()?;
+    (out.stdout.len() == (w * h) as usize).then_some(out.stdout)
+}
+
+/// Asks baresip for snapshots of what it receives until one carries our
+/// stamp; returns the stamp's counter.
+fn peer_sees_our_pattern(peer: &Baresip) -> Option<u32> {
+    let until = Instant::now() + Duration::from_secs(20);
+    let mut n = 0;
+    while Instant::now() < until {
+        n += 1;
+        // Short: baresip copies the path into 100 bytes.
+        let path = std::env::temp_dir().join(format!("sv{}-{n}.png", std::process::id()));
+        peer.command("snapshot_recv", path.to_str().unwrap());
+        std::thread::sleep(Duration::from_millis(500));
+        if let Some(g) = grey(&path, (320, 240)) {
+            let _ = std::fs::remove_file(&path);
+            if let Some(s) = read_stamp_luma(320, 240, |x, y| g[y * 320 + x]) {
+                return Some(s.counter);
+            }
+        }
+    }
+    None
+}
+
+async fn video_call(codec: &str) {
+    let _serial = SERIAL.lock().await;
+    let x = Xvfb::start();
+    let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
+    let module = if codec == "VP8" {
+        "vp8.so"
+    } else {
+        "avcodec.so"
+    };
+    let peer = Baresip::start_with(
+        "1002",
+        &kam,
+        AnswerMode::Auto,
+        &format!("module\t\t\t{module}\n{PEER_VIDEO}"),
+        "",
+    )
+    .expect("baresip");
+    let host = Seatphone::start(Options {
+        extra_toml: format!(
+            "[video]\ncamera = \"test\"\nwidth = 320\nheight = 240\nfps = 15\nbitrate = 300\n\
+             codecs = [\"{codec}\"]\ndisplay = \"{}\"\n",
+            x.display
+        ),
+        ..Options::default()
+    })
+    .await;
+    let mut page = host.registered_page(kam.port, "1001").await;
+    let rect = json!({"posX": 100, "posY": 80, "width": 320, "height": 240});
+    let r = page.request(67745, "tsdk_set_video_rect", rect).await;
+    assert_eq!(r["result"], 0, "{r}");
+    let start = json!({"calleeNumber": "1002", "isVideo": true});
+    let r = page.request(67537, "tsdk_start_call", start).await;
+    assert_eq!(r["result"], 0, "startCall: {r}");
+    let call_id = r["param"]["callId"].clone();
+    page.event(2006, T).await;
+
+    // baresip decodes our test pattern: its snapshot carries our stamp.
+    let first = peer_sees_our_pattern(&peer);
+    assert!(
+        first.is_some(),
+        "{codec}: no snapshot of baresip's carried our stamp\nbaresip:\n{}\nseatphone:\n{}",
+        peer.log(),
+        host.all_logs()
+    );
+    let later = peer_sees_our_pattern(&peer).unwrap();
+    assert!(
+        later > first.unwrap(),
+        "our counter moves: {first:?} then {later}"
+    );
+
+    // Our window shows baresip's moving testsrc2, inside the rectangle
+    // (white root around it).
+    let area = (100, 80, 320, 240);
+    let (a, b) = (region(&x.grab(), area), {
+        std::thread::sleep(Duration::from_secs(1));
+        region(&x.grab(), area)
+    });
+    let white = [255, 255, 255];
+    assert!(
+        a.iter().filter(|p| **p != white).count() > a.len() / 2,
+        "{codec}: window not shown"
+    );
+    assert_ne!(a, b, "{codec}: the peer's picture moves");
+    let outside = region(&x.grab(), (90, 70, 5, 5));
+    assert!(
+        outside.iter().all(|p| *p == white),
+        "nothing outside the rectangle"
+    );
+
+    // Hang up: the window goes.
+    let r = page
+        .request(67539, "tsdk_end_call", json!({"callId": call_id}))
+        .await;
+    assert_eq!(r["result"], 0, "{r}");
+    let gone = (0..40).any(|_| {
+        std::thread::sleep(Duration::from_millis(250));
+        region(&x.grab(), area).iter().all(|p| *p == white)
+    });
+    let left: std::collections::BTreeMap<[u8; 3], usize> = region(&x.grab(), area)
+        .into_iter()
+        .fold(Default::default(), |mut m, p| {
+            *m.entry(p).or_default() += 1;
+            m
+        });
+    assert!(gone, "{codec}: the window is gone after hang-up: {left:?}");
+    drop(host);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn vp8_video_call_with_baresip_both_ways() {
+    video_call("VP8").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn h264_video_call_with_baresip_both_ways() {
+    video_call("H264").await;
+}
