@@ -18,7 +18,12 @@ cargo test --release --workspace --no-fail-fast
 
 if [ -f tests/browser/package.json ]; then
     echo "== browser tests"
-    (cd tests/browser && SEATPHONE_BIN="$PWD/../../target/release/seatphone" npm test)
+    # As root, lna.test.js also checks README's Chromium policy (it writes,
+    # then removes, a file in Chromium's managed policy folder).
+    policy_dir=""
+    [ "$(id -u)" = 0 ] && policy_dir=/etc/chromium/policies/managed
+    (cd tests/browser && SEATPHONE_BIN="$PWD/../../target/release/seatphone" \
+        SEATPHONE_BROWSER_POLICY_DIR="$policy_dir" npm test)
 fi
 
 echo "== Debian package (build, lintian, install, use, removal)"
