@@ -225,9 +225,15 @@ impl Calls {
             session: Some(s), ..
         }) = call
         {
-            let stats = s.stop();
-            self.host
-                .info(&format!("video, call {call_id}: ended ({stats:?})"));
+            // media_stop must not wait for the call's thread (README,
+            // "Writing a plugin"): it is woken and joined elsewhere.
+            let host = self.host.clone();
+            let _ = std::thread::Builder::new()
+                .name("video-stop".into())
+                .spawn(move || {
+                    let stats = s.stop();
+                    host.info(&format!("video, call {call_id}: ended ({stats:?})"));
+                });
         }
         if !any_left {
             if let Some(w) = self.window.lock().ok().and_then(|w| w.clone()) {
