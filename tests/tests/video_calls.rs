@@ -152,7 +152,7 @@ fn peer_sees_our_pattern(peer: &Baresip) -> Option<u32> {
     None
 }
 
-async fn video_call(codec: &str) {
+async fn video_call(codec: &str, srtp: bool) {
     let _serial = SERIAL.lock().await;
     let x = Xvfb::start();
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
@@ -165,8 +165,11 @@ async fn video_call(codec: &str) {
         "1002",
         &kam,
         AnswerMode::Auto,
-        &format!("module\t\t\t{module}\n{PEER_VIDEO}"),
-        "",
+        &format!(
+            "module\t\t\t{module}\n{PEER_VIDEO}{}",
+            if srtp { "module\t\t\tsrtp.so\n" } else { "" }
+        ),
+        if srtp { ";mediaenc=srtp" } else { "" },
     )
     .expect("baresip");
     let host = Seatphone::start(Options {
@@ -221,6 +224,16 @@ async fn video_call(codec: &str) {
         "nothing outside the rectangle"
     );
 
+    let wanted = if srtp {
+        "kbit/s over SRTP"
+    } else {
+        "kbit/s over RTP"
+    };
+    assert!(
+        host.all_logs().contains(wanted),
+        "{codec}: the call's video went {wanted}"
+    );
+
     // Hang up: the window goes.
     let r = page
         .request(67539, "tsdk_end_call", json!({"callId": call_id}))
@@ -242,10 +255,22 @@ async fn video_call(codec: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn vp8_video_call_with_baresip_both_ways() {
-    video_call("VP8").await;
+    video_call("VP8", false).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn h264_video_call_with_baresip_both_ways() {
-    video_call("H264").await;
+    video_call("H264", false).await;
+}
+
+/// SDES-SRTP on both streams (baresip's `mediaenc=srtp`): the pictures
+/// still cross both ways.
+#[tokio::test(flavor = "multi_thread")]
+async fn vp8_video_call_over_srtp() {
+    video_call("VP8", true).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn h264_video_call_over_srtp() {
+    video_call("H264", true).await;
 }

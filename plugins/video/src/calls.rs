@@ -168,6 +168,11 @@ impl Calls {
             s.update(n.stream);
             return Ok(());
         }
+        let secure = if n.stream.srtp.is_some() {
+            "SRTP"
+        } else {
+            "RTP"
+        };
         let (rtp, rtcp) = call
             .sockets
             .take()
@@ -200,12 +205,12 @@ impl Calls {
             session.set_camera(false);
         }
         self.host.info(&format!(
-            "video, call {call_id}: {} {}x{} at {} fps, {} kbit/s",
+            "video, call {call_id}: {} {}x{} at {} fps, {} kbit/s over {secure}",
             n.codec.name(),
             config.size.0,
             config.size.1,
             config.fps,
-            config.bitrate / 1000
+            config.bitrate / 1000,
         ));
         call.session = Some(session);
         drop(calls);
