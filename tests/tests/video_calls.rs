@@ -152,7 +152,7 @@ fn peer_sees_our_pattern(peer: &Baresip) -> Option<u32> {
     None
 }
 
-async fn video_call(codec: &str, srtp: bool) {
+async fn video_call(codec: &str, srtp: bool, we_call: bool) {
     let _serial = SERIAL.lock().await;
     let x = Xvfb::start();
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
@@ -185,10 +185,28 @@ async fn video_call(codec: &str, srtp: bool) {
     let rect = json!({"posX": 100, "posY": 80, "width": 320, "height": 240});
     let r = page.request(67745, "tsdk_set_video_rect", rect).await;
     assert_eq!(r["result"], 0, "{r}");
-    let start = json!({"calleeNumber": "1002", "isVideo": true});
-    let r = page.request(67537, "tsdk_start_call", start).await;
-    assert_eq!(r["result"], 0, "startCall: {r}");
-    let call_id = r["param"]["callId"].clone();
+    let call_id = if we_call {
+        let start = json!({"calleeNumber": "1002", "isVideo": true});
+        let r = page.request(67537, "tsdk_start_call", start).await;
+        assert_eq!(r["result"], 0, "startCall: {r}");
+        r["param"]["callId"].clone()
+    } else {
+        // baresip calls with video: 2002 says it may be a video call, and
+        // the page accepts with video.
+        peer.dial("sip:1001@127.0.0.1");
+        let incoming = page.event(2002, T).await;
+        assert_eq!(incoming["param"]["maybeVideoCall"], 1, "{incoming}");
+        let id = incoming["param"]["callId"].clone();
+        let r = page
+            .request(
+                67538,
+                "tsdk_accept_call",
+                json!({"callId": id, "isVideo": 1}),
+            )
+            .await;
+        assert_eq!(r["result"], 0, "acceptCall: {r}");
+        id
+    };
     page.event(2006, T).await;
 
     // baresip decodes our test pattern: its snapshot carries our stamp.
@@ -255,22 +273,33 @@ async fn video_call(codec: &str, srtp: bool) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn vp8_video_call_with_baresip_both_ways() {
-    video_call("VP8", false).await;
+    video_call("VP8", false, true).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn h264_video_call_with_baresip_both_ways() {
-    video_call("H264", false).await;
+    video_call("H264", false, true).await;
 }
 
 /// SDES-SRTP on both streams (baresip's `mediaenc=srtp`): the pictures
 /// still cross both ways.
 #[tokio::test(flavor = "multi_thread")]
 async fn vp8_video_call_over_srtp() {
-    video_call("VP8", true).await;
+    video_call("VP8", true, true).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn h264_video_call_over_srtp() {
-    video_call("H264", true).await;
+    video_call("H264", true, true).await;
+}
+
+/// baresip calls us with video and the page accepts it with video.
+#[tokio::test(flavor = "multi_thread")]
+async fn vp8_video_call_from_baresip_accepted_with_video() {
+    video_call("VP8", false, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn h264_video_call_from_baresip_accepted_with_video() {
+    video_call("H264", false, false).await;
 }
