@@ -67,3 +67,28 @@ pub fn direction(local: &MediaSection, remote: &MediaSection) -> Direction {
         _ => Direction::Inactive,
     }
 }
+
+/// Our key for an answer to `remote`: one of the same tag and suite as the
+/// peer's first, none when SRTP is `off` (refused if the peer requires it),
+/// or an error when SRTP is `required` and the peer offers no key.
+pub fn answer_key(
+    off: bool,
+    required: bool,
+    remote: &MediaSection,
+) -> Result<Option<Crypto>, String> {
+    let secure_offer = remote.is_secure_proto();
+    match (off, remote.crypto.first()) {
+        (true, _) if secure_offer => {
+            Err("the peer requires SRTP and media.trans_mode is 0 (RTP only)".into())
+        }
+        (true, _) => Ok(None),
+        (false, Some(theirs)) => Ok(Some(Crypto::generate(theirs.tag, theirs.suite))),
+        (false, None) if required => {
+            Err("media.trans_mode 2 requires SRTP and the peer offers no crypto".into())
+        }
+        (false, None) if secure_offer => {
+            Err("the peer offers RTP/SAVP without a crypto line we support".into())
+        }
+        (false, None) => Ok(None),
+    }
+}

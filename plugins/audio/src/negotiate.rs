@@ -96,21 +96,12 @@ pub fn answer(
         let clock = remote.rtpmap(te).map_or(8000, |m| m.clock_rate);
         s.add_format(RtpMap::new(te, "telephone-event", clock, 1), Some("0-16"));
     }
-    let secure_offer = remote.is_secure_proto();
-    match (config.srtp, remote.crypto.first()) {
-        (SrtpMode::Off, _) if secure_offer => {
-            return Err("the peer requires SRTP and media.trans_mode is 0 (RTP only)".into())
-        }
-        (SrtpMode::Off, _) => {}
-        (_, Some(theirs)) => s.crypto.push(Crypto::generate(theirs.tag, theirs.suite)),
-        (SrtpMode::Required, None) => {
-            return Err("media.trans_mode 2 requires SRTP and the peer offers no crypto".into())
-        }
-        (SrtpMode::BestEffort, None) if secure_offer => {
-            return Err("the peer offers RTP/SAVP without a crypto line we support".into())
-        }
-        (SrtpMode::BestEffort, None) => {}
-    }
+    let key = agree::answer_key(
+        config.srtp == SrtpMode::Off,
+        config.srtp == SrtpMode::Required,
+        remote,
+    )?;
+    s.crypto.extend(key);
     s.direction = remote.direction.reversed();
     if remote.is_silent() {
         s.direction = Direction::Inactive;

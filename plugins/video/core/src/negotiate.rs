@@ -148,20 +148,12 @@ pub fn answer(
     if remote.other.iter().any(|a| a.starts_with("rtcp-fb:")) {
         add_feedback(&mut s);
     }
-    match (prefs.srtp, remote.crypto.first(), remote.is_secure_proto()) {
-        (Srtp::Off, _, true) => {
-            return Err("the peer requires SRTP and media.trans_mode is 0 (RTP only)".into())
-        }
-        (Srtp::Off, _, false) => {}
-        (_, Some(theirs), _) => s.crypto.push(Crypto::generate(theirs.tag, theirs.suite)),
-        (Srtp::Required, None, _) => {
-            return Err("media.trans_mode 2 requires SRTP and the peer offers no crypto".into())
-        }
-        (Srtp::BestEffort, None, true) => {
-            return Err("the peer offers RTP/SAVP without a crypto line we support".into())
-        }
-        (Srtp::BestEffort, None, false) => {}
-    }
+    let key = agree::answer_key(
+        prefs.srtp == Srtp::Off,
+        prefs.srtp == Srtp::Required,
+        remote,
+    )?;
+    s.crypto.extend(key);
     s.direction = remote.direction.reversed();
     if remote.is_silent() {
         s.direction = Direction::Inactive;
