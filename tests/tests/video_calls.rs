@@ -131,25 +131,35 @@ fn grey(png: &Path, (w, h): (u32, u32)) -> Option<Vec<u8>> {
     (out.stdout.len() == (w * h) as usize).then_some(out.stdout)
 }
 
-/// Asks baresip for snapshots of what it receives until one carries our
-/// stamp; returns the stamp's counter.
-fn peer_sees_our_pattern(peer: &Baresip) -> Option<u32> {
+/// Asks baresip for snapshots of what it receives until `done` says yes
+/// to one (as grey 320×240), or 20 s.
+fn peer_snapshot_until(peer: &Baresip, done: impl Fn(&[u8]) -> bool) -> bool {
     let until = Instant::now() + Duration::from_secs(20);
     let mut n = 0;
     while Instant::now() < until {
         n += 1;
-        // Short: baresip copies the path into 100 bytes.
-        let path = std::env::temp_dir().join(format!("sv{}-{n}.png", std::process::id()));
+        let path = std::env::temp_dir().join(format!("sb{}-{n}.png", std::process::id()));
         peer.command("snapshot_recv", path.to_str().unwrap());
         std::thread::sleep(Duration::from_millis(500));
         if let Some(g) = grey(&path, (320, 240)) {
             let _ = std::fs::remove_file(&path);
-            if let Some(s) = read_stamp_luma(320, 240, |x, y| g[y * 320 + x]) {
-                return Some(s.counter);
+            if done(&g) {
+                return true;
             }
         }
     }
-    None
+    false
+}
+
+/// Asks baresip for snapshots of what it receives until one carries our
+/// stamp; returns the stamp's counter.
+fn peer_sees_our_pattern(peer: &Baresip) -> Option<u32> {
+    let seen = std::cell::Cell::new(None);
+    peer_snapshot_until(peer, |g| {
+        seen.set(read_stamp_luma(320, 240, |x, y| g[y * 320 + x]).map(|s| s.counter));
+        seen.get().is_some()
+    });
+    seen.get()
 }
 
 async fn video_call(codec: &str, srtp: bool, we_call: bool) {
@@ -242,6 +252,36 @@ async fn video_call(codec: &str, srtp: bool, we_call: bool) {
         "nothing outside the rectangle"
     );
 
+    if codec == "VP8" && !srtp && we_call {
+        // closeCamera: black goes out instead (no stamp); openCamera: the
+        // pattern again.
+        let camera = |open: bool| json!({"callId": call_id, "open": open});
+        let r = page
+            .request(67759, "tsdk_control_camera", camera(false))
+            .await;
+        assert_eq!(r["result"], 0, "{r}");
+        let black = peer_snapshot_until(&peer, |g| {
+            g.iter().map(|v| u32::from(*v)).sum::<u32>() / g.len() as u32 <= 40
+                && read_stamp_luma(320, 240, |x, y| g[y * 320 + x]).is_none()
+        });
+        assert!(black, "closeCamera: baresip gets black pictures");
+        let r = page
+            .request(67759, "tsdk_control_camera", camera(true))
+            .await;
+        assert_eq!(r["result"], 0, "{r}");
+        assert!(
+            peer_sees_our_pattern(&peer).is_some(),
+            "openCamera: the pattern again"
+        );
+        let r = page
+            .request(
+                67759,
+                "tsdk_control_camera",
+                json!({"callId": 99, "open": true}),
+            )
+            .await;
+        assert_eq!(r["result"], 5, "no such video call: {r}");
+    }
     let wanted = if srtp {
         "kbit/s over SRTP"
     } else {
