@@ -467,55 +467,45 @@ async fn a_wildcard_origin_admits_the_company_subdomains_and_no_look_alike() {
     assert!(err.to_string().contains("403"), "{err}");
 }
 
-#[tokio::test]
-async fn a_malformed_allowed_origin_stops_the_start_with_the_entry_named() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("seatphone.toml");
-    std::fs::write(
-        &config,
-        "[api]\nallowed_origins = [\"https://*example.com\"]\n",
-    )
-    .unwrap();
+/// Starts seatphone with `config` as its file (in `dir`); it must refuse to
+/// start with exit code 2. Returns what it printed on stderr.
+fn refused_start(dir: &std::path::Path, config: &str) -> String {
+    let path = dir.join("seatphone.toml");
+    std::fs::write(&path, config).unwrap();
     let out = std::process::Command::new(seatphone_tests::host::build_dir().join("seatphone"))
         .arg("--config")
-        .arg(&config)
+        .arg(&path)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_malformed_allowed_origin_stops_the_start_with_the_entry_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let stderr = refused_start(
+        dir.path(),
+        "[api]\nallowed_origins = [\"https://*example.com\"]\n",
+    );
     assert!(stderr.contains("https://*example.com"), "{stderr}");
 }
 
-#[tokio::test]
-async fn a_tls_file_that_cannot_be_used_stops_the_start_with_the_file_named() {
+#[test]
+fn a_tls_file_that_cannot_be_used_stops_the_start_with_the_file_named() {
     let dir = tempfile::tempdir().unwrap();
     let cert = dir.path().join("seatphone.pem");
     std::fs::write(&cert, "not a certificate\n").unwrap();
-    let config = dir.path().join("seatphone.toml");
-    std::fs::write(
-        &config,
+    let stderr = refused_start(
+        dir.path(),
         "[api]\ntls_cert = \"seatphone.pem\"\ntls_key = \"missing.key\"\n",
-    )
-    .unwrap();
-    let out = std::process::Command::new(seatphone_tests::host::build_dir().join("seatphone"))
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    );
     assert!(
         stderr.contains("tls_cert") && stderr.contains(&cert.display().to_string()),
         "{stderr}"
     );
-    std::fs::write(&config, "[api]\ntls_cert = \"seatphone.pem\"\n").unwrap();
-    let out = std::process::Command::new(seatphone_tests::host::build_dir().join("seatphone"))
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("go together"));
+    let stderr = refused_start(dir.path(), "[api]\ntls_cert = \"seatphone.pem\"\n");
+    assert!(stderr.contains("go together"), "{stderr}");
 }
 
 #[tokio::test]
