@@ -31,10 +31,15 @@ impl Desktop {
             port,
             daemon_port,
         };
+        // The program is copied into the temp folder: nobody may not reach
+        // the build folder (a checkout under /root). No plugins are needed here.
+        std::fs::create_dir_all(desktop.path("bin")).unwrap();
+        std::fs::create_dir_all(desktop.path("plugins")).unwrap();
+        std::fs::copy(build_dir().join("seatphone"), desktop.path("bin/seatphone")).unwrap();
         let config = format!(
             "[api]\nport = {port}\ndaemon_port = {daemon_port}\n[plugins]\ndir = \"{}\"\n\
-             [sip]\nbind = \"127.0.0.1\"\nlocal_port = 0\n[audio]\ninput = \"null\"\noutput = \"null\"\n",
-            build_dir().display()
+             [sip]\nbind = \"127.0.0.1\"\nlocal_port = 0\n",
+            desktop.path("plugins").display()
         );
         desktop.write("config/seatphone/seatphone.toml", &config);
         std::fs::create_dir_all(desktop.path("state")).unwrap();
@@ -58,6 +63,10 @@ impl Desktop {
             return;
         }
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // The temp folder's parents (/tmp) let everyone through; check it.
+        assert!(dir.ancestors().skip(1).all(|a| a
+            .metadata()
+            .is_ok_and(|m| m.permissions().mode() & 0o001 != 0)));
         for entry in walk(dir) {
             std::os::unix::fs::chown(&entry, Some(NOBODY), Some(NOBODY)).unwrap();
         }
@@ -74,7 +83,7 @@ impl Desktop {
         let words: Vec<String> = exec
             .split_whitespace()
             .map(|w| match w {
-                "seatphone" => build_dir().join("seatphone").display().to_string(),
+                "seatphone" => self.path("bin/seatphone").display().to_string(),
                 "%u" => link.to_owned(),
                 other => other.to_owned(),
             })
