@@ -64,9 +64,11 @@ impl Desktop {
         }
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         // The temp folder's parents (/tmp) let everyone through; check it.
-        assert!(dir.ancestors().skip(1).all(|a| a
-            .metadata()
-            .is_ok_and(|m| m.permissions().mode() & 0o001 != 0)));
+        assert!(dir.ancestors().skip(1).all(|a| a.metadata().is_ok_and(|m| m
+            .permissions()
+            .mode()
+            & 0o001
+            != 0)));
         for entry in walk(dir) {
             std::os::unix::fs::chown(&entry, Some(NOBODY), Some(NOBODY)).unwrap();
         }
