@@ -103,6 +103,9 @@ pub struct SipSection {
     pub keepalive_interval: u64,
     /// After every server failed, wait this long and start over, seconds.
     pub retry_interval: u64,
+    /// Sources whose SIP requests are taken besides the configured servers:
+    /// addresses, CIDR ranges, or `"any"`.
+    pub accept_from: Vec<String>,
 }
 
 impl Default for SipSection {
@@ -116,6 +119,7 @@ impl Default for SipSection {
             request_timeout: 4,
             keepalive_interval: 25,
             retry_interval: 30,
+            accept_from: Vec::new(),
         }
     }
 }
@@ -204,6 +208,7 @@ impl Config {
         if self.sip.max_calls == 0 {
             return Err("[sip] max_calls must be at least 1".into());
         }
+        seatphone_sip::admission::AcceptFrom::parse(&self.sip.accept_from)?;
         if self.api.port != 0 && self.api.port == self.api.daemon_port {
             return Err("[api] port and daemon_port must differ".into());
         }
@@ -326,6 +331,15 @@ mod tests {
             Config::parse("[api]\nallowed_origins = [\"https://*example.com\"]\n").unwrap_err();
         assert!(err.contains("https://*example.com"), "{err}");
         assert!(Config::parse("[api]\nallowed_origins = [\"https://*.example.com\"]\n").is_ok());
+    }
+
+    #[test]
+    fn accept_from_takes_addresses_ranges_and_any_and_names_a_bad_entry() {
+        let c = Config::parse("[sip]\naccept_from = [\"10.0.0.0/8\", \"::1\", \"any\"]\n").unwrap();
+        assert_eq!(c.sip.accept_from.len(), 3);
+        assert!(Config::parse("").unwrap().sip.accept_from.is_empty());
+        let err = Config::parse("[sip]\naccept_from = [\"10.0.0.0/8\", \"lan\"]\n").unwrap_err();
+        assert!(err.contains("accept_from") && err.contains("lan"), "{err}");
     }
 
     #[test]

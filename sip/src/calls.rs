@@ -64,6 +64,26 @@ impl AnswerMode {
     }
 }
 
+/// Why a call is answered without the agent (`autoAnswerReason` of
+/// `callInfo`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AutoAnswer {
+    /// A configured server asked (Call-Info `answer-after`, Alert-Info) and
+    /// the page allows it (`call.platform_auto_answer`).
+    Platform,
+    /// The page's answer mode (`SetAnswerWay` "2").
+    AnswerWay,
+}
+
+impl AutoAnswer {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Platform => "platform",
+            Self::AnswerWay => "answerWay",
+        }
+    }
+}
+
 /// Who is on the other side.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Peer {
@@ -125,7 +145,7 @@ struct Call {
     is_caller: bool,
     is_video: bool,
     peer: Peer,
-    auto_answer: bool,
+    auto_answer: Option<AutoAnswer>,
     reason: u16,
     /// A local hold/unhold re-INVITE is under way.
     hold_pending: bool,
@@ -225,8 +245,9 @@ impl CallTable {
     }
 
     /// An INVITE arrived. `answer_after` is a platform's auto-answer request
-    /// (`Call-Info: …;answer-after=N`). Returns false when the call was
-    /// refused (a `Reject` is queued and the page hears nothing).
+    /// (`Call-Info: …;answer-after=N`) that the driver found allowed (from a
+    /// configured server, and the page enabled it). Returns false when the
+    /// call was refused (a `Reject` is queued and the page hears nothing).
     pub fn incoming(
         &mut self,
         now: Instant,
@@ -244,8 +265,8 @@ impl CallTable {
             // Never answer a waiting call by itself: that would hold the
             // agent's live call behind their back.
             _ if waiting => None,
-            (_, Some(n)) => Some(n),
-            (AnswerMode::AutoAnswer(n), None) => Some(n),
+            (_, Some(n)) => Some((n, AutoAnswer::Platform)),
+            (AnswerMode::AutoAnswer(n), None) => Some((n, AutoAnswer::AnswerWay)),
             _ => None,
         };
         let call = Call {
@@ -253,11 +274,11 @@ impl CallTable {
             is_caller: false,
             is_video,
             peer,
-            auto_answer: after.is_some(),
+            auto_answer: after.map(|(_, why)| why),
             reason: 0,
             hold_pending: false,
             media_up: false,
-            answer_at: after.map(|n| now + Duration::from_secs(u64::from(n))),
+            answer_at: after.map(|(n, _)| now + Duration::from_secs(u64::from(n))),
             hangup_at: None,
             give_up_at: waiting.then(|| now + WAITING_LIMIT),
             timer: None,
@@ -284,7 +305,7 @@ impl CallTable {
             is_caller: true,
             is_video,
             peer,
-            auto_answer: false,
+            auto_answer: None,
             reason: 0,
             hold_pending: false,
             media_up: false,
@@ -647,7 +668,9 @@ impl CallTable {
             "confPasscode": "",
             // Flags are 0/1 numbers and the account an index, as the
             // reference's pages expect them.
-            "isAutoAnswer": u8::from(c.auto_answer),
+            "isAutoAnswer": u8::from(c.auto_answer.is_some()),
+            // Beyond the reference: why the call is answered by itself.
+            "autoAnswerReason": c.auto_answer.map(AutoAnswer::name).unwrap_or(""),
             "isCaller": u8::from(c.is_caller),
             "isFocus": 0,
             "isVideoCall": u8::from(c.is_video),

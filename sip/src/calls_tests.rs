@@ -134,6 +134,7 @@ fn auto_answer_answers_after_the_set_seconds() {
     let a = drain(&mut t);
     let CallAction::Page(e) = &a[0] else { panic!() };
     assert_eq!(e.param["callInfo"]["isAutoAnswer"], 1);
+    assert_eq!(e.param["callInfo"]["autoAnswerReason"], "answerWay");
     assert!(a.contains(&CallAction::Media(CallEvent::Incoming {
         call_id: 5,
         auto_answer: true
@@ -150,9 +151,35 @@ fn platform_answer_after_is_honoured_without_answer_mode() {
     let t0 = Instant::now();
     let mut t = CallTable::new(2);
     t.incoming(t0, 5, peer(), false, Some(0));
-    drain(&mut t);
+    let a = drain(&mut t);
+    let CallAction::Page(e) = &a[0] else { panic!() };
+    assert_eq!(e.param["callInfo"]["isAutoAnswer"], 1);
+    assert_eq!(e.param["callInfo"]["autoAnswerReason"], "platform");
     t.handle_timeout(t0);
-    assert_eq!(sip(&drain(&mut t)), vec![CallAction::Answer(5)]);
+    let a = drain(&mut t);
+    assert_eq!(sip(&a), vec![CallAction::Answer(5)]);
+    t.connected(t0, 5);
+    let a = drain(&mut t);
+    let CallAction::Page(up) = &a[0] else {
+        panic!()
+    };
+    assert_eq!(up.notify, 2006);
+    assert_eq!(
+        up.param["callInfo"]["autoAnswerReason"], "platform",
+        "the connected call still says why it was answered"
+    );
+}
+
+#[test]
+fn a_call_the_agent_answers_has_no_auto_answer_reason() {
+    let t0 = Instant::now();
+    let mut t = CallTable::new(2);
+    t.incoming(t0, 5, peer(), false, None);
+    let a = drain(&mut t);
+    let CallAction::Page(e) = &a[0] else { panic!() };
+    assert_eq!(e.param["callInfo"]["isAutoAnswer"], 0);
+    assert_eq!(e.param["callInfo"]["autoAnswerReason"], "");
+    assert_eq!(t.poll_timeout(), None, "nothing answers it by itself");
 }
 
 #[test]

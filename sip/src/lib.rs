@@ -9,7 +9,8 @@
 //! Shape (the quinn-proto / str0m way):
 //! - [`registration`] and [`calls`] are plain state machines that take
 //!   `now` and inputs and return actions; they are unit-tested on simulated
-//!   time and never touch a socket.
+//!   time and never touch a socket. [`admission`] is the policy of who may
+//!   talk to the seat (and ask for auto-answer), fed the same way.
 //! - `engine` is the thin tokio driver: one task owns both machines, feeds
 //!   them what the SIP stack (rsipstack: transport, transactions, dialogs,
 //!   digest) reports and executes their actions.
@@ -36,6 +37,7 @@
 //! - No session timers (RFC 4028): done as UAS in the call table.
 #![forbid(unsafe_code)]
 
+pub mod admission;
 pub mod calls;
 mod engine;
 pub mod events;
@@ -83,6 +85,8 @@ pub struct SipConfig {
     pub msg_log_dir: Option<PathBuf>,
     /// Registration timing; tests shrink it.
     pub reg_timing: RegTiming,
+    /// `[sip] accept_from`: sources let in besides the configured servers.
+    pub accept_from: admission::AcceptFrom,
 }
 
 impl Default for SipConfig {
@@ -95,6 +99,7 @@ impl Default for SipConfig {
             instance_id: String::new(),
             msg_log_dir: None,
             reg_timing: RegTiming::default(),
+            accept_from: admission::AcceptFrom::default(),
         }
     }
 }
@@ -146,6 +151,8 @@ pub(crate) enum HostInput {
 pub struct Sip {
     input: mpsc::UnboundedSender<HostInput>,
     published: Arc<Mutex<Published>>,
+    /// Read live for `/health`: drops happen without the SIP task.
+    admission: Arc<Mutex<admission::Admission>>,
 }
 
 impl Sip {
@@ -156,8 +163,15 @@ impl Sip {
         events: EventSink,
     ) -> std::io::Result<Sip> {
         let published = Arc::new(Mutex::new(Published::default()));
-        let input = engine::start(cfg, media, events, published.clone()).await?;
-        Ok(Sip { input, published })
+        let admission = Arc::new(Mutex::new(admission::Admission::new(
+            cfg.accept_from.clone(),
+        )));
+        let input = engine::start(cfg, media, events, published.clone(), admission.clone()).await?;
+        Ok(Sip {
+            input,
+            published,
+            admission,
+        })
     }
 
     /// The host-owned SIP commands of PROTOCOL.md: `tsdk_set_config_param`,
@@ -185,13 +199,20 @@ impl Sip {
 
     /// For `GET /health`, never the password:
     /// `{"state": "registered", "server": "127.0.0.1:5060", "user": "1001",
-    /// "transport": "udp", "local": "127.0.0.1:5060", "calls": 0}`
-    /// (`state`: unregistered, registering, registered, deregistering, deregistered).
+    /// "transport": "udp", "local": "127.0.0.1:5060", "calls": 0,
+    /// "dropped_requests": 0}`
+    /// (`state`: unregistered, registering, registered, deregistering, deregistered;
+    /// `dropped_requests`: requests from sources the seat does not take, dropped unanswered).
     pub fn health(&self) -> serde_json::Value {
-        self.published
+        let mut health = self
+            .published
             .lock()
             .map(|p| p.health.clone())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        if let (Some(h), Ok(a)) = (health.as_object_mut(), self.admission.lock()) {
+            h.insert("dropped_requests".into(), a.dropped().into());
+        }
+        health
     }
 
     /// A plugin reported media of the call up: 2005.

@@ -51,6 +51,10 @@ pub struct SipSettings {
     /// `sip.tls_rootcertpath`: PEM file of the CAs to trust for TLS (the host
     /// has checked it against `[api] page_paths`).
     pub tls_root: Option<String>,
+    /// `call.platform_auto_answer`: honour a configured server's request to
+    /// answer a call by itself (Call-Info `answer-after`, Alert-Info). Off
+    /// unless the page turns it on.
+    pub platform_auto_answer: bool,
 }
 
 /// Merges a `config` object into `current` (every key optional).
@@ -105,6 +109,12 @@ pub fn config(param: &Value, current: &SipSettings) -> Result<SipSettings, Strin
         }
         if let Some(path) = opt_str(sip, "tls_rootcertpath")? {
             out.tls_root = (!path.trim().is_empty()).then(|| path.trim().to_owned());
+        }
+    }
+    if let Some(call) = obj.get("call") {
+        let call = call.as_object().ok_or("call must be an object")?;
+        if let Some(on) = opt_u32(call, "platform_auto_answer", 0, 1)? {
+            out.platform_auto_answer = on == 1;
         }
     }
     if let Some(audio) = obj.get("audio") {

@@ -18,6 +18,23 @@ fn config_takes_primary_pool_and_transport() {
 }
 
 #[test]
+fn platform_auto_answer_is_off_until_the_page_turns_it_on() {
+    let d = SipSettings::default();
+    assert!(!d.platform_auto_answer);
+    let on = config(&json!({"call": {"platform_auto_answer": 1}}), &d).unwrap();
+    assert!(on.platform_auto_answer);
+    let kept = config(&json!({"call": {"call_ipcall_enable": 0}}), &on).unwrap();
+    assert!(
+        kept.platform_auto_answer,
+        "a config without the key keeps it"
+    );
+    let off = config(&json!({"call": {"platform_auto_answer": "0"}}), &on).unwrap();
+    assert!(!off.platform_auto_answer);
+    assert!(config(&json!({"call": {"platform_auto_answer": 2}}), &d).is_err());
+    assert!(config(&json!({"call": []}), &d).is_err());
+}
+
+#[test]
 fn config_refuses_wrong_types_and_ranges() {
     let d = SipSettings::default();
     assert!(config(&json!([]), &d).is_err());

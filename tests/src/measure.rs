@@ -191,6 +191,9 @@ pub struct HostSpec {
     pub audio_output: Option<String>,
     /// Extra environment (`PULSE_SERVER` of the benchmark's PulseAudio).
     pub env: Vec<(String, String)>,
+    /// `[sip] accept_from`: callers let in besides the registrar (SIPp
+    /// calling the seat directly).
+    pub accept_from: Vec<String>,
 }
 
 impl Default for HostSpec {
@@ -203,6 +206,7 @@ impl Default for HostSpec {
             audio_input: None,
             audio_output: None,
             env: Vec::new(),
+            accept_from: Vec::new(),
         }
     }
 }
@@ -241,12 +245,13 @@ impl BenchHost {
         let config = format!(
             "[api]\nbind = \"127.0.0.1\"\ndaemon_port = {daemon_port}\nport = {port}\n\
              [plugins]\ndir = \"{}\"\n\
-             [sip]\nbind = \"127.0.0.1\"\nlocal_port = {}\nmax_calls = {}\n\
+             [sip]\nbind = \"127.0.0.1\"\nlocal_port = {}\nmax_calls = {}\naccept_from = {:?}\n\
              [log]\ndir = \"{}\"\nlevel = \"{}\"\n\
              [audio]\n{audio}",
             plugin_dir.display(),
             spec.sip_port,
             spec.max_calls,
+            spec.accept_from,
             dir.path().join("log").display(),
             spec.log_level,
         );

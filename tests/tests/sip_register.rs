@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use seatphone_sip::admission::AcceptFrom;
 use seatphone_tests::peers::kamailio::{Digest, Kamailio, KamailioConfig};
 use seatphone_tests::peers::relay::{tls_records, Recorded, Relay};
 use seatphone_tests::peers::ua::Ua;
@@ -201,21 +202,36 @@ async fn sip_register_message_log_has_no_digest_credentials() {
     assert!(!log.contains("pass1001"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sip_options_out_of_dialog_is_answered_200() {
-    let ua = Ua::start().await;
+/// Whether an OPTIONS probe from a new port of 127.0.0.1 gets 200 within 3 s.
+async fn probe_answered(ua: &Ua) -> bool {
     let local = ua.sip.health()["local"].as_str().expect("local").to_owned();
     let port: u16 = local
         .rsplit(':')
         .next()
         .and_then(|p| p.parse().ok())
         .expect("port");
-    let answered = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         seatphone_tests::peers::wait_for_options(port, Duration::from_secs(3))
     })
     .await
-    .expect("probe");
-    assert!(answered, "OPTIONS to the user agent gets 200");
+    .expect("probe")
+}
+
+/// OPTIONS from a source `[sip] accept_from` lets in is answered 200; the
+/// same probe from anyone else gets nothing at all (a scanner learns
+/// nothing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_options_out_of_dialog_is_answered_200_only_to_an_allowed_source() {
+    let open = Ua::start_with(|c| {
+        c.accept_from = AcceptFrom::parse(&["127.0.0.1"]).expect("accept_from");
+    })
+    .await;
+    assert!(probe_answered(&open).await, "OPTIONS gets 200");
+    let closed = Ua::start().await;
+    assert!(
+        !probe_answered(&closed).await,
+        "a stranger's OPTIONS gets no answer"
+    );
 }
 
 /// Registers 1001 through `relay` with `sipTransportMode` `mode` (plus

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use seatphone_tests::peers::free_port;
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
 use seatphone_tests::peers::sipp::Sipp;
 use seatphone_tests::peers::ua::{call_id, Ua};
@@ -58,6 +59,27 @@ async fn sip_sipp_reliable_183_is_pracked_and_early_media_starts() {
         0
     );
     passed(&mut sipp).await;
+}
+
+/// The user agent takes `127.0.0.1:port` as its server (without
+/// registering) and honours that server's auto-answer requests: the
+/// platform's role, which SIPp plays when it calls directly.
+async fn platform_at(ua: &mut Ua, port: u16) {
+    let r = ua
+        .command(
+            "tsdk_set_config_param",
+            json!({"networkInfo": {"serverAddr": "127.0.0.1", "sipServerPort": port},
+                   "call": {"platform_auto_answer": 1}}),
+        )
+        .await;
+    assert_eq!(r.result, 0, "{r:?}");
+}
+
+/// SIPp calls the user agent directly, as its configured server.
+async fn platform_calls(ua: &mut Ua, scenario: &str) -> Sipp {
+    let port = free_port(1);
+    platform_at(ua, port).await;
+    Sipp::uac_from(scenario, &local(ua), port, &[]).expect("sipp")
 }
 
 /// The user agent's SIP address (`127.0.0.1:port`).
@@ -120,9 +142,10 @@ async fn sip_sipp_peer_hold_by_reinvite_and_update_and_info_dtmf_both_ways() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sip_sipp_delayed_offer_with_call_info_auto_answer() {
     let mut ua = Ua::start().await;
-    let mut sipp = Sipp::uac("uac_delayed_offer.xml", &local(&ua)).expect("sipp");
+    let mut sipp = platform_calls(&mut ua, "uac_delayed_offer.xml").await;
     let inc = ua.wait(2002, 10).await;
     assert_eq!(inc.param["callInfo"]["isAutoAnswer"], 1);
+    assert_eq!(inc.param["callInfo"]["autoAnswerReason"], "platform");
     assert_eq!(inc.param["callInfo"]["peerDisplayName"], "Queue 7");
     assert_eq!(inc.param["callInfo"]["peerNumber"], "queue");
     let id = call_id(&inc);
@@ -147,7 +170,7 @@ async fn sip_sipp_delayed_offer_with_call_info_auto_answer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sip_sipp_session_timer_is_accepted_and_refresh_answered() {
     let mut ua = Ua::start().await;
-    let mut sipp = Sipp::uac("uac_session_timer.xml", &local(&ua)).expect("sipp");
+    let mut sipp = platform_calls(&mut ua, "uac_session_timer.xml").await;
     let inc = ua.wait(2002, 10).await;
     assert_eq!(
         inc.param["callInfo"]["isAutoAnswer"], 1,
@@ -163,7 +186,7 @@ async fn sip_sipp_session_timer_is_accepted_and_refresh_answered() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sip_sipp_lost_200_and_lost_bye_are_retransmitted() {
     let mut ua = Ua::start().await;
-    let mut sipp = Sipp::uac("uac_lost_200.xml", &local(&ua)).expect("sipp");
+    let mut sipp = platform_calls(&mut ua, "uac_lost_200.xml").await;
     let inc = ua.wait(2002, 10).await;
     let id = call_id(&inc);
     if ua.wait_where(10, |e| e.notify == 2006).await.is_none() {
@@ -350,6 +373,7 @@ async fn sip_retransmitted_invite_makes_one_call_that_is_answered() {
         .await
         .expect("udp");
     let me = sock.local_addr().expect("addr").port();
+    platform_at(&mut ua, me).await;
     let sdp = "v=0\r\no=x 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n";
     let invite = format!(
         "INVITE sip:1001@{target} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{me};branch=z9hG4bK-lost100\r\n\

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use seatphone_plugin_api::{Response, Signal};
+use seatphone_sip::admission::AcceptFrom;
 use seatphone_sip::{RegTiming, Sip, SipConfig};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -128,7 +129,15 @@ async fn start_sip(
             keepalive: Duration::from_secs(sip.keepalive_interval),
             retry_interval: Duration::from_secs(sip.retry_interval),
         },
+        // Checked when the config was read.
+        accept_from: AcceptFrom::parse(&sip.accept_from).unwrap_or_default(),
     };
+    if !sip_config.accept_from.is_empty() {
+        tracing::warn!(
+            "SIP requests are also taken from {:?} ([sip] accept_from); only the configured servers may ask for auto-answer",
+            sip.accept_from
+        );
+    }
     let media = Arc::new(PluginMedia { plugins });
     let events = Arc::new(move |e: seatphone_sip::PageEvent| {
         pages.send_event(event_frame(e.notify, &e.description, &e.param));

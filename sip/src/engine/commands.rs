@@ -6,7 +6,7 @@ use std::time::Instant;
 use seatphone_plugin_api::{result, Request, Response};
 use serde_json::json;
 
-use super::{Account, Engine};
+use super::{Account, Engine, Input};
 use crate::calls::{AnswerMode, Peer};
 use crate::params;
 use crate::registration::Registration;
@@ -99,6 +99,7 @@ impl Engine {
                 if changed_servers {
                     self.register.clear();
                 }
+                self.trust_servers();
                 let mut warnings = self.media.configure(&req.param);
                 if self.settings.transport == params::Transport::Tls {
                     if let Err(e) = self.configure_tls() {
@@ -113,6 +114,34 @@ impl Engine {
                 reply(r);
             }
             Err(e) => invalid(reply, e),
+        }
+    }
+
+    /// Tells the gate which servers the page configured. Names are resolved
+    /// in the background; until then nothing from them is let in.
+    fn trust_servers(&mut self) {
+        let servers: Vec<(String, u16)> = self
+            .settings
+            .servers
+            .iter()
+            .map(|s| (s.host.clone(), s.port))
+            .collect();
+        let Ok(names) = self.admission.lock().map(|mut a| a.set_servers(&servers)) else {
+            return;
+        };
+        for (host, port) in names {
+            let input = self.input.clone();
+            tokio::spawn(async move {
+                let found: std::io::Result<Vec<_>> = tokio::net::lookup_host((host.as_str(), port))
+                    .await
+                    .map(Iterator::collect);
+                match found {
+                    Ok(addrs) => {
+                        let _ = input.send(Input::ServerResolved { host, port, addrs });
+                    }
+                    Err(e) => tracing::warn!("cannot resolve the SIP server {host}: {e}"),
+                }
+            });
         }
     }
 

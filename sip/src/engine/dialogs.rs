@@ -13,6 +13,7 @@ use seatphone_plugin_api::{result, CallEvent, Response};
 
 use super::stack::{header, reason_code};
 use super::{challenge, session::Session, CallIo, Engine, Input};
+use crate::admission::Trust;
 use crate::calls::{CallState, InviteFailure, Peer, MIN_SESSION_EXPIRES, SESSION_EXPIRES};
 use crate::params;
 use crate::sdp::Direction;
@@ -270,7 +271,19 @@ impl Engine {
     }
 
     /// A new INVITE: the call table decides (DND, max_calls), the page rings.
-    pub(super) fn on_incoming(&mut self, dialog: InviteDialog, request: rsip::Request) {
+    pub(super) fn on_incoming(
+        &mut self,
+        dialog: InviteDialog,
+        request: rsip::Request,
+        trust: Trust,
+    ) {
+        if self.by_sip_id.contains_key(&dialog.id().call_id) {
+            // RFC 3261 §8.2.2.2: a new INVITE with the Call-ID of a call we
+            // have (our own looped back, or someone guessing it) changes nothing.
+            tracing::info!("an INVITE reused the Call-ID of a call in progress: 482");
+            let _ = dialog.reject(Some(StatusCode::LoopDetected), None);
+            return;
+        }
         let id = self.next_call;
         self.next_call = self.next_call.wrapping_add(1).max(1);
         let peer = peer_of(&request);
@@ -278,7 +291,17 @@ impl Engine {
         let is_video = body
             .lines()
             .any(|l| l.starts_with("m=video") && !l.starts_with("m=video 0 "));
-        let answer_after = platform_answer_after(&request);
+        let answer_after = platform_answer_after(&request).filter(|_| {
+            let refusal = match trust {
+                _ if !self.settings.platform_auto_answer => {
+                    "the page has not enabled call.platform_auto_answer"
+                }
+                Trust::Server => return true,
+                _ => "only a configured SIP server may ask for that",
+            };
+            tracing::info!("call {id}: the caller asked for auto-answer; ignored: {refusal}");
+            false
+        });
         let mut session = Session::new(&self.local_ip().to_string(), u64::from(id));
         let offer_ok = if body.trim().is_empty() {
             Ok(())

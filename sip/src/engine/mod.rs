@@ -8,6 +8,7 @@ mod challenge;
 mod commands;
 pub(crate) mod dialogs;
 mod early;
+mod gate;
 mod media_failure;
 mod register;
 pub(crate) mod sanity;
@@ -25,6 +26,7 @@ use rsipstack::sip as rsip;
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::admission::Trust;
 use crate::calls::{CallAction, CallTable};
 use crate::events::{self, PageEvent};
 use crate::params::{Login, SipSettings};
@@ -44,6 +46,14 @@ pub(crate) enum Input {
     Incoming {
         dialog: InviteDialog,
         request: rsip::Request,
+        /// What its source may do (only a server may ask for auto-answer).
+        trust: Trust,
+    },
+    /// A configured server's name resolved to these addresses.
+    ServerResolved {
+        host: String,
+        port: u16,
+        addrs: Vec<SocketAddr>,
     },
     /// The INVITE transaction of an outgoing call ended: the final response,
     /// or `None` when nothing came.
@@ -115,6 +125,8 @@ struct Engine {
     shutdown: Option<oneshot::Sender<()>>,
     /// The address our last REGISTER's Contact named.
     registered_ip: Option<IpAddr>,
+    /// Who may talk to us (shared with the transport's gate).
+    admission: gate::SharedAdmission,
 }
 
 pub(crate) async fn start(
@@ -122,12 +134,14 @@ pub(crate) async fn start(
     media: Arc<dyn Media>,
     events: EventSink,
     published: Arc<Mutex<Published>>,
+    admission: gate::SharedAdmission,
 ) -> std::io::Result<mpsc::UnboundedSender<HostInput>> {
     let (stack, incoming) = stack::build(
         cfg.bind,
         cfg.local_port,
         &cfg.user_agent,
         cfg.msg_log_dir.clone(),
+        admission.clone(),
     )
     .await?;
     let (input_tx, input_rx) = mpsc::unbounded_channel::<Input>();
@@ -139,6 +153,8 @@ pub(crate) async fn start(
         states_tx.clone(),
         input_tx.clone(),
         contact.clone(),
+        admission.clone(),
+        stack.local,
     ));
     let (host_tx, mut host_rx) = mpsc::unbounded_channel::<HostInput>();
     let forward = input_tx.clone();
@@ -177,6 +193,7 @@ pub(crate) async fn start(
         account_status: None,
         shutdown: None,
         registered_ip: None,
+        admission,
     };
     engine.publish();
     tokio::spawn(engine.run(input_rx, states_rx));
@@ -252,7 +269,16 @@ impl Engine {
                 }
             }
             Input::FlowClosed { server } => self.on_flow_closed(server),
-            Input::Incoming { dialog, request } => self.on_incoming(dialog, request),
+            Input::Incoming {
+                dialog,
+                request,
+                trust,
+            } => self.on_incoming(dialog, request, trust),
+            Input::ServerResolved { host, port, addrs } => {
+                if let Ok(mut a) = self.admission.lock() {
+                    a.resolved(&host, port, &addrs);
+                }
+            }
             Input::InviteDone { call, response } => self.on_invite_done(call, response),
             Input::HoldDone {
                 call,

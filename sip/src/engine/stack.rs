@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use rsipstack::dialog::dialog::{DialogStateSender, TerminatedReason};
 use rsipstack::dialog::dialog_layer::DialogLayer;
@@ -16,6 +16,7 @@ use rsipstack::EndpointBuilder;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::gate::{self, Gate, SharedAdmission};
 use super::Input;
 
 /// The SIP stack as the engine uses it.
@@ -31,6 +32,7 @@ pub async fn build(
     port: u16,
     user_agent: &str,
     log_dir: Option<PathBuf>,
+    admission: SharedAdmission,
 ) -> std::io::Result<(Stack, TransactionReceiver)> {
     let cancel = CancellationToken::new();
     let transport = TransportLayer::new(cancel.clone());
@@ -61,11 +63,18 @@ pub async fn build(
         log: log_dir.and_then(MessageLog::open),
         early: super::early::EarlyDialogs::default(),
     }));
+    let dialogs_cell = Arc::new(OnceLock::new());
+    builder.with_transport_inspector(Box::new(Gate {
+        admission,
+        listener: local,
+        dialogs: dialogs_cell.clone(),
+    }));
     let endpoint = builder.build();
     let incoming = endpoint
         .incoming_transactions()
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     let dialogs = Arc::new(DialogLayer::new(endpoint.inner.clone()));
+    let _ = dialogs_cell.set(Arc::downgrade(&dialogs));
     let serve = endpoint.inner.clone();
     tokio::spawn(async move {
         if let Err(e) = serve.serve().await {
@@ -83,14 +92,17 @@ pub async fn build(
     ))
 }
 
-/// Reads requests that open a transaction: INVITEs become calls, in-dialog
-/// requests go to their dialog, OPTIONS is answered, the rest refused.
+/// Reads requests that open a transaction (those the [`Gate`] let in):
+/// INVITEs become calls, in-dialog requests go to their dialog, OPTIONS is
+/// answered, the rest refused.
 pub async fn incoming_loop(
     dialogs: Arc<DialogLayer>,
     mut incoming: TransactionReceiver,
     states: DialogStateSender,
     engine: mpsc::UnboundedSender<Input>,
     contact: Arc<Mutex<Option<rsip::Uri>>>,
+    admission: SharedAdmission,
+    listener: SocketAddr,
 ) {
     while let Some(mut tx) = incoming.recv().await {
         if let Err(reason) = super::sanity::check(&tx.original) {
@@ -131,13 +143,18 @@ pub async fn incoming_loop(
                 {
                     Ok(dialog) => {
                         let request = tx.original.clone();
+                        let trust = gate::trust_of(&admission, tx.connection.as_ref(), listener);
                         let mut d = dialog.clone();
                         tokio::spawn(async move {
                             if let Err(e) = d.handle(&mut tx).await {
                                 tracing::debug!("incoming INVITE: {e}");
                             }
                         });
-                        let _ = engine.send(Input::Incoming { dialog, request });
+                        let _ = engine.send(Input::Incoming {
+                            dialog,
+                            request,
+                            trust,
+                        });
                     }
                     Err(e) => {
                         tracing::debug!("cannot make a dialog of an INVITE: {e}");

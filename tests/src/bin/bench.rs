@@ -1585,6 +1585,9 @@ async fn seat_endurance(kam: Kam, n: usize) -> Result<Endurance, String> {
         max_calls: 2,
         audio_input: Some("null".into()),
         audio_output: Some("null".into()),
+        // SIPp calls the seat directly, as it calls baresip (which takes
+        // calls from anyone).
+        accept_from: vec!["127.0.0.1".into()],
         ..Default::default()
     })
     .await

@@ -31,8 +31,19 @@ impl Sipp {
 
     /// SIPp calls `target` (`127.0.0.1:port`) once.
     pub fn uac(scenario: &str, target: &str) -> std::io::Result<Self> {
-        let port = free_port(1);
-        Self::spawn(scenario, port, &[], Some(target))
+        Self::uac_from(scenario, target, free_port(1), &[])
+    }
+
+    /// [`Sipp::uac`] from a port chosen beforehand (one the user agent
+    /// was configured to take as its server), with more SIPp arguments
+    /// (`-s 1001 -au 1002 -ap pass1002` to call through the proxy).
+    pub fn uac_from(
+        scenario: &str,
+        target: &str,
+        port: u16,
+        extra: &[&str],
+    ) -> std::io::Result<Self> {
+        Self::spawn(scenario, port, extra, Some(target))
     }
 
     fn spawn(

@@ -133,6 +133,7 @@ impl Ua {
             // Set SEATPHONE_SIP_LOG=/some/dir to see every message of a test.
             msg_log_dir: std::env::var_os("SEATPHONE_SIP_LOG").map(Into::into),
             reg_timing: test_timing(),
+            accept_from: Default::default(),
         };
         tune(&mut cfg);
         let media = TestMedia::new();
