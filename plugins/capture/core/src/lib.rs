@@ -8,5 +8,9 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod fmp4;
 pub mod folder;
+pub mod recording;
 pub mod snapshot;
+pub mod track;
+pub mod webm;
