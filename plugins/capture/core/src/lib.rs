@@ -12,5 +12,7 @@ pub mod fmp4;
 pub mod folder;
 pub mod recording;
 pub mod snapshot;
+pub mod sound;
 pub mod track;
 pub mod webm;
+pub mod writer;

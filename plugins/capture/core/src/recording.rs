@@ -59,6 +59,7 @@ pub struct Step {
 
 pub struct Recording {
     codec: VideoCodec,
+    tracks: Tracks,
     muxer: Box<dyn Muxer>,
     limits: Limits,
     /// The first picture's time: the recording's zero.
@@ -95,13 +96,10 @@ pub fn starts_file(codec: VideoCodec, frame: &VideoFrame) -> bool {
 
 impl Recording {
     pub fn new(codec: VideoCodec, tracks: Tracks, limits: Limits) -> Recording {
-        Recording::with_muxer(codec, muxer(codec, tracks), limits)
-    }
-
-    pub fn with_muxer(codec: VideoCodec, muxer: Box<dyn Muxer>, limits: Limits) -> Recording {
         Recording {
             codec,
-            muxer,
+            tracks,
+            muxer: muxer(codec, tracks),
             limits,
             origin: None,
             last_pts: 0,
@@ -120,6 +118,10 @@ impl Recording {
 
     pub fn codec(&self) -> VideoCodec {
         self.codec
+    }
+
+    pub fn tracks(&self) -> Tracks {
+        self.tracks
     }
 
     /// Pictures in the file so far (written or about to be).

@@ -1,0 +1,147 @@
+//! A recording on its own thread, as the plugin runs it: pictures and
+//! both directions of sound in, a file (or memory) out, checked by ffprobe
+//! and ffmpeg.
+
+mod common;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::channel;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{encoded, mean_volume, probe};
+use seatphone_capture_core::recording::{Limits, Recording, Stop};
+use seatphone_capture_core::track::{Tracks, VideoCodec};
+use seatphone_capture_core::writer::{Callbacks, Outcome, Pcm, Recorder, Target};
+
+fn tone(frequency: f32, rate: u32, start: usize, n: usize) -> Vec<i16> {
+    (start..start + n)
+        .map(|i| {
+            ((i as f32 * frequency * std::f32::consts::TAU / rate as f32).sin() * 6000.0) as i16
+        })
+        .collect()
+}
+
+/// Records 3 s of pictures and of sound (the peer at 48 kHz, us at 8 kHz,
+/// as an Opus and a G.711 leg would deliver) on a simulated clock.
+fn record(codec: VideoCodec, target: Target) -> Outcome {
+    let clock = Arc::new(AtomicU64::new(5_000_000));
+    let now = clock.clone();
+    let (done, outcome) = channel();
+    let recording = Recording::new(
+        codec,
+        Tracks { audio: true },
+        Limits {
+            max_length: Duration::from_secs(60),
+            max_bytes: u64::MAX,
+        },
+    );
+    let recorder = Recorder::start(
+        recording,
+        target,
+        Callbacks {
+            clock: Arc::new(move || now.load(Ordering::Relaxed)),
+            log: Box::new(|m| eprintln!("{m}")),
+            keyframe: Box::new(|| {}),
+            done: Box::new(move |o| done.send(o).unwrap()),
+        },
+    )
+    .unwrap();
+    let frames = encoded(codec, (320, 240), 3.0, 50);
+    for (i, mut f) in frames.into_iter().enumerate() {
+        let t = 5_000_000 + i as u64 * 40_000;
+        f.pts_us = t;
+        // Two 20 ms sound frames a picture, each direction.
+        for k in 0..2u64 {
+            let at = t + k * 20_000;
+            let n = i * 2 + k as usize;
+            recorder.sound(Pcm {
+                direction: 0,
+                pts_us: at,
+                rate: 48_000,
+                channels: 1,
+                samples: tone(440.0, 48_000, n * 960, 960),
+            });
+            recorder.sound(Pcm {
+                direction: 1,
+                pts_us: at,
+                rate: 8_000,
+                channels: 1,
+                samples: tone(300.0, 8_000, n * 160, 160),
+            });
+        }
+        clock.store(t, Ordering::Relaxed);
+        recorder.video(f);
+        // Paced, so the queue never fills (a full one is another test).
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    recorder.stop(Stop::Asked);
+    outcome.recv_timeout(Duration::from_secs(20)).unwrap()
+}
+
+fn with_sound(codec: VideoCodec) {
+    let outcome = record(codec, Target::Memory);
+    assert_eq!(outcome.why, Stop::Asked);
+    assert_eq!(outcome.pictures, 75);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(format!("sound.{}", codec.extension()));
+    std::fs::write(&path, outcome.bytes.unwrap()).unwrap();
+    let p = probe(&path);
+    assert!(p.ok, "{}", p.stderr);
+    assert_eq!(p.codecs[1], "opus", "{:?}", p.codecs);
+    assert_eq!(p.frames.len(), 75);
+    let audio_end = p.audio_end.unwrap();
+    assert!(
+        (audio_end - 3.0).abs() < 0.1,
+        "sound lasts as long as the pictures: {audio_end}"
+    );
+    let volume = mean_volume(&path);
+    assert!(volume > -30.0, "the sound is not silent: {volume} dB");
+}
+
+#[test]
+fn mp4_recordings_hold_both_directions_of_sound() {
+    with_sound(VideoCodec::H264);
+}
+
+#[test]
+fn webm_recordings_hold_both_directions_of_sound() {
+    with_sound(VideoCodec::Vp8);
+}
+
+#[test]
+fn a_file_recording_ends_in_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("call.webm");
+    let file = std::fs::File::create(&path).unwrap();
+    let outcome = record(
+        VideoCodec::Vp8,
+        Target::File {
+            path: path.clone(),
+            file,
+        },
+    );
+    assert_eq!(outcome.path.as_deref(), Some(path.as_path()));
+    assert!(outcome.bytes.is_none());
+    let p = probe(&path);
+    assert!(p.ok && p.frames.len() == 75, "{}", p.stderr);
+}
+
+#[test]
+fn a_full_disk_ends_the_recording_with_a_clear_error() {
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let outcome = record(
+        VideoCodec::Vp8,
+        Target::File {
+            path: "/dev/full".into(),
+            file,
+        },
+    );
+    match outcome.why {
+        Stop::Failed(e) => assert!(e.contains("is full"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+}
