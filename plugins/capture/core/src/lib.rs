@@ -7,10 +7,12 @@
 
 #![forbid(unsafe_code)]
 
+pub mod commands;
 pub mod config;
 pub mod fmp4;
 pub mod folder;
 pub mod recording;
+pub mod service;
 pub mod snapshot;
 pub mod sound;
 pub mod track;

@@ -1,0 +1,411 @@
+//! What the capture plugin does with the frames the bus brings and the
+//! page's commands, without the plugin ABI: the latest picture of each
+//! call (for snapshots), its encoded stream (for recordings), its sound;
+//! one recording per call at a time, ended by the page, a limit, or the
+//! call's end. Answers go to the page through [`Answerer`]s, from
+//! whichever thread finishes the work; nothing here blocks a caller on a
+//! disk.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use base64::Engine;
+
+use crate::commands::{Catch, Format};
+use crate::config::{CaptureConfig, CLIP_MAX_BYTES};
+use crate::folder::{base_name, Folder};
+use crate::recording::{Limits, Recording, Stop};
+use crate::snapshot::{png, I420};
+use crate::track::{Tracks, VideoCodec, VideoFrame};
+use crate::writer::{Callbacks, Outcome, Pcm, Recorder, Target};
+
+/// What the page is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// Success with nothing to add (a path recording started).
+    Done,
+    Path(PathBuf),
+    Base64(String),
+    /// Result 1, with what to do about it.
+    Failed(String),
+}
+
+pub type Answerer = Box<dyn FnOnce(Answer) + Send>;
+
+/// What the service needs from its surroundings.
+#[derive(Clone)]
+pub struct Env {
+    /// Microseconds on one monotonic clock, used to time every frame.
+    pub clock: Arc<dyn Fn() -> u64 + Send + Sync>,
+    pub log: Arc<dyn Fn(&str) + Send + Sync>,
+    /// Ask the peer of a call for a keyframe (PLI).
+    pub ask_keyframe: Arc<dyn Fn(u32) + Send + Sync>,
+}
+
+/// Sound newer than this makes a recording take a sound track.
+const SOUND_FRESH_US: u64 = 2_000_000;
+
+#[derive(Default)]
+struct CallMedia {
+    picture: Option<I420>,
+    codec: Option<VideoCodec>,
+    /// When a picture (decoded or encoded) last came.
+    last_video: Option<u64>,
+    last_sound: Option<u64>,
+    /// The running recording's id.
+    recording: Option<u64>,
+}
+
+struct Active {
+    call_id: u32,
+    recorder: Recorder,
+    waiters: Vec<Answerer>,
+    /// A stop of the page waits for it (else its end is kept for one).
+    stop_waits: bool,
+}
+
+#[derive(Default)]
+struct State {
+    calls: HashMap<u32, CallMedia>,
+    recordings: HashMap<u64, Active>,
+    next_id: u64,
+    /// A recording that ended without a stop of the page (a limit, the
+    /// call's end, a timed clip's time): the next stop gets it.
+    left: Option<Answer>,
+}
+
+pub struct Capture {
+    config: CaptureConfig,
+    folder: Folder,
+    env: Env,
+    state: Arc<Mutex<State>>,
+}
+
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Capture {
+    pub fn new(config: CaptureConfig, env: Env) -> Capture {
+        Capture {
+            folder: Folder::new(config.dir.clone()),
+            config,
+            env,
+            state: Arc::default(),
+        }
+    }
+
+    fn now(&self) -> u64 {
+        (self.env.clock)()
+    }
+
+    // ----- frames from the bus (media threads: quick, never waiting on I/O)
+
+    /// A decoded picture of a call's remote video (I420, limited range).
+    pub fn picture(&self, call_id: u32, width: u32, height: u32, data: &[u8]) {
+        let now = self.now();
+        let mut state = lock(&self.state);
+        let call = state.calls.entry(call_id).or_default();
+        call.last_video = Some(now);
+        match call.picture.as_mut() {
+            // The same size: reuse the buffer.
+            Some(p) if p.width == width && p.height == height && p.data.len() == data.len() => {
+                p.data.copy_from_slice(data)
+            }
+            _ => call.picture = I420::new(width, height, data.to_vec()).ok(),
+        }
+    }
+
+    /// An encoded picture of a call's remote video, as it arrived.
+    pub fn encoded(&self, call_id: u32, codec: VideoCodec, keyframe: bool, data: &[u8]) {
+        let now = self.now();
+        let mut state = lock(&self.state);
+        let state = &mut *state;
+        let call = state.calls.entry(call_id).or_default();
+        call.last_video = Some(now);
+        call.codec = Some(codec);
+        if let Some(active) = call.recording.and_then(|id| state.recordings.get(&id)) {
+            active.recorder.video(VideoFrame {
+                keyframe,
+                pts_us: now,
+                data: data.to_vec(),
+            });
+        }
+    }
+
+    /// Sound of one direction of a call (0 the peer's, 1 ours).
+    pub fn sound(&self, call_id: u32, direction: usize, rate: u32, channels: u16, pcm: &[i16]) {
+        let now = self.now();
+        let mut state = lock(&self.state);
+        let state = &mut *state;
+        let call = state.calls.entry(call_id).or_default();
+        call.last_sound = Some(now);
+        if let Some(active) = call.recording.and_then(|id| state.recordings.get(&id)) {
+            active.recorder.sound(Pcm {
+                direction,
+                pts_us: now,
+                rate,
+                channels,
+                samples: pcm.to_vec(),
+            });
+        }
+    }
+
+    /// The call ended: its recording is finished (and kept).
+    pub fn call_ended(&self, call_id: u32) {
+        let mut state = lock(&self.state);
+        if let Some(id) = state.calls.remove(&call_id).and_then(|c| c.recording) {
+            if let Some(active) = state.recordings.get(&id) {
+                active.recorder.stop(Stop::Asked);
+            }
+        }
+    }
+
+    /// The call the page means: the one whose picture came last.
+    fn current(state: &State) -> Option<u32> {
+        state
+            .calls
+            .iter()
+            .filter_map(|(id, c)| Some((c.last_video?, *id)))
+            .max()
+            .map(|(_, id)| id)
+    }
+
+    // ----- the page's commands
+
+    /// `OEScreenShot`: the current video call's latest picture as PNG.
+    pub fn snapshot(&self, format: Format, answer: Answerer) {
+        let picked = {
+            let state = lock(&self.state);
+            Capture::current(&state).map(|id| (id, state.calls[&id].picture.clone()))
+        };
+        let (call_id, picture) = match picked {
+            None => return answer(Answer::Failed(NO_VIDEO_CALL.into())),
+            Some((_, None)) => return answer(Answer::Failed(NO_PICTURE.into())),
+            Some((id, Some(p))) => (id, p),
+        };
+        let folder = self.folder.clone();
+        let name = base_name(chrono::Local::now(), call_id);
+        // PNG and the disk off the caller's thread.
+        let work = move || {
+            let done = png(&picture).and_then(|bytes| match format {
+                Format::Base64 => Ok(Answer::Base64(
+                    base64::engine::general_purpose::STANDARD.encode(bytes),
+                )),
+                Format::Path => folder.save(&name, "png", &bytes).map(Answer::Path),
+            });
+            answer(done.unwrap_or_else(Answer::Failed));
+        };
+        if let Err(e) = std::thread::Builder::new()
+            .name("snapshot".into())
+            .spawn(work)
+        {
+            (self.env.log)(&format!("snapshot thread: {e}"));
+        }
+    }
+
+    /// `OECatchVideo`.
+    pub fn catch(&self, catch: Catch, answer: Answerer) {
+        match catch {
+            Catch::Start { format, seconds } => self.start(format, seconds, answer),
+            Catch::Stop => self.stop(answer),
+        }
+    }
+
+    fn start(&self, format: Format, seconds: Option<u32>, answer: Answerer) {
+        let now = self.now();
+        let mut state = lock(&self.state);
+        let Some(call_id) = Capture::current(&state) else {
+            return answer(Answer::Failed(NO_VIDEO_CALL.into()));
+        };
+        let call = &state.calls[&call_id];
+        if call.recording.is_some() {
+            return answer(Answer::Failed(format!(
+                "call {call_id} is already being recorded: stop that recording first"
+            )));
+        }
+        let Some(codec) = call.codec else {
+            return answer(Answer::Failed(NO_PICTURE.into()));
+        };
+        let audio = call
+            .last_sound
+            .is_some_and(|t| now.saturating_sub(t) < SOUND_FRESH_US);
+        let (target, limits) = match format {
+            Format::Path => {
+                let name = base_name(chrono::Local::now(), call_id);
+                match self.folder.create(&name, codec.extension()) {
+                    Ok((path, file)) => (
+                        Target::File { path, file },
+                        Limits {
+                            max_length: self.config.max_length,
+                            max_bytes: self.config.max_bytes,
+                        },
+                    ),
+                    Err(e) => return answer(Answer::Failed(e)),
+                }
+            }
+            Format::Base64 => (
+                Target::Memory,
+                Limits {
+                    max_length: Duration::from_secs(u64::from(seconds.unwrap_or(1))),
+                    max_bytes: CLIP_MAX_BYTES,
+                },
+            ),
+        };
+        state.next_id += 1;
+        let id = state.next_id;
+        let recording = Recording::new(codec, Tracks { audio }, limits);
+        let callbacks = self.callbacks(id, call_id, format);
+        let recorder = match Recorder::start(recording, target, callbacks) {
+            Ok(r) => r,
+            Err(e) => return answer(Answer::Failed(e)),
+        };
+        let mut active = Active {
+            call_id,
+            recorder,
+            waiters: Vec::new(),
+            stop_waits: false,
+        };
+        state.left = None;
+        (self.env.log)(&format!(
+            "recording call {call_id} ({codec:?}{}) {}",
+            if audio { " and its sound" } else { "" },
+            match format {
+                Format::Path => "to a file".to_string(),
+                Format::Base64 => format!("for {} s, to base64", seconds.unwrap_or(1)),
+            }
+        ));
+        let answer_now = match format {
+            Format::Path => Some(answer),
+            // A timed clip answers when it is done.
+            Format::Base64 => {
+                active.waiters.push(answer);
+                None
+            }
+        };
+        state.recordings.insert(id, active);
+        if let Some(c) = state.calls.get_mut(&call_id) {
+            c.recording = Some(id);
+        }
+        drop(state);
+        (self.env.ask_keyframe)(call_id);
+        if let Some(answer) = answer_now {
+            answer(Answer::Done);
+        }
+    }
+
+    fn stop(&self, answer: Answerer) {
+        let mut state = lock(&self.state);
+        let current = Capture::current(&state);
+        let running = state
+            .recordings
+            .iter()
+            .map(|(id, a)| (Some(a.call_id) != current, *id))
+            .min()
+            .map(|(_, id)| id);
+        match running {
+            Some(id) => {
+                if let Some(active) = state.recordings.get_mut(&id) {
+                    active.waiters.push(answer);
+                    active.stop_waits = true;
+                    active.recorder.stop(Stop::Asked);
+                }
+            }
+            None => {
+                let left = state.left.take();
+                drop(state);
+                answer(left.unwrap_or_else(|| {
+                    Answer::Failed("no recording is running: start one first".into())
+                }));
+            }
+        }
+    }
+
+    fn callbacks(&self, id: u64, call_id: u32, format: Format) -> Callbacks {
+        let state = self.state.clone();
+        let ask = self.env.ask_keyframe.clone();
+        let log = self.env.log.clone();
+        let done_log = self.env.log.clone();
+        Callbacks {
+            clock: self.env.clock.clone(),
+            log: Box::new(move |m| log(&format!("recording of call {call_id}: {m}"))),
+            keyframe: Box::new(move || ask(call_id)),
+            done: Box::new(move |outcome| {
+                done_log(&describe(call_id, &outcome));
+                let answer = answer_for(format, outcome);
+                let waiters = {
+                    let mut state = lock(&state);
+                    let active = state.recordings.remove(&id);
+                    if let Some(c) = state.calls.get_mut(&call_id) {
+                        c.recording = None;
+                    }
+                    let (waiters, stop_waits) =
+                        active.map_or((Vec::new(), false), |a| (a.waiters, a.stop_waits));
+                    if !stop_waits {
+                        state.left = Some(answer.clone());
+                    }
+                    waiters
+                };
+                for w in waiters {
+                    w(answer.clone());
+                }
+            }),
+        }
+    }
+
+    /// The engine stops: every recording is finished, for up to `wait`.
+    pub fn shutdown(&self, wait: Duration) {
+        {
+            let state = lock(&self.state);
+            for a in state.recordings.values() {
+                a.recorder.stop(Stop::Asked);
+            }
+        }
+        let until = std::time::Instant::now() + wait;
+        while std::time::Instant::now() < until && !lock(&self.state).recordings.is_empty() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+const NO_VIDEO_CALL: &str =
+    "no video call: snapshots and recordings need a call that receives video";
+const NO_PICTURE: &str = "no picture has come from the peer yet: try again when the video shows";
+
+fn describe(call_id: u32, o: &Outcome) -> String {
+    let why = match &o.why {
+        Stop::Asked => "stopped".to_string(),
+        Stop::Length => "its length limit was reached".to_string(),
+        Stop::Size => "its size limit was reached".to_string(),
+        Stop::Failed(e) => format!("failed: {e}"),
+    };
+    format!(
+        "recording of call {call_id} ended ({why}), {} pictures{}",
+        o.pictures,
+        o.path
+            .as_ref()
+            .map(|p| format!(", in {}", p.display()))
+            .unwrap_or_default()
+    )
+}
+
+fn answer_for(format: Format, o: Outcome) -> Answer {
+    if o.empty {
+        return Answer::Failed("no keyframe came from the peer, so nothing was recorded".into());
+    }
+    match (o.why, format) {
+        (Stop::Failed(e), _) => Answer::Failed(match &o.path {
+            Some(p) => format!("{e} (what was recorded until then is in {})", p.display()),
+            None => e,
+        }),
+        (_, Format::Path) => match o.path {
+            Some(p) => Answer::Path(p),
+            None => Answer::Failed("the recording has no file".into()),
+        },
+        (_, Format::Base64) => Answer::Base64(
+            base64::engine::general_purpose::STANDARD.encode(o.bytes.unwrap_or_default()),
+        ),
+    }
+}
