@@ -9,13 +9,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::routing::get;
+use seatphone_protocol::Event;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::time::Instant;
 
 use crate::api::access::AccessPolicy;
-use crate::api::frame::{event_frame, Rejection};
+use crate::api::frame::{standard_event_frame, Rejection};
 use crate::api::pages::{ConnId, Pages, SocketKind};
 use crate::api::server::{daemon_socket, Endpoint};
 use crate::api::socket::FrameHandler;
@@ -58,19 +59,18 @@ impl Daemon {
         match &status.state {
             EngineState::Starting => {}
             EngineState::Running { recovered: false } => {
-                frames.push(event_frame(1, "SERVICE_STARTUP", &json!({})))
+                frames.push(standard_event_frame(Event::ServiceStartup, &json!({})))
             }
             EngineState::Running { recovered: true } => {
-                frames.push(event_frame(3, "SERVICE_RECOVER", &json!({})))
+                frames.push(standard_event_frame(Event::ServiceRecover, &json!({})))
             }
-            EngineState::Down { reason } => frames.push(event_frame(
-                2,
-                "SERVICE_SHUTDOWN",
+            EngineState::Down { reason } => frames.push(standard_event_frame(
+                Event::ServiceShutdown,
                 &json!({ "reason": reason }),
             )),
         }
         if let (EngineState::Running { .. }, Some(v)) = (&status.state, &status.version) {
-            frames.push(event_frame(4, "VERSION_INFO", v));
+            frames.push(standard_event_frame(Event::VersionInfo, v));
         }
         frames
     }
@@ -97,7 +97,7 @@ impl FrameHandler for Daemon {
             let mut frames = Self::state_frames(&status);
             // A page connecting after a recovery learns the engine is up: startup.
             if matches!(status.state, EngineState::Running { recovered: true }) {
-                frames[0] = event_frame(1, "SERVICE_STARTUP", &json!({}));
+                frames[0] = standard_event_frame(Event::ServiceStartup, &json!({}));
             }
             frames
         };

@@ -5,7 +5,6 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
-pub mod catalogue;
 pub mod cli;
 pub mod config;
 pub mod daemon;

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::abi::{HostBox, MediaFrame, RawFrameSink, RawFrameSink_TO, RawHost, RawHost_TO};
 use crate::wire::Signal;
+use crate::Event;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -42,6 +43,12 @@ impl Host {
         let param = param.to_string();
         self.0
             .emit(notify, RStr::from_str(description), RStr::from_str(&param));
+    }
+
+    /// A standard event this plugin's capability sends (the catalogue's
+    /// `sent_by`, e.g. `Event::LocalQos` for `audio`).
+    pub fn emit_standard(&self, event: Event, param: &Value) {
+        self.emit(event.notify(), event.description(), param);
     }
 
     pub fn log(&self, level: LogLevel, message: &str) {

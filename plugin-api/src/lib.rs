@@ -3,7 +3,8 @@
 //! Only a handful of `#[repr(C)]` types cross the library boundary (see [`abi`]):
 //! the root module, the plugin object, the reply handle, the host handle and
 //! media frames. Everything else crosses as JSON text, described by the serde
-//! types in [`wire`], so the ABI stays small and new fields never break it.
+//! types in [`wire`] (from `seatphone-protocol`, re-exported here with the
+//! standard [`catalogue`]), so the ABI stays small and new fields never break it.
 //!
 //! A plugin implements the plain Rust trait [`Plugin`] and exports it with
 //! [`export_plugin!`]; the host loads it with [`abi::PluginModRef`].
@@ -11,7 +12,11 @@
 pub mod abi;
 mod adapter;
 mod host;
-pub mod wire;
+
+pub use seatphone_protocol::{catalogue, wire};
+pub use seatphone_protocol::{
+    Capability, Command, Event, Owner, Socket, StandardCommand, StandardEvent,
+};
 
 pub use abi::{MediaFrame, FRAME_I420, FRAME_PCM16, FRAME_RGBA};
 pub use adapter::{into_raw_plugin, reply_from_fn, Plugin, Reply};

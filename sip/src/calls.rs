@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use seatphone_plugin_api::{result, CallEvent};
+use seatphone_protocol::{result, CallEvent, Event};
 use serde_json::{json, Value};
 
 use crate::events::{self, PageEvent};
@@ -691,7 +691,7 @@ impl CallTable {
     fn page(&mut self, id: u32, event: PageEvent) {
         // A reloading page learns the call's state from its latest life-cycle
         // event; RTP-created and QoS reports say nothing of the state.
-        let carries_state = !matches!(event.notify, 2005 | 2028);
+        let carries_state = !matches!(event.event(), Some(Event::CallRtpCreated | Event::LocalQos));
         if let Some(call) = self.calls.get_mut(&id).filter(|_| carries_state) {
             call.last_event = Some(event.clone());
         }

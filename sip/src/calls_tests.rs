@@ -4,11 +4,11 @@ fn drain(t: &mut CallTable) -> Vec<CallAction> {
     std::iter::from_fn(|| t.poll_action()).collect()
 }
 
-fn notifies(actions: &[CallAction]) -> Vec<u32> {
+fn notifies(actions: &[CallAction]) -> Vec<Event> {
     actions
         .iter()
         .filter_map(|a| match a {
-            CallAction::Page(e) => Some(e.notify),
+            CallAction::Page(e) => e.event(),
             _ => None,
         })
         .collect()
@@ -31,7 +31,9 @@ fn peer() -> Peer {
 
 fn ended_reason(actions: &[CallAction]) -> Option<u64> {
     actions.iter().find_map(|a| match a {
-        CallAction::Page(e) if e.notify == 2007 => e.param["callInfo"]["reasonCode"].as_u64(),
+        CallAction::Page(e) if e.event() == Some(Event::CallEnded) => {
+            e.param["callInfo"]["reasonCode"].as_u64()
+        }
         _ => None,
     })
 }
@@ -42,24 +44,28 @@ fn outgoing_call_rings_connects_and_ends_by_remote_bye() {
     let mut t = CallTable::new(2);
     t.outgoing(7, peer(), false);
     let a = drain(&mut t);
-    assert_eq!(notifies(&a), vec![2003]);
+    assert_eq!(notifies(&a), vec![Event::CallOutgoing]);
     let CallAction::Page(e) = &a[0] else { panic!() };
     assert_eq!(e.param["call_id"], 7);
     assert_eq!(e.param["callInfo"]["callState"], 2);
     assert_eq!(e.param["callInfo"]["isCaller"], 1);
     assert_eq!(e.param["callInfo"]["sipAccountID"], 0);
     t.ringing(7, false);
-    assert_eq!(notifies(&drain(&mut t)), vec![2004]);
+    assert_eq!(notifies(&drain(&mut t)), vec![Event::CallRingback]);
     t.connected(t0, 7);
     let a = drain(&mut t);
-    assert_eq!(notifies(&a), vec![2006]);
+    assert_eq!(notifies(&a), vec![Event::CallConnected]);
     assert!(a.contains(&CallAction::Media(CallEvent::Connected { call_id: 7 })));
     t.media_up(7);
     t.media_up(7);
-    assert_eq!(notifies(&drain(&mut t)), vec![2005], "2005 once");
+    assert_eq!(
+        notifies(&drain(&mut t)),
+        vec![Event::CallRtpCreated],
+        "RTP created once"
+    );
     t.ended(7, 0);
     let a = drain(&mut t);
-    assert_eq!(notifies(&a), vec![2007]);
+    assert_eq!(notifies(&a), vec![Event::CallEnded]);
     assert_eq!(ended_reason(&a), Some(0));
     assert!(t.is_empty());
 }
@@ -101,7 +107,7 @@ fn ending_an_unknown_call_is_not_found_plus_2022() {
     assert_eq!(err.0, result::NOT_FOUND);
     let a = drain(&mut t);
     let CallAction::Page(e) = &a[0] else { panic!() };
-    assert_eq!(e.notify, 2022);
+    assert_eq!(e.event(), Some(Event::EndCallFailed));
     assert_eq!(e.param["result"], 50_331_670u64);
 }
 
@@ -112,7 +118,7 @@ fn incoming_call_is_offered_to_the_page_and_accepted() {
     assert!(t.incoming(t0, 5, peer(), true, None));
     let a = drain(&mut t);
     let CallAction::Page(e) = &a[0] else { panic!() };
-    assert_eq!(e.notify, 2002);
+    assert_eq!(e.event(), Some(Event::CallIncoming));
     assert_eq!(e.param["maybeVideoCall"], 1);
     assert_eq!(e.param["callInfo"]["peerNumber"], "1002");
     assert_eq!(e.param["callInfo"]["peerDisplayName"], "Bob");
@@ -120,7 +126,7 @@ fn incoming_call_is_offered_to_the_page_and_accepted() {
     t.accept(5).unwrap();
     assert_eq!(sip(&drain(&mut t)), vec![CallAction::Answer(5)]);
     t.connected(t0, 5);
-    assert_eq!(notifies(&drain(&mut t)), vec![2006]);
+    assert_eq!(notifies(&drain(&mut t)), vec![Event::CallConnected]);
     assert_eq!(t.accept(5).unwrap_err().0, result::WRONG_STATE);
     assert_eq!(t.accept(6).unwrap_err().0, result::NOT_FOUND);
 }
@@ -196,7 +202,7 @@ fn auto_hangup_ends_the_call_after_the_set_seconds_of_talk() {
     t.handle_timeout(t1 + Duration::from_secs(10));
     let a = drain(&mut t);
     assert_eq!(sip(&a), vec![CallAction::Bye(5)]);
-    assert_eq!(notifies(&a), vec![2007]);
+    assert_eq!(notifies(&a), vec![Event::CallEnded]);
 }
 
 #[test]
@@ -231,7 +237,7 @@ fn waiting_call_accept_holds_the_live_call_first() {
     // A second call rings as call waiting, never auto-answered.
     t.incoming(t0, 2, peer(), false, None);
     let a = drain(&mut t);
-    assert_eq!(notifies(&a), vec![2002]);
+    assert_eq!(notifies(&a), vec![Event::CallIncoming]);
     assert!(a.contains(&CallAction::Media(CallEvent::Incoming {
         call_id: 2,
         auto_answer: false
@@ -242,7 +248,7 @@ fn waiting_call_accept_holds_the_live_call_first() {
         vec![CallAction::Hold(1), CallAction::Answer(2)]
     );
     t.hold_done(1, true, true);
-    assert_eq!(notifies(&drain(&mut t)), vec![2018]);
+    assert_eq!(notifies(&drain(&mut t)), vec![Event::HoldSuccess]);
     assert_eq!(t.state(1), Some(CallState::Hold));
 }
 
@@ -280,22 +286,22 @@ fn hold_and_unhold_report_success_and_failure() {
         "one at a time"
     );
     t.hold_done(1, true, false);
-    assert_eq!(notifies(&drain(&mut t)), vec![2019]);
+    assert_eq!(notifies(&drain(&mut t)), vec![Event::HoldFailed]);
     assert_eq!(t.state(1), Some(CallState::Live));
     t.hold(1).unwrap();
     t.hold_done(1, true, true);
     let a = drain(&mut t);
-    assert_eq!(notifies(&a), vec![2018]);
+    assert_eq!(notifies(&a), vec![Event::HoldSuccess]);
     assert!(a.contains(&CallAction::Media(CallEvent::Held { call_id: 1 })));
     t.unhold(1).unwrap();
     t.hold_done(1, false, true);
-    assert_eq!(notifies(&drain(&mut t)), vec![2020]);
+    assert_eq!(notifies(&drain(&mut t)), vec![Event::UnholdSuccess]);
     assert_eq!(t.state(1), Some(CallState::Live));
     t.hold(1).unwrap();
     t.hold_done(1, true, true);
     t.unhold(1).unwrap();
     t.hold_done(1, false, false);
-    assert_eq!(notifies(&drain(&mut t))[1], 2021);
+    assert_eq!(notifies(&drain(&mut t))[1], Event::UnholdFailed);
 }
 
 #[test]
@@ -307,8 +313,8 @@ fn snapshot_has_the_latest_event_of_each_call() {
     t.incoming(t0, 2, peer(), false, None);
     let s = t.snapshot();
     assert_eq!(
-        s.iter().map(|e| e.notify).collect::<Vec<_>>(),
-        vec![2004, 2002]
+        s.iter().filter_map(PageEvent::event).collect::<Vec<_>>(),
+        vec![Event::CallRingback, Event::CallIncoming]
     );
 }
 
@@ -319,7 +325,10 @@ fn snapshot_keeps_the_life_cycle_event_not_rtp_created() {
     t.connected(Instant::now(), 1);
     t.media_up(1);
     let s = t.snapshot();
-    assert_eq!(s.iter().map(|e| e.notify).collect::<Vec<_>>(), vec![2006]);
+    assert_eq!(
+        s.iter().filter_map(PageEvent::event).collect::<Vec<_>>(),
+        vec![Event::CallConnected]
+    );
     assert_eq!(s[0].param["callInfo"]["callState"], 3);
 }
 
@@ -357,7 +366,7 @@ fn session_timer_ends_a_call_the_peer_stopped_refreshing() {
     t.handle_timeout(t1 + Duration::from_secs(60));
     let a = drain(&mut t);
     assert_eq!(sip(&a), vec![CallAction::Bye(5)]);
-    assert_eq!(notifies(&a), vec![2007]);
+    assert_eq!(notifies(&a), vec![Event::CallEnded]);
     assert_eq!(ended_reason(&a), Some(408));
     assert!(t.is_empty());
 }
@@ -487,7 +496,7 @@ fn a_second_challenge_is_answered_once_then_the_call_fails() {
     t.invite_failed(1, 401, InviteFailure::NewChallenge);
     let a = drain(&mut t);
     assert_eq!(sip(&a), vec![]);
-    assert_eq!(notifies(&a), vec![2007]);
+    assert_eq!(notifies(&a), vec![Event::CallEnded]);
     assert_eq!(ended_reason(&a), Some(401));
     t.invite_failed(1, 403, InviteFailure::Final);
     assert!(drain(&mut t).is_empty(), "an ended call is left alone");
@@ -505,10 +514,10 @@ fn media_timeout_hangs_up_a_live_call_with_reason_408() {
     let ended = actions
         .iter()
         .find_map(|a| match a {
-            CallAction::Page(e) if e.notify == 2007 => Some(e.clone()),
+            CallAction::Page(e) if e.event() == Some(Event::CallEnded) => Some(e.clone()),
             _ => None,
         })
-        .expect("2007");
+        .expect("call ended");
     assert_eq!(ended.param["callInfo"]["reasonCode"], 408);
 }
 

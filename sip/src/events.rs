@@ -1,6 +1,8 @@
-//! The page events of PROTOCOL.md (1004–1009, 2002–2022), built in one place
-//! so that every `param` has exactly the documented shape.
+//! The page events the SIP user agent sends (the catalogue's login and call
+//! events), built in one place so that every `param` has exactly the
+//! documented shape.
 
+use seatphone_protocol::Event;
 use serde_json::{json, Value};
 
 /// One event for the page: `{"description", "notify", "param"}` on the wire.
@@ -12,12 +14,17 @@ pub struct PageEvent {
 }
 
 impl PageEvent {
-    fn new(notify: u32, description: &str, param: Value) -> Self {
+    fn new(event: Event, param: Value) -> Self {
         Self {
-            notify,
-            description: description.to_owned(),
+            notify: event.notify(),
+            description: event.description().to_owned(),
             param,
         }
+    }
+
+    /// The standard event this is.
+    pub fn event(&self) -> Option<Event> {
+        Event::from_notify(self.notify)
     }
 }
 
@@ -28,8 +35,7 @@ pub const ENDCALL_UNKNOWN: u64 = 50_331_670;
 /// else 4 ("UAP"), as the reference gives them.
 pub fn login_success(user: &str, pool: bool) -> PageEvent {
     PageEvent::new(
-        1004,
-        "TSDK_E_LOGIN_EVT_LOGIN_SUCCESS",
+        Event::LoginSuccess,
         json!({
             "loginSuccessInfo": {"confEnvType": 0},
             "serviceAccountType": if pool { 5 } else { 4 },
@@ -42,8 +48,7 @@ pub fn login_success(user: &str, pool: bool) -> PageEvent {
 
 pub fn login_failed(user: &str, reason: u16) -> PageEvent {
     PageEvent::new(
-        1005,
-        "TSDK_E_LOGIN_EVT_LOGIN_FAILED",
+        Event::LoginFailed,
         json!({
             "loginFailedInfo": {"reasonCode": reason, "reasonDescription": reason_text(reason)},
             "user_number": user,
@@ -55,97 +60,90 @@ pub fn login_failed(user: &str, reason: u16) -> PageEvent {
 
 pub fn logout_success(user: &str) -> PageEvent {
     PageEvent::new(
-        1006,
-        "TSDK_E_LOGIN_EVT_LOGOUT_SUCCESS",
+        Event::LogoutSuccess,
         json!({"user_number": user, "register_state": 4}),
     )
 }
 
 pub fn logout_failed(user: &str, reason: u16) -> PageEvent {
     PageEvent::new(
-        1007,
-        "TSDK_E_LOGIN_EVT_LOGOUT_FAILED",
+        Event::LogoutFailed,
         json!({"user_number": user, "reason_code": reason}),
     )
 }
 
 pub fn force_logout(user: &str, reason: u16) -> PageEvent {
     PageEvent::new(
-        1008,
-        "TSDK_E_LOGIN_EVT_FORCE_LOGOUT",
+        Event::ForceLogout,
         json!({"user_number": user, "reason_code": reason}),
     )
 }
 
 pub fn account_status(user: &str, state: u8, reason: u16, server: &str) -> PageEvent {
     PageEvent::new(
-        1009,
-        "TSDK_E_LOGIN_EVT_VOIP_ACCOUNT_STATUS",
+        Event::AccountStatus,
         json!({"user_number": user, "register_state": state, "reason_code": reason, "server": server}),
     )
 }
 
 pub fn call_incoming(id: u32, info: Value, maybe_video: bool) -> PageEvent {
     PageEvent::new(
-        2002,
-        "TSDK_E_CALL_EVT_CALL_INCOMING",
+        Event::CallIncoming,
         json!({"callId": id, "call_id": id, "callInfo": info, "maybeVideoCall": u8::from(maybe_video)}),
     )
 }
 
 pub fn call_outgoing(id: u32, info: Value) -> PageEvent {
-    with_info(2003, "TSDK_E_CALL_EVT_CALL_OUTGOING", id, info)
+    with_info(Event::CallOutgoing, id, info)
 }
 
 pub fn call_ringback(id: u32) -> PageEvent {
-    bare(2004, "TSDK_E_CALL_EVT_CALL_RINGBACK", id)
+    bare(Event::CallRingback, id)
 }
 
 pub fn rtp_created(id: u32) -> PageEvent {
-    bare(2005, "TSDK_E_CALL_EVT_CALL_RTP_CREATED", id)
+    bare(Event::CallRtpCreated, id)
 }
 
 pub fn call_connected(id: u32, info: Value) -> PageEvent {
-    with_info(2006, "TSDK_E_CALL_EVT_CALL_CONNECTED", id, info)
+    with_info(Event::CallConnected, id, info)
 }
 
 pub fn call_ended(id: u32, info: Value) -> PageEvent {
-    with_info(2007, "TSDK_E_CALL_EVT_CALL_ENDED", id, info)
+    with_info(Event::CallEnded, id, info)
 }
 
 pub fn hold_result(id: u32, ok: bool) -> PageEvent {
     if ok {
-        bare(2018, "TSDK_E_CALL_EVT_HOLD_SUCCESS", id)
+        bare(Event::HoldSuccess, id)
     } else {
-        bare(2019, "TSDK_E_CALL_EVT_HOLD_FAILED", id)
+        bare(Event::HoldFailed, id)
     }
 }
 
 pub fn unhold_result(id: u32, ok: bool) -> PageEvent {
     if ok {
-        bare(2020, "TSDK_E_CALL_EVT_UNHOLD_SUCCESS", id)
+        bare(Event::UnholdSuccess, id)
     } else {
-        bare(2021, "TSDK_E_CALL_EVT_UNHOLD_FAILED", id)
+        bare(Event::UnholdFailed, id)
     }
 }
 
 /// Notify 2022 for `endCall` of a call that does not exist.
 pub fn endcall_failed(id: u64) -> PageEvent {
     PageEvent::new(
-        2022,
-        "TSDK_E_CALL_EVT_ENDCALL_FAILED",
+        Event::EndCallFailed,
         json!({"callId": id, "call_id": id, "result": ENDCALL_UNKNOWN}),
     )
 }
 
-fn bare(notify: u32, description: &str, id: u32) -> PageEvent {
-    PageEvent::new(notify, description, json!({"callId": id, "call_id": id}))
+fn bare(event: Event, id: u32) -> PageEvent {
+    PageEvent::new(event, json!({"callId": id, "call_id": id}))
 }
 
-fn with_info(notify: u32, description: &str, id: u32, info: Value) -> PageEvent {
+fn with_info(event: Event, id: u32, info: Value) -> PageEvent {
     PageEvent::new(
-        notify,
-        description,
+        event,
         json!({"callId": id, "call_id": id, "callInfo": info}),
     )
 }

@@ -50,9 +50,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use seatphone_plugin_api::{
-    AnswerRequest, AnswerResponse, CallEvent, OfferRequest, OfferResponse, Request, Response,
-    StartRequest, StopRequest,
+use seatphone_protocol::{
+    AnswerRequest, AnswerResponse, CallEvent, Capability, OfferRequest, OfferResponse, Request,
+    Response, StartRequest, StopRequest,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -105,7 +105,7 @@ impl Default for SipConfig {
 }
 
 /// Implemented by the host over the loaded plugins
-/// (see `seatphone_plugin_api::wire` for the types). Every method must
+/// (see `seatphone_protocol::wire` for the types). Every method must
 /// return quickly: it is called from the SIP task.
 pub trait Media: Send + Sync + 'static {
     /// Media kinds some loaded plugin serves (`audio`, `video`).
@@ -118,9 +118,15 @@ pub trait Media: Send + Sync + 'static {
     fn start(&self, req: StartRequest) -> Result<(), String>;
     fn stop(&self, req: StopRequest);
     fn call_event(&self, ev: CallEvent);
-    /// Sends a command to the plugin owning `capability` (DTMF when
-    /// `dtmf_mode` is not 4 goes to "audio").
-    fn forward(&self, capability: &str, request: Request, reply: Box<dyn FnOnce(Response) + Send>);
+    /// Sends a command to the plugin owning `capability` (the catalogue's
+    /// `forwarded_to`: DTMF when `dtmf_mode` is not 4 goes to `audio`);
+    /// result 4 when no loaded plugin has it.
+    fn forward(
+        &self,
+        capability: Capability,
+        request: Request,
+        reply: Box<dyn FnOnce(Response) + Send>,
+    );
 }
 
 /// The callback that carries events to the page.
@@ -174,17 +180,15 @@ impl Sip {
         })
     }
 
-    /// The host-owned SIP commands of PROTOCOL.md: `tsdk_set_config_param`,
-    /// `tsdk_login`, `tsdk_logout`, `tsdk_start_call`,
-    /// `tsdk_start_anonymous_call`, `tsdk_accept_call`, `tsdk_end_call`,
-    /// `tsdk_hold_call`, `tsdk_unhold_call`, `tsdk_send_dtmf`, `SetAnswerWay`.
+    /// The host-owned commands of the catalogue (owner `Host`: config,
+    /// register, calls, hold, DTMF, answer modes).
     /// `reply` is called before any event the command causes.
     pub fn command(&self, request: Request, reply: Reply) {
         if let Err(mpsc::error::SendError(HostInput::Command(_, reply))) =
             self.input.send(HostInput::Command(request, reply))
         {
             reply(Response::error(
-                seatphone_plugin_api::result::FAILED,
+                seatphone_protocol::result::FAILED,
                 "the SIP user agent has stopped",
             ));
         }

@@ -7,10 +7,11 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+pub use seatphone_protocol::{Command, Event};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::process::{Child, Command};
+use tokio::process::{Child, Command as Process};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
@@ -98,11 +99,14 @@ pub struct Options {
     pub env: Vec<(String, String)>,
 }
 
+/// Every plugin the workspace builds, by name (`plugin_library`).
+pub const WORKSPACE_PLUGINS: &[&str] = &["audio", "video"];
+
 impl Default for Options {
     /// Every plugin of the workspace.
     fn default() -> Self {
         Self {
-            plugins: ["audio", "video", "share", "capture"]
+            plugins: WORKSPACE_PLUGINS
                 .iter()
                 .map(|n| plugin_library(n))
                 .collect(),
@@ -149,7 +153,7 @@ impl Seatphone {
         );
         let config_path = dir.path().join("seatphone.toml");
         std::fs::write(&config_path, config).unwrap();
-        let child = Command::new(build_dir().join("seatphone"))
+        let child = Process::new(build_dir().join("seatphone"))
             .arg("--config")
             .arg(&config_path)
             .envs(options.env.iter().cloned())
@@ -238,17 +242,18 @@ impl Seatphone {
     /// Points the host at a registrar on 127.0.0.1 (`config`, UDP).
     pub async fn configure(page: &mut Page, registrar_port: u16) {
         let config = serde_json::json!({"networkInfo": {"serverAddr": "127.0.0.1", "sipServerPort": registrar_port, "sipTransportMode": 0}});
-        let r = page.request(65539, "tsdk_set_config_param", config).await;
+        let r = page.request(Command::SetConfigParam, config).await;
         assert_eq!(r["result"], 0, "config: {r}");
     }
 
-    /// `register` and wait for 1004 (registered).
+    /// `register` and wait for "login success".
     pub async fn register(page: &mut Page, user: &str, password: &str) -> Value {
         let login =
             serde_json::json!({"sipNum": user, "sipName": user, "sipPwd": password, "sipMode": 4});
-        let r = page.request(65537, "tsdk_login", login).await;
+        let r = page.request(Command::Login, login).await;
         assert_eq!(r["result"], 0, "register: {r}");
-        page.event(1004, Duration::from_secs(10)).await
+        page.event(Event::LoginSuccess, Duration::from_secs(10))
+            .await
     }
 
     /// A call page, configured for the registrar on 127.0.0.1:`registrar_port`
@@ -260,13 +265,14 @@ impl Seatphone {
         page
     }
 
-    /// `startCall` to `callee`; returns the callId once the call is connected (2006).
+    /// `startCall` to `callee`; returns the callId once the call is connected.
     pub async fn call(page: &mut Page, callee: &str) -> Value {
         let start = serde_json::json!({"calleeNumber": callee, "isVideo": false});
-        let r = page.request(67537, "tsdk_start_call", start).await;
+        let r = page.request(Command::StartCall, start).await;
         assert_eq!(r["result"], 0, "startCall: {r}");
         let id = r["param"]["callId"].clone();
-        page.event(2006, Duration::from_secs(10)).await;
+        page.event(Event::CallConnected, Duration::from_secs(10))
+            .await;
         id
     }
 
@@ -389,9 +395,16 @@ impl Page {
             .expect("send frame");
     }
 
-    /// Sends a request and returns its response; events that arrive first
-    /// stay queued for [`Page::event`].
-    pub async fn request(&mut self, cmd: u32, description: &str, param: Value) -> Value {
+    /// Sends a standard command and returns its response; events that
+    /// arrive first stay queued for [`Page::event`].
+    pub async fn request(&mut self, command: Command, param: Value) -> Value {
+        self.request_raw(command.cmd(), command.description(), param)
+            .await
+    }
+
+    /// Sends a request as written: a plugin's own command, or a number and
+    /// description that do not belong together.
+    pub async fn request_raw(&mut self, cmd: u32, description: &str, param: Value) -> Value {
         self.seq += 1;
         let seq = self.seq;
         let frame = json!({ "cmd": cmd, "description": description, "param": param, "seq": seq });
@@ -429,8 +442,10 @@ impl Page {
         gone
     }
 
-    /// Waits for the event `notify`, keeping the others queued.
-    pub async fn event(&mut self, notify: u64, timeout: Duration) -> Value {
+    /// Waits for the event `notify` (an [`Event`], or a plugin's own
+    /// number), keeping the others queued.
+    pub async fn event(&mut self, notify: impl Into<u32>, timeout: Duration) -> Value {
+        let notify = notify.into();
         if let Some(i) = self.pending.iter().position(|f| f["notify"] == notify) {
             return self.pending.remove(i).unwrap();
         }
@@ -492,4 +507,11 @@ pub fn assert_error(response: &Value, result: u64) {
     assert_eq!(response["result"], result, "{response}");
     let msg = response["errMsg"].as_str().unwrap_or("");
     assert!(msg.len() > 5, "errMsg must say why: {response}");
+}
+
+/// A request frame of `command` as text, with the rest of its members as
+/// written (`,"seq":4`), for tests that send frames by hand.
+pub fn frame_text(command: Command, rest: &str) -> String {
+    let (cmd, d) = (command.cmd(), command.description());
+    format!(r#"{{"cmd":{cmd},"description":"{d}"{rest}}}"#)
 }

@@ -7,14 +7,14 @@
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::host::{build_dir, http_get, plugin_files, plugin_library, Page, CALL};
+use crate::host::{build_dir, http_get, plugin_files, plugin_library, Command, Event, Page, CALL};
 use crate::peers::{free_port, stop_child, wait_until};
 
 // ---------------------------------------------------------------- /proc
@@ -101,7 +101,7 @@ pub fn dump_smaps_if_asked(pids: &[u32], dir: &Path) {
 
 /// Clock ticks per second of `/proc/<pid>/stat` times.
 pub fn clock_ticks() -> f64 {
-    Command::new("getconf")
+    Process::new("getconf")
         .arg("CLK_TCK")
         .output()
         .ok()
@@ -257,7 +257,7 @@ impl BenchHost {
         );
         let config_path = dir.path().join("seatphone.toml");
         std::fs::write(&config_path, config)?;
-        let mut cmd = Command::new(build_dir().join("seatphone"));
+        let mut cmd = Process::new(build_dir().join("seatphone"));
         cmd.arg("--config")
             .arg(&config_path)
             .envs(spec.env.iter().cloned())
@@ -319,20 +319,20 @@ impl BenchHost {
         let config = json!({"networkInfo": {"serverAddr": "127.0.0.1", "sipServerPort": registrar_port, "sipTransportMode": 0},
                             "media": {"trans_mode": 0},
                             "audio": {"audio_codec": audio_codec, "audio_aec": 0, "audio_anr": 0, "audio_agc": 0}});
-        let r = page.request(65539, "tsdk_set_config_param", config).await;
+        let r = page.request(Command::SetConfigParam, config).await;
         if r["result"] != 0 {
             return Err(format!("config: {r}"));
         }
         let login =
             json!({"sipNum": user, "sipName": user, "sipPwd": format!("pass{user}"), "sipMode": 4});
-        let r = page.request(65537, "tsdk_login", login).await;
+        let r = page.request(Command::Login, login).await;
         if r["result"] != 0 {
             return Err(format!("register: {r}"));
         }
-        wait_event(page, 1004, Duration::from_secs(10))
+        wait_event(page, Event::LoginSuccess, Duration::from_secs(10))
             .await
             .map(|_| ())
-            .ok_or_else(|| format!("no 1004 (registered) for {user}"))
+            .ok_or_else(|| format!("no login success (registered) for {user}"))
     }
 
     /// SIGTERM to the group, then SIGKILL after 5 s.
@@ -357,7 +357,8 @@ fn keep_if_asked(dir: &mut tempfile::TempDir) {
 }
 
 /// Like `Page::event` but `None` on timeout instead of a panic; other frames stay queued.
-pub async fn wait_event(page: &mut Page, notify: u64, timeout: Duration) -> Option<Value> {
+pub async fn wait_event(page: &mut Page, event: Event, timeout: Duration) -> Option<Value> {
+    let notify = event.notify();
     let deadline = Instant::now() + timeout;
     let mut kept = Vec::new();
     let mut found = None;
@@ -452,7 +453,7 @@ impl BenchBaresip {
         std::fs::write(dir.path().join("accounts"), accounts)?;
         std::fs::write(dir.path().join("contacts"), "")?;
         let log = std::fs::File::create(dir.path().join("baresip.log"))?;
-        let mut cmd = Command::new("baresip");
+        let mut cmd = Process::new("baresip");
         cmd.arg("-f")
             .arg(dir.path())
             .envs(spec.env.iter().cloned())
@@ -681,7 +682,7 @@ impl BenchSipp {
             std::fs::write(dir.path().join(name), text)?;
         }
         let out = std::fs::File::create(dir.path().join("sipp.out"))?;
-        let mut cmd = Command::new("sipp");
+        let mut cmd = Process::new("sipp");
         cmd.current_dir(dir.path())
             .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
             .args(["-p", &port.to_string(), "-mp", &media_port.to_string()])

@@ -7,14 +7,14 @@
 use std::io::Write;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command as Process, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use seatphone_tests::audio_check::{
     dominant_frequency, longest_gap_ms, rms_dbfs, write_sine_wav, Recording,
 };
-use seatphone_tests::host::{plugin_library, Options, Page, Seatphone};
+use seatphone_tests::host::{plugin_library, Command, Event, Options, Page, Seatphone};
 use seatphone_tests::peers::baresip::read_netstrings;
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
 use seatphone_tests::peers::{free_port, stop_child, wait_until};
@@ -29,6 +29,9 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// The host's microphone: 440 Hz at −9 dBFS.
 const HOST_HZ: f64 = 440.0;
 const HOST_AMPLITUDE: f64 = 0.5;
+/// The audio plugin's own events (PROTOCOL.md "Audio plugin events").
+const DTMF_RECEIVED: u32 = 3001;
+const DEVICE_FALLBACK: u32 = 3002;
 const PEER_HZ: f64 = 1000.0;
 
 /// baresip answering automatically, sending `ausine` at 1 kHz, recording
@@ -80,7 +83,7 @@ impl TonePeer {
         std::fs::write(dir.path().join("accounts"), account).unwrap();
         std::fs::write(dir.path().join("contacts"), "").unwrap();
         let log = std::fs::File::create(dir.path().join("baresip.log")).unwrap();
-        let mut cmd = Command::new("baresip");
+        let mut cmd = Process::new("baresip");
         cmd.arg("-f")
             .arg(dir.path())
             .stdin(Stdio::null())
@@ -183,20 +186,19 @@ async fn configure(page: &mut Page, registrar: u16, codecs: &str, trans_mode: u3
         "media": {"trans_mode": trans_mode},
         "audio": {"audio_codec": codecs, "dtmf_mode": 1},
     });
-    let r = page.request(65539, "tsdk_set_config_param", config).await;
+    let r = page.request(Command::SetConfigParam, config).await;
     assert_eq!(r["result"], 0, "config: {r}");
 }
 
 async fn call_peer(page: &mut Page) -> Value {
     let r = page
         .request(
-            67537,
-            "tsdk_start_call",
+            Command::StartCall,
             json!({"calleeNumber": "1002", "isVideo": false}),
         )
         .await;
     assert_eq!(r["result"], 0, "{r}");
-    page.event(2006, T).await;
+    page.event(Event::CallConnected, T).await;
     r["param"]["callId"].clone()
 }
 
@@ -229,13 +231,13 @@ async fn tone_call(host_codecs: &str, peer_codec: &str, trans_mode: u32, peer_sr
     configure(&mut page, kam.port, host_codecs, trans_mode).await;
     Seatphone::register(&mut page, "1001", "pass1001").await;
     let call_id = call_peer(&mut page).await;
-    page.event(2005, T).await;
+    page.event(Event::CallRtpCreated, T).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     let r = page
-        .request(67539, "tsdk_end_call", json!({"callId": call_id}))
+        .request(Command::EndCall, json!({"callId": call_id}))
         .await;
     assert_eq!(r["result"], 0, "{r}");
-    page.event(2007, T).await;
+    page.event(Event::CallEnded, T).await;
     assert!(
         wait_until(T, || peer.has_event("CALL_CLOSED")),
         "{:?}",
@@ -328,15 +330,11 @@ async fn audio_dtmf_crosses_both_ways_as_rfc4733() {
     configure(&mut page, kam.port, "0", 0).await;
     Seatphone::register(&mut page, "1001", "pass1001").await;
     let call_id = call_peer(&mut page).await;
-    page.event(2005, T).await;
+    page.event(Event::CallRtpCreated, T).await;
     let keys: Vec<u64> = (0..12).collect();
     for k in &keys {
         let r = page
-            .request(
-                67540,
-                "tsdk_send_dtmf",
-                json!({"callId": call_id, "tone": k}),
-            )
+            .request(Command::SendDtmf, json!({"callId": call_id, "tone": k}))
             .await;
         assert_eq!(r["result"], 0, "{r}");
     }
@@ -362,14 +360,14 @@ async fn audio_dtmf_crosses_both_ways_as_rfc4733() {
     }
     let mut heard = Vec::new();
     for _ in 0..3 {
-        let e = page.event(3001, T).await;
+        let e = page.event(DTMF_RECEIVED, T).await;
         assert_eq!(e["param"]["callId"], call_id);
         assert_eq!(e["param"]["method"], "rfc4733");
         heard.push(e["param"]["tone"].as_u64().unwrap());
     }
     assert_eq!(heard, vec![1, 5, 11]);
     let r = page
-        .request(67539, "tsdk_end_call", json!({"callId": call_id}))
+        .request(Command::EndCall, json!({"callId": call_id}))
         .await;
     assert_eq!(r["result"], 0);
     drop(host);
@@ -388,23 +386,15 @@ async fn audio_qos_reaches_the_page_every_5_s_and_mute_silences_the_peer() {
     let call_id = call_peer(&mut page).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let r = page
-        .request(
-            67547,
-            "tsdk_mute_mic",
-            json!({"callId": call_id, "isMute": 1}),
-        )
+        .request(Command::MuteMic, json!({"callId": call_id, "isMute": 1}))
         .await;
     assert_eq!(r["result"], 0, "{r}");
     tokio::time::sleep(Duration::from_secs(2)).await;
     let r = page
-        .request(
-            67547,
-            "tsdk_mute_mic",
-            json!({"callId": call_id, "isMute": 0}),
-        )
+        .request(Command::MuteMic, json!({"callId": call_id, "isMute": 0}))
         .await;
     assert_eq!(r["result"], 0, "{r}");
-    let qos = page.event(2028, T).await;
+    let qos = page.event(Event::LocalQos, T).await;
     let p = &qos["param"];
     assert_eq!(p["callId"], call_id);
     assert_eq!(p["codec"], "PCMA");
@@ -412,10 +402,10 @@ async fn audio_qos_reaches_the_page_every_5_s_and_mute_silences_the_peer() {
     assert!(p["sendPackets"].as_u64().unwrap() > 100, "{qos}");
     tokio::time::sleep(Duration::from_secs(2)).await;
     let r = page
-        .request(67539, "tsdk_end_call", json!({"callId": call_id}))
+        .request(Command::EndCall, json!({"callId": call_id}))
         .await;
     assert_eq!(r["result"], 0);
-    page.event(2007, T).await;
+    page.event(Event::CallEnded, T).await;
     assert!(wait_until(T, || peer.has_event("CALL_CLOSED")));
     tokio::time::sleep(Duration::from_millis(300)).await;
     let heard = peer.recording("dec");
@@ -485,7 +475,7 @@ async fn audio_call_on_real_pulseaudio_devices() {
     let host = Seatphone::start(pulse_devices(&pulse)).await;
     let mut page = host.call_page().await;
     let mics = page
-        .request(67550, "tsdk_get_devices", json!({"deviceType": 0}))
+        .request(Command::GetDevices, json!({"deviceType": 0}))
         .await;
     assert_eq!(
         mics["param"]["deviceInfo"][0]["deviceName"], "pulse",
@@ -496,10 +486,10 @@ async fn audio_call_on_real_pulseaudio_devices() {
     let call_id = call_peer(&mut page).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     let r = page
-        .request(67539, "tsdk_end_call", json!({"callId": call_id}))
+        .request(Command::EndCall, json!({"callId": call_id}))
         .await;
     assert_eq!(r["result"], 0);
-    page.event(2007, T).await;
+    page.event(Event::CallEnded, T).await;
     assert!(wait_until(T, || peer.has_event("CALL_CLOSED")));
     tokio::time::sleep(Duration::from_millis(300)).await;
     let fallbacks: Vec<Value> = page
@@ -594,10 +584,10 @@ async fn audio_pulseaudio_speaker_starting_late_is_waited_for() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     recorder.stop();
     let r = page
-        .request(67539, "tsdk_end_call", json!({"callId": call_id}))
+        .request(Command::EndCall, json!({"callId": call_id}))
         .await;
     assert_eq!(r["result"], 0);
-    page.event(2007, T).await;
+    page.event(Event::CallEnded, T).await;
     let logs = host.all_logs();
     assert_devices_kept(&logs);
 
@@ -630,24 +620,23 @@ async fn audio_incoming_call_from_baresip_is_answered_with_its_opus_offer() {
     configure(&mut page, kam.port, "112,9,0", 0).await;
     Seatphone::register(&mut page, "1001", "pass1001").await;
     peer.command("dial", "sip:1001@127.0.0.1");
-    let incoming = page.event(2002, T).await;
+    let incoming = page.event(Event::CallIncoming, T).await;
     let call_id = incoming["param"]["callId"].clone();
     let r = page
         .request(
-            67538,
-            "tsdk_accept_call",
+            Command::AcceptCall,
             json!({"callId": call_id, "isVideo": false}),
         )
         .await;
     assert_eq!(r["result"], 0, "{r}");
-    page.event(2006, T).await;
-    page.event(2005, T).await;
+    page.event(Event::CallConnected, T).await;
+    page.event(Event::CallRtpCreated, T).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     let r = page
-        .request(67539, "tsdk_end_call", json!({"callId": call_id}))
+        .request(Command::EndCall, json!({"callId": call_id}))
         .await;
     assert_eq!(r["result"], 0);
-    page.event(2007, T).await;
+    page.event(Event::CallEnded, T).await;
     assert!(wait_until(T, || peer.has_event("CALL_CLOSED")));
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
@@ -702,31 +691,27 @@ async fn audio_g729_between_two_hosts() {
     Seatphone::register(&mut b, "1003", "pass1003").await;
     let r = a
         .request(
-            67537,
-            "tsdk_start_call",
+            Command::StartCall,
             json!({"calleeNumber": "1003", "isVideo": false}),
         )
         .await;
     assert_eq!(r["result"], 0, "{r}");
     let call_a = r["param"]["callId"].clone();
-    let incoming = b.event(2002, T).await;
+    let incoming = b.event(Event::CallIncoming, T).await;
     let call_b = incoming["param"]["callId"].clone();
     let r = b
         .request(
-            67538,
-            "tsdk_accept_call",
+            Command::AcceptCall,
             json!({"callId": call_b, "isVideo": false}),
         )
         .await;
     assert_eq!(r["result"], 0, "{r}");
-    a.event(2006, T).await;
+    a.event(Event::CallConnected, T).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
-    let r = a
-        .request(67539, "tsdk_end_call", json!({"callId": call_a}))
-        .await;
+    let r = a.request(Command::EndCall, json!({"callId": call_a})).await;
     assert_eq!(r["result"], 0);
-    a.event(2007, T).await;
-    b.event(2007, T).await;
+    a.event(Event::CallEnded, T).await;
+    b.event(Event::CallEnded, T).await;
     let level = 20.0 * (HOST_AMPLITUDE / 2f64.sqrt()).log10();
     assert!(host_a.all_logs().contains("media starts: G729"));
     assert_tone(
@@ -756,24 +741,24 @@ async fn audio_hold_stops_what_the_host_hears_and_unhold_brings_it_back() {
     let call_id = call_peer(&mut page).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let r = page
-        .request(67804, "tsdk_hold_call", json!({"callId": call_id}))
+        .request(Command::HoldCall, json!({"callId": call_id}))
         .await;
     assert_eq!(r["result"], 0, "{r}");
-    page.event(2018, T).await;
+    page.event(Event::HoldSuccess, T).await;
     let held_at = Recording::read(&speaker).unwrap().seconds();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let r = page
-        .request(67805, "tsdk_unhold_call", json!({"callId": call_id}))
+        .request(Command::UnholdCall, json!({"callId": call_id}))
         .await;
     assert_eq!(r["result"], 0, "{r}");
-    page.event(2020, T).await;
+    page.event(Event::UnholdSuccess, T).await;
     let resumed_at = Recording::read(&speaker).unwrap().seconds();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let r = page
-        .request(67539, "tsdk_end_call", json!({"callId": call_id}))
+        .request(Command::EndCall, json!({"callId": call_id}))
         .await;
     assert_eq!(r["result"], 0);
-    page.event(2007, T).await;
+    page.event(Event::CallEnded, T).await;
     let rec = Recording::read(&speaker).unwrap();
     let held = rec.slice(held_at + 0.5, resumed_at - 0.2);
     assert!(
@@ -811,7 +796,7 @@ async fn audio_sound_server_vanishing_mid_call_falls_back_and_tells_the_page() {
     drop(pulse);
     let mut types = Vec::new();
     for _ in 0..2 {
-        let e = page.event(3002, T).await;
+        let e = page.event(DEVICE_FALLBACK, T).await;
         assert_eq!(e["description"], "AUDIO_EVT_DEVICE_FALLBACK");
         assert!(e["param"]["reason"].is_string(), "{e}");
         types.push(e["param"]["deviceType"].as_u64().unwrap());
@@ -822,10 +807,10 @@ async fn audio_sound_server_vanishing_mid_call_falls_back_and_tells_the_page() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(!peer.has_event("CALL_CLOSED"));
     let r = page
-        .request(67539, "tsdk_end_call", json!({"callId": call_id}))
+        .request(Command::EndCall, json!({"callId": call_id}))
         .await;
     assert_eq!(r["result"], 0, "{r}");
-    page.event(2007, T).await;
+    page.event(Event::CallEnded, T).await;
     drop(host);
 }
 

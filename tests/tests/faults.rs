@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use seatphone_tests::host::{Options, Seatphone};
+use seatphone_tests::host::{Command, Event, Options, Seatphone};
 use seatphone_tests::plugins;
 use serde_json::json;
 
@@ -30,25 +30,18 @@ async fn plugin_aborting_at_load_is_skipped_by_the_restarted_engine_and_named_in
         .iter()
         .map(|p| p["name"].clone())
         .collect();
-    assert_eq!(
-        names,
-        [
-            json!("audio"),
-            json!("capture"),
-            json!("share"),
-            json!("video")
-        ]
-    );
+    assert_eq!(names, [json!("audio"), json!("video")]);
 
     let mut daemon = host.daemon_page().await;
     let state = daemon.next_frame(Duration::from_secs(5)).await.unwrap();
     assert_eq!(
-        state["notify"], 1,
+        state["notify"],
+        Event::ServiceStartup.notify(),
         "a page arriving after the recovery sees the engine up: {state}"
     );
     let mut page = host.call_page().await;
     assert_eq!(
-        page.request(67578, "tsdk_get_mic_volume", json!({})).await["result"],
+        page.request(Command::GetMicVolume, json!({})).await["result"],
         0
     );
 }
@@ -56,7 +49,7 @@ async fn plugin_aborting_at_load_is_skipped_by_the_restarted_engine_and_named_in
 mod with_peers {
     use std::time::Duration;
 
-    use seatphone_tests::host::{signal, Options, Seatphone};
+    use seatphone_tests::host::{signal, Event, Options, Seatphone};
     use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
     use seatphone_tests::peers::wait_until;
 
@@ -79,7 +72,9 @@ mod with_peers {
 
         kam.stop();
         let lost = loop {
-            let e = page.event(1009, Duration::from_secs(15)).await;
+            let e = page
+                .event(Event::AccountStatus, Duration::from_secs(15))
+                .await;
             if e["param"]["register_state"] != 3 {
                 break e;
             }
@@ -95,7 +90,9 @@ mod with_peers {
         })
         .expect("kamailio again");
         loop {
-            let e = page.event(1009, Duration::from_secs(20)).await;
+            let e = page
+                .event(Event::AccountStatus, Duration::from_secs(20))
+                .await;
             if e["param"]["register_state"] == 3 {
                 break;
             }
@@ -112,7 +109,7 @@ mod with_peers {
         let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
         let host = Seatphone::start(Options::default()).await;
         let mut daemon = host.daemon_page().await;
-        daemon.event(1, T).await;
+        daemon.event(Event::ServiceStartup, T).await;
         let mut page = host.registered_page(kam.port, "1001").await;
         assert_eq!(kam.contacts("1001").len(), 1);
 
@@ -121,8 +118,8 @@ mod with_peers {
             page.closes_within(T).await.is_some(),
             "the call socket closes with the engine"
         );
-        daemon.event(2, T).await;
-        daemon.event(3, T).await;
+        daemon.event(Event::ServiceShutdown, T).await;
+        daemon.event(Event::ServiceRecover, T).await;
 
         // As the reference tells pages: after SERVICE_RECOVER, configure and register again.
         host.registered_page(kam.port, "1001").await;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use seatphone_tests::host::{signal, Options, Seatphone};
+use seatphone_tests::host::{signal, Command, Event, Options, Seatphone};
 use seatphone_tests::peers::baresip::{AnswerMode, Baresip};
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
 use seatphone_tests::peers::sipp::Sipp;
@@ -30,7 +30,7 @@ async fn page_socket_dropping_mid_call_leaves_the_call_up_and_the_next_page_lear
     let caught_up = page.forget(Duration::from_millis(500)).await;
     let status = caught_up
         .iter()
-        .find(|f| f["notify"] == 1009)
+        .find(|f| f["notify"] == Event::AccountStatus.notify())
         .expect("registration re-sent");
     assert_eq!(status["param"]["register_state"], 3);
     let call = caught_up
@@ -39,10 +39,10 @@ async fn page_socket_dropping_mid_call_leaves_the_call_up_and_the_next_page_lear
         .expect("the call re-sent");
     assert_eq!(call["param"]["callInfo"]["callState"], 3, "{call}");
     let end = page
-        .request(67539, "tsdk_end_call", json!({"callId": call_id}))
+        .request(Command::EndCall, json!({"callId": call_id}))
         .await;
     assert_eq!(end["result"], 0, "{end}");
-    page.event(2007, T).await;
+    page.event(Event::CallEnded, T).await;
     assert!(
         wait_until(T, || callee.has_event("CALL_CLOSED")),
         "{:?}",
@@ -62,12 +62,12 @@ async fn peer_that_vanishes_mid_call_is_hung_up_after_the_rtp_timeout_with_reaso
     .await;
     let mut page = host.registered_page(kam.port, "1001").await;
     Seatphone::call(&mut page, "1002").await;
-    page.event(2005, T).await;
+    page.event(Event::CallRtpCreated, T).await;
 
     // Frozen: no RTP, no BYE, as a peer whose network or process died.
     signal(callee.pid(), "STOP");
     let started = tokio::time::Instant::now();
-    let ended = page.event(2007, Duration::from_secs(15)).await;
+    let ended = page.event(Event::CallEnded, Duration::from_secs(15)).await;
     let waited = started.elapsed();
     assert_eq!(ended["param"]["callInfo"]["reasonCode"], 408, "{ended}");
     assert!(

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use seatphone_tests::host::{assert_error, Options, Page, Seatphone};
+use seatphone_tests::host::{assert_error, frame_text, Command, Event, Options, Page, Seatphone};
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
 use seatphone_tests::peers::sipp::Sipp;
 use serde_json::{json, Value};
@@ -46,8 +46,9 @@ impl LiveCall {
     /// holdCall, and the first two frames after it (QoS reports aside):
     /// the response, then the event.
     async fn hold(&mut self, wait: Duration) -> (Value, Value) {
-        let frame = json!({"cmd": 67804, "description": "tsdk_hold_call", "param": {"callId": self.id}, "seq": 77});
-        self.page.send_text(&frame.to_string()).await;
+        let param = json!({"callId": self.id});
+        let frame = frame_text(Command::HoldCall, &format!(r#","param":{param},"seq":77"#));
+        self.page.send_text(&frame).await;
         let first = self.next_non_qos(wait).await;
         let second = self.next_non_qos(T).await;
         assert_eq!(
@@ -60,7 +61,7 @@ impl LiveCall {
     async fn next_non_qos(&mut self, wait: Duration) -> Value {
         loop {
             let f = self.page.next_frame(wait).await.expect("a frame");
-            if f["notify"] != 2028 {
+            if f["notify"] != Event::LocalQos.notify() {
                 return f;
             }
         }
@@ -71,7 +72,7 @@ impl LiveCall {
     async fn hang_up(&mut self) {
         let end = self
             .page
-            .request(67539, "tsdk_end_call", json!({"callId": self.id}))
+            .request(Command::EndCall, json!({"callId": self.id}))
             .await;
         assert_eq!(end["result"], 0, "{end}");
     }
@@ -86,7 +87,7 @@ async fn hold_refused_by_the_peer_answers_7_then_hold_failed() {
         response["errMsg"].as_str().unwrap().contains("488"),
         "{response}"
     );
-    assert_eq!(event["notify"], 2019, "{event}");
+    assert_eq!(event["notify"], Event::HoldFailed.notify(), "{event}");
     call.hang_up().await;
     let sipp = &mut call.sipp;
     assert_eq!(sipp.finished(T).await, Some(true), "SIPp:\n{}", sipp.logs());
@@ -98,7 +99,7 @@ async fn hold_the_peer_never_answers_times_out_with_6_then_hold_failed() {
     // RFC 3261 Timer B: 64 × T1 = 32 s without an answer.
     let (response, event) = call.hold(Duration::from_secs(45)).await;
     assert_error(&response, 6);
-    assert_eq!(event["notify"], 2019, "{event}");
+    assert_eq!(event["notify"], Event::HoldFailed.notify(), "{event}");
     // SIPp itself gave up waiting long before: only the host's side counts here.
     call.hang_up().await;
 }

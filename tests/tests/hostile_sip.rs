@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use seatphone_tests::host::{free_port, repo_root, Options, Page, Seatphone};
+use seatphone_tests::host::{free_port, repo_root, Command, Event, Options, Page, Seatphone};
 use seatphone_tests::netns;
 use serde_json::{json, Value};
 use tokio::net::UdpSocket;
@@ -95,10 +95,7 @@ impl Target {
             self.host.health().await["version"],
             env!("CARGO_PKG_VERSION")
         );
-        let r = self
-            .page
-            .request(67578, "tsdk_get_mic_volume", json!({}))
-            .await;
+        let r = self.page.request(Command::GetMicVolume, json!({})).await;
         assert_eq!(r["result"], 0, "{r}");
     }
 
@@ -125,7 +122,11 @@ async fn rfc4475_torture_messages_leave_the_host_serving_and_the_page_untroubled
             .await
             .unwrap();
         let frames = t.page_frames(Duration::from_millis(150)).await;
-        if MUST_REFUSE.contains(&m.name.as_str()) && frames.iter().any(|f| f["notify"] == 2002) {
+        if MUST_REFUSE.contains(&m.name.as_str())
+            && frames
+                .iter()
+                .any(|f| f["notify"] == Event::CallIncoming.notify())
+        {
             reached_the_page.push(m.name.clone());
         }
     }
@@ -162,7 +163,12 @@ async fn garbage_oversized_and_truncated_datagrams_are_dropped() {
         socket.send_to(g, ("127.0.0.1", t.sip_port)).await.unwrap();
     }
     let frames = t.page_frames(Duration::from_millis(500)).await;
-    assert!(frames.iter().all(|f| f["notify"] != 2002), "{frames:?}");
+    assert!(
+        frames
+            .iter()
+            .all(|f| f["notify"] != Event::CallIncoming.notify()),
+        "{frames:?}"
+    );
     t.assert_still_serving().await;
 }
 
@@ -228,7 +234,10 @@ async fn invite_flood_beyond_max_calls_is_refused_with_486_and_the_page_sees_onl
     );
 
     let frames = t.page_frames(Duration::from_millis(500)).await;
-    let incoming = frames.iter().filter(|f| f["notify"] == 2002).count();
+    let incoming = frames
+        .iter()
+        .filter(|f| f["notify"] == Event::CallIncoming.notify())
+        .count();
     assert!(
         incoming <= 2,
         "the page saw {incoming} incoming calls; max_calls is 2"

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use seatphone_tests::host::{Options, Seatphone};
+use seatphone_tests::host::{Command, Event, Options, Seatphone};
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
 use serde_json::{json, Value};
 
@@ -20,21 +20,21 @@ async fn the_password_appears_nowhere_the_host_writes() {
     let host = Seatphone::start(Options::default()).await;
     let mut page = host.call_page().await;
     let config = json!({"networkInfo": {"serverAddr": "127.0.0.1", "sipServerPort": kam.port, "sipTransportMode": 0}});
-    let r = page.request(65539, "tsdk_set_config_param", config).await;
+    let r = page.request(Command::SetConfigParam, config).await;
     assert_eq!(r["result"], 0, "{r}");
 
     let mut seen: Vec<Value> = Vec::new();
     let login = json!({"sipNum": "1001", "sipName": "1001", "sipPwd": SECRET, "sipMode": 4});
-    seen.push(page.request(65537, "tsdk_login", login).await);
-    seen.push(page.event(1004, T).await);
+    seen.push(page.request(Command::Login, login).await);
+    seen.push(page.event(Event::LoginSuccess, T).await);
     seen.push(
-        page.request(65538, "tsdk_logout", json!({"sipNum": "1001"}))
+        page.request(Command::Logout, json!({"sipNum": "1001"}))
             .await,
     );
-    seen.push(page.event(1006, T).await);
+    seen.push(page.event(Event::LogoutSuccess, T).await);
     let wrong = json!({"sipNum": "1001", "sipName": "1001", "sipPwd": format!("{SECRET}-wrong"), "sipMode": 4});
-    seen.push(page.request(65537, "tsdk_login", wrong).await);
-    seen.push(page.event(1005, T).await);
+    seen.push(page.request(Command::Login, wrong).await);
+    seen.push(page.event(Event::LoginFailed, T).await);
     while let Some(f) = page.next_frame(Duration::from_millis(500)).await {
         seen.push(f);
     }

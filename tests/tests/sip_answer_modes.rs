@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use seatphone_tests::host::{Command, Event};
 use seatphone_tests::peers::baresip::{AnswerMode, Baresip};
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
 use seatphone_tests::peers::ua::{call_id, Ua};
@@ -21,15 +22,18 @@ async fn setup() -> (Kamailio, Baresip, Ua) {
 async fn sip_auto_answer_after_the_set_seconds() {
     let (_kam, bob, mut ua) = setup().await;
     let r = ua
-        .command("SetAnswerWay", json!({"answerWay": "2", "times": "1"}))
+        .command(
+            Command::SetAnswerWay,
+            json!({"answerWay": "2", "times": "1"}),
+        )
         .await;
     assert_eq!(r.result, 0);
     assert!(r.err_msg.is_some(), "errMsg always present");
     bob.dial("sip:1001@127.0.0.1");
-    let inc = ua.wait(2002, 10).await;
+    let inc = ua.wait(Event::CallIncoming, 10).await;
     let rang = Instant::now();
     assert_eq!(inc.param["callInfo"]["isAutoAnswer"], 1);
-    let up = ua.wait(2006, 10).await;
+    let up = ua.wait(Event::CallConnected, 10).await;
     assert_eq!(call_id(&up), call_id(&inc));
     assert!(
         rang.elapsed() >= Duration::from_millis(800),
@@ -42,9 +46,12 @@ async fn sip_auto_answer_after_the_set_seconds() {
 async fn sip_do_not_disturb_refuses_with_486_without_ringing_the_page() {
     let (_kam, bob, mut ua) = setup().await;
     assert_eq!(
-        ua.command("SetAnswerWay", json!({"answerWay": "4", "times": "0"}))
-            .await
-            .result,
+        ua.command(
+            Command::SetAnswerWay,
+            json!({"answerWay": "4", "times": "0"})
+        )
+        .await
+        .result,
         0
     );
     bob.dial("sip:1001@127.0.0.1");
@@ -52,29 +59,33 @@ async fn sip_do_not_disturb_refuses_with_486_without_ringing_the_page() {
     let closed = bob.event("CALL_CLOSED").unwrap_or_default();
     assert!(closed.to_string().contains("486"), "{closed}");
     ua.settle(300).await;
-    assert!(!ua.notified().contains(&2002), "{:?}", ua.notified());
+    assert!(
+        !ua.notified().contains(&Event::CallIncoming.notify()),
+        "{:?}",
+        ua.notified()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sip_auto_hang_up_after_the_set_seconds_of_talk() {
     let (_kam, bob, mut ua) = setup().await;
     assert_eq!(
-        ua.command("SetAnswerWay", json!({"answerWay": "1", "times": 1}))
+        ua.command(Command::SetAnswerWay, json!({"answerWay": "1", "times": 1}))
             .await
             .result,
         0
     );
     bob.dial("sip:1001@127.0.0.1");
-    let id = call_id(&ua.wait(2002, 10).await);
+    let id = call_id(&ua.wait(Event::CallIncoming, 10).await);
     assert_eq!(
-        ua.command("tsdk_accept_call", json!({"callId": id}))
+        ua.command(Command::AcceptCall, json!({"callId": id}))
             .await
             .result,
         0
     );
-    ua.wait(2006, 10).await;
+    ua.wait(Event::CallConnected, 10).await;
     let talk = Instant::now();
-    let end = ua.wait(2007, 5).await;
+    let end = ua.wait(Event::CallEnded, 5).await;
     assert_eq!(call_id(&end), id);
     assert!(talk.elapsed() >= Duration::from_millis(800));
     assert!(bob.wait_event(SECS, "CALL_CLOSED"), "BYE reached baresip");
@@ -84,7 +95,7 @@ async fn sip_auto_hang_up_after_the_set_seconds_of_talk() {
 async fn sip_answer_way_off_and_bad_values() {
     let mut ua = Ua::start().await;
     assert_eq!(
-        ua.command("SetAnswerWay", json!({"answerWay": "0"}))
+        ua.command(Command::SetAnswerWay, json!({"answerWay": "0"}))
             .await
             .result,
         0
@@ -94,7 +105,7 @@ async fn sip_answer_way_off_and_bad_values() {
         json!({"answerWay": "2", "times": "x"}),
         json!({"answerWay": true}),
     ] {
-        let r = ua.command("SetAnswerWay", bad.clone()).await;
+        let r = ua.command(Command::SetAnswerWay, bad.clone()).await;
         assert_eq!(r.result, 2, "{bad}");
         assert!(!r.err_msg.unwrap_or_default().is_empty());
     }

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use seatphone_tests::host::{Command, Event};
 use seatphone_tests::peers::baresip::{AnswerMode, Baresip};
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
 use seatphone_tests::peers::ua::{call_id, Ua};
@@ -25,7 +26,7 @@ async fn sip_call_out_to_baresip_and_hang_up_here() {
     let (_kam, bob, mut ua) = setup(AnswerMode::Auto).await;
     let r = ua
         .command(
-            "tsdk_start_call",
+            Command::StartCall,
             json!({"calleeNumber": "1002", "isVideo": false}),
         )
         .await;
@@ -34,10 +35,10 @@ async fn sip_call_out_to_baresip_and_hang_up_here() {
         .as_u64()
         .expect("callId");
     assert_eq!(r.param.as_ref().expect("param")["call_id"], id);
-    let out = ua.wait(2003, 2).await;
+    let out = ua.wait(Event::CallOutgoing, 2).await;
     assert_eq!(call_id(&out), id);
     assert_eq!(out.param["callInfo"]["peerNumber"], "1002");
-    let up = ua.wait(2006, 10).await;
+    let up = ua.wait(Event::CallConnected, 10).await;
     assert_eq!(up.param["callInfo"]["callState"], 3);
     assert!(
         bob.wait_event(SECS, "CALL_ESTABLISHED"),
@@ -50,12 +51,12 @@ async fn sip_call_out_to_baresip_and_hang_up_here() {
         .iter()
         .any(|e| e.starts_with(&format!("start {id} audio"))));
     assert_eq!(
-        ua.command("tsdk_end_call", json!({"callId": id}))
+        ua.command(Command::EndCall, json!({"callId": id}))
             .await
             .result,
         0
     );
-    let end = ua.wait(2007, 2).await;
+    let end = ua.wait(Event::CallEnded, 2).await;
     assert_eq!(end.param["callInfo"]["reasonCode"], 0);
     assert!(bob.wait_event(SECS, "CALL_CLOSED"), "BYE reached baresip");
     assert!(ua
@@ -69,13 +70,13 @@ async fn sip_call_out_to_baresip_and_hang_up_here() {
 async fn sip_call_out_ended_by_baresip_bye() {
     let (_kam, bob, mut ua) = setup(AnswerMode::Auto).await;
     let r = ua
-        .command("tsdk_start_call", json!({"calleeNumber": "1002"}))
+        .command(Command::StartCall, json!({"calleeNumber": "1002"}))
         .await;
     assert_eq!(r.result, 0);
-    ua.wait(2006, 10).await;
+    ua.wait(Event::CallConnected, 10).await;
     assert!(bob.wait_event(SECS, "CALL_ESTABLISHED"));
     bob.hangup();
-    let end = ua.wait(2007, 10).await;
+    let end = ua.wait(Event::CallEnded, 10).await;
     assert_eq!(end.param["callInfo"]["reasonCode"], 0);
     assert_eq!(end.param["callInfo"]["callState"], 5);
 }
@@ -84,7 +85,7 @@ async fn sip_call_out_ended_by_baresip_bye() {
 async fn sip_call_in_from_baresip_accepted_then_bye_from_baresip() {
     let (_kam, bob, mut ua) = setup(AnswerMode::Manual).await;
     bob.dial("sip:1001@127.0.0.1");
-    let inc = ua.wait(2002, 10).await;
+    let inc = ua.wait(Event::CallIncoming, 10).await;
     assert_eq!(inc.param["callInfo"]["peerNumber"], "1002");
     assert_eq!(inc.param["callInfo"]["isCaller"], 0);
     assert_eq!(inc.param["maybeVideoCall"], 0);
@@ -95,15 +96,15 @@ async fn sip_call_in_from_baresip_accepted_then_bye_from_baresip() {
         bob.events()
     );
     assert_eq!(
-        ua.command("tsdk_accept_call", json!({"callId": id, "isVideo": false}))
+        ua.command(Command::AcceptCall, json!({"callId": id, "isVideo": false}))
             .await
             .result,
         0
     );
-    ua.wait(2006, 10).await;
+    ua.wait(Event::CallConnected, 10).await;
     assert!(bob.wait_event(SECS, "CALL_ESTABLISHED"));
     bob.hangup();
-    let end = ua.wait(2007, 10).await;
+    let end = ua.wait(Event::CallEnded, 10).await;
     assert_eq!(end.param["callInfo"]["reasonCode"], 0);
 }
 
@@ -111,14 +112,14 @@ async fn sip_call_in_from_baresip_accepted_then_bye_from_baresip() {
 async fn sip_call_in_rejected_here_is_486_at_baresip() {
     let (_kam, bob, mut ua) = setup(AnswerMode::Manual).await;
     bob.dial("sip:1001@127.0.0.1");
-    let id = call_id(&ua.wait(2002, 10).await);
+    let id = call_id(&ua.wait(Event::CallIncoming, 10).await);
     assert_eq!(
-        ua.command("tsdk_end_call", json!({"callId": id}))
+        ua.command(Command::EndCall, json!({"callId": id}))
             .await
             .result,
         0
     );
-    let end = ua.wait(2007, 2).await;
+    let end = ua.wait(Event::CallEnded, 2).await;
     assert_eq!(end.param["callInfo"]["reasonCode"], 486);
     assert!(bob.wait_event(SECS, "CALL_CLOSED"));
     let closed = bob.event("CALL_CLOSED").unwrap_or_default();
@@ -129,9 +130,9 @@ async fn sip_call_in_rejected_here_is_486_at_baresip() {
 async fn sip_call_in_cancelled_by_baresip_ends_with_487() {
     let (_kam, bob, mut ua) = setup(AnswerMode::Manual).await;
     bob.dial("sip:1001@127.0.0.1");
-    ua.wait(2002, 10).await;
+    ua.wait(Event::CallIncoming, 10).await;
     bob.hangup();
-    let end = ua.wait(2007, 10).await;
+    let end = ua.wait(Event::CallEnded, 10).await;
     assert_eq!(end.param["callInfo"]["reasonCode"], 487);
 }
 
@@ -139,20 +140,20 @@ async fn sip_call_in_cancelled_by_baresip_ends_with_487() {
 async fn sip_call_out_cancelled_before_answer() {
     let (_kam, bob, mut ua) = setup(AnswerMode::Manual).await;
     let r = ua
-        .command("tsdk_start_call", json!({"calleeNumber": "1002"}))
+        .command(Command::StartCall, json!({"calleeNumber": "1002"}))
         .await;
     let id = r.param.as_ref().expect("param")["callId"]
         .as_u64()
         .expect("id");
-    ua.wait(2004, 10).await;
+    ua.wait(Event::CallRingback, 10).await;
     assert!(bob.wait_event(SECS, "CALL_INCOMING"));
     assert_eq!(
-        ua.command("tsdk_end_call", json!({"callId": id}))
+        ua.command(Command::EndCall, json!({"callId": id}))
             .await
             .result,
         0
     );
-    let end = ua.wait(2007, 2).await;
+    let end = ua.wait(Event::CallEnded, 2).await;
     assert_eq!(end.param["callInfo"]["reasonCode"], 487);
     assert!(
         bob.wait_event(SECS, "CALL_CLOSED"),
@@ -164,7 +165,7 @@ async fn sip_call_out_cancelled_before_answer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sip_call_out_to_busy_callee_ends_with_486() {
     let (kam, bob, mut ua) = setup(AnswerMode::Manual).await;
-    ua.command("tsdk_start_call", json!({"calleeNumber": "1002"}))
+    ua.command(Command::StartCall, json!({"calleeNumber": "1002"}))
         .await;
     assert!(
         bob.wait_event(SECS, "CALL_INCOMING"),
@@ -174,7 +175,7 @@ async fn sip_call_out_to_busy_callee_ends_with_486() {
     );
     // baresip's hangup of a ringing incoming call answers 486 Busy Here.
     bob.hangup();
-    let end = ua.wait(2007, 10).await;
+    let end = ua.wait(Event::CallEnded, 10).await;
     assert_eq!(end.param["callInfo"]["reasonCode"], 486, "{end:?}");
 }
 
@@ -182,10 +183,10 @@ async fn sip_call_out_to_busy_callee_ends_with_486() {
 async fn sip_anonymous_call_reaches_baresip_with_privacy_id() {
     let (kam, bob, mut ua) = setup(AnswerMode::Auto).await;
     let r = ua
-        .command("tsdk_start_anonymous_call", json!({"calleeNumber": "1002"}))
+        .command(Command::StartAnonymousCall, json!({"calleeNumber": "1002"}))
         .await;
     assert_eq!(r.result, 0, "{r:?}");
-    ua.wait(2006, 10).await;
+    ua.wait(Event::CallConnected, 10).await;
     assert!(bob.wait_event(SECS, "CALL_ESTABLISHED"));
     let inc = bob
         .event("CALL_INCOMING")
@@ -204,33 +205,33 @@ async fn sip_anonymous_call_reaches_baresip_with_privacy_id() {
 async fn sip_hold_and_unhold_with_baresip() {
     let (_kam, bob, mut ua) = setup(AnswerMode::Auto).await;
     let r = ua
-        .command("tsdk_start_call", json!({"calleeNumber": "1002"}))
+        .command(Command::StartCall, json!({"calleeNumber": "1002"}))
         .await;
     let id = r.param.as_ref().expect("param")["callId"]
         .as_u64()
         .expect("id");
-    ua.wait(2006, 10).await;
+    ua.wait(Event::CallConnected, 10).await;
     assert!(bob.wait_event(SECS, "CALL_ESTABLISHED"));
     assert_eq!(
-        ua.command("tsdk_hold_call", json!({"callId": id}))
+        ua.command(Command::HoldCall, json!({"callId": id}))
             .await
             .result,
         0
     );
-    assert_eq!(call_id(&ua.wait(2018, 10).await), id);
+    assert_eq!(call_id(&ua.wait(Event::HoldSuccess, 10).await), id);
     assert_eq!(
-        ua.command("tsdk_hold_call", json!({"callId": id}))
+        ua.command(Command::HoldCall, json!({"callId": id}))
             .await
             .result,
         3
     );
     assert_eq!(
-        ua.command("tsdk_unhold_call", json!({"callId": id}))
+        ua.command(Command::UnholdCall, json!({"callId": id}))
             .await
             .result,
         0
     );
-    assert_eq!(call_id(&ua.wait(2020, 10).await), id);
+    assert_eq!(call_id(&ua.wait(Event::UnholdSuccess, 10).await), id);
     let starts = ua
         .media
         .entries()
@@ -253,40 +254,44 @@ async fn sip_call_waiting_accept_holds_the_live_call() {
     let mut ua = Ua::start().await;
     ua.register(kam.port, "1001").await;
     let r = ua
-        .command("tsdk_start_call", json!({"calleeNumber": "1002"}))
+        .command(Command::StartCall, json!({"calleeNumber": "1002"}))
         .await;
     let first = r.param.as_ref().expect("param")["callId"]
         .as_u64()
         .expect("id");
-    ua.wait(2006, 10).await;
+    ua.wait(Event::CallConnected, 10).await;
     assert!(bob.wait_event(SECS, "CALL_ESTABLISHED"));
     carol.dial("sip:1001@127.0.0.1");
-    let waiting = ua.wait(2002, 10).await;
+    let waiting = ua.wait(Event::CallIncoming, 10).await;
     let second = call_id(&waiting);
     assert_ne!(first, second);
     assert_eq!(waiting.param["callInfo"]["isAutoAnswer"], 0);
     assert_eq!(
-        ua.command("tsdk_accept_call", json!({"callId": second}))
+        ua.command(Command::AcceptCall, json!({"callId": second}))
             .await
             .result,
         0
     );
     // The hold re-INVITE and the answer run side by side: either may finish first.
-    let held = ua.wait_where(10, |e| e.notify == 2018).await.expect("2018");
+    let held = ua
+        .wait_where(10, |e| e.notify == Event::HoldSuccess.notify())
+        .await
+        .expect("hold success");
     assert_eq!(call_id(&held), first, "the live call went on hold");
     assert!(
         ua.seen
             .iter()
-            .any(|e| e.notify == 2006 && call_id(e) == second)
+            .any(|e| e.notify == Event::CallConnected.notify() && call_id(e) == second)
             || ua
-                .wait_where(10, |e| e.notify == 2006 && call_id(e) == second)
+                .wait_where(10, |e| e.notify == Event::CallConnected.notify()
+                    && call_id(e) == second)
                 .await
                 .is_some(),
         "the waiting call connected: {:?}",
         ua.notified()
     );
     assert!(carol.wait_event(SECS, "CALL_ESTABLISHED"));
-    assert_eq!(ua.sip.snapshot().len(), 3, "1009 + two calls");
+    assert_eq!(ua.sip.snapshot().len(), 3, "account status + two calls");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -295,15 +300,14 @@ async fn sip_over_tcp_registers_and_calls_both_ways() {
     let bob = Baresip::start("1002", &kam, AnswerMode::Auto).expect("baresip");
     let mut ua = Ua::start().await;
     let r = ua
-        .command(
-            "tsdk_set_config_param",
+        .command(Command::SetConfigParam,
             json!({"networkInfo": {"serverAddr": "127.0.0.1", "sipServerPort": kam.port, "sipTransportMode": 2}}),
         )
         .await;
     assert_eq!(r.result, 0, "{r:?}");
     assert!(r.err_msg.is_none(), "TCP is supported: {r:?}");
     assert_eq!(ua.login("1001", "pass1001", 4).await.result, 0);
-    ua.wait(1004, 10).await;
+    ua.wait(Event::LoginSuccess, 10).await;
     let contacts = kam.contacts("1001");
     assert!(
         contacts[0].to_lowercase().contains("transport=tcp"),
@@ -315,15 +319,15 @@ async fn sip_over_tcp_registers_and_calls_both_ways() {
         kam.ul_dump()
     );
     let r = ua
-        .command("tsdk_start_call", json!({"calleeNumber": "1002"}))
+        .command(Command::StartCall, json!({"calleeNumber": "1002"}))
         .await;
     assert_eq!(r.result, 0);
-    ua.wait(2006, 10).await;
+    ua.wait(Event::CallConnected, 10).await;
     assert!(bob.wait_event(SECS, "CALL_ESTABLISHED"));
     bob.hangup();
-    ua.wait(2007, 10).await;
+    ua.wait(Event::CallEnded, 10).await;
     bob.dial("sip:1001@127.0.0.1");
-    ua.wait(2002, 10).await;
+    ua.wait(Event::CallIncoming, 10).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -337,8 +341,7 @@ async fn sip_over_tls_registers_and_calls_both_ways() {
     let bob = Baresip::start("1002", &kam, AnswerMode::Auto).expect("baresip");
     let mut ua = Ua::start().await;
     let r = ua
-        .command(
-            "tsdk_set_config_param",
+        .command(Command::SetConfigParam,
             json!({"networkInfo": {"serverAddr": "127.0.0.1", "sipServerPort": tls_port, "sipTransportMode": 1},
                    "sip": {"tls_rootcertpath": kam.ca_cert().display().to_string()}}),
         )
@@ -346,22 +349,22 @@ async fn sip_over_tls_registers_and_calls_both_ways() {
     assert_eq!(r.result, 0, "{r:?}");
     assert!(r.err_msg.is_none(), "TLS is supported: {r:?}");
     assert_eq!(ua.login("1001", "pass1001", 4).await.result, 0);
-    ua.wait(1004, 10).await;
+    ua.wait(Event::LoginSuccess, 10).await;
     let contacts = kam.contacts("1001");
     assert!(
         contacts[0].to_lowercase().contains("transport=tls"),
         "{contacts:?}"
     );
     let r = ua
-        .command("tsdk_start_call", json!({"calleeNumber": "1002"}))
+        .command(Command::StartCall, json!({"calleeNumber": "1002"}))
         .await;
     assert_eq!(r.result, 0);
-    ua.wait(2006, 10).await;
+    ua.wait(Event::CallConnected, 10).await;
     assert!(bob.wait_event(SECS, "CALL_ESTABLISHED"));
     bob.hangup();
-    ua.wait(2007, 10).await;
+    ua.wait(Event::CallEnded, 10).await;
     bob.dial("sip:1001@127.0.0.1");
-    ua.wait(2002, 10).await;
+    ua.wait(Event::CallIncoming, 10).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -374,14 +377,13 @@ async fn sip_over_tls_refuses_a_server_it_cannot_verify() {
     let mut ua = Ua::start().await;
     // The system's roots do not include the test CA.
     let r = ua
-        .command(
-            "tsdk_set_config_param",
+        .command(Command::SetConfigParam,
             json!({"networkInfo": {"serverAddr": "127.0.0.1", "sipServerPort": kam.tls_port, "sipTransportMode": 1}}),
         )
         .await;
     assert_eq!(r.result, 0, "{r:?}");
     assert_eq!(ua.login("1001", "pass1001", 4).await.result, 0);
-    let failed = ua.wait(1005, 15).await;
+    let failed = ua.wait(Event::LoginFailed, 15).await;
     assert_eq!(failed.param["reason_code"], 408, "{failed:?}");
     assert!(kam.contacts("1001").is_empty());
 }
@@ -395,15 +397,14 @@ async fn sip_over_tls_anonymous_skips_the_certificate_check_when_asked() {
     .expect("kamailio with TLS");
     let mut ua = Ua::start().await;
     let r = ua
-        .command(
-            "tsdk_set_config_param",
+        .command(Command::SetConfigParam,
             json!({"networkInfo": {"serverAddr": "127.0.0.1", "sipServerPort": kam.tls_port, "sipTransportMode": 1},
                    "sip": {"tls_anonymous_enable": 1}}),
         )
         .await;
     assert_eq!(r.result, 0, "{r:?}");
     assert_eq!(ua.login("1001", "pass1001", 4).await.result, 0);
-    ua.wait(1004, 10).await;
+    ua.wait(Event::LoginSuccess, 10).await;
     assert!(kam.contacts("1001")[0]
         .to_lowercase()
         .contains("transport=tls"));
@@ -417,10 +418,10 @@ async fn sip_calls_beyond_max_calls_get_486_without_the_page() {
     let mut ua = Ua::start_with(|c| c.max_calls = 1).await;
     ua.register(kam.port, "1001").await;
     let r = ua
-        .command("tsdk_start_call", json!({"calleeNumber": "1002"}))
+        .command(Command::StartCall, json!({"calleeNumber": "1002"}))
         .await;
     assert_eq!(r.result, 0);
-    ua.wait(2006, 10).await;
+    ua.wait(Event::CallConnected, 10).await;
     carol.dial("sip:1001@127.0.0.1");
     assert!(
         carol.wait_event(SECS, "CALL_CLOSED"),
@@ -430,7 +431,11 @@ async fn sip_calls_beyond_max_calls_get_486_without_the_page() {
     let closed = carol.event("CALL_CLOSED").unwrap_or_default();
     assert!(closed.to_string().contains("486"), "{closed}");
     ua.settle(300).await;
-    assert!(!ua.notified().contains(&2002), "{:?}", ua.notified());
+    assert!(
+        !ua.notified().contains(&Event::CallIncoming.notify()),
+        "{:?}",
+        ua.notified()
+    );
     assert!(bob.count("CALL_CLOSED") == 0, "the live call goes on");
 }
 
@@ -443,10 +448,10 @@ async fn sip_without_an_audio_plugin_a_call_fails_with_a_clear_error() {
         .audio
         .store(false, std::sync::atomic::Ordering::SeqCst);
     let r = ua
-        .command("tsdk_start_call", json!({"calleeNumber": "1002"}))
+        .command(Command::StartCall, json!({"calleeNumber": "1002"}))
         .await;
     assert_eq!(r.result, 4, "{r:?}");
     assert!(r.err_msg.unwrap_or_default().contains("audio"));
     ua.settle(200).await;
-    assert!(!ua.notified().contains(&2003));
+    assert!(!ua.notified().contains(&Event::CallOutgoing.notify()));
 }

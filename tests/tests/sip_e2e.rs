@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use seatphone_tests::host::{plugin_library, Options, Page, Seatphone};
+use seatphone_tests::host::{plugin_library, Command, Event, Options, Page, Seatphone};
 use seatphone_tests::peers::baresip::{AnswerMode, Baresip};
 use seatphone_tests::peers::kamailio::{Digest, Kamailio, KamailioConfig};
 use seatphone_tests::peers::wait_until;
@@ -46,10 +46,10 @@ async fn register_and_deregister(digest: Digest) {
     assert!(health.to_string().contains("registered"), "{health}");
     assert!(!health.to_string().contains("pass1001"));
     let r = page
-        .request(65538, "tsdk_logout", json!({"sipNum": "1001"}))
+        .request(Command::Logout, json!({"sipNum": "1001"}))
         .await;
     assert_eq!(r["result"], 0, "{r}");
-    let out = page.event(1006, SECS).await;
+    let out = page.event(Event::LogoutSuccess, SECS).await;
     assert_eq!(out["param"]["register_state"], 4);
     assert!(wait_until(Duration::from_secs(3), || kam
         .contacts("1001")
@@ -73,12 +73,17 @@ async fn sip_e2e_wrong_password_is_1005_once() {
     let mut page = host.call_page().await;
     Seatphone::configure(&mut page, kam.port).await;
     let login = json!({"sipNum": "1001", "sipName": "1001", "sipPwd": "nope", "sipMode": 4});
-    assert_eq!(page.request(65537, "tsdk_login", login).await["result"], 0);
-    let failed = page.event(1005, SECS).await;
+    assert_eq!(page.request(Command::Login, login).await["result"], 0);
+    let failed = page.event(Event::LoginFailed, SECS).await;
     let code = failed["param"]["reason_code"].as_u64().unwrap_or(0);
     assert!(code == 401 || code == 403, "{failed}");
     let later = page.forget(Duration::from_millis(1500)).await;
-    assert!(!later.iter().any(|f| f["notify"] == 1005), "{later:?}");
+    assert!(
+        !later
+            .iter()
+            .any(|f| f["notify"] == Event::LoginFailed.notify()),
+        "{later:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -90,19 +95,19 @@ async fn sip_e2e_pool_fails_over_when_the_first_server_dies() {
     let config = json!({"networkInfo": {"serverAddr": "127.0.0.1", "sipServerPort": first.port,
         "poolServers": [{"serverAddr": "127.0.0.1", "sipServerPort": second.port}]}});
     assert_eq!(
-        page.request(65539, "tsdk_set_config_param", config).await["result"],
+        page.request(Command::SetConfigParam, config).await["result"],
         0
     );
     let login = json!({"sipNum": "1001", "sipName": "1001", "sipPwd": "pass1001", "sipMode": 5});
-    assert_eq!(page.request(65537, "tsdk_login", login).await["result"], 0);
-    page.event(1004, SECS).await;
+    assert_eq!(page.request(Command::Login, login).await["result"], 0);
+    page.event(Event::LoginSuccess, SECS).await;
     assert_eq!(first.contacts("1001").len(), 1);
     first.stop();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(6);
     let mut moved = false;
     while tokio::time::Instant::now() < deadline {
         if let Some(f) = page.next_frame(Duration::from_millis(200)).await {
-            if f["notify"] == 1009
+            if f["notify"] == Event::AccountStatus.notify()
                 && f["param"]["register_state"] == 3
                 && f["param"]["server"] == second.addr()
             {
@@ -125,23 +130,20 @@ async fn sip_e2e_page_calls_baresip_and_hangs_up() {
     let (_host, mut page) = registered(&kam, "1001").await;
     let r = page
         .request(
-            67537,
-            "tsdk_start_call",
+            Command::StartCall,
             json!({"calleeNumber": "1002", "isVideo": false}),
         )
         .await;
     assert_eq!(r["result"], 0, "{r}");
     let id = r["param"]["callId"].as_u64().expect("callId");
     assert_eq!(r["param"]["call_id"], id);
-    assert_eq!(call_id_of(&page.event(2003, SECS).await), id);
-    let up = page.event(2006, SECS).await;
+    assert_eq!(call_id_of(&page.event(Event::CallOutgoing, SECS).await), id);
+    let up = page.event(Event::CallConnected, SECS).await;
     assert_eq!(call_id_of(&up), id);
     assert!(bob.wait_event(SECS, "CALL_ESTABLISHED"));
-    let r = page
-        .request(67539, "tsdk_end_call", json!({"callId": id}))
-        .await;
+    let r = page.request(Command::EndCall, json!({"callId": id})).await;
     assert_eq!(r["result"], 0, "{r}");
-    let end = page.event(2007, SECS).await;
+    let end = page.event(Event::CallEnded, SECS).await;
     assert_eq!(end["param"]["callInfo"]["reasonCode"], 0);
     assert!(bob.wait_event(SECS, "CALL_CLOSED"));
 }
@@ -152,21 +154,17 @@ async fn sip_e2e_baresip_calls_the_page_which_accepts() {
     let bob = Baresip::start("1002", &kam, AnswerMode::Manual).expect("baresip");
     let (_host, mut page) = registered(&kam, "1001").await;
     bob.dial("sip:1001@127.0.0.1");
-    let inc = page.event(2002, SECS).await;
+    let inc = page.event(Event::CallIncoming, SECS).await;
     assert_eq!(inc["param"]["callInfo"]["peerNumber"], "1002");
     let id = call_id_of(&inc);
     let r = page
-        .request(
-            67538,
-            "tsdk_accept_call",
-            json!({"callId": id, "isVideo": false}),
-        )
+        .request(Command::AcceptCall, json!({"callId": id, "isVideo": false}))
         .await;
     assert_eq!(r["result"], 0, "{r}");
-    page.event(2006, SECS).await;
+    page.event(Event::CallConnected, SECS).await;
     assert!(bob.wait_event(SECS, "CALL_ESTABLISHED"));
     bob.hangup();
-    let end = page.event(2007, SECS).await;
+    let end = page.event(Event::CallEnded, SECS).await;
     assert_eq!(end["param"]["callInfo"]["reasonCode"], 0);
 }
 
@@ -175,10 +173,10 @@ async fn sip_e2e_end_of_unknown_call_is_result_5_and_2022() {
     let host = host("").await;
     let mut page = host.call_page().await;
     let r = page
-        .request(67539, "tsdk_end_call", json!({"callId": 12345}))
+        .request(Command::EndCall, json!({"callId": 12345}))
         .await;
     assert_eq!(r["result"], 5, "{r}");
-    let ev = page.event(2022, SECS).await;
+    let ev = page.event(Event::EndCallFailed, SECS).await;
     assert_eq!(ev["param"]["result"], 50331670u64);
 }
 
@@ -188,28 +186,30 @@ async fn sip_e2e_rtp_created_hold_and_unhold_with_baresip() {
     let bob = Baresip::start("1002", &kam, AnswerMode::Auto).expect("baresip");
     let (_host, mut page) = registered(&kam, "1001").await;
     let r = page
-        .request(67537, "tsdk_start_call", json!({"calleeNumber": "1002"}))
+        .request(Command::StartCall, json!({"calleeNumber": "1002"}))
         .await;
     let id = r["param"]["callId"].as_u64().expect("callId");
-    page.event(2006, SECS).await;
+    page.event(Event::CallConnected, SECS).await;
     assert!(bob.wait_event(SECS, "CALL_ESTABLISHED"));
     // baresip sends a tone: the audio plugin reports its RTP up.
-    assert_eq!(call_id_of(&page.event(2005, SECS).await), id);
+    assert_eq!(
+        call_id_of(&page.event(Event::CallRtpCreated, SECS).await),
+        id
+    );
+    let r = page.request(Command::HoldCall, json!({"callId": id})).await;
+    assert_eq!(r["result"], 0, "{r}");
+    assert_eq!(call_id_of(&page.event(Event::HoldSuccess, SECS).await), id);
     let r = page
-        .request(67804, "tsdk_hold_call", json!({"callId": id}))
+        .request(Command::UnholdCall, json!({"callId": id}))
         .await;
     assert_eq!(r["result"], 0, "{r}");
-    assert_eq!(call_id_of(&page.event(2018, SECS).await), id);
-    let r = page
-        .request(67805, "tsdk_unhold_call", json!({"callId": id}))
-        .await;
-    assert_eq!(r["result"], 0, "{r}");
-    assert_eq!(call_id_of(&page.event(2020, SECS).await), id);
-    let r = page
-        .request(67539, "tsdk_end_call", json!({"callId": id}))
-        .await;
+    assert_eq!(
+        call_id_of(&page.event(Event::UnholdSuccess, SECS).await),
+        id
+    );
+    let r = page.request(Command::EndCall, json!({"callId": id})).await;
     assert_eq!(r["result"], 0);
-    page.event(2007, SECS).await;
+    page.event(Event::CallEnded, SECS).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -219,25 +219,23 @@ async fn sip_e2e_answer_modes_auto_answer_and_do_not_disturb() {
     let (_host, mut page) = registered(&kam, "1001").await;
     let r = page
         .request(
-            67767,
-            "SetAnswerWay",
+            Command::SetAnswerWay,
             json!({"answerWay": "2", "times": "0"}),
         )
         .await;
     assert_eq!(r["result"], 0, "{r}");
     assert!(r.get("errMsg").is_some(), "errMsg always present: {r}");
     bob.dial("sip:1001@127.0.0.1");
-    let inc = page.event(2002, SECS).await;
+    let inc = page.event(Event::CallIncoming, SECS).await;
     assert_eq!(inc["param"]["callInfo"]["isAutoAnswer"], 1);
-    page.event(2006, SECS).await;
+    page.event(Event::CallConnected, SECS).await;
     assert!(bob.wait_event(SECS, "CALL_ESTABLISHED"));
     bob.hangup();
-    page.event(2007, SECS).await;
+    page.event(Event::CallEnded, SECS).await;
 
     let r = page
         .request(
-            67767,
-            "SetAnswerWay",
+            Command::SetAnswerWay,
             json!({"answerWay": "4", "times": "0"}),
         )
         .await;
@@ -246,9 +244,14 @@ async fn sip_e2e_answer_modes_auto_answer_and_do_not_disturb() {
     bob.dial("sip:1001@127.0.0.1");
     assert!(wait_until(SECS, || bob.count("CALL_CLOSED") > closed_before));
     let frames = page.forget(Duration::from_millis(300)).await;
-    assert!(!frames.iter().any(|f| f["notify"] == 2002), "{frames:?}");
+    assert!(
+        !frames
+            .iter()
+            .any(|f| f["notify"] == Event::CallIncoming.notify()),
+        "{frames:?}"
+    );
     let r = page
-        .request(67767, "SetAnswerWay", json!({"answerWay": "7"}))
+        .request(Command::SetAnswerWay, json!({"answerWay": "7"}))
         .await;
     assert_eq!(r["result"], 2, "{r}");
 }
@@ -259,14 +262,10 @@ async fn sip_e2e_anonymous_call_reaches_baresip_as_anonymous() {
     let bob = Baresip::start("1002", &kam, AnswerMode::Auto).expect("baresip");
     let (_host, mut page) = registered(&kam, "1001").await;
     let r = page
-        .request(
-            67541,
-            "tsdk_start_anonymous_call",
-            json!({"calleeNumber": "1002"}),
-        )
+        .request(Command::StartAnonymousCall, json!({"calleeNumber": "1002"}))
         .await;
     assert_eq!(r["result"], 0, "{r}");
-    page.event(2006, SECS).await;
+    page.event(Event::CallConnected, SECS).await;
     assert!(bob.wait_event(SECS, "CALL_ESTABLISHED"));
     let seen = bob
         .event("CALL_INCOMING")

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use seatphone_tests::host::{Command, Event};
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
 use seatphone_tests::peers::ua::{test_timing, Ua};
 use seatphone_tests::peers::wait_until;
@@ -21,7 +22,7 @@ async fn configure(ua: &mut Ua, first: u16, pool: &[u16], mode: u32) {
         .collect();
     let r = ua
         .command(
-            "tsdk_set_config_param",
+            Command::SetConfigParam,
             json!({"networkInfo": {"serverAddr": "127.0.0.1", "sipServerPort": first,
                                    "sipTransportMode": mode, "poolServers": pool}}),
         )
@@ -45,15 +46,17 @@ async fn fails_over(mode: u32) {
     let mut ua = Ua::start().await;
     configure(&mut ua, first.port, &[second.port], mode).await;
     assert_eq!(ua.login("1001", "pass1001", 5).await.result, 0);
-    ua.wait(1004, 10).await;
-    let status = ua.last_seen(1009);
+    ua.wait(Event::LoginSuccess, 10).await;
+    let status = ua.last_seen(Event::AccountStatus);
     assert_eq!(status.param["server"], first.addr());
     assert_eq!(first.contacts("1001").len(), 1);
 
     first.stop();
     let stopped = Instant::now();
     let moved = ua
-        .wait_where(20, |e| e.notify == 1009 && e.param["register_state"] == 3)
+        .wait_where(20, |e| {
+            e.notify == Event::AccountStatus.notify() && e.param["register_state"] == 3
+        })
         .await
         .expect("registered again");
     assert_eq!(moved.param["server"], second.addr(), "{moved:?}");
@@ -79,12 +82,12 @@ async fn sip_pool_registers_with_the_first_server_that_answers() {
     let mut ua = Ua::start().await;
     ua.configure(dead.port, &[alive.port]).await;
     assert_eq!(ua.login("1001", "pass1001", 5).await.result, 0);
-    ua.wait(1004, 10).await;
-    let status = ua.last_seen(1009);
+    ua.wait(Event::LoginSuccess, 10).await;
+    let status = ua.last_seen(Event::AccountStatus);
     assert_eq!(status.param["server"], alive.addr());
     assert_eq!(alive.contacts("1001").len(), 1);
     assert!(
-        !ua.notified().contains(&1005),
+        !ua.notified().contains(&Event::LoginFailed.notify()),
         "no failure reported on the way"
     );
 }
@@ -97,7 +100,7 @@ async fn sip_single_server_mode_does_not_use_the_pool() {
     let mut ua = Ua::start().await;
     ua.configure(dead.port, &[alive.port]).await;
     assert_eq!(ua.login("1001", "pass1001", 4).await.result, 0);
-    let failed = ua.wait(1005, 10).await;
+    let failed = ua.wait(Event::LoginFailed, 10).await;
     assert_eq!(failed.param["reason_code"], 408);
     assert!(alive.contacts("1001").is_empty());
 }

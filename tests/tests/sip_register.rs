@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use seatphone_sip::admission::AcceptFrom;
+use seatphone_tests::host::{Command, Event};
 use seatphone_tests::peers::kamailio::{Digest, Kamailio, KamailioConfig};
 use seatphone_tests::peers::relay::{tls_records, Recorded, Relay};
 use seatphone_tests::peers::ua::Ua;
@@ -27,12 +28,12 @@ async fn register_and_deregister(digest: Digest) {
     assert_eq!(cfg.result, 0, "{cfg:?}");
     assert_eq!(cfg.top["local_ip"], "127.0.0.1");
     assert_eq!(ua.login("1001", "pass1001", 4).await.result, 0);
-    let registering = ua.wait(1009, 5).await;
+    let registering = ua.wait(Event::AccountStatus, 5).await;
     assert_eq!(registering.param["register_state"], 1);
-    let ok = ua.wait(1004, 10).await;
+    let ok = ua.wait(Event::LoginSuccess, 10).await;
     assert_eq!(ok.param["user_number"], "1001");
     assert_eq!(ok.param["register_state"], 3);
-    let status = ua.last_seen(1009);
+    let status = ua.last_seen(Event::AccountStatus);
     assert_eq!(status.param["register_state"], 3);
     assert_eq!(status.param["server"], kam.addr());
     let contacts = kam.contacts("1001");
@@ -49,15 +50,15 @@ async fn register_and_deregister(digest: Digest) {
     assert_eq!(ua.sip.health()["state"], "registered");
     assert!(!ua.sip.health().to_string().contains("pass1001"));
     let snap = ua.sip.snapshot();
-    assert_eq!(snap[0].notify, 1009);
+    assert_eq!(snap[0].notify, Event::AccountStatus.notify());
 
     assert_eq!(
-        ua.command("tsdk_logout", json!({"sipNum": "1001"}))
+        ua.command(Command::Logout, json!({"sipNum": "1001"}))
             .await
             .result,
         0
     );
-    let out = ua.wait(1006, 10).await;
+    let out = ua.wait(Event::LogoutSuccess, 10).await;
     assert_eq!(out.param["register_state"], 4);
     assert!(
         wait_until(Duration::from_secs(3), || kam.contacts("1001").is_empty()),
@@ -81,14 +82,17 @@ async fn wrong_password(digest: Digest) {
     let mut ua = Ua::start().await;
     ua.configure(kam.port, &[]).await;
     assert_eq!(ua.login("1001", "wrong", 4).await.result, 0);
-    let failed = ua.wait(1005, 10).await;
+    let failed = ua.wait(Event::LoginFailed, 10).await;
     let code = failed.param["reason_code"].as_u64().unwrap_or(0);
     assert!(code == 401 || code == 403, "{failed:?}");
     assert_eq!(failed.param["loginFailedInfo"]["reasonCode"], code);
     // Never an endless loop: nothing more happens.
     ua.settle(1500).await;
     assert_eq!(
-        ua.notified().iter().filter(|n| **n == 1005).count(),
+        ua.notified()
+            .iter()
+            .filter(|n| **n == Event::LoginFailed.notify())
+            .count(),
         1,
         "{:?}",
         ua.notified()
@@ -115,7 +119,7 @@ async fn sip_register_refresh_is_seen_at_kamailio() {
     let mut ua = Ua::start().await;
     ua.register(kam.port, "1001").await;
     for _ in 0..3 {
-        ua.wait(1004, 5).await;
+        ua.wait(Event::LoginSuccess, 5).await;
     }
     assert_eq!(kam.contacts("1001").len(), 1, "{}", kam.ul_dump());
     let left = kam.expires_left("1001").unwrap_or(0);
@@ -128,13 +132,12 @@ async fn sip_register_sip_name_with_domain_and_mode_1() {
     let mut ua = Ua::start().await;
     ua.configure(kam.port, &[]).await;
     let r = ua
-        .command(
-            "tsdk_login",
+        .command(Command::Login,
             json!({"sipNum": "1002", "sipName": "1002@127.0.0.1", "sipPwd": "pass1002", "sipMode": 1}),
         )
         .await;
     assert_eq!(r.result, 0);
-    ua.wait(1004, 10).await;
+    ua.wait(Event::LoginSuccess, 10).await;
     assert_eq!(kam.contacts("1002").len(), 1);
 }
 
@@ -145,15 +148,15 @@ async fn sip_register_bad_params_are_result_2_and_login_needs_config() {
     assert_eq!(r.result, 3, "{r:?}");
     let r = ua
         .command(
-            "tsdk_set_config_param",
+            Command::SetConfigParam,
             json!({"networkInfo": {"sipServerPort": "x"}}),
         )
         .await;
     assert_eq!(r.result, 2);
     assert!(r.err_msg.unwrap_or_default().contains("sipServerPort"));
-    let r = ua.command("tsdk_login", json!({"sipNum": 5})).await;
+    let r = ua.command(Command::Login, json!({"sipNum": 5})).await;
     assert_eq!(r.result, 2);
-    let r = ua.command("tsdk_logout", json!({})).await;
+    let r = ua.command(Command::Logout, json!({})).await;
     assert_eq!(r.result, 3);
 }
 
@@ -183,7 +186,7 @@ async fn sip_register_shutdown_unregisters_and_ends_calls() {
     ua.sip.shutdown().await;
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(kam.contacts("1001").is_empty(), "{}", kam.ul_dump());
-    let r = ua.command("tsdk_logout", json!({})).await;
+    let r = ua.command(Command::Logout, json!({})).await;
     assert_ne!(r.result, 0, "the stopped agent answers, and says no");
 }
 
@@ -238,15 +241,14 @@ async fn sip_options_out_of_dialog_is_answered_200_only_to_an_allowed_source() {
 /// `sip` settings) and waits for 1004.
 async fn register_via(ua: &mut Ua, relay: &Relay, mode: u32, sip: Value) {
     let cfg = ua
-        .command(
-            "tsdk_set_config_param",
+        .command(Command::SetConfigParam,
             json!({"networkInfo": {"serverAddr": "127.0.0.1", "sipServerPort": relay.port, "sipTransportMode": mode},
                    "sip": sip}),
         )
         .await;
     assert_eq!(cfg.result, 0, "{cfg:?}");
     assert_eq!(ua.login("1001", "pass1001", 4).await.result, 0);
-    ua.wait(1004, 10).await;
+    ua.wait(Event::LoginSuccess, 10).await;
 }
 
 /// What each relayed connection carried, briefly, for failure messages.
@@ -318,7 +320,9 @@ async fn sip_register_over_tcp_replaces_a_dropped_flow_before_the_refresh() {
     // REGISTER on it, without waiting for the refresh (at 30 s).
     relay.cut();
     let again = ua
-        .wait_where(10, |e| e.notify == 1009 && e.param["register_state"] == 3)
+        .wait_where(10, |e| {
+            e.notify == Event::AccountStatus.notify() && e.param["register_state"] == 3
+        })
         .await;
     let conns = relay.connections();
     assert!(again.is_some(), "{:?}\n{}", ua.notified(), summary(&conns));

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use seatphone_tests::host::{Command, Event};
 use seatphone_tests::peers::free_port;
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
 use seatphone_tests::peers::sipp::Sipp;
@@ -30,14 +31,14 @@ async fn sip_sipp_reliable_183_is_pracked_and_early_media_starts() {
     let mut sipp = Sipp::uas("uas_100rel.xml").expect("sipp");
     let callee = format!("2000@{}", sipp.addr());
     let r = ua
-        .command("tsdk_start_call", json!({"calleeNumber": callee}))
+        .command(Command::StartCall, json!({"calleeNumber": callee}))
         .await;
     assert_eq!(r.result, 0, "{r:?}");
     let id = r.param.as_ref().expect("param")["callId"]
         .as_u64()
         .expect("id");
-    ua.wait(2004, 10).await;
-    ua.wait(2006, 10).await;
+    ua.wait(Event::CallRingback, 10).await;
+    ua.wait(Event::CallConnected, 10).await;
     let entries = ua.media.entries();
     assert!(
         entries
@@ -53,7 +54,7 @@ async fn sip_sipp_reliable_183_is_pracked_and_early_media_starts() {
             >= 1
     );
     assert_eq!(
-        ua.command("tsdk_end_call", json!({"callId": id}))
+        ua.command(Command::EndCall, json!({"callId": id}))
             .await
             .result,
         0
@@ -67,7 +68,7 @@ async fn sip_sipp_reliable_183_is_pracked_and_early_media_starts() {
 async fn platform_at(ua: &mut Ua, port: u16) {
     let r = ua
         .command(
-            "tsdk_set_config_param",
+            Command::SetConfigParam,
             json!({"networkInfo": {"serverAddr": "127.0.0.1", "sipServerPort": port},
                    "call": {"platform_auto_answer": 1}}),
         )
@@ -94,8 +95,7 @@ fn local(ua: &Ua) -> String {
 async fn sip_sipp_peer_hold_by_reinvite_and_update_and_info_dtmf_both_ways() {
     let (kam, mut ua) = registered().await;
     let r = ua
-        .command(
-            "tsdk_set_config_param",
+        .command(Command::SetConfigParam,
             json!({"networkInfo": {"serverAddr": "127.0.0.1", "sipServerPort": kam.port}, "audio": {"dtmf_mode": 4}}),
         )
         .await;
@@ -103,12 +103,12 @@ async fn sip_sipp_peer_hold_by_reinvite_and_update_and_info_dtmf_both_ways() {
     let mut sipp = Sipp::uas("uas_peer_hold_info.xml").expect("sipp");
     let callee = format!("2000@{}", sipp.addr());
     let r = ua
-        .command("tsdk_start_call", json!({"calleeNumber": callee}))
+        .command(Command::StartCall, json!({"calleeNumber": callee}))
         .await;
     let id = r.param.as_ref().expect("param")["callId"]
         .as_u64()
         .expect("id");
-    ua.wait(2006, 10).await;
+    ua.wait(Event::CallConnected, 10).await;
     // The peer's INFO reaches the media side as a DTMF event.
     let mut got = false;
     for _ in 0..100 {
@@ -125,10 +125,10 @@ async fn sip_sipp_peer_hold_by_reinvite_and_update_and_info_dtmf_both_ways() {
     }
     assert!(got, "{:?}\n{}", ua.media.entries(), sipp.logs());
     let r = ua
-        .command("tsdk_send_dtmf", json!({"callId": id, "tone": 7}))
+        .command(Command::SendDtmf, json!({"callId": id, "tone": 7}))
         .await;
     assert_eq!(r.result, 0, "{r:?}");
-    let end = ua.wait(2007, 10).await;
+    let end = ua.wait(Event::CallEnded, 10).await;
     assert_eq!(end.param["callInfo"]["reasonCode"], 0);
     passed(&mut sipp).await;
     let remote_hold = ua.media.entries().iter().any(|e| e.contains("a=sendonly"));
@@ -143,15 +143,15 @@ async fn sip_sipp_peer_hold_by_reinvite_and_update_and_info_dtmf_both_ways() {
 async fn sip_sipp_delayed_offer_with_call_info_auto_answer() {
     let mut ua = Ua::start().await;
     let mut sipp = platform_calls(&mut ua, "uac_delayed_offer.xml").await;
-    let inc = ua.wait(2002, 10).await;
+    let inc = ua.wait(Event::CallIncoming, 10).await;
     assert_eq!(inc.param["callInfo"]["isAutoAnswer"], 1);
     assert_eq!(inc.param["callInfo"]["autoAnswerReason"], "platform");
     assert_eq!(inc.param["callInfo"]["peerDisplayName"], "Queue 7");
     assert_eq!(inc.param["callInfo"]["peerNumber"], "queue");
     let id = call_id(&inc);
-    let up = ua.wait(2006, 10).await;
+    let up = ua.wait(Event::CallConnected, 10).await;
     assert_eq!(call_id(&up), id);
-    let end = ua.wait(2007, 10).await;
+    let end = ua.wait(Event::CallEnded, 10).await;
     assert_eq!(end.param["callInfo"]["reasonCode"], 0);
     passed(&mut sipp).await;
     let entries = ua.media.entries();
@@ -171,13 +171,13 @@ async fn sip_sipp_delayed_offer_with_call_info_auto_answer() {
 async fn sip_sipp_session_timer_is_accepted_and_refresh_answered() {
     let mut ua = Ua::start().await;
     let mut sipp = platform_calls(&mut ua, "uac_session_timer.xml").await;
-    let inc = ua.wait(2002, 10).await;
+    let inc = ua.wait(Event::CallIncoming, 10).await;
     assert_eq!(
         inc.param["callInfo"]["isAutoAnswer"], 1,
         "Alert-Info auto-answer"
     );
-    ua.wait(2006, 10).await;
-    ua.wait(2007, 10).await;
+    ua.wait(Event::CallConnected, 10).await;
+    ua.wait(Event::CallEnded, 10).await;
     passed(&mut sipp).await;
 }
 
@@ -187,14 +187,18 @@ async fn sip_sipp_session_timer_is_accepted_and_refresh_answered() {
 async fn sip_sipp_lost_200_and_lost_bye_are_retransmitted() {
     let mut ua = Ua::start().await;
     let mut sipp = platform_calls(&mut ua, "uac_lost_200.xml").await;
-    let inc = ua.wait(2002, 10).await;
+    let inc = ua.wait(Event::CallIncoming, 10).await;
     let id = call_id(&inc);
-    if ua.wait_where(10, |e| e.notify == 2006).await.is_none() {
-        panic!("no 2006: {:?}\n{}", ua.notified(), sipp.logs());
+    if ua
+        .wait_where(10, |e| e.notify == Event::CallConnected.notify())
+        .await
+        .is_none()
+    {
+        panic!("not connected: {:?}\n{}", ua.notified(), sipp.logs());
     }
-    let r = ua.command("tsdk_end_call", json!({"callId": id})).await;
+    let r = ua.command(Command::EndCall, json!({"callId": id})).await;
     assert_eq!(r.result, 0, "{r:?}");
-    let end = ua.wait(2007, 10).await;
+    let end = ua.wait(Event::CallEnded, 10).await;
     assert_eq!(end.param["callInfo"]["reasonCode"], 0);
     passed(&mut sipp).await;
     // The log holds lost messages too: two BYEs and two 200s for the
@@ -215,7 +219,7 @@ async fn sip_sipp_lost_200_and_lost_bye_are_retransmitted() {
 async fn call_sipp(ua: &mut Ua, sipp: &Sipp) -> u64 {
     let callee = format!("2000@{}", sipp.addr());
     let r = ua
-        .command("tsdk_start_call", json!({"calleeNumber": callee}))
+        .command(Command::StartCall, json!({"calleeNumber": callee}))
         .await;
     assert_eq!(r.result, 0, "{r:?}");
     r.param.as_ref().expect("param")["callId"]
@@ -230,7 +234,7 @@ async fn sip_sipp_repeated_200_is_acked_again_when_the_ack_was_lost() {
     let (_kam, mut ua) = registered().await;
     let mut sipp = Sipp::uas("uas_lost_ack.xml").expect("sipp");
     let id = call_sipp(&mut ua, &sipp).await;
-    ua.wait(2006, 10).await;
+    ua.wait(Event::CallConnected, 10).await;
     // SIPp loses the ACKs of the first second (for the 200 and its repeat
     // at 0.5 s) and takes the one for the repeat at 1.5 s: hang up after it.
     let mut acked = false;
@@ -242,7 +246,7 @@ async fn sip_sipp_repeated_200_is_acked_again_when_the_ack_was_lost() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(acked, "no third ACK:\n{}", sipp.logs());
-    let r = ua.command("tsdk_end_call", json!({"callId": id})).await;
+    let r = ua.command(Command::EndCall, json!({"callId": id})).await;
     assert_eq!(r.result, 0, "{r:?}");
     passed(&mut sipp).await;
     let log = sipp.messages();
@@ -257,11 +261,20 @@ async fn sip_sipp_callee_challenge_behind_the_proxy_is_answered() {
     let (_kam, mut ua) = registered().await;
     let mut sipp = Sipp::uas_with("uas_auth.xml", &["-key", "password", "pass1001"]).expect("sipp");
     call_sipp(&mut ua, &sipp).await;
-    let up = ua.wait_where(10, |e| matches!(e.notify, 2006 | 2007)).await;
+    let up = ua
+        .wait_where(10, |e| {
+            matches!(e.event(), Some(Event::CallConnected | Event::CallEnded))
+        })
+        .await;
     let up = up.unwrap_or_else(|| panic!("{:?}\n{}", ua.notified(), sipp.logs()));
-    assert_eq!(up.notify, 2006, "{up:?}\n{}", sipp.logs());
+    assert_eq!(
+        up.notify,
+        Event::CallConnected.notify(),
+        "{up:?}\n{}",
+        sipp.logs()
+    );
     let id = call_id(&up);
-    let r = ua.command("tsdk_end_call", json!({"callId": id})).await;
+    let r = ua.command(Command::EndCall, json!({"callId": id})).await;
     assert_eq!(r.result, 0, "{r:?}");
     passed(&mut sipp).await;
 }
@@ -274,11 +287,20 @@ async fn sip_sipp_407_from_the_far_side_is_answered_with_proxy_authorization() {
     let (_kam, mut ua) = registered().await;
     let mut sipp = Sipp::uas("uas_proxy_auth.xml").expect("sipp");
     call_sipp(&mut ua, &sipp).await;
-    let up = ua.wait_where(10, |e| matches!(e.notify, 2006 | 2007)).await;
+    let up = ua
+        .wait_where(10, |e| {
+            matches!(e.event(), Some(Event::CallConnected | Event::CallEnded))
+        })
+        .await;
     let up = up.unwrap_or_else(|| panic!("{:?}\n{}", ua.notified(), sipp.logs()));
-    assert_eq!(up.notify, 2006, "{up:?}\n{}", sipp.logs());
+    assert_eq!(
+        up.notify,
+        Event::CallConnected.notify(),
+        "{up:?}\n{}",
+        sipp.logs()
+    );
     let r = ua
-        .command("tsdk_end_call", json!({"callId": call_id(&up)}))
+        .command(Command::EndCall, json!({"callId": call_id(&up)}))
         .await;
     assert_eq!(r.result, 0, "{r:?}");
     passed(&mut sipp).await;
@@ -292,9 +314,9 @@ async fn sip_sipp_callee_refusing_our_credentials_fails_the_call_once() {
     let mut sipp =
         Sipp::uas_with("uas_auth.xml", &["-key", "password", "not-pass1001"]).expect("sipp");
     call_sipp(&mut ua, &sipp).await;
-    let end = ua.wait(2007, 10).await;
+    let end = ua.wait(Event::CallEnded, 10).await;
     assert_eq!(end.param["callInfo"]["reasonCode"], 403, "{end:?}");
-    assert!(!ua.notified().contains(&2006));
+    assert!(!ua.notified().contains(&Event::CallConnected.notify()));
     // The scenario fails on a third INVITE within 1.5 s of its 403.
     passed(&mut sipp).await;
     let invites = sipp.messages().matches("INVITE sip:").count();
@@ -309,11 +331,20 @@ async fn sip_sipp_session_interval_too_small_is_retried_with_min_se() {
     let (_kam, mut ua) = registered().await;
     let mut sipp = Sipp::uas("uas_session_422.xml").expect("sipp");
     let id = call_sipp(&mut ua, &sipp).await;
-    let up = ua.wait_where(10, |e| matches!(e.notify, 2006 | 2007)).await;
+    let up = ua
+        .wait_where(10, |e| {
+            matches!(e.event(), Some(Event::CallConnected | Event::CallEnded))
+        })
+        .await;
     let up = up.unwrap_or_else(|| panic!("{:?}\n{}", ua.notified(), sipp.logs()));
-    assert_eq!(up.notify, 2006, "{up:?}\n{}", sipp.logs());
+    assert_eq!(
+        up.notify,
+        Event::CallConnected.notify(),
+        "{up:?}\n{}",
+        sipp.logs()
+    );
     assert_eq!(call_id(&up), id);
-    let r = ua.command("tsdk_end_call", json!({"callId": id})).await;
+    let r = ua.command(Command::EndCall, json!({"callId": id})).await;
     assert_eq!(r.result, 0, "{r:?}");
     passed(&mut sipp).await;
 }
@@ -326,7 +357,7 @@ async fn sip_sipp_caller_refreshes_the_session_by_reinvite() {
     let (_kam, mut ua) = registered().await;
     let mut sipp = Sipp::uas_with("uas_session_refresh.xml", &["-timeout", "120s"]).expect("sipp");
     let id = call_sipp(&mut ua, &sipp).await;
-    ua.wait(2006, 10).await;
+    ua.wait(Event::CallConnected, 10).await;
     let mut refreshed = false;
     for _ in 0..700 {
         if sipp.messages().matches("INVITE sip:").count() >= 2
@@ -339,11 +370,11 @@ async fn sip_sipp_caller_refreshes_the_session_by_reinvite() {
     }
     assert!(refreshed, "no refresh:\n{}", sipp.logs());
     assert!(
-        !ua.notified().contains(&2007),
+        !ua.notified().contains(&Event::CallEnded.notify()),
         "the call lives on: {:?}",
         ua.notified()
     );
-    let r = ua.command("tsdk_end_call", json!({"callId": id})).await;
+    let r = ua.command(Command::EndCall, json!({"callId": id})).await;
     assert_eq!(r.result, 0, "{r:?}");
     passed(&mut sipp).await;
 }
@@ -356,8 +387,8 @@ async fn sip_sipp_session_without_refresh_is_ended_before_it_expires() {
     let (_kam, mut ua) = registered().await;
     let mut sipp = Sipp::uas_with("uas_session_expires.xml", &["-timeout", "120s"]).expect("sipp");
     call_sipp(&mut ua, &sipp).await;
-    ua.wait(2006, 10).await;
-    let end = ua.wait(2007, 80).await;
+    ua.wait(Event::CallConnected, 10).await;
+    let end = ua.wait(Event::CallEnded, 80).await;
     assert_eq!(end.param["callInfo"]["reasonCode"], 408, "{end:?}");
     passed(&mut sipp).await;
 }
@@ -399,9 +430,13 @@ async fn sip_retransmitted_invite_makes_one_call_that_is_answered() {
     }
     assert!(ok, "the 200 OK went out");
     assert!(ringing >= 2, "the 180 was repeated for the retransmission");
-    ua.wait(2002, 2).await;
+    ua.wait(Event::CallIncoming, 2).await;
     ua.settle(300).await;
-    let incoming = ua.seen.iter().filter(|e| e.notify == 2002).count();
+    let incoming = ua
+        .seen
+        .iter()
+        .filter(|e| e.notify == Event::CallIncoming.notify())
+        .count();
     assert_eq!(
         incoming,
         1,

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use seatphone_tests::host::{plugin_library, Options, Page, Seatphone};
+use seatphone_tests::host::{plugin_library, Command, Event, Options, Page, Seatphone};
 use seatphone_tests::peers::baresip::{AnswerMode, Baresip};
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
 use seatphone_tests::peers::wait_until;
@@ -45,7 +45,7 @@ fn mapped(maps: &str) -> Vec<&'static str> {
 
 async fn set_voice(page: &mut Page, aec: u32) {
     let config = json!({"audio": {"audio_aec": aec, "audio_anr": 0, "audio_agc": 0}});
-    let r = page.request(65539, "tsdk_set_config_param", config).await;
+    let r = page.request(Command::SetConfigParam, config).await;
     assert_eq!(r["result"], 0, "{r}");
 }
 
@@ -61,11 +61,9 @@ async fn call_until_media(host: &Seatphone, page: &mut Page, nth: usize) -> serd
 }
 
 async fn hang_up(page: &mut Page, id: serde_json::Value) {
-    let r = page
-        .request(67539, "tsdk_end_call", json!({"callId": id}))
-        .await;
+    let r = page.request(Command::EndCall, json!({"callId": id})).await;
     assert_eq!(r["result"], 0, "{r}");
-    page.event(2007, T).await;
+    page.event(Event::CallEnded, T).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

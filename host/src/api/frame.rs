@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::io::Write as _;
 
-use seatphone_plugin_api::{result, Request, Response};
+use seatphone_protocol::{result, Event, Request, Response};
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -205,7 +205,9 @@ pub fn response_frame(
 /// A response frame around an answer as a plugin writes it (`wire::Response`
 /// as JSON): the routing fields, which are the host's, then the answer's
 /// own keys as written, less those named like a routing field or already
-/// written. `None` when the answer is not an object with a numeric `result`.
+/// written. A success marked `withoutResult` goes out without its `result`
+/// (the reference's `OEScreenShot` shape); the marker itself never goes out.
+/// `None` when the answer is not an object with a numeric `result`.
 pub fn answer_frame(
     description: &str,
     rsp: u32,
@@ -213,9 +215,15 @@ pub fn answer_frame(
     answer: &str,
 ) -> Option<String> {
     const ROUTING: [&str; 3] = ["description", "rsp", "seq"];
+    const WITHOUT_RESULT: &str = "withoutResult";
     let Entries(entries) = serde_json::from_str(answer).ok()?;
     let result = entries.iter().find(|(k, _)| k == "result")?.1;
-    serde_json::from_str::<u32>(result.get()).ok()?;
+    let result = serde_json::from_str::<u32>(result.get()).ok()?;
+    let without_result = result == result::SUCCESS
+        && entries
+            .iter()
+            .find(|(k, _)| k == WITHOUT_RESULT)
+            .is_some_and(|(_, v)| v.get() == "true");
 
     // Bytes, so serde_json writes keys and values in place; every piece
     // is valid UTF-8 (our strings, serde_json's escapes, the answer's text).
@@ -228,7 +236,8 @@ pub fn answer_frame(
         push_json(&mut out, seq);
     }
     for (i, (key, value)) in entries.iter().enumerate() {
-        if ROUTING.contains(&key.as_ref()) || entries[..i].iter().any(|(k, _)| k == key) {
+        let hidden = key == WITHOUT_RESULT || (without_result && key == "result");
+        if hidden || ROUTING.contains(&key.as_ref()) || entries[..i].iter().any(|(k, _)| k == key) {
             continue;
         }
         out.push(b',');
@@ -276,28 +285,40 @@ pub fn event_frame(notify: u32, description: &str, param: &Value) -> String {
     serde_json::json!({ "description": description, "notify": notify, "param": param }).to_string()
 }
 
+/// An event of the standard catalogue.
+pub fn standard_event_frame(event: Event, param: &Value) -> String {
+    event_frame(event.notify(), event.description(), param)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use seatphone_protocol::Command;
     use serde_json::json;
 
     fn rejected(text: &str) -> Value {
         serde_json::from_str(&parse_request(text).unwrap_err().into_frame()).unwrap()
     }
 
+    /// A frame of `command` with the rest of the text as written.
+    fn frame(command: Command, rest: &str) -> String {
+        let (cmd, d) = (command.cmd(), command.description());
+        format!(r#"{{"cmd":{cmd},"description":"{d}"{rest}}}"#)
+    }
+
     #[test]
     fn well_formed_request_parses() {
-        let i =
-            parse_request(r#"{"cmd":67578,"description":"tsdk_get_mic_volume","seq":7}"#).unwrap();
-        assert_eq!(i.cmd, 67578);
+        let text = frame(Command::GetMicVolume, r#","seq":7"#);
+        let i = parse_request(&text).unwrap();
+        assert_eq!(i.cmd, Command::GetMicVolume.cmd());
         assert_eq!(i.param, json!({}));
         assert_eq!(i.seq, Some(json!(7)));
     }
 
     #[test]
     fn a_plugin_reads_the_pages_text_or_a_request_written_afresh() {
-        let text = r#"{"cmd":67578,"description":"tsdk_get_mic_volume","param":{"a":1},"seq":7}"#;
-        let i = parse_request(text).unwrap();
+        let text = frame(Command::GetMicVolume, r#","param":{"a":1},"seq":7"#);
+        let i = parse_request(&text).unwrap();
         assert!(matches!(i.plugin_text(), Cow::Borrowed(t) if t == text));
         for text in [
             r#"{"cmd":1,"description":"x"}"#,
@@ -346,6 +367,42 @@ mod tests {
     }
 
     #[test]
+    fn a_success_without_result_goes_out_as_the_reference_shapes_it() {
+        let (shot, catch) = (Command::ScreenShot, Command::CatchVideo);
+        let answer = Response::ok_without_result().top("path", "/tmp/shot.jpg");
+        let text = serde_json::to_string(&answer).unwrap();
+        let f = answer_frame(shot.description(), shot.cmd(), None, &text).unwrap();
+        let expected = format!(
+            r#"{{"description":"{}","rsp":{},"path":"/tmp/shot.jpg"}}"#,
+            shot.description(),
+            shot.cmd()
+        );
+        assert_eq!(f, expected);
+        let with_seq = response_frame(catch.description(), catch.cmd(), Some(&json!(3)), &answer);
+        assert_eq!(
+            serde_json::from_str::<Value>(&with_seq).unwrap(),
+            json!({"description": catch.description(), "rsp": catch.cmd(), "seq": 3, "path": "/tmp/shot.jpg"})
+        );
+        // A failure keeps its result, as the reference's failure shape does.
+        let mut failed = Response::error(result::FAILED, "no video in this call");
+        failed.without_result = true;
+        let f = response_frame(shot.description(), shot.cmd(), None, &failed);
+        let f: Value = serde_json::from_str(&f).unwrap();
+        assert_eq!(
+            f,
+            json!({"description": shot.description(), "rsp": shot.cmd(), "result": 1, "errMsg": "no video in this call"})
+        );
+        // Only `true` asks for it; the marker never reaches the page.
+        let f = answer_frame("d", 1, None, r#"{"result":0,"withoutResult":"yes"}"#).unwrap();
+        assert_eq!(f, r#"{"description":"d","rsp":1,"result":0}"#);
+        // Without a numeric result the answer is unreadable, marker or not.
+        assert_eq!(
+            answer_frame("d", 1, None, r#"{"withoutResult":true}"#),
+            None
+        );
+    }
+
+    #[test]
     fn an_answer_without_a_numeric_result_is_unreadable() {
         for answer in [
             "",
@@ -379,9 +436,9 @@ mod tests {
 
     #[test]
     fn wrong_types_echo_what_was_sent() {
-        let r = rejected(r#"{"cmd":67578,"description":"x","param":[1]}"#);
-        assert_eq!(r["description"], "x");
-        assert_eq!(r["rsp"], 67578);
+        let r = rejected(&frame(Command::GetMicVolume, r#","param":[1]"#));
+        assert_eq!(r["description"], Command::GetMicVolume.description());
+        assert_eq!(r["rsp"], Command::GetMicVolume.cmd());
         assert!(r["errMsg"].as_str().unwrap().contains("param"));
         assert_eq!(rejected(r#"{"cmd":"1","description":"x"}"#)["rsp"], 0);
         assert!(

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use abi_stable::std_types::{RResult, RStr};
-use seatphone_plugin_api::{
-    AnswerRequest, AnswerResponse, CallEvent, ConfigureOutcome, OfferRequest, OfferResponse,
-    Request, Response, StartRequest, StopRequest,
+use seatphone_protocol::{
+    AnswerRequest, AnswerResponse, CallEvent, Capability, ConfigureOutcome, OfferRequest,
+    OfferResponse, Request, Response, StartRequest, StopRequest,
 };
 use seatphone_sip::Media;
 use serde::{de::DeserializeOwned, Serialize};
@@ -102,11 +102,16 @@ impl Media for PluginMedia {
         }
     }
 
-    fn forward(&self, capability: &str, request: Request, reply: Box<dyn FnOnce(Response) + Send>) {
-        match self.plugins.with_capability(capability) {
+    fn forward(
+        &self,
+        capability: Capability,
+        request: Request,
+        reply: Box<dyn FnOnce(Response) + Send>,
+    ) {
+        match self.plugins.with_capability(capability.name()) {
             Some(plugin) => forward(&plugin.raw, &request, reply),
             None => reply(Response::error(
-                seatphone_plugin_api::result::NOT_LOADED,
+                seatphone_protocol::result::NOT_LOADED,
                 format!(
                     "{} needs the {capability} capability, and no {capability} plugin is loaded",
                     request.description

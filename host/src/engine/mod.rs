@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use seatphone_plugin_api::{Response, Signal};
+use seatphone_protocol::{Response, Signal};
 use seatphone_sip::admission::AcceptFrom;
 use seatphone_sip::{RegTiming, Sip, SipConfig};
 use serde_json::{json, Value};

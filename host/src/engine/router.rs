@@ -4,13 +4,13 @@
 use std::sync::Arc;
 
 use abi_stable::std_types::RStr;
-use seatphone_plugin_api::{reply_from_fn, result, Request, Response};
+use seatphone_plugin_api::reply_from_fn;
+use seatphone_protocol::{result, Command, Owner, Request, Response};
 use serde_json::Value;
 
 use super::{Engine, ReplyFn};
 use crate::api::frame::{answer_frame, parse_request, response_frame, Incoming};
 use crate::api::pages::{ConnId, Pages};
-use crate::catalogue::{self, Owner};
 use crate::plugins::Loaded;
 
 impl Engine {
@@ -32,7 +32,7 @@ impl Engine {
         };
         match self.answerer(&incoming) {
             Err(refusal) => asker.answer(&refusal),
-            Ok(Answerer::Host) if incoming.cmd == CONFIG => {
+            Ok(Answerer::Host) if incoming.cmd == Command::SetConfigParam.cmd() => {
                 self.configure(incoming.request(), asker.into_reply())
             }
             Ok(Answerer::Host) => self
@@ -52,13 +52,13 @@ impl Engine {
     /// Who answers a request, or why no one does.
     fn answerer(&self, incoming: &Incoming<'_>) -> Result<Answerer<'_>, Response> {
         let description = &incoming.description;
-        if let Some(std) = catalogue::by_description(description) {
-            if std.cmd != incoming.cmd {
-                return Err(mismatch(description, incoming.cmd, std.cmd));
+        if let Some(std) = Command::from_description(description) {
+            if std.cmd() != incoming.cmd {
+                return Err(mismatch(description, incoming.cmd, std.cmd()));
             }
-            return match std.owner {
+            return match std.owner() {
                 Owner::Host => Ok(Answerer::Host),
-                Owner::Capability(cap) => match self.plugins.with_capability(cap) {
+                Owner::Capability(cap) => match self.plugins.with_capability(cap.name()) {
                     Some(plugin) => Ok(Answerer::Plugin(plugin)),
                     None => Err(Response::error(
                         result::NOT_LOADED,
@@ -85,8 +85,6 @@ enum Answerer<'a> {
     Host,
     Plugin(&'a Loaded),
 }
-
-const CONFIG: u32 = 65539;
 
 impl Engine {
     /// `config`: paths outside `[api] page_paths` are dropped before SIP and

@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use seatphone_plugin_api::{result, Request, Response, Signal};
+use seatphone_protocol::{result, Request, Response, Signal};
 use seatphone_sip::{PageEvent, Sip};
 use serde_json::{json, Value};
 

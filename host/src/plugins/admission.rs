@@ -2,9 +2,7 @@
 //! collide with the standard catalogue (unless it owns that capability) nor
 //! with another plugin's. Pure, so it is tested without libraries.
 
-use seatphone_plugin_api::PluginInfo;
-
-use crate::catalogue::{self, Owner};
+use seatphone_protocol::{Command, Event, Owner, PluginInfo};
 
 pub fn admit(loaded: &[&PluginInfo], candidate: &PluginInfo) -> Result<(), String> {
     let name = &candidate.name;
@@ -42,13 +40,18 @@ pub fn admit(loaded: &[&PluginInfo], candidate: &PluginInfo) -> Result<(), Strin
         }
     }
     for e in &candidate.events {
-        if let Some(std) = catalogue::standard_event(e.notify) {
-            let owned = catalogue::event_owner(e.notify)
-                .is_some_and(|cap| candidate.capabilities.iter().any(|c| c == cap));
-            if !owned || std != e.description {
+        if let Some(std) = Event::from_notify(e.notify) {
+            let owned = match std.sent_by() {
+                Owner::Capability(cap) => declares(candidate, cap.name()),
+                Owner::Host => false,
+            };
+            if !owned || std.description() != e.description {
                 return Err(format!(
-                    "event {} ({}) of plugin {name} collides with the standard event {} ({std})",
-                    e.notify, e.description, e.notify
+                    "event {} ({}) of plugin {name} collides with the standard event {} ({})",
+                    e.notify,
+                    e.description,
+                    e.notify,
+                    std.description()
                 ));
             }
         }
@@ -71,79 +74,76 @@ fn check_standard_command(
     cmd: u32,
     description: &str,
 ) -> Result<(), String> {
-    let standard = catalogue::by_cmd(cmd).or_else(|| catalogue::by_description(description));
-    let Some(std) = standard else { return Ok(()) };
+    let standard = Command::from_cmd(cmd).or_else(|| Command::from_description(description));
+    let Some(std) = standard.map(Command::spec) else {
+        return Ok(());
+    };
     let owner = match std.owner {
         Owner::Capability(cap) => Some(cap),
-        Owner::Host => catalogue::forwarded_to(std.cmd),
+        Owner::Host => std.forwarded_to,
     };
-    let owns = owner.is_some_and(|cap| candidate.capabilities.iter().any(|c| c == cap));
+    let owns = owner.is_some_and(|cap| declares(candidate, cap.name()));
     if owns && std.cmd == cmd && std.description == description {
         return Ok(());
     }
     Err(format!(
         "command {cmd} ({description}) of plugin {} collides with the standard command {} ({}) of {}",
-        candidate.name,
-        std.cmd,
-        std.description,
-        match std.owner {
-            Owner::Host => "the host".to_string(),
-            Owner::Capability(cap) => format!("capability {cap}"),
-        }
+        candidate.name, std.cmd, std.description, std.owner
     ))
+}
+
+fn declares(candidate: &PluginInfo, capability: &str) -> bool {
+    candidate.capabilities.iter().any(|c| c == capability)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use seatphone_plugin_api::{CommandSpec, EventSpec};
 
     fn info(name: &str, caps: &[&str], cmds: &[(u32, &str)], events: &[(u32, &str)]) -> PluginInfo {
-        PluginInfo {
-            name: name.into(),
-            version: "1".into(),
-            capabilities: caps.iter().map(|s| s.to_string()).collect(),
-            media: vec![],
-            commands: cmds
-                .iter()
-                .map(|(c, d)| CommandSpec {
-                    cmd: *c,
-                    description: d.to_string(),
-                })
-                .collect(),
-            events: events
-                .iter()
-                .map(|(n, d)| EventSpec {
-                    notify: *n,
-                    description: d.to_string(),
-                })
-                .collect(),
-        }
+        let mut info = PluginInfo::new(name, "1").commands(cmds).events(events);
+        info.capabilities = caps.iter().map(|s| s.to_string()).collect();
+        info
+    }
+
+    fn row(c: Command) -> (u32, &'static str) {
+        (c.cmd(), c.description())
+    }
+
+    fn event_row(e: Event) -> (u32, &'static str) {
+        (e.notify(), e.description())
     }
 
     #[test]
     fn capability_owner_may_declare_its_standard_commands() {
-        let audio = info(
+        let audio = PluginInfo::new("audio", "1").capability("audio");
+        assert!(audio.commands.len() > 5, "{audio:?}");
+        assert_eq!(admit(&[], &audio), Ok(()));
+        let by_hand = info(
             "audio",
             &["audio"],
-            &[(67578, "tsdk_get_mic_volume"), (67540, "tsdk_send_dtmf")],
-            &[(2028, "TSDK_E_CALL_EVT_STATISTIC_LOCAL_QOS")],
+            &[row(Command::GetMicVolume), row(Command::SendDtmf)],
+            &[event_row(Event::LocalQos)],
         );
-        assert_eq!(admit(&[], &audio), Ok(()));
+        assert_eq!(admit(&[], &by_hand), Ok(()));
     }
 
     #[test]
     fn a_custom_plugin_may_not_take_standard_numbers() {
-        let thief = info("thief", &[], &[(67578, "mine")], &[]);
+        let thief = info("thief", &[], &[(Command::GetMicVolume.cmd(), "mine")], &[]);
         let err = admit(&[], &thief).unwrap_err();
         assert!(
-            err.contains("thief") && err.contains("tsdk_get_mic_volume"),
+            err.contains("thief") && err.contains(Command::GetMicVolume.description()),
             "{err}"
         );
-        let host_cmd = info("x", &["audio"], &[(67537, "tsdk_start_call")], &[]);
+        let host_cmd = info("x", &["audio"], &[row(Command::StartCall)], &[]);
         assert!(admit(&[], &host_cmd).unwrap_err().contains("the host"));
-        let ev = info("y", &[], &[], &[(2006, "TSDK_E_CALL_EVT_CALL_CONNECTED")]);
+        let ev = info("y", &[], &[], &[event_row(Event::CallConnected)]);
         assert!(admit(&[], &ev).unwrap_err().contains("standard event"));
+        let not_its_own = info("z", &["audio"], &[], &[event_row(Event::OpenVideoReq)]);
+        assert!(admit(&[], &not_its_own)
+            .unwrap_err()
+            .contains("standard event"));
     }
 
     #[test]

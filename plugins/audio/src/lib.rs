@@ -1,18 +1,26 @@
 //! The audio plugin: everything an audio call needs — devices, codecs,
 //! RTP/SRTP, jitter buffer, DTMF, volume and mute.
 //!
-//! | cmd / notify | description | what it does |
+//! Commands and events: the catalogue's `audio` capability
+//! (`PluginInfo::capability` declares them), answered here:
+//!
+//! | catalogue | what it does |
+//! |---|---|
+//! | `SendDtmf` | a digit as RFC 4733 events or an in-band tone (the host keeps INFO) |
+//! | `MuteMic` | `callId, isMute` 1/0: the stream goes on, silent |
+//! | `GetDevices` | `deviceType` 0 mic / 1 speaker (2 camera: result 4, the video plugin's) |
+//! | `SetMicIndex` / `GetMicIndex` | `index` into the mic list (result 5 if absent) |
+//! | `SetSpeakIndex` / `GetSpeakIndex` | `index` into the speaker list |
+//! | `SetSpeakVolume` / `GetSpeakVolume` | `volume` 0–100 |
+//! | `SetMicVolume` / `GetMicVolume` | `volume` 0–100 |
+//! | event `LocalQos` | QoS every 5 s in a call |
+//!
+//! and two events of its own:
+//!
+//! | notify | description | what it says |
 //! |---|---|---|
-//! | 67540 | `tsdk_send_dtmf` | a digit as RFC 4733 events or an in-band tone (the host keeps INFO) |
-//! | 67547 | `tsdk_mute_mic` | `callId, isMute` 1/0: the stream goes on, silent |
-//! | 67550 | `tsdk_get_devices` | `deviceType` 0 mic / 1 speaker (2 camera: result 4, the video plugin's) |
-//! | 67551 / 67552 | `tsdk_set_mic_index` / `tsdk_get_mic_index` | `index` into the mic list (result 5 if absent) |
-//! | 67553 / 67554 | `tsdk_set_speak_index` / `tsdk_get_speak_index` | `index` into the speaker list |
-//! | 67557 / 67558 | `tsdk_set_speak_volume` / `tsdk_get_speak_volume` | `volume` 0–100 |
-//! | 67577 / 67578 | `tsdk_set_mic_volume` / `tsdk_get_mic_volume` | `volume` 0–100 |
-//! | event 2028 | `TSDK_E_CALL_EVT_STATISTIC_LOCAL_QOS` | QoS every 5 s in a call |
-//! | event 3001 | `AUDIO_EVT_DTMF_RECEIVED` | `callId, tone, method` ("rfc4733" / "inband") |
-//! | event 3002 | `AUDIO_EVT_DEVICE_FALLBACK` | `deviceType, index, deviceName, reason` |
+//! | 3001 | `AUDIO_EVT_DTMF_RECEIVED` | `callId, tone, method` ("rfc4733" / "inband") |
+//! | 3002 | `AUDIO_EVT_DEVICE_FALLBACK` | `deviceType, index, deviceName, reason` |
 //!
 //! Lists and devices: `[audio] input`, `output`, `ring` of the host's config
 //! name virtual devices (`file:/x.wav`, `null`, or a sound device's name);
@@ -55,8 +63,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use seatphone_plugin_api::{
-    export_plugin, result, AnswerRequest, AnswerResponse, CallEvent, ConfigureOutcome, Host,
-    OfferRequest, OfferResponse, Plugin, PluginInfo, Reply, Request, StartRequest, StopRequest,
+    export_plugin, result, AnswerRequest, AnswerResponse, CallEvent, Capability, Command,
+    ConfigureOutcome, Host, OfferRequest, OfferResponse, Plugin, PluginInfo, Reply, Request,
+    StartRequest, StopRequest,
 };
 use serde_json::{json, Value};
 
@@ -65,38 +74,11 @@ use controls::Controls;
 use devices::{DeviceKind, Direction};
 use page_config::PageConfig;
 
-pub const SEND_DTMF: u32 = 67540;
-pub const MUTE_MIC: u32 = 67547;
-pub const GET_DEVICES: u32 = 67550;
-pub const SET_MIC_INDEX: u32 = 67551;
-pub const GET_MIC_INDEX: u32 = 67552;
-pub const SET_SPEAK_INDEX: u32 = 67553;
-pub const GET_SPEAK_INDEX: u32 = 67554;
-pub const SET_SPEAK_VOLUME: u32 = 67557;
-pub const GET_SPEAK_VOLUME: u32 = 67558;
-pub const SET_MIC_VOLUME: u32 = 67577;
-pub const GET_MIC_VOLUME: u32 = 67578;
-
-pub const EVT_QOS: u32 = 2028;
+/// This plugin's own events, beside the catalogue's (PROTOCOL.md "Audio plugin events").
 pub const EVT_DTMF_RECEIVED: u32 = 3001;
 pub const EVT_DEVICE_FALLBACK: u32 = 3002;
 
-const COMMANDS: &[(u32, &str)] = &[
-    (SEND_DTMF, "tsdk_send_dtmf"),
-    (MUTE_MIC, "tsdk_mute_mic"),
-    (GET_DEVICES, "tsdk_get_devices"),
-    (SET_MIC_INDEX, "tsdk_set_mic_index"),
-    (GET_MIC_INDEX, "tsdk_get_mic_index"),
-    (SET_SPEAK_INDEX, "tsdk_set_speak_index"),
-    (GET_SPEAK_INDEX, "tsdk_get_speak_index"),
-    (SET_SPEAK_VOLUME, "tsdk_set_speak_volume"),
-    (GET_SPEAK_VOLUME, "tsdk_get_speak_volume"),
-    (SET_MIC_VOLUME, "tsdk_set_mic_volume"),
-    (GET_MIC_VOLUME, "tsdk_get_mic_volume"),
-];
-
 const EVENTS: &[(u32, &str)] = &[
-    (EVT_QOS, "TSDK_E_CALL_EVT_STATISTIC_LOCAL_QOS"),
     (EVT_DTMF_RECEIVED, "AUDIO_EVT_DTMF_RECEIVED"),
     (EVT_DEVICE_FALLBACK, "AUDIO_EVT_DEVICE_FALLBACK"),
 ];
@@ -155,9 +137,8 @@ export_plugin!(new);
 impl Plugin for Audio {
     fn info(&self) -> PluginInfo {
         PluginInfo::new("audio", env!("CARGO_PKG_VERSION"))
-            .capability("audio")
+            .capability(Capability::Audio.name())
             .media("audio")
-            .commands(COMMANDS)
             .events(EVENTS)
     }
 
@@ -204,22 +185,30 @@ impl Plugin for Audio {
 
     fn command(&self, request: Request, reply: Reply) {
         let c = &self.controls;
-        match request.cmd {
-            MUTE_MIC => match commands::mute(c, &request) {
+        match Command::from_cmd(request.cmd) {
+            Some(Command::MuteMic) => match commands::mute(c, &request) {
                 Ok(_) => reply.ok(),
                 Err(e) => reply.error(result::INVALID, e),
             },
-            SET_SPEAK_VOLUME => commands::set_volume(c, &request, reply, false),
-            GET_SPEAK_VOLUME => commands::get_volume(c, reply, false),
-            SET_MIC_VOLUME => commands::set_volume(c, &request, reply, true),
-            GET_MIC_VOLUME => commands::get_volume(c, reply, true),
+            Some(Command::SetSpeakVolume) => commands::set_volume(c, &request, reply, false),
+            Some(Command::GetSpeakVolume) => commands::get_volume(c, reply, false),
+            Some(Command::SetMicVolume) => commands::set_volume(c, &request, reply, true),
+            Some(Command::GetMicVolume) => commands::get_volume(c, reply, true),
             // Listing asks the sound system, which may be slow: off the host's thread.
-            GET_DEVICES | SET_MIC_INDEX | GET_MIC_INDEX | SET_SPEAK_INDEX | GET_SPEAK_INDEX => {
+            Some(
+                command @ (Command::GetDevices
+                | Command::SetMicIndex
+                | Command::GetMicIndex
+                | Command::SetSpeakIndex
+                | Command::GetSpeakIndex),
+            ) => {
                 let controls = self.controls.clone();
                 let host = self.host.clone();
-                std::thread::spawn(move || device_command(&host, &controls, &request, reply));
+                std::thread::spawn(move || {
+                    device_command(&host, &controls, command, &request, reply)
+                });
             }
-            SEND_DTMF => match self.calls.send_dtmf(&self.config(), &request.param) {
+            Some(Command::SendDtmf) => match self.calls.send_dtmf(&self.config(), &request.param) {
                 Ok(()) => reply.ok(),
                 Err((code, e)) => reply.error(code, e),
             },
@@ -238,19 +227,25 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
         .unwrap_or_else(|_| Err("the audio plugin failed on this request".into()))
 }
 
-fn device_command(host: &Host, controls: &Controls, request: &Request, reply: Reply) {
-    let direction = match request.cmd {
-        GET_DEVICES => match commands::device_type(&request.param) {
+fn device_command(
+    host: &Host,
+    controls: &Controls,
+    command: Command,
+    request: &Request,
+    reply: Reply,
+) {
+    let direction = match command {
+        Command::GetDevices => match commands::device_type(&request.param) {
             Ok(d) => d,
             Err((code, e)) => return reply.error(code, e),
         },
-        SET_MIC_INDEX | GET_MIC_INDEX => Direction::Input,
+        Command::SetMicIndex | Command::GetMicIndex => Direction::Input,
         _ => Direction::Output,
     };
     let list = controls.list(direction);
-    match request.cmd {
-        GET_DEVICES => reply.ok_with(commands::device_list_param(direction, &list)),
-        SET_MIC_INDEX | SET_SPEAK_INDEX => {
+    match command {
+        Command::GetDevices => reply.ok_with(commands::device_list_param(direction, &list)),
+        Command::SetMicIndex | Command::SetSpeakIndex => {
             let index = match commands::index_param(&request.param) {
                 Ok(i) => i,
                 Err(e) => return reply.error(result::INVALID, e),

@@ -5,6 +5,7 @@ mod common;
 
 use common::{call, TestHost};
 use seatphone_audio as audio;
+use seatphone_plugin_api::{Command, Event};
 use serde_json::json;
 
 fn plugin_with(settings: serde_json::Value) -> (TestHost, audio::Audio) {
@@ -16,12 +17,7 @@ fn plugin_with(settings: serde_json::Value) -> (TestHost, audio::Audio) {
 #[test]
 fn lists_configured_file_devices_first_in_the_protocol_shape() {
     let (_h, p) = plugin_with(json!({ "input": "file:/tmp/in.wav", "output": "null" }));
-    let r = call(
-        &p,
-        audio::GET_DEVICES,
-        "tsdk_get_devices",
-        json!({ "deviceType": 0 }),
-    );
+    let r = call(&p, Command::GetDevices, json!({ "deviceType": 0 }));
     assert_eq!(r["result"], 0, "{r}");
     let param = &r["param"];
     assert_eq!(param["deviceType"], 0);
@@ -33,12 +29,7 @@ fn lists_configured_file_devices_first_in_the_protocol_shape() {
         assert_eq!(d["cameraOrient"], 0);
         assert!(d["deviceId"].is_number());
     }
-    let r = call(
-        &p,
-        audio::GET_DEVICES,
-        "tsdk_get_devices",
-        json!({ "deviceType": 1 }),
-    );
+    let r = call(&p, Command::GetDevices, json!({ "deviceType": 1 }));
     assert_eq!(r["param"]["deviceInfo"][0]["deviceName"], "null (silence)");
     assert_eq!(r["param"]["deviceType"], 1);
 }
@@ -46,12 +37,7 @@ fn lists_configured_file_devices_first_in_the_protocol_shape() {
 #[test]
 fn cameras_belong_to_video_and_bad_types_are_invalid() {
     let (_h, p) = plugin_with(json!({}));
-    let r = call(
-        &p,
-        audio::GET_DEVICES,
-        "tsdk_get_devices",
-        json!({ "deviceType": 2 }),
-    );
+    let r = call(&p, Command::GetDevices, json!({ "deviceType": 2 }));
     assert_eq!(r["result"], 4);
     assert!(r["errMsg"].as_str().unwrap().contains("video"));
     for bad in [
@@ -59,7 +45,7 @@ fn cameras_belong_to_video_and_bad_types_are_invalid() {
         json!({ "deviceType": 7 }),
         json!({}),
     ] {
-        let r = call(&p, audio::GET_DEVICES, "tsdk_get_devices", bad.clone());
+        let r = call(&p, Command::GetDevices, bad.clone());
         assert_eq!(r["result"], 2, "{bad} → {r}");
         assert!(r["errMsg"].is_string());
     }
@@ -68,96 +54,50 @@ fn cameras_belong_to_video_and_bad_types_are_invalid() {
 #[test]
 fn index_must_exist_and_is_kept() {
     let (_h, p) = plugin_with(json!({ "input": "file:/tmp/in.wav" }));
-    let r = call(&p, audio::GET_MIC_INDEX, "tsdk_get_mic_index", json!({}));
+    let r = call(&p, Command::GetMicIndex, json!({}));
     assert_eq!(r["param"]["index"], 0);
-    let list = call(
-        &p,
-        audio::GET_DEVICES,
-        "tsdk_get_devices",
-        json!({ "deviceType": 0 }),
-    );
+    let list = call(&p, Command::GetDevices, json!({ "deviceType": 0 }));
     let num = list["param"]["num"].as_u64().unwrap();
     assert!(num >= 2, "file device plus silence at least");
     let last = num - 1;
-    let r = call(
-        &p,
-        audio::SET_MIC_INDEX,
-        "tsdk_set_mic_index",
-        json!({ "index": last }),
-    );
+    let r = call(&p, Command::SetMicIndex, json!({ "index": last }));
     assert_eq!(r["result"], 0, "{r}");
-    let r = call(&p, audio::GET_MIC_INDEX, "tsdk_get_mic_index", json!({}));
+    let r = call(&p, Command::GetMicIndex, json!({}));
     assert_eq!(r["param"]["index"], last);
-    let r = call(
-        &p,
-        audio::SET_MIC_INDEX,
-        "tsdk_set_mic_index",
-        json!({ "index": num + 5 }),
-    );
+    let r = call(&p, Command::SetMicIndex, json!({ "index": num + 5 }));
     assert_eq!(r["result"], 5, "{r}");
-    let r = call(
-        &p,
-        audio::SET_MIC_INDEX,
-        "tsdk_set_mic_index",
-        json!({ "index": -1 }),
-    );
+    let r = call(&p, Command::SetMicIndex, json!({ "index": -1 }));
     assert_eq!(r["result"], 2, "{r}");
-    let r = call(
-        &p,
-        audio::SET_SPEAK_INDEX,
-        "tsdk_set_speak_index",
-        json!({ "index": "0" }),
-    );
+    let r = call(&p, Command::SetSpeakIndex, json!({ "index": "0" }));
     assert_eq!(r["result"], 2, "{r}");
-    let r = call(
-        &p,
-        audio::SET_SPEAK_INDEX,
-        "tsdk_set_speak_index",
-        json!({ "index": 0 }),
-    );
+    let r = call(&p, Command::SetSpeakIndex, json!({ "index": 0 }));
     assert_eq!(r["result"], 0, "{r}");
-    let r = call(
-        &p,
-        audio::GET_SPEAK_INDEX,
-        "tsdk_get_speak_index",
-        json!({}),
-    );
+    let r = call(&p, Command::GetSpeakIndex, json!({}));
     assert_eq!(r["param"]["index"], 0);
     // The selection did not move the mic.
-    let r = call(&p, audio::GET_MIC_INDEX, "tsdk_get_mic_index", json!({}));
+    let r = call(&p, Command::GetMicIndex, json!({}));
     assert_eq!(r["param"]["index"], last);
 }
 
 #[test]
 fn volumes_are_0_to_100_and_kept() {
     let (_h, p) = plugin_with(json!({}));
-    let r = call(&p, audio::GET_MIC_VOLUME, "tsdk_get_mic_volume", json!({}));
+    let r = call(&p, Command::GetMicVolume, json!({}));
     assert_eq!(r["param"]["volume"], 100);
     let r = call(
         &p,
-        audio::SET_MIC_VOLUME,
-        "tsdk_set_mic_volume",
+        Command::SetMicVolume,
         json!({ "volume": 20, "device": 1 }),
     );
     assert_eq!(r["result"], 0);
-    let r = call(
-        &p,
-        audio::SET_SPEAK_VOLUME,
-        "tsdk_set_speak_volume",
-        json!({ "volume": 80 }),
-    );
+    let r = call(&p, Command::SetSpeakVolume, json!({ "volume": 80 }));
     assert_eq!(r["result"], 0);
     assert_eq!(
-        call(&p, audio::GET_MIC_VOLUME, "tsdk_get_mic_volume", json!({}))["param"]["volume"],
+        call(&p, Command::GetMicVolume, json!({}))["param"]["volume"],
         20
     );
     assert_eq!(
-        call(
-            &p,
-            audio::GET_SPEAK_VOLUME,
-            "tsdk_get_speak_volume",
-            json!({})
-        )["param"]["volume"],
+        call(&p, Command::GetSpeakVolume, json!({}))["param"]["volume"],
         80
     );
     for bad in [
@@ -168,21 +108,11 @@ fn volumes_are_0_to_100_and_kept() {
         json!({}),
         json!({ "volume": 5, "device": "x" }),
     ] {
-        let r = call(
-            &p,
-            audio::SET_SPEAK_VOLUME,
-            "tsdk_set_speak_volume",
-            bad.clone(),
-        );
+        let r = call(&p, Command::SetSpeakVolume, bad.clone());
         assert_eq!(r["result"], 2, "{bad} → {r}");
     }
     assert_eq!(
-        call(
-            &p,
-            audio::GET_SPEAK_VOLUME,
-            "tsdk_get_speak_volume",
-            json!({})
-        )["param"]["volume"],
+        call(&p, Command::GetSpeakVolume, json!({}))["param"]["volume"],
         80
     );
 }
@@ -195,7 +125,7 @@ fn mute_flag_is_validated() {
         json!({ "callId": 1, "isMute": 0 }),
         json!({ "callId": 1, "isMute": true }),
     ] {
-        let r = call(&p, audio::MUTE_MIC, "tsdk_mute_mic", ok.clone());
+        let r = call(&p, Command::MuteMic, ok.clone());
         assert_eq!(r["result"], 0, "{ok} → {r}");
     }
     for bad in [
@@ -204,7 +134,7 @@ fn mute_flag_is_validated() {
         json!({ "isMute": 1 }),
         json!({ "callId": 1 }),
     ] {
-        let r = call(&p, audio::MUTE_MIC, "tsdk_mute_mic", bad.clone());
+        let r = call(&p, Command::MuteMic, bad.clone());
         assert_eq!(r["result"], 2, "{bad} → {r}");
     }
 }
@@ -217,13 +147,12 @@ fn info_declares_the_table() {
     assert_eq!(info.capabilities, vec!["audio"]);
     assert_eq!(info.media, vec!["audio"]);
     let cmds: Vec<u32> = info.commands.iter().map(|c| c.cmd).collect();
-    for c in [
-        67540, 67547, 67550, 67551, 67552, 67553, 67554, 67557, 67558, 67577, 67578,
-    ] {
-        assert!(cmds.contains(&c), "{c} missing");
+    for c in seatphone_plugin_api::Capability::Audio.commands() {
+        assert!(cmds.contains(&c.cmd), "{} missing", c.description);
     }
+    assert!(cmds.contains(&Command::SendDtmf.cmd()));
     assert!(info
         .events
         .iter()
-        .all(|e| e.notify == 2028 || (3000..3100).contains(&e.notify)));
+        .all(|e| e.notify == Event::LocalQos.notify() || (3000..3100).contains(&e.notify)));
 }

@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use audio_check::{dominant_frequency, longest_gap_ms, rms_dbfs, write_sine_wav, Recording};
 use common::{call, TestHost};
 use seatphone_audio as audio;
-use seatphone_plugin_api::{AnswerRequest, OfferRequest, Plugin, StartRequest, StopRequest};
+use seatphone_plugin_api::{
+    AnswerRequest, Command, Event, OfferRequest, Plugin, StartRequest, StopRequest,
+};
 use serde_json::{json, Value};
 
 /// Each side's microphone: A says 440 Hz, B says 1 kHz, both at −9 dBFS.
@@ -297,8 +299,7 @@ fn send_keys(a: &Side, b: &Side, keys: &[u8]) {
     for k in keys {
         let r = call(
             &a.plugin,
-            audio::SEND_DTMF,
-            "tsdk_send_dtmf",
+            Command::SendDtmf,
             json!({ "callId": a.call_id, "tone": k }),
         );
         assert_eq!(r["result"], 0, "{r}");
@@ -326,26 +327,24 @@ fn dtmf_keys_arrive_as_rfc4733_events_and_qos_is_reported() {
     // Wrong values are refused; unknown calls are not found.
     let r = call(
         &a.plugin,
-        audio::SEND_DTMF,
-        "tsdk_send_dtmf",
+        Command::SendDtmf,
         json!({ "callId": 1, "tone": 17 }),
     );
     assert_eq!(r["result"], 2);
     let r = call(
         &a.plugin,
-        audio::SEND_DTMF,
-        "tsdk_send_dtmf",
+        Command::SendDtmf,
         json!({ "callId": 99, "tone": 1 }),
     );
     assert_eq!(r["result"], 5);
     // QoS comes every 5 s.
     let deadline = Instant::now() + Duration::from_secs(8);
-    while a.host.events_of(audio::EVT_QOS).is_empty() && Instant::now() < deadline {
+    while a.host.events_of(Event::LocalQos.notify()).is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
     hang_up(&a);
     hang_up(&b);
-    let qos = a.host.events_of(audio::EVT_QOS);
+    let qos = a.host.events_of(Event::LocalQos.notify());
     let q = qos.first().expect("a QoS event within 8 s");
     assert_eq!(q["callId"], 1);
     assert_eq!(q["codec"], "opus");
@@ -392,16 +391,14 @@ fn mute_silences_the_peer_and_unmute_brings_it_back() {
     std::thread::sleep(Duration::from_millis(1000));
     let r = call(
         &a.plugin,
-        audio::MUTE_MIC,
-        "tsdk_mute_mic",
+        Command::MuteMic,
         json!({ "callId": 1, "isMute": 1 }),
     );
     assert_eq!(r["result"], 0);
     std::thread::sleep(Duration::from_millis(1000));
     let r = call(
         &a.plugin,
-        audio::MUTE_MIC,
-        "tsdk_mute_mic",
+        Command::MuteMic,
         json!({ "callId": 1, "isMute": 0 }),
     );
     assert_eq!(r["result"], 0);
@@ -704,12 +701,7 @@ fn switching_the_speaker_mid_call_and_a_broken_device_falls_back() {
         .contains("nonexistent-dir"));
     // A picks a microphone (the same one): its speaker file goes on, not anew.
     let before = std::fs::metadata(&a.speaker).unwrap().len();
-    let r = call(
-        &a.plugin,
-        audio::SET_MIC_INDEX,
-        "tsdk_set_mic_index",
-        json!({ "index": 0 }),
-    );
+    let r = call(&a.plugin, Command::SetMicIndex, json!({ "index": 0 }));
     assert_eq!(r["result"], 0);
     std::thread::sleep(Duration::from_millis(300));
     assert!(
@@ -717,12 +709,7 @@ fn switching_the_speaker_mid_call_and_a_broken_device_falls_back() {
         "the speaker started over"
     );
     // A moves its speaker to silence (the last entry): its file stops growing.
-    let list = call(
-        &a.plugin,
-        audio::GET_DEVICES,
-        "tsdk_get_devices",
-        json!({ "deviceType": 1 }),
-    );
+    let list = call(&a.plugin, Command::GetDevices, json!({ "deviceType": 1 }));
     let null_index = list["param"]["num"].as_u64().unwrap() - 1;
     assert_eq!(
         list["param"]["deviceInfo"][null_index as usize]["deviceName"],
@@ -730,8 +717,7 @@ fn switching_the_speaker_mid_call_and_a_broken_device_falls_back() {
     );
     let r = call(
         &a.plugin,
-        audio::SET_SPEAK_INDEX,
-        "tsdk_set_speak_index",
+        Command::SetSpeakIndex,
         json!({ "index": null_index }),
     );
     assert_eq!(r["result"], 0);
@@ -871,19 +857,9 @@ fn volumes_scale_the_signal_both_ways() {
     let a = side(&dir, "a", A_HZ, 8000, 1, 1, &p);
     let b = side(&dir, "b", B_HZ, 8000, 1, 2, &p);
     // A's mic at 50 (−6 dB to B), A's speaker at 25 (−12 dB of what B sends).
-    let r = call(
-        &a.plugin,
-        audio::SET_MIC_VOLUME,
-        "tsdk_set_mic_volume",
-        json!({ "volume": 50 }),
-    );
+    let r = call(&a.plugin, Command::SetMicVolume, json!({ "volume": 50 }));
     assert_eq!(r["result"], 0);
-    let r = call(
-        &a.plugin,
-        audio::SET_SPEAK_VOLUME,
-        "tsdk_set_speak_volume",
-        json!({ "volume": 25 }),
-    );
+    let r = call(&a.plugin, Command::SetSpeakVolume, json!({ "volume": 25 }));
     assert_eq!(r["result"], 0);
     connect(&a, &b, |s| s);
     std::thread::sleep(Duration::from_millis(2500));

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use seatphone_plugin_api::{result, Request, Response};
+use seatphone_protocol::{result, Command, Request, Response};
 use serde_json::json;
 
 use super::{Account, Engine, Input};
@@ -19,25 +19,28 @@ fn invalid(reply: Reply, msg: impl Into<String>) {
 impl Engine {
     pub(super) fn command(&mut self, req: Request, reply: Reply) {
         let p = &req.param;
-        match req.description.as_str() {
-            "tsdk_set_config_param" => self.cmd_config(&req, reply),
-            "tsdk_login" => match params::login(p) {
+        let Some(command) = Command::from_description(&req.description) else {
+            return invalid(reply, format!("{} is not a SIP command", req.description));
+        };
+        match command {
+            Command::SetConfigParam => self.cmd_config(&req, reply),
+            Command::Login => match params::login(p) {
                 Ok(login) => self.cmd_login(login, reply),
                 Err(e) => invalid(reply, e),
             },
-            "tsdk_logout" => self.cmd_logout(reply),
-            "tsdk_start_call" | "tsdk_start_anonymous_call" => {
-                let anonymous = req.description == "tsdk_start_anonymous_call";
+            Command::Logout => self.cmd_logout(reply),
+            Command::StartCall | Command::StartAnonymousCall => {
+                let anonymous = command == Command::StartAnonymousCall;
                 match (params::callee(p), params::is_video(p)) {
                     (Ok(callee), Ok(video)) => self.cmd_start_call(callee, video, anonymous, reply),
                     (Err(e), _) | (_, Err(e)) => invalid(reply, e),
                 }
             }
-            "tsdk_accept_call" => match (params::call_id(p), params::is_video(p)) {
+            Command::AcceptCall => match (params::call_id(p), params::is_video(p)) {
                 (Ok(call), Ok(_)) => refusal_or_ok(reply, self.table.accept(call)),
                 (Err(e), _) | (_, Err(e)) => invalid(reply, e),
             },
-            "tsdk_end_call" => match params::call_id(p) {
+            Command::EndCall => match params::call_id(p) {
                 Ok(call) => refusal_or_ok(reply, self.table.end(call)),
                 // An id out of range is still "no such call" for 2022.
                 Err(e) => {
@@ -49,9 +52,9 @@ impl Engine {
                     }
                 }
             },
-            "tsdk_hold_call" | "tsdk_unhold_call" => match params::call_id(p) {
+            Command::HoldCall | Command::UnholdCall => match params::call_id(p) {
                 Ok(call) => {
-                    let started = if req.description == "tsdk_hold_call" {
+                    let started = if command == Command::HoldCall {
                         self.table.hold(call)
                     } else {
                         self.table.unhold(call)
@@ -66,11 +69,11 @@ impl Engine {
                 }
                 Err(e) => invalid(reply, e),
             },
-            "tsdk_send_dtmf" => match (params::call_id(p), params::tone(p)) {
+            Command::SendDtmf => match (params::call_id(p), params::tone(p)) {
                 (Ok(call), Ok(tone)) => self.cmd_dtmf(req.clone(), call, tone, reply),
                 (Err(e), _) | (_, Err(e)) => invalid(reply, e),
             },
-            "SetAnswerWay" => {
+            Command::SetAnswerWay => {
                 let way = p.get("answerWay").cloned().unwrap_or_default();
                 let times = p.get("times").cloned().unwrap_or_default();
                 match AnswerMode::parse(&way, &times) {
@@ -83,7 +86,10 @@ impl Engine {
                     Err(e) => invalid(reply, e),
                 }
             }
-            other => invalid(reply, format!("{other} is not a SIP command")),
+            other => invalid(
+                reply,
+                format!("{} is not a SIP command", other.description()),
+            ),
         }
     }
 
@@ -247,17 +253,12 @@ impl Engine {
             ));
             return;
         }
-        if self.settings.dtmf_mode != 4 {
-            // RFC 4733 / in-band: the audio plugin's business.
-            if !self.media.kinds().iter().any(|k| k == "audio") {
-                reply(Response::error(
-                    result::NOT_LOADED,
-                    "no audio plugin loaded for DTMF",
-                ));
-                return;
+        // RFC 4733 / in-band go on the media path, the capability the
+        // catalogue forwards DTMF to (result 4 when no plugin has it).
+        if let Some(media_path) = Command::SendDtmf.forwarded_to() {
+            if self.settings.dtmf_mode != 4 {
+                return self.media.forward(media_path, req, reply);
             }
-            self.media.forward("audio", req, reply);
-            return;
         }
         self.send_info_dtmf(call, tone);
         reply(Response::ok());

@@ -9,7 +9,7 @@ use rsipstack::dialog::invitation::InviteOption;
 use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::sip::{self as rsip, Header, HeadersExt, StatusCode};
 use rsipstack::transport::SipAddr;
-use seatphone_plugin_api::{result, CallEvent, Response};
+use seatphone_protocol::{result, CallEvent, Response};
 
 use super::stack::{header, reason_code};
 use super::{challenge, session::Session, CallIo, Engine, Input};

@@ -164,8 +164,8 @@ pub(crate) async fn start(
                 // The SIP task has stopped (shutdown): a command still gets
                 // its one answer, and the next ones fail in `Sip::command`.
                 if let HostInput::Command(_, reply) = h {
-                    reply(seatphone_plugin_api::Response::error(
-                        seatphone_plugin_api::result::FAILED,
+                    reply(seatphone_protocol::Response::error(
+                        seatphone_protocol::result::FAILED,
                         "the SIP user agent has stopped",
                     ));
                 }

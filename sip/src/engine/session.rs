@@ -1,7 +1,7 @@
 //! One call's media session: which plugin sections we sent, what the peer
 //! sent, and the start/stop calls to the plugins that follow.
 
-use seatphone_plugin_api::{AnswerRequest, OfferRequest, StartRequest, StopRequest};
+use seatphone_protocol::{AnswerRequest, OfferRequest, StartRequest, StopRequest};
 
 use crate::sdp::{self, Direction, RemoteSection};
 use crate::Media;

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use seatphone_tests::host::Page;
+use seatphone_tests::host::{frame_text, plugin_library, Command, Event, Page, WORKSPACE_PLUGINS};
 use seatphone_tests::measure::{
     self, median, percentile, BaresipSpec, BenchBaresip, BenchHost, Ctrl, HostSpec,
 };
@@ -175,17 +175,9 @@ fn link_order_coverage() -> String {
     };
     let build = seatphone_tests::host::build_dir();
     let mut present = std::collections::HashSet::new();
-    for file in [
-        "seatphone",
-        "libseatphone_audio.so",
-        "libseatphone_video.so",
-        "libseatphone_share.so",
-        "libseatphone_capture.so",
-    ] {
-        let symbols = command_output(
-            "nm",
-            &["--defined-only", &build.join(file).display().to_string()],
-        );
+    let plugins = WORKSPACE_PLUGINS.iter().map(|p| plugin_library(p));
+    for file in std::iter::once(build.join("seatphone")).chain(plugins) {
+        let symbols = command_output("nm", &["--defined-only", &file.display().to_string()]);
         present.extend(
             symbols
                 .lines()
@@ -385,8 +377,10 @@ const TP_WINDOW: usize = 16;
 /// `TP_WINDOW` outstanding, over one Seatphone call socket.
 async fn ws_round_trips(page: &mut Page) -> Result<(Vec<f64>, f64), String> {
     let get = |seq: u64| {
-        json!({"cmd": 67578, "description": "tsdk_get_mic_volume", "param": {}, "seq": seq})
-            .to_string()
+        frame_text(
+            Command::GetMicVolume,
+            &format!(r#","param":{{}},"seq":{seq}"#),
+        )
     };
     let mut seq = 1_000_000u64;
     let mut times = Vec::with_capacity(RT_SAMPLES);
@@ -603,7 +597,7 @@ async fn figure2_memory(kam: Kam, rounds: usize) -> Vec<Metric> {
     let mut pss_all = Metric::new(2, "pss_idle_all", "PSS idle, all plugins", "MiB", true);
     let mut rss_all = Metric::new(2, "rss_idle_all", "RSS idle, all plugins", "MiB", true);
     let mut pss_audio = Metric::new(2, "pss_idle_audio", "PSS idle, audio-only", "MiB", true);
-    pss_all.note = "Seatphone daemon + engine with audio, video, share, capture plugins, registered, a page connected, 3 s after registration; baresip with its audio modules (opus, g722, g711, aufile, ausine), registered, ctrl_tcp connected. PSS summed over all processes.".into();
+    pss_all.note = "Seatphone daemon + engine with every plugin the workspace builds, registered, a page connected, 3 s after registration; baresip with its audio modules (opus, g722, g711, aufile, ausine), registered, ctrl_tcp connected. PSS summed over all processes.".into();
     rss_all.note = "As PSS idle; RSS summed over processes (counts shared pages twice for Seatphone's two processes).".into();
     pss_audio.note =
         "Seatphone host + audio plugin only (the audio-only deployment), same baresip.".into();
@@ -611,11 +605,7 @@ async fn figure2_memory(kam: Kam, rounds: usize) -> Vec<Metric> {
         for seat in [seat_first(r), !seat_first(r)] {
             if seat {
                 for (plugins, pss, rss) in [
-                    (
-                        vec!["audio", "video", "share", "capture"],
-                        &mut pss_all,
-                        Some(&mut rss_all),
-                    ),
+                    (WORKSPACE_PLUGINS.to_vec(), &mut pss_all, Some(&mut rss_all)),
                     (vec!["audio"], &mut pss_audio, None),
                 ] {
                     match seat_idle_mem(kam, &plugins).await {
@@ -733,14 +723,13 @@ async fn seat(
     Ok(Seat { host, page })
 }
 
-/// `startCall` → 2006: (milliseconds, callId).
+/// `startCall` → connected: (milliseconds, callId).
 async fn seat_dial(page: &mut Page, callee: &str) -> Result<(f64, u64), String> {
     page.forget(Duration::from_millis(1)).await;
     let t = Instant::now();
     let r = page
         .request(
-            67537,
-            "tsdk_start_call",
+            Command::StartCall,
             json!({"calleeNumber": callee, "isVideo": false}),
         )
         .await;
@@ -748,23 +737,21 @@ async fn seat_dial(page: &mut Page, callee: &str) -> Result<(f64, u64), String> 
         return Err(format!("startCall: {r}"));
     }
     let id = r["param"]["callId"].as_u64().unwrap_or(0);
-    measure::wait_event(page, 2006, T)
+    measure::wait_event(page, Event::CallConnected, T)
         .await
-        .ok_or_else(|| "startCall: no 2006 (connected) within 10 s".to_owned())?;
+        .ok_or_else(|| "startCall: not connected within 10 s".to_owned())?;
     Ok((t.elapsed().as_secs_f64() * 1e3, id))
 }
 
 async fn seat_hangup(page: &mut Page, id: u64) -> Result<(), String> {
-    let r = page
-        .request(67539, "tsdk_end_call", json!({"callId": id}))
-        .await;
+    let r = page.request(Command::EndCall, json!({"callId": id})).await;
     if r["result"] != 0 {
         return Err(format!("endCall: {r}"));
     }
-    measure::wait_event(page, 2007, T)
+    measure::wait_event(page, Event::CallEnded, T)
         .await
         .map(|_| ())
-        .ok_or_else(|| "endCall: no 2007".to_owned())
+        .ok_or_else(|| "endCall: no call-ended event".to_owned())
 }
 
 /// ctrl_tcp `dial` → CALL_ESTABLISHED, in milliseconds.
@@ -810,7 +797,7 @@ const SETUP_CALLS: usize = 10;
 
 async fn figure3_call_setup(kam: Kam, rounds: usize) -> Vec<Metric> {
     let mut m = Metric::new(3, "call_setup", "call setup, dial → connected", "ms", true);
-    m.note = format!("Seatphone: WS startCall → 2006 (host + audio plugin); baresip: ctrl_tcp dial → CALL_ESTABLISHED; callee baresip {CALLEE} auto-answering through Kamailio (Opus). {SETUP_CALLS} calls per side per round after one warm-up call; samples pooled.");
+    m.note = format!("Seatphone: WS startCall → connected (host + audio plugin); baresip: ctrl_tcp dial → CALL_ESTABLISHED; callee baresip {CALLEE} auto-answering through Kamailio (Opus). {SETUP_CALLS} calls per side per round after one warm-up call; samples pooled.");
     let _callee = match BenchBaresip::start(&callee_spec(kam)) {
         Ok(c) => c,
         Err(e) => {
@@ -969,13 +956,13 @@ async fn figure4_cpu(kam: Kam, rounds: usize) -> Vec<Metric> {
     vec![opus, g711, pss]
 }
 
-/// Reads the page for `d` (it must answer the host's pings); true if the call ended (2007).
+/// Reads the page for `d` (it must answer the host's pings); true if the call ended.
 async fn pump_page(page: &mut Page, d: Duration) -> bool {
     let deadline = Instant::now() + d;
     let mut ended = false;
     while let Some(left) = deadline.checked_duration_since(Instant::now()) {
         if let Some(f) = page.next_frame(left).await {
-            ended |= f["notify"] == 2007;
+            ended |= f["notify"] == Event::CallEnded.notify();
         }
     }
     ended
@@ -1596,8 +1583,7 @@ async fn seat_endurance(kam: Kam, n: usize) -> Result<Endurance, String> {
     BenchHost::register(&mut page, kam.port, SEAT_USER, "112,9,8,0").await?;
     let r = page
         .request(
-            67767,
-            "SetAnswerWay",
+            Command::SetAnswerWay,
             json!({"answerWay": "2", "times": "0"}),
         )
         .await;
@@ -1649,7 +1635,7 @@ async fn seat_endurance(kam: Kam, n: usize) -> Result<Endurance, String> {
     let _ = stop_tx.send(());
     let (mut page, _events) = reader.await.map_err(|e| e.to_string())?;
     let engine_alive = host.pids().len() >= 2;
-    let page_ok = page.request(67578, "tsdk_get_mic_volume", json!({})).await["result"] == 0;
+    let page_ok = page.request(Command::GetMicVolume, json!({})).await["result"] == 0;
     let answered = screen_count(&screen, "200");
     let busy = screen_count(&screen, "486");
     Ok(Endurance {

@@ -15,12 +15,13 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use seatphone_tests::host::{free_port, Page, Seatphone, CALL};
+use seatphone_tests::host::{
+    free_port, Command, Event, Page, Seatphone, CALL, WORKSPACE_PLUGINS as PLUGINS,
+};
 use seatphone_tests::peers::baresip::{AnswerMode, Baresip};
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
-use tokio::process::Command;
+use tokio::process::Command as Process;
 
-const PLUGINS: [&str; 4] = ["audio", "video", "share", "capture"];
 /// Generous: everything runs about 50 times slower under callgrind.
 const SLOW: Duration = Duration::from_secs(120);
 
@@ -89,7 +90,7 @@ async fn main() {
         ),
     )
     .unwrap();
-    let mut host = Command::new("valgrind")
+    let mut host = Process::new("valgrind")
         .arg("--tool=callgrind")
         .arg("--trace-children=yes")
         .arg(format!("--callgrind-out-file={}/cg.%p", profiles.display()))
@@ -110,7 +111,7 @@ async fn main() {
     Seatphone::configure(&mut page, kam.port).await;
     Seatphone::register(&mut page, "1001", "pass1001").await;
     for _ in 0..3 {
-        page.request(67578, "tsdk_get_mic_volume", serde_json::json!({}))
+        page.request(Command::GetMicVolume, serde_json::json!({}))
             .await;
     }
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -121,10 +122,10 @@ async fn main() {
     let id = Seatphone::call(&mut page, "1002").await;
     tokio::time::sleep(Duration::from_secs(5)).await;
     let r = page
-        .request(67539, "tsdk_end_call", serde_json::json!({ "callId": id }))
+        .request(Command::EndCall, serde_json::json!({ "callId": id }))
         .await;
     assert_eq!(r["result"], 0, "end call: {r}");
-    page.event(2007, SLOW).await;
+    page.event(Event::CallEnded, SLOW).await;
     drop(callee);
     drop(page);
 
@@ -160,7 +161,7 @@ async fn connect(url: &str) -> Page {
 
 /// Ends a part of every running profile (the daemon's and the engine's).
 async fn dump(part: &str) {
-    let status = Command::new("callgrind_control")
+    let status = Process::new("callgrind_control")
         .args(["--dump", part])
         .stdout(Stdio::null())
         .status()

@@ -6,9 +6,9 @@ use std::net::UdpSocket;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use seatphone_plugin_api::{
-    AnswerRequest, AnswerResponse, CallEvent, OfferRequest, OfferResponse, Request, Response,
-    StartRequest, StopRequest,
+use seatphone_protocol::{
+    AnswerRequest, AnswerResponse, CallEvent, Capability, Command, Event, OfferRequest,
+    OfferResponse, Request, Response, StartRequest, StopRequest,
 };
 use seatphone_sip::{Media, PageEvent, RegTiming, Sip, SipConfig};
 use serde_json::{json, Value};
@@ -93,7 +93,12 @@ impl Media for TestMedia {
             serde_json::to_string(&ev).unwrap_or_default()
         ));
     }
-    fn forward(&self, capability: &str, request: Request, reply: Box<dyn FnOnce(Response) + Send>) {
+    fn forward(
+        &self,
+        capability: Capability,
+        request: Request,
+        reply: Box<dyn FnOnce(Response) + Send>,
+    ) {
         self.note(format!("forward {capability} {}", request.description));
         reply(Response::ok());
     }
@@ -153,13 +158,12 @@ impl Ua {
     }
 
     /// Sends a command and returns its response.
-    pub async fn command(&mut self, description: &str, param: Value) -> Response {
-        let cmd = command_number(description);
+    pub async fn command(&mut self, command: Command, param: Value) -> Response {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.sip.command(
             Request {
-                cmd,
-                description: description.into(),
+                cmd: command.cmd(),
+                description: command.description().into(),
                 param,
             },
             Box::new(move |r| {
@@ -178,8 +182,7 @@ impl Ua {
             .iter()
             .map(|p| json!({"serverAddr": "127.0.0.1", "sipServerPort": p}))
             .collect();
-        self.command(
-            "tsdk_set_config_param",
+        self.command(Command::SetConfigParam,
             json!({"networkInfo": {"serverAddr": "127.0.0.1", "sipServerPort": server_port, "sipTransportMode": 0, "poolServers": pool}}),
         )
         .await
@@ -187,19 +190,19 @@ impl Ua {
 
     pub async fn login(&mut self, user: &str, password: &str, mode: u32) -> Response {
         self.command(
-            "tsdk_login",
+            Command::Login,
             json!({"sipNum": user, "sipName": user, "sipPwd": password, "sipMode": mode}),
         )
         .await
     }
 
-    /// Waits for the next event with `notify` (skipping others), up to `secs`.
-    pub async fn wait(&mut self, notify: u32, secs: u64) -> PageEvent {
-        self.wait_where(secs, |e| e.notify == notify)
+    /// Waits for the next `event` (skipping others), up to `secs`.
+    pub async fn wait(&mut self, event: Event, secs: u64) -> PageEvent {
+        self.wait_where(secs, |e| e.event() == Some(event))
             .await
             .unwrap_or_else(|| {
                 panic!(
-                    "no event {notify} within {secs} s; seen: {:?}",
+                    "no event {event:?} within {secs} s; seen: {:?}",
                     self.notified()
                 )
             })
@@ -234,10 +237,10 @@ impl Ua {
         }
     }
 
-    /// The latest event with this `notify` seen so far.
-    pub fn last_seen(&self, notify: u32) -> PageEvent {
-        let e = self.seen.iter().rev().find(|e| e.notify == notify);
-        e.unwrap_or_else(|| panic!("no {notify} in {:?}", self.notified()))
+    /// The latest `event` seen so far.
+    pub fn last_seen(&self, event: Event) -> PageEvent {
+        let e = self.seen.iter().rev().find(|e| e.event() == Some(event));
+        e.unwrap_or_else(|| panic!("no {event:?} in {:?}", self.notified()))
             .clone()
     }
 
@@ -246,29 +249,11 @@ impl Ua {
         self.seen.iter().map(|e| e.notify).collect()
     }
 
-    /// Registers `user` on `server_port` and waits for 1004.
+    /// Registers `user` on `server_port` and waits for "login success".
     pub async fn register(&mut self, server_port: u16, user: &str) {
         assert_eq!(self.configure(server_port, &[]).await.result, 0);
         assert_eq!(self.login(user, &format!("pass{user}"), 4).await.result, 0);
-        self.wait(1004, 10).await;
-    }
-}
-
-/// The `cmd` number of a SIP command (PROTOCOL.md).
-pub fn command_number(description: &str) -> u32 {
-    match description {
-        "tsdk_set_config_param" => 65539,
-        "tsdk_login" => 65537,
-        "tsdk_logout" => 65538,
-        "tsdk_start_call" => 67537,
-        "tsdk_start_anonymous_call" => 67541,
-        "tsdk_accept_call" => 67538,
-        "tsdk_end_call" => 67539,
-        "tsdk_send_dtmf" => 67540,
-        "tsdk_hold_call" => 67804,
-        "tsdk_unhold_call" => 67805,
-        "SetAnswerWay" => 67767,
-        _ => 0,
+        self.wait(Event::LoginSuccess, 10).await;
     }
 }
 

@@ -2,11 +2,11 @@
 //! keys the peer pressed, and the QoS event the page sees every 5 s.
 
 use seatphone_media::stream::Event;
-use seatphone_plugin_api::{LogLevel, Signal};
+use seatphone_plugin_api::{Event as PageEvent, LogLevel, Signal};
 use serde_json::json;
 
 use super::thread::MediaThread;
-use crate::{EVT_DTMF_RECEIVED, EVT_QOS};
+use crate::EVT_DTMF_RECEIVED;
 
 impl MediaThread {
     pub(super) fn on_event(&mut self, event: Event) {
@@ -28,9 +28,8 @@ impl MediaThread {
                 });
             }
             Event::Dtmf { key } => self.dtmf_received(key, "rfc4733"),
-            Event::Report(q) => self.ctx.host.emit(
-                EVT_QOS,
-                "TSDK_E_CALL_EVT_STATISTIC_LOCAL_QOS",
+            Event::Report(q) => self.ctx.host.emit_standard(
+                PageEvent::LocalQos,
                 &json!({
                     "callId": call_id,
                     "call_id": call_id,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use seatphone_plugin_api::abi::{FrameSinkBox, RawHost};
 use seatphone_plugin_api::abi_stable::std_types::{RStr, RString};
-use seatphone_plugin_api::{reply_from_fn, Host, MediaFrame, Plugin, Request};
+use seatphone_plugin_api::{reply_from_fn, Command, Host, MediaFrame, Plugin, Request};
 use serde_json::{json, Value};
 
 #[derive(Clone, Default)]
@@ -64,15 +64,15 @@ impl TestHost {
 }
 
 /// Sends one command and waits for its response (as JSON).
-pub fn call(plugin: &impl Plugin, cmd: u32, description: &str, param: Value) -> Value {
+pub fn call(plugin: &impl Plugin, command: Command, param: Value) -> Value {
     let (tx, rx) = mpsc::channel();
     let tx = Mutex::new(tx);
     let reply = reply_from_fn(move |r| {
         let _ = tx.lock().unwrap().send(r.to_owned());
     });
     let request = Request {
-        cmd,
-        description: description.into(),
+        cmd: command.cmd(),
+        description: command.description().into(),
         param,
     };
     plugin.command(request, seatphone_plugin_api::Reply::from_raw(reply));

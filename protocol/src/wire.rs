@@ -1,8 +1,11 @@
-//! What crosses the boundary as JSON. Field names are the page protocol's
-//! where the page sees them (camelCase), so the host forwards without renaming.
+//! What crosses the boundaries as JSON: page ⇄ host, and host ⇄ plugin.
+//! Field names are the page protocol's where the page sees them
+//! (camelCase), so the host forwards without renaming.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+use crate::catalogue::Capability;
 
 /// Result codes of PROTOCOL.md.
 pub mod result {
@@ -52,8 +55,19 @@ impl PluginInfo {
         }
     }
 
+    /// Declares a capability. For one of the standard catalogue (`audio`,
+    /// `video`, `share`, `capture`) this also declares its standard commands
+    /// and the standard events it sends, from the catalogue.
     pub fn capability(mut self, capability: &str) -> Self {
         self.capabilities.push(capability.into());
+        if let Some(standard) = Capability::from_name(capability) {
+            for c in standard.commands() {
+                self = self.commands(&[(c.cmd, c.description)]);
+            }
+            for e in standard.events() {
+                self = self.events(&[(e.notify, e.description)]);
+            }
+        }
         self
     }
 
@@ -63,22 +77,31 @@ impl PluginInfo {
     }
 
     /// From a `(cmd, description)` table, as a plugin's `lib.rs` shows it.
+    /// A row already declared is not declared twice.
     pub fn commands(mut self, table: &[(u32, &str)]) -> Self {
-        let specs = table.iter().map(|&(cmd, d)| CommandSpec {
-            cmd,
-            description: d.into(),
-        });
-        self.commands.extend(specs);
+        for &(cmd, d) in table {
+            let spec = CommandSpec {
+                cmd,
+                description: d.into(),
+            };
+            if !self.commands.contains(&spec) {
+                self.commands.push(spec);
+            }
+        }
         self
     }
 
     /// From a `(notify, description)` table.
     pub fn events(mut self, table: &[(u32, &str)]) -> Self {
-        let specs = table.iter().map(|&(notify, d)| EventSpec {
-            notify,
-            description: d.into(),
-        });
-        self.events.extend(specs);
+        for &(notify, d) in table {
+            let spec = EventSpec {
+                notify,
+                description: d.into(),
+            };
+            if !self.events.contains(&spec) {
+                self.events.push(spec);
+            }
+        }
         self
     }
 }
@@ -118,6 +141,17 @@ pub struct Response {
     pub err_msg: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub param: Option<Value>,
+    /// The page gets this success without a `result` field, as the
+    /// reference shapes `OEScreenShot` and `OECatchVideo`
+    /// (`{"description", "rsp", "path"}`). Only for `result` 0: a failure
+    /// always carries its `result`. The host reads this key and never
+    /// forwards it.
+    #[serde(
+        rename = "withoutResult",
+        default,
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub without_result: bool,
     /// Fields the protocol puts at the top level (`path`, `base64`, `local_ip`).
     #[serde(flatten)]
     pub top: Map<String, Value>,
@@ -131,6 +165,15 @@ impl Response {
     pub fn with_param(param: Value) -> Self {
         Self {
             param: Some(param),
+            ..Self::default()
+        }
+    }
+
+    /// A success the page gets without a `result` field (see
+    /// [`Response::without_result`]); add its fields with [`Response::top`].
+    pub fn ok_without_result() -> Self {
+        Self {
+            without_result: true,
             ..Self::default()
         }
     }

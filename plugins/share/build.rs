@@ -1,6 +1,0 @@
-#[path = "../../link-order/apply.rs"]
-mod link_order;
-
-fn main() {
-    link_order::apply();
-}
