@@ -533,14 +533,14 @@ fn media_that_cannot_run_ends_the_call_with_488_and_the_reason() {
     );
     let a = drain(&mut t);
     assert_eq!(sip(&a), vec![CallAction::Bye(1)]);
-    assert_eq!(notifies(&a), vec![2007]);
+    assert_eq!(notifies(&a), vec![Event::CallEnded]);
     let e = a
         .iter()
         .find_map(|x| match x {
             CallAction::Page(e) => Some(e),
             _ => None,
         })
-        .expect("2007");
+        .expect("call ended");
     assert_eq!(e.param["callInfo"]["reasonCode"], 488);
     assert_eq!(
         e.param["callInfo"]["reasonDescription"],

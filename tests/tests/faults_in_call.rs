@@ -80,7 +80,7 @@ async fn peer_that_vanishes_mid_call_is_hung_up_after_the_rtp_timeout_with_reaso
 
 /// Calls SIPp's default UAS (it answers PCMU over plain RTP, whatever was
 /// offered) with the page's `audio` and `media` config; the frames the page
-/// sees up to the end of the call, and that end (2007).
+/// sees up to the end of the call, and that end.
 async fn call_sipp_default_uas(
     audio: serde_json::Value,
     trans_mode: u32,
@@ -94,13 +94,12 @@ async fn call_sipp_default_uas(
         "media": {"trans_mode": trans_mode},
         "audio": audio,
     });
-    let r = page.request(65539, "tsdk_set_config_param", config).await;
+    let r = page.request(Command::SetConfigParam, config).await;
     assert_eq!(r["result"], 0, "config: {r}");
     let callee = format!("2000@{}", sipp.addr());
     let r = page
         .request(
-            67537,
-            "tsdk_start_call",
+            Command::StartCall,
             json!({"calleeNumber": callee, "isVideo": false}),
         )
         .await;
@@ -108,7 +107,7 @@ async fn call_sipp_default_uas(
     let mut seen = Vec::new();
     let ended = loop {
         let f = page.next_frame(T).await.expect("the call ends");
-        if f["notify"] == 2007 {
+        if f["notify"] == Event::CallEnded.notify() {
             break f;
         }
         seen.push(f);
@@ -119,8 +118,9 @@ async fn call_sipp_default_uas(
     (seen, ended)
 }
 
-fn notifies(frames: &[serde_json::Value]) -> Vec<u64> {
-    frames.iter().filter_map(|f| f["notify"].as_u64()).collect()
+fn notifies(frames: &[serde_json::Value]) -> Vec<u32> {
+    let notify = |f: &serde_json::Value| f["notify"].as_u64()?.try_into().ok();
+    frames.iter().filter_map(notify).collect()
 }
 
 #[tokio::test]
@@ -128,7 +128,7 @@ async fn an_answer_with_no_codec_we_offered_ends_the_call_with_the_reason_for_th
     // Opus only; SIPp answers PCMU.
     let (seen, ended) = call_sipp_default_uas(json!({"audio_codec": "112"}), 0).await;
     assert!(
-        !notifies(&seen).contains(&2005),
+        !notifies(&seen).contains(&Event::CallRtpCreated.notify()),
         "no media came up: {seen:?}"
     );
     let info = &ended["param"]["callInfo"];
@@ -145,7 +145,7 @@ async fn a_stream_that_cannot_start_ends_the_call_with_the_reason_for_the_page()
     // SRTP required (trans_mode 2); SIPp answers plain RTP without keys.
     let (seen, ended) = call_sipp_default_uas(json!({"audio_codec": "0"}), 2).await;
     assert!(
-        !notifies(&seen).contains(&2005),
+        !notifies(&seen).contains(&Event::CallRtpCreated.notify()),
         "no media came up: {seen:?}"
     );
     let info = &ended["param"]["callInfo"];

@@ -7,10 +7,10 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
-use seatphone_tests::host::{Options, Seatphone};
+use seatphone_tests::host::{Command, Event, Options, Seatphone};
 use seatphone_tests::peers::baresip::{AnswerMode, Baresip};
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
 use seatphone_video_core::camera::pattern::read_stamp_luma;
@@ -43,7 +43,7 @@ struct Xvfb {
 
 impl Xvfb {
     fn start() -> Xvfb {
-        let mut child = Command::new("Xvfb")
+        let mut child = Process::new("Xvfb")
             .args([
                 "-displayfd",
                 "1",
@@ -68,7 +68,7 @@ impl Xvfb {
 
     /// The screen as RGB bytes (800×600), without the mouse pointer.
     fn grab(&self) -> Vec<u8> {
-        let out = Command::new("ffmpeg")
+        let out = Process::new("ffmpeg")
             .args([
                 "-loglevel",
                 "error",
@@ -114,7 +114,7 @@ fn region(screen: &[u8], (x, y, w, h): (usize, usize, usize, usize)) -> Vec<[u8;
 
 /// A PNG as 8-bit grey, through ffmpeg.
 fn grey(png: &Path, (w, h): (u32, u32)) -> Option<Vec<u8>> {
-    let out = Command::new("ffmpeg")
+    let out = Process::new("ffmpeg")
         .args(["-loglevel", "error", "-i"])
         .arg(png)
         .args([
@@ -193,31 +193,27 @@ async fn video_call(codec: &str, srtp: bool, we_call: bool) {
     .await;
     let mut page = host.registered_page(kam.port, "1001").await;
     let rect = json!({"posX": 100, "posY": 80, "width": 320, "height": 240});
-    let r = page.request(67745, "tsdk_set_video_rect", rect).await;
+    let r = page.request(Command::SetVideoRect, rect).await;
     assert_eq!(r["result"], 0, "{r}");
     let call_id = if we_call {
         let start = json!({"calleeNumber": "1002", "isVideo": true});
-        let r = page.request(67537, "tsdk_start_call", start).await;
+        let r = page.request(Command::StartCall, start).await;
         assert_eq!(r["result"], 0, "startCall: {r}");
         r["param"]["callId"].clone()
     } else {
         // baresip calls with video: 2002 says it may be a video call, and
         // the page accepts with video.
         peer.dial("sip:1001@127.0.0.1");
-        let incoming = page.event(2002, T).await;
+        let incoming = page.event(Event::CallIncoming, T).await;
         assert_eq!(incoming["param"]["maybeVideoCall"], 1, "{incoming}");
         let id = incoming["param"]["callId"].clone();
         let r = page
-            .request(
-                67538,
-                "tsdk_accept_call",
-                json!({"callId": id, "isVideo": 1}),
-            )
+            .request(Command::AcceptCall, json!({"callId": id, "isVideo": 1}))
             .await;
         assert_eq!(r["result"], 0, "acceptCall: {r}");
         id
     };
-    page.event(2006, T).await;
+    page.event(Event::CallConnected, T).await;
 
     // baresip decodes our test pattern: its snapshot carries our stamp.
     let first = peer_sees_our_pattern(&peer);
@@ -294,7 +290,7 @@ async fn video_call(codec: &str, srtp: bool, we_call: bool) {
 
     // Hang up: the window goes.
     let r = page
-        .request(67539, "tsdk_end_call", json!({"callId": call_id}))
+        .request(Command::EndCall, json!({"callId": call_id}))
         .await;
     assert_eq!(r["result"], 0, "{r}");
     let gone = (0..40).any(|_| {

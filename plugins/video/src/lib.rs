@@ -3,13 +3,16 @@
 //! window. Cameras, codecs, sessions and the window are in
 //! `seatphone-video-core`; this is the plugin's face to the host.
 //!
-//! | cmd | description | what it does |
-//! |---|---|---|
-//! | 67745 | `tsdk_set_video_rect` | `posX, posY, width, height`: where the window goes (kept until changed; shown while a video call is up) |
-//! | 67749 | `tsdk_set_video_layout_mode` | `layoutMode` 0 picture-in-picture, 1 side by side |
-//! | 67751 | `tsdk_set_video_display_mode` | `displayMode` 1 letterbox, 2 crop |
-//! | 67759 | `tsdk_control_camera` | `callId` (-1: the next calls), `open`: send the camera or black |
-//! | 67801–67803 | `tsdk_add_video`, `tsdk_reply_add_video`, `tsdk_del_video` | result 1: adding or removing video in a live call needs the host's renegotiation, not built yet |
+//! Commands: the catalogue's `video` capability (`PluginInfo::capability`
+//! declares them), answered here:
+//!
+//! | catalogue | what it does |
+//! |---|---|
+//! | `SetVideoRect` | `posX, posY, width, height`: where the window goes (kept until changed; shown while a video call is up) |
+//! | `SetVideoLayoutMode` | `layoutMode` 0 picture-in-picture, 1 side by side |
+//! | `SetVideoDisplayMode` | `displayMode` 1 letterbox, 2 crop |
+//! | `ControlCamera` | `callId` (-1: the next calls), `open`: send the camera or black |
+//! | `AddVideo`, `ReplyAddVideo`, `DelVideo` | result 1: adding or removing video in a live call needs the host's renegotiation, not built yet |
 //!
 //! Events: 3101 `VIDEO_EVT_WINDOW_BUTTON` (`callId`, `button`: `camera`,
 //! `mute`, `hangup`, `swap`) when the agent clicks the window's control
@@ -20,8 +23,9 @@ mod calls;
 use std::sync::{Arc, Mutex};
 
 use seatphone_plugin_api::{
-    export_plugin, result, AnswerRequest, AnswerResponse, CallEvent, ConfigureOutcome, Host,
-    OfferRequest, OfferResponse, Plugin, PluginInfo, Reply, Request, StartRequest, StopRequest,
+    export_plugin, result, AnswerRequest, AnswerResponse, CallEvent, Capability, Command,
+    ConfigureOutcome, Host, OfferRequest, OfferResponse, Plugin, PluginInfo, Reply, Request,
+    StartRequest, StopRequest,
 };
 use seatphone_video_core::config::VideoConfig;
 use seatphone_video_core::negotiate::{Preferences, Srtp};
@@ -32,24 +36,8 @@ use serde_json::{json, Value};
 
 use calls::Calls;
 
-pub const SET_VIDEO_RECT: u32 = 67745;
-pub const SET_LAYOUT_MODE: u32 = 67749;
-pub const SET_DISPLAY_MODE: u32 = 67751;
-pub const CONTROL_CAMERA: u32 = 67759;
-pub const ADD_VIDEO: u32 = 67801;
-pub const REPLY_ADD_VIDEO: u32 = 67802;
-pub const DEL_VIDEO: u32 = 67803;
+/// This plugin's own event, beside the catalogue's.
 pub const EVT_WINDOW_BUTTON: u32 = 3101;
-
-const COMMANDS: &[(u32, &str)] = &[
-    (SET_VIDEO_RECT, "tsdk_set_video_rect"),
-    (SET_LAYOUT_MODE, "tsdk_set_video_layout_mode"),
-    (SET_DISPLAY_MODE, "tsdk_set_video_display_mode"),
-    (CONTROL_CAMERA, "tsdk_control_camera"),
-    (ADD_VIDEO, "tsdk_add_video"),
-    (REPLY_ADD_VIDEO, "tsdk_reply_add_video"),
-    (DEL_VIDEO, "tsdk_del_video"),
-];
 
 const EVENTS: &[(u32, &str)] = &[(EVT_WINDOW_BUTTON, "VIDEO_EVT_WINDOW_BUTTON")];
 
@@ -160,9 +148,8 @@ fn flag(param: &Value, key: &str) -> Result<bool, String> {
 impl Plugin for Video {
     fn info(&self) -> PluginInfo {
         PluginInfo::new("video", env!("CARGO_PKG_VERSION"))
-            .capability("video")
+            .capability(Capability::Video.name())
             .media("video")
-            .commands(COMMANDS)
             .events(EVENTS)
     }
 
@@ -245,8 +232,14 @@ impl Plugin for Video {
     fn command(&self, request: Request, reply: Reply) {
         let p = &request.param;
         let bad = |reply: Reply, e: String| reply.error(result::INVALID, e);
-        match request.cmd {
-            SET_VIDEO_RECT => {
+        let Some(command) = Command::from_cmd(request.cmd) else {
+            return bad(
+                reply,
+                format!("the video plugin has no command {}", request.cmd),
+            );
+        };
+        match command {
+            Command::SetVideoRect => {
                 let parts = ["posX", "posY", "width", "height"].map(|k| int(p, k));
                 match parts {
                     [Ok(x), Ok(y), Ok(w), Ok(h)]
@@ -269,7 +262,7 @@ impl Plugin for Video {
                     ),
                 }
             }
-            SET_LAYOUT_MODE => match int(p, "layoutMode") {
+            Command::SetVideoLayoutMode => match int(p, "layoutMode") {
                 Ok(0) => {
                     self.window().set_layout(Layout::PictureInPicture);
                     reply.ok();
@@ -284,7 +277,7 @@ impl Plugin for Video {
                 ),
                 Err(e) => bad(reply, e),
             },
-            SET_DISPLAY_MODE => match int(p, "displayMode") {
+            Command::SetVideoDisplayMode => match int(p, "displayMode") {
                 Ok(1) => {
                     self.window().set_fit(Fit::Letterbox);
                     reply.ok();
@@ -296,7 +289,7 @@ impl Plugin for Video {
                 Ok(m) => bad(reply, format!("displayMode {m}: 1 letterbox or 2 crop")),
                 Err(e) => bad(reply, e),
             },
-            CONTROL_CAMERA => match (int(p, "callId"), flag(p, "open")) {
+            Command::ControlCamera => match (int(p, "callId"), flag(p, "open")) {
                 (Ok(-1), Ok(open)) => {
                     *self
                         .calls
@@ -314,7 +307,9 @@ impl Plugin for Video {
                 }
                 (Err(e), _) | (_, Err(e)) => bad(reply, e),
             },
-            ADD_VIDEO | REPLY_ADD_VIDEO | DEL_VIDEO => reply.not_implemented(&request.description),
+            Command::AddVideo | Command::ReplyAddVideo | Command::DelVideo => {
+                reply.not_implemented(&request.description)
+            }
             _ => bad(
                 reply,
                 format!("the video plugin has no command {}", request.cmd),
