@@ -509,6 +509,12 @@ pub fn assert_error(response: &Value, result: u64) {
     assert!(msg.len() > 5, "errMsg must say why: {response}");
 }
 
+/// The standard event a frame the host sent is, if it is one.
+pub fn event_of(frame: &Value) -> Option<Event> {
+    let notify = frame["notify"].as_u64()?;
+    Event::from_notify(notify.try_into().ok()?)
+}
+
 /// A request frame of `command` as text, with the rest of its members as
 /// written (`,"seq":4`), for tests that send frames by hand.
 pub fn frame_text(command: Command, rest: &str) -> String {

@@ -8,7 +8,9 @@
 
 use std::time::Duration;
 
-use seatphone_tests::host::{free_port, plugin_library, Options, Page, Seatphone};
+use seatphone_tests::host::{
+    event_of, free_port, plugin_library, Command, Event, Options, Page, Seatphone,
+};
 use seatphone_tests::peers::baresip::{AnswerMode, Baresip};
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
 use seatphone_tests::peers::sipp::Sipp;
@@ -43,8 +45,7 @@ async fn seat(kam: &Kamailio, sip_toml: &str, platform: bool) -> (Seatphone, Pag
 async fn platform_auto_answer(page: &mut Page, on: bool) {
     let r = page
         .request(
-            65539,
-            "tsdk_set_config_param",
+            Command::SetConfigParam,
             json!({"call": {"platform_auto_answer": u8::from(on)}}),
         )
         .await;
@@ -54,8 +55,7 @@ async fn platform_auto_answer(page: &mut Page, on: bool) {
 async fn answer_way(page: &mut Page, way: &str) {
     let r = page
         .request(
-            67767,
-            "SetAnswerWay",
+            Command::SetAnswerWay,
             json!({"answerWay": way, "times": "0"}),
         )
         .await;
@@ -183,9 +183,10 @@ async fn tcp_stranger(seat: u16, forge: impl Fn(u16) -> String) -> Vec<u8> {
 
 fn no_call_reached_the_page(frames: &[Value]) {
     assert!(
-        frames
-            .iter()
-            .all(|f| !matches!(f["notify"].as_u64(), Some(2002 | 2006))),
+        frames.iter().all(|f| !matches!(
+            event_of(f),
+            Some(Event::CallIncoming | Event::CallConnected)
+        )),
         "{frames:?}"
     );
 }
@@ -280,13 +281,18 @@ async fn the_same_request_relayed_by_the_registrar_rings_and_auto_answers_only_w
 
     // Not enabled: it rings, and only the agent answers (here: refuses).
     let mut sipp = platform_via(&kam, "uac_platform_refused.xml");
-    let inc = page.event(2002, SECS).await;
+    let inc = page.event(Event::CallIncoming, SECS).await;
     assert_eq!(inc["param"]["callInfo"]["isAutoAnswer"], 0, "{inc}");
     assert_eq!(inc["param"]["callInfo"]["autoAnswerReason"], "", "{inc}");
     let frames = page.forget(Duration::from_millis(1500)).await;
-    assert!(frames.iter().all(|f| f["notify"] != 2006), "{frames:?}");
+    assert!(
+        frames
+            .iter()
+            .all(|f| f["notify"] != Event::CallConnected.notify()),
+        "{frames:?}"
+    );
     let r = page
-        .request(67539, "tsdk_end_call", json!({"callId": call_id_of(&inc)}))
+        .request(Command::EndCall, json!({"callId": call_id_of(&inc)}))
         .await;
     assert_eq!(r["result"], 0, "{r}");
     passed(&mut sipp).await;
@@ -294,14 +300,14 @@ async fn the_same_request_relayed_by_the_registrar_rings_and_auto_answers_only_w
     // Enabled: answered by itself, and the page is told why.
     platform_auto_answer(&mut page, true).await;
     let mut sipp = platform_via(&kam, "uac_platform_answered.xml");
-    let inc = page.event(2002, SECS).await;
+    let inc = page.event(Event::CallIncoming, SECS).await;
     assert_eq!(inc["param"]["callInfo"]["isAutoAnswer"], 1, "{inc}");
     assert_eq!(inc["param"]["callInfo"]["autoAnswerReason"], "platform");
-    let up = page.event(2006, SECS).await;
+    let up = page.event(Event::CallConnected, SECS).await;
     assert_eq!(call_id_of(&up), call_id_of(&inc));
     assert_eq!(up["param"]["callInfo"]["isAutoAnswer"], 1, "{up}");
     assert_eq!(up["param"]["callInfo"]["autoAnswerReason"], "platform");
-    page.event(2007, SECS).await;
+    page.event(Event::CallEnded, SECS).await;
     passed(&mut sipp).await;
 
     // Do not disturb wins over the platform's request.
@@ -314,10 +320,10 @@ async fn the_same_request_relayed_by_the_registrar_rings_and_auto_answers_only_w
     platform_auto_answer(&mut page, false).await;
     answer_way(&mut page, "2").await;
     let mut sipp = platform_via(&kam, "uac_platform_answered.xml");
-    let inc = page.event(2002, SECS).await;
+    let inc = page.event(Event::CallIncoming, SECS).await;
     assert_eq!(inc["param"]["callInfo"]["autoAnswerReason"], "answerWay");
-    page.event(2006, SECS).await;
-    page.event(2007, SECS).await;
+    page.event(Event::CallConnected, SECS).await;
+    page.event(Event::CallEnded, SECS).await;
     passed(&mut sipp).await;
 }
 
@@ -331,7 +337,7 @@ async fn accept_from_lets_a_peer_ring_but_never_answers_it_by_itself() {
     sock.send_to(invite.text().as_bytes(), ("127.0.0.1", seat))
         .await
         .expect("send");
-    let inc = page.event(2002, SECS).await;
+    let inc = page.event(Event::CallIncoming, SECS).await;
     assert_eq!(inc["param"]["callInfo"]["isAutoAnswer"], 0, "{inc}");
     assert_eq!(inc["param"]["callInfo"]["peerNumber"], "queue");
     let rang = answers(&sock, QUIET).await;
@@ -344,9 +350,14 @@ async fn accept_from_lets_a_peer_ring_but_never_answers_it_by_itself() {
         "{rang:?}"
     );
     let frames = page.forget(Duration::from_millis(300)).await;
-    assert!(frames.iter().all(|f| f["notify"] != 2006), "{frames:?}");
+    assert!(
+        frames
+            .iter()
+            .all(|f| f["notify"] != Event::CallConnected.notify()),
+        "{frames:?}"
+    );
     let r = page
-        .request(67539, "tsdk_end_call", json!({"callId": call_id_of(&inc)}))
+        .request(Command::EndCall, json!({"callId": call_id_of(&inc)}))
         .await;
     assert_eq!(r["result"], 0, "{r}");
     let refused = answers(&sock, QUIET).await;
@@ -387,17 +398,13 @@ async fn guessed_call_id_changes_nothing(open: bool) {
     let sip_toml = if open { "accept_from = [\"any\"]" } else { "" };
     let (host, mut page, seat) = seat(&kam, sip_toml, true).await;
     bob.dial("sip:1001@127.0.0.1");
-    let inc = page.event(2002, SECS).await;
+    let inc = page.event(Event::CallIncoming, SECS).await;
     let id = call_id_of(&inc);
     let r = page
-        .request(
-            67538,
-            "tsdk_accept_call",
-            json!({"callId": id, "isVideo": false}),
-        )
+        .request(Command::AcceptCall, json!({"callId": id, "isVideo": false}))
         .await;
     assert_eq!(r["result"], 0, "{r}");
-    page.event(2006, SECS).await;
+    page.event(Event::CallConnected, SECS).await;
     assert!(bob.wait_event(SECS, "CALL_ESTABLISHED"));
     let call_id = received_call_id(&host);
 
@@ -436,21 +443,17 @@ async fn guessed_call_id_changes_nothing(open: bool) {
     assert!(
         frames
             .iter()
-            .all(|f| !matches!(f["notify"].as_u64(), Some(2002 | 2007))),
+            .all(|f| !matches!(event_of(f), Some(Event::CallIncoming | Event::CallEnded))),
         "{frames:?}"
     );
     assert!(!bob.has_event("CALL_CLOSED"), "{:?}", bob.events());
     // The dialog is intact: hold goes through to baresip, then a normal end.
-    let r = page
-        .request(67804, "tsdk_hold_call", json!({"callId": id}))
-        .await;
+    let r = page.request(Command::HoldCall, json!({"callId": id})).await;
     assert_eq!(r["result"], 0, "{r}");
-    assert_eq!(call_id_of(&page.event(2018, SECS).await), id);
-    let r = page
-        .request(67539, "tsdk_end_call", json!({"callId": id}))
-        .await;
+    assert_eq!(call_id_of(&page.event(Event::HoldSuccess, SECS).await), id);
+    let r = page.request(Command::EndCall, json!({"callId": id})).await;
     assert_eq!(r["result"], 0, "{r}");
-    let end = page.event(2007, SECS).await;
+    let end = page.event(Event::CallEnded, SECS).await;
     assert_eq!(end["param"]["callInfo"]["reasonCode"], 0);
     assert!(bob.wait_event(SECS, "CALL_CLOSED"));
     let expected = if open { 0 } else { 4 };

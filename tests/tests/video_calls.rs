@@ -252,29 +252,21 @@ async fn video_call(codec: &str, srtp: bool, we_call: bool) {
         // closeCamera: black goes out instead (no stamp); openCamera: the
         // pattern again.
         let camera = |open: bool| json!({"callId": call_id, "open": open});
-        let r = page
-            .request(67759, "tsdk_control_camera", camera(false))
-            .await;
+        let r = page.request(Command::ControlCamera, camera(false)).await;
         assert_eq!(r["result"], 0, "{r}");
         let black = peer_snapshot_until(&peer, |g| {
             g.iter().map(|v| u32::from(*v)).sum::<u32>() / g.len() as u32 <= 40
                 && read_stamp_luma(320, 240, |x, y| g[y * 320 + x]).is_none()
         });
         assert!(black, "closeCamera: baresip gets black pictures");
-        let r = page
-            .request(67759, "tsdk_control_camera", camera(true))
-            .await;
+        let r = page.request(Command::ControlCamera, camera(true)).await;
         assert_eq!(r["result"], 0, "{r}");
         assert!(
             peer_sees_our_pattern(&peer).is_some(),
             "openCamera: the pattern again"
         );
         let r = page
-            .request(
-                67759,
-                "tsdk_control_camera",
-                json!({"callId": 99, "open": true}),
-            )
+            .request(Command::ControlCamera, json!({"callId": 99, "open": true}))
             .await;
         assert_eq!(r["result"], 5, "no such video call: {r}");
     }
