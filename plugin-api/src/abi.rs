@@ -21,6 +21,13 @@ pub const FRAME_I420: u32 = 1;
 pub const FRAME_RGBA: u32 = 2;
 /// Interleaved signed 16-bit PCM; `width` is the sample rate, `height` the channels.
 pub const FRAME_PCM16: u32 = 3;
+/// An H.264 access unit as received (Annex B, SPS and PPS before IDRs);
+/// `width`/`height` 0 when unknown.
+pub const FRAME_H264: u32 = 4;
+/// A VP8 frame as received.
+pub const FRAME_VP8: u32 = 5;
+/// Or'ed into an encoded frame's `format`: it is a keyframe.
+pub const FRAME_KEYFRAME: u32 = 1 << 16;
 
 /// A decoded frame published on the media bus. Borrowed: a subscriber copies
 /// what it wants to keep.

@@ -12,13 +12,16 @@
 pub mod abi;
 mod adapter;
 mod host;
+pub mod topics;
 
 pub use seatphone_protocol::{catalogue, wire};
 pub use seatphone_protocol::{
     Capability, Command, Event, Owner, Socket, StandardCommand, StandardEvent,
 };
 
-pub use abi::{MediaFrame, FRAME_I420, FRAME_PCM16, FRAME_RGBA};
+pub use abi::{
+    MediaFrame, FRAME_H264, FRAME_I420, FRAME_KEYFRAME, FRAME_PCM16, FRAME_RGBA, FRAME_VP8,
+};
 pub use adapter::{into_raw_plugin, reply_from_fn, Plugin, Reply};
 pub use host::{FrameSubscription, Host, LogLevel};
 pub use wire::*;

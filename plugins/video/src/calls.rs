@@ -5,8 +5,14 @@ use std::collections::HashMap;
 use std::net::{IpAddr, UdpSocket};
 use std::sync::{Arc, Mutex};
 
+use std::time::Instant;
+
+use seatphone_media::payload::{Frame, VideoCodec};
 use seatphone_media::sdp::MediaSection;
-use seatphone_plugin_api::Host;
+use seatphone_plugin_api::abi_stable::std_types::RSlice;
+use seatphone_plugin_api::{
+    topics, Host, MediaFrame, FRAME_H264, FRAME_I420, FRAME_KEYFRAME, FRAME_VP8,
+};
 use seatphone_video_core::config::VideoConfig;
 use seatphone_video_core::negotiate::{self, Preferences};
 use seatphone_video_core::picture::Picture;
@@ -21,11 +27,17 @@ struct Call {
     session: Option<Session>,
 }
 
-/// Pictures to the window, lines to the host's log.
+/// Pictures to the window and the frame bus, lines to the host's log.
 struct CallSink {
     host: Host,
     call_id: u32,
     window: Arc<Mutex<Option<Arc<VideoWindow>>>>,
+    codec: VideoCodec,
+    /// The bus's topics for this call.
+    decoded_topic: String,
+    encoded_topic: String,
+    /// Times on the bus: microseconds since the call's video started.
+    start: Instant,
 }
 
 impl CallSink {
@@ -39,6 +51,34 @@ impl Sink for CallSink {
         if let Some(w) = self.window() {
             w.remote(picture.clone());
         }
+        self.host.publish(
+            &self.decoded_topic,
+            MediaFrame {
+                format: FRAME_I420,
+                width: picture.width,
+                height: picture.height,
+                pts_us: self.start.elapsed().as_micros() as u64,
+                data: RSlice::from_slice(&picture.i420),
+            },
+        );
+    }
+
+    fn remote_encoded(&mut self, frame: &Frame) {
+        let format = match self.codec {
+            VideoCodec::H264 => FRAME_H264,
+            VideoCodec::Vp8 => FRAME_VP8,
+        };
+        let key = if frame.keyframe { FRAME_KEYFRAME } else { 0 };
+        self.host.publish(
+            &self.encoded_topic,
+            MediaFrame {
+                format: format | key,
+                width: 0,
+                height: 0,
+                pts_us: self.start.elapsed().as_micros() as u64,
+                data: RSlice::from_slice(&frame.data),
+            },
+        );
     }
 
     fn local(&mut self, picture: &Picture) {
@@ -199,6 +239,10 @@ impl Calls {
                 host: self.host.clone(),
                 call_id,
                 window: self.window.clone(),
+                codec: n.codec,
+                decoded_topic: topics::for_call(topics::REMOTE_VIDEO, call_id),
+                encoded_topic: topics::for_call(topics::REMOTE_VIDEO_ENCODED, call_id),
+                start: Instant::now(),
             }),
         )?;
         if camera_off {
@@ -255,6 +299,13 @@ impl Calls {
                 true
             }
             None => false,
+        }
+    }
+
+    /// Ask a call's peer for a keyframe (a recording is starting).
+    pub fn ask_keyframe(&self, call_id: u32) {
+        if let Some(s) = self.lock().get(&call_id).and_then(|c| c.session.as_ref()) {
+            s.ask_keyframe();
         }
     }
 

@@ -23,9 +23,9 @@ mod calls;
 use std::sync::{Arc, Mutex};
 
 use seatphone_plugin_api::{
-    export_plugin, result, AnswerRequest, AnswerResponse, CallEvent, Capability, Command,
-    ConfigureOutcome, Host, OfferRequest, OfferResponse, Plugin, PluginInfo, Reply, Request,
-    StartRequest, StopRequest,
+    export_plugin, result, topics, AnswerRequest, AnswerResponse, CallEvent, Capability, Command,
+    ConfigureOutcome, FrameSubscription, Host, OfferRequest, OfferResponse, Plugin, PluginInfo,
+    Reply, Request, StartRequest, StopRequest,
 };
 use seatphone_video_core::config::VideoConfig;
 use seatphone_video_core::negotiate::{Preferences, Srtp};
@@ -46,16 +46,29 @@ pub struct Video {
     config: VideoConfig,
     srtp: Mutex<Srtp>,
     calls: Arc<Calls>,
+    /// Another plugin (capture) asks for a peer's keyframe.
+    _keyframe_requests: FrameSubscription,
 }
 
 /// Reads `[video]`; opens no device, display or codec.
 fn new(host: Host) -> Result<Video, String> {
     let config = VideoConfig::from_value(&host.settings("video"))?;
+    let calls = Arc::new(Calls::new(host.clone()));
+    let asked = calls.clone();
+    let keyframe_requests = host.subscribe(
+        &topics::every_call(topics::KEYFRAME_REQUEST),
+        move |topic, _| {
+            if let Some(id) = topics::call_id(topic) {
+                asked.ask_keyframe(id);
+            }
+        },
+    );
     Ok(Video {
-        calls: Arc::new(Calls::new(host.clone())),
+        calls,
         host,
         config,
         srtp: Mutex::new(Srtp::default()),
+        _keyframe_requests: keyframe_requests,
     })
 }
 

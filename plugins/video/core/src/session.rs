@@ -25,6 +25,9 @@ use crate::rate::{half, RateControl};
 pub trait Sink: Send {
     /// A picture decoded from the peer; `timestamp` is its RTP time.
     fn remote(&mut self, picture: &Picture, timestamp: u32);
+    /// A picture of the peer as received, before decoding (H.264 Annex B
+    /// or a VP8 frame), for recordings that keep it as it is.
+    fn remote_encoded(&mut self, _frame: &seatphone_media::payload::Frame) {}
     /// A picture from our camera, as sent.
     fn local(&mut self, picture: &Picture);
     /// Something worth a line in the log.
@@ -69,6 +72,7 @@ enum Control {
     Camera(bool),
     Params(Box<StreamParams>),
     Keyframe,
+    AskKeyframe,
 }
 
 /// The running session; stopped (and its thread joined) on drop.
@@ -116,6 +120,12 @@ impl Session {
     /// Send a keyframe now.
     pub fn keyframe(&self) {
         self.send(Control::Keyframe);
+    }
+
+    /// Ask the peer for a keyframe (PLI), as a lost frame would: a
+    /// recording starts on one.
+    pub fn ask_keyframe(&self) {
+        self.send(Control::AskKeyframe);
     }
 
     /// Stops the thread (promptly: it is woken) and says what it did.
@@ -263,6 +273,7 @@ fn run(
                 Control::Stop => return finish(stats, &rx),
                 Control::Camera(on) => tx.camera_on = on,
                 Control::Keyframe => tx.keyframe_wanted = true,
+                Control::AskKeyframe => stream.request_keyframe(Instant::now(), false),
                 Control::Params(p) => {
                     if let Err(e) = stream.update(Instant::now(), *p) {
                         sink.log(&format!("video stream update refused: {e}"));
@@ -384,6 +395,7 @@ fn drain(
             Output::Event(Event::Packet(p)) => {
                 match rx.assembler.push(p.seq, p.timestamp, p.marker, &p.payload) {
                     Assembled::Frame(frame) => {
+                        sink.remote_encoded(&frame);
                         let Some(decoder) = rx.decoder.as_mut() else {
                             continue;
                         };

@@ -18,14 +18,20 @@ use seatphone_video_core::session::{bind_pair, Session, Setup, Sink, Stats};
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
+/// The stamps of the pictures decoded, and the keyframe flags of the
+/// frames received (what a recording gets).
 #[derive(Clone, Default)]
-struct Counters(Arc<Mutex<Vec<u32>>>);
+struct Counters(Arc<Mutex<Vec<u32>>>, Arc<Mutex<Vec<bool>>>);
 
 impl Sink for Counters {
     fn remote(&mut self, picture: &Picture, _timestamp: u32) {
         if let Some(s) = read_stamp(picture) {
             self.0.lock().unwrap().push(s.counter);
         }
+    }
+    fn remote_encoded(&mut self, frame: &seatphone_media::payload::Frame) {
+        assert!(!frame.data.is_empty());
+        self.1.lock().unwrap().push(frame.keyframe);
     }
     fn local(&mut self, _picture: &Picture) {}
     fn log(&mut self, _message: &str) {}
@@ -189,4 +195,51 @@ fn vp8_recovers_from_loss_with_keyframe_requests() {
 #[test]
 fn h264_recovers_from_loss_with_keyframe_requests() {
     lossy_link_recovers(VideoCodec::H264);
+}
+
+/// A recording starting mid-call asks the peer for a keyframe: the
+/// receiving session sends a PLI, the sender answers with a keyframe, and
+/// the frames as received (before decoding) say which are keyframes.
+#[test]
+fn asking_for_a_keyframe_brings_one() {
+    for codec in [VideoCodec::Vp8, VideoCodec::H264] {
+        let a = bind_pair(LOCALHOST, true).unwrap();
+        let b = bind_pair(LOCALHOST, true).unwrap();
+        let port = |s: &UdpSocket| s.local_addr().unwrap().port();
+        let (a_ports, b_ports) = (
+            (port(&a.0), port(a.1.as_ref().unwrap())),
+            (port(&b.0), port(b.1.as_ref().unwrap())),
+        );
+        let seen = Counters::default();
+        let sender = Session::start(
+            setup(codec, params(b_ports.0, b_ports.1, Direction::SendOnly), a),
+            Box::new(Counters::default()),
+        )
+        .unwrap();
+        let receiver = Session::start(
+            setup(codec, params(a_ports.0, a_ports.1, Direction::RecvOnly), b),
+            Box::new(seen.clone()),
+        )
+        .unwrap();
+        let frames = || seen.1.lock().unwrap().clone();
+        let wait_for = |n: usize| {
+            let until = Instant::now() + Duration::from_secs(20);
+            while frames().len() < n && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        };
+        wait_for(30);
+        let before = frames().iter().filter(|k| **k).count();
+        assert_eq!(before, 1, "{codec:?}: only the first frame is a keyframe");
+        receiver.ask_keyframe();
+        let asked_at = frames().len();
+        wait_for(asked_at + 30);
+        let (tx, _) = (sender.stop(), receiver.stop());
+        let after = frames()[asked_at..].iter().filter(|k| **k).count();
+        assert!(
+            after >= 1,
+            "{codec:?}: a keyframe came after the request ({tx:?})"
+        );
+        assert!(tx.keyframe_requests_received >= 1, "{tx:?}");
+    }
 }

@@ -1,0 +1,48 @@
+//! Topic names on the media bus, per call. A subscription to `prefix/*`
+//! receives every call's frames of that kind; [`call_id`] reads the call
+//! back from a topic.
+//!
+//! | topic | published by | frames |
+//! |---|---|---|
+//! | `remote-video/<callId>` | video | the peer's pictures, decoded: `FRAME_I420` (BT.601, limited range) |
+//! | `remote-video-encoded/<callId>` | video | the peer's pictures as received: `FRAME_H264` or `FRAME_VP8`, with `FRAME_KEYFRAME` or'ed in for keyframes |
+//! | `keyframe-request/<callId>` | anyone (capture) | an empty frame: the video plugin asks the peer for a keyframe (PLI) |
+//! | `remote-audio/<callId>`, `local-audio/<callId>` | audio | the call's sound, heard and sent: `FRAME_PCM16` |
+//!
+//! A sink is called on the publisher's thread: copy what you keep, hand
+//! work to your own thread, never wait.
+
+pub const REMOTE_VIDEO: &str = "remote-video";
+pub const REMOTE_VIDEO_ENCODED: &str = "remote-video-encoded";
+pub const KEYFRAME_REQUEST: &str = "keyframe-request";
+pub const REMOTE_AUDIO: &str = "remote-audio";
+pub const LOCAL_AUDIO: &str = "local-audio";
+
+/// `kind/<callId>`.
+pub fn for_call(kind: &str, call_id: u32) -> String {
+    format!("{kind}/{call_id}")
+}
+
+/// `kind/*`: every call's.
+pub fn every_call(kind: &str) -> String {
+    format!("{kind}/*")
+}
+
+/// The call a topic is about.
+pub fn call_id(topic: &str) -> Option<u32> {
+    topic.rsplit_once('/')?.1.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topics_name_their_call() {
+        assert_eq!(for_call(REMOTE_VIDEO, 7), "remote-video/7");
+        assert_eq!(every_call(KEYFRAME_REQUEST), "keyframe-request/*");
+        assert_eq!(call_id("remote-video-encoded/12"), Some(12));
+        assert_eq!(call_id("remote-video/x"), None);
+        assert_eq!(call_id("local-video"), None);
+    }
+}
