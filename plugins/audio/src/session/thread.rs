@@ -78,6 +78,9 @@ impl MediaThread {
     }
 
     pub(super) fn run(mut self, rx: Receiver<Control>) {
+        // The voice library loads here, not on the host's thread, and before
+        // "media starts" is logged: the line says the call's processing is set up.
+        self.audio.open_voice(&self.ctx);
         self.log(
             LogLevel::Info,
             &format!(
@@ -88,8 +91,6 @@ impl MediaThread {
                 self.n.direction
             ),
         );
-        // The voice library loads here, not on the host's thread.
-        self.audio.open_voice(&self.ctx);
         let mut next_frame = Instant::now();
         loop {
             loop {
