@@ -50,11 +50,12 @@ async fn set_voice(page: &mut Page, aec: u32) {
 }
 
 /// Calls baresip 1002 and waits until the audio plugin ran the call's media
-/// (it logs "media starts" once the call's processing is set up).
+/// (it logs "media starts" once the call's processing is set up). Counted in
+/// stderr alone: `all_logs` holds each line twice (stderr and the log file).
 async fn call_until_media(host: &Seatphone, page: &mut Page, nth: usize) -> serde_json::Value {
     let id = Seatphone::call(page, "1002").await;
     assert!(
-        wait_until(T, || host.all_logs().matches("media starts").count() >= nth),
+        wait_until(T, || host.stderr().matches("media starts").count() >= nth),
         "media of call {nth} did not start"
     );
     id
