@@ -2,12 +2,20 @@
 //! datagrams and an INVITE flood leave the host running and serving, and no
 //! malformed request reaches the page as a call. Run inside a private network
 //! namespace: the torture messages' Via headers name other hosts.
+//! Hostile framing on the registration's own TCP and TLS flows (a
+//! Content-Length near 2^64 from the server's side) closes that flow only.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use seatphone_tests::host::{free_port, repo_root, Command, Event, Options, Page, Seatphone};
+use seatphone_tests::host::{
+    free_port, plugin_library, repo_root, Command, Event, Options, Page, Seatphone,
+};
 use seatphone_tests::netns;
+use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
+use seatphone_tests::peers::relay::Relay;
+use seatphone_tests::peers::tls_relay::TlsRelay;
+use seatphone_tests::peers::wait_until;
 use serde_json::{json, Value};
 use tokio::net::UdpSocket;
 
@@ -249,4 +257,116 @@ async fn invite_flood_beyond_max_calls_is_refused_with_486_and_the_page_sees_onl
         fds_after <= fds_before + 8,
         "file descriptors grew from {fds_before} to {fds_after}"
     );
+}
+
+/// A request whose Content-Length is near 2^64 (rsipstack 0.7.14 added it
+/// to the header length unchecked: patches/README.md).
+const HUGE_CONTENT_LENGTH: &[u8] = b"OPTIONS sip:1001@127.0.0.1 SIP/2.0\r\n\
+    Via: SIP/2.0/TCP 127.0.0.1:5060;branch=z9hG4bKhuge\r\n\
+    From: <sip:server@127.0.0.1>;tag=huge\r\nTo: <sip:1001@127.0.0.1>\r\n\
+    Call-ID: huge@127.0.0.1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n\
+    l: 18446744073709551610\r\n\r\n";
+
+/// A seat (audio plugin, silent devices) registered as 1001 with `config`
+/// naming its server and transport; its engine's pid and page.
+async fn seat_registered(api_toml: String, config: Value) -> (Seatphone, u32, Page) {
+    let host = Seatphone::start(Options {
+        plugins: vec![plugin_library("audio")],
+        api_toml,
+        extra_toml: "[audio]\ninput = \"null\"\noutput = \"null\"\n".into(),
+        ..Options::default()
+    })
+    .await;
+    let engine = host.engine_pid().expect("engine");
+    let mut page = host.call_page().await;
+    let r = page.request(Command::SetConfigParam, config).await;
+    assert_eq!(r["result"], 0, "{r}");
+    Seatphone::register(&mut page, "1001", "pass1001").await;
+    // The first registration's 1009s, so that the next one is news.
+    page.forget(Duration::from_millis(500)).await;
+    (host, engine, page)
+}
+
+/// Until 1009 says registered again.
+async fn registered_again(page: &mut Page) -> bool {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while let Some(f) = page
+        .next_frame(deadline.saturating_duration_since(tokio::time::Instant::now()))
+        .await
+    {
+        if f["notify"] == Event::AccountStatus.notify() && f["param"]["register_state"] == 3 {
+            return true;
+        }
+    }
+    false
+}
+
+/// The same engine, registered, with one contact at the registrar.
+async fn still_registered(host: &Seatphone, engine: u32, kam: &Kamailio) {
+    assert_eq!(host.engine_pid(), Some(engine), "the engine restarted");
+    let health = host.health().await;
+    assert_eq!(health["registration"]["state"], "registered", "{health}");
+    assert_eq!(kam.contacts("1001").len(), 1, "{}", kam.ul_dump());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_content_length_on_the_tcp_flow_closes_it_and_the_seat_registers_again() {
+    let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
+    let relay = Relay::start(([127, 0, 0, 1], kam.port).into()).expect("relay");
+    let config = json!({"networkInfo": {"serverAddr": "127.0.0.1", "sipServerPort": relay.port, "sipTransportMode": 2}});
+    let (host, engine, mut page) = seat_registered(String::new(), config).await;
+    assert_eq!(relay.connections().len(), 1);
+    relay.send_to_client(HUGE_CONTENT_LENGTH).expect("inject");
+    assert!(
+        wait_until(Duration::from_secs(10), || relay.connections()[0]
+            .client_closed),
+        "the seat closed the flow that carried it"
+    );
+    assert!(
+        registered_again(&mut page).await,
+        "no 1009 registered again"
+    );
+    let conns = relay.connections();
+    assert_eq!(conns.len(), 2, "one new flow");
+    assert!(conns[1].requests()[0].starts_with("REGISTER "), "{conns:?}");
+    still_registered(&host, engine, &kam).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_content_length_on_the_tls_flow_closes_it_and_the_seat_registers_again() {
+    let kam = Kamailio::start(KamailioConfig {
+        tls: true,
+        ..KamailioConfig::default()
+    })
+    .expect("kamailio with tls");
+    let (cert, key) = kam.tls_identity();
+    let relay = TlsRelay::start(([127, 0, 0, 1], kam.port).into(), &cert, &key)
+        .await
+        .expect("tls relay");
+    let ca = kam.ca_cert();
+    let folder = ca.parent().expect("folder").display().to_string();
+    let config = json!({
+        "networkInfo": {"serverAddr": "127.0.0.1", "sipServerPort": relay.port, "sipTransportMode": 1},
+        "sip": {"tls_rootcertpath": ca.display().to_string()}
+    });
+    let (host, engine, mut page) =
+        seat_registered(format!("page_paths = [\"{folder}\"]"), config).await;
+    assert_eq!(relay.flows().len(), 1);
+    relay.send_to_client(HUGE_CONTENT_LENGTH).expect("inject");
+    assert!(
+        wait_until(Duration::from_secs(10), || relay.flows()[0].client_closed),
+        "the seat closed the flow that carried it"
+    );
+    assert!(
+        registered_again(&mut page).await,
+        "no 1009 registered again"
+    );
+    let flows = relay.flows();
+    assert_eq!(flows.len(), 2, "one new flow");
+    assert!(
+        flows[1].from_client.starts_with(b"REGISTER "),
+        "{}",
+        String::from_utf8_lossy(&flows[1].from_client)
+    );
+    still_registered(&host, engine, &kam).await;
 }

@@ -181,6 +181,15 @@ impl Kamailio {
         self.dir.path().join("ca.crt")
     }
 
+    /// The server certificate and its key (PEM), when started with `tls`:
+    /// for a test's own TLS end that the seat must trust as Kamailio.
+    pub fn tls_identity(&self) -> (PathBuf, PathBuf) {
+        (
+            self.dir.path().join("server.crt"),
+            self.dir.path().join("server.key"),
+        )
+    }
+
     /// Kamailio's own log (stderr), for assertions and failure messages.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("kamailio.log")).unwrap_or_default()

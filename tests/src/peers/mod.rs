@@ -8,6 +8,7 @@ pub mod baresip;
 pub mod kamailio;
 pub mod relay;
 pub mod sipp;
+pub mod tls_relay;
 pub mod ua;
 
 use std::net::{TcpListener, UdpSocket};

@@ -16,6 +16,8 @@ pub struct Recorded {
     pub to_server: Vec<u8>,
     /// Server → client bytes, in order.
     pub to_client: Vec<u8>,
+    /// The client closed its side of the connection.
+    pub client_closed: bool,
 }
 
 impl Recorded {
@@ -106,6 +108,19 @@ impl Relay {
         }
     }
 
+    /// Writes `bytes` to the client of the latest connection, as if the
+    /// server had sent them (a broken or hostile server).
+    pub fn send_to_client(&self, bytes: &[u8]) -> std::io::Result<()> {
+        let sockets = self
+            .sockets
+            .lock()
+            .map_err(|_| std::io::Error::other("relay poisoned"))?;
+        let (client, _) = sockets
+            .last()
+            .ok_or_else(|| std::io::Error::other("no connection relayed yet"))?;
+        (&*client).write_all(bytes)
+    }
+
     /// What each connection carried, in the order they were accepted.
     pub fn connections(&self) -> Vec<Recorded> {
         self.connections
@@ -141,7 +156,12 @@ fn pump(
         let mut buf = [0u8; 16384];
         while !stop.load(Ordering::SeqCst) {
             match from.read(&mut buf) {
-                Ok(0) => break,
+                Ok(0) => {
+                    if let (true, Ok(mut r)) = (to_server, rec.lock()) {
+                        r.client_closed = true;
+                    }
+                    break;
+                }
                 Ok(n) => {
                     if let Ok(mut r) = rec.lock() {
                         let side = if to_server {
