@@ -1,8 +1,37 @@
 //! The types that cross the library boundary. Everything here is
 //! `StableAbi`, checked by abi_stable when the host loads a plugin.
 //!
-//! New methods are appended after the `last_prefix_field` markers, never
-//! inserted, so a plugin built against an older API keeps loading.
+//! # Versions
+//!
+//! The plugin API has a version of its own (this crate's), not the
+//! product's. abi_stable writes it into every plugin. A host of 1.y loads
+//! plugins built against 1.0 up to 1.y and refuses one of another major
+//! version or a newer minor one, naming both versions (`load`). Within a
+//! major version:
+//!
+//! - compatible (the next minor version): a method appended to a trait
+//!   below, after every method there, **with a default body** (the default
+//!   runs when the other side was built before the method existed: the host
+//!   calls a newer method on an older plugin, or a newer plugin calls a
+//!   newer host method on an older host); a new `wire` field with a serde
+//!   default; a new JSON message a side may ignore; a new `FRAME_*` format
+//!   or flag bit; a new topic on the bus; a new command, event or
+//!   capability in the catalogue.
+//! - incompatible (the next major version): removing, reordering or
+//!   changing a method or its signature, a method appended without a
+//!   default body, moving a `last_prefix_field` marker, any change to
+//!   `MediaFrame` or another `#[repr(C)]` type, a wire field renamed or
+//!   made required, a format or topic given another meaning.
+//!
+//! The `last_prefix_field` markers stay where 1.0.0 put them until 2.0.0;
+//! what 1.x adds comes after them. `tests/fixtures/frozen/api` is 1.0.0 as
+//! released, never edited: a plugin built against it must keep loading and
+//! answering in every later 1.x host (`tests/tests/api.rs`).
+//!
+//! | version | what it added |
+//! |---|---|
+//! | 1.0.0 | the plugin, reply, frame sink and host traits; `MediaFrame` |
+//! | 1.1.0 | `RawHost::clock_us`, the media clock |
 
 // abi_stable's derive macros generate impls inside constants.
 #![allow(non_local_definitions)]
@@ -37,7 +66,8 @@ pub struct MediaFrame<'a> {
     pub format: u32,
     pub width: u32,
     pub height: u32,
-    /// Presentation time in microseconds, monotonic per topic.
+    /// Presentation time in microseconds, never going back within a topic;
+    /// preferably on the host's media clock (`Host::clock_us`, API 1.1).
     pub pts_us: u64,
     pub data: RSlice<'a, u8>,
 }
@@ -126,6 +156,23 @@ pub trait RawHost: Send + Sync + Clone {
     fn subscribe(&self, topic: RStr<'_>, sink: FrameSinkBox) -> u64;
     #[sabi(last_prefix_field)]
     fn unsubscribe(&self, id: u64);
+
+    // 1.1.0
+
+    /// The media clock for `MediaFrame::pts_us`: microseconds on one
+    /// monotonic clock of the host's, the same for every plugin, so a call's
+    /// sound and pictures line up. A 1.0 host lacks it: then a clock of this
+    /// library's own.
+    fn clock_us(&self) -> u64 {
+        library_clock_us()
+    }
+}
+
+/// Microseconds since this library first asked.
+fn library_clock_us() -> u64 {
+    static ZERO: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let zero = ZERO.get_or_init(std::time::Instant::now);
+    u64::try_from(zero.elapsed().as_micros()).unwrap_or(u64::MAX)
 }
 
 pub type HostBox = RawHost_TO<'static, RArc<()>>;

@@ -77,11 +77,20 @@ impl Host {
         self.0.signal(RStr::from_str(&json));
     }
 
+    /// The media clock for `MediaFrame::pts_us`: microseconds on one
+    /// monotonic clock of the host's, shared by every plugin (plugin API 1.1).
+    pub fn clock_us(&self) -> u64 {
+        self.0.clock_us()
+    }
+
+    /// A frame for the subscribers of `topic` (see [`crate::topics`]).
     pub fn publish(&self, topic: &str, frame: MediaFrame<'_>) {
         self.0.publish(RStr::from_str(topic), frame);
     }
 
-    /// Frames of `topic` go to `sink` until the subscription is dropped.
+    /// Frames of `topic` (or of every topic under `prefix/` for
+    /// `prefix/*`) go to `sink` until the subscription is dropped. The
+    /// frame is borrowed for the call: copy what you keep.
     pub fn subscribe(
         &self,
         topic: &str,

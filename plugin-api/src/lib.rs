@@ -7,11 +7,17 @@
 //! standard [`catalogue`]), so the ABI stays small and new fields never break it.
 //!
 //! A plugin implements the plain Rust trait [`Plugin`] and exports it with
-//! [`export_plugin!`]; the host loads it with [`abi::PluginModRef`].
+//! [`export_plugin!`]; the host loads it with [`abi::PluginModRef`]. Its
+//! `Cargo.toml` names both this crate and `abi_stable` (see
+//! [`abi_stable`] below for why).
+//!
+//! This crate's version is the plugin API's, apart from the product's; what
+//! a minor version may change and what needs a major one is in [`abi`].
 
 pub mod abi;
 mod adapter;
 mod host;
+pub mod load;
 pub mod topics;
 
 pub use seatphone_protocol::{catalogue, wire};
@@ -26,8 +32,14 @@ pub use adapter::{into_raw_plugin, reply_from_fn, Plugin, Reply};
 pub use host::{FrameSubscription, Host, LogLevel};
 pub use wire::*;
 
-/// Re-exported so that [`export_plugin!`] works without the plugin naming it.
+/// Re-exported for [`export_plugin!`]. A plugin must still depend on
+/// `abi_stable` itself (the version this crate uses, 0.11): the attribute
+/// the macro writes expands to code that names the `abi_stable` crate.
 pub use abi_stable;
+
+/// The plugin API version this crate is (not the product's): what a plugin
+/// built against it is built against, and what the host speaks.
+pub const API_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Exports `$ctor: fn(Host) -> Result<impl Plugin, String>` as this library's
 /// Seatphone plugin. Use it once, at the crate root of a `cdylib`.

@@ -35,12 +35,17 @@ pub fn hello() -> PathBuf {
     build("examples/plugins/hello/Cargo.toml", "seatphone_hello")
 }
 
-/// A plugin whose root module was built against plugin API 0.2, with another layout.
+/// A plugin whose root module was built against plugin API 2.0.0, with another layout.
 pub fn incompatible() -> PathBuf {
     build(
         "tests/fixtures/incompatible/Cargo.toml",
         "seatphone_incompatible",
     )
+}
+
+/// A plugin built against plugin API 1.0.0 as released (`tests/fixtures/frozen`).
+pub fn frozen() -> PathBuf {
+    build("tests/fixtures/frozen/Cargo.toml", "seatphone_frozen")
 }
 
 /// A shared library that exports no Seatphone root module.

@@ -319,6 +319,43 @@ async fn custom_hello_plugin_answers_its_command_then_sends_its_event() {
     );
 }
 
+/// A plugin built against plugin API 1.0.0 as released (a frozen copy of
+/// the crate) loads in this host of a later 1.x, which appended a method,
+/// and answers: its command, its event, and a frame it sends itself over
+/// the media bus.
+#[tokio::test]
+async fn a_plugin_built_against_the_frozen_api_1_0_loads_and_answers() {
+    let mut options = Options::default();
+    options.plugins.push(plugins::frozen());
+    let host = Seatphone::start(options).await;
+    let health = host.health().await;
+    let frozen = health["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "frozen")
+        .unwrap_or_else(|| panic!("frozen not loaded: {health}"));
+    assert_eq!(frozen["api"], "1.0.0", "{frozen}");
+    let speaks = health["plugin_api"].as_str().unwrap();
+    assert!(
+        speaks.starts_with("1.") && speaks != "1.0.0",
+        "a later 1.x host: {health}"
+    );
+
+    let mut page = host.call_page().await;
+    let r = page
+        .request_raw(91001, "frozen_echo", json!({"text": "still here"}))
+        .await;
+    assert_eq!(r["result"], 0, "{r}");
+    assert_eq!(r["param"]["text"], "still here");
+    let echoed = page.event(91101u32, T).await;
+    assert_eq!(
+        echoed["param"],
+        json!({"text": "still here", "keyframe": true, "vp8": true, "pts_us": 40_000})
+    );
+    assert_error(&page.request_raw(91001, "frozen_echo", json!({})).await, 2);
+}
+
 #[tokio::test]
 async fn incompatible_or_foreign_libraries_are_skipped_and_the_host_serves() {
     let mut options = Options::default();
@@ -335,9 +372,11 @@ async fn incompatible_or_foreign_libraries_are_skipped_and_the_host_serves() {
             .unwrap_or_else(|| panic!("{file} not listed as skipped: {health}"))
     };
     let incompatible = reason("seatphone_incompatible");
+    let speaks = health["plugin_api"].as_str().unwrap();
+    assert!(speaks.starts_with("1."), "{health}");
     assert!(
-        incompatible.contains("0.2.0") && incompatible.contains("0.1.0"),
-        "{incompatible}"
+        incompatible.contains("2.0.0") && incompatible.contains(speaks),
+        "both versions named: {incompatible}"
     );
     assert!(reason("not_a_plugin").contains("not a Seatphone plugin"));
     // Told apart by its export table: never loaded, so none of its code ran.

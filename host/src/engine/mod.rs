@@ -93,6 +93,7 @@ impl Engine {
         let available = registration["state"] != "unavailable";
         json!({
             "version": env!("CARGO_PKG_VERSION"),
+            "plugin_api": seatphone_plugin_api::API_VERSION,
             "plugins": loaded,
             "skipped": skipped,
             "registration": registration,

@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use abi_stable::std_types::{RStr, RString};
 use seatphone_plugin_api::abi::{FrameSinkBox, RawHost};
@@ -95,5 +96,12 @@ impl RawHost for PluginHost {
 
     fn unsubscribe(&self, id: u64) {
         self.shared.bus.unsubscribe(id);
+    }
+
+    fn clock_us(&self) -> u64 {
+        // One zero for the process, whichever plugin asks first.
+        static ZERO: OnceLock<Instant> = OnceLock::new();
+        let zero = ZERO.get_or_init(Instant::now);
+        u64::try_from(zero.elapsed().as_micros()).unwrap_or(u64::MAX)
     }
 }

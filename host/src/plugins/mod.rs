@@ -17,10 +17,11 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use abi_stable::library::{lib_header_from_path, LibraryError, RootModule};
+use abi_stable::library::lib_header_from_path;
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RArc, RResult};
-use seatphone_plugin_api::abi::{PluginBox, PluginModRef, RawHost_TO};
+use seatphone_plugin_api::abi::{PluginBox, RawHost_TO};
+use seatphone_plugin_api::load::{self, LoadRefusal};
 use seatphone_plugin_api::PluginInfo;
 use serde_json::{json, Value};
 
@@ -32,6 +33,8 @@ pub struct Loaded {
     pub info: PluginInfo,
     pub file: PathBuf,
     pub raw: PluginBox,
+    /// The plugin API version the plugin was built against.
+    pub api: String,
 }
 
 #[derive(Debug, Clone)]
@@ -109,7 +112,7 @@ impl Plugins {
             declared: declared.clone(),
             file: shown.clone().into(),
         };
-        let result = instantiate(file, host).and_then(|raw| {
+        let result = instantiate(file, host).and_then(|(raw, api)| {
             let info = serde_json::from_str::<PluginInfo>(raw.info().as_str())
                 .map_err(|e| format!("its info is not valid plugin info: {e}"));
             let info = match info {
@@ -124,10 +127,10 @@ impl Plugins {
                 raw.shutdown();
                 return Err(e);
             }
-            Ok((raw, info))
+            Ok((raw, info, api))
         });
         match result {
-            Ok((raw, info)) => {
+            Ok((raw, info, api)) => {
                 let _ = declared.set(Declared {
                     name: info.name.clone(),
                     events: info.events.iter().map(|e| e.notify).collect::<HashSet<_>>(),
@@ -135,6 +138,7 @@ impl Plugins {
                 tracing::info!(
                     plugin = %info.name,
                     version = %info.version,
+                    api = %api,
                     file = %shown,
                     "plugin loaded: capabilities {:?}, {} commands, {} events",
                     info.capabilities,
@@ -145,6 +149,7 @@ impl Plugins {
                     info,
                     file: file.to_path_buf(),
                     raw,
+                    api,
                 });
             }
             Err(reason) => self.skip(shown, reason),
@@ -197,6 +202,7 @@ impl Plugins {
                 json!({
                     "name": l.info.name,
                     "version": l.info.version,
+                    "api": l.api,
                     "file": l.file.display().to_string(),
                     "capabilities": l.info.capabilities,
                     "media": l.info.media,
@@ -220,33 +226,32 @@ impl Plugins {
     }
 }
 
-fn instantiate(file: &Path, host: PluginHost) -> Result<PluginBox, String> {
-    let header = lib_header_from_path(file).map_err(describe_load_error)?;
-    let module = header
-        .init_root_module::<PluginModRef>()
-        .map_err(describe_load_error)?;
+/// The plugin object and the plugin API version it was built against.
+fn instantiate(file: &Path, host: PluginHost) -> Result<(PluginBox, String), String> {
+    let header = lib_header_from_path(file).map_err(|e| format!("not a Seatphone plugin: {e}"))?;
+    let (module, api) = load::open(header).map_err(describe_refusal)?;
     let new = module.new();
     match new(RawHost_TO::from_ptr(RArc::new(host), TD_Opaque)) {
-        RResult::ROk(raw) => Ok(raw),
+        RResult::ROk(raw) => Ok((raw, api.to_string())),
         RResult::RErr(e) => Err(format!("the plugin failed to start: {e}")),
     }
 }
 
-fn describe_load_error(e: LibraryError) -> String {
-    match e {
-        LibraryError::OpenError { .. } | LibraryError::GetSymbolError { .. } => {
-            format!("not a Seatphone plugin: {e}")
-        }
-        LibraryError::IncompatibleVersionNumber { expected_version, actual_version, .. } => format!(
-            "built against plugin API {actual_version}, this host speaks {expected_version}: rebuild it against seatphone-plugin-api {expected_version}"
+fn describe_refusal(refusal: LoadRefusal) -> String {
+    let host = load::host_version();
+    match refusal {
+        LoadRefusal::BadVersion(e) => format!("its plugin API version cannot be read: {e}"),
+        LoadRefusal::Version { plugin, host } if plugin.major != host.major => format!(
+            "built against plugin API {plugin}, this host speaks {host} (another major version): rebuild it against seatphone-plugin-api {}.x",
+            host.major
         ),
-        LibraryError::AbiInstability(_) => {
-            format!(
-                "built against an incompatible plugin API (its types differ from this host's, plugin API {}): {e}",
-                PluginModRef::VERSION_STRINGS.version
-            )
-        }
-        other => format!("cannot load: {other}"),
+        LoadRefusal::Version { plugin, host } => format!(
+            "built against plugin API {plugin}, newer than this host's {host}: update Seatphone, or rebuild the plugin against seatphone-plugin-api {host}"
+        ),
+        LoadRefusal::Layout(e) => format!(
+            "built against an incompatible plugin API (its types differ from this host's, plugin API {host}): {e}"
+        ),
+        LoadRefusal::Module(e) => format!("its root module failed: {e}"),
     }
 }
 
