@@ -6,6 +6,7 @@
 //! tested exactly, on simulated time.
 
 use std::collections::VecDeque;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use crate::params::Transport;
@@ -168,6 +169,8 @@ pub struct Registration {
     /// Whether the current cycle has reached "registered" once: a pool that
     /// loses its server fails over silently instead of sending 1005.
     ever_registered: bool,
+    /// The address the Contact of our last REGISTER named.
+    contact_ip: Option<IpAddr>,
     actions: VecDeque<RegAction>,
 }
 
@@ -180,6 +183,7 @@ impl Registration {
             phase: Phase::Idle,
             attempt: 0,
             ever_registered: false,
+            contact_ip: None,
             actions: VecDeque::new(),
         }
     }
@@ -328,12 +332,26 @@ impl Registration {
         }
     }
 
-    /// Our address changed (new interface, VPN, Wi-Fi): register again at
-    /// once so the registrar routes calls to the new Contact, instead of
-    /// waiting for the refresh. Does nothing unless registered.
-    pub fn refresh_now(&mut self, now: Instant) {
-        if let Phase::Registered { server, .. } | Phase::Probing { server, .. } = self.phase {
-            self.register_with(now, server, false);
+    /// The driver sent a REGISTER whose Contact names `ip`.
+    pub fn contact_sent(&mut self, ip: IpAddr) {
+        self.contact_ip = Some(ip);
+    }
+
+    /// Where the route to the server leaves from now (the driver looks at
+    /// each keep-alive). Another address than the Contact's while registered
+    /// (new interface, VPN, Wi-Fi): register again at once, so the registrar
+    /// routes calls to the new Contact instead of waiting for the refresh.
+    /// True when it does.
+    pub fn local_address(&mut self, now: Instant, ip: IpAddr) -> bool {
+        if self.contact_ip.is_none_or(|sent| sent == ip) {
+            return false;
+        }
+        match self.phase {
+            Phase::Registered { server, .. } | Phase::Probing { server, .. } => {
+                self.register_with(now, server, false);
+                true
+            }
+            _ => false,
         }
     }
 

@@ -332,13 +332,16 @@ fn stale_outcomes_are_ignored() {
 
 #[test]
 fn address_change_registers_again_at_once_and_only_when_registered() {
+    let home = IpAddr::from([192, 0, 2, 10]);
+    let vpn = IpAddr::from([10, 8, 0, 2]);
     let t0 = Instant::now();
     let mut r = Registration::new(1, timing());
-    r.refresh_now(t0);
+    assert!(!r.local_address(t0, vpn), "no REGISTER sent yet");
     assert!(drain(&mut r).is_empty());
     r.login(t0);
     let n = last_attempt(&drain(&mut r));
-    r.refresh_now(t0);
+    r.contact_sent(home);
+    assert!(!r.local_address(t0, vpn));
     assert!(
         drain(&mut r).is_empty(),
         "still registering: nothing to redo"
@@ -346,7 +349,9 @@ fn address_change_registers_again_at_once_and_only_when_registered() {
     r.on_outcome(t0, n, ok(3600));
     drain(&mut r);
     let t1 = t0 + Duration::from_secs(1);
-    r.refresh_now(t1);
+    assert!(!r.local_address(t1, home), "the same address");
+    assert!(drain(&mut r).is_empty());
+    assert!(r.local_address(t1, vpn));
     let a = drain(&mut r);
     assert!(
         matches!(
@@ -359,7 +364,30 @@ fn address_change_registers_again_at_once_and_only_when_registered() {
         ),
         "{a:?}"
     );
+    r.contact_sent(vpn);
     r.on_outcome(t1, last_attempt(&a), ok(3600));
+    assert!(r.is_registered());
+    drain(&mut r);
+    assert!(!r.local_address(t1, vpn), "registered from the new address");
+    assert!(drain(&mut r).is_empty());
+}
+
+#[test]
+fn each_keep_alive_is_a_moment_to_look_at_the_address() {
+    // The driver looks at the route on every KeepAlive it is asked for: a
+    // change found then registers again (and the ping's answer is stale).
+    let t0 = Instant::now();
+    let mut r = registered(1, Transport::Udp, t0);
+    r.contact_sent(IpAddr::from([192, 0, 2, 10]));
+    let t1 = t0 + Duration::from_secs(10);
+    r.handle_timeout(t1);
+    let ping = last_attempt(&drain(&mut r));
+    assert!(r.local_address(t1, IpAddr::from([10, 8, 0, 2])));
+    let again = last_attempt(&drain(&mut r));
+    assert!(again > ping);
+    r.on_outcome(t1, ping, Outcome::NoAnswer);
+    assert!(drain(&mut r).is_empty(), "the ping's answer is stale");
+    r.on_outcome(t1, again, ok(3600));
     assert!(r.is_registered());
 }
 

@@ -48,7 +48,8 @@ impl Engine {
         };
         let callee_uri = rsip::Uri::try_from(target.as_str())
             .map_err(|_| (result::INVALID, format!("{callee} is not a SIP address")))?;
-        let mut session = Session::new(&self.local_ip().to_string(), u64::from(id));
+        let ip = self.local_ip();
+        let mut session = Session::new(&ip.to_string(), u64::from(id));
         let kinds: &[&str] = if video {
             &["audio", "video"]
         } else {
@@ -57,7 +58,7 @@ impl Engine {
         session
             .make_offer(self.media.as_ref(), id, kinds)
             .map_err(|e| (result::NOT_LOADED, e))?;
-        let contact = self.contact_for(&login.user, self.settings.transport);
+        let contact = self.contact_for(&login.user, ip, self.settings.transport);
         let mut headers = vec![Header::Other("Allow".into(), ALLOW.into())];
         // One Supported header (some peers read only the first), so not
         // rsipstack's `support_prack`, which adds its own.

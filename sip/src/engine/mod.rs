@@ -123,8 +123,6 @@ struct Engine {
     register: register::Registrations,
     account_status: Option<PageEvent>,
     shutdown: Option<oneshot::Sender<()>>,
-    /// The address our last REGISTER's Contact named.
-    registered_ip: Option<IpAddr>,
     /// Who may talk to us (shared with the transport's gate).
     admission: gate::SharedAdmission,
 }
@@ -192,7 +190,6 @@ pub(crate) async fn start(
         next_call: first_call_id(),
         account_status: None,
         shutdown: None,
-        registered_ip: None,
         admission,
     };
     engine.publish();
@@ -238,14 +235,7 @@ impl Engine {
     }
 
     fn on_timeout(&mut self, now: Instant) {
-        // Every timer tick (keep-alives at least) checks our address: when
-        // the route to the server now leaves from another one, register again.
-        let ip = self.local_ip();
         if let Some(a) = self.account.as_mut() {
-            if self.registered_ip.is_some_and(|old| old != ip) && a.reg.is_registered() {
-                tracing::info!("local address changed to {ip}: registering again");
-                a.reg.refresh_now(now);
-            }
             a.reg.handle_timeout(now);
         }
         self.table.handle_timeout(now);
@@ -328,7 +318,8 @@ impl Engine {
     }
 
     /// The address we would reach the server from (`local_ip` of `config`,
-    /// Contact, Via and SDP).
+    /// Contact, Via and SDP). Unless bound to one, it asks the kernel's
+    /// routing table (a connected UDP socket sends nothing).
     fn local_ip(&self) -> IpAddr {
         if !self.cfg.bind.is_unspecified() {
             return self.cfg.bind;

@@ -18,6 +18,7 @@
 //! machine then registers again on a new flow, or fails over in a pool.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -97,13 +98,21 @@ impl Engine {
             RegAction::KeepAlive {
                 attempt,
                 server,
-                kind: KeepAlive::Options,
-            } => self.send_keepalive(attempt, server),
-            RegAction::KeepAlive {
-                attempt,
-                server,
-                kind: KeepAlive::Crlf,
-            } => self.send_ping(attempt, server),
+                kind,
+            } => {
+                // Each keep-alive also looks where the route to the server
+                // leaves from; what a new address means is the machine's call.
+                let ip = self.local_ip();
+                if let Some(a) = self.account.as_mut() {
+                    if a.reg.local_address(Instant::now(), ip) {
+                        tracing::info!("local address changed to {ip}: registering again");
+                    }
+                }
+                match kind {
+                    KeepAlive::Options => self.send_keepalive(attempt, server, ip),
+                    KeepAlive::Crlf => self.send_ping(attempt, server),
+                }
+            }
             RegAction::Status {
                 state,
                 reason,
@@ -170,8 +179,11 @@ impl Engine {
             });
             return;
         };
-        let contact = self.contact_for(&login.user, transport);
-        self.registered_ip = Some(self.local_ip());
+        let ip = self.local_ip();
+        if let Some(a) = self.account.as_mut() {
+            a.reg.contact_sent(ip);
+        }
+        let contact = self.contact_for(&login.user, ip, transport);
         if let Ok(mut c) = self.contact.lock() {
             *c = Some(contact.clone());
         }
@@ -297,14 +309,14 @@ impl Engine {
         }
     }
 
-    fn send_keepalive(&mut self, attempt: u64, index: usize) {
+    fn send_keepalive(&mut self, attempt: u64, index: usize, ip: IpAddr) {
         let Some(server) = self.settings.servers.get(index) else {
             return;
         };
         let Some(uri) = server_uri(server, self.settings.transport, None) else {
             return;
         };
-        let from_uri = self.contact_for(&self.user(), self.settings.transport);
+        let from_uri = self.contact_for(&self.user(), ip, self.settings.transport);
         let endpoint = self.stack.endpoint.inner.clone();
         let tx = self.input.clone();
         let via_addr = SipAddr {
@@ -328,8 +340,7 @@ impl Engine {
     }
 
     /// Our Contact URI: the account's user at the address we signal from.
-    pub(super) fn contact_for(&self, user: &str, transport: Transport) -> rsip::Uri {
-        let ip = self.local_ip();
+    pub(super) fn contact_for(&self, user: &str, ip: IpAddr, transport: Transport) -> rsip::Uri {
         let port = self.stack.local.port();
         let host = if ip.is_ipv6() {
             format!("[{ip}]")
