@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Seatphone side by side with baresip 1.0 in one run: builds the binaries as they ship
-# (the `dist` profile: fat LTO and the recorded link order), runs the benchmark driver (tests/src/bin/bench.rs),
+# (the `dist` profile: fat LTO and the recorded link order), runs the benchmark driver (bench/src/, the `seatphone-bench` crate),
 # which starts Kamailio and alternates Seatphone and baresip rounds, then
 # draws the chart. Results: bench/results/results.json and results.png.
 #
@@ -18,9 +18,9 @@ done
 
 echo "== build (dist profile, workspace)"
 cargo build --profile dist --workspace
-# The driver is a binary of the tests package (a workspace member, so the
-# line above builds it too); built again here in case the package is not.
-cargo build --profile dist -p seatphone-tests --bin bench
+# The driver is the workspace member `seatphone-bench` (the line above
+# builds it too); named here so that a workspace without it fails loudly.
+cargo build --profile dist -p seatphone-bench
 
 echo "== benchmark"
 mkdir -p bench/results

@@ -1,4 +1,4 @@
-//! What the benchmarks (`src/bin/bench.rs`) measure with: memory (PSS/RSS)
+//! What the benchmarks (`bench/src/`) measure with: memory (PSS/RSS)
 //! and CPU time of a process tree from `/proc`, open file descriptors,
 //! medians and percentiles, a Seatphone started with a config the benchmark
 //! writes whole (log level, `[audio]` devices, fixed SIP port), baresip with

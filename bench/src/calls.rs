@@ -1,0 +1,206 @@
+//! What the figures share: the run's Kamailio and users, the order of the
+//! sides in a round, each side's caller set up, dialled and hung up the same
+//! way, the callee and the media files.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use seatphone_tests::host::{Command, Event, Page};
+use seatphone_tests::measure::{self, BaresipSpec, BenchBaresip, BenchHost, Ctrl, HostSpec};
+use serde_json::json;
+
+pub const T: Duration = Duration::from_secs(10);
+
+/// The run's Kamailio, as the figures need it (its port).
+#[derive(Clone, Copy)]
+pub struct Kam {
+    pub port: u16,
+}
+/// Users registered at the bench Kamailio: 1001 Seatphone, 1002 baresip
+/// caller, 1010 the auto-answering callee.
+pub const SEAT_USER: &str = "1001";
+pub const BARE_USER: &str = "1002";
+
+/// Round `r` runs Seatphone first when even, baresip first when odd.
+pub fn seat_first(r: usize) -> bool {
+    r.is_multiple_of(2)
+}
+
+pub fn baresip_spec(user: &str, registrar_port: u16) -> BaresipSpec {
+    BaresipSpec {
+        user: user.into(),
+        registrar_port,
+        auto_answer: false,
+        codecs: "opus/48000/2,G722/16000/1,PCMU/8000/1,PCMA/8000/1".into(),
+        source: format!("aufile,{}", media_files().1.display()),
+        extra_modules: Vec::new(),
+        extra_config: String::new(),
+        max_calls: 4,
+        env: Vec::new(),
+    }
+}
+
+// ---------------------------------------------------------------- calls
+
+/// The auto-answering callee of figures 2–4: baresip `1010` through Kamailio.
+pub const CALLEE: &str = "1010";
+
+/// Files every call figure uses, made once per run.
+pub static FILES: std::sync::OnceLock<(tempfile::TempDir, PathBuf, PathBuf)> =
+    std::sync::OnceLock::new();
+
+pub fn media_files() -> &'static (tempfile::TempDir, PathBuf, PathBuf) {
+    FILES.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("bench-media")
+            .tempdir()
+            .expect("temp dir");
+        let speech = dir.path().join("speech-48k.wav");
+        let clicks = dir.path().join("clicks-48k.wav");
+        measure::write_wav(&speech, 48000, &measure::speechlike(48000, 60)).expect("speech.wav");
+        measure::write_wav(&clicks, 48000, &measure::clicks(48000, 30, 48000, 24000))
+            .expect("clicks.wav");
+        (dir, speech, clicks)
+    })
+}
+
+pub fn callee_spec(kam: Kam) -> BaresipSpec {
+    BaresipSpec {
+        user: CALLEE.into(),
+        auto_answer: true,
+        source: format!("aufile,{}", media_files().1.display()),
+        ..baresip_spec(CALLEE, kam.port)
+    }
+}
+
+/// A Seatphone seat (host + audio plugin), registered as 1001, page open.
+pub struct Seat {
+    pub host: BenchHost,
+    pub page: Page,
+}
+
+pub async fn seat(
+    kam: Kam,
+    codecs: &str,
+    input: Option<String>,
+    output: Option<String>,
+) -> Result<Seat, String> {
+    let host = BenchHost::start(&HostSpec {
+        audio_input: input,
+        audio_output: output,
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let mut page = host.call_page().await.map_err(|e| e.to_string())?;
+    BenchHost::register(&mut page, kam.port, SEAT_USER, codecs).await?;
+    Ok(Seat { host, page })
+}
+
+/// `startCall` → connected: (milliseconds, callId).
+pub async fn seat_dial(page: &mut Page, callee: &str) -> Result<(f64, u64), String> {
+    page.forget(Duration::from_millis(1)).await;
+    let t = Instant::now();
+    let r = page
+        .request(
+            Command::StartCall,
+            json!({"calleeNumber": callee, "isVideo": false}),
+        )
+        .await;
+    if r["result"] != 0 {
+        return Err(format!("startCall: {r}"));
+    }
+    let id = r["param"]["callId"].as_u64().unwrap_or(0);
+    measure::wait_event(page, Event::CallConnected, T)
+        .await
+        .ok_or_else(|| "startCall: not connected within 10 s".to_owned())?;
+    Ok((t.elapsed().as_secs_f64() * 1e3, id))
+}
+
+pub async fn seat_hangup(page: &mut Page, id: u64) -> Result<(), String> {
+    let r = page.request(Command::EndCall, json!({"callId": id})).await;
+    if r["result"] != 0 {
+        return Err(format!("endCall: {r}"));
+    }
+    measure::wait_event(page, Event::CallEnded, T)
+        .await
+        .map(|_| ())
+        .ok_or_else(|| "endCall: no call-ended event".to_owned())
+}
+
+/// ctrl_tcp `dial` → CALL_ESTABLISHED, in milliseconds.
+pub async fn bare_dial(ctrl: &mut Ctrl, callee: &str) -> Result<f64, String> {
+    ctrl.forget(Duration::from_millis(1)).await;
+    let uri = if callee.contains('@') {
+        format!("sip:{callee}")
+    } else {
+        format!("sip:{callee}@127.0.0.1")
+    };
+    let t = Instant::now();
+    ctrl.send("dial", &uri, "dial")
+        .await
+        .map_err(|e| e.to_string())?;
+    ctrl.event("CALL_ESTABLISHED", T)
+        .await
+        .ok_or("dial: no CALL_ESTABLISHED within 10 s")?;
+    Ok(t.elapsed().as_secs_f64() * 1e3)
+}
+
+pub async fn bare_hangup(ctrl: &mut Ctrl) -> Result<(), String> {
+    ctrl.send("hangup", "", "hangup")
+        .await
+        .map_err(|e| e.to_string())?;
+    ctrl.event("CALL_CLOSED", T)
+        .await
+        .map(|_| ())
+        .ok_or_else(|| "hangup: no CALL_CLOSED".to_owned())
+}
+
+pub fn bare_caller(kam: Kam, codecs: &str, source: String) -> Result<BenchBaresip, String> {
+    BenchBaresip::start(&BaresipSpec {
+        codecs: codecs.into(),
+        source,
+        ..baresip_spec(BARE_USER, kam.port)
+    })
+    .map_err(|e| e.to_string())
+}
+
+pub fn tail(text: &str, n: usize) -> String {
+    let start = text.len().saturating_sub(n);
+    let start = (start..text.len())
+        .find(|i| text.is_char_boundary(*i))
+        .unwrap_or(text.len());
+    text[start..].to_owned()
+}
+
+pub fn side_name(seat: bool) -> &'static str {
+    if seat {
+        "Seatphone"
+    } else {
+        "baresip"
+    }
+}
+
+/// Reads the page for `d` (it must answer the host's pings); true if the call ended.
+pub async fn pump_page(page: &mut Page, d: Duration) -> bool {
+    let deadline = Instant::now() + d;
+    let mut ended = false;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        if let Some(f) = page.next_frame(left).await {
+            ended |= f["notify"] == Event::CallEnded.notify();
+        }
+    }
+    ended
+}
+
+/// Reads ctrl_tcp for `d`; true if the call closed.
+pub async fn pump_ctrl(ctrl: &mut Ctrl, d: Duration) -> bool {
+    let deadline = Instant::now() + d;
+    let mut ended = false;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        if let Some(f) = ctrl.next(left).await {
+            ended |= f["type"] == "CALL_CLOSED";
+        }
+    }
+    ended
+}

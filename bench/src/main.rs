@@ -1,0 +1,240 @@
+//! Seatphone side by side with baresip 1.0, in one run, alternating rounds.
+//! `bench/run.sh` builds and runs this; see bench/README.md for what each
+//! figure measures and how. One module per figure; [`calls`] holds what the
+//! call figures share, [`metric`] the numbers and their printing. Processes
+//! are started and measured with the end-to-end harness (`seatphone-tests`:
+//! `host`, `peers`, `measure`).
+//!
+//!     bench [--rounds N] [--figures 1,2,3,4,5,6] [--out DIR]
+
+mod call_setup;
+mod calls;
+mod cpu;
+mod endurance;
+mod latency;
+mod memory;
+mod metric;
+mod round_trip;
+
+use std::path::PathBuf;
+
+use seatphone_tests::host::{plugin_library, WORKSPACE_PLUGINS};
+use seatphone_tests::measure;
+use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
+use serde_json::{json, Value};
+
+use calls::{Kam, FILES};
+use metric::{print_metric, Metric};
+
+struct Args {
+    rounds: usize,
+    figures: Vec<u32>,
+    out: PathBuf,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        rounds: 5,
+        figures: vec![1, 2, 3, 4, 5, 6],
+        out: seatphone_tests::host::repo_root().join("bench/results"),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--rounds" => a.rounds = it.next().and_then(|s| s.parse().ok()).unwrap_or(5).max(1),
+            "--figures" => {
+                a.figures = it
+                    .next()
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter_map(|s| s.trim().parse().ok())
+                    .collect()
+            }
+            "--out" => a.out = it.next().map(PathBuf::from).unwrap_or(a.out),
+            other => {
+                eprintln!("unknown argument {other}; usage: bench [--rounds N] [--figures 1,2,..] [--out DIR]");
+                std::process::exit(2);
+            }
+        }
+    }
+    a
+}
+
+fn main() {
+    // The binaries this benchmark measures sit beside it (target/dist).
+    if std::env::var_os("SEATPHONE_BUILD_DIR").is_none() {
+        std::env::set_var("SEATPHONE_BUILD_DIR", measure::exe_dir());
+    }
+    let args = args();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let code = rt.block_on(run(args));
+    std::process::exit(code);
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn command_output(cmd: &str, args: &[&str]) -> String {
+    std::process::Command::new(cmd)
+        .args(args)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// How many functions of the recorded link order (`link-order/`) the
+/// binaries under test still have: a list gone stale with a dependency or
+/// toolchain update costs idle memory (`scripts/link-order.sh` renews it).
+fn link_order_coverage() -> String {
+    let list = seatphone_tests::host::repo_root().join("link-order/functions.txt");
+    let Ok(list) = std::fs::read_to_string(list) else {
+        return "no link-order/functions.txt".into();
+    };
+    let build = seatphone_tests::host::build_dir();
+    let mut present = std::collections::HashSet::new();
+    let plugins = WORKSPACE_PLUGINS.iter().map(|p| plugin_library(p));
+    for file in std::iter::once(build.join("seatphone")).chain(plugins) {
+        let symbols = command_output("nm", &["--defined-only", &file.display().to_string()]);
+        present.extend(
+            symbols
+                .lines()
+                .filter_map(|l| l.split_whitespace().nth(2))
+                .map(str::to_owned),
+        );
+    }
+    let recorded: Vec<&str> = list.lines().collect();
+    let found = recorded.iter().filter(|f| present.contains(**f)).count();
+    format!("{found} of {} recorded functions present", recorded.len())
+}
+
+async fn run(args: Args) -> i32 {
+    let started = command_output("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"]);
+    let load_before = loadavg();
+    let link_order = link_order_coverage();
+    eprintln!(
+        "bench: {} rounds, figures {:?}, load {load_before}; link order: {link_order}",
+        args.rounds, args.figures
+    );
+    let users = (1001..=1020)
+        .map(|n| (n.to_string(), format!("pass{n}")))
+        .collect();
+    let kam = match Kamailio::start(KamailioConfig {
+        users,
+        ..Default::default()
+    }) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("bench: Kamailio did not start: {e}");
+            return 1;
+        }
+    };
+    let mut metrics: Vec<Metric> = Vec::new();
+    let k = Kam { port: kam.port };
+    let rounds = args.rounds;
+    for f in args.figures.iter().copied() {
+        eprintln!("== figure {f}");
+        // Each figure in a task of its own: a panic in one (a harness
+        // assertion) marks that figure missing and the run goes on.
+        let ms = tokio::spawn(async move {
+            match f {
+                1 => round_trip::figure1_round_trip(k, rounds).await,
+                2 => memory::figure2_memory(k, rounds).await,
+                3 => call_setup::figure3_call_setup(k, rounds).await,
+                4 => cpu::figure4_cpu(k, rounds).await,
+                5 => latency::figure5_latency(k, rounds).await,
+                6 => endurance::figure6_endurance(k, rounds).await,
+                _ => Vec::new(),
+            }
+        })
+        .await
+        .unwrap_or_else(|e| {
+            let mut m = Metric::new(f, "panicked", "figure stopped", "", true);
+            m.miss(format!("figure {f} stopped with a panic: {e}"));
+            vec![m]
+        });
+        for m in &ms {
+            print_metric(m);
+        }
+        metrics.extend(ms);
+    }
+    drop(kam);
+    // Statics are never dropped: remove the WAV folder here.
+    if let Some((dir, _, _)) = FILES.get() {
+        let _ = std::fs::remove_dir_all(dir.path());
+    }
+
+    println!();
+    println!(
+        "{:<44} {:>14} {:>14} {:>9}",
+        "figure (median)", "Seatphone", "baresip", "S/b"
+    );
+    for m in &metrics {
+        print_metric(m);
+    }
+    metrics.sort_by_key(|m| m.figure);
+    let mut all: Vec<Value> = metrics
+        .iter()
+        .map(|m| {
+            let mut v = m.to_json();
+            v["run_started"] = json!(started);
+            v
+        })
+        .collect();
+    // Figures not run this time keep their numbers from the previous run
+    // (each metric says when it was measured).
+    let previous: Option<Value> = std::fs::read_to_string(args.out.join("results.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    if let Some(prev) = previous {
+        for m in prev["metrics"].as_array().into_iter().flatten() {
+            let fig = m["figure"].as_u64().unwrap_or(0) as u32;
+            if !args.figures.contains(&fig) {
+                println!(
+                    "kept from an earlier run ({}): {}. {}",
+                    m["run_started"].as_str().unwrap_or("?"),
+                    fig,
+                    m["name"].as_str().unwrap_or("")
+                );
+                all.push(m.clone());
+            }
+        }
+    }
+    all.sort_by_key(|m| m["figure"].as_u64().unwrap_or(0));
+    let json = json!({
+        "started": started,
+        "finished": command_output("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"]),
+        "rounds": args.rounds,
+        "figures_this_run": args.figures,
+        "machine": {
+            "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+            "loadavg_before": load_before,
+            "loadavg_after": loadavg(),
+            "kernel": command_output("uname", &["-r"]),
+        },
+        "seatphone": command_output("git", &["-C", &seatphone_tests::host::repo_root().display().to_string(), "describe", "--always", "--dirty"]),
+        "baresip": command_output("dpkg-query", &["-W", "-f", "${Version}", "baresip-core"]),
+        "link_order": link_order,
+        "metrics": all,
+    });
+    if let Err(e) = std::fs::create_dir_all(&args.out).and_then(|_| {
+        std::fs::write(
+            args.out.join("results.json"),
+            serde_json::to_string_pretty(&json).unwrap_or_default() + "\n",
+        )
+    }) {
+        eprintln!("bench: cannot write results: {e}");
+        return 1;
+    }
+    println!("\nwrote {}", args.out.join("results.json").display());
+    0
+}
