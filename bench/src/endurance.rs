@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use seatphone_tests::host::Command;
 use seatphone_tests::measure::{self, BaresipSpec, BenchBaresip, BenchHost, HostSpec};
+use seatphone_tests::peers::free_port;
 use serde_json::json;
 
 use crate::calls::{baresip_spec, side_name, Kam, BARE_USER, SEAT_USER};
@@ -254,7 +255,7 @@ const FLOOD_ARGS: [&str; 10] = [
 ];
 
 async fn seat_endurance(kam: Kam, n: usize) -> Result<Endurance, String> {
-    let sip_port = seatphone_tests::peers::free_port(1);
+    let sip_port = free_port(1);
     let host = BenchHost::start(&HostSpec {
         sip_port,
         max_calls: 2,

@@ -18,6 +18,8 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use crate::peers::free_port;
+
 pub const LOGIN: &str = "openeye_login_service_protocol";
 pub const CALL: &str = "openeye_call_service_protocol";
 pub const DAEMON: &str = "protocol_ws_deamon_service";
@@ -63,23 +65,6 @@ pub fn plugin_files(lib: &Path) -> Vec<PathBuf> {
         }
     }
     files
-}
-
-/// A port nobody listens on right now, and not handed out before in this
-/// process (the kernel may offer the same free port twice in a row).
-pub fn free_port() -> u16 {
-    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
-    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
-    loop {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
-        if !given.contains(&port) {
-            given.push(port);
-            return port;
-        }
-    }
 }
 
 /// What a test wants of the host.
@@ -140,7 +125,7 @@ impl Seatphone {
                 )
             });
         }
-        let (daemon_port, port) = (free_port(), free_port());
+        let (daemon_port, port) = (free_port(1), free_port(1));
         let config = format!(
             "[api]\nbind = \"127.0.0.1\"\ndaemon_port = {daemon_port}\nport = {port}\n{}\n\
              [plugins]\ndir = \"{}\"\n[sip]\nbind = \"127.0.0.1\"\nlocal_port = {}\n{}\n[log]\ndir = \"{}\"\nlevel = \"debug\"\n{}\n",

@@ -234,7 +234,7 @@ impl BenchHost {
         {
             std::fs::copy(&lib, plugin_dir.join(lib.file_name().unwrap_or_default()))?;
         }
-        let (daemon_port, port) = (crate::host::free_port(), crate::host::free_port());
+        let (daemon_port, port) = (free_port(1), free_port(1));
         let mut audio = String::new();
         if let Some(i) = &spec.audio_input {
             audio.push_str(&format!("input = \"{i}\"\n"));

@@ -8,10 +8,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use seatphone_tests::host::{
-    free_port, plugin_library, repo_root, Command, Event, Options, Page, Seatphone,
-};
+use seatphone_tests::host::{plugin_library, repo_root, Command, Event, Options, Page, Seatphone};
 use seatphone_tests::netns;
+use seatphone_tests::peers::free_port;
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
 use seatphone_tests::peers::relay::Relay;
 use seatphone_tests::peers::tls_relay::TlsRelay;
@@ -67,7 +66,7 @@ struct Target {
 
 impl Target {
     async fn start() -> Target {
-        let sip_port = free_port();
+        let sip_port = free_port(1);
         // Every source let in: the messages must reach the parser and the
         // call table, not stop at the door (sip_admission.rs tests the door).
         let host = Seatphone::start(Options {
@@ -205,7 +204,7 @@ async fn invite_flood_beyond_max_calls_is_refused_with_486_and_the_page_sees_onl
             "127.0.0.1",
             "-p",
         ])
-        .arg(free_port().to_string())
+        .arg(free_port(1).to_string())
         .args([
             "-s",
             "1001",

@@ -8,10 +8,9 @@
 
 use std::time::Duration;
 
-use seatphone_tests::host::{
-    event_of, free_port, plugin_library, Command, Event, Options, Page, Seatphone,
-};
+use seatphone_tests::host::{event_of, plugin_library, Command, Event, Options, Page, Seatphone};
 use seatphone_tests::peers::baresip::{AnswerMode, Baresip};
+use seatphone_tests::peers::free_port;
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
 use seatphone_tests::peers::sipp::Sipp;
 use serde_json::{json, Value};
@@ -26,7 +25,7 @@ const QUIET: Duration = Duration::from_millis(1000);
 /// 1001 at `kam` over UDP, with the platform's auto-answer requests
 /// honoured (`call.platform_auto_answer`) when `platform` is set.
 async fn seat(kam: &Kamailio, sip_toml: &str, platform: bool) -> (Seatphone, Page, u16) {
-    let sip_port = free_port();
+    let sip_port = free_port(1);
     let host = Seatphone::start(Options {
         plugins: vec![plugin_library("audio")],
         sip_port,
@@ -259,7 +258,7 @@ async fn a_strangers_auto_answer_invite_gets_no_answer_in_any_answer_mode() {
 /// SIPp, as the platform behind Kamailio, calls 1001 (the seat) with the
 /// proxy's challenge answered as 1002.
 fn platform_via(kam: &Kamailio, scenario: &str) -> Sipp {
-    let port = seatphone_tests::peers::free_port(1);
+    let port = free_port(1);
     Sipp::uac_from(
         scenario,
         &kam.addr(),

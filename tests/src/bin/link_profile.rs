@@ -15,10 +15,9 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use seatphone_tests::host::{
-    free_port, Command, Event, Page, Seatphone, CALL, WORKSPACE_PLUGINS as PLUGINS,
-};
+use seatphone_tests::host::{Command, Event, Page, Seatphone, CALL, WORKSPACE_PLUGINS as PLUGINS};
 use seatphone_tests::peers::baresip::{AnswerMode, Baresip};
+use seatphone_tests::peers::free_port;
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
 use tokio::process::Command as Process;
 
@@ -74,7 +73,7 @@ async fn main() {
     std::fs::create_dir_all(&profiles).unwrap();
 
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
-    let port = free_port();
+    let port = free_port(1);
     let config = work.path().join("seatphone.toml");
     std::fs::write(
         &config,
@@ -84,7 +83,7 @@ async fn main() {
              [sip]\nbind = \"127.0.0.1\"\nlocal_port = 0\nrequest_timeout = 30\n\
              [log]\ndir = \"{}\"\nlevel = \"info\"\n\
              [audio]\ninput = \"null\"\noutput = \"null\"\n",
-            free_port(),
+            free_port(1),
             args.plugins.display(),
             work.path().join("log").display(),
         ),

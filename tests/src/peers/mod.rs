@@ -11,10 +11,11 @@ pub mod sipp;
 pub mod tls_relay;
 pub mod ua;
 
+use std::fs::File;
 use std::net::{TcpListener, UdpSocket};
 use std::path::PathBuf;
 use std::process::Child;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// The folder of the config templates.
@@ -22,31 +23,74 @@ pub fn templates() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("peers")
 }
 
-static NEXT_PORT: AtomicU16 = AtomicU16::new(0);
+/// Ports handed out come from here: below the kernel's ephemeral range
+/// (32768–60999), which every socket bound to port 0 or connecting out draws
+/// from, so nothing takes a port of ours between hand-out and bind by chance.
+const PORTS: std::ops::Range<u16> = 20000..32000;
+/// A test process claims the range in blocks of this many ports.
+const BLOCK: u16 = 100;
 
-/// A port free for both UDP and TCP on 127.0.0.1, with `span` free ports
-/// from it (baresip takes port and port + 1). Ports come from 20000–32000,
-/// below the kernel's ephemeral range (32768–60999), so a port handed out
-/// here is not taken meanwhile by some process's outgoing socket; each test
-/// process starts at its own offset so parallel test binaries rarely meet.
+/// The block a process hands ports out of, and the lock files of the blocks
+/// it claimed (held until the process exits).
+struct Claimed {
+    next: u16,
+    end: u16,
+    locks: Vec<File>,
+}
+
+static CLAIMED: Mutex<Claimed> = Mutex::new(Claimed {
+    next: 0,
+    end: 0,
+    locks: Vec::new(),
+});
+
+/// `span` consecutive ports free for both UDP and TCP on 127.0.0.1 (baresip
+/// takes port and port + 1, its RTP a range), never handed out before by
+/// any test process on this machine while that process lives: each process
+/// claims blocks of [`BLOCK`] ports under an exclusive `flock` on a file in
+/// the temp folder, which the kernel releases when the process exits. A
+/// port a peer takes only later (baresip's RTP range, bound by a call) is
+/// still nobody else's. Panics when every block is claimed.
 pub fn free_port(span: u16) -> u16 {
-    const LOW: u16 = 20000;
-    const HIGH: u16 = 32000;
-    if NEXT_PORT.load(Ordering::SeqCst) == 0 {
-        let base = LOW + (std::process::id() % 300) as u16 * 40;
-        let _ = NEXT_PORT.compare_exchange(0, base, Ordering::SeqCst, Ordering::SeqCst);
-    }
+    let span = span.clamp(1, BLOCK);
+    let mut claimed = CLAIMED.lock().unwrap_or_else(|e| e.into_inner());
     loop {
-        let step = span.max(1) + 1;
-        let mut port = NEXT_PORT.fetch_add(step, Ordering::SeqCst);
-        if port + step > HIGH {
-            port = LOW + port % (HIGH - LOW - 64);
-            NEXT_PORT.store(port + step, Ordering::SeqCst);
+        if claimed.next + span > claimed.end {
+            claim_block(&mut claimed);
         }
-        if (port..port + span.max(1)).all(port_is_free) {
+        let port = claimed.next;
+        claimed.next += span;
+        if (port..port + span).all(port_is_free) {
             return port;
         }
     }
+}
+
+/// Locks the next block nobody holds (this process included: a second
+/// open file of a block it holds does not get the lock), starting from one
+/// picked by the process id so that parallel processes rarely try the same
+/// files.
+fn claim_block(claimed: &mut Claimed) {
+    let dir = std::env::temp_dir().join("seatphone-test-ports");
+    let _ = std::fs::create_dir_all(&dir);
+    let blocks = (PORTS.end - PORTS.start) / BLOCK;
+    let first = (std::process::id() % u32::from(blocks)) as u16;
+    for i in 0..blocks {
+        let start = PORTS.start + (first + i) % blocks * BLOCK;
+        let Ok(file) = File::create(dir.join(format!("{start}.lock"))) else {
+            continue;
+        };
+        if file.try_lock().is_ok() {
+            claimed.locks.push(file);
+            claimed.next = start;
+            claimed.end = start + BLOCK;
+            return;
+        }
+    }
+    panic!(
+        "every block of test ports ({PORTS:?}) is held by a running test process (locks in {})",
+        dir.display()
+    );
 }
 
 fn port_is_free(port: u16) -> bool {

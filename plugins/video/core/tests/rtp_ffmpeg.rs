@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use seatphone_media::payload::VideoCodec;
 use seatphone_media::sdp::Direction;
 use seatphone_media::stream::StreamParams;
+use seatphone_tests::peers::free_port;
 use seatphone_video_core::camera::pattern::{read_stamp, Stamp};
 use seatphone_video_core::camera::CameraSetting;
 use seatphone_video_core::picture::Picture;
@@ -47,11 +48,6 @@ impl Drop for Ffmpeg {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port_pair() -> u16 {
-    let (rtp, _rtcp) = bind_pair(LOCALHOST, true).unwrap();
-    rtp.local_addr().unwrap().port()
 }
 
 fn params(remote_rtp: u16, pt: u8) -> StreamParams {
@@ -115,7 +111,7 @@ fn wait_for(seen: &Shared, limit: Duration, done: impl Fn(&Seen) -> bool) -> boo
 fn ffmpeg_sends_we_decode(codec: VideoCodec) {
     let (rtp, rtcp) = bind_pair(LOCALHOST, true).unwrap();
     let ours = rtp.local_addr().unwrap().port();
-    let theirs = free_port_pair();
+    let theirs = free_port(2);
     let seen = Shared::default();
     let session = Session::start(
         setup(codec, params(theirs, 96), rtp, rtcp.unwrap()),
@@ -175,7 +171,7 @@ fn we_send_ffmpeg_decodes(codec: VideoCodec) {
         std::process::id()
     ));
     std::fs::create_dir_all(&dir).unwrap();
-    let theirs = free_port_pair();
+    let theirs = free_port(2);
     let sdp = format!(
         "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=seatphone\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
          m=video {theirs} RTP/AVP 97\r\na=rtpmap:97 {}/90000\r\n{}",
