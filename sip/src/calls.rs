@@ -198,6 +198,8 @@ pub struct CallTable {
     calls: BTreeMap<u32, Call>,
     mode: AnswerMode,
     max_calls: usize,
+    /// The id the next call gets (never 0).
+    next_id: u32,
     actions: VecDeque<CallAction>,
 }
 
@@ -207,7 +209,27 @@ impl CallTable {
             calls: BTreeMap::new(),
             mode: AnswerMode::Off,
             max_calls: max_calls.max(1),
+            next_id: 1,
             actions: VecDeque::new(),
+        }
+    }
+
+    /// Call ids counted from `first` (the driver picks it at random, so
+    /// ids look like the reference's and are not reused across restarts).
+    pub fn starting_at(mut self, first: u32) -> Self {
+        self.next_id = first.max(1);
+        self
+    }
+
+    /// An id for a new call, placed or incoming: never 0, never one in use
+    /// (after a wrap, ids of calls still up are skipped).
+    pub fn new_id(&mut self) -> u32 {
+        loop {
+            let id = self.next_id;
+            self.next_id = self.next_id.wrapping_add(1).max(1);
+            if !self.calls.contains_key(&id) {
+                return id;
+            }
         }
     }
 

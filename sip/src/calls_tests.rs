@@ -559,3 +559,17 @@ fn media_that_cannot_run_ends_the_call_with_488_and_the_reason() {
     t.media_failed(2, "audio: bad keys");
     assert_eq!(sip(&drain(&mut t)), vec![CallAction::Cancel(2)]);
 }
+
+#[test]
+fn call_ids_are_never_zero_and_never_one_in_use() {
+    let mut t = CallTable::new(4).starting_at(u32::MAX - 1);
+    let a = t.new_id();
+    t.outgoing(a, peer(), false);
+    let b = t.new_id();
+    assert_eq!((a, b), (u32::MAX - 1, u32::MAX));
+    // Wrapped: 0 is skipped, and so is an id whose call is still up.
+    t.outgoing(1, peer(), false);
+    assert_eq!(t.new_id(), 2);
+    let mut t = CallTable::new(4).starting_at(0);
+    assert_eq!(t.new_id(), 1);
+}

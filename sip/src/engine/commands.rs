@@ -226,8 +226,7 @@ impl Engine {
             ));
             return;
         }
-        let id = self.next_call;
-        self.next_call = self.next_call.wrapping_add(1).max(1);
+        let id = self.table.new_id();
         match self.place_call(id, &callee, video, anonymous) {
             Ok(()) => {
                 reply(Response::with_param(json!({"callId": id, "call_id": id})));

@@ -285,8 +285,7 @@ impl Engine {
             let _ = dialog.reject(Some(StatusCode::LoopDetected), None);
             return;
         }
-        let id = self.next_call;
-        self.next_call = self.next_call.wrapping_add(1).max(1);
+        let id = self.table.new_id();
         let peer = peer_of(&request);
         let body = String::from_utf8_lossy(&request.body).into_owned();
         let is_video = body

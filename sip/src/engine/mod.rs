@@ -119,7 +119,6 @@ struct Engine {
     hold_replies: HashMap<u32, Reply>,
     /// Local Contact for dialogs, shared with the incoming loop.
     contact: Arc<Mutex<Option<rsip::Uri>>>,
-    next_call: u32,
     register: register::Registrations,
     account_status: Option<PageEvent>,
     shutdown: Option<oneshot::Sender<()>>,
@@ -172,7 +171,7 @@ pub(crate) async fn start(
         }
     });
     let engine = Engine {
-        table: CallTable::new(cfg.max_calls),
+        table: CallTable::new(cfg.max_calls).starting_at(first_call_id()),
         register: register::Registrations::default(),
         cfg,
         media,
@@ -187,7 +186,6 @@ pub(crate) async fn start(
         by_sip_id: HashMap::new(),
         hold_replies: HashMap::new(),
         contact,
-        next_call: first_call_id(),
         account_status: None,
         shutdown: None,
         admission,
