@@ -381,6 +381,15 @@ impl CallTable {
             .push_back(CallAction::Media(CallEvent::Connected { call_id: id }));
     }
 
+    /// Whether the call carries video now, as its SDP says (our offer, the
+    /// peer's answer, the page's acceptCall): `callInfo.isVideoCall` from
+    /// the next event on.
+    pub fn set_video(&mut self, id: u32, is_video: bool) {
+        if let Some(call) = self.calls.get_mut(&id) {
+            call.is_video = is_video;
+        }
+    }
+
     /// A plugin reported its RTP channel up: 2005, once per call.
     pub fn media_up(&mut self, id: u32) {
         if let Some(call) = self.calls.get_mut(&id) {

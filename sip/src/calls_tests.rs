@@ -573,3 +573,30 @@ fn call_ids_are_never_zero_and_never_one_in_use() {
     let mut t = CallTable::new(4).starting_at(0);
     assert_eq!(t.new_id(), 1);
 }
+
+/// 2002 says what the offer carries; accepted without video, 2006 and
+/// 2007 say audio-only.
+#[test]
+fn is_video_call_follows_the_sdp() {
+    let t0 = Instant::now();
+    let mut t = CallTable::new(2);
+    assert!(t.incoming(t0, 3, peer(), true, None));
+    let a = drain(&mut t);
+    let CallAction::Page(e) = &a[0] else { panic!() };
+    assert_eq!(e.param["maybeVideoCall"], 1);
+    assert_eq!(e.param["callInfo"]["isVideoCall"], 1);
+    t.accept(3).unwrap();
+    t.set_video(3, false);
+    t.connected(t0, 3);
+    let a = drain(&mut t);
+    let connected = a.iter().find_map(|a| match a {
+        CallAction::Page(e) if e.event() == Some(Event::CallConnected) => Some(e),
+        _ => None,
+    });
+    assert_eq!(connected.unwrap().param["callInfo"]["isVideoCall"], 0);
+    t.set_video(99, true);
+    t.ended(3, 0);
+    let a = drain(&mut t);
+    let CallAction::Page(e) = &a[0] else { panic!() };
+    assert_eq!(e.param["callInfo"]["isVideoCall"], 0);
+}

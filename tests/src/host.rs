@@ -196,6 +196,27 @@ impl Seatphone {
         text
     }
 
+    /// The SIP messages the host sent (`sent`) or received, in order, from
+    /// its message log (each as written: start line, headers, body).
+    pub fn sip_messages(&self, sent: bool) -> Vec<String> {
+        let log = std::fs::read_to_string(self.dir.path().join("log").join("sip-messages.log"))
+            .unwrap_or_default();
+        let mut messages: Vec<(bool, String)> = Vec::new();
+        for line in log.lines() {
+            if line.starts_with(">>> ") || line.starts_with("<<< ") {
+                messages.push((line.starts_with(">>> "), String::new()));
+            } else if let Some((_, text)) = messages.last_mut() {
+                text.push_str(line.trim_end_matches('\r'));
+                text.push('\n');
+            }
+        }
+        messages
+            .into_iter()
+            .filter(|(out, _)| *out == sent)
+            .map(|(_, text)| text.trim_start().to_owned())
+            .collect()
+    }
+
     pub async fn health(&self) -> Value {
         let (status, body) = self.http_get("/health").await.expect("GET /health");
         assert_eq!(status, 200, "{body}");

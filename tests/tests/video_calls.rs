@@ -162,7 +162,19 @@ fn peer_sees_our_pattern(peer: &Baresip) -> Option<u32> {
     seen.get()
 }
 
-async fn video_call(codec: &str, srtp: bool, we_call: bool) {
+/// Who places a video call.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Caller {
+    /// The page: `startCall(n, true)`.
+    Us,
+    /// The page: `startAnonymousCall(n, true)`.
+    UsAnonymously,
+    /// baresip, and the page accepts with video.
+    Peer,
+}
+
+async fn video_call(codec: &str, srtp: bool, caller: Caller) {
+    let we_call = caller != Caller::Peer;
     let _serial = SERIAL.lock().await;
     let x = Xvfb::start();
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
@@ -197,8 +209,18 @@ async fn video_call(codec: &str, srtp: bool, we_call: bool) {
     assert_eq!(r["result"], 0, "{r}");
     let call_id = if we_call {
         let start = json!({"calleeNumber": "1002", "isVideo": true});
-        let r = page.request(Command::StartCall, start).await;
+        let command = match caller {
+            Caller::UsAnonymously => Command::StartAnonymousCall,
+            _ => Command::StartCall,
+        };
+        let r = page.request(command, start).await;
         assert_eq!(r["result"], 0, "startCall: {r}");
+        assert!(r.get("errMsg").is_none(), "a video call as asked: {r}");
+        let outgoing = page.event(Event::CallOutgoing, T).await;
+        assert_eq!(
+            outgoing["param"]["callInfo"]["isVideoCall"], 1,
+            "{outgoing}"
+        );
         r["param"]["callId"].clone()
     } else {
         // baresip calls with video: 2002 says it may be a video call, and
@@ -206,6 +228,10 @@ async fn video_call(codec: &str, srtp: bool, we_call: bool) {
         peer.dial("sip:1001@127.0.0.1");
         let incoming = page.event(Event::CallIncoming, T).await;
         assert_eq!(incoming["param"]["maybeVideoCall"], 1, "{incoming}");
+        assert_eq!(
+            incoming["param"]["callInfo"]["isVideoCall"], 1,
+            "{incoming}"
+        );
         let id = incoming["param"]["callId"].clone();
         let r = page
             .request(Command::AcceptCall, json!({"callId": id, "isVideo": 1}))
@@ -213,7 +239,19 @@ async fn video_call(codec: &str, srtp: bool, we_call: bool) {
         assert_eq!(r["result"], 0, "acceptCall: {r}");
         id
     };
-    page.event(Event::CallConnected, T).await;
+    let connected = page.event(Event::CallConnected, T).await;
+    assert_eq!(
+        connected["param"]["callInfo"]["isVideoCall"], 1,
+        "{connected}"
+    );
+    if caller == Caller::UsAnonymously {
+        assert!(peer.wait_event(T, "CALL_ESTABLISHED"));
+        let seen = peer
+            .event("CALL_INCOMING")
+            .or_else(|| peer.event("CALL_ESTABLISHED"))
+            .unwrap_or_default();
+        assert!(seen.to_string().contains("anonymous"), "{seen}");
+    }
 
     // baresip decodes our test pattern: its snapshot carries our stamp.
     let first = peer_sees_our_pattern(&peer);
@@ -248,7 +286,7 @@ async fn video_call(codec: &str, srtp: bool, we_call: bool) {
         "nothing outside the rectangle"
     );
 
-    if codec == "VP8" && !srtp && we_call {
+    if codec == "VP8" && !srtp && caller == Caller::Us {
         // closeCamera: black goes out instead (no stamp); openCamera: the
         // pattern again.
         let camera = |open: bool| json!({"callId": call_id, "open": open});
@@ -301,33 +339,224 @@ async fn video_call(codec: &str, srtp: bool, we_call: bool) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn vp8_video_call_with_baresip_both_ways() {
-    video_call("VP8", false, true).await;
+    video_call("VP8", false, Caller::Us).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn h264_video_call_with_baresip_both_ways() {
-    video_call("H264", false, true).await;
+    video_call("H264", false, Caller::Us).await;
 }
 
 /// SDES-SRTP on both streams (baresip's `mediaenc=srtp`): the pictures
 /// still cross both ways.
 #[tokio::test(flavor = "multi_thread")]
 async fn vp8_video_call_over_srtp() {
-    video_call("VP8", true, true).await;
+    video_call("VP8", true, Caller::Us).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn h264_video_call_over_srtp() {
-    video_call("H264", true, true).await;
+    video_call("H264", true, Caller::Us).await;
 }
 
 /// baresip calls us with video and the page accepts it with video.
 #[tokio::test(flavor = "multi_thread")]
 async fn vp8_video_call_from_baresip_accepted_with_video() {
-    video_call("VP8", false, false).await;
+    video_call("VP8", false, Caller::Peer).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn h264_video_call_from_baresip_accepted_with_video() {
-    video_call("H264", false, false).await;
+    video_call("H264", false, Caller::Peer).await;
+}
+
+/// startAnonymousCall(n, true): a video call that hides who calls.
+#[tokio::test(flavor = "multi_thread")]
+async fn anonymous_vp8_video_call() {
+    video_call("VP8", false, Caller::UsAnonymously).await;
+}
+
+/// The last SIP message with SDP the host sent (`sent`) or received whose
+/// start line begins with `start`.
+fn sdp_message(host: &Seatphone, sent: bool, start: &str) -> String {
+    host.sip_messages(sent)
+        .into_iter()
+        .rev()
+        .find(|m| m.starts_with(start) && m.contains("\nm=audio "))
+        .unwrap_or_default()
+}
+
+/// The line of `message` that starts with `prefix`, if any.
+fn line<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
+    message.lines().find(|l| l.starts_with(prefix))
+}
+
+/// Our video ran in this call (the video plugin logs its start).
+fn video_started(host: &Seatphone) -> bool {
+    host.all_logs().contains("kbit/s over")
+}
+
+fn video_host_options() -> Options {
+    Options {
+        extra_toml: "[video]\ncamera = \"test\"\nwidth = 320\nheight = 240\nfps = 15\n\
+                     bitrate = 300\ncodecs = [\"VP8\"]\n"
+            .into(),
+        ..Options::default()
+    }
+}
+
+/// baresip offers video and the page answers acceptCall(id, 0): 2002 says
+/// video was offered, our 200 refuses it (`m=video 0`) and keeps the
+/// audio, 2006 says isVideoCall 0, and no video stream starts.
+#[tokio::test(flavor = "multi_thread")]
+async fn video_offer_accepted_audio_only() {
+    let _serial = SERIAL.lock().await;
+    let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
+    let peer = Baresip::start_with(
+        "1002",
+        &kam,
+        AnswerMode::Auto,
+        &format!("module\t\t\tvp8.so\n{PEER_VIDEO}"),
+        "",
+    )
+    .expect("baresip");
+    let host = Seatphone::start(video_host_options()).await;
+    let mut page = host.registered_page(kam.port, "1001").await;
+    peer.dial("sip:1001@127.0.0.1");
+    let incoming = page.event(Event::CallIncoming, T).await;
+    assert_eq!(incoming["param"]["maybeVideoCall"], 1, "{incoming}");
+    assert_eq!(
+        incoming["param"]["callInfo"]["isVideoCall"], 1,
+        "{incoming}"
+    );
+    let id = incoming["param"]["callId"].clone();
+    let r = page
+        .request(Command::AcceptCall, json!({"callId": id, "isVideo": 0}))
+        .await;
+    assert_eq!(r["result"], 0, "acceptCall: {r}");
+    let connected = page.event(Event::CallConnected, T).await;
+    assert_eq!(
+        connected["param"]["callInfo"]["isVideoCall"], 0,
+        "{connected}"
+    );
+    assert!(peer.wait_event(T, "CALL_ESTABLISHED"), "{}", peer.log());
+
+    let ours = sdp_message(&host, true, "SIP/2.0 200");
+    let video = line(&ours, "m=video ").unwrap_or_default();
+    assert!(video.starts_with("m=video 0 "), "video refused:\n{ours}");
+    let audio = line(&ours, "m=audio ").unwrap_or_default();
+    assert!(!audio.starts_with("m=audio 0 "), "audio kept:\n{ours}");
+    assert!(
+        !video_started(&host),
+        "no video stream:\n{}",
+        host.all_logs()
+    );
+    let r = page.request(Command::EndCall, json!({"callId": id})).await;
+    assert_eq!(r["result"], 0, "{r}");
+    let ended = page.event(Event::CallEnded, T).await;
+    assert_eq!(ended["param"]["callInfo"]["isVideoCall"], 0, "{ended}");
+}
+
+/// startCall(n, true) to a phone without video: baresip's answer refuses
+/// the video section, and from 2006 on callInfo says audio-only.
+#[tokio::test(flavor = "multi_thread")]
+async fn video_call_to_a_phone_without_video_is_audio_only() {
+    let _serial = SERIAL.lock().await;
+    let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
+    let peer = Baresip::start("1002", &kam, AnswerMode::Auto).expect("baresip");
+    let host = Seatphone::start(video_host_options()).await;
+    let mut page = host.registered_page(kam.port, "1001").await;
+    let start = json!({"calleeNumber": "1002", "isVideo": true});
+    let r = page.request(Command::StartCall, start).await;
+    assert_eq!(r["result"], 0, "startCall: {r}");
+    let outgoing = page.event(Event::CallOutgoing, T).await;
+    assert_eq!(
+        outgoing["param"]["callInfo"]["isVideoCall"], 1,
+        "offered: {outgoing}"
+    );
+    let connected = page.event(Event::CallConnected, T).await;
+    assert_eq!(
+        connected["param"]["callInfo"]["isVideoCall"], 0,
+        "{connected}"
+    );
+    let theirs = sdp_message(&host, false, "SIP/2.0 200");
+    let video = line(&theirs, "m=video ").unwrap_or_default();
+    assert!(
+        video.starts_with("m=video 0 "),
+        "baresip refused video:\n{theirs}"
+    );
+    assert!(
+        !video_started(&host),
+        "no video stream:\n{}",
+        host.all_logs()
+    );
+    drop(peer);
+}
+
+/// Without the video plugin, startCall(n, true) places an audio call and
+/// says so (result 0, errMsg), callInfo says audio-only, and a peer's video
+/// offer is answered `m=video 0` with maybeVideoCall 0.
+#[tokio::test(flavor = "multi_thread")]
+async fn without_the_video_plugin_calls_are_audio_only_and_say_so() {
+    let _serial = SERIAL.lock().await;
+    let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
+    let peer = Baresip::start_with(
+        "1002",
+        &kam,
+        AnswerMode::Auto,
+        &format!("module\t\t\tvp8.so\n{PEER_VIDEO}"),
+        "",
+    )
+    .expect("baresip");
+    let host = Seatphone::start(Options {
+        plugins: vec![seatphone_tests::host::plugin_library("audio")],
+        ..Options::default()
+    })
+    .await;
+    let mut page = host.registered_page(kam.port, "1001").await;
+    let start = json!({"calleeNumber": "1002", "isVideo": true});
+    let r = page.request(Command::StartCall, start).await;
+    assert_eq!(r["result"], 0, "startCall: {r}");
+    let why = r["errMsg"].as_str().unwrap_or_default();
+    assert!(why.contains("audio-only"), "{r}");
+    let outgoing = page.event(Event::CallOutgoing, T).await;
+    assert_eq!(
+        outgoing["param"]["callInfo"]["isVideoCall"], 0,
+        "{outgoing}"
+    );
+    let connected = page.event(Event::CallConnected, T).await;
+    assert_eq!(
+        connected["param"]["callInfo"]["isVideoCall"], 0,
+        "{connected}"
+    );
+    let invite = sdp_message(&host, true, "INVITE ");
+    assert!(
+        line(&invite, "m=video").is_none(),
+        "no video offered:\n{invite}"
+    );
+    let id = r["param"]["callId"].clone();
+    let r = page.request(Command::EndCall, json!({"callId": id})).await;
+    assert_eq!(r["result"], 0, "{r}");
+    page.event(Event::CallEnded, T).await;
+
+    peer.dial("sip:1001@127.0.0.1");
+    let incoming = page.event(Event::CallIncoming, T).await;
+    assert_eq!(incoming["param"]["maybeVideoCall"], 0, "{incoming}");
+    assert_eq!(
+        incoming["param"]["callInfo"]["isVideoCall"], 0,
+        "{incoming}"
+    );
+    let id = incoming["param"]["callId"].clone();
+    let r = page
+        .request(Command::AcceptCall, json!({"callId": id, "isVideo": 1}))
+        .await;
+    assert_eq!(r["result"], 0, "acceptCall: {r}");
+    let connected = page.event(Event::CallConnected, T).await;
+    assert_eq!(
+        connected["param"]["callInfo"]["isVideoCall"], 0,
+        "{connected}"
+    );
+    let ours = sdp_message(&host, true, "SIP/2.0 200");
+    let video = line(&ours, "m=video ").unwrap_or_default();
+    assert!(video.starts_with("m=video 0 "), "video refused:\n{ours}");
 }

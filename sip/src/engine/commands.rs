@@ -37,7 +37,13 @@ impl Engine {
                 }
             }
             Command::AcceptCall => match (params::call_id(p), params::is_video(p)) {
-                (Ok(call), Ok(_)) => refusal_or_ok(reply, self.table.accept(call)),
+                (Ok(call), Ok(video)) => {
+                    let accepted = self.table.accept(call);
+                    if accepted.is_ok() {
+                        self.accept_media(call, video);
+                    }
+                    refusal_or_ok(reply, accepted)
+                }
                 (Err(e), _) | (_, Err(e)) => invalid(reply, e),
             },
             Command::EndCall => match params::call_id(p) {
@@ -229,7 +235,14 @@ impl Engine {
         let id = self.table.new_id();
         match self.place_call(id, &callee, video, anonymous) {
             Ok(()) => {
-                reply(Response::with_param(json!({"callId": id, "call_id": id})));
+                let offered = self.carries_video(id);
+                let mut response = Response::with_param(json!({"callId": id, "call_id": id}));
+                if video && !offered {
+                    // The call goes out audio-only, and the page is told so.
+                    response.err_msg =
+                        Some("no loaded plugin serves video: the call is audio-only".into());
+                }
+                reply(response);
                 let number = callee.split('@').next().unwrap_or("").to_owned();
                 self.table.outgoing(
                     id,
@@ -237,7 +250,7 @@ impl Engine {
                         number,
                         display_name: String::new(),
                     },
-                    video,
+                    offered,
                 );
             }
             Err((code, msg)) => reply(Response::error(code, msg)),

@@ -144,6 +144,7 @@ impl Engine {
                 answered: false,
                 invite: Some(opt),
                 retry_auth: Vec::new(),
+                accept_video: false,
                 peer_update: false,
             },
         );
@@ -269,6 +270,34 @@ impl Engine {
                 io.session.start(media.as_ref(), call);
             }
         }
+        self.sync_video(call);
+    }
+
+    /// Whether the call's SDP (as it stands) carries video.
+    pub(super) fn carries_video(&self, call: u32) -> bool {
+        self.calls
+            .get(&call)
+            .is_some_and(|io| io.session.carries("video"))
+    }
+
+    /// `callInfo.isVideoCall` follows the SDP: our offer, the peer's
+    /// answer (`m=video 0` refuses), a re-INVITE, the page's acceptCall.
+    fn sync_video(&mut self, call: u32) {
+        let video = self.carries_video(call);
+        self.table.set_video(call, video);
+    }
+
+    /// The page accepts a ringing call, with or without video: without, a
+    /// video offer is answered audio-only (`m=video 0`) and the video
+    /// plugin frees what it prepared. Runs before the queued answer goes out.
+    pub(super) fn accept_media(&mut self, call: u32, video: bool) {
+        if let Some(io) = self.calls.get_mut(&call) {
+            io.accept_video = video;
+            if !video && io.session.refuse_kind(self.media.as_ref(), call, "video") {
+                tracing::info!("call {call}: accepted without video, answering m=video 0");
+            }
+        }
+        self.sync_video(call);
     }
 
     /// A new INVITE: the call table decides (DND, max_calls), the page rings.
@@ -288,9 +317,6 @@ impl Engine {
         let id = self.table.new_id();
         let peer = peer_of(&request);
         let body = String::from_utf8_lossy(&request.body).into_owned();
-        let is_video = body
-            .lines()
-            .any(|l| l.starts_with("m=video") && !l.starts_with("m=video 0 "));
         let answer_after = platform_answer_after(&request).filter(|_| {
             let refusal = match trust {
                 _ if !self.settings.platform_auto_answer => {
@@ -313,6 +339,9 @@ impl Engine {
             let _ = dialog.reject(Some(StatusCode::NotAcceptableHere), None);
             return;
         }
+        // Video we could take (the offer has it and the video plugin
+        // answered it): 2002's maybeVideoCall and isVideoCall.
+        let is_video = session.carries("video");
         self.by_sip_id.insert(dialog.id().call_id.clone(), id);
         let ringing = dialog.clone();
         self.calls.insert(
@@ -324,6 +353,7 @@ impl Engine {
                 answered: false,
                 invite: None,
                 retry_auth: Vec::new(),
+                accept_video: false,
                 peer_update: allows_update(&request.headers),
             },
         );
@@ -343,7 +373,12 @@ impl Engine {
         };
         if !io.session.has_remote() {
             // Delayed offer: we offer in the 200, the answer comes in the ACK.
-            if let Err(e) = io.session.make_offer(media.as_ref(), call, &["audio"]) {
+            let kinds: &[&str] = if io.accept_video {
+                &["audio", "video"]
+            } else {
+                &["audio"]
+            };
+            if let Err(e) = io.session.make_offer(media.as_ref(), call, kinds) {
                 tracing::warn!("call {call}: {e}");
                 let _ = io.dialog.reject(Some(StatusCode::NotAcceptableHere), None);
                 self.finish(call, 488);
@@ -535,6 +570,7 @@ impl Engine {
                 io.session.take_answer(&String::from_utf8_lossy(&resp.body));
                 io.session.start(self.media.as_ref(), call);
             }
+            self.sync_video(call);
             // Any re-INVITE that succeeds refreshes the session (RFC 4028 §1).
             if let Some(resp) = response.as_ref() {
                 self.renegotiated(Instant::now(), call, &resp.headers, "uac");
@@ -574,6 +610,7 @@ impl Engine {
                             io.session.start(self.media.as_ref(), call);
                         }
                     }
+                    self.sync_video(call);
                 }
                 self.table.ringing(call, early);
             }
@@ -597,6 +634,7 @@ impl Engine {
                         }
                     }
                 }
+                self.sync_video(call);
                 if self.table.state(call) == Some(CallState::Incoming)
                     || self.table.state(call) == Some(CallState::Outgoing)
                 {
@@ -618,6 +656,9 @@ impl Engine {
                 // The peer's re-INVITE or UPDATE refreshes the session; the
                 // answer names the refresher it asked for (RFC 4028 §9).
                 let mut headers = vec![Header::ContentType("application/sdp".into())];
+                if let Some(c) = call {
+                    self.sync_video(c);
+                }
                 if let (Some(c), Some(_)) = (call, answer.as_ref()) {
                     self.renegotiated(Instant::now(), c, &req.headers, "uas");
                     if let Some((secs, refresher)) = session_expires(&req.headers) {

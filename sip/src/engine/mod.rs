@@ -93,6 +93,9 @@ struct CallIo {
     retry_auth: Vec<rsip::Header>,
     /// The peer allows UPDATE: session refreshes go without SDP.
     peer_update: bool,
+    /// The page accepted with video: an INVITE without SDP gets our offer
+    /// of audio and video.
+    accept_video: bool,
 }
 
 struct Account {

@@ -16,6 +16,9 @@ pub struct Session {
     local: Vec<(Option<String>, String)>,
     remote: Vec<RemoteSection>,
     started: Vec<String>,
+    /// Kinds the page declined (acceptCall without video): a later offer
+    /// of them (the peer's re-INVITE) is refused too, not taken silently.
+    declined: Vec<String>,
     /// A stream that could not start, and why (taken by the engine, which
     /// ends the call).
     failure: Option<String>,
@@ -75,7 +78,10 @@ impl Session {
         let served = media.kinds();
         let mut local = Vec::new();
         for section in &remote {
-            let answer = if section.port == 0 || !served.contains(&section.kind) {
+            let answer = if section.port == 0
+                || !served.contains(&section.kind)
+                || self.declined.contains(&section.kind)
+            {
                 None
             } else {
                 media
@@ -123,6 +129,42 @@ impl Session {
             }
             _ => false,
         }
+    }
+
+    /// Whether the call carries `kind`: we offered or accepted a section
+    /// of it, and the peer's answer (once there is one) did not refuse it.
+    pub fn carries(&self, kind: &str) -> bool {
+        self.local.iter().enumerate().any(|(i, (k, _))| {
+            k.as_deref() == Some(kind)
+                && (self.remote.is_empty() || self.remote.get(i).is_some_and(|r| r.port != 0))
+        })
+    }
+
+    /// Turns our accepted sections of `kind` into refusals (port 0, RFC
+    /// 3264 §6) before the answer goes out, and lets the plugin free what
+    /// it prepared for them. `false` when no section of `kind` was accepted.
+    pub fn refuse_kind(&mut self, media: &dyn Media, call_id: u32, kind: &str) -> bool {
+        let mut refused = false;
+        for (i, (k, text)) in self.local.iter_mut().enumerate() {
+            let Some(remote) = self.remote.get(i) else {
+                continue;
+            };
+            if k.as_deref() == Some(kind) {
+                *k = None;
+                *text = sdp::refuse(remote);
+                refused = true;
+            }
+        }
+        if !self.declined.iter().any(|k| k == kind) {
+            self.declined.push(kind.to_owned());
+        }
+        if refused {
+            media.stop(StopRequest {
+                call_id,
+                kind: kind.to_owned(),
+            });
+        }
+        refused
     }
 
     pub fn has_remote(&self) -> bool {
@@ -191,5 +233,116 @@ impl Session {
         for kind in kinds {
             media.stop(StopRequest { call_id, kind });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use seatphone_protocol::{
+        AnswerResponse, CallEvent, Capability, OfferResponse, Request, Response,
+    };
+
+    use super::*;
+
+    /// Audio and video "plugins" that accept everything, and remember
+    /// what they were asked.
+    #[derive(Default)]
+    struct Both {
+        asked: Mutex<Vec<String>>,
+    }
+
+    impl Both {
+        fn section(kind: &str) -> String {
+            let port = if kind == "audio" { 4000 } else { 4002 };
+            format!("m={kind} {port} RTP/AVP 96\r\nc=IN IP4 127.0.0.1\r\na=sendrecv\r\n")
+        }
+        fn note(&self, s: String) {
+            self.asked.lock().unwrap().push(s);
+        }
+        fn asked(&self) -> Vec<String> {
+            self.asked.lock().unwrap().clone()
+        }
+    }
+
+    impl Media for Both {
+        fn kinds(&self) -> Vec<String> {
+            vec!["audio".into(), "video".into()]
+        }
+        fn configure(&self, _: &serde_json::Value) -> Vec<String> {
+            Vec::new()
+        }
+        fn offer(&self, req: OfferRequest) -> Result<OfferResponse, String> {
+            self.note(format!("offer {}", req.kind));
+            Ok(OfferResponse {
+                sections: vec![Both::section(&req.kind)],
+            })
+        }
+        fn answer(&self, req: AnswerRequest) -> Result<AnswerResponse, String> {
+            self.note(format!("answer {}", req.kind));
+            Ok(AnswerResponse {
+                section: Both::section(&req.kind),
+            })
+        }
+        fn start(&self, req: StartRequest) -> Result<(), String> {
+            self.note(format!("start {}", req.kind));
+            Ok(())
+        }
+        fn stop(&self, req: StopRequest) {
+            self.note(format!("stop {}", req.kind));
+        }
+        fn call_event(&self, _: CallEvent) {}
+        fn forward(&self, _: Capability, _: Request, reply: Box<dyn FnOnce(Response) + Send>) {
+            reply(Response::ok());
+        }
+    }
+
+    const VIDEO_OFFER: &str =
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\n\
+        m=audio 5000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n\
+        m=video 5002 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n";
+
+    #[test]
+    fn a_video_offer_answered_audio_only_refuses_video_now_and_later() {
+        let media = Both::default();
+        let mut s = Session::new("127.0.0.1", 7);
+        s.answer_offer(&media, 1, VIDEO_OFFER).unwrap();
+        assert!(s.carries("video") && s.carries("audio"));
+        assert!(s.refuse_kind(&media, 1, "video"));
+        assert!(!s.carries("video") && s.carries("audio"));
+        let sdp = s.sdp();
+        assert!(sdp.contains("m=audio 4000 "), "{sdp}");
+        assert!(sdp.contains("m=video 0 RTP/AVP 96\r\n"), "{sdp}");
+        assert_eq!(
+            media.asked(),
+            ["answer audio", "answer video", "stop video"]
+        );
+        // The peer's re-INVITE offers video again: refused, not taken.
+        s.answer_offer(&media, 1, VIDEO_OFFER).unwrap();
+        assert!(!s.carries("video"));
+        assert!(s.sdp().contains("m=video 0 "));
+        assert_eq!(media.asked().last().unwrap(), "answer audio");
+        // Nothing of video is left to stop at the end.
+        s.stop(&media, 1);
+        assert_eq!(media.asked().last().unwrap(), "stop audio");
+        assert!(!s.refuse_kind(&media, 1, "video"), "no video to refuse");
+    }
+
+    #[test]
+    fn our_video_offer_counts_until_the_answer_refuses_it() {
+        let media = Both::default();
+        let mut s = Session::new("127.0.0.1", 7);
+        s.make_offer(&media, 1, &["audio", "video"]).unwrap();
+        assert!(s.carries("video"), "offered, not answered yet");
+        let refused = VIDEO_OFFER.replace("m=video 5002", "m=video 0");
+        assert!(s.take_answer(&refused));
+        assert!(!s.carries("video") && s.carries("audio"));
+        assert!(s.take_answer(VIDEO_OFFER));
+        assert!(s.carries("video"));
+        // An answer missing the video section does not carry it either.
+        let audio_only = VIDEO_OFFER.split("m=video").next().unwrap().to_owned();
+        assert!(s.take_answer(&audio_only));
+        assert!(!s.carries("video"));
     }
 }
