@@ -278,6 +278,17 @@ impl Command {
         self.spec().forwarded_to
     }
 
+    /// Who answers this request: the row's owner, except a list of
+    /// cameras (`tsdk_get_devices` with `deviceType` 2), which the video
+    /// plugin answers; microphones and speakers stay the audio plugin's.
+    pub fn owner_for(self, param: &serde_json::Value) -> Owner {
+        let cameras = param.get("deviceType").and_then(|t| t.as_i64()) == Some(2);
+        match self {
+            Command::GetDevices if cameras => Owner::Capability(Capability::Video),
+            _ => self.owner(),
+        }
+    }
+
     pub fn from_cmd(cmd: u32) -> Option<Self> {
         COMMANDS.iter().find(|c| c.cmd == cmd).map(|c| c.command)
     }
@@ -328,6 +339,19 @@ impl From<Event> for u32 {
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    #[test]
+    fn cameras_are_listed_by_the_video_plugin() {
+        let owner = |p| Command::GetDevices.owner_for(&p);
+        let video = Owner::Capability(Capability::Video);
+        let audio = Owner::Capability(Capability::Audio);
+        assert_eq!(owner(serde_json::json!({"deviceType": 2})), video);
+        assert_eq!(owner(serde_json::json!({"deviceType": 1})), audio);
+        assert_eq!(owner(serde_json::json!({})), audio);
+        assert_eq!(owner(serde_json::json!({"deviceType": "2"})), audio);
+        let camera = serde_json::json!({"deviceType": 2});
+        assert_eq!(Command::GetMicIndex.owner_for(&camera), audio);
+    }
 
     #[test]
     fn numbers_and_descriptions_are_unique() {

@@ -246,6 +246,42 @@ async fn video_upgrade_not_built_yet_answers_result_1_honestly() {
     );
 }
 
+/// getMediaDevices(2) lists the V4L2 cameras in the reference's fields;
+/// this machine has none, and the list says so rather than inventing one.
+#[tokio::test]
+async fn cameras_are_listed_by_the_video_plugin_and_none_is_none() {
+    let host = Seatphone::start(Options::default()).await;
+    let mut page = host.call_page().await;
+    let r = page
+        .request(Command::GetDevices, json!({"deviceType": 2}))
+        .await;
+    assert_eq!(r["result"], 0, "{r}");
+    assert_eq!(r["param"]["deviceType"], 2, "{r}");
+    let list = r["param"]["deviceInfo"].as_array().unwrap();
+    assert_eq!(r["param"]["num"], list.len(), "{r}");
+    let nodes = std::fs::read_dir("/dev")
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with("video"))
+                .count()
+        })
+        .unwrap_or(0);
+    if nodes == 0 {
+        assert!(list.is_empty(), "no camera here: {r}");
+    }
+    for (i, d) in list.iter().enumerate() {
+        assert_eq!(d["index"], i, "{d}");
+        for key in ["cameraOrient", "deviceId", "deviceName"] {
+            assert!(d.get(key).is_some(), "{key} missing in {d}");
+        }
+    }
+    // Microphones and speakers stay the audio plugin's.
+    let mics = page
+        .request(Command::GetDevices, json!({"deviceType": 0}))
+        .await;
+    assert_eq!(mics["param"]["deviceType"], 0, "{mics}");
+}
+
 #[tokio::test]
 async fn audio_only_deployment_answers_audio_and_refuses_video_with_4() {
     let host = Seatphone::start(Options {
@@ -273,6 +309,11 @@ async fn audio_only_deployment_answers_audio_and_refuses_video_with_4() {
         )
         .await;
     assert_error(&capture, 4);
+    // Cameras are the video plugin's to list; microphones still answer.
+    let cameras = page
+        .request(Command::GetDevices, json!({"deviceType": 2}))
+        .await;
+    assert_error(&cameras, 4);
     let health = host.health().await;
     assert_eq!(health["plugins"].as_array().unwrap().len(), 1);
 }

@@ -56,7 +56,7 @@ impl Engine {
             if std.cmd() != incoming.cmd {
                 return Err(mismatch(description, incoming.cmd, std.cmd()));
             }
-            return match std.owner() {
+            return match std.owner_for(&incoming.param) {
                 Owner::Host => Ok(Answerer::Host),
                 Owner::Capability(cap) => match self.plugins.with_capability(cap.name()) {
                     Some(plugin) => Ok(Answerer::Plugin(plugin)),

@@ -12,6 +12,7 @@
 //! | `SetVideoLayoutMode` | `layoutMode` 0 picture-in-picture, 1 side by side |
 //! | `SetVideoDisplayMode` | `displayMode` 1 letterbox, 2 crop |
 //! | `ControlCamera` | `callId` (-1: the next calls), `open`: send the camera or black |
+//! | `GetDevices` | `deviceType` 2 (the host routes only cameras here): the V4L2 cameras, by the index `[video] camera` takes; an empty list when there are none |
 //! | `AddVideo`, `ReplyAddVideo`, `DelVideo` | result 1: adding or removing video in a live call needs the host's renegotiation, not built yet |
 //!
 //! Events: 3101 `VIDEO_EVT_WINDOW_BUTTON` (`callId`, `button`: `camera`,
@@ -27,6 +28,7 @@ use seatphone_plugin_api::{
     ConfigureOutcome, FrameSubscription, Host, OfferRequest, OfferResponse, Plugin, PluginInfo,
     Reply, Request, StartRequest, StopRequest,
 };
+use seatphone_video_core::camera::{self, CameraInfo};
 use seatphone_video_core::config::VideoConfig;
 use seatphone_video_core::negotiate::{Preferences, Srtp};
 use seatphone_video_core::window::controller::{VideoWindow, WindowEvents};
@@ -134,6 +136,22 @@ impl Video {
 fn guarded<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
         .unwrap_or_else(|_| Err("the video plugin failed on this request".into()))
+}
+
+/// `getMediaDevices(2)`'s answer, in the reference's fields.
+fn camera_list(cameras: &[CameraInfo]) -> Value {
+    let info: Vec<Value> = cameras
+        .iter()
+        .map(|c| {
+            json!({
+                "cameraOrient": 0,
+                "deviceId": c.index,
+                "deviceName": c.name,
+                "index": c.index,
+            })
+        })
+        .collect();
+    json!({ "deviceInfo": info, "deviceType": 2, "num": cameras.len() })
 }
 
 fn int(param: &Value, key: &str) -> Result<i64, String> {
@@ -319,6 +337,22 @@ impl Plugin for Video {
                     }
                 }
                 (Err(e), _) | (_, Err(e)) => bad(reply, e),
+            },
+            Command::GetDevices => match int(p, "deviceType") {
+                // Listing opens each device node: off the host's thread.
+                Ok(2) => {
+                    let spawned = std::thread::Builder::new()
+                        .name("video-devices".into())
+                        .spawn(move || reply.ok_with(camera_list(&camera::list())));
+                    if let Err(e) = spawned {
+                        self.host.warn(&format!("video: cannot list cameras: {e}"));
+                    }
+                }
+                Ok(t) => bad(
+                    reply,
+                    format!("deviceType {t}: the video plugin lists cameras (2) only"),
+                ),
+                Err(e) => bad(reply, e),
             },
             Command::AddVideo | Command::ReplyAddVideo | Command::DelVideo => {
                 reply.not_implemented(&request.description)
