@@ -6,6 +6,13 @@
 #
 #   bench/run.sh [--rounds N] [--figures 1,2,3,4,5,6]
 set -euo pipefail
+for arg in "$@"; do
+    if [ "$arg" = --help ] || [ "$arg" = -h ]; then
+        sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+        echo "Figures and how both phones are fed: bench/README.md."
+        exit 0
+    fi
+done
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 

@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
-use seatphone_tests::measure::{median, BenchBaresip};
+use seatphone_tests::measure::median;
 
 use crate::calls::{
-    bare_caller, bare_dial, bare_hangup, callee_spec, media_files, seat, seat_dial, seat_first,
-    seat_hangup, side_name, Kam, CALLEE,
+    bare_caller, bare_dial, bare_hangup, callee, seat, seat_dial, seat_first, seat_hangup,
+    side_name, Kam, CALLEE, TONE_HZ,
 };
 use crate::metric::Metric;
 
@@ -14,11 +14,11 @@ const SETUP_CALLS: usize = 10;
 
 pub async fn figure3_call_setup(kam: Kam, rounds: usize) -> Vec<Metric> {
     let mut m = Metric::new(3, "call_setup", "call setup, dial → connected", "ms", true);
-    m.note = format!("Seatphone: WS startCall → connected (host + audio plugin); baresip: ctrl_tcp dial → CALL_ESTABLISHED; callee baresip {CALLEE} auto-answering through Kamailio (Opus). {SETUP_CALLS} calls per side per round after one warm-up call; samples pooled.");
-    let _callee = match BenchBaresip::start(&callee_spec(kam)) {
+    m.note = format!("Seatphone: WS startCall → connected (host + audio plugin, mic and speaker `null`); baresip: ctrl_tcp dial → CALL_ESTABLISHED (mic `ausine,{TONE_HZ}`, no player): both mics free of file I/O. Both offer Opus first and are challenged by Kamailio (407); the callee is the same for both, SIPp {CALLEE} registered at Kamailio, answering Opus at once and echoing RTP. {SETUP_CALLS} calls per side per round after one warm-up call; samples pooled.");
+    let _callee = match callee(kam).await {
         Ok(c) => c,
         Err(e) => {
-            m.miss(format!("callee baresip: {e}"));
+            m.miss(e);
             return vec![m];
         }
     };
@@ -68,11 +68,7 @@ async fn seat_setups(kam: Kam) -> Result<Vec<f64>, String> {
 }
 
 async fn bare_setups(kam: Kam) -> Result<Vec<f64>, String> {
-    let b = bare_caller(
-        kam,
-        "opus/48000/2,G722/16000/1,PCMU/8000/1,PCMA/8000/1",
-        format!("aufile,{}", media_files().1.display()),
-    )?;
+    let b = bare_caller(kam, "opus/48000/2,G722/16000/1,PCMU/8000/1,PCMA/8000/1")?;
     let mut ctrl = b.ctrl().await.map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     for i in 0..=SETUP_CALLS {

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use seatphone_tests::host::{Command, Event, Page};
-use seatphone_tests::measure::{self, BaresipSpec, BenchBaresip, BenchHost, Ctrl, HostSpec};
+use seatphone_tests::measure::{
+    self, BaresipSpec, BenchBaresip, BenchHost, BenchSipp, Ctrl, HostSpec,
+};
 use serde_json::json;
 
 pub const T: Duration = Duration::from_secs(10);
@@ -32,7 +34,10 @@ pub fn baresip_spec(user: &str, registrar_port: u16) -> BaresipSpec {
         registrar_port,
         auto_answer: false,
         codecs: "opus/48000/2,G722/16000/1,PCMU/8000/1,PCMA/8000/1".into(),
-        source: format!("aufile,{}", media_files().1.display()),
+        // A tone baresip generates itself: free of file I/O like
+        // Seatphone's `null` mic (figures 1-3, 6), and the tone Seatphone
+        // reads from a WAV in figure 4.
+        source: format!("ausine,{TONE_HZ}"),
         extra_modules: Vec::new(),
         extra_config: String::new(),
         max_calls: 4,
@@ -42,10 +47,15 @@ pub fn baresip_spec(user: &str, registrar_port: u16) -> BaresipSpec {
 
 // ---------------------------------------------------------------- calls
 
-/// The auto-answering callee of figures 2–4: baresip `1010` through Kamailio.
+/// The callee of figures 3 and 4, the same for both phones: SIPp registered
+/// at Kamailio as `1010`, answering Opus (or PCMA) and echoing RTP.
 pub const CALLEE: &str = "1010";
+/// The tone both phones send in figure 4: baresip's `ausine` generates it,
+/// Seatphone reads it from a WAV (it has no tone source).
+pub const TONE_HZ: u32 = 440;
 
-/// Files every call figure uses, made once per run.
+/// Files the call figures use, made once per run: Seatphone's tone
+/// (figure 4) and the clicks (figure 5).
 pub static FILES: std::sync::OnceLock<(tempfile::TempDir, PathBuf, PathBuf)> =
     std::sync::OnceLock::new();
 
@@ -55,21 +65,54 @@ pub fn media_files() -> &'static (tempfile::TempDir, PathBuf, PathBuf) {
             .prefix("bench-media")
             .tempdir()
             .expect("temp dir");
-        let speech = dir.path().join("speech-48k.wav");
+        let tone = dir.path().join("tone-48k.wav");
         let clicks = dir.path().join("clicks-48k.wav");
-        measure::write_wav(&speech, 48000, &measure::speechlike(48000, 60)).expect("speech.wav");
+        measure::write_wav(&tone, 48000, &measure::tone(48000, 60, TONE_HZ)).expect("tone.wav");
         measure::write_wav(&clicks, 48000, &measure::clicks(48000, 30, 48000, 24000))
             .expect("clicks.wav");
-        (dir, speech, clicks)
+        (dir, tone, clicks)
     })
 }
 
-pub fn callee_spec(kam: Kam) -> BaresipSpec {
-    BaresipSpec {
-        user: CALLEE.into(),
-        auto_answer: true,
-        source: format!("aufile,{}", media_files().1.display()),
-        ..baresip_spec(CALLEE, kam.port)
+const CALLEE_XML: &str = include_str!("../sipp/callee.xml");
+const REGISTER_XML: &str = include_str!("../sipp/register.xml");
+
+/// Starts [`CALLEE`] and registers it at Kamailio; it answers until dropped.
+pub async fn callee(kam: Kam) -> Result<BenchSipp, String> {
+    let sipp = BenchSipp::start(
+        &["-sf", "callee.xml", "-rtp_echo"].map(String::from),
+        &[("callee.xml", CALLEE_XML)],
+    )
+    .map_err(|e| format!("callee SIPp: {e}"))?;
+    let contact_port = sipp.port.to_string();
+    let pass = format!("pass{CALLEE}");
+    let registrar = format!("127.0.0.1:{}", kam.port);
+    let args = [
+        "-sf",
+        "register.xml",
+        "-m",
+        "1",
+        "-au",
+        CALLEE,
+        "-ap",
+        &pass,
+        "-key",
+        "user",
+        CALLEE,
+        "-key",
+        "contact_port",
+        &contact_port,
+        &registrar,
+    ]
+    .map(String::from);
+    let mut register = BenchSipp::start(&args, &[("register.xml", REGISTER_XML)])
+        .map_err(|e| format!("registering SIPp: {e}"))?;
+    match register.wait(T).await {
+        Some(0) => Ok(sipp),
+        status => Err(format!(
+            "the callee did not register (SIPp {status:?}): {}",
+            tail(&register.output(), 1500)
+        )),
     }
 }
 
@@ -156,10 +199,9 @@ pub async fn bare_hangup(ctrl: &mut Ctrl) -> Result<(), String> {
         .ok_or_else(|| "hangup: no CALL_CLOSED".to_owned())
 }
 
-pub fn bare_caller(kam: Kam, codecs: &str, source: String) -> Result<BenchBaresip, String> {
+pub fn bare_caller(kam: Kam, codecs: &str) -> Result<BenchBaresip, String> {
     BenchBaresip::start(&BaresipSpec {
         codecs: codecs.into(),
-        source,
         ..baresip_spec(BARE_USER, kam.port)
     })
     .map_err(|e| e.to_string())

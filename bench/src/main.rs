@@ -15,6 +15,7 @@ mod latency;
 mod memory;
 mod metric;
 mod round_trip;
+mod sharing;
 
 use std::path::PathBuf;
 
@@ -51,6 +52,12 @@ fn args() -> Args {
                     .collect()
             }
             "--out" => a.out = it.next().map(PathBuf::from).unwrap_or(a.out),
+            "--help" | "-h" => {
+                println!(
+                    "usage: bench [--rounds N] [--figures 1,2,..] [--out DIR]; see bench/README.md"
+                );
+                std::process::exit(0);
+            }
             other => {
                 eprintln!("unknown argument {other}; usage: bench [--rounds N] [--figures 1,2,..] [--out DIR]");
                 std::process::exit(2);

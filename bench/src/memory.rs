@@ -8,14 +8,19 @@ use seatphone_tests::measure::{self, BenchBaresip, BenchHost, HostSpec};
 
 use crate::calls::{baresip_spec, seat_first, Kam, BARE_USER, SEAT_USER};
 use crate::metric::Metric;
+use crate::sharing;
 
-const SETTLE: Duration = Duration::from_secs(3);
+/// PSS is read this long after the phone registered (both phones).
+const SETTLE: Duration = Duration::from_secs(2);
+
+/// PSS/RSS and what else shared the pages then.
+type IdleReading = (measure::Mem, Vec<String>);
 
 pub async fn figure2_memory(kam: Kam, rounds: usize) -> Vec<Metric> {
     let mut pss_all = Metric::new(2, "pss_idle_all", "PSS idle, all plugins", "MiB", true);
     let mut rss_all = Metric::new(2, "rss_idle_all", "RSS idle, all plugins", "MiB", true);
     let mut pss_audio = Metric::new(2, "pss_idle_audio", "PSS idle, audio-only", "MiB", true);
-    pss_all.note = "Seatphone daemon + engine with every plugin the workspace builds, registered, a page connected, 3 s after registration; baresip with its audio modules (opus, g722, g711, aufile, ausine), registered, ctrl_tcp connected. PSS summed over all processes.".into();
+    pss_all.note = "Seatphone daemon + engine with every plugin the workspace builds, registered, a page connected; baresip with its audio modules (opus, g722, g711, aufile, ausine), registered, ctrl_tcp connected; both read 2 s after registration. PSS summed over all processes. PSS splits shared pages among every process mapping them: the warnings list other processes that did.".into();
     rss_all.note = "As PSS idle; RSS summed over processes (counts shared pages twice for Seatphone's two processes).".into();
     pss_audio.note =
         "Seatphone host + audio plugin only (the audio-only deployment), same baresip.".into();
@@ -27,7 +32,8 @@ pub async fn figure2_memory(kam: Kam, rounds: usize) -> Vec<Metric> {
                     (vec!["audio"], &mut pss_audio, None),
                 ] {
                     match seat_idle_mem(kam, &plugins).await {
-                        Ok(m) => {
+                        Ok((m, others)) => {
+                            pss.warn(others);
                             eprintln!(
                                 "  round {r} Seatphone {plugins:?}: PSS {} KiB, RSS {} KiB",
                                 m.pss_kb, m.rss_kb
@@ -42,13 +48,14 @@ pub async fn figure2_memory(kam: Kam, rounds: usize) -> Vec<Metric> {
                 }
             } else {
                 match bare_idle_mem(kam).await {
-                    Ok(m) => {
+                    Ok((m, others)) => {
                         eprintln!(
                             "  round {r} baresip: PSS {} KiB, RSS {} KiB",
                             m.pss_kb, m.rss_kb
                         );
                         for x in [&mut pss_all, &mut pss_audio] {
                             x.baresip.push(m.pss_kb as f64 / 1024.0);
+                            x.warn(others.clone());
                         }
                         rss_all.baresip.push(m.rss_kb as f64 / 1024.0);
                     }
@@ -64,7 +71,7 @@ pub async fn figure2_memory(kam: Kam, rounds: usize) -> Vec<Metric> {
     vec![pss_all, rss_all, pss_audio]
 }
 
-async fn seat_idle_mem(kam: Kam, plugins: &[&str]) -> Result<measure::Mem, String> {
+async fn seat_idle_mem(kam: Kam, plugins: &[&str]) -> Result<IdleReading, String> {
     let host = BenchHost::start(&HostSpec {
         plugins: plugins.iter().map(|s| s.to_string()).collect(),
         ..Default::default()
@@ -74,12 +81,14 @@ async fn seat_idle_mem(kam: Kam, plugins: &[&str]) -> Result<measure::Mem, Strin
     let mut page = host.call_page().await.map_err(|e| e.to_string())?;
     BenchHost::register(&mut page, kam.port, SEAT_USER, "112,9,8,0").await?;
     tokio::time::sleep(SETTLE).await;
-    Ok(measure::mem_of(&host.pids()))
+    let mem = measure::mem_of(&host.pids());
+    Ok((mem, sharing::others(&host.pids())))
 }
 
-async fn bare_idle_mem(kam: Kam) -> Result<measure::Mem, String> {
+async fn bare_idle_mem(kam: Kam) -> Result<IdleReading, String> {
     let b = BenchBaresip::start(&baresip_spec(BARE_USER, kam.port)).map_err(|e| e.to_string())?;
     let _ctrl = b.ctrl().await.map_err(|e| e.to_string())?;
     tokio::time::sleep(SETTLE).await;
-    Ok(measure::mem_of(&b.pids()))
+    let mem = measure::mem_of(&b.pids());
+    Ok((mem, sharing::others(&b.pids())))
 }

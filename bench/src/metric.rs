@@ -16,6 +16,9 @@ pub struct Metric {
     /// Why a side could not be measured (printed and written; never a number).
     pub missing: Vec<String>,
     pub note: String,
+    /// What may have skewed the figure (other processes sharing its
+    /// pages): printed and written beside the numbers.
+    pub warnings: Vec<String>,
 }
 
 impl Metric {
@@ -36,6 +39,7 @@ impl Metric {
             baresip: Vec::new(),
             missing: Vec::new(),
             note: String::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -44,6 +48,14 @@ impl Metric {
         eprintln!("  [{}] missing: {why}", self.key);
         if !self.missing.contains(&why) {
             self.missing.push(why);
+        }
+    }
+
+    pub fn warn(&mut self, lines: impl IntoIterator<Item = String>) {
+        for line in lines {
+            if !self.warnings.contains(&line) {
+                self.warnings.push(line);
+            }
         }
     }
 
@@ -72,6 +84,7 @@ impl Metric {
             "status": if self.complete() { "measured" } else { "missing" },
             "missing": self.missing,
             "note": self.note,
+            "warnings": self.warnings,
         })
     }
 }
@@ -102,5 +115,8 @@ pub fn print_metric(m: &Metric) {
     );
     for why in &m.missing {
         println!("      missing: {why}");
+    }
+    for line in &m.warnings {
+        println!("      warning: {line}");
     }
 }

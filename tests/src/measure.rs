@@ -430,7 +430,7 @@ impl BenchBaresip {
         let config = format!(
             "poll_method\t\tepoll\ncall_local_timeout\t120\ncall_max_calls\t\t{}\n\
              sip_listen\t\t127.0.0.1:{port}\nnet_interface\t\t127.0.0.1\ndns_server\t\t127.0.0.1:53\n\
-             audio_source\t\t{}\naudio_alert\t\tausine,440\nausrc_srate\t\t48000\nausrc_channels\t\t1\n\
+             audio_source\t\t{}\naudio_alert\t\tausine,440\nausrc_srate\t\t48000\nausrc_channels\t\t{}\n\
              auplay_srate\t\t48000\nauplay_channels\t\t1\naudio_buffer\t\t20-160\nptime\t\t\t20\n\
              rtp_ports\t\t{}-{}\nrtcp_mux\t\tno\njitter_buffer_delay\t5-10\n\
              module_path\t\t/usr/lib/baresip/modules\n{modules}\
@@ -438,6 +438,9 @@ impl BenchBaresip {
              ctrl_tcp_listen\t\t127.0.0.1:{ctrl_port}\nopus_bitrate\t\t32000\n{}\n",
             spec.max_calls,
             spec.source,
+            // baresip 1.0's ausine makes stereo only ("supports only 2
+            // channels"); a mono codec gets it mixed down.
+            if spec.source.starts_with("ausine") { 2 } else { 1 },
             rtp,
             rtp + 39,
             spec.extra_config,
@@ -747,28 +750,13 @@ impl Drop for BenchSipp {
     }
 }
 
-/// A deterministic speech-like test signal (a few wandering partials and a
-/// little noise, syllable-shaped envelope), 16-bit mono.
-pub fn speechlike(rate: u32, seconds: u32) -> Vec<i16> {
-    let n = (rate * seconds) as usize;
-    let mut seed = 0x2545_f491_4f6c_dd1du64;
-    let mut out = Vec::with_capacity(n);
-    let tau = std::f64::consts::TAU;
-    for i in 0..n {
-        let t = i as f64 / f64::from(rate);
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        let noise = (seed >> 40) as f64 / (1u64 << 24) as f64 - 0.5;
-        let f0 = 140.0 + 40.0 * (tau * 0.7 * t).sin();
-        let env = 0.5 + 0.5 * (tau * 3.0 * t).sin().abs();
-        let x = 0.5 * (tau * f0 * t).sin()
-            + 0.25 * (tau * 2.0 * f0 * t).sin()
-            + 0.15 * (tau * (900.0 + 300.0 * (tau * 0.3 * t).sin()) * t).sin()
-            + 0.05 * noise;
-        out.push((x * env * 12000.0) as i16);
-    }
-    out
+/// A sine of `hz` at half scale, 16-bit mono: the tone baresip's `ausine`
+/// plays, for a phone that reads its microphone from a file.
+pub fn tone(rate: u32, seconds: u32, hz: u32) -> Vec<i16> {
+    let step = std::f64::consts::TAU * f64::from(hz) / f64::from(rate);
+    (0..rate * seconds)
+        .map(|i| ((f64::from(i) * step).sin() * 16384.0) as i16)
+        .collect()
 }
 
 /// Silence with a 5 ms 2 kHz burst every `period` samples, starting at `first`.
