@@ -58,8 +58,8 @@ pub const FRAME_VP8: u32 = 5;
 /// Or'ed into an encoded frame's `format`: it is a keyframe.
 pub const FRAME_KEYFRAME: u32 = 1 << 16;
 
-/// A decoded frame published on the media bus. Borrowed: a subscriber copies
-/// what it wants to keep.
+/// A frame published on the media bus. Borrowed: a subscriber copies what
+/// it wants to keep.
 #[repr(C)]
 #[derive(StableAbi, Debug, Clone, Copy)]
 pub struct MediaFrame<'a> {

@@ -84,13 +84,17 @@ impl Host {
     }
 
     /// A frame for the subscribers of `topic` (see [`crate::topics`]).
+    /// Returns at once: the host copies the frame for the subscribers that
+    /// have room for it.
     pub fn publish(&self, topic: &str, frame: MediaFrame<'_>) {
         self.0.publish(RStr::from_str(topic), frame);
     }
 
     /// Frames of `topic` (or of every topic under `prefix/` for
-    /// `prefix/*`) go to `sink` until the subscription is dropped. The
-    /// frame is borrowed for the call: copy what you keep.
+    /// `prefix/*`) go to `sink` until the subscription is dropped, on a
+    /// thread of the host's, one at a time; a slow sink loses frames rather
+    /// than slowing the publisher (see [`crate::topics`]). The frame is
+    /// borrowed for the call: copy what you keep.
     pub fn subscribe(
         &self,
         topic: &str,

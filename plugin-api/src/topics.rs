@@ -9,8 +9,13 @@
 //! | `keyframe-request/<callId>` | anyone (capture) | an empty frame: the video plugin asks the peer for a keyframe (PLI) |
 //! | `remote-audio/<callId>`, `local-audio/<callId>` | audio | the call's sound, heard and sent: `FRAME_PCM16` |
 //!
-//! A sink is called on the publisher's thread: copy what you keep, hand
-//! work to your own thread, never wait.
+//! A publisher never waits for its subscribers. Each subscription has its
+//! own thread in the host and a queue of a few frames (8): the sink gets
+//! the frames one at a time, in order, each borrowed for the call (copy what
+//! you keep). A sink slower than its publisher loses frames; after losing
+//! an encoded frame it gets nothing of that topic before the next keyframe,
+//! so what it receives always decodes (ask for one on `keyframe-request`).
+//! A frame already handed over may still arrive just after unsubscribing.
 
 pub const REMOTE_VIDEO: &str = "remote-video";
 pub const REMOTE_VIDEO_ENCODED: &str = "remote-video-encoded";
