@@ -128,10 +128,7 @@ pub enum InviteFailure {
     NewChallenge,
 }
 
-/// RFC 4028 §4: no session interval below 90 s.
-pub const MIN_SESSION_EXPIRES: u32 = 90;
-/// The Session-Expires our INVITEs ask for (RFC 4028 recommends 1800 s).
-pub const SESSION_EXPIRES: u32 = 1800;
+pub use crate::session_timer::{MIN_SESSION_EXPIRES, SESSION_EXPIRES};
 
 /// A refusal of a page command: result code and `errMsg`.
 pub type Refusal = (u32, String);

@@ -44,6 +44,7 @@ pub mod events;
 pub mod params;
 pub mod registration;
 pub mod sdp;
+pub mod session_timer;
 
 use std::net::IpAddr;
 use std::path::PathBuf;

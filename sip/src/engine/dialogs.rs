@@ -17,6 +17,7 @@ use crate::admission::Trust;
 use crate::calls::{CallState, InviteFailure, Peer, MIN_SESSION_EXPIRES, SESSION_EXPIRES};
 use crate::params;
 use crate::sdp::Direction;
+use crate::session_timer::{self, parse_min_se, Role, SessionExpires};
 
 type Refusal = (u32, String);
 
@@ -223,18 +224,15 @@ impl Engine {
                 if let Some(io) = self.calls.get_mut(&call) {
                     io.peer_update = allows_update(&resp.headers);
                 }
-                // RFC 4028 §7.2: the 2xx says who refreshes; without
-                // Session-Expires the session has no timer.
-                if let Some((secs, refresher)) = session_expires(&resp.headers) {
-                    let we_refresh = refresher.as_deref() != Some("uas");
-                    let interval = Duration::from_secs(u64::from(secs));
-                    self.table.session_timer(now, call, interval, we_refresh);
-                }
+                // RFC 4028 §7.2: the 2xx says who refreshes.
+                self.start_timer(now, call, session_expires(&resp.headers), Role::Uac);
             }
             return;
         }
         let why = match (status, response.as_ref()) {
-            (422, Some(resp)) => InviteFailure::TooSmall(min_se(&resp.headers)),
+            (422, Some(resp)) => InviteFailure::TooSmall(
+                header(&resp.headers, "Min-SE").and_then(|v| parse_min_se(&v)),
+            ),
             (401 | 407, Some(resp)) => self.second_challenge(call, resp),
             _ => InviteFailure::Final,
         };
@@ -391,22 +389,20 @@ impl Engine {
             Header::ContentType("application/sdp".into()),
             Header::Other("Allow".into(), ALLOW.into()),
         ];
-        // RFC 4028 §9 as UAS: accept the caller's interval. The caller
-        // refreshes unless it asked us to, or does not know timers.
         let req = io.dialog.initial_request();
-        let timer = session_expires(&req.headers).map(|(secs, refresher)| {
-            let uac_supports = supports_timer(&req.headers);
-            let we_refresh = refresher.as_deref() == Some("uas") || !uac_supports;
-            let role = if we_refresh { "uas" } else { "uac" };
+        let timer = session_timer::answer_invite(
+            session_expires(&req.headers),
+            supports_timer(&req.headers),
+        );
+        if let Some(t) = timer {
             headers.push(Header::Other(
                 "Session-Expires".into(),
-                format!("{secs};refresher={role}"),
+                t.session_expires.value(),
             ));
-            if uac_supports {
+            if t.require_timer {
                 headers.push(Header::Other("Require".into(), "timer".into()));
             }
-            (secs, we_refresh)
-        });
+        }
         if let Err(e) = io.dialog.accept(Some(headers), Some(sdp.into_bytes())) {
             tracing::warn!("call {call}: 200 OK not sent: {e}");
             self.finish(call, 500);
@@ -415,10 +411,8 @@ impl Engine {
         if !io.awaiting_ack_answer {
             io.session.start(media.as_ref(), call);
         }
-        if let Some((secs, we_refresh)) = timer {
-            let interval = Duration::from_secs(u64::from(secs));
-            self.table
-                .session_timer(Instant::now(), call, interval, we_refresh);
+        if let Some(t) = timer {
+            self.run_timer(Instant::now(), call, t.agreed);
         }
     }
 
@@ -452,7 +446,7 @@ impl Engine {
         let now = Instant::now();
         match response {
             Some(r) if r.status_code.kind() == rsip::StatusCodeKind::Successful => {
-                self.renegotiated(now, call, &r.headers, "uac");
+                self.renegotiated(now, call, &r.headers, Role::Uac);
             }
             Some(r) => self.table.refresh_failed(call, r.status_code.code()),
             None => self.table.refresh_failed(call, 408),
@@ -460,17 +454,27 @@ impl Engine {
     }
 
     /// A refresh went through (either way): the timer starts again, with
-    /// the interval and refresher the message names. `us`: the role
-    /// (`uac`/`uas`) we had in that transaction.
-    fn renegotiated(&mut self, now: Instant, call: u32, headers: &rsip::Headers, us: &str) {
-        match session_expires(headers) {
-            Some((secs, refresher)) => {
-                let we_refresh = refresher.as_deref().unwrap_or("uac") == us;
-                let interval = Duration::from_secs(u64::from(secs));
-                self.table.session_timer(now, call, interval, we_refresh);
-            }
+    /// the interval and refresher the message names. `us`: the role we had
+    /// in that transaction.
+    fn renegotiated(&mut self, now: Instant, call: u32, headers: &rsip::Headers, us: Role) {
+        match session_timer::agreed(session_expires(headers), us) {
+            Some(agreed) => self.run_timer(now, call, agreed),
             None => self.table.session_refreshed(now, call),
         }
+    }
+
+    /// The timer a transaction's Session-Expires names, if any (without
+    /// one the session has no timer).
+    fn start_timer(&mut self, now: Instant, call: u32, named: Option<SessionExpires>, us: Role) {
+        if let Some(agreed) = session_timer::agreed(named, us) {
+            self.run_timer(now, call, agreed);
+        }
+    }
+
+    fn run_timer(&mut self, now: Instant, call: u32, agreed: session_timer::Agreed) {
+        let interval = Duration::from_secs(u64::from(agreed.secs));
+        self.table
+            .session_timer(now, call, interval, agreed.we_refresh);
     }
 
     /// Session-Expires and Supported for a request we send in the dialog
@@ -479,12 +483,15 @@ impl Engine {
         let Some((interval, we_refresh)) = self.table.session(call) else {
             return Vec::new();
         };
-        let role = if we_refresh { "uac" } else { "uas" };
+        let agreed = session_timer::Agreed {
+            secs: u32::try_from(interval.as_secs()).unwrap_or(u32::MAX),
+            we_refresh,
+        };
         vec![
             Header::Other("Supported".into(), "timer".into()),
             Header::Other(
                 "Session-Expires".into(),
-                format!("{};refresher={role}", interval.as_secs()),
+                session_timer::in_dialog_value(agreed).value(),
             ),
         ]
     }
@@ -573,7 +580,7 @@ impl Engine {
             self.sync_video(call);
             // Any re-INVITE that succeeds refreshes the session (RFC 4028 §1).
             if let Some(resp) = response.as_ref() {
-                self.renegotiated(Instant::now(), call, &resp.headers, "uac");
+                self.renegotiated(Instant::now(), call, &resp.headers, Role::Uac);
             }
         }
         self.table.hold_done(call, hold, ok);
@@ -660,13 +667,9 @@ impl Engine {
                     self.sync_video(c);
                 }
                 if let (Some(c), Some(_)) = (call, answer.as_ref()) {
-                    self.renegotiated(Instant::now(), c, &req.headers, "uas");
-                    if let Some((secs, refresher)) = session_expires(&req.headers) {
-                        let role = refresher.unwrap_or_else(|| "uac".to_owned());
-                        headers.push(Header::Other(
-                            "Session-Expires".into(),
-                            format!("{secs};refresher={role}"),
-                        ));
+                    self.renegotiated(Instant::now(), c, &req.headers, Role::Uas);
+                    if let Some(se) = session_timer::answer_refresh(session_expires(&req.headers)) {
+                        headers.push(Header::Other("Session-Expires".into(), se.value()));
                     }
                 }
                 tokio::spawn(async move {
@@ -813,25 +816,11 @@ pub fn platform_answer_after(req: &rsip::Request) -> Option<u32> {
     None
 }
 
-/// `Session-Expires` (compact `x`) in seconds, at least 90 (RFC 4028 §4),
-/// and its `refresher` (`uac`/`uas`) when named.
-fn session_expires(headers: &rsip::Headers) -> Option<(u32, Option<String>)> {
-    let value = header(headers, "Session-Expires").or_else(|| header(headers, "x"))?;
-    let mut parts = value.split(';');
-    let secs = parts.next()?.trim().parse::<u32>().ok()?;
-    let refresher = parts.find_map(|p| {
-        let (k, v) = p.split_once('=')?;
-        k.trim()
-            .eq_ignore_ascii_case("refresher")
-            .then(|| v.trim().to_ascii_lowercase())
-    });
-    Some((secs.clamp(MIN_SESSION_EXPIRES, 86_400), refresher))
-}
-
-/// `Min-SE` of a 422 (RFC 4028 §6).
-fn min_se(headers: &rsip::Headers) -> Option<u32> {
-    let value = header(headers, "Min-SE")?;
-    value.split(';').next()?.trim().parse::<u32>().ok()
+/// `Session-Expires` (compact `x`) of a message.
+fn session_expires(headers: &rsip::Headers) -> Option<SessionExpires> {
+    header(headers, "Session-Expires")
+        .or_else(|| header(headers, "x"))
+        .and_then(|v| SessionExpires::parse(&v))
 }
 
 /// Whether a header lists `token` (Supported, Allow), any case.
