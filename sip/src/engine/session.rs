@@ -115,8 +115,17 @@ impl Session {
         if !self.local.is_empty() {
             self.version += 1;
         }
+        let before: Vec<String> = self.kinds_carried();
         self.local = local;
         self.remote = remote;
+        // The peer's new offer drops a stream (`m=video 0`): it stops now,
+        // not at the end of the call.
+        for kind in before {
+            if !self.carries(&kind) {
+                self.started.retain(|k| *k != kind);
+                media.stop(StopRequest { call_id, kind });
+            }
+        }
         Ok(())
     }
 
@@ -138,6 +147,17 @@ impl Session {
             k.as_deref() == Some(kind)
                 && (self.remote.is_empty() || self.remote.get(i).is_some_and(|r| r.port != 0))
         })
+    }
+
+    fn kinds_carried(&self) -> Vec<String> {
+        let mut kinds: Vec<String> = self
+            .local
+            .iter()
+            .filter_map(|(k, _)| k.clone())
+            .filter(|k| self.carries(k))
+            .collect();
+        kinds.dedup();
+        kinds
     }
 
     /// Turns our accepted sections of `kind` into refusals (port 0, RFC
@@ -327,6 +347,26 @@ mod tests {
         s.stop(&media, 1);
         assert_eq!(media.asked().last().unwrap(), "stop audio");
         assert!(!s.refuse_kind(&media, 1, "video"), "no video to refuse");
+    }
+
+    /// The peer's re-INVITE drops video (`m=video 0`): the video stream
+    /// stops then, audio goes on.
+    #[test]
+    fn a_re_offer_without_video_stops_the_video_stream() {
+        let media = Both::default();
+        let mut s = Session::new("127.0.0.1", 7);
+        s.answer_offer(&media, 1, VIDEO_OFFER).unwrap();
+        s.start(&media, 1);
+        let dropped = VIDEO_OFFER.replace("m=video 5002", "m=video 0");
+        s.answer_offer(&media, 1, &dropped).unwrap();
+        assert!(!s.carries("video") && s.carries("audio"));
+        let asked = media.asked();
+        assert_eq!(asked.last().unwrap(), "stop video", "{asked:?}");
+        assert!(!asked.contains(&"stop audio".to_owned()));
+        // The same offer again stops nothing more.
+        let n = media.asked().len();
+        s.answer_offer(&media, 1, &dropped).unwrap();
+        assert!(!media.asked()[n..].iter().any(|a| a.starts_with("stop")));
     }
 
     #[test]
