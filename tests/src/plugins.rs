@@ -43,6 +43,15 @@ pub fn incompatible() -> PathBuf {
     )
 }
 
+/// The same root module built as plugin API 1.99.0, a minor version no
+/// host speaks yet.
+pub fn newer_minor() -> PathBuf {
+    build(
+        "tests/fixtures/newer-minor/Cargo.toml",
+        "seatphone_newer_minor",
+    )
+}
+
 /// A plugin built against plugin API 1.0.0 as released (`tests/fixtures/frozen`).
 pub fn frozen() -> PathBuf {
     build("tests/fixtures/frozen/Cargo.toml", "seatphone_frozen")

@@ -401,6 +401,7 @@ async fn a_plugin_built_against_the_frozen_api_1_0_loads_and_answers() {
 async fn incompatible_or_foreign_libraries_are_skipped_and_the_host_serves() {
     let mut options = Options::default();
     options.plugins.push(plugins::incompatible());
+    options.plugins.push(plugins::newer_minor());
     options.plugins.push(plugins::not_a_plugin());
     let host = Seatphone::start(options).await;
     let health = host.health().await;
@@ -419,6 +420,11 @@ async fn incompatible_or_foreign_libraries_are_skipped_and_the_host_serves() {
         incompatible.contains("2.0.0") && incompatible.contains(speaks),
         "both versions named: {incompatible}"
     );
+    let newer = reason("seatphone_newer_minor");
+    assert!(
+        newer.contains("1.99.0") && newer.contains(speaks) && newer.contains("newer"),
+        "a newer minor version is refused, both named: {newer}"
+    );
     assert!(reason("not_a_plugin").contains("not a Seatphone plugin"));
     // Told apart by its export table: never loaded, so none of its code ran.
     let maps = std::fs::read_to_string(format!(
@@ -432,7 +438,7 @@ async fn incompatible_or_foreign_libraries_are_skipped_and_the_host_serves() {
     );
     // The audio plugin's voice library is no plugin either, but it is its
     // plugin's helper: left alone, not listed.
-    assert_eq!(skipped.len(), 2, "{health}");
+    assert_eq!(skipped.len(), 3, "{health}");
     assert_eq!(
         health["plugins"].as_array().unwrap().len(),
         WORKSPACE_PLUGINS.len()
