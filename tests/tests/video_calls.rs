@@ -560,3 +560,52 @@ async fn without_the_video_plugin_calls_are_audio_only_and_say_so() {
     let video = line(&ours, "m=video ").unwrap_or_default();
     assert!(video.starts_with("m=video 0 "), "video refused:\n{ours}");
 }
+
+/// closeCamera(-1) with no call up: the next video call sends black from
+/// its start; openCamera(-1): the call after sends the camera (here the
+/// test pattern) again.
+#[tokio::test(flavor = "multi_thread")]
+async fn camera_setting_for_the_next_calls() {
+    let _serial = SERIAL.lock().await;
+    let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
+    let peer = Baresip::start_with(
+        "1002",
+        &kam,
+        AnswerMode::Auto,
+        &format!("module\t\t\tvp8.so\n{PEER_VIDEO}"),
+        "",
+    )
+    .expect("baresip");
+    let host = Seatphone::start(video_host_options()).await;
+    let mut page = host.registered_page(kam.port, "1001").await;
+    let camera = |open: bool| json!({"callId": -1, "open": open});
+    for open in [false, true] {
+        let r = page.request(Command::ControlCamera, camera(open)).await;
+        assert_eq!(r["result"], 0, "{r}");
+        let start = json!({"calleeNumber": "1002", "isVideo": true});
+        let r = page.request(Command::StartCall, start).await;
+        assert_eq!(r["result"], 0, "startCall: {r}");
+        let id = r["param"]["callId"].clone();
+        let connected = page.event(Event::CallConnected, T).await;
+        assert_eq!(
+            connected["param"]["callInfo"]["isVideoCall"], 1,
+            "{connected}"
+        );
+        if open {
+            assert!(
+                peer_sees_our_pattern(&peer).is_some(),
+                "openCamera(-1): the next call sends the pattern\n{}",
+                host.all_logs()
+            );
+        } else {
+            let black = peer_snapshot_until(&peer, |g| {
+                g.iter().map(|v| u32::from(*v)).sum::<u32>() / g.len() as u32 <= 40
+                    && read_stamp_luma(320, 240, |x, y| g[y * 320 + x]).is_none()
+            });
+            assert!(black, "closeCamera(-1): the next call sends black");
+        }
+        let r = page.request(Command::EndCall, json!({"callId": id})).await;
+        assert_eq!(r["result"], 0, "{r}");
+        page.event(Event::CallEnded, T).await;
+    }
+}
