@@ -10,11 +10,11 @@ use std::path::Path;
 use std::process::{Child, Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
-use seatphone_tests::host::{Command, Event, Options, Seatphone};
+use seatphone_tests::host::{Command, Event, Options, Page, Seatphone};
 use seatphone_tests::peers::baresip::{AnswerMode, Baresip};
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
 use seatphone_video_core::camera::pattern::read_stamp_luma;
-use serde_json::json;
+use serde_json::{json, Value};
 
 const T: Duration = Duration::from_secs(10);
 
@@ -216,33 +216,21 @@ async fn video_call(codec: &str, srtp: bool, caller: Caller) {
         let r = page.request(command, start).await;
         assert_eq!(r["result"], 0, "startCall: {r}");
         assert!(r.get("errMsg").is_none(), "a video call as asked: {r}");
-        let outgoing = page.event(Event::CallOutgoing, T).await;
         assert_eq!(
-            outgoing["param"]["callInfo"]["isVideoCall"], 1,
-            "{outgoing}"
+            video_flag(&mut page, Event::CallOutgoing).await,
+            1,
+            "CallOutgoing"
         );
         r["param"]["callId"].clone()
     } else {
         // baresip calls with video: 2002 says it may be a video call, and
         // the page accepts with video.
-        peer.dial("sip:1001@127.0.0.1");
-        let incoming = page.event(Event::CallIncoming, T).await;
-        assert_eq!(incoming["param"]["maybeVideoCall"], 1, "{incoming}");
-        assert_eq!(
-            incoming["param"]["callInfo"]["isVideoCall"], 1,
-            "{incoming}"
-        );
-        let id = incoming["param"]["callId"].clone();
-        let r = page
-            .request(Command::AcceptCall, json!({"callId": id, "isVideo": 1}))
-            .await;
-        assert_eq!(r["result"], 0, "acceptCall: {r}");
-        id
+        peer_calls_us(&mut page, &peer, 1, 1).await
     };
-    let connected = page.event(Event::CallConnected, T).await;
     assert_eq!(
-        connected["param"]["callInfo"]["isVideoCall"], 1,
-        "{connected}"
+        video_flag(&mut page, Event::CallConnected).await,
+        1,
+        "CallConnected"
     );
     if caller == Caller::UsAnonymously {
         assert!(peer.wait_event(T, "CALL_ESTABLISHED"));
@@ -370,6 +358,45 @@ async fn h264_video_call_from_baresip_accepted_with_video() {
     video_call("H264", false, Caller::Peer).await;
 }
 
+/// baresip 1002 sending VP8 video.
+fn vp8_peer(kam: &Kamailio) -> Baresip {
+    Baresip::start_with(
+        "1002",
+        kam,
+        AnswerMode::Auto,
+        &format!("module\t\t\tvp8.so\n{PEER_VIDEO}"),
+        "",
+    )
+    .expect("baresip")
+}
+
+/// The next `event` of the call socket; its `callInfo.isVideoCall`.
+async fn video_flag(page: &mut Page, event: Event) -> u64 {
+    let frame = page.event(event, T).await;
+    frame["param"]["callInfo"]["isVideoCall"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no isVideoCall in {frame}"))
+}
+
+/// baresip dials us: 2002 says `offered` (maybeVideoCall and isVideoCall),
+/// and the page accepts with `isVideo` `accept`. Returns the call id.
+async fn peer_calls_us(page: &mut Page, peer: &Baresip, offered: u8, accept: u8) -> Value {
+    peer.dial("sip:1001@127.0.0.1");
+    let incoming = page.event(Event::CallIncoming, T).await;
+    assert_eq!(incoming["param"]["maybeVideoCall"], offered, "{incoming}");
+    let info = &incoming["param"]["callInfo"];
+    assert_eq!(info["isVideoCall"], offered, "{incoming}");
+    let id = incoming["param"]["callId"].clone();
+    let r = page
+        .request(
+            Command::AcceptCall,
+            json!({"callId": id, "isVideo": accept}),
+        )
+        .await;
+    assert_eq!(r["result"], 0, "acceptCall: {r}");
+    id
+}
+
 /// startAnonymousCall(n, true): a video call that hides who calls.
 #[tokio::test(flavor = "multi_thread")]
 async fn anonymous_vp8_video_call() {
@@ -412,32 +439,14 @@ fn video_host_options() -> Options {
 async fn video_offer_accepted_audio_only() {
     let _serial = SERIAL.lock().await;
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
-    let peer = Baresip::start_with(
-        "1002",
-        &kam,
-        AnswerMode::Auto,
-        &format!("module\t\t\tvp8.so\n{PEER_VIDEO}"),
-        "",
-    )
-    .expect("baresip");
+    let peer = vp8_peer(&kam);
     let host = Seatphone::start(video_host_options()).await;
     let mut page = host.registered_page(kam.port, "1001").await;
-    peer.dial("sip:1001@127.0.0.1");
-    let incoming = page.event(Event::CallIncoming, T).await;
-    assert_eq!(incoming["param"]["maybeVideoCall"], 1, "{incoming}");
+    let id = peer_calls_us(&mut page, &peer, 1, 0).await;
     assert_eq!(
-        incoming["param"]["callInfo"]["isVideoCall"], 1,
-        "{incoming}"
-    );
-    let id = incoming["param"]["callId"].clone();
-    let r = page
-        .request(Command::AcceptCall, json!({"callId": id, "isVideo": 0}))
-        .await;
-    assert_eq!(r["result"], 0, "acceptCall: {r}");
-    let connected = page.event(Event::CallConnected, T).await;
-    assert_eq!(
-        connected["param"]["callInfo"]["isVideoCall"], 0,
-        "{connected}"
+        video_flag(&mut page, Event::CallConnected).await,
+        0,
+        "CallConnected"
     );
     assert!(peer.wait_event(T, "CALL_ESTABLISHED"), "{}", peer.log());
 
@@ -453,8 +462,7 @@ async fn video_offer_accepted_audio_only() {
     );
     let r = page.request(Command::EndCall, json!({"callId": id})).await;
     assert_eq!(r["result"], 0, "{r}");
-    let ended = page.event(Event::CallEnded, T).await;
-    assert_eq!(ended["param"]["callInfo"]["isVideoCall"], 0, "{ended}");
+    assert_eq!(video_flag(&mut page, Event::CallEnded).await, 0, "ended");
 }
 
 /// startCall(n, true) to a phone without video: baresip's answer refuses
@@ -469,15 +477,15 @@ async fn video_call_to_a_phone_without_video_is_audio_only() {
     let start = json!({"calleeNumber": "1002", "isVideo": true});
     let r = page.request(Command::StartCall, start).await;
     assert_eq!(r["result"], 0, "startCall: {r}");
-    let outgoing = page.event(Event::CallOutgoing, T).await;
     assert_eq!(
-        outgoing["param"]["callInfo"]["isVideoCall"], 1,
-        "offered: {outgoing}"
+        video_flag(&mut page, Event::CallOutgoing).await,
+        1,
+        "offered"
     );
-    let connected = page.event(Event::CallConnected, T).await;
     assert_eq!(
-        connected["param"]["callInfo"]["isVideoCall"], 0,
-        "{connected}"
+        video_flag(&mut page, Event::CallConnected).await,
+        0,
+        "CallConnected"
     );
     let theirs = sdp_message(&host, false, "SIP/2.0 200");
     let video = line(&theirs, "m=video ").unwrap_or_default();
@@ -500,14 +508,7 @@ async fn video_call_to_a_phone_without_video_is_audio_only() {
 async fn without_the_video_plugin_calls_are_audio_only_and_say_so() {
     let _serial = SERIAL.lock().await;
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
-    let peer = Baresip::start_with(
-        "1002",
-        &kam,
-        AnswerMode::Auto,
-        &format!("module\t\t\tvp8.so\n{PEER_VIDEO}"),
-        "",
-    )
-    .expect("baresip");
+    let peer = vp8_peer(&kam);
     let host = Seatphone::start(Options {
         plugins: vec![seatphone_tests::host::plugin_library("audio")],
         ..Options::default()
@@ -519,15 +520,15 @@ async fn without_the_video_plugin_calls_are_audio_only_and_say_so() {
     assert_eq!(r["result"], 0, "startCall: {r}");
     let why = r["errMsg"].as_str().unwrap_or_default();
     assert!(why.contains("audio-only"), "{r}");
-    let outgoing = page.event(Event::CallOutgoing, T).await;
     assert_eq!(
-        outgoing["param"]["callInfo"]["isVideoCall"], 0,
-        "{outgoing}"
+        video_flag(&mut page, Event::CallOutgoing).await,
+        0,
+        "CallOutgoing"
     );
-    let connected = page.event(Event::CallConnected, T).await;
     assert_eq!(
-        connected["param"]["callInfo"]["isVideoCall"], 0,
-        "{connected}"
+        video_flag(&mut page, Event::CallConnected).await,
+        0,
+        "CallConnected"
     );
     let invite = sdp_message(&host, true, "INVITE ");
     assert!(
@@ -539,22 +540,11 @@ async fn without_the_video_plugin_calls_are_audio_only_and_say_so() {
     assert_eq!(r["result"], 0, "{r}");
     page.event(Event::CallEnded, T).await;
 
-    peer.dial("sip:1001@127.0.0.1");
-    let incoming = page.event(Event::CallIncoming, T).await;
-    assert_eq!(incoming["param"]["maybeVideoCall"], 0, "{incoming}");
+    peer_calls_us(&mut page, &peer, 0, 1).await;
     assert_eq!(
-        incoming["param"]["callInfo"]["isVideoCall"], 0,
-        "{incoming}"
-    );
-    let id = incoming["param"]["callId"].clone();
-    let r = page
-        .request(Command::AcceptCall, json!({"callId": id, "isVideo": 1}))
-        .await;
-    assert_eq!(r["result"], 0, "acceptCall: {r}");
-    let connected = page.event(Event::CallConnected, T).await;
-    assert_eq!(
-        connected["param"]["callInfo"]["isVideoCall"], 0,
-        "{connected}"
+        video_flag(&mut page, Event::CallConnected).await,
+        0,
+        "CallConnected"
     );
     let ours = sdp_message(&host, true, "SIP/2.0 200");
     let video = line(&ours, "m=video ").unwrap_or_default();
@@ -568,14 +558,7 @@ async fn without_the_video_plugin_calls_are_audio_only_and_say_so() {
 async fn camera_setting_for_the_next_calls() {
     let _serial = SERIAL.lock().await;
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
-    let peer = Baresip::start_with(
-        "1002",
-        &kam,
-        AnswerMode::Auto,
-        &format!("module\t\t\tvp8.so\n{PEER_VIDEO}"),
-        "",
-    )
-    .expect("baresip");
+    let peer = vp8_peer(&kam);
     let host = Seatphone::start(video_host_options()).await;
     let mut page = host.registered_page(kam.port, "1001").await;
     let camera = |open: bool| json!({"callId": -1, "open": open});
@@ -586,10 +569,10 @@ async fn camera_setting_for_the_next_calls() {
         let r = page.request(Command::StartCall, start).await;
         assert_eq!(r["result"], 0, "startCall: {r}");
         let id = r["param"]["callId"].clone();
-        let connected = page.event(Event::CallConnected, T).await;
         assert_eq!(
-            connected["param"]["callInfo"]["isVideoCall"], 1,
-            "{connected}"
+            video_flag(&mut page, Event::CallConnected).await,
+            1,
+            "CallConnected"
         );
         if open {
             assert!(
