@@ -445,7 +445,7 @@ impl CallTable {
     pub fn end(&mut self, id: u32) -> Result<(), Refusal> {
         let Some(call) = self.calls.get(&id) else {
             self.actions
-                .push_back(CallAction::Page(events::endcall_failed(u64::from(id))));
+                .push_back(CallAction::Page(events::endcall_failed(i64::from(id))));
             return Err((result::NOT_FOUND, format!("no call {id}")));
         };
         let (action, reason) = match call.state {

@@ -130,7 +130,8 @@ pub fn unhold_result(id: u32, ok: bool) -> PageEvent {
 }
 
 /// Notify 2022 for `endCall` of a call that does not exist.
-pub fn endcall_failed(id: u64) -> PageEvent {
+/// `id` as the page sent it: a negative one comes back negative, not wrapped.
+pub fn endcall_failed(id: i64) -> PageEvent {
     PageEvent::new(
         Event::EndCallFailed,
         json!({"callId": id, "call_id": id, "result": ENDCALL_UNKNOWN}),

@@ -242,6 +242,16 @@ pub fn call_id(param: &Value) -> Result<u32, String> {
     .ok_or_else(|| "callId must be a call id number".into())
 }
 
+/// A `callId` that is a whole number but no call's (negative, or beyond
+/// u32): still "no such call" for `endCall`, echoed as sent.
+pub fn any_call_id(param: &Value) -> Option<i64> {
+    match param.get("callId") {
+        Some(Value::Number(n)) => n.as_i64(),
+        Some(Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
 /// `tone` of `tsdk_send_dtmf`: 0–16.
 pub fn tone(param: &Value) -> Result<u8, String> {
     match param.get("tone") {

@@ -80,6 +80,9 @@ fn call_params_are_checked() {
     assert_eq!(call_id(&json!({"callId": 5})), Ok(5));
     assert!(call_id(&json!({"callId": -1})).is_err());
     assert!(call_id(&json!({"callId": 1e12})).is_err());
+    assert_eq!(any_call_id(&json!({"callId": -1})), Some(-1));
+    assert_eq!(any_call_id(&json!({"callId": " -7 "})), Some(-7));
+    assert_eq!(any_call_id(&json!({"callId": "x"})), None);
     assert_eq!(tone(&json!({"tone": 11})), Ok(11));
     assert!(tone(&json!({"tone": 17})).is_err());
 }

@@ -178,6 +178,36 @@ async fn sip_e2e_end_of_unknown_call_is_result_5_and_2022() {
     assert_eq!(r["result"], 5, "{r}");
     let ev = page.event(Event::EndCallFailed, SECS).await;
     assert_eq!(ev["param"]["result"], 50331670u64);
+    assert_eq!(ev["param"]["callId"], 12345);
+}
+
+/// A negative id (pages use -1 for "no call") is no call either: one
+/// result 5, and the 2022 names the id as sent, not wrapped to 2^64 - 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_e2e_end_of_a_negative_call_id_is_result_5_and_2022_with_that_id() {
+    let host = host("").await;
+    let mut page = host.call_page().await;
+    for sent in [json!(-1), json!("-1")] {
+        let r = page
+            .request(Command::EndCall, json!({ "callId": sent }))
+            .await;
+        assert_eq!(r["result"], 5, "{r}");
+        assert_eq!(r["errMsg"], "no call -1", "{r}");
+        let ev = page.event(Event::EndCallFailed, SECS).await;
+        assert_eq!(ev["param"]["callId"], -1, "{ev}");
+        assert_eq!(ev["param"]["call_id"], -1, "{ev}");
+    }
+    let r = page
+        .request(Command::EndCall, json!({"callId": "none"}))
+        .await;
+    assert_eq!(r["result"], 2, "{r}");
+    let later = page.forget(Duration::from_millis(300)).await;
+    assert!(
+        !later
+            .iter()
+            .any(|f| f["notify"] == Event::EndCallFailed.notify()),
+        "no 2022 for a callId that is not a number: {later:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

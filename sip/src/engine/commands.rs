@@ -50,9 +50,9 @@ impl Engine {
                 Ok(call) => refusal_or_ok(reply, self.table.end(call)),
                 // An id out of range is still "no such call" for 2022.
                 Err(e) => {
-                    if let Some(id) = p.get("callId").and_then(|v| v.as_i64()) {
+                    if let Some(id) = params::any_call_id(p) {
                         reply(Response::error(result::NOT_FOUND, format!("no call {id}")));
-                        self.emit(crate::events::endcall_failed(id as u64));
+                        self.emit(crate::events::endcall_failed(id));
                     } else {
                         invalid(reply, e)
                     }
