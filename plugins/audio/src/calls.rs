@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -21,6 +22,8 @@ use crate::session::{self, CallContext, Session};
 use crate::tones::{Player, Tone};
 
 struct Call {
+    /// `tsdk_mute_mic` for this call; its session reads it every frame.
+    muted: Arc<AtomicBool>,
     rtp: UdpSocket,
     rtcp: UdpSocket,
     local: Option<MediaSection>,
@@ -67,6 +70,7 @@ impl Calls {
             std::collections::hash_map::Entry::Vacant(v) => {
                 let (rtp, rtcp) = session::bind_pair(ip)?;
                 Ok(v.insert(Call {
+                    muted: Arc::default(),
                     rtp,
                     rtcp,
                     local: None,
@@ -136,6 +140,7 @@ impl Calls {
                     call_id: req.call_id,
                     host: self.host.clone(),
                     controls: self.controls.clone(),
+                    muted: call.muted.clone(),
                     dtmf_mode: config.dtmf,
                     rtp_timeout: self.rtp_timeout,
                     voice: (config.aec, config.anr, config.agc),
@@ -215,6 +220,18 @@ impl Calls {
             CallEvent::Ended { call_id, .. } => self.stop(call_id),
             CallEvent::Outgoing { .. } | CallEvent::Dtmf { .. } => {}
         }
+    }
+
+    /// `tsdk_mute_mic`: the named call's microphone, silent or back; the
+    /// stream goes on. Other calls, and calls that start later, keep theirs.
+    pub fn mute(&self, call_id: i64, muted: bool) -> Result<(), (u32, String)> {
+        let calls = self.calls();
+        let call = u32::try_from(call_id)
+            .ok()
+            .and_then(|id| calls.get(&id))
+            .ok_or_else(|| (result::NOT_FOUND, format!("no call {call_id} with audio")))?;
+        call.muted.store(muted, Ordering::Release);
+        Ok(())
     }
 
     /// `tsdk_send_dtmf` as the host forwards it when `dtmf_mode` is not INFO.

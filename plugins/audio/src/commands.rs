@@ -61,10 +61,9 @@ pub fn get_volume(controls: &Controls, reply: Reply, mic: bool) {
     reply.ok_with(json!({ "volume": slot.load(Ordering::Acquire) }));
 }
 
-/// `isMute` 1/0 (or a boolean); `callId` an integer. Mute is kept for the
-/// whole seat: it applies to the call named and to calls that start later.
-pub fn mute(controls: &Controls, request: &Request) -> Result<bool, String> {
-    int_param(&request.param, "callId")?;
+/// `callId` (an integer) and `isMute` 1/0 (or a boolean) of `tsdk_mute_mic`.
+pub fn mute_params(request: &Request) -> Result<(i64, bool), String> {
+    let call_id = int_param(&request.param, "callId")?;
     let muted = match request.param.get("isMute") {
         None => return Err("param.isMute is missing".into()),
         Some(Value::Bool(b)) => *b,
@@ -74,8 +73,7 @@ pub fn mute(controls: &Controls, request: &Request) -> Result<bool, String> {
             _ => return Err(format!("param.isMute must be 1 or 0, got {v}")),
         },
     };
-    controls.muted.store(muted, Ordering::Release);
-    Ok(muted)
+    Ok((call_id, muted))
 }
 
 /// `deviceType` 0 mic, 1 speaker; 2 (camera) is the video plugin's.

@@ -1,8 +1,8 @@
 //! What the page sets outside a call and every call reads: the selected
-//! devices, volumes and mute. Media threads read the atomics each frame, so a
+//! devices and volumes (mute is each call's own: `calls.rs`). Media threads read the atomics each frame, so a
 //! change applies to the signal within 20 ms.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Mutex;
 
 use crate::devices::{self, DeviceKind, Direction};
@@ -13,7 +13,6 @@ pub const DEFAULT_VOLUME: u8 = 100;
 pub struct Controls {
     pub mic_volume: AtomicU8,
     pub speaker_volume: AtomicU8,
-    pub muted: AtomicBool,
     /// Bumped when a selection changes, so running calls reopen their devices.
     pub generation: AtomicU64,
     configured_mic: Option<DeviceKind>,
@@ -37,7 +36,6 @@ impl Controls {
         Self {
             mic_volume: AtomicU8::new(DEFAULT_VOLUME),
             speaker_volume: AtomicU8::new(DEFAULT_VOLUME),
-            muted: AtomicBool::new(false),
             generation: AtomicU64::new(0),
             configured_mic: mic,
             configured_speaker: speaker,
@@ -114,8 +112,9 @@ impl Controls {
             })
     }
 
-    pub fn mic_gain(&self) -> f32 {
-        if self.muted.load(Ordering::Acquire) {
+    /// The microphone's gain in a call that is `muted` or not.
+    pub fn mic_gain(&self, muted: bool) -> f32 {
+        if muted {
             0.0
         } else {
             f32::from(self.mic_volume.load(Ordering::Acquire)) / 100.0

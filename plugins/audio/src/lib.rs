@@ -7,7 +7,7 @@
 //! | catalogue | what it does |
 //! |---|---|
 //! | `SendDtmf` | a digit as RFC 4733 events or an in-band tone (the host keeps INFO) |
-//! | `MuteMic` | `callId, isMute` 1/0: the stream goes on, silent |
+//! | `MuteMic` | `callId, isMute` 1/0: that call's stream goes on, silent (unknown call: result 5) |
 //! | `GetDevices` | `deviceType` 0 mic / 1 speaker (2 camera: result 4, the video plugin's) |
 //! | `SetMicIndex` / `GetMicIndex` | `index` into the mic list (result 5 if absent) |
 //! | `SetSpeakIndex` / `GetSpeakIndex` | `index` into the speaker list |
@@ -186,8 +186,11 @@ impl Plugin for Audio {
     fn command(&self, request: Request, reply: Reply) {
         let c = &self.controls;
         match Command::from_cmd(request.cmd) {
-            Some(Command::MuteMic) => match commands::mute(c, &request) {
-                Ok(_) => reply.ok(),
+            Some(Command::MuteMic) => match commands::mute_params(&request) {
+                Ok((call_id, muted)) => match self.calls.mute(call_id, muted) {
+                    Ok(()) => reply.ok(),
+                    Err((code, e)) => reply.error(code, e),
+                },
                 Err(e) => reply.error(result::INVALID, e),
             },
             Some(Command::SetSpeakVolume) => commands::set_volume(c, &request, reply, false),

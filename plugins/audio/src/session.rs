@@ -5,6 +5,7 @@
 //! thread, so a call stops without holding up the SIP task.
 
 use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{self, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -39,6 +40,8 @@ pub struct CallContext {
     pub call_id: u32,
     pub host: Host,
     pub controls: Arc<Controls>,
+    /// This call's mute (`tsdk_mute_mic`), set before or during the media.
+    pub muted: Arc<AtomicBool>,
     pub dtmf_mode: DtmfMode,
     pub rtp_timeout: Duration,
     /// `audio_aec`, `audio_anr`, `audio_agc`.

@@ -117,6 +117,8 @@ fn volumes_are_0_to_100_and_kept() {
     );
 }
 
+/// Mute is the named call's: without that call the parameters are still
+/// checked (2), and a well-formed request names no call here (5).
 #[test]
 fn mute_flag_is_validated() {
     let (_h, p) = plugin_with(json!({}));
@@ -124,9 +126,11 @@ fn mute_flag_is_validated() {
         json!({ "callId": 1, "isMute": 1 }),
         json!({ "callId": 1, "isMute": 0 }),
         json!({ "callId": 1, "isMute": true }),
+        json!({ "callId": -1, "isMute": 1 }),
     ] {
         let r = call(&p, Command::MuteMic, ok.clone());
-        assert_eq!(r["result"], 0, "{ok} → {r}");
+        assert_eq!(r["result"], 5, "{ok} → {r}");
+        assert!(r["errMsg"].as_str().unwrap().contains("no call"), "{r}");
     }
     for bad in [
         json!({ "callId": 1, "isMute": 2 }),

@@ -238,7 +238,10 @@ impl MediaThread {
         if let Some(v) = a.voice.as_mut() {
             v.capture(&mut frame);
         }
-        let gain = self.ctx.controls.mic_gain();
+        let gain = self
+            .ctx
+            .controls
+            .mic_gain(self.ctx.muted.load(std::sync::atomic::Ordering::Acquire));
         if gain != 1.0 {
             frame.iter_mut().for_each(|s| *s *= gain);
         }
