@@ -20,6 +20,15 @@ impl Transport {
             Self::Tcp => "tcp",
         }
     }
+
+    /// The server port when the page names none (the reference: UDP 5060,
+    /// TLS 5061; TCP as UDP, RFC 3261 §19.1.2).
+    pub fn default_port(self) -> u16 {
+        match self {
+            Self::Tls => 5061,
+            Self::Udp | Self::Tcp => 5060,
+        }
+    }
 }
 
 /// One registrar/proxy, `host:port`.
@@ -55,24 +64,105 @@ pub struct SipSettings {
     /// answer a call by itself (Call-Info `answer-after`, Alert-Info). Off
     /// unless the page turns it on.
     pub platform_auto_answer: bool,
+    /// `log_path`: the folder of the SIP message log; `None` is the host's
+    /// `[log] dir` (the host has checked it against `[api] page_paths`).
+    pub log_path: Option<String>,
+    /// The servers as the page named them, with the port it gave (none:
+    /// the transport's, 5060 or 5061 for TLS); `servers` follows from it.
+    asked: Vec<(String, Option<u16>)>,
+}
+
+/// The `config` keys we know: the reference's, and this project's
+/// `call.platform_auto_answer`. Others are listed in the log.
+const KNOWN_KEYS: &[(&str, &[&str])] = &[
+    ("log_path", &[]),
+    (
+        "networkInfo",
+        &[
+            "serverAddr",
+            "sipServerPort",
+            "sipTransportMode",
+            "httpPort",
+            "poolServers",
+        ],
+    ),
+    (
+        "network",
+        &[
+            "serverAddr",
+            "sipServerPort",
+            "sipTransportMode",
+            "httpPort",
+            "poolServers",
+        ],
+    ),
+    ("call", &["call_ipcall_enable", "platform_auto_answer"]),
+    (
+        "sip",
+        &[
+            "user_type",
+            "tls_anonymous_enable",
+            "tls_rootcertpath",
+            "trans_mode",
+        ],
+    ),
+    ("media", &["trans_mode"]),
+    (
+        "audio",
+        &[
+            "audio_codec",
+            "dtmf_mode",
+            "audio_anr",
+            "audio_aec",
+            "audio_agc",
+        ],
+    ),
+    ("account", &["account_pwd_type"]),
+];
+
+/// The keys of a `config` object that nobody reads (`sip.tans_mode`, `foo`).
+pub fn unknown_keys(param: &Value) -> Vec<String> {
+    let Some(obj) = param.as_object() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (key, value) in obj {
+        match KNOWN_KEYS.iter().find(|(k, _)| k == key) {
+            None => out.push(key.clone()),
+            Some((_, inner)) => {
+                if let Some(section) = value.as_object() {
+                    out.extend(
+                        section
+                            .keys()
+                            .filter(|k| !inner.contains(&k.as_str()))
+                            .map(|k| format!("{key}.{k}")),
+                    );
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Merges a `config` object into `current` (every key optional).
 pub fn config(param: &Value, current: &SipSettings) -> Result<SipSettings, String> {
     let obj = param.as_object().ok_or("config param must be an object")?;
     let mut out = current.clone();
-    if let Some(net) = obj.get("networkInfo") {
-        let net = net.as_object().ok_or("networkInfo must be an object")?;
-        let port = opt_u32(net, "sipServerPort", 1, 65535)?.unwrap_or(5060) as u16;
+    // `network` is the reference's name for it (its config table).
+    for name in ["networkInfo", "network"] {
+        let Some(net) = obj.get(name) else {
+            continue;
+        };
+        let net = net
+            .as_object()
+            .ok_or_else(|| format!("{name} must be an object"))?;
+        let port = opt_u32(net, "sipServerPort", 1, 65535)?.map(|p| p as u16);
         if let Some(addr) = opt_str(net, "serverAddr")? {
             let addr = addr.trim();
             if addr.is_empty() || addr.contains(char::is_whitespace) {
-                return Err("networkInfo.serverAddr must be a host name or address".into());
+                return Err(format!("{name}.serverAddr must be a host name or address"));
             }
-            out.servers = vec![Server {
-                host: addr.trim_matches(['[', ']']).to_owned(),
-                port,
-            }];
+            out.asked = vec![(addr.trim_matches(['[', ']']).to_owned(), port)];
         }
         if let Some(mode) = opt_u32(net, "sipTransportMode", 0, 2)? {
             out.transport = transport(mode);
@@ -85,19 +175,19 @@ pub fn config(param: &Value, current: &SipSettings) -> Result<SipSettings, Strin
                     .ok_or("poolServers entries must be objects")?;
                 let host = opt_str(entry, "serverAddr")?
                     .ok_or("each poolServers entry needs serverAddr")?;
-                let port = opt_u32(entry, "sipServerPort", 1, 65535)?.unwrap_or(5060) as u16;
-                let server = Server {
-                    host: host.trim().trim_matches(['[', ']']).to_owned(),
-                    port,
-                };
-                if !out.servers.contains(&server) {
-                    out.servers.push(server);
+                let port = opt_u32(entry, "sipServerPort", 1, 65535)?.map(|p| p as u16);
+                let server = (host.trim().trim_matches(['[', ']']).to_owned(), port);
+                if !out.asked.contains(&server) {
+                    out.asked.push(server);
                 }
             }
-            if out.servers.len() > 4 {
-                return Err("at most 4 servers (primary and pool) are supported".into());
-            }
         }
+    }
+    if let Some(path) = obj.get("log_path") {
+        let path = path
+            .as_str()
+            .ok_or("log_path must be a folder (a string)")?;
+        out.log_path = (!path.trim().is_empty()).then(|| path.trim().to_owned());
     }
     if let Some(sip) = obj.get("sip") {
         let sip = sip.as_object().ok_or("sip must be an object")?;
@@ -123,7 +213,34 @@ pub fn config(param: &Value, current: &SipSettings) -> Result<SipSettings, Strin
             out.dtmf_mode = mode;
         }
     }
+    out.place_servers();
+    if out.servers.len() > 4 {
+        return Err("at most 4 servers (primary and pool) are supported".into());
+    }
     Ok(out)
+}
+
+impl SipSettings {
+    /// Another transport (TLS that cannot start falls back to UDP); the
+    /// servers without a port of their own move to its default port.
+    pub fn set_transport(&mut self, transport: Transport) {
+        self.transport = transport;
+        self.place_servers();
+    }
+
+    /// Ports follow the transport, which may come in a later config.
+    fn place_servers(&mut self) {
+        self.servers.clear();
+        for (host, port) in &self.asked {
+            let server = Server {
+                host: host.clone(),
+                port: port.unwrap_or(self.transport.default_port()),
+            };
+            if !self.servers.contains(&server) {
+                self.servers.push(server);
+            }
+        }
+    }
 }
 
 fn transport(mode: u32) -> Transport {

@@ -98,3 +98,66 @@ fn dtmf_relay_bodies_round_trip() {
     assert_eq!(dtmf_relay("Signal=xyz"), None);
     assert_eq!(dtmf_relay(""), None);
 }
+
+#[test]
+fn network_is_the_references_name_for_network_info() {
+    let d = SipSettings::default();
+    let s = config(
+        &json!({"network": {"serverAddr": "127.0.0.3", "sipServerPort": 5070, "sipTransportMode": 2}}),
+        &d,
+    )
+    .unwrap();
+    assert_eq!(s.servers[0].to_string(), "127.0.0.3:5070");
+    assert_eq!(s.transport, Transport::Tcp);
+    let e = config(&json!({"network": []}), &d).unwrap_err();
+    assert!(e.contains("network must be an object"), "{e}");
+}
+
+#[test]
+fn a_server_without_a_port_is_on_5061_over_tls_and_5060_otherwise() {
+    let d = SipSettings::default();
+    let udp = config(&json!({"networkInfo": {"serverAddr": "10.1.1.1"}}), &d).unwrap();
+    assert_eq!(udp.servers[0].port, 5060);
+    let tls = config(&json!({"networkInfo": {"sipTransportMode": 1}}), &udp).unwrap();
+    assert_eq!(tls.servers[0].port, 5061, "the transport may come later");
+    let tcp = config(&json!({"sip": {"trans_mode": 2}}), &tls).unwrap();
+    assert_eq!(tcp.servers[0].port, 5060);
+    let mut given = config(
+        &json!({"networkInfo": {"serverAddr": "10.1.1.1", "sipServerPort": 5070, "sipTransportMode": 1,
+            "poolServers": [{"serverAddr": "10.1.1.2"}]}}),
+        &d,
+    )
+    .unwrap();
+    let ports: Vec<u16> = given.servers.iter().map(|s| s.port).collect();
+    assert_eq!(ports, [5070, 5061], "a port given stays");
+    given.set_transport(Transport::Udp);
+    let ports: Vec<u16> = given.servers.iter().map(|s| s.port).collect();
+    assert_eq!(ports, [5070, 5060]);
+}
+
+#[test]
+fn log_path_is_a_folder_or_empty_for_the_hosts() {
+    let d = SipSettings::default();
+    let s = config(&json!({"log_path": " /tmp/x "}), &d).unwrap();
+    assert_eq!(s.log_path.as_deref(), Some("/tmp/x"));
+    let kept = config(&json!({"call": {}}), &s).unwrap();
+    assert_eq!(kept.log_path.as_deref(), Some("/tmp/x"));
+    let back = config(&json!({"log_path": ""}), &s).unwrap();
+    assert_eq!(back.log_path, None);
+    assert!(config(&json!({"log_path": 5}), &d).is_err());
+}
+
+#[test]
+fn unknown_config_keys_are_named_with_their_section() {
+    let p = json!({"networkInfo": {"serverAddr": "a", "sipServerPrt": 1}, "log_path": "",
+        "sip": {"tans_mode": 1, "trans_mode": 0}, "colour": "red", "network": {"httpPort": 0},
+        "audio": {"audio_aec": 1}, "media": {"trans_mode": 1}, "account": {"account_pwd_type": 0},
+        "call": {"call_ipcall_enable": 0, "platform_auto_answer": 0}});
+    let mut unknown = unknown_keys(&p);
+    unknown.sort();
+    assert_eq!(
+        unknown,
+        ["colour", "networkInfo.sipServerPrt", "sip.tans_mode"]
+    );
+    assert!(unknown_keys(&json!([])).is_empty());
+}

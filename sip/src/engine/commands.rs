@@ -100,8 +100,20 @@ impl Engine {
     }
 
     fn cmd_config(&mut self, req: &Request, reply: Reply) {
+        let unknown = params::unknown_keys(&req.param);
+        if !unknown.is_empty() {
+            tracing::warn!("config: unknown keys ignored: {}", unknown.join(", "));
+        }
         match params::config(&req.param, &self.settings) {
-            Ok(settings) => {
+            Ok(mut settings) => {
+                let mut warnings = Vec::new();
+                if settings.log_path != self.settings.log_path {
+                    let to = settings.log_path.as_deref().map(std::path::Path::new);
+                    if let Err(e) = self.stack.log.move_to(to) {
+                        warnings.push(e);
+                        settings.log_path = self.settings.log_path.clone();
+                    }
+                }
                 if settings.transport == params::Transport::Tls && settings.tls_anonymous {
                     tracing::warn!("TLS certificate verification is off (tls_anonymous_enable)");
                 }
@@ -112,11 +124,11 @@ impl Engine {
                     self.register.clear();
                 }
                 self.trust_servers();
-                let mut warnings = self.media.configure(&req.param);
+                warnings.extend(self.media.configure(&req.param));
                 if self.settings.transport == params::Transport::Tls {
                     if let Err(e) = self.configure_tls() {
                         warnings.push(format!("{e}: using UDP"));
-                        self.settings.transport = params::Transport::Udp;
+                        self.settings.set_transport(params::Transport::Udp);
                     }
                 }
                 let mut r = Response::ok().top("local_ip", self.local_ip().to_string());

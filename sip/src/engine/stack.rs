@@ -3,7 +3,7 @@
 
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use rsipstack::dialog::dialog::{DialogStateSender, TerminatedReason};
@@ -25,6 +25,8 @@ pub struct Stack {
     pub dialogs: Arc<DialogLayer>,
     pub local: SocketAddr,
     pub cancel: CancellationToken,
+    /// The SIP message log (the page may move it: `log_path`).
+    pub log: Arc<MessageLog>,
 }
 
 pub async fn build(
@@ -59,8 +61,9 @@ pub async fn build(
         .with_cancel_token(cancel.clone())
         .with_transport_layer(transport)
         .with_user_agent(user_agent);
+    let log = Arc::new(MessageLog::new(log_dir));
     builder.with_inspector(Box::new(Wire {
-        log: log_dir.and_then(MessageLog::open),
+        log: log.clone(),
         early: super::early::EarlyDialogs::default(),
     }));
     let dialogs_cell = Arc::new(OnceLock::new());
@@ -87,6 +90,7 @@ pub async fn build(
             dialogs,
             local,
             cancel,
+            log,
         },
         incoming,
     ))
@@ -206,31 +210,70 @@ fn header_named(h: &Header, name: &str) -> Option<String> {
 
 /// The SIP message log: every message sent and received, with digest
 /// credentials blanked (a digest response is a password equivalent for
-/// replay within the nonce's life).
-struct MessageLog {
-    file: Mutex<std::fs::File>,
+/// replay within the nonce's life). `sip-messages.log` in the host's
+/// `[log] dir`, or in the folder the page names (`log_path`).
+pub struct MessageLog {
+    /// The host's folder, where a page's empty `log_path` puts it back.
+    default: Option<PathBuf>,
+    file: Mutex<Option<(PathBuf, std::fs::File)>>,
 }
 
 impl MessageLog {
-    fn open(dir: PathBuf) -> Option<Self> {
-        std::fs::create_dir_all(&dir).ok()?;
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join("sip-messages.log"))
-            .ok()?;
-        Some(Self {
+    fn new(default: Option<PathBuf>) -> Self {
+        let file = default.as_ref().and_then(|dir| match open_log(dir) {
+            Ok(f) => Some((dir.clone(), f)),
+            Err(e) => {
+                tracing::warn!("no SIP message log in {}: {e}", dir.display());
+                None
+            }
+        });
+        Self {
+            default,
             file: Mutex::new(file),
-        })
+        }
+    }
+
+    /// Writes into `dir` from now on (`None`: the host's folder again). On
+    /// failure the log stays where it was and the sentence says why.
+    pub fn move_to(&self, dir: Option<&Path>) -> Result<(), String> {
+        let Some(dir) = dir.or(self.default.as_deref()) else {
+            return Ok(());
+        };
+        let mut file = self.file.lock().map_err(|_| "the message log failed")?;
+        if file.as_ref().is_some_and(|(d, _)| d == dir) {
+            return Ok(());
+        }
+        let f = open_log(dir).map_err(|e| {
+            format!(
+                "log_path {}: {e}; the SIP message log stays where it was",
+                dir.display()
+            )
+        })?;
+        tracing::info!("SIP message log: {}", dir.join(LOG_FILE).display());
+        *file = Some((dir.to_path_buf(), f));
+        Ok(())
     }
 
     fn write(&self, arrow: &str, peer: Option<&SipAddr>, msg: &SipMessage) {
         let text = redact(&msg.to_string());
         let peer = peer.map(|p| p.to_string()).unwrap_or_default();
-        if let Ok(mut f) = self.file.lock() {
-            let _ = writeln!(f, "{arrow} {peer}\n{text}\n");
+        if let Ok(mut file) = self.file.lock() {
+            if let Some((_, f)) = file.as_mut() {
+                let _ = writeln!(f, "{arrow} {peer}\n{text}\n");
+            }
         }
     }
+}
+
+const LOG_FILE: &str = "sip-messages.log";
+
+/// The folder is made if missing (as the reference does for `log_path`).
+fn open_log(dir: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(LOG_FILE))
 }
 
 /// Sees every message on the wire: fixes the digest algorithm's name and
@@ -241,7 +284,7 @@ impl MessageLog {
 /// challenge and the REGISTER fails. The algorithm token is not part of the
 /// hashed values, so renaming it on the way in and out is safe.
 struct Wire {
-    log: Option<MessageLog>,
+    log: Arc<MessageLog>,
     early: super::early::EarlyDialogs,
 }
 
@@ -255,16 +298,12 @@ impl MessageInspector for Wire {
                 _ => {}
             }
         }
-        if let Some(log) = &self.log {
-            log.write(">>>", dest, &msg);
-        }
+        self.log.write(">>>", dest, &msg);
         msg
     }
 
     fn after_received(&self, mut msg: SipMessage, from: Option<&SipAddr>) -> SipMessage {
-        if let Some(log) = &self.log {
-            log.write("<<<", from, &msg);
-        }
+        self.log.write("<<<", from, &msg);
         self.early.on_received(&msg);
         for h in msg.headers_mut().iter_mut() {
             match h {

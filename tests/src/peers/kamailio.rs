@@ -26,6 +26,8 @@ pub struct KamailioConfig {
     /// Also listen for TLS (on `tls_port`), with a certificate for
     /// 127.0.0.1 signed by a throw-away CA (`ca_cert`).
     pub tls: bool,
+    /// Fixed TLS port (5061, in a private network namespace); 0 = a free one.
+    pub tls_port: u16,
 }
 
 impl Default for KamailioConfig {
@@ -38,6 +40,7 @@ impl Default for KamailioConfig {
             max_expires: 3600,
             port: 0,
             tls: false,
+            tls_port: 0,
         }
     }
 }
@@ -65,7 +68,10 @@ impl Kamailio {
             .iter()
             .map(|(u, p)| format!("    $sht(users=>{u}) = \"{p}\";\n"))
             .collect();
-        let tls_port = cfg.tls.then(|| free_port(1));
+        let tls_port = cfg.tls.then(|| match cfg.tls_port {
+            0 => free_port(1),
+            fixed => fixed,
+        });
         let (tls_global, tls_module) = match tls_port {
             Some(tls_port) => {
                 make_certificates(dir.path())?;
