@@ -278,20 +278,8 @@ impl std::fmt::Debug for Login {
 
 pub fn login(param: &Value) -> Result<Login, String> {
     let obj = param.as_object().ok_or("login param must be an object")?;
-    let num = opt_str(obj, "sipNum")?.ok_or("sipNum is required")?.trim();
-    let (user, domain) = match num.trim_start_matches("sip:").split_once('@') {
-        Some((u, d)) => (u.to_owned(), Some(d.to_owned())),
-        None => (num.trim_start_matches("sip:").to_owned(), None),
-    };
-    if user.is_empty() || !user.chars().all(is_user_char) {
-        return Err("sipNum must be a SIP user (letters, digits, -_.!~*'()&=+$,;?/)".into());
-    }
-    if domain
-        .as_deref()
-        .is_some_and(|d| d.is_empty() || d.contains(char::is_whitespace))
-    {
-        return Err("sipNum's domain is not a host name".into());
-    }
+    let num = opt_str(obj, "sipNum")?.ok_or("sipNum is required")?;
+    let (user, domain) = sip_number(num)?;
     let name = opt_str(obj, "sipName")?.unwrap_or("").trim();
     let auth_user = match name.split_once('@') {
         Some((u, _)) => u,
@@ -357,6 +345,33 @@ pub fn call_id(param: &Value) -> Result<u32, String> {
         _ => None,
     }
     .ok_or_else(|| "callId must be a call id number".into())
+}
+
+/// `sipNum`: `user` or `user@domain` (a `sip:` in front is allowed).
+fn sip_number(num: &str) -> Result<(String, Option<String>), String> {
+    let num = num.trim();
+    let (user, domain) = match num.trim_start_matches("sip:").split_once('@') {
+        Some((u, d)) => (u.to_owned(), Some(d.to_owned())),
+        None => (num.trim_start_matches("sip:").to_owned(), None),
+    };
+    if user.is_empty() || !user.chars().all(is_user_char) {
+        return Err("sipNum must be a SIP user (letters, digits, -_.!~*'()&=+$,;?/)".into());
+    }
+    if domain
+        .as_deref()
+        .is_some_and(|d| d.is_empty() || d.contains(char::is_whitespace))
+    {
+        return Err("sipNum's domain is not a host name".into());
+    }
+    Ok((user, domain))
+}
+
+/// `sipNum` of `tsdk_logout`, when the page sent one: (user, domain).
+pub fn logout_number(param: &Value) -> Result<Option<(String, Option<String>)>, String> {
+    let Some(obj) = param.as_object() else {
+        return Ok(None); // no param at all: the one account
+    };
+    opt_str(obj, "sipNum")?.map(sip_number).transpose()
 }
 
 /// A `callId` that is a whole number but no call's (negative, or beyond

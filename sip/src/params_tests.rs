@@ -161,3 +161,20 @@ fn unknown_config_keys_are_named_with_their_section() {
     );
     assert!(unknown_keys(&json!([])).is_empty());
 }
+
+#[test]
+fn the_number_to_deregister_is_checked_like_a_login() {
+    assert_eq!(logout_number(&json!({})), Ok(None));
+    assert_eq!(logout_number(&Value::Null), Ok(None));
+    assert_eq!(
+        logout_number(&json!({"sipNum": "sip:1001@127.0.0.1"})),
+        Ok(Some(("1001".into(), Some("127.0.0.1".into()))))
+    );
+    assert_eq!(
+        logout_number(&json!({"sipNum": " 1001 "})),
+        Ok(Some(("1001".into(), None)))
+    );
+    assert!(logout_number(&json!({"sipNum": 1001})).is_err());
+    assert!(logout_number(&json!({"sipNum": "10 01"})).is_err());
+    assert!(logout_number(&json!({"sipNum": "1001@"})).is_err());
+}

@@ -1,8 +1,9 @@
 //! The reference's `config` and call keys, honoured by the real `seatphone`
 //! binary against Kamailio: `log_path` moves the SIP message log (inside
 //! `[api] page_paths`), unknown keys are listed in the log, `network` is
-//! the reference's name for `networkInfo`, and a TLS server without a
-//! port is on 5061.
+//! the reference's name for `networkInfo`, a TLS server without a port is
+//! on 5061, and `deRegister(sip_num)` deregisters only the number
+//! registered here.
 
 use std::time::Duration;
 
@@ -169,4 +170,48 @@ async fn a_tls_server_without_a_port_is_reached_on_5061() {
     assert_eq!(kam.contacts("1001").len(), 1, "{}", kam.ul_dump());
     let dump = kam.ul_dump();
     assert!(dump.contains("tls:127.0.0.1:5061"), "{dump}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn de_register_of_another_number_changes_nothing_and_of_ours_deregisters() {
+    let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
+    let host = host(String::new()).await;
+    let mut page = host.call_page().await;
+    config(&mut page, json!({"networkInfo": udp_server(&kam)})).await;
+    Seatphone::register(&mut page, "1001", "pass1001").await;
+    for other in ["1002", "1001@example.org", "1002@127.0.0.1"] {
+        let r = page
+            .request(Command::Logout, json!({ "sipNum": other }))
+            .await;
+        assert_eq!(r["result"], 5, "{other}: {r}");
+        assert!(
+            r["errMsg"]
+                .as_str()
+                .unwrap()
+                .contains("not registered here"),
+            "{r}"
+        );
+    }
+    let r = page.request(Command::Logout, json!({"sipNum": 1001})).await;
+    assert_eq!(r["result"], 2, "a number that is not a string: {r}");
+    let left = page.forget(Duration::from_millis(500)).await;
+    assert!(
+        !left
+            .iter()
+            .any(|f| f["notify"] == Event::LogoutSuccess.notify()),
+        "{left:?}"
+    );
+    assert_eq!(host.health().await["registration"]["state"], "registered");
+    assert_eq!(kam.contacts("1001").len(), 1, "{}", kam.ul_dump());
+    // The demo page's form: user@server.
+    let r = page
+        .request(Command::Logout, json!({"sipNum": "1001@127.0.0.1"}))
+        .await;
+    assert_eq!(r["result"], 0, "{r}");
+    page.event(Event::LogoutSuccess, SECS).await;
+    assert!(
+        wait_until(SECS, || kam.contacts("1001").is_empty()),
+        "{}",
+        kam.ul_dump()
+    );
 }

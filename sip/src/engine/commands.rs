@@ -28,7 +28,10 @@ impl Engine {
                 Ok(login) => self.cmd_login(login, reply),
                 Err(e) => invalid(reply, e),
             },
-            Command::Logout => self.cmd_logout(reply),
+            Command::Logout => match params::logout_number(p) {
+                Ok(number) => self.cmd_logout(number, reply),
+                Err(e) => invalid(reply, e),
+            },
             Command::StartCall | Command::StartAnonymousCall => {
                 let anonymous = command == Command::StartAnonymousCall;
                 match (params::callee(p), params::is_video(p)) {
@@ -219,7 +222,33 @@ impl Engine {
         reply(Response::ok());
     }
 
-    fn cmd_logout(&mut self, reply: Reply) {
+    /// `number` (`sipNum`, `user` or `user@domain`) must name the account
+    /// registered here; without one, that account.
+    fn cmd_logout(&mut self, number: Option<(String, Option<String>)>, reply: Reply) {
+        if let (Some((user, domain)), Some(account)) = (&number, &self.account) {
+            let login = &account.login;
+            let ours = login
+                .domain
+                .as_deref()
+                .or(self.settings.servers.first().map(|s| s.host.as_str()))
+                .unwrap_or_default();
+            let same_domain = domain
+                .as_deref()
+                .is_none_or(|d| d.eq_ignore_ascii_case(ours));
+            if *user != login.user || !same_domain {
+                let asked = match domain {
+                    Some(d) => format!("{user}@{d}"),
+                    None => user.clone(),
+                };
+                return reply(Response::error(
+                    result::NOT_FOUND,
+                    format!(
+                        "{asked} is not registered here ({}@{ours} is): nothing was deregistered",
+                        login.user
+                    ),
+                ));
+            }
+        }
         let now = Instant::now();
         let started = self.account.as_mut().is_some_and(|a| a.reg.logout(now));
         if started {
