@@ -251,6 +251,7 @@ const PATH_KEYS: &[(&str, &str)] = &[
     ("api", "page_paths"),
     ("api", "tls_cert"),
     ("api", "tls_key"),
+    ("capture", "dir"),
 ];
 
 /// Relative paths in a config file are relative to the file's folder.
