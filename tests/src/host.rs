@@ -418,7 +418,15 @@ impl Page {
         self.response_for(seq).await
     }
 
+    /// The response to `seq`, also when it came while waiting for another.
     pub async fn response_for(&mut self, seq: u64) -> Value {
+        if let Some(i) = self
+            .pending
+            .iter()
+            .position(|f| f.get("seq") == Some(&json!(seq)))
+        {
+            return self.pending.remove(i).unwrap();
+        }
         loop {
             match self.receive(Duration::from_secs(10)).await {
                 Some(Received::Frame(f)) if f.get("seq") == Some(&json!(seq)) => return f,

@@ -6,6 +6,7 @@
 //!   (the hello example, broken fixtures) into their own target folder.
 //! - [`netns`]: run a test inside a private network namespace.
 //! - [`pulse`]: a PulseAudio server of a test's own (null sinks as devices).
+//! - [`xvfb`]: an X server of a test's own, for the video window.
 
 pub mod audio_check;
 pub mod host;
@@ -14,3 +15,4 @@ pub mod netns;
 pub mod peers;
 pub mod plugins;
 pub mod pulse;
+pub mod xvfb;

@@ -5,14 +5,14 @@
 //! our window shows its moving picture where the page put it, until the
 //! call ends.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command as Process, Stdio};
+use std::process::Command as Process;
 use std::time::{Duration, Instant};
 
 use seatphone_tests::host::{Command, Event, Options, Page, Seatphone};
-use seatphone_tests::peers::baresip::{AnswerMode, Baresip};
+use seatphone_tests::peers::baresip::{video_config, AnswerMode, Baresip};
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
+use seatphone_tests::xvfb::{region, Xvfb};
 use seatphone_video_core::camera::pattern::read_stamp_luma;
 use serde_json::{json, Value};
 
@@ -20,97 +20,6 @@ const T: Duration = Duration::from_secs(10);
 
 /// Video calls are real-time work for several processes: one at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// baresip with video: testsrc2 (moving, 320×240 at 15 fps) as its camera,
-/// a display module (without one it makes video sendonly) and snapshots.
-/// The codec module goes first: `vp8.so` or `avcodec.so` (H.264; an
-/// account's `video_codecs=H264` would keep only one of its two packetization
-/// modes, so the codec is chosen by the module loaded instead).
-const PEER_VIDEO: &str = "\
-module\t\t\tavformat.so\n\
-module\t\t\tfakevideo.so\n\
-module\t\t\tsnapshot.so\n\
-video_source\t\tavformat,lavfi,testsrc2=size=320x240:rate=15\n\
-video_display\t\tfakevideo,nil\n\
-video_size\t\t320x240\n\
-video_bitrate\t\t300000\n\
-video_fps\t\t15\n";
-
-struct Xvfb {
-    child: Child,
-    display: String,
-}
-
-impl Xvfb {
-    fn start() -> Xvfb {
-        let mut child = Process::new("Xvfb")
-            .args([
-                "-displayfd",
-                "1",
-                "-screen",
-                "0",
-                "800x600x24",
-                "-wr",
-                "-nolisten",
-                "tcp",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Xvfb");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let display = format!(":{}", line.trim());
-        Xvfb { child, display }
-    }
-
-    /// The screen as RGB bytes (800×600), without the mouse pointer.
-    fn grab(&self) -> Vec<u8> {
-        let out = Process::new("ffmpeg")
-            .args([
-                "-loglevel",
-                "error",
-                "-f",
-                "x11grab",
-                "-draw_mouse",
-                "0",
-                "-video_size",
-                "800x600",
-                "-i",
-            ])
-            .arg(&self.display)
-            .args(["-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
-            .output()
-            .expect("ffmpeg x11grab");
-        assert_eq!(
-            out.stdout.len(),
-            800 * 600 * 3,
-            "grab: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
-    }
-}
-
-impl Drop for Xvfb {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The pixels of a screen rectangle.
-fn region(screen: &[u8], (x, y, w, h): (usize, usize, usize, usize)) -> Vec<[u8; 3]> {
-    (y..y + h)
-        .flat_map(|row| (x..x + w).map(move |col| (row, col)))
-        .map(|(row, col)| {
-            let i = (row * 800 + col) * 3;
-            [screen[i], screen[i + 1], screen[i + 2]]
-        })
-        .collect()
-}
 
 /// A PNG as 8-bit grey, through ffmpeg.
 fn grey(png: &Path, (w, h): (u32, u32)) -> Option<Vec<u8>> {
@@ -178,17 +87,13 @@ async fn video_call(codec: &str, srtp: bool, caller: Caller) {
     let _serial = SERIAL.lock().await;
     let x = Xvfb::start();
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
-    let module = if codec == "VP8" {
-        "vp8.so"
-    } else {
-        "avcodec.so"
-    };
     let peer = Baresip::start_with(
         "1002",
         &kam,
         AnswerMode::Auto,
         &format!(
-            "module\t\t\t{module}\n{PEER_VIDEO}{}",
+            "{}{}",
+            video_config(codec),
             if srtp { "module\t\t\tsrtp.so\n" } else { "" }
         ),
         if srtp { ";mediaenc=srtp" } else { "" },
@@ -360,14 +265,7 @@ async fn h264_video_call_from_baresip_accepted_with_video() {
 
 /// baresip 1002 sending VP8 video.
 fn vp8_peer(kam: &Kamailio) -> Baresip {
-    Baresip::start_with(
-        "1002",
-        kam,
-        AnswerMode::Auto,
-        &format!("module\t\t\tvp8.so\n{PEER_VIDEO}"),
-        "",
-    )
-    .expect("baresip")
+    Baresip::start_with("1002", kam, AnswerMode::Auto, &video_config("VP8"), "").expect("baresip")
 }
 
 /// The next `event` of the call socket; its `callInfo.isVideoCall`.

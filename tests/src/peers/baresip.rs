@@ -19,6 +19,31 @@ pub enum AnswerMode {
     Auto,
 }
 
+/// baresip's config for video calls with `codec` ("VP8" or "H264"):
+/// testsrc2 (moving, 320×240 at 15 fps) as its camera, a display module
+/// (without one it makes video sendonly) and snapshots. The codec module
+/// goes first: `vp8.so` or `avcodec.so` (H.264; an account's
+/// `video_codecs=H264` would keep only one of its two packetization modes,
+/// so the codec is chosen by the module loaded instead).
+pub fn video_config(codec: &str) -> String {
+    let module = if codec == "VP8" {
+        "vp8.so"
+    } else {
+        "avcodec.so"
+    };
+    format!(
+        "module\t\t\t{module}\n\
+         module\t\t\tavformat.so\n\
+         module\t\t\tfakevideo.so\n\
+         module\t\t\tsnapshot.so\n\
+         video_source\t\tavformat,lavfi,testsrc2=size=320x240:rate=15\n\
+         video_display\t\tfakevideo,nil\n\
+         video_size\t\t320x240\n\
+         video_bitrate\t\t300000\n\
+         video_fps\t\t15\n"
+    )
+}
+
 pub struct Baresip {
     pub user: String,
     pub port: u16,

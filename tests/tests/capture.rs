@@ -1,0 +1,471 @@
+//! Snapshots and recordings of the peer's video (the capture plugin): the
+//! `seatphone` host calls baresip through Kamailio with video; baresip
+//! sends ffmpeg's testsrc2 (six colour bars under moving shapes). The
+//! snapshots must show those bars; the recordings must play (per ffprobe)
+//! with the peer's codec, for as long as they were recorded.
+
+use std::path::{Path, PathBuf};
+use std::process::Command as Process;
+use std::time::Duration;
+
+use seatphone_tests::host::{signal, Command, Event, Options, Page, Seatphone};
+use seatphone_tests::peers::baresip::{video_config, AnswerMode, Baresip};
+use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
+use seatphone_tests::xvfb::Xvfb;
+use serde_json::{json, Value};
+
+const T: Duration = Duration::from_secs(10);
+
+/// Video calls are real-time work for several processes: one at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A video call up between the host (its capture folder `dir`) and baresip.
+struct VideoCall {
+    page: Page,
+    call_id: Value,
+    host: Seatphone,
+    peer: Baresip,
+    _kam: Kamailio,
+    _x: Xvfb,
+}
+
+impl VideoCall {
+    /// Also answers what the page got when it asked, before calling, for a
+    /// snapshot and a recording.
+    async fn start(codec: &str, dir: &Path) -> (VideoCall, Vec<Value>) {
+        let x = Xvfb::start();
+        let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
+        let peer = Baresip::start_with("1002", &kam, AnswerMode::Auto, &video_config(codec), "")
+            .expect("baresip");
+        let host = Seatphone::start(Options {
+            extra_toml: format!(
+                "[video]\ncamera = \"test\"\nwidth = 320\nheight = 240\nfps = 15\nbitrate = 300\n\
+                 codecs = [\"{codec}\"]\ndisplay = \"{}\"\n[capture]\ndir = \"{}\"\n",
+                x.display,
+                dir.display()
+            ),
+            ..Options::default()
+        })
+        .await;
+        let mut page = host.registered_page(kam.port, "1001").await;
+        // Before any call: nothing to capture, said so.
+        let before = vec![
+            page.request(Command::ScreenShot, json!({"format": "path"}))
+                .await,
+            page.request(Command::CatchVideo, json!({"operation": 0}))
+                .await,
+        ];
+        let start = json!({"calleeNumber": "1002", "isVideo": true});
+        let r = page.request(Command::StartCall, start).await;
+        assert_eq!(r["result"], 0, "startCall: {r}");
+        let call_id = r["param"]["callId"].clone();
+        page.event(Event::CallConnected, T).await;
+        let call = VideoCall {
+            page,
+            call_id,
+            host,
+            peer,
+            _kam: kam,
+            _x: x,
+        };
+        (call, before)
+    }
+
+    /// Snapshots until the first picture has come (or 10 s).
+    async fn first_snapshot(&mut self, format: &str) -> Value {
+        for _ in 0..40 {
+            let r = self
+                .page
+                .request(Command::ScreenShot, json!({"format": format}))
+                .await;
+            let waiting = r["errMsg"]
+                .as_str()
+                .is_some_and(|e| e.contains("no picture") || e.contains("no video call"));
+            if !waiting {
+                return r;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        panic!(
+            "no picture came for a snapshot\nbaresip:\n{}\nseatphone:\n{}",
+            self.peer.log(),
+            self.host.all_logs()
+        );
+    }
+
+    /// A base64 snapshot, decoded into `dir`, shows testsrc2's bars.
+    async fn base64_snapshot_shows_bars(&mut self, dir: &Path) {
+        let r = self
+            .page
+            .request(Command::ScreenShot, json!({"format": "base64"}))
+            .await;
+        let png = dir.join("snapshot.png");
+        base64_to_file(top_level(&r, "base64"), &png);
+        assert_shows_bars(&png);
+    }
+
+    async fn catch(&mut self, param: Value) -> Value {
+        self.page.request(Command::CatchVideo, param).await
+    }
+
+    async fn end(&mut self) {
+        let r = self
+            .page
+            .request(Command::EndCall, json!({"callId": self.call_id}))
+            .await;
+        assert_eq!(r["result"], 0, "{r}");
+        self.page.event(Event::CallEnded, T).await;
+    }
+}
+
+/// A failure the page can act on: result 1 and an errMsg saying `what`.
+fn assert_failed(r: &Value, what: &str) {
+    assert_eq!(r["result"], 1, "{r}");
+    let msg = r["errMsg"].as_str().unwrap_or_default();
+    assert!(msg.contains(what), "errMsg should say {what:?}: {r}");
+}
+
+/// The reference's success: no `result`, the value at the top level.
+fn top_level<'a>(r: &'a Value, key: &str) -> &'a str {
+    assert!(r.get("result").is_none(), "success has no result: {r}");
+    assert!(r["rsp"].is_u64() && r["description"].is_string(), "{r}");
+    r[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no top-level {key}: {r}"))
+}
+
+fn base64_to_file(text: &str, path: &Path) {
+    use std::io::Write;
+    let mut child = Process::new("base64")
+        .arg("-d")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::fs::File::create(path).unwrap())
+        .spawn()
+        .expect("base64");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "the base64 decodes");
+}
+
+/// An image's size and its pixels as RGB, through ffprobe and ffmpeg.
+fn rgb(image: &Path) -> (usize, usize, Vec<u8>) {
+    let v = ffprobe(image, &["-show_entries", "stream=width,height"]);
+    let (w, h) = (
+        v["streams"][0]["width"].as_u64().unwrap() as usize,
+        v["streams"][0]["height"].as_u64().unwrap() as usize,
+    );
+    let out = Process::new("ffmpeg")
+        .args(["-loglevel", "error", "-i"])
+        .arg(image)
+        .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+        .output()
+        .expect("ffmpeg");
+    assert_eq!(out.stdout.len(), w * h * 3, "{image:?} decodes");
+    (w, h, out.stdout)
+}
+
+/// testsrc2's six vertical bars, left to right, as (R, G, B) high or low.
+const BARS: [(&str, [bool; 3]); 6] = [
+    ("red", [true, false, false]),
+    ("green", [false, true, false]),
+    ("yellow", [true, true, false]),
+    ("blue", [false, false, true]),
+    ("magenta", [true, false, true]),
+    ("cyan", [false, true, true]),
+];
+
+/// The picture shows testsrc2's bars: down the middle of each bar, the
+/// median colour (the moving shapes cover less than half) is the bar's,
+/// with room for the codec and limited-range YUV.
+fn assert_shows_bars(image: &Path) {
+    let (w, h, px) = rgb(image);
+    assert_eq!((w, h), (320, 240), "the frame's own resolution");
+    for (i, (name, want)) in BARS.iter().enumerate() {
+        let x = w * (2 * i + 1) / 12;
+        let mut column: Vec<[u8; 3]> = (0..h)
+            .map(|y| {
+                let p = (y * w + x) * 3;
+                [px[p], px[p + 1], px[p + 2]]
+            })
+            .collect();
+        let median: Vec<u8> = (0..3)
+            .map(|c| {
+                column.sort_by_key(|p| p[c]);
+                column[h / 2][c]
+            })
+            .collect();
+        let got = [0, 1, 2].map(|c| median[c] >= 128);
+        let clear = median.iter().all(|v| *v >= 170 || *v <= 85);
+        assert!(
+            got == *want && clear,
+            "bar {i} ({name}) at x={x} has median {median:?} in {image:?}"
+        );
+    }
+}
+
+fn ffprobe(file: &Path, args: &[&str]) -> Value {
+    let out = Process::new("ffprobe")
+        .args(["-v", "error", "-of", "json"])
+        .args(args)
+        .arg(file)
+        .output()
+        .expect("ffprobe");
+    assert!(
+        out.status.success(),
+        "ffprobe {file:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("ffprobe's JSON")
+}
+
+/// What ffprobe finds in a recording: the video's codec, its frames and
+/// the time they span, and how many streams.
+struct Probe {
+    codec: String,
+    frames: usize,
+    seconds: f64,
+    streams: usize,
+}
+
+fn probe(file: &Path) -> Probe {
+    let v = ffprobe(
+        file,
+        &[
+            "-show_entries",
+            "stream=codec_type,codec_name:packet=pts_time,stream_index",
+        ],
+    );
+    let streams = v["streams"].as_array().cloned().unwrap_or_default();
+    let video = streams
+        .iter()
+        .position(|s| s["codec_type"] == "video")
+        .unwrap_or_else(|| panic!("{file:?} has a video stream: {v}"));
+    let times: Vec<f64> = v["packets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["stream_index"] == video)
+        .filter_map(|p| p["pts_time"].as_str()?.parse().ok())
+        .collect();
+    let span = |f: fn(f64, f64) -> f64, init| times.iter().copied().fold(init, f);
+    Probe {
+        codec: streams[video]["codec_name"]
+            .as_str()
+            .unwrap_or_default()
+            .into(),
+        frames: times.len(),
+        seconds: span(f64::max, f64::MIN) - span(f64::min, f64::MAX),
+        streams: streams.len(),
+    }
+}
+
+fn ffprobe_codec(codec: &str) -> &'static str {
+    if codec == "VP8" {
+        "vp8"
+    } else {
+        "h264"
+    }
+}
+
+fn extension(codec: &str) -> &'static str {
+    if codec == "VP8" {
+        "webm"
+    } else {
+        "mp4"
+    }
+}
+
+fn files_in(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
+        .collect()
+}
+
+/// Everything the page can capture of one video call, in the reference's
+/// shapes.
+async fn capture_a_video_call(codec: &str) {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("evidence");
+    let (mut call, before) = VideoCall::start(codec, &folder).await;
+    for r in &before {
+        assert_failed(r, "no video call");
+    }
+
+    // Snapshot to a file: a PNG in the capture folder showing the bars.
+    let r = call.first_snapshot("path").await;
+    let path = PathBuf::from(top_level(&r, "path"));
+    assert_eq!(path.parent(), Some(folder.as_path()), "{r}");
+    assert_eq!(path.extension().unwrap(), "png");
+    assert_shows_bars(&path);
+
+    // … and as base64: the same picture.
+    call.base64_snapshot_shows_bars(dir.path()).await;
+
+    // Record 3 s to a file; a second start is refused while it runs.
+    let r = call.catch(json!({"operation": 0, "format": "path"})).await;
+    assert!(r.get("result").is_none(), "start: {r}");
+    let twice = call.catch(json!({"operation": true})).await;
+    assert_failed(&twice, "already being recorded");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let r = call.catch(json!({"operation": 1, "format": "path"})).await;
+    let recording = PathBuf::from(top_level(&r, "path"));
+    assert_eq!(recording.parent(), Some(folder.as_path()), "{r}");
+    assert_eq!(recording.extension().unwrap(), extension(codec));
+    let p = probe(&recording);
+    assert_eq!(p.codec, ffprobe_codec(codec), "{recording:?}");
+    assert!(
+        (2.5..=3.6).contains(&p.seconds) && p.frames >= 30,
+        "3 s recorded: {} frames over {:.2} s",
+        p.frames,
+        p.seconds
+    );
+    let stopped = call.catch(json!({"operation": 1})).await;
+    assert_failed(&stopped, "no recording is running");
+
+    // A timed base64 clip, received in the start's own answer.
+    let r = call.catch(json!({"operation": 2, "time": 2})).await;
+    let clip = dir.path().join(format!("clip.{}", extension(codec)));
+    base64_to_file(top_level(&r, "base64"), &clip);
+    let p = probe(&clip);
+    assert_eq!(p.codec, ffprobe_codec(codec));
+    assert!(
+        (1.5..=2.6).contains(&p.seconds) && p.frames >= 20,
+        "a 2 s clip: {} frames over {:.2} s",
+        p.frames,
+        p.seconds
+    );
+
+    // A clip of 8 s stopped after about 2: the stop's answer carries it
+    // (and so does the start's).
+    call.page
+        .send_text(
+            &json!({"cmd": Command::CatchVideo.cmd(), "description": "OECatchVideo",
+                "param": {"operation": 0, "format": "base64", "time": 8}, "seq": 9001})
+            .to_string(),
+        )
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let stop = call
+        .catch(json!({"operation": 1, "format": "base64", "time": 0}))
+        .await;
+    let start = call.page.response_for(9001).await;
+    let cut = dir.path().join(format!("cut.{}", extension(codec)));
+    base64_to_file(top_level(&stop, "base64"), &cut);
+    assert_eq!(top_level(&start, "base64"), top_level(&stop, "base64"));
+    let p = probe(&cut);
+    assert!(
+        p.seconds < 4.0 && p.frames >= 10,
+        "stopped after about 2 s of 8: {} frames over {:.2} s",
+        p.frames,
+        p.seconds
+    );
+
+    // Out of range: said so, nothing started.
+    let r = call
+        .catch(json!({"operation": 0, "format": "base64", "time": 11}))
+        .await;
+    assert_eq!(r["result"], 2, "{r}");
+    assert!(r["errMsg"].as_str().unwrap().contains("1 to 10"), "{r}");
+
+    // A recording the call's end finalises: the next stop answers its path.
+    let r = call.catch(json!({"operation": 0})).await;
+    assert!(r.get("result").is_none(), "start: {r}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    call.end().await;
+    let r = call.catch(json!({"operation": 1})).await;
+    let last = PathBuf::from(top_level(&r, "path"));
+    assert_ne!(last, recording);
+    let p = probe(&last);
+    assert!(p.frames >= 15, "{} frames until the call ended", p.frames);
+    assert!(
+        p.streams >= 1,
+        "the audio plugin publishes no sound yet: {} streams",
+        p.streams
+    );
+
+    // No call any more: said so.
+    let r = call
+        .page
+        .request(Command::ScreenShot, json!({"format": "base64"}))
+        .await;
+    assert_failed(&r, "no video call");
+    let mut made = files_in(&folder, "png");
+    made.extend(files_in(&folder, extension(codec)));
+    assert_eq!(made.len(), 3, "one snapshot, two recordings: {made:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn snapshots_and_recordings_of_a_vp8_video_call() {
+    capture_a_video_call("VP8").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn snapshots_and_recordings_of_an_h264_video_call() {
+    capture_a_video_call("H264").await;
+}
+
+/// The engine is killed 4 s into a recording: the file plays (fragments
+/// reach the disk as they close) and holds at least 3 s; the daemon
+/// brings the engine back.
+async fn recording_survives_a_killed_engine(codec: &str) {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut call, _) = VideoCall::start(codec, dir.path()).await;
+    call.first_snapshot("base64").await;
+    let mut daemon = call.host.daemon_page().await;
+    let r = call.catch(json!({"operation": 0})).await;
+    assert!(r.get("result").is_none(), "start: {r}");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    signal(call.host.engine_pid().unwrap(), "KILL");
+    daemon
+        .event(Event::ServiceRecover, Duration::from_secs(20))
+        .await;
+
+    let files = files_in(dir.path(), extension(codec));
+    assert_eq!(files.len(), 1, "{files:?}");
+    let p = probe(&files[0]);
+    assert_eq!(p.codec, ffprobe_codec(codec));
+    assert!(
+        p.seconds >= 3.0 && p.frames >= 40,
+        "killed 4 s in: {} frames over {:.2} s",
+        p.frames,
+        p.seconds
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn vp8_recording_survives_a_killed_engine() {
+    recording_survives_a_killed_engine("VP8").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn h264_recording_survives_a_killed_engine() {
+    recording_survives_a_killed_engine("H264").await;
+}
+
+/// A capture folder that cannot be made (its parent is a file): the page
+/// is told where and why; base64 still works, and so does the call.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_capture_folder_that_cannot_be_made_is_named_and_base64_still_works() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a folder").unwrap();
+    let folder = file.join("evidence");
+    let (mut call, _) = VideoCall::start("VP8", &folder).await;
+    let r = call.first_snapshot("path").await;
+    assert_failed(&r, &folder.display().to_string());
+    let r = call.catch(json!({"operation": 0})).await;
+    assert_failed(&r, &folder.display().to_string());
+    call.base64_snapshot_shows_bars(dir.path()).await;
+    call.end().await;
+}
