@@ -6,7 +6,7 @@
 //! whichever thread finishes the work; nothing here blocks a caller on a
 //! disk.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -74,6 +74,22 @@ struct State {
     /// A recording that ended without a stop of the page (a limit, the
     /// call's end, a timed clip's time): the next stop gets it.
     left: Option<Answer>,
+    /// Calls that ended lately: a picture still on its way from the
+    /// video plugin must not bring one back as the current video call.
+    ended: VecDeque<u32>,
+}
+
+/// How many ended calls are remembered (ids are not reused sooner).
+const ENDED_KEPT: usize = 32;
+
+impl State {
+    /// A call's media, unless the call has ended.
+    fn live(&mut self, call_id: u32) -> Option<&mut CallMedia> {
+        if self.ended.contains(&call_id) {
+            return None;
+        }
+        Some(self.calls.entry(call_id).or_default())
+    }
 }
 
 pub struct Capture {
@@ -107,7 +123,9 @@ impl Capture {
     pub fn picture(&self, call_id: u32, width: u32, height: u32, data: &[u8]) {
         let now = self.now();
         let mut state = lock(&self.state);
-        let call = state.calls.entry(call_id).or_default();
+        let Some(call) = state.live(call_id) else {
+            return;
+        };
         call.last_video = Some(now);
         match call.picture.as_mut() {
             // The same size: reuse the buffer.
@@ -122,11 +140,14 @@ impl Capture {
     pub fn encoded(&self, call_id: u32, codec: VideoCodec, keyframe: bool, data: &[u8]) {
         let now = self.now();
         let mut state = lock(&self.state);
-        let state = &mut *state;
-        let call = state.calls.entry(call_id).or_default();
+        let Some(call) = state.live(call_id) else {
+            return;
+        };
         call.last_video = Some(now);
         call.codec = Some(codec);
-        if let Some(active) = call.recording.and_then(|id| state.recordings.get(&id)) {
+        let recording = call.recording;
+        let state = &*state;
+        if let Some(active) = recording.and_then(|id| state.recordings.get(&id)) {
             active.recorder.video(VideoFrame {
                 keyframe,
                 pts_us: now,
@@ -139,10 +160,13 @@ impl Capture {
     pub fn sound(&self, call_id: u32, direction: usize, rate: u32, channels: u16, pcm: &[i16]) {
         let now = self.now();
         let mut state = lock(&self.state);
-        let state = &mut *state;
-        let call = state.calls.entry(call_id).or_default();
+        let Some(call) = state.live(call_id) else {
+            return;
+        };
         call.last_sound = Some(now);
-        if let Some(active) = call.recording.and_then(|id| state.recordings.get(&id)) {
+        let recording = call.recording;
+        let state = &*state;
+        if let Some(active) = recording.and_then(|id| state.recordings.get(&id)) {
             active.recorder.sound(Pcm {
                 direction,
                 pts_us: now,
@@ -156,6 +180,10 @@ impl Capture {
     /// The call ended: its recording is finished (and kept).
     pub fn call_ended(&self, call_id: u32) {
         let mut state = lock(&self.state);
+        if state.ended.len() == ENDED_KEPT {
+            state.ended.pop_front();
+        }
+        state.ended.push_back(call_id);
         if let Some(id) = state.calls.remove(&call_id).and_then(|c| c.recording) {
             if let Some(active) = state.recordings.get(&id) {
                 active.recorder.stop(Stop::Asked);

@@ -232,6 +232,13 @@ fn the_calls_end_finishes_its_recording() {
         seconds: None,
     };
     assert!(matches!(wait(&s.catch(start)), Answer::Failed(e) if e.contains("no video call")));
+    // A picture of the ended call still on its way changes nothing.
+    s.capture.picture(9, 64, 48, &picture());
+    s.capture
+        .encoded(9, VideoCodec::H264, true, &frames[0].data);
+    let (a, rx) = answerer();
+    s.capture.snapshot(Format::Base64, a);
+    assert!(matches!(wait(&rx), Answer::Failed(e) if e.contains("no video call")));
 }
 
 #[test]
