@@ -141,14 +141,18 @@ async function startKamailioRetrying(opts, tries = 3) {
  * calls itself when `answermode` is 'auto'. Driven through ctrl_tcp
  * (netstring JSON); `events` collects what it reports.
  */
-async function startBaresip(user, kam, { answermode = 'auto' } = {}) {
+/**
+ * `extraConfig`: lines appended to baresip's config (modules, a video
+ * source), as the Rust harness's `Baresip::start_with` does.
+ */
+async function startBaresip(user, kam, { answermode = 'auto', extraConfig = '' } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'seatphone-browser-baresip-'));
   const port = await freePorts(2);
   const ctrlPort = await freePorts(1);
   const rtp = await freePorts(40);
   fs.writeFileSync(path.join(dir, 'config'), fill(path.join('baresip', 'config'), {
     '@PORT@': port, '@CTRL@': ctrlPort, '@RTP_LO@': rtp, '@RTP_HI@': rtp + 39,
-  }));
+  }) + extraConfig);
   fs.writeFileSync(path.join(dir, 'accounts'), fill(path.join('baresip', 'accounts'), {
     '@USER@': user, '@PASS@': `pass${user}`, '@REGPORT@': kam.port, '@ANSWERMODE@': answermode,
   }));
