@@ -139,6 +139,8 @@ test.describe('capture from the demo page in a video call (Kamailio + baresip)',
     fs.writeFileSync(clipFile, Buffer.from(clip, 'base64'));
     assert.ok(fs.readFileSync(clipFile).subarray(0, 4).equals(WEBM), 'a WebM file');
     assert.equal(codecOf(clipFile), 'vp8');
+    const preview = await page.evaluate(() => document.getElementById('catchPreview').src.slice(0, 16));
+    assert.equal(preview, 'data:video/webm;', 'the demo page previews the clip as WebM');
 
     assert.equal((await click('#btn-endCall', 'endCall')).result, 0);
     assert.deepEqual(page.errors, []);

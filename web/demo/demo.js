@@ -298,7 +298,11 @@
   };
 
   function showClip(d) {
-    if (d.base64) { $('catchPreview').src = 'data:video/mp4;base64,' + d.base64; show('catchPreview', true); }
+    if (!d.base64) { return; }
+    // VP8 calls record WebM (EBML's magic 1A 45 DF A3 is "GkXf" in base64), H.264 calls MP4.
+    var type = d.base64.indexOf('GkXf') === 0 ? 'video/webm' : 'video/mp4';
+    $('catchPreview').src = 'data:' + type + ';base64,' + d.base64;
+    show('catchPreview', true);
   }
 
   function startCall(video) {
