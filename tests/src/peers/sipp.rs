@@ -59,7 +59,9 @@ impl Sipp {
             let entry = entry?;
             std::fs::copy(entry.path(), dir.path().join(entry.file_name()))?;
         }
-        let media = free_port(2);
+        // SIPp's RTP echo binds -mp and -mp + 2 (its video echo), with
+        // RTCP beside each: four ports, or the next peer's port is taken.
+        let media = free_port(4);
         let out = std::fs::File::create(dir.path().join("sipp.out"))?;
         let mut cmd = Command::new("sipp");
         cmd.current_dir(dir.path())
