@@ -6,6 +6,8 @@
 //! |---|---|---|
 //! | `remote-video/<callId>` | video | the peer's pictures, decoded: `FRAME_I420` (BT.601, limited range) |
 //! | `remote-video-encoded/<callId>` | video | the peer's pictures as received: `FRAME_H264` or `FRAME_VP8`, with `FRAME_KEYFRAME` or'ed in for keyframes |
+//! | `local-video/<callId>` | video | the call's camera, as the call's video sends it when nothing is shared: `FRAME_I420`; its presence tells that the call carries video |
+//! | `share/<callId>` | share | a shared screen, to send in place of the camera: `FRAME_I420` when it changed (at most 15 a second); an empty frame (0×0) ends the share and the camera comes back |
 //! | `keyframe-request/<callId>` | anyone (capture) | an empty frame: the video plugin asks the peer for a keyframe (PLI) |
 //! | `remote-audio/<callId>`, `local-audio/<callId>` | audio | the call's sound, heard and sent: `FRAME_PCM16` |
 //!
@@ -20,6 +22,8 @@
 pub const REMOTE_VIDEO: &str = "remote-video";
 pub const REMOTE_VIDEO_ENCODED: &str = "remote-video-encoded";
 pub const KEYFRAME_REQUEST: &str = "keyframe-request";
+pub const LOCAL_VIDEO: &str = "local-video";
+pub const SHARE: &str = "share";
 pub const REMOTE_AUDIO: &str = "remote-audio";
 pub const LOCAL_AUDIO: &str = "local-audio";
 

@@ -36,6 +36,7 @@ struct CallSink {
     /// The bus's topics for this call.
     decoded_topic: String,
     encoded_topic: String,
+    local_topic: String,
     /// Times on the bus: microseconds since the call's video started.
     start: Instant,
 }
@@ -85,6 +86,16 @@ impl Sink for CallSink {
         if let Some(w) = self.window() {
             w.local(picture.clone());
         }
+        self.host.publish(
+            &self.local_topic,
+            MediaFrame {
+                format: FRAME_I420,
+                width: picture.width,
+                height: picture.height,
+                pts_us: self.start.elapsed().as_micros() as u64,
+                data: RSlice::from_slice(&picture.i420),
+            },
+        );
     }
 
     fn log(&mut self, message: &str) {
@@ -242,6 +253,7 @@ impl Calls {
                 codec: n.codec,
                 decoded_topic: topics::for_call(topics::REMOTE_VIDEO, call_id),
                 encoded_topic: topics::for_call(topics::REMOTE_VIDEO_ENCODED, call_id),
+                local_topic: topics::for_call(topics::LOCAL_VIDEO, call_id),
                 start: Instant::now(),
             }),
         )?;
@@ -288,6 +300,18 @@ impl Calls {
             if let Some(w) = self.window.lock().ok().and_then(|w| w.clone()) {
                 w.call_up(false);
             }
+        }
+    }
+
+    /// A shared screen's picture for a call (`None`: the share ended);
+    /// false when the call carries no video.
+    pub fn share(&self, call_id: u32, picture: Option<Picture>) -> bool {
+        match self.lock().get(&call_id).and_then(|c| c.session.as_ref()) {
+            Some(s) => {
+                s.share(picture);
+                true
+            }
+            None => false,
         }
     }
 

@@ -25,12 +25,13 @@ use std::sync::{Arc, Mutex};
 
 use seatphone_plugin_api::{
     export_plugin, result, topics, AnswerRequest, AnswerResponse, CallEvent, Capability, Command,
-    ConfigureOutcome, FrameSubscription, Host, OfferRequest, OfferResponse, Plugin, PluginInfo,
-    Reply, Request, StartRequest, StopRequest,
+    ConfigureOutcome, FrameSubscription, Host, MediaFrame, OfferRequest, OfferResponse, Plugin,
+    PluginInfo, Reply, Request, StartRequest, StopRequest, FRAME_I420,
 };
 use seatphone_video_core::camera::{self, CameraInfo};
 use seatphone_video_core::config::VideoConfig;
 use seatphone_video_core::negotiate::{Preferences, Srtp};
+use seatphone_video_core::picture::Picture;
 use seatphone_video_core::window::controller::{VideoWindow, WindowEvents};
 use seatphone_video_core::window::layout::{Button, Fit, Layout, Rect};
 use seatphone_video_core::window::x11::X11Window;
@@ -50,6 +51,8 @@ pub struct Video {
     calls: Arc<Calls>,
     /// Another plugin (capture) asks for a peer's keyframe.
     _keyframe_requests: FrameSubscription,
+    /// The share plugin's pictures, sent in place of the camera.
+    _shares: FrameSubscription,
 }
 
 /// Reads `[video]`; opens no device, display or codec.
@@ -65,13 +68,33 @@ fn new(host: Host) -> Result<Video, String> {
             }
         },
     );
+    let shared = calls.clone();
+    let shares = host.subscribe(&topics::every_call(topics::SHARE), move |topic, frame| {
+        share_frame(&shared, topic, frame)
+    });
     Ok(Video {
         calls,
         host,
         config,
         srtp: Mutex::new(Srtp::default()),
         _keyframe_requests: keyframe_requests,
+        _shares: shares,
     })
+}
+
+/// A picture on `share/<callId>` goes out in place of that call's camera;
+/// an empty frame (0×0) ends the share. Anything else is ignored.
+fn share_frame(calls: &Calls, topic: &str, frame: MediaFrame<'_>) {
+    let Some(call_id) = topics::call_id(topic) else {
+        return;
+    };
+    if frame.width == 0 || frame.height == 0 {
+        calls.share(call_id, None);
+    } else if frame.format == FRAME_I420 {
+        if let Ok(p) = Picture::from_i420(frame.width, frame.height, frame.data.to_vec()) {
+            calls.share(call_id, Some(p));
+        }
+    }
 }
 
 export_plugin!(new);

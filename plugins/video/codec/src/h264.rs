@@ -9,9 +9,10 @@ use openh264::encoder::{
 };
 use openh264::formats::{YUVSlices, YUVSource};
 use openh264::OpenH264API;
+use openh264::Timestamp;
 use openh264_sys2::{SBitrateInfo, ENCODER_OPTION_BITRATE, ENCODER_OPTION_FRAME_RATE};
 
-use crate::{pack_i420, Encoded, EncoderConfig, H264Source, Picture};
+use crate::{pack_i420, Content, Encoded, EncoderConfig, H264Source, Picture};
 
 fn api(source: &H264Source) -> Result<OpenH264API, String> {
     match source {
@@ -25,14 +26,31 @@ fn api(source: &H264Source) -> Result<OpenH264API, String> {
 
 pub struct Encoder {
     inner: OhEncoder,
+    /// Screen content: each picture's time stamp (from this clock) tells
+    /// OpenH264's rate control how long it stood; a camera's need not.
+    clock: Option<std::time::Instant>,
     out: Vec<u8>,
 }
 
 impl Encoder {
-    pub fn new(cfg: EncoderConfig, source: &H264Source) -> Result<Encoder, String> {
+    pub fn new(
+        cfg: EncoderConfig,
+        source: &H264Source,
+        content: Content,
+    ) -> Result<Encoder, String> {
+        // Screen content: OpenH264's screen tools (sharp text, cheap still
+        // areas); its rate control reads each picture's time stamp.
+        let usage = match content {
+            Content::Camera => UsageType::CameraVideoRealTime,
+            Content::Screen => UsageType::ScreenContentRealTime,
+        };
+        let screen = content == Content::Screen;
         let config = OhConfig::new()
             .profile(Profile::Baseline)
-            .usage_type(UsageType::CameraVideoRealTime)
+            .usage_type(usage)
+            // Not supported for screen content (OpenH264 says so, loudly).
+            .adaptive_quantization(!screen)
+            .background_detection(!screen)
             .rate_control_mode(RateControlMode::Bitrate)
             .bitrate(BitRate::from_bps(cfg.bitrate))
             .max_frame_rate(FrameRate::from_hz(cfg.fps as f32))
@@ -44,6 +62,7 @@ impl Encoder {
             .map_err(|e| format!("OpenH264 encoder: {e}"))?;
         Ok(Encoder {
             inner,
+            clock: screen.then(std::time::Instant::now),
             out: Vec::new(),
         })
     }
@@ -62,9 +81,12 @@ impl Encoder {
         if force_keyframe {
             self.inner.force_intra_frame();
         }
+        let at = self.clock.map_or(Timestamp::ZERO, |c| {
+            Timestamp::from_millis(c.elapsed().as_millis() as u64)
+        });
         let stream = self
             .inner
-            .encode(&picture)
+            .encode_at(&picture, at)
             .map_err(|e| format!("OpenH264 encode: {e}"))?;
         let keyframe = matches!(stream.frame_type(), FrameType::IDR | FrameType::I);
         if matches!(stream.frame_type(), FrameType::Skip | FrameType::Invalid) {

@@ -12,6 +12,7 @@
 //! | `seatphone_videocodec_abi_version() -> u32` | [`ABI_VERSION`]; the plugin refuses another |
 //! | `seatphone_videocodec_encoder_new(cfg, h264_lib, h264_lib_len, err) -> handle` | an encoder, or null with the reason in `err` |
 //! | `seatphone_videocodec_encode(enc, i420, len, w, h, force_key, out, out_len, key, err) -> i32` | one picture in; 1 and an access unit out, 0 when the encoder skipped it, -1 on error |
+//! | `seatphone_videocodec_screen_encoder_new(cfg, h264_lib, h264_lib_len, err) -> handle` | an encoder tuned for screen content (text stays sharp; pictures come when the screen changes, so its rate control follows the clock, not `fps`) |
 //! | `seatphone_videocodec_encoder_rate(enc, bitrate, fps, err) -> i32` | new target bitrate (bit/s) and frame rate, 0 or -1 |
 //! | `seatphone_videocodec_encoder_free(enc)` | frees it |
 //! | `seatphone_videocodec_decoder_new(codec, h264_lib, h264_lib_len, err) -> handle` | a decoder, or null |
@@ -60,6 +61,16 @@ pub enum H264Source {
     BuiltIn,
     /// Cisco's prebuilt library at this path.
     Cisco(std::path::PathBuf),
+}
+
+/// What an encoder is tuned for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Content {
+    /// A camera: a steady frame rate, natural pictures.
+    Camera,
+    /// A shared screen or window: sharp edges and text, pictures only when
+    /// something changed (each picture's duration is read from the clock).
+    Screen,
 }
 
 /// What an encoder starts with.
@@ -114,6 +125,14 @@ pub enum Encoder {
 
 impl Encoder {
     pub fn new(cfg: EncoderConfig, h264: &H264Source) -> Result<Encoder, String> {
+        Encoder::for_content(cfg, h264, Content::Camera)
+    }
+
+    pub fn for_content(
+        cfg: EncoderConfig,
+        h264: &H264Source,
+        content: Content,
+    ) -> Result<Encoder, String> {
         i420_len(cfg.width, cfg.height)?;
         if cfg.fps == 0 || cfg.fps > 120 || cfg.bitrate < 10_000 {
             return Err(format!(
@@ -122,8 +141,8 @@ impl Encoder {
             ));
         }
         Ok(match Codec::from_abi(cfg.codec)? {
-            Codec::Vp8 => Encoder::Vp8(Box::new(vp8::Encoder::new(cfg)?)),
-            Codec::H264 => Encoder::H264(Box::new(h264::Encoder::new(cfg, h264)?)),
+            Codec::Vp8 => Encoder::Vp8(Box::new(vp8::Encoder::new(cfg, content)?)),
+            Codec::H264 => Encoder::H264(Box::new(h264::Encoder::new(cfg, h264, content)?)),
         })
     }
 
@@ -271,12 +290,39 @@ pub unsafe extern "C" fn seatphone_videocodec_encoder_new(
     h264_lib_len: usize,
     err: *mut ErrBuf,
 ) -> *mut Encoder {
+    new_encoder(cfg, h264_lib, h264_lib_len, err, Content::Camera)
+}
+
+/// # Safety
+/// As [`seatphone_videocodec_encoder_new`].
+#[no_mangle]
+pub unsafe extern "C" fn seatphone_videocodec_screen_encoder_new(
+    cfg: *const EncoderConfig,
+    h264_lib: *const u8,
+    h264_lib_len: usize,
+    err: *mut ErrBuf,
+) -> *mut Encoder {
+    new_encoder(cfg, h264_lib, h264_lib_len, err, Content::Screen)
+}
+
+/// # Safety
+/// As [`seatphone_videocodec_encoder_new`].
+unsafe fn new_encoder(
+    cfg: *const EncoderConfig,
+    h264_lib: *const u8,
+    h264_lib_len: usize,
+    err: *mut ErrBuf,
+    content: Content,
+) -> *mut Encoder {
     let Some(cfg) = cfg.as_ref().copied() else {
         fail(err, "no encoder config");
         return std::ptr::null_mut();
     };
-    let made = h264_source(h264_lib, h264_lib_len)
-        .and_then(|src| guarded("starting the encoder", || Encoder::new(cfg, &src)));
+    let made = h264_source(h264_lib, h264_lib_len).and_then(|src| {
+        guarded("starting the encoder", || {
+            Encoder::for_content(cfg, &src, content)
+        })
+    });
     match made {
         Ok(enc) => Box::into_raw(Box::new(enc)),
         Err(reason) => {

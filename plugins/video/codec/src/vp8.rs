@@ -7,7 +7,9 @@ use std::ptr::null_mut;
 
 use vpx_sys::*;
 
-use crate::{pack_i420, Encoded, EncoderConfig, Picture};
+use std::time::Instant;
+
+use crate::{pack_i420, Content, Encoded, EncoderConfig, Picture};
 
 fn describe(ctx: *mut vpx_codec_ctx_t, e: vpx_codec_err_t) -> String {
     // SAFETY: libvpx returns static strings (or null) for both.
@@ -42,14 +44,25 @@ pub struct Encoder {
     pts: i64,
     /// One picture's duration in the 90 kHz timebase.
     duration: u64,
+    content: Content,
+    /// Screen content: pictures come when the screen changed, so each
+    /// one's duration is the time since the one before (from this clock).
+    clock: Instant,
     out: Vec<u8>,
+}
+
+/// A screen picture's duration in the 90 kHz timebase: the time since the
+/// last picture, between a 30th of a second and one second (a long still
+/// spell must not hand one picture the budget of minutes).
+fn screen_duration(since_last: std::time::Duration) -> u64 {
+    (since_last.as_micros() as u64 * 9 / 100).clamp(3_000, 90_000)
 }
 
 // SAFETY: the context is owned by this value and used through `&mut self`.
 unsafe impl Send for Encoder {}
 
 impl Encoder {
-    pub fn new(cfg: EncoderConfig) -> Result<Encoder, String> {
+    pub fn new(cfg: EncoderConfig, content: Content) -> Result<Encoder, String> {
         // SAFETY: libvpx fills the config and context it is given; the
         // context is destroyed in Drop only after a successful init.
         unsafe {
@@ -96,6 +109,8 @@ impl Encoder {
                 cfg: c,
                 pts: 0,
                 duration: frame_duration(cfg.fps),
+                content,
+                clock: Instant::now(),
                 out: Vec::new(),
             };
             // Speed over quality, as for any real-time VP8 sender.
@@ -106,6 +121,16 @@ impl Encoder {
                 speed,
             );
             check(&mut *enc.ctx, e, "cpu-used")?;
+            if content == Content::Screen {
+                // libvpx's screen-content tools: sharper text and edges,
+                // cheap static areas.
+                let e = vpx_codec_control_(
+                    &mut *enc.ctx,
+                    vp8e_enc_control_id::VP8E_SET_SCREEN_CONTENT_MODE as i32,
+                    1 as std::os::raw::c_uint,
+                );
+                check(&mut *enc.ctx, e, "screen content mode")?;
+            }
             Ok(enc)
         }
     }
@@ -120,15 +145,26 @@ impl Encoder {
         if (width, height) != (self.cfg.g_w, self.cfg.g_h) {
             // libvpx cannot grow a stream past its first size: start anew
             // (the first picture of an encoder is a keyframe).
-            *self = Encoder::new(EncoderConfig {
-                codec: crate::Codec::Vp8 as u32,
-                width,
-                height,
-                fps: (90_000 / self.duration.max(1)) as u32,
-                bitrate: self.cfg.rc_target_bitrate * 1000,
-            })?;
+            *self = Encoder::new(
+                EncoderConfig {
+                    codec: crate::Codec::Vp8 as u32,
+                    width,
+                    height,
+                    fps: (90_000 / self.duration.max(1)) as u32,
+                    bitrate: self.cfg.rc_target_bitrate * 1000,
+                },
+                self.content,
+            )?;
         }
-        let duration = self.duration;
+        let duration = match self.content {
+            Content::Camera => self.duration,
+            Content::Screen => {
+                let now = Instant::now();
+                let d = screen_duration(now.duration_since(self.clock));
+                self.clock = now;
+                d
+            }
+        };
         // SAFETY: `img` wraps `i420` (read only by the encoder, which copies
         // it before returning); packets are read before the next call.
         unsafe {

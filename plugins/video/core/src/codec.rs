@@ -70,6 +70,7 @@ type Decode = unsafe extern "C" fn(
 /// The codec library's entry points, valid while `_lib` is loaded.
 struct Library {
     encoder_new: EncoderNew,
+    screen_encoder_new: EncoderNew,
     encode: Encode,
     encoder_rate: EncoderRate,
     encoder_free: Free,
@@ -105,6 +106,9 @@ impl Library {
             };
             Ok(Library {
                 encoder_new: std::mem::transmute::<*const c_void, EncoderNew>(get("encoder_new")?),
+                screen_encoder_new: std::mem::transmute::<*const c_void, EncoderNew>(get(
+                    "screen_encoder_new",
+                )?),
                 encode: std::mem::transmute::<*const c_void, Encode>(get("encode")?),
                 encoder_rate: std::mem::transmute::<*const c_void, EncoderRate>(get(
                     "encoder_rate",
@@ -199,12 +203,40 @@ pub struct Encoded {
 impl Encoder {
     pub fn new(
         codec: VideoCodec,
-        (width, height): (u32, u32),
+        size: (u32, u32),
         fps: u32,
         bitrate: u32,
         openh264: &OpenH264,
     ) -> Result<Encoder, String> {
+        Encoder::make(codec, size, fps, bitrate, openh264, false)
+    }
+
+    /// An encoder for screen content (a shared window or screen): sharp
+    /// text, and pictures only when the screen changed.
+    pub fn screen(
+        codec: VideoCodec,
+        size: (u32, u32),
+        fps: u32,
+        bitrate: u32,
+        openh264: &OpenH264,
+    ) -> Result<Encoder, String> {
+        Encoder::make(codec, size, fps, bitrate, openh264, true)
+    }
+
+    fn make(
+        codec: VideoCodec,
+        (width, height): (u32, u32),
+        fps: u32,
+        bitrate: u32,
+        openh264: &OpenH264,
+        screen: bool,
+    ) -> Result<Encoder, String> {
         let lib = library()?;
+        let new = if screen {
+            lib.screen_encoder_new
+        } else {
+            lib.encoder_new
+        };
         let cfg = EncoderConfig {
             codec: abi_codec(codec),
             width,
@@ -215,7 +247,7 @@ impl Encoder {
         let mut err = Err256::new();
         let (path, path_len) = h264_path(openh264);
         // SAFETY: every pointer is valid for the call.
-        let handle = unsafe { (lib.encoder_new)(&cfg, path, path_len, &mut err.buf) };
+        let handle = unsafe { new(&cfg, path, path_len, &mut err.buf) };
         let handle = NonNull::new(handle)
             .ok_or_else(|| format!("{} encoder: {}", codec.name(), err.message()))?;
         Ok(Encoder { lib, handle, err })

@@ -11,4 +11,5 @@ pub mod negotiate;
 pub mod picture;
 pub mod rate;
 pub mod session;
+pub mod shm;
 pub mod window;

@@ -65,6 +65,8 @@ pub struct Stats {
     pub frames_dropped: u64,
     /// Rate changes made after the peer's loss reports.
     pub rate_changes: u64,
+    /// Pictures of a shared screen sent in place of the camera.
+    pub share_pictures_sent: u64,
 }
 
 enum Control {
@@ -73,6 +75,8 @@ enum Control {
     Params(Box<StreamParams>),
     Keyframe,
     AskKeyframe,
+    /// A shared screen's new picture, or `None`: the share ended.
+    Share(Option<Picture>),
 }
 
 /// The running session; stopped (and its thread joined) on drop.
@@ -115,6 +119,13 @@ impl Session {
     /// New parameters after a re-negotiation.
     pub fn update(&self, params: StreamParams) {
         self.send(Control::Params(Box::new(params)));
+    }
+
+    /// A picture of a shared screen (the share plugin's), sent in place of
+    /// the camera when it changed; `None` ends the share and the camera
+    /// comes back.
+    pub fn share(&self, picture: Option<Picture>) {
+        self.send(Control::Share(picture));
     }
 
     /// Send a keyframe now.
@@ -170,7 +181,47 @@ struct Sending {
     last_keyframe: Option<Instant>,
     keyframe_wanted: bool,
     rate: RateControl,
+    codec: VideoCodec,
+    openh264: OpenH264,
+    /// A shared screen, sent instead of the camera while it lasts.
+    share: Option<Share>,
 }
+
+/// A shared screen in place of the camera: its own encoder (tuned for
+/// text), fed when the screen changed, not on the camera's clock.
+struct Share {
+    encoder: Option<Encoder>,
+    latest: Picture,
+    /// `latest` has not been sent yet.
+    fresh: bool,
+    sent_at: Option<Instant>,
+}
+
+/// A still shared screen is sent again this often (an unchanged picture
+/// costs a few bytes): receivers that wait for a new picture (a snapshot,
+/// a late joiner) get one, and a lost picture is replaced.
+const SHARE_REFRESH: Duration = Duration::from_secs(1);
+
+/// The largest picture we send, in 16×16 macroblocks: H.264 level 3.1, as
+/// our `profile-level-id` says (1280×720); VP8 up to 1920×1080.
+fn max_macroblocks(codec: VideoCodec) -> usize {
+    match codec {
+        VideoCodec::H264 => 3600,
+        VideoCodec::Vp8 => 8160,
+    }
+}
+
+/// Halves a shared picture until it fits what the call negotiated.
+fn fit(mut picture: Picture, codec: VideoCodec) -> Picture {
+    let mbs = |p: &Picture| (p.width as usize).div_ceil(16) * (p.height as usize).div_ceil(16);
+    while mbs(&picture) > max_macroblocks(codec) && picture.width >= 4 && picture.height >= 4 {
+        picture = half(&picture);
+    }
+    picture
+}
+
+/// A shared screen's frame rate ceiling (the share plugin paces below it).
+const SHARE_FPS: u32 = 15;
 
 /// The receiving half: assembler, decoder.
 struct Receiving {
@@ -245,6 +296,9 @@ fn run(
         last_keyframe: None,
         keyframe_wanted: true,
         rate: RateControl::new(setup.bitrate, setup.fps, setup.peer_max_bps),
+        codec: setup.codec,
+        openh264: setup.openh264.clone(),
+        share: None,
     };
     let first = tx.rate.rate();
     if let Some(e) = tx.encoder.as_mut() {
@@ -279,6 +333,7 @@ fn run(
                         sink.log(&format!("video stream update refused: {e}"));
                     }
                 }
+                Control::Share(picture) => share_picture(&mut tx, &mut *sink, picture),
             }
         }
         for (socket, port) in [(Some(&rtp), Port::Rtp), (rtcp.as_ref(), Port::Rtcp)] {
@@ -288,6 +343,7 @@ fn run(
             }
         }
         let now = Instant::now();
+        send_share(&mut tx, &mut stream, &mut *sink, &mut stats, now, start);
         if now >= tx.next_frame {
             send_picture(&mut tx, &mut stream, &mut *sink, &mut stats, now, start);
             tx.next_frame += tx.frame_every;
@@ -338,6 +394,10 @@ fn send_picture(
         tx.black.clone()
     };
     sink.local(&picture);
+    if tx.share.is_some() {
+        // The shared screen goes out instead (send_share).
+        return;
+    }
     // Under heavy loss the picture goes at half size (the encoder restarts
     // at a new size with a keyframe).
     let picture = if tx.rate.rate().divide == 2 {
@@ -360,6 +420,98 @@ fn send_picture(
             return;
         }
     };
+    send_unit(tx, stream, stats, unit, now, start);
+}
+
+/// A shared screen's picture arrived (or the share ended).
+fn share_picture(tx: &mut Sending, sink: &mut dyn Sink, picture: Option<Picture>) {
+    let Some(picture) = picture else {
+        if tx.share.take().is_some() {
+            sink.log("share ended: the camera again");
+            // The camera's encoder refers to pictures the peer no longer has.
+            tx.keyframe_wanted = true;
+        }
+        return;
+    };
+    let picture = fit(picture, tx.codec);
+    match tx.share.as_mut() {
+        Some(share) => {
+            share.latest = picture;
+            share.fresh = true;
+        }
+        None => {
+            let rate = tx.rate.rate();
+            let size = (picture.width, picture.height);
+            let encoder = Encoder::screen(tx.codec, size, SHARE_FPS, rate.bitrate, &tx.openh264)
+                .map_err(|e| sink.log(&format!("no screen encoder, the share is not sent: {e}")))
+                .ok();
+            sink.log(&format!(
+                "sharing a screen of {}x{} in place of the camera",
+                size.0, size.1
+            ));
+            tx.share = Some(Share {
+                encoder,
+                latest: picture,
+                fresh: true,
+                sent_at: None,
+            });
+            tx.keyframe_wanted = true;
+        }
+    }
+}
+
+/// Sends the shared screen's picture when it changed, or when a keyframe
+/// is asked for or due, or a second went by (the same picture again).
+fn send_share(
+    tx: &mut Sending,
+    stream: &mut MediaStream,
+    sink: &mut dyn Sink,
+    stats: &mut Stats,
+    now: Instant,
+    start: Instant,
+) {
+    let due = tx
+        .last_keyframe
+        .is_none_or(|t| now.duration_since(t) >= tx.keyframe_every);
+    let Some(share) = tx.share.as_mut() else {
+        return;
+    };
+    let refresh = share
+        .sent_at
+        .is_none_or(|t| now.duration_since(t) >= SHARE_REFRESH);
+    if !(share.fresh || tx.keyframe_wanted || due || refresh) {
+        return;
+    }
+    let Some(encoder) = share.encoder.as_mut() else {
+        return;
+    };
+    share.fresh = false;
+    share.sent_at = Some(now);
+    let force = std::mem::take(&mut tx.keyframe_wanted) || due;
+    let picture = if tx.rate.rate().divide == 2 {
+        half(&share.latest)
+    } else {
+        share.latest.clone()
+    };
+    match encoder.encode(&picture, force) {
+        Ok(Some(unit)) => {
+            stats.share_pictures_sent += 1;
+            send_unit(tx, stream, stats, unit, now, start);
+        }
+        Ok(None) => {}
+        Err(e) => sink.log(&format!("screen encoder: {e}")),
+    }
+}
+
+/// Packetizes an encoded picture onto the stream.
+fn send_unit(
+    tx: &mut Sending,
+    stream: &mut MediaStream,
+    stats: &mut Stats,
+    unit: crate::codec::Encoded,
+    now: Instant,
+    start: Instant,
+) {
     if unit.keyframe {
         tx.last_keyframe = Some(now);
         stats.keyframes_sent += 1;
@@ -423,6 +575,12 @@ fn drain(
                     if let Some(e) = tx.encoder.as_mut() {
                         if let Err(e) = e.set_rate(r.bitrate, r.fps) {
                             sink.log(&format!("video rate change refused: {e}"));
+                        }
+                    }
+                    let share = tx.share.as_mut().and_then(|s| s.encoder.as_mut());
+                    if let Some(e) = share {
+                        if let Err(e) = e.set_rate(r.bitrate, SHARE_FPS) {
+                            sink.log(&format!("screen rate change refused: {e}"));
                         }
                     }
                 }

@@ -5,14 +5,11 @@
 //! placed at screen coordinates at all, which is why this backend talks to
 //! XWayland there.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::ptr::NonNull;
-
 use x11rb::connection::{Connection, RequestConnection};
-use x11rb::protocol::shm::{self, ConnectionExt as _};
+use x11rb::protocol::shm::ConnectionExt as _;
 use x11rb::protocol::xproto::{
-    ConfigureWindowAux, ConnectionExt as _, CreateGCAux, CreateWindowAux, EventMask, ImageFormat,
-    StackMode, WindowClass,
+    AtomEnum, ConfigureWindowAux, ConnectionExt as _, CreateGCAux, CreateWindowAux, EventMask,
+    ImageFormat, PropMode, StackMode, WindowClass,
 };
 use x11rb::protocol::Event;
 use x11rb::rust_connection::RustConnection;
@@ -20,66 +17,7 @@ use x11rb::wrapper::ConnectionExt as _;
 
 use super::layout::Rect;
 use super::Backend;
-
-/// A shared-memory segment the server reads our pixels from.
-struct Segment {
-    seg: shm::Seg,
-    ptr: NonNull<u8>,
-    len: usize,
-}
-
-// SAFETY: the mapping is owned by the segment and used through `&mut`.
-unsafe impl Send for Segment {}
-
-impl Segment {
-    fn new(conn: &RustConnection, len: usize) -> Result<Segment, String> {
-        // SAFETY: memfd_create/ftruncate/mmap on a descriptor we own; the
-        // mapping is checked and unmapped in Drop.
-        unsafe {
-            let fd = libc::memfd_create(c"seatphone-video".as_ptr(), libc::MFD_CLOEXEC);
-            if fd < 0 {
-                return Err(format!("memfd_create: {}", std::io::Error::last_os_error()));
-            }
-            let fd = OwnedFd::from_raw_fd(fd);
-            if libc::ftruncate(fd.as_raw_fd(), len as libc::off_t) != 0 {
-                return Err(format!("ftruncate: {}", std::io::Error::last_os_error()));
-            }
-            let ptr = libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                fd.as_raw_fd(),
-                0,
-            );
-            if ptr == libc::MAP_FAILED {
-                return Err(format!("mmap: {}", std::io::Error::last_os_error()));
-            }
-            let ptr = NonNull::new(ptr.cast()).ok_or("mmap gave null")?;
-            let seg = conn.generate_id().map_err(|e| e.to_string())?;
-            let made = Segment { seg, ptr, len };
-            conn.shm_attach_fd(seg, fd, true)
-                .map_err(|e| format!("MIT-SHM attach: {e}"))?
-                .check()
-                .map_err(|e| format!("MIT-SHM attach: {e}"))?;
-            Ok(made)
-        }
-    }
-
-    fn bytes(&mut self) -> &mut [u8] {
-        // SAFETY: a live mapping of `len` bytes, only we write it.
-        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
-    }
-}
-
-impl Drop for Segment {
-    fn drop(&mut self) {
-        // SAFETY: the mapping made in `new`, unmapped once.
-        unsafe {
-            libc::munmap(self.ptr.as_ptr().cast(), self.len);
-        }
-    }
-}
+use crate::shm::Segment;
 
 struct Open {
     conn: RustConnection,
@@ -152,6 +90,26 @@ impl X11Window {
     }
 }
 
+/// Names the window as Seatphone's (`WM_CLASS` "seatphone", "Seatphone"),
+/// so that the share plugin never offers it for sharing.
+fn mark(conn: &RustConnection, win: u32) -> Result<(), x11rb::errors::ConnectionError> {
+    conn.change_property8(
+        PropMode::REPLACE,
+        win,
+        AtomEnum::WM_CLASS,
+        AtomEnum::STRING,
+        crate::shm::SEATPHONE_WM_CLASS,
+    )?;
+    conn.change_property8(
+        PropMode::REPLACE,
+        win,
+        AtomEnum::WM_NAME,
+        AtomEnum::STRING,
+        b"Seatphone video",
+    )?;
+    Ok(())
+}
+
 fn err(e: impl std::fmt::Display) -> String {
     format!("X11: {e}")
 }
@@ -199,6 +157,7 @@ impl Backend for X11Window {
                 o.conn
                     .create_gc(gc, win, &CreateGCAux::new())
                     .map_err(err)?;
+                mark(&o.conn, win).map_err(err)?;
                 o.conn.map_window(win).map_err(err)?;
                 o.window = Some((win, gc));
             }
@@ -225,7 +184,7 @@ impl Backend for X11Window {
             if let Some(old) = o.segment.take() {
                 let _ = o.conn.shm_detach(old.seg);
             }
-            match Segment::new(&o.conn, len) {
+            match Segment::new(&o.conn, len, false) {
                 Ok(s) => o.segment = Some(s),
                 // Shared memory refused (a remote display): plain
                 // PutImage from now on.
