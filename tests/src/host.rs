@@ -85,7 +85,7 @@ pub struct Options {
 }
 
 /// Every plugin the workspace builds, by name (`plugin_library`).
-pub const WORKSPACE_PLUGINS: &[&str] = &["audio", "capture", "video"];
+pub const WORKSPACE_PLUGINS: &[&str] = &["audio", "capture", "share", "video"];
 
 impl Default for Options {
     /// Every plugin of the workspace.

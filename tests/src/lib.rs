@@ -15,4 +15,5 @@ pub mod netns;
 pub mod peers;
 pub mod plugins;
 pub mod pulse;
+pub mod video;
 pub mod xvfb;

@@ -1,0 +1,457 @@
+//! Sharing the screen: windows drawn by the test on an Xvfb screen are
+//! listed by `getAppList` (without a window manager, under an EWMH one and
+//! under a plain reparenting one), and one is shared in a video call with
+//! baresip through Kamailio: baresip's snapshots show the window's
+//! colours in place of our camera, a region exactly, and our camera again
+//! when the share stops; every refusal and stop is answered and evented
+//! as PROTOCOL.md says, and the call goes on.
+
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use seatphone_tests::host::{assert_error, Command, Event, Options, Page, Seatphone};
+use seatphone_tests::peers::baresip::{AnswerMode, Baresip};
+use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
+use seatphone_tests::video::{peer_snapshot_in_until, Xvfb};
+use seatphone_video_core::camera::pattern::read_stamp_luma;
+use serde_json::{json, Value};
+use x11rb::connection::Connection;
+use x11rb::protocol::xproto::{
+    AtomEnum, ChangeWindowAttributesAux, ConnectionExt as _, CreateWindowAux, PropMode, WindowClass,
+};
+use x11rb::rust_connection::RustConnection;
+use x11rb::wrapper::ConnectionExt as _;
+
+const T: Duration = Duration::from_secs(10);
+/// The share plugin's own command and events (PROTOCOL.md, "Share plugin").
+const SET_REGION: u32 = 3250;
+const EVT_STARTED: u32 = 3201;
+const EVT_STOPPED: u32 = 3202;
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+const TITLE: &str = "Seatphone share test";
+const RED: u32 = 0xd02020;
+const BLUE: u32 = 0x2040e0;
+const GREEN: u32 = 0x20c040;
+
+/// A window of the test's own: 320×240 at (200, 150), its left half red
+/// and its right half blue (a child window), titled `title`.
+struct TestWindow {
+    conn: RustConnection,
+    win: u32,
+    right: u32,
+}
+
+impl TestWindow {
+    fn open(display: &str, title: &str) -> TestWindow {
+        let (conn, n) = x11rb::connect(Some(display)).expect("X display");
+        let root = conn.setup().roots[n].root;
+        let win = conn.generate_id().unwrap();
+        conn.create_window(
+            x11rb::COPY_DEPTH_FROM_PARENT,
+            win,
+            root,
+            200,
+            150,
+            320,
+            240,
+            0,
+            WindowClass::INPUT_OUTPUT,
+            0,
+            &CreateWindowAux::new().background_pixel(RED),
+        )
+        .unwrap();
+        let right = conn.generate_id().unwrap();
+        conn.create_window(
+            x11rb::COPY_DEPTH_FROM_PARENT,
+            right,
+            win,
+            160,
+            0,
+            160,
+            240,
+            0,
+            WindowClass::INPUT_OUTPUT,
+            0,
+            &CreateWindowAux::new().background_pixel(BLUE),
+        )
+        .unwrap();
+        conn.change_property8(
+            PropMode::REPLACE,
+            win,
+            AtomEnum::WM_NAME,
+            AtomEnum::STRING,
+            title.as_bytes(),
+        )
+        .unwrap();
+        conn.map_window(right).unwrap();
+        conn.map_window(win).unwrap();
+        conn.sync().unwrap();
+        TestWindow { conn, win, right }
+    }
+
+    /// Paints the right half `colour`.
+    fn paint_right(&self, colour: u32) {
+        let aux = ChangeWindowAttributesAux::new().background_pixel(colour);
+        self.conn
+            .change_window_attributes(self.right, &aux)
+            .unwrap();
+        self.conn.clear_area(false, self.right, 0, 0, 0, 0).unwrap();
+        self.conn.sync().unwrap();
+    }
+
+    fn close(self) {
+        self.conn.destroy_window(self.win).unwrap();
+        self.conn.sync().unwrap();
+    }
+}
+
+/// A window manager on the display, stopped on drop.
+struct Wm(Child);
+
+impl Wm {
+    fn start(program: &str, display: &str) -> Wm {
+        let child = Command::new(program)
+            .env("DISPLAY", display)
+            .env("HOME", std::env::temp_dir())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{program}: {e} (scripts/install-deps.sh installs it)"));
+        Wm(child)
+    }
+}
+
+impl Drop for Wm {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn app_list(page: &mut Page) -> serde_json::Map<String, Value> {
+    let r = page.request(Command::ShareGetAppList, json!({})).await;
+    assert_eq!(r["result"], 0, "{r}");
+    r["param"].as_object().cloned().expect("an object")
+}
+
+/// The list holds `title` under `id` (within a few seconds: a window
+/// manager takes its time to adopt a window).
+async fn listed(page: &mut Page, id: u32, title: &str) -> serde_json::Map<String, Value> {
+    let until = Instant::now() + T;
+    loop {
+        let list = app_list(page).await;
+        if list.get(&id.to_string()).and_then(Value::as_str) == Some(title)
+            || Instant::now() > until
+        {
+            return list;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn root_of(display: &str) -> u32 {
+    let (conn, n) = x11rb::connect(Some(display)).unwrap();
+    conn.setup().roots[n].root
+}
+
+fn host_options(display: &str, extra: &str) -> Options {
+    Options {
+        extra_toml: format!(
+            "[video]\ncamera = \"test\"\nwidth = 320\nheight = 240\nfps = 15\nbitrate = 300\n\
+             codecs = [\"VP8\"]\ndisplay = \"{display}\"\n{extra}"
+        ),
+        ..Options::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn app_list_with_and_without_a_window_manager() {
+    let _serial = SERIAL.lock().await;
+    let x = Xvfb::start();
+    let host = Seatphone::start(host_options(&x.display, "")).await;
+    let mut page = host.call_page().await;
+    let w = TestWindow::open(&x.display, TITLE);
+    let root = root_of(&x.display);
+
+    // No window manager: the window tree.
+    let list = listed(&mut page, w.win, TITLE).await;
+    assert_eq!(
+        list.get(&w.win.to_string()),
+        Some(&json!(TITLE)),
+        "no WM: {list:?}"
+    );
+    assert_eq!(
+        list.get(&root.to_string()),
+        Some(&json!("Desktop")),
+        "{list:?}"
+    );
+    assert_eq!(
+        list.len(),
+        2,
+        "only the desktop and the titled window: {list:?}"
+    );
+
+    // An EWMH window manager (jwm: _NET_CLIENT_LIST), then a plain
+    // reparenting one (twm: WM_STATE in frames).
+    for wm in ["jwm", "twm"] {
+        let running = Wm::start(wm, &x.display);
+        let list = listed(&mut page, w.win, TITLE).await;
+        assert_eq!(
+            list.get(&w.win.to_string()),
+            Some(&json!(TITLE)),
+            "{wm}: {list:?}"
+        );
+        assert_eq!(
+            list.get(&root.to_string()),
+            Some(&json!("Desktop")),
+            "{wm}: {list:?}"
+        );
+        drop(running);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    // Choosing: by number or numeric string; unknown ids are 5.
+    let choose = |hwnd: Value| json!({ "hwnd": hwnd });
+    let r = page
+        .request(Command::ShareSetShareApp, choose(json!(w.win.to_string())))
+        .await;
+    assert_eq!(r["result"], 0, "{r}");
+    let r = page
+        .request(Command::ShareSetShareApp, choose(json!(root)))
+        .await;
+    assert_eq!(r["result"], 0, "the desktop: {r}");
+    let r = page
+        .request(Command::ShareSetShareApp, choose(json!(12345)))
+        .await;
+    assert_error(&r, 5);
+    let r = page
+        .request(Command::ShareSetShareApp, choose(json!("window")))
+        .await;
+    assert_error(&r, 2);
+    // A region must lie on the screen.
+    let region = |x: i32, w: i32| json!({"x": x, "y": 0, "width": w, "height": 100});
+    let r = page
+        .request(3250, "share_set_region", region(700, 200))
+        .await;
+    assert_error(&r, 2);
+    let r = page
+        .request(3250, "share_set_region", region(600, 200))
+        .await;
+    assert_eq!(r["result"], 0, "{r}");
+    // No call: nothing to share into.
+    let r = page.request(Command::ShareStartWindow, json!({})).await;
+    assert_error(&r, 3);
+    let r = page.request(Command::ShareStopWindow, json!({})).await;
+    assert_error(&r, 3);
+    w.close();
+}
+
+/// baresip with video: it sends testsrc2 and shows what it gets to its
+/// snapshot module (see video_calls.rs).
+const PEER_VIDEO: &str = "\
+module\t\t\tvp8.so\n\
+module\t\t\tavformat.so\n\
+module\t\t\tfakevideo.so\n\
+module\t\t\tsnapshot.so\n\
+video_source\t\tavformat,lavfi,testsrc2=size=320x240:rate=15\n\
+video_display\t\tfakevideo,nil\n\
+video_size\t\t320x240\n\
+video_bitrate\t\t300000\n\
+video_fps\t\t15\n";
+
+fn near(p: &[u8], rgb: u32) -> bool {
+    let c = [(rgb >> 16) as u8, (rgb >> 8) as u8, rgb as u8];
+    p.iter().zip(c).all(|(a, b)| a.abs_diff(b) < 40)
+}
+
+/// The share of the snapshot (320×240 RGB) near `rgb` in columns `x0..x1`.
+fn share_of(snap: &[u8], (x0, x1): (usize, usize), rgb: u32) -> f64 {
+    let n = (0..240)
+        .flat_map(|y| (x0..x1).map(move |x| (y * 320 + x) * 3))
+        .filter(|&i| near(&snap[i..i + 3], rgb))
+        .count();
+    n as f64 / ((x1 - x0) * 240) as f64
+}
+
+fn peer_sees_our_pattern(peer: &Baresip) -> bool {
+    peer_snapshot_in_until(peer, "gray", |g| {
+        read_stamp_luma(320, 240, |x, y| g[y * 320 + x]).is_some()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn share_a_window_and_a_region_in_a_video_call_with_baresip() {
+    let _serial = SERIAL.lock().await;
+    let x = Xvfb::start();
+    let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
+    let peer =
+        Baresip::start_with("1002", &kam, AnswerMode::Auto, PEER_VIDEO, "").expect("baresip");
+    let host = Seatphone::start(host_options(&x.display, "")).await;
+    let mut page = host.registered_page(kam.port, "1001").await;
+    let w = TestWindow::open(&x.display, TITLE);
+    // Our own video window is on the screen during the call.
+    let rect = json!({"posX": 0, "posY": 400, "width": 320, "height": 180});
+    let r = page.request(Command::SetVideoRect, rect).await;
+    assert_eq!(r["result"], 0, "{r}");
+    let start = json!({"calleeNumber": "1002", "isVideo": true});
+    let r = page.request(Command::StartCall, start).await;
+    assert_eq!(r["result"], 0, "startCall: {r}");
+    let call_id = r["param"]["callId"].clone();
+    page.event(Event::CallConnected, T).await;
+    assert!(
+        peer_sees_our_pattern(&peer),
+        "baresip gets our camera first"
+    );
+
+    // Our video window (on the screen now) is never offered.
+    let list = listed(&mut page, w.win, TITLE).await;
+    assert_eq!(
+        list.len(),
+        2,
+        "the desktop and the test window only: {list:?}"
+    );
+    assert!(list.values().all(|t| t != "Seatphone video"), "{list:?}");
+
+    // Share the window: baresip sees its red and blue halves.
+    let r = page
+        .request(Command::ShareSetShareApp, json!({"hwnd": w.win}))
+        .await;
+    assert_eq!(r["result"], 0, "{r}");
+    let r = page.request(Command::ShareStartWindow, json!({})).await;
+    assert_eq!(r["result"], 0, "{r}");
+    let started = page.event(EVT_STARTED, T).await;
+    assert_eq!(started["param"]["callId"], call_id, "{started}");
+    assert_eq!(
+        (
+            started["param"]["width"].clone(),
+            started["param"]["height"].clone()
+        ),
+        (json!(320), json!(240))
+    );
+    let window_seen = peer_snapshot_in_until(&peer, "rgb24", |s| {
+        share_of(s, (8, 150), RED) > 0.9 && share_of(s, (170, 312), BLUE) > 0.9
+    });
+    assert!(
+        window_seen,
+        "baresip shows the shared window\n{}",
+        host.all_logs()
+    );
+
+    // A region: the red half exactly (no blue, no root around it).
+    let region = json!({"x": 200, "y": 150, "width": 160, "height": 240});
+    let r = page
+        .request_raw(SET_REGION, "share_set_region", region)
+        .await;
+    assert_eq!(r["result"], 0, "{r}");
+    let region_seen = peer_snapshot_in_until(&peer, "rgb24", |s| share_of(s, (2, 318), RED) > 0.97);
+    assert!(region_seen, "baresip shows the region, all red");
+
+    // Stop: the camera comes back.
+    let r = page.request(Command::ShareStopWindow, json!({})).await;
+    assert_eq!(r["result"], 0, "{r}");
+    let stopped = page.event(EVT_STOPPED, T).await;
+    assert_eq!(stopped["param"]["reason"], "stopped", "{stopped}");
+    assert!(
+        peer_sees_our_pattern(&peer),
+        "the camera again after the share"
+    );
+    let r = page.request(Command::ShareStopWindow, json!({})).await;
+    assert_error(&r, 3);
+
+    // shareControl(false) stops a share and refuses a new one.
+    let r = page
+        .request(Command::ShareSetShareApp, json!({"hwnd": w.win}))
+        .await;
+    assert_eq!(r["result"], 0, "{r}");
+    let r = page.request(Command::ShareStartWindow, json!({})).await;
+    assert_eq!(r["result"], 0, "{r}");
+    page.event(EVT_STARTED, T).await;
+    let r = page
+        .request(Command::ShareControl, json!({"enable": false}))
+        .await;
+    assert_eq!(r["result"], 0, "{r}");
+    let stopped = page.event(EVT_STOPPED, T).await;
+    assert_eq!(stopped["param"]["reason"], "disabled", "{stopped}");
+    let r = page.request(Command::ShareStartWindow, json!({})).await;
+    assert_error(&r, 3);
+    assert!(
+        r["errMsg"].as_str().unwrap().contains("switched off"),
+        "{r}"
+    );
+    let r = page
+        .request(Command::ShareControl, json!({"enable": true}))
+        .await;
+    assert_eq!(r["result"], 0, "{r}");
+
+    // A still window for 20 s costs a tenth of a moving one at most.
+    let frames = |stopped: &Value| stopped["param"]["frames"].as_u64().unwrap();
+    let mut counts = Vec::new();
+    for moving in [false, true] {
+        let r = page.request(Command::ShareStartWindow, json!({})).await;
+        assert_eq!(r["result"], 0, "{r}");
+        page.event(EVT_STARTED, T).await;
+        let until = Instant::now() + Duration::from_secs(20);
+        let mut n = 0u32;
+        while Instant::now() < until {
+            if moving {
+                n += 1;
+                w.paint_right(if n % 2 == 0 { BLUE } else { GREEN });
+            }
+            // Reading keeps the page's socket answering pings.
+            assert!(page
+                .closes_within(Duration::from_millis(40))
+                .await
+                .is_none());
+        }
+        let r = page.request(Command::ShareStopWindow, json!({})).await;
+        assert_eq!(r["result"], 0, "{r}");
+        counts.push(frames(&page.event(EVT_STOPPED, T).await));
+    }
+    assert!(
+        counts[0] * 10 < counts[1] && counts[1] >= 100,
+        "pictures sent, still then moving: {counts:?}"
+    );
+
+    // The shared window closes mid-share: the share stops, the call goes on.
+    let r = page.request(Command::ShareStartWindow, json!({})).await;
+    assert_eq!(r["result"], 0, "{r}");
+    page.event(EVT_STARTED, T).await;
+    w.close();
+    let stopped = page.event(EVT_STOPPED, T).await;
+    assert_eq!(stopped["param"]["reason"], "windowClosed", "{stopped}");
+    assert!(
+        peer_sees_our_pattern(&peer),
+        "the call goes on with the camera"
+    );
+    let r = page
+        .request(Command::EndCall, json!({"callId": call_id}))
+        .await;
+    assert_eq!(r["result"], 0, "{r}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sharing_is_refused_in_an_audio_call() {
+    let _serial = SERIAL.lock().await;
+    let x = Xvfb::start();
+    let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
+    let peer = Baresip::start("1002", &kam, AnswerMode::Auto).expect("baresip");
+    let host = Seatphone::start(host_options(&x.display, "")).await;
+    let mut page = host.registered_page(kam.port, "1001").await;
+    let root = root_of(&x.display);
+    let call_id = Seatphone::call(&mut page, "1002").await;
+    let r = page
+        .request(Command::ShareSetShareApp, json!({"hwnd": root}))
+        .await;
+    assert_eq!(r["result"], 0, "{r}");
+    let r = page.request(Command::ShareStartWindow, json!({})).await;
+    assert_error(&r, 3);
+    assert!(r["errMsg"].as_str().unwrap().contains("audio call"), "{r}");
+    // The call goes on.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(!peer.has_event("CALL_CLOSED"), "the call goes on");
+    let r = page
+        .request(Command::EndCall, json!({"callId": call_id}))
+        .await;
+    assert_eq!(r["result"], 0, "{r}");
+}
