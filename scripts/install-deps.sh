@@ -17,6 +17,8 @@ APT_PACKAGES=(
     baresip-ffmpeg baresip-x11
     # the video window's tests: a virtual X server and its tools
     xvfb xauth x11-utils xdotool
+    # the share tests' window managers: an EWMH one and a plain reparenting one
+    jwm twm
     # audio checks and a real (virtual) sound device
     sox libsox-fmt-all pulseaudio pulseaudio-utils libasound2-plugins ffmpeg
     # browser tests (certutil: the wss tests' CA in Chromium's NSS database)

@@ -6,7 +6,7 @@
 //! when the share stops; every refusal and stop is answered and evented
 //! as PROTOCOL.md says, and the call goes on.
 
-use std::process::{Child, Command};
+use std::process::{Child, Command as Process};
 use std::time::{Duration, Instant};
 
 use seatphone_tests::host::{assert_error, Command, Event, Options, Page, Seatphone};
@@ -111,7 +111,7 @@ struct Wm(Child);
 
 impl Wm {
     fn start(program: &str, display: &str) -> Wm {
-        let child = Command::new(program)
+        let child = Process::new(program)
             .env("DISPLAY", display)
             .env("HOME", std::env::temp_dir())
             .stdout(std::process::Stdio::null())
@@ -232,11 +232,11 @@ async fn app_list_with_and_without_a_window_manager() {
     // A region must lie on the screen.
     let region = |x: i32, w: i32| json!({"x": x, "y": 0, "width": w, "height": 100});
     let r = page
-        .request(3250, "share_set_region", region(700, 200))
+        .request_raw(SET_REGION, "share_set_region", region(700, 200))
         .await;
     assert_error(&r, 2);
     let r = page
-        .request(3250, "share_set_region", region(600, 200))
+        .request_raw(SET_REGION, "share_set_region", region(600, 200))
         .await;
     assert_eq!(r["result"], 0, "{r}");
     // No call: nothing to share into.
@@ -396,7 +396,7 @@ async fn share_a_window_and_a_region_in_a_video_call_with_baresip() {
         while Instant::now() < until {
             if moving {
                 n += 1;
-                w.paint_right(if n % 2 == 0 { BLUE } else { GREEN });
+                w.paint_right(if n.is_multiple_of(2) { BLUE } else { GREEN });
             }
             // Reading keeps the page's socket answering pings.
             assert!(page

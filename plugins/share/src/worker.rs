@@ -491,6 +491,6 @@ impl Thread {
                         "title": a.chosen.title, "width": picture.width, "height": picture.height}),
             );
         }
-        a.last = (!g.tells_changes()).then(|| (picture.width, picture.height, picture.i420));
+        a.last = (!g.tells_changes()).then_some((picture.width, picture.height, picture.i420));
     }
 }

@@ -18,9 +18,12 @@ use seatphone_video_core::session::{bind_pair, Session, Setup, Sink};
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const ORANGE: Yuv = (150, 60, 190);
 
-/// What the receiver decoded last: size, the centre's colour, a stamp.
+/// A decoded picture's size, its centre's colour and whether it carries a stamp.
+type Seen = (u32, u32, Yuv, bool);
+
+/// What the receiver decoded last.
 #[derive(Clone, Default)]
-struct Last(Arc<Mutex<Option<(u32, u32, Yuv, bool)>>>);
+struct Last(Arc<Mutex<Option<Seen>>>);
 
 impl Sink for Last {
     fn remote(&mut self, p: &Picture, _timestamp: u32) {
