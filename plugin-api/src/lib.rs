@@ -18,6 +18,7 @@ pub mod abi;
 mod adapter;
 mod host;
 pub mod load;
+pub mod param;
 pub mod topics;
 
 pub use seatphone_protocol::{catalogue, wire};

@@ -24,6 +24,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use seatphone_plugin_api::param::{flag, int};
 use seatphone_plugin_api::{
     export_plugin, result, topics, CallEvent, Capability, Command, FrameSubscription, Host, Plugin,
     PluginInfo, Reply, Request,
@@ -111,29 +112,6 @@ fn new(host: Host) -> Result<Share, String> {
 }
 
 export_plugin!(new);
-
-fn int(param: &Value, key: &str) -> Result<i64, String> {
-    match param.get(key) {
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .ok_or_else(|| format!("{key} must be an integer")),
-        Some(Value::String(s)) => s
-            .trim()
-            .parse()
-            .map_err(|_| format!("{key} must be an integer, not {s:?}")),
-        _ => Err(format!("{key} is missing")),
-    }
-}
-
-fn flag(param: &Value, key: &str) -> Result<bool, String> {
-    match param.get(key) {
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(Value::Number(n)) => Ok(n.as_i64() != Some(0)),
-        Some(Value::String(s)) if matches!(s.as_str(), "true" | "1") => Ok(true),
-        Some(Value::String(s)) if matches!(s.as_str(), "false" | "0") => Ok(false),
-        _ => Err(format!("{key} must be true or false")),
-    }
-}
 
 impl Share {
     fn enabled(&self) -> bool {

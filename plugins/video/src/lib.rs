@@ -23,6 +23,7 @@ mod calls;
 
 use std::sync::{Arc, Mutex};
 
+use seatphone_plugin_api::param::{flag, int};
 use seatphone_plugin_api::{
     export_plugin, result, topics, AnswerRequest, AnswerResponse, CallEvent, Capability, Command,
     ConfigureOutcome, FrameSubscription, Host, MediaFrame, OfferRequest, OfferResponse, Plugin,
@@ -175,28 +176,6 @@ fn camera_list(cameras: &[CameraInfo]) -> Value {
         })
         .collect();
     json!({ "deviceInfo": info, "deviceType": 2, "num": cameras.len() })
-}
-
-fn int(param: &Value, key: &str) -> Result<i64, String> {
-    match param.get(key) {
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .ok_or_else(|| format!("{key} must be an integer")),
-        Some(Value::String(s)) => s
-            .trim()
-            .parse()
-            .map_err(|_| format!("{key} must be an integer")),
-        _ => Err(format!("{key} is missing")),
-    }
-}
-
-fn flag(param: &Value, key: &str) -> Result<bool, String> {
-    match param.get(key) {
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(Value::Number(n)) => Ok(n.as_i64() != Some(0)),
-        Some(Value::String(s)) => Ok(!matches!(s.as_str(), "0" | "false" | "")),
-        _ => Err(format!("{key} is missing")),
-    }
 }
 
 impl Plugin for Video {
