@@ -73,6 +73,11 @@ impl Reply {
         self.send(Response::error(result, err_msg));
     }
 
+    /// A handler's refusal, as the page gets it.
+    pub fn refuse(self, refusal: Refusal) {
+        self.send(refusal.into());
+    }
+
     /// The honest answer of a capability that is not built yet.
     pub fn not_implemented(self, description: &str) {
         self.error(

@@ -193,6 +193,38 @@ impl Response {
     }
 }
 
+/// A command refused: the result code of PROTOCOL.md and the sentence
+/// for `errMsg`. Handlers return `Result<_, Refusal>`; it becomes the
+/// page's [`Response`] in one place, `From<Refusal> for Response`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub result: u32,
+    pub message: String,
+}
+
+impl Refusal {
+    pub fn new(result: u32, message: impl Into<String>) -> Self {
+        Self {
+            result,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (result {})", self.message, self.result)
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+impl From<Refusal> for Response {
+    fn from(r: Refusal) -> Self {
+        Response::error(r.result, r.message)
+    }
+}
+
 /// What `configure` tells the host back: things the page should know, for
 /// the `config` response's `errMsg` (e.g. a codec this build lacks).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -327,4 +359,20 @@ pub enum Signal {
         kind: String,
         reason: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_reaches_the_page_as_its_result_and_err_msg() {
+        let refused = Refusal::new(result::NOT_FOUND, "no call 7");
+        assert_eq!(refused.to_string(), "no call 7 (result 5)");
+        let response: Response = refused.into();
+        assert_eq!(
+            serde_json::to_value(&response).unwrap(),
+            serde_json::json!({"result": 5, "errMsg": "no call 7"})
+        );
+    }
 }

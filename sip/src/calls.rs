@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use seatphone_protocol::{result, CallEvent, Event};
+use seatphone_protocol::{result, CallEvent, Event, Refusal};
 use serde_json::{json, Value};
 
 use crate::events::{self, PageEvent};
@@ -129,9 +129,6 @@ pub enum InviteFailure {
 }
 
 pub use crate::session_timer::{MIN_SESSION_EXPIRES, SESSION_EXPIRES};
-
-/// A refusal of a page command: result code and `errMsg`.
-pub type Refusal = (u32, String);
 
 /// How long a call waiting beside a live one may ring (PROTOCOL.md).
 pub const WAITING_LIMIT: Duration = Duration::from_secs(30);
@@ -417,10 +414,10 @@ impl CallTable {
     /// `tsdk_accept_call`. A live call is put on hold first.
     pub fn accept(&mut self, id: u32) -> Result<(), Refusal> {
         match self.state(id) {
-            None => return Err((result::NOT_FOUND, format!("no call {id}"))),
+            None => return Err(Refusal::new(result::NOT_FOUND, format!("no call {id}"))),
             Some(CallState::Incoming) => {}
             Some(_) => {
-                return Err((
+                return Err(Refusal::new(
                     result::WRONG_STATE,
                     format!("call {id} is not ringing: only an incoming call can be accepted"),
                 ))
@@ -446,7 +443,7 @@ impl CallTable {
         let Some(call) = self.calls.get(&id) else {
             self.actions
                 .push_back(CallAction::Page(events::endcall_failed(i64::from(id))));
-            return Err((result::NOT_FOUND, format!("no call {id}")));
+            return Err(Refusal::new(result::NOT_FOUND, format!("no call {id}")));
         };
         let (action, reason) = match call.state {
             CallState::Incoming => (CallAction::Reject(id, 486), 486),
@@ -569,7 +566,10 @@ impl CallTable {
     pub fn hold(&mut self, id: u32) -> Result<(), Refusal> {
         let call = self.live_or_held(id)?;
         if call.state != CallState::Live || call.hold_pending {
-            return Err((result::WRONG_STATE, format!("call {id} is not live")));
+            return Err(Refusal::new(
+                result::WRONG_STATE,
+                format!("call {id} is not live"),
+            ));
         }
         call.hold_pending = true;
         self.actions.push_back(CallAction::Hold(id));
@@ -580,7 +580,10 @@ impl CallTable {
     pub fn unhold(&mut self, id: u32) -> Result<(), Refusal> {
         let call = self.live_or_held(id)?;
         if call.state != CallState::Hold || call.hold_pending {
-            return Err((result::WRONG_STATE, format!("call {id} is not on hold")));
+            return Err(Refusal::new(
+                result::WRONG_STATE,
+                format!("call {id} is not on hold"),
+            ));
         }
         call.hold_pending = true;
         self.actions.push_back(CallAction::Unhold(id));
@@ -713,7 +716,7 @@ impl CallTable {
     fn live_or_held(&mut self, id: u32) -> Result<&mut Call, Refusal> {
         self.calls
             .get_mut(&id)
-            .ok_or_else(|| (result::NOT_FOUND, format!("no call {id}")))
+            .ok_or_else(|| Refusal::new(result::NOT_FOUND, format!("no call {id}")))
     }
 
     fn page(&mut self, id: u32, event: PageEvent) {

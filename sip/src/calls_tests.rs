@@ -104,7 +104,7 @@ fn page_ends_each_state_with_the_fitting_sip_action() {
 fn ending_an_unknown_call_is_not_found_plus_2022() {
     let mut t = CallTable::new(2);
     let err = t.end(99).unwrap_err();
-    assert_eq!(err.0, result::NOT_FOUND);
+    assert_eq!(err.result, result::NOT_FOUND);
     let a = drain(&mut t);
     let CallAction::Page(e) = &a[0] else { panic!() };
     assert_eq!(e.event(), Some(Event::EndCallFailed));
@@ -127,8 +127,8 @@ fn incoming_call_is_offered_to_the_page_and_accepted() {
     assert_eq!(sip(&drain(&mut t)), vec![CallAction::Answer(5)]);
     t.connected(t0, 5);
     assert_eq!(notifies(&drain(&mut t)), vec![Event::CallConnected]);
-    assert_eq!(t.accept(5).unwrap_err().0, result::WRONG_STATE);
-    assert_eq!(t.accept(6).unwrap_err().0, result::NOT_FOUND);
+    assert_eq!(t.accept(5).unwrap_err().result, result::WRONG_STATE);
+    assert_eq!(t.accept(6).unwrap_err().result, result::NOT_FOUND);
 }
 
 #[test]
@@ -274,14 +274,14 @@ fn hold_and_unhold_report_success_and_failure() {
     let t0 = Instant::now();
     let mut t = CallTable::new(2);
     t.outgoing(1, peer(), false);
-    assert_eq!(t.hold(1).unwrap_err().0, result::WRONG_STATE);
+    assert_eq!(t.hold(1).unwrap_err().result, result::WRONG_STATE);
     t.connected(t0, 1);
     drain(&mut t);
-    assert_eq!(t.unhold(1).unwrap_err().0, result::WRONG_STATE);
+    assert_eq!(t.unhold(1).unwrap_err().result, result::WRONG_STATE);
     t.hold(1).unwrap();
     assert_eq!(sip(&drain(&mut t)), vec![CallAction::Hold(1)]);
     assert_eq!(
-        t.hold(1).unwrap_err().0,
+        t.hold(1).unwrap_err().result,
         result::WRONG_STATE,
         "one at a time"
     );

@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use seatphone_media::sdp::MediaSection;
-use seatphone_plugin_api::{result, AnswerRequest, CallEvent, Host, OfferRequest, StartRequest};
+use seatphone_plugin_api::{
+    result, AnswerRequest, CallEvent, Host, OfferRequest, Refusal, StartRequest,
+};
 use serde_json::Value;
 
 use crate::commands::int_param;
@@ -224,19 +226,21 @@ impl Calls {
 
     /// `tsdk_mute_mic`: the named call's microphone, silent or back; the
     /// stream goes on. Other calls, and calls that start later, keep theirs.
-    pub fn mute(&self, call_id: i64, muted: bool) -> Result<(), (u32, String)> {
+    pub fn mute(&self, call_id: i64, muted: bool) -> Result<(), Refusal> {
         let calls = self.calls();
         let call = u32::try_from(call_id)
             .ok()
             .and_then(|id| calls.get(&id))
-            .ok_or_else(|| (result::NOT_FOUND, format!("no call {call_id} with audio")))?;
+            .ok_or_else(|| {
+                Refusal::new(result::NOT_FOUND, format!("no call {call_id} with audio"))
+            })?;
         call.muted.store(muted, Ordering::Release);
         Ok(())
     }
 
     /// `tsdk_send_dtmf` as the host forwards it when `dtmf_mode` is not INFO.
-    pub fn send_dtmf(&self, config: &PageConfig, param: &Value) -> Result<(), (u32, String)> {
-        let invalid = |e: String| (result::INVALID, e);
+    pub fn send_dtmf(&self, config: &PageConfig, param: &Value) -> Result<(), Refusal> {
+        let invalid = |e: String| Refusal::new(result::INVALID, e);
         let call_id = int_param(param, "callId").map_err(invalid)?;
         let tone = int_param(param, "tone").map_err(invalid)?;
         let tone = u8::try_from(tone)
@@ -244,20 +248,22 @@ impl Calls {
             .filter(|t| *t <= 16)
             .ok_or_else(|| invalid(format!("param.tone must be 0–16, got {tone}")))?;
         if config.dtmf == DtmfMode::Info {
-            return Err((
+            return Err(Refusal::new(
                 result::FAILED,
-                "dtmf_mode 4 sends DTMF as SIP INFO, which the host does".into(),
+                "dtmf_mode 4 sends DTMF as SIP INFO, which the host does",
             ));
         }
         let calls = self.calls();
         let session = u32::try_from(call_id)
             .ok()
             .and_then(|id| calls.get(&id))
-            .ok_or_else(|| (result::NOT_FOUND, format!("no call {call_id} with audio")))?
+            .ok_or_else(|| {
+                Refusal::new(result::NOT_FOUND, format!("no call {call_id} with audio"))
+            })?
             .session
             .as_ref()
             .ok_or_else(|| {
-                (
+                Refusal::new(
                     result::WRONG_STATE,
                     format!("call {call_id} has no media yet"),
                 )
@@ -265,16 +271,18 @@ impl Calls {
         let events = session.negotiated.te_send.is_some();
         match config.dtmf {
             DtmfMode::Rfc4733 if !events => {
-                return Err((
+                return Err(Refusal::new(
                     result::FAILED,
-                    "dtmf_mode 2 needs RFC 4733 and the peer did not negotiate telephone-event"
-                        .into(),
+                    "dtmf_mode 2 needs RFC 4733 and the peer did not negotiate telephone-event",
                 ))
             }
             DtmfMode::InBand | DtmfMode::Rfc4733Auto
                 if tone == 16 && !(events && config.dtmf != DtmfMode::InBand) =>
             {
-                return Err((result::FAILED, "flash (16) has no in-band tone".into()))
+                return Err(Refusal::new(
+                    result::FAILED,
+                    "flash (16) has no in-band tone",
+                ))
             }
             _ => {}
         }

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::Ordering;
 
-use seatphone_plugin_api::{result, Reply, Request};
+use seatphone_plugin_api::{result, Refusal, Reply, Request};
 use serde_json::{json, Value};
 
 use crate::controls::Controls;
@@ -77,15 +77,15 @@ pub fn mute_params(request: &Request) -> Result<(i64, bool), String> {
 }
 
 /// `deviceType` 0 mic, 1 speaker; 2 (camera) is the video plugin's.
-pub fn device_type(param: &Value) -> Result<Direction, (u32, String)> {
-    match int_param(param, "deviceType").map_err(|e| (result::INVALID, e))? {
+pub fn device_type(param: &Value) -> Result<Direction, Refusal> {
+    match int_param(param, "deviceType").map_err(|e| Refusal::new(result::INVALID, e))? {
         0 => Ok(Direction::Input),
         1 => Ok(Direction::Output),
-        2 => Err((
+        2 => Err(Refusal::new(
             result::NOT_LOADED,
-            "cameras are listed by the video plugin, which is not loaded".into(),
+            "cameras are listed by the video plugin, which is not loaded",
         )),
-        t => Err((
+        t => Err(Refusal::new(
             result::INVALID,
             format!("param.deviceType must be 0 (mic), 1 (speaker) or 2 (camera), got {t}"),
         )),

@@ -189,7 +189,7 @@ impl Plugin for Audio {
             Some(Command::MuteMic) => match commands::mute_params(&request) {
                 Ok((call_id, muted)) => match self.calls.mute(call_id, muted) {
                     Ok(()) => reply.ok(),
-                    Err((code, e)) => reply.error(code, e),
+                    Err(refusal) => reply.refuse(refusal),
                 },
                 Err(e) => reply.error(result::INVALID, e),
             },
@@ -213,7 +213,7 @@ impl Plugin for Audio {
             }
             Some(Command::SendDtmf) => match self.calls.send_dtmf(&self.config(), &request.param) {
                 Ok(()) => reply.ok(),
-                Err((code, e)) => reply.error(code, e),
+                Err(r) => reply.refuse(r),
             },
             _ => reply.error(
                 result::INVALID,
@@ -240,7 +240,7 @@ fn device_command(
     let direction = match command {
         Command::GetDevices => match commands::device_type(&request.param) {
             Ok(d) => d,
-            Err((code, e)) => return reply.error(code, e),
+            Err(r) => return reply.refuse(r),
         },
         Command::SetMicIndex | Command::GetMicIndex => Direction::Input,
         _ => Direction::Output,

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use seatphone_protocol::{result, Command, Request, Response};
+use seatphone_protocol::{result, Command, Refusal, Request, Response};
 use serde_json::json;
 
 use super::{Account, Engine, Input};
@@ -73,7 +73,7 @@ impl Engine {
                         Ok(()) => {
                             self.hold_replies.insert(call, reply);
                         }
-                        Err((code, msg)) => reply(Response::error(code, msg)),
+                        Err(r) => reply(r.into()),
                     }
                 }
                 Err(e) => invalid(reply, e),
@@ -294,7 +294,7 @@ impl Engine {
                     offered,
                 );
             }
-            Err((code, msg)) => reply(Response::error(code, msg)),
+            Err(r) => reply(r.into()),
         }
     }
 
@@ -318,9 +318,9 @@ impl Engine {
     }
 }
 
-fn refusal_or_ok(reply: Reply, r: Result<(), crate::calls::Refusal>) {
+fn refusal_or_ok(reply: Reply, r: Result<(), Refusal>) {
     match r {
         Ok(()) => reply(Response::ok()),
-        Err((code, msg)) => reply(Response::error(code, msg)),
+        Err(r) => reply(r.into()),
     }
 }

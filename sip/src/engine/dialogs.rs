@@ -9,7 +9,7 @@ use rsipstack::dialog::invitation::InviteOption;
 use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::sip::{self as rsip, Header, HeadersExt, StatusCode};
 use rsipstack::transport::SipAddr;
-use seatphone_protocol::{result, CallEvent, Response};
+use seatphone_protocol::{result, CallEvent, Refusal, Response};
 
 use super::stack::{header, reason_code};
 use super::{challenge, session::Session, CallIo, Engine, Input};
@@ -18,8 +18,6 @@ use crate::calls::{CallState, InviteFailure, Peer, MIN_SESSION_EXPIRES, SESSION_
 use crate::params;
 use crate::sdp::Direction;
 use crate::session_timer::{self, parse_min_se, Role, SessionExpires};
-
-type Refusal = (u32, String);
 
 impl Engine {
     /// Sends the INVITE of a new outgoing call.
@@ -33,14 +31,14 @@ impl Engine {
         let account = self
             .account
             .as_ref()
-            .ok_or((result::WRONG_STATE, "not registered".to_owned()))?;
+            .ok_or_else(|| Refusal::new(result::WRONG_STATE, "not registered"))?;
         let login = account.login.clone();
         let server = self
             .settings
             .servers
             .get(account.reg.server())
             .cloned()
-            .ok_or((result::WRONG_STATE, "no SIP server".to_owned()))?;
+            .ok_or_else(|| Refusal::new(result::WRONG_STATE, "no SIP server"))?;
         let domain = login.domain.clone().unwrap_or_else(|| server.to_string());
         let target = if callee.contains('@') {
             format!("sip:{callee}")
@@ -48,7 +46,7 @@ impl Engine {
             format!("sip:{callee}@{domain}")
         };
         let callee_uri = rsip::Uri::try_from(target.as_str())
-            .map_err(|_| (result::INVALID, format!("{callee} is not a SIP address")))?;
+            .map_err(|_| Refusal::new(result::INVALID, format!("{callee} is not a SIP address")))?;
         let ip = self.local_ip();
         let mut session = Session::new(&ip.to_string(), u64::from(id));
         let kinds: &[&str] = if video {
@@ -58,7 +56,7 @@ impl Engine {
         };
         session
             .make_offer(self.media.as_ref(), id, kinds)
-            .map_err(|e| (result::NOT_LOADED, e))?;
+            .map_err(|e| Refusal::new(result::NOT_LOADED, e))?;
         let contact = self.contact_for(&login.user, ip, self.settings.transport);
         let mut headers = vec![Header::Other("Allow".into(), ALLOW.into())];
         // One Supported header (some peers read only the first), so not
@@ -73,14 +71,8 @@ impl Engine {
             ));
             rsip::Uri::try_from("sip:anonymous@anonymous.invalid").unwrap_or_default()
         } else {
-            rsip::Uri::try_from(format!("sip:{}@{}", login.user, domain).as_str()).map_err(
-                |_| {
-                    (
-                        result::INVALID,
-                        "the account is not a SIP address".to_owned(),
-                    )
-                },
-            )?
+            rsip::Uri::try_from(format!("sip:{}@{}", login.user, domain).as_str())
+                .map_err(|_| Refusal::new(result::INVALID, "the account is not a SIP address"))?
         };
         // The INVITE goes to the registrar/proxy over the configured transport.
         let transport = match self.settings.transport {
@@ -113,7 +105,7 @@ impl Engine {
             ..Default::default()
         };
         self.send_invite(id, opt, session)
-            .map_err(|e| (result::FAILED, format!("cannot send the INVITE: {e}")))
+            .map_err(|e| Refusal::new(result::FAILED, format!("cannot send the INVITE: {e}")))
     }
 
     /// Sends an INVITE and waits for its end in the background. When it
