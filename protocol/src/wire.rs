@@ -209,6 +209,26 @@ impl Refusal {
             message: message.into(),
         }
     }
+
+    /// Result 2: the request itself is wrong.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(result::INVALID, message)
+    }
+
+    /// A `cmd` that is not the number of the command its `description` names.
+    pub fn cmd_mismatch(description: &str, cmd: u32, expected: u32) -> Self {
+        Self::invalid(format!(
+            "cmd {cmd} does not match {description:?}, whose cmd is {expected}"
+        ))
+    }
+
+    /// Result 1: a command this softphone knows of and does not offer.
+    pub fn unsupported(description: &str, what: &str) -> Self {
+        Self::new(
+            result::FAILED,
+            format!("{description}: {what} is not supported by this softphone (Seatphone)"),
+        )
+    }
 }
 
 impl std::fmt::Display for Refusal {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use abi_stable::std_types::RStr;
 use seatphone_plugin_api::reply_from_fn;
-use seatphone_protocol::{result, Command, Owner, Request, Response};
+use seatphone_protocol::{result, Command, Owner, Refusal, Request, Response};
 use serde_json::Value;
 
 use super::{Engine, ReplyFn};
@@ -31,7 +31,7 @@ impl Engine {
             seq: incoming.seq.clone(),
         };
         match self.answerer(&incoming) {
-            Err(refusal) => asker.answer(&refusal),
+            Err(refusal) => asker.answer(&refusal.into()),
             Ok(Answerer::Host) if incoming.cmd == Command::SetConfigParam.cmd() => {
                 self.configure(incoming.request(), asker.into_reply())
             }
@@ -50,17 +50,25 @@ impl Engine {
     }
 
     /// Who answers a request, or why no one does.
-    fn answerer(&self, incoming: &Incoming<'_>) -> Result<Answerer<'_>, Response> {
-        let description = &incoming.description;
+    fn answerer(&self, incoming: &Incoming<'_>) -> Result<Answerer<'_>, Refusal> {
+        self.answerer_of(&incoming.description, incoming.cmd, &incoming.param)
+    }
+
+    fn answerer_of(
+        &self,
+        description: &str,
+        cmd: u32,
+        param: &Value,
+    ) -> Result<Answerer<'_>, Refusal> {
         if let Some(std) = Command::from_description(description) {
-            if std.cmd() != incoming.cmd {
-                return Err(mismatch(description, incoming.cmd, std.cmd()));
+            if std.cmd() != cmd {
+                return Err(Refusal::cmd_mismatch(description, cmd, std.cmd()));
             }
-            return match std.owner_for(&incoming.param) {
+            return match std.owner_for(param) {
                 Owner::Host => Ok(Answerer::Host),
                 Owner::Capability(cap) => match self.plugins.with_capability(cap.name()) {
                     Some(plugin) => Ok(Answerer::Plugin(plugin)),
-                    None => Err(Response::error(
+                    None => Err(Refusal::new(
                         result::NOT_LOADED,
                         format!(
                             "{description} needs the {cap} capability, and no {cap} plugin is loaded in this deployment"
@@ -70,12 +78,9 @@ impl Engine {
             };
         }
         match self.plugins.command_owner(description) {
-            Some((_, cmd)) if cmd != incoming.cmd => Err(mismatch(description, incoming.cmd, cmd)),
+            Some((_, owned)) if owned != cmd => Err(Refusal::cmd_mismatch(description, cmd, owned)),
             Some((plugin, _)) => Ok(Answerer::Plugin(plugin)),
-            None => Err(Response::error(
-                result::INVALID,
-                format!("unknown command {description:?}"),
-            )),
+            None => Err(Refusal::invalid(format!("unknown command {description:?}"))),
         }
     }
 }
@@ -112,13 +117,6 @@ impl Engine {
             }),
         );
     }
-}
-
-fn mismatch(description: &str, cmd: u32, expected: u32) -> Response {
-    Response::error(
-        result::INVALID,
-        format!("cmd {cmd} does not match {description:?}, whose cmd is {expected}"),
-    )
 }
 
 pub(super) fn forward(
