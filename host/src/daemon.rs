@@ -106,7 +106,7 @@ impl FrameHandler for Daemon {
         }
     }
 
-    fn frame(&self, conn: ConnId, _text: &str) {
+    fn frame(&self, conn: ConnId, _dialect: seatphone_protocol::Dialect, _text: &str) {
         let rejection = Rejection {
             description: "invalid_request".into(),
             rsp: 0,

@@ -8,6 +8,7 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod dialect;
 pub mod doctor;
 pub mod engine;
 pub mod install;

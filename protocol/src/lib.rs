@@ -8,7 +8,9 @@
 #![forbid(unsafe_code)]
 
 pub mod catalogue;
+pub mod dialect;
 pub mod wire;
 
 pub use catalogue::{Capability, Command, Event, Owner, Socket, StandardCommand, StandardEvent};
+pub use dialect::Dialect;
 pub use wire::*;

@@ -19,6 +19,8 @@ use crate::config::ApiConfig;
 pub struct AccessPolicy {
     origins: Vec<OriginPattern>,
     hosts: Vec<String>,
+    /// The allow-list as written, for log lines.
+    described: String,
 }
 
 /// One entry of the allow-list.
@@ -149,6 +151,10 @@ impl AccessPolicy {
             .chain(api.allowed_origins.iter().cloned())
             .filter_map(|o| OriginPattern::parse(&o).ok())
             .collect();
+        let described = format!(
+            "the host's own pages (http(s)://127.0.0.1, localhost or [::1] on port {port}) and [api] allowed_origins {:?}",
+            api.allowed_origins
+        );
         let mut hosts: Vec<String> = vec!["127.0.0.1".into(), "localhost".into(), "[::1]".into()];
         hosts.extend(api.allowed_hosts.iter().map(|h| h.to_ascii_lowercase()));
         if !api.bind.is_unspecified() {
@@ -157,7 +163,16 @@ impl AccessPolicy {
                 v4 => v4.to_string(),
             });
         }
-        Self { origins, hosts }
+        Self {
+            origins,
+            hosts,
+            described,
+        }
+    }
+
+    /// Which origins may connect, in words.
+    pub fn allowed_origins(&self) -> &str {
+        &self.described
     }
 
     /// `None`: no Origin header, i.e. not a browser (browsers always send it

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod frame;
 pub mod pages;
+pub mod refused_handshake;
 pub mod server;
 pub mod socket;
 pub mod tls;

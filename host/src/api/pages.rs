@@ -2,11 +2,13 @@
 //!
 //! Every frame for a socket goes through that socket's one queue, pushed by
 //! whoever produced it, so a handler that replies and then emits is seen in
-//! that order by the page. Events go to the page holding the call socket.
+//! that order by the page. Events go to the page holding the call socket,
+//! in the dialect that socket speaks.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use seatphone_protocol::Dialect;
 use tokio::sync::{futures::Notified, Notify};
 
 pub type ConnId = u64;
@@ -66,16 +68,35 @@ pub struct Pages {
 #[derive(Default)]
 struct Inner {
     next_id: ConnId,
-    conns: HashMap<ConnId, (SocketKind, Arc<Outbox>)>,
+    conns: HashMap<ConnId, Conn>,
     call_page: Option<ConnId>,
 }
 
+struct Conn {
+    kind: SocketKind,
+    dialect: Dialect,
+    outbox: Arc<Outbox>,
+}
+
 impl Pages {
+    /// A socket speaking OpenEye.
     pub fn connect(&self, kind: SocketKind, outbox: Arc<Outbox>) -> ConnId {
+        self.connect_as(kind, Dialect::OpenEye, outbox)
+    }
+
+    /// A socket whose page speaks `dialect`: events reach it in that dialect.
+    pub fn connect_as(&self, kind: SocketKind, dialect: Dialect, outbox: Arc<Outbox>) -> ConnId {
         let mut inner = self.lock();
         inner.next_id += 1;
         let id = inner.next_id;
-        inner.conns.insert(id, (kind, outbox));
+        inner.conns.insert(
+            id,
+            Conn {
+                kind,
+                dialect,
+                outbox,
+            },
+        );
         id
     }
 
@@ -86,9 +107,9 @@ impl Pages {
         match inner.call_page {
             Some(holder) if holder != id && !takeover => false,
             Some(holder) if holder != id => {
-                if let Some((_, outbox)) = inner.conns.get(&holder) {
+                if let Some(holder) = inner.conns.get(&holder) {
                     let (code, reason) = CLOSE_TAKEN_OVER;
-                    outbox.push(Outbound::Close(code, reason));
+                    holder.outbox.push(Outbound::Close(code, reason));
                 }
                 inner.call_page = Some(id);
                 true
@@ -108,32 +129,65 @@ impl Pages {
         }
     }
 
+    /// A frame already in the socket's own dialect (a response).
     pub fn send_to(&self, id: ConnId, frame: String) {
-        if let Some((_, outbox)) = self.lock().conns.get(&id) {
-            outbox.push(Outbound::Text(frame));
+        if let Some(conn) = self.lock().conns.get(&id) {
+            conn.outbox.push(Outbound::Text(frame));
         }
     }
 
-    /// To the page holding the call socket; dropped when there is none (the
-    /// next page gets the state re-sent on connect).
+    /// A standard event to one socket, in its dialect.
+    pub fn send_event_to(&self, id: ConnId, frame: String) {
+        let target = self.lock().conns.get(&id).map(Conn::target);
+        deliver(target, frame);
+    }
+
+    /// A standard event to the page holding the call socket, in its
+    /// dialect; dropped when there is none (the next page gets the state
+    /// re-sent on connect).
     pub fn send_event(&self, frame: String) {
-        let inner = self.lock();
-        if let Some((_, outbox)) = inner.call_page.and_then(|id| inner.conns.get(&id)) {
-            outbox.push(Outbound::Text(frame));
-        }
+        let target = {
+            let inner = self.lock();
+            inner
+                .call_page
+                .and_then(|id| inner.conns.get(&id))
+                .map(Conn::target)
+        };
+        deliver(target, frame);
     }
 
-    /// To every socket of `kind` (daemon notifies).
+    /// To every socket of `kind` (daemon notifies, the same in every dialect).
     pub fn broadcast(&self, kind: SocketKind, frame: &str) {
-        for (k, outbox) in self.lock().conns.values() {
-            if *k == kind {
-                outbox.push(Outbound::Text(frame.to_owned()));
+        for conn in self.lock().conns.values() {
+            if conn.kind == kind {
+                conn.outbox.push(Outbound::Text(frame.to_owned()));
             }
         }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         lock(&self.inner)
+    }
+}
+
+impl Conn {
+    fn target(&self) -> (Dialect, Arc<Outbox>) {
+        (self.dialect, self.outbox.clone())
+    }
+}
+
+/// Translated outside the lock: an OpenEye page gets the frame as it is; a
+/// page of another dialect gets it in that dialect's terms, or not at all
+/// when its SDK has no such event.
+fn deliver(target: Option<(Dialect, Arc<Outbox>)>, frame: String) {
+    let Some((dialect, outbox)) = target else {
+        return;
+    };
+    if dialect == Dialect::OpenEye {
+        return outbox.push(Outbound::Text(frame));
+    }
+    if let Some(frame) = dialect.event(&frame) {
+        outbox.push(Outbound::Text(frame.into_owned()));
     }
 }
 

@@ -12,10 +12,13 @@ use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use seatphone_protocol::dialect::{accepted, choose, Role};
+use seatphone_protocol::Dialect;
 
 use super::access::AccessPolicy;
 use super::pages::{ConnId, Pages, SocketKind};
-use super::socket::{self, FrameHandler};
+use super::refused_handshake;
+use super::socket::{self, FrameHandler, Opened};
 use crate::engine::Engine;
 
 mod assets {
@@ -31,12 +34,9 @@ const TRANSPORT_LIMIT: usize = 16 << 20;
 /// frames are small; a large one just takes more reads.
 const READ_CHUNK: usize = 2 << 10;
 
-const LOGIN_PROTOCOLS: &[&str] = &[
-    "openeye_login_service_protocol",
-    "tup_login_service_protocol",
-];
-const CALL_PROTOCOLS: &[&str] = &["openeye_call_service_protocol", "tup_call_service_protocol"];
-pub const DAEMON_PROTOCOL: &str = "protocol_ws_deamon_service";
+/// The engine port's sockets; the daemon port's.
+const ENGINE_ROLES: &[Role] = &[Role::Login, Role::Call];
+const DAEMON_ROLES: &[Role] = &[Role::Daemon];
 
 /// A socket endpoint: who checks access, where pages are kept, who handles frames.
 #[derive(Clone)]
@@ -46,15 +46,22 @@ pub struct Endpoint {
     pub handler: Arc<dyn FrameHandler>,
 }
 
-impl FrameHandler for Engine {
+/// The engine port's sockets: OpenEye frames go to the engine as they are,
+/// other dialects through their translation.
+struct EngineSockets(Arc<Engine>);
+
+impl FrameHandler for EngineSockets {
     fn opened(&self, conn: ConnId, kind: SocketKind) {
         if kind == SocketKind::Call {
-            self.page_connected(conn);
+            self.0.page_connected(conn);
         }
     }
 
-    fn frame(&self, conn: ConnId, text: &str) {
-        self.handle_frame(conn, text);
+    fn frame(&self, conn: ConnId, dialect: Dialect, text: &str) {
+        match dialect {
+            Dialect::OpenEye => self.0.handle_frame(conn, text),
+            other => crate::dialect::handle(&self.0, conn, other, text),
+        }
     }
 }
 
@@ -62,7 +69,7 @@ pub fn engine_router(engine: Arc<Engine>) -> Router {
     let endpoint = Endpoint {
         access: engine.access.clone(),
         pages: engine.pages.clone(),
-        handler: engine.clone(),
+        handler: Arc::new(EngineSockets(engine.clone())),
     };
     Router::new()
         .route("/", get(engine_socket_or_page))
@@ -105,18 +112,19 @@ async fn engine_socket_or_page(
         };
     };
     let offered = offered_protocols(&headers);
-    let chosen = pick(&offered, LOGIN_PROTOCOLS)
-        .map(|p| (SocketKind::Login, Some(p)))
-        .or_else(|| pick(&offered, CALL_PROTOCOLS).map(|p| (SocketKind::Call, Some(p))))
+    let chosen = choose(offered.iter().map(String::as_str), ENGINE_ROLES)
+        .map(|p| (kind_of(p.role), p.dialect, Some(p.name)))
         .or_else(|| match uri.path() {
-            "/login" if offered.is_empty() => Some((SocketKind::Login, None)),
-            "/call" if offered.is_empty() => Some((SocketKind::Call, None)),
+            "/login" if offered.is_empty() => Some((SocketKind::Login, Dialect::OpenEye, None)),
+            "/call" if offered.is_empty() => Some((SocketKind::Call, Dialect::OpenEye, None)),
             _ => None,
         });
-    let Some((kind, protocol)) = chosen else {
+    let Some((kind, dialect, protocol)) = chosen else {
+        refused_handshake::sub_protocol("engine", &offered, ENGINE_ROLES);
+        let accepted = accepted(ENGINE_ROLES).join(", ");
         return (
             StatusCode::BAD_REQUEST,
-            "offer the sub-protocol openeye_login_service_protocol or openeye_call_service_protocol, or connect to /login or /call",
+            format!("offer one of the sub-protocols {accepted}, or connect to /login or /call"),
         )
             .into_response();
     };
@@ -124,7 +132,20 @@ async fn engine_socket_or_page(
         .get("takeover")
         .is_some_and(|v| v == "1" || v == "true");
     let _ = engine;
-    upgrade(ws, &headers, kind, protocol, takeover, endpoint)
+    let opened = Opened {
+        kind,
+        dialect,
+        takeover,
+    };
+    upgrade(ws, &headers, opened, protocol, endpoint)
+}
+
+fn kind_of(role: Role) -> SocketKind {
+    match role {
+        Role::Daemon => SocketKind::Daemon,
+        Role::Login => SocketKind::Login,
+        Role::Call => SocketKind::Call,
+    }
 }
 
 /// The daemon port's one route.
@@ -144,31 +165,37 @@ pub async fn daemon_socket(
             .into_response();
     };
     let offered = offered_protocols(&headers);
-    let protocol = pick(&offered, &[DAEMON_PROTOCOL]);
-    if protocol.is_none() && !offered.is_empty() {
+    let chosen = choose(offered.iter().map(String::as_str), DAEMON_ROLES);
+    if chosen.is_none() && !offered.is_empty() {
+        refused_handshake::sub_protocol("daemon", &offered, DAEMON_ROLES);
+        let accepted = accepted(DAEMON_ROLES).join(", ");
         return (
             StatusCode::BAD_REQUEST,
-            "offer the sub-protocol protocol_ws_deamon_service",
+            format!("offer one of the sub-protocols {accepted}"),
         )
             .into_response();
     }
-    upgrade(ws, &headers, SocketKind::Daemon, protocol, false, endpoint)
+    let opened = Opened {
+        kind: SocketKind::Daemon,
+        dialect: chosen.map_or(Dialect::OpenEye, |p| p.dialect),
+        takeover: false,
+    };
+    upgrade(ws, &headers, opened, chosen.map(|p| p.name), endpoint)
 }
 
 fn upgrade(
     ws: WebSocketUpgrade,
     headers: &HeaderMap,
-    kind: SocketKind,
+    opened: Opened,
     protocol: Option<&'static str>,
-    takeover: bool,
     endpoint: Endpoint,
 ) -> Response {
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
     if !endpoint.access.origin_allowed(origin) {
-        tracing::warn!(
-            origin = origin.unwrap_or(""),
-            ?kind,
-            "handshake refused: origin not allowed"
+        refused_handshake::origin(
+            origin.unwrap_or(""),
+            protocol,
+            endpoint.access.allowed_origins(),
         );
         return (
             StatusCode::FORBIDDEN,
@@ -184,9 +211,7 @@ fn upgrade(
         Some(p) => ws.protocols([p]),
         None => ws,
     };
-    ws.on_upgrade(move |socket| {
-        socket::run(socket, kind, takeover, endpoint.pages, endpoint.handler)
-    })
+    ws.on_upgrade(move |socket| socket::run(socket, opened, endpoint.pages, endpoint.handler))
 }
 
 async fn health(State((engine, endpoint)): EngineState, headers: HeaderMap) -> Response {
@@ -296,12 +321,6 @@ fn offered_protocols(headers: &HeaderMap) -> Vec<String> {
         .map(|p| p.trim().to_owned())
         .filter(|p| !p.is_empty())
         .collect()
-}
-
-fn pick(offered: &[String], ours: &[&'static str]) -> Option<&'static str> {
-    ours.iter()
-        .copied()
-        .find(|p| offered.iter().any(|o| o == p))
 }
 
 #[cfg(test)]

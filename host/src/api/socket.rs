@@ -10,6 +10,7 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
+use seatphone_protocol::Dialect;
 use tokio::time::Instant;
 
 use super::frame::Rejection;
@@ -21,18 +22,31 @@ const DEAD_AFTER: Duration = Duration::from_secs(15);
 /// What a socket does with the frames it receives and when it opens.
 pub trait FrameHandler: Send + Sync + 'static {
     fn opened(&self, conn: ConnId, kind: SocketKind);
-    fn frame(&self, conn: ConnId, text: &str);
+    /// A text frame from a page speaking `dialect`.
+    fn frame(&self, conn: ConnId, dialect: Dialect, text: &str);
+}
+
+/// The socket as its handshake chose it.
+#[derive(Debug, Clone, Copy)]
+pub struct Opened {
+    pub kind: SocketKind,
+    pub dialect: Dialect,
+    pub takeover: bool,
 }
 
 pub async fn run(
     socket: WebSocket,
-    kind: SocketKind,
-    takeover: bool,
+    opened: Opened,
     pages: Arc<Pages>,
     handler: Arc<dyn FrameHandler>,
 ) {
+    let Opened {
+        kind,
+        dialect,
+        takeover,
+    } = opened;
     let outbox = Arc::new(Outbox::default());
-    let conn = pages.connect(kind, outbox.clone());
+    let conn = pages.connect_as(kind, dialect, outbox.clone());
     let (mut sink, mut stream) = socket.split();
 
     if kind == SocketKind::Call && !pages.claim_call_slot(conn, takeover) {
@@ -42,7 +56,7 @@ pub async fn run(
         pages.disconnect(conn);
         return;
     }
-    tracing::info!(conn, ?kind, "page socket open");
+    tracing::info!(conn, ?kind, dialect = dialect.name(), "page socket open");
     handler.opened(conn, kind);
 
     let mut last_heard = Instant::now();
@@ -76,7 +90,7 @@ pub async fn run(
                 let Some(Ok(message)) = incoming else { break };
                 last_heard = Instant::now();
                 match message {
-                    Message::Text(text) => handler.frame(conn, text.as_str()),
+                    Message::Text(text) => handler.frame(conn, dialect, text.as_str()),
                     Message::Binary(_) => pages.send_to(
                         conn,
                         Rejection {

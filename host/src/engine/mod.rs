@@ -83,7 +83,7 @@ impl Engine {
     pub fn page_connected(&self, conn: ConnId) {
         for e in self.signalling.snapshot() {
             self.pages
-                .send_to(conn, event_frame(e.notify, &e.description, &e.param));
+                .send_event_to(conn, event_frame(e.notify, &e.description, &e.param));
         }
     }
 

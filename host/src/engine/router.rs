@@ -49,6 +49,20 @@ impl Engine {
         }
     }
 
+    /// A standard request made inside the host (a dialect's translation of
+    /// a page's frame): routed as a page's would be, its answer handed to
+    /// `reply` as a `Response` instead of written to a socket.
+    pub fn ask(&self, request: Request, reply: ReplyFn) {
+        match self.answerer_of(&request.description, request.cmd, &request.param) {
+            Err(refusal) => reply(refusal.into()),
+            Ok(Answerer::Host) if request.cmd == Command::SetConfigParam.cmd() => {
+                self.configure(request, reply)
+            }
+            Ok(Answerer::Host) => self.signalling.command(request, reply),
+            Ok(Answerer::Plugin(plugin)) => forward(&plugin.raw, &request, reply),
+        }
+    }
+
     /// Who answers a request, or why no one does.
     fn answerer(&self, incoming: &Incoming<'_>) -> Result<Answerer<'_>, Refusal> {
         self.answerer_of(&incoming.description, incoming.cmd, &incoming.param)
