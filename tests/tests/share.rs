@@ -10,7 +10,7 @@ use std::process::{Child, Command as Process};
 use std::time::{Duration, Instant};
 
 use seatphone_tests::host::{assert_error, Command, Event, Options, Page, Seatphone};
-use seatphone_tests::peers::baresip::{AnswerMode, Baresip};
+use seatphone_tests::peers::baresip::{video_config, AnswerMode, Baresip};
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
 use seatphone_tests::video::{peer_snapshot_in_until, Xvfb};
 use seatphone_video_core::camera::pattern::read_stamp_luma;
@@ -247,19 +247,6 @@ async fn app_list_with_and_without_a_window_manager() {
     w.close();
 }
 
-/// baresip with video: it sends testsrc2 and shows what it gets to its
-/// snapshot module (see video_calls.rs).
-const PEER_VIDEO: &str = "\
-module\t\t\tvp8.so\n\
-module\t\t\tavformat.so\n\
-module\t\t\tfakevideo.so\n\
-module\t\t\tsnapshot.so\n\
-video_source\t\tavformat,lavfi,testsrc2=size=320x240:rate=15\n\
-video_display\t\tfakevideo,nil\n\
-video_size\t\t320x240\n\
-video_bitrate\t\t300000\n\
-video_fps\t\t15\n";
-
 fn near(p: &[u8], rgb: u32) -> bool {
     let c = [(rgb >> 16) as u8, (rgb >> 8) as u8, rgb as u8];
     p.iter().zip(c).all(|(a, b)| a.abs_diff(b) < 40)
@@ -285,8 +272,8 @@ async fn share_a_window_and_a_region_in_a_video_call_with_baresip() {
     let _serial = SERIAL.lock().await;
     let x = Xvfb::start();
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
-    let peer =
-        Baresip::start_with("1002", &kam, AnswerMode::Auto, PEER_VIDEO, "").expect("baresip");
+    let peer = Baresip::start_with("1002", &kam, AnswerMode::Auto, &video_config("VP8"), "")
+        .expect("baresip");
     let host = Seatphone::start(host_options(&x.display, "")).await;
     let mut page = host.registered_page(kam.port, "1001").await;
     let w = TestWindow::open(&x.display, TITLE);

@@ -5,13 +5,12 @@
 //! our window shows its moving picture where the page put it, until the
 //! call ends.
 
-use std::path::Path;
-use std::process::Command as Process;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use seatphone_tests::host::{Command, Event, Options, Page, Seatphone};
 use seatphone_tests::peers::baresip::{video_config, AnswerMode, Baresip};
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
+use seatphone_tests::video::peer_snapshot_until;
 use seatphone_tests::xvfb::{region, Xvfb};
 use seatphone_video_core::camera::pattern::read_stamp_luma;
 use serde_json::{json, Value};
@@ -20,45 +19,6 @@ const T: Duration = Duration::from_secs(10);
 
 /// Video calls are real-time work for several processes: one at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// A PNG as 8-bit grey, through ffmpeg.
-fn grey(png: &Path, (w, h): (u32, u32)) -> Option<Vec<u8>> {
-    let out = Process::new("ffmpeg")
-        .args(["-loglevel", "error", "-i"])
-        .arg(png)
-        .args([
-            "-vf",
-            &format!("scale={w}:{h}"),
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "gray",
-            "-",
-        ])
-        .output()
-        .ok()?;
-    (out.stdout.len() == (w * h) as usize).then_some(out.stdout)
-}
-
-/// Asks baresip for snapshots of what it receives until `done` says yes
-/// to one (as grey 320×240), or 20 s.
-fn peer_snapshot_until(peer: &Baresip, done: impl Fn(&[u8]) -> bool) -> bool {
-    let until = Instant::now() + Duration::from_secs(20);
-    let mut n = 0;
-    while Instant::now() < until {
-        n += 1;
-        let path = std::env::temp_dir().join(format!("sb{}-{n}.png", std::process::id()));
-        peer.command("snapshot_recv", path.to_str().unwrap());
-        std::thread::sleep(Duration::from_millis(500));
-        if let Some(g) = grey(&path, (320, 240)) {
-            let _ = std::fs::remove_file(&path);
-            if done(&g) {
-                return true;
-            }
-        }
-    }
-    false
-}
 
 /// Asks baresip for snapshots of what it receives until one carries our
 /// stamp; returns the stamp's counter.
