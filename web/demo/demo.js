@@ -120,6 +120,8 @@
     var p = data.param || {};
     var state = p.register_state;
     if (data.notify === 1004) { state = 3; }
+    // A reloaded page learns the account from 1009: deRegister names it.
+    if (state === 3 && p.user_number && !userPhoneNumber) { userPhoneNumber = p.user_number; }
     var label = REG_STATES[state] || ('state ' + state);
     if (data.notify === 1005) { label = 'failed'; }
     if (p.reason_code) { label += ' (' + p.reason_code + ')'; }
