@@ -1,5 +1,5 @@
 //! A PulseAudio server of a test's (or the benchmark's) own: the sound
-//! device of a machine without sound hardware (/work/shared/PEERS.md).
+//! device of a machine without sound hardware (`../shared/PEERS.md` beside the checkout).
 //!
 //! It listens on a socket in a folder of its own, not at the user's default
 //! socket, so two test binaries (or a test and the benchmark) each have
