@@ -217,7 +217,9 @@ impl Engine {
                     io.peer_update = allows_update(&resp.headers);
                 }
                 // RFC 4028 §7.2: the 2xx says who refreshes.
-                self.start_timer(now, call, session_expires(&resp.headers), Role::Uac);
+                if let Some(t) = session_timer::agreed(session_expires(&resp.headers), Role::Uac) {
+                    self.run_timer(now, call, t);
+                }
             }
             return;
         }
@@ -452,14 +454,6 @@ impl Engine {
         match session_timer::agreed(session_expires(headers), us) {
             Some(agreed) => self.run_timer(now, call, agreed),
             None => self.table.session_refreshed(now, call),
-        }
-    }
-
-    /// The timer a transaction's Session-Expires names, if any (without
-    /// one the session has no timer).
-    fn start_timer(&mut self, now: Instant, call: u32, named: Option<SessionExpires>, us: Role) {
-        if let Some(agreed) = session_timer::agreed(named, us) {
-            self.run_timer(now, call, agreed);
         }
     }
 
