@@ -1,0 +1,122 @@
+//! Reading and writing the SIP headers the call dialogs need.
+
+use rsipstack::sip::{self as rsip, Header, HeadersExt};
+
+use crate::calls::Peer;
+use crate::engine::stack::header;
+use crate::session_timer::SessionExpires;
+
+pub(super) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK";
+
+/// Number and display name of the caller (From).
+pub(super) fn peer_of(req: &rsip::Request) -> Peer {
+    let from = req
+        .from_header()
+        .map(|f| f.value().to_owned())
+        .unwrap_or_default();
+    parse_name_addr(&from)
+}
+
+/// `"Bob" <sip:1002@host>;tag=x` → Peer { number: "1002", display_name: "Bob" }.
+pub fn parse_name_addr(value: &str) -> Peer {
+    let (display, rest) = match value.find('<') {
+        Some(i) => (
+            value[..i].trim().trim_matches('"').to_owned(),
+            &value[i + 1..],
+        ),
+        None => (String::new(), value),
+    };
+    let uri = rest.split(['>', ';']).next().unwrap_or("");
+    let uri = uri.split_once(':').map(|(_, u)| u).unwrap_or(uri);
+    let number = match uri.split_once('@') {
+        Some((user, _)) => user.to_owned(),
+        None => String::new(),
+    };
+    Peer {
+        number,
+        display_name: display,
+    }
+}
+
+/// Contact-center auto-answer: `Call-Info: <…>;answer-after=N` or an
+/// Alert-Info naming auto answer. `None` when the platform asks nothing.
+pub fn platform_answer_after(req: &rsip::Request) -> Option<u32> {
+    if let Some(info) = header(&req.headers, "Call-Info") {
+        let lower = info.to_ascii_lowercase();
+        if let Some(pos) = lower.find("answer-after=") {
+            let digits: String = lower[pos + 13..]
+                .chars()
+                .take_while(|c| c.is_ascii_digit())
+                .collect();
+            return Some(digits.parse::<u32>().unwrap_or(0).min(3600));
+        }
+    }
+    if let Some(alert) = header(&req.headers, "Alert-Info") {
+        let lower = alert.to_ascii_lowercase();
+        if lower.contains("auto-answer")
+            || lower.contains("autoanswer")
+            || lower.contains("auto answer")
+        {
+            return Some(0);
+        }
+    }
+    None
+}
+
+/// `Session-Expires` (compact `x`) of a message.
+pub(super) fn session_expires(headers: &rsip::Headers) -> Option<SessionExpires> {
+    header(headers, "Session-Expires")
+        .or_else(|| header(headers, "x"))
+        .and_then(|v| SessionExpires::parse(&v))
+}
+
+/// Whether a header lists `token` (Supported, Allow), any case.
+fn lists(headers: &rsip::Headers, name: &str, token: &str) -> bool {
+    headers.iter().any(|h| {
+        let text = h.to_string();
+        text.split_once(':').is_some_and(|(n, v)| {
+            n.trim().eq_ignore_ascii_case(name)
+                && v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token))
+        })
+    })
+}
+
+pub(super) fn supports_timer(headers: &rsip::Headers) -> bool {
+    lists(headers, "Supported", "timer") || lists(headers, "k", "timer")
+}
+
+pub(super) fn allows_update(headers: &rsip::Headers) -> bool {
+    lists(headers, "Allow", "UPDATE")
+}
+
+/// The timer headers of our INVITE (RFC 4028 §7.1, beside `Supported:
+/// timer`): the interval we ask for and the smallest we accept; the callee
+/// picks the refresher.
+pub(super) fn timer_offer(se: u32, min_se: u32) -> Vec<Header> {
+    vec![
+        Header::Other("Session-Expires".into(), se.to_string()),
+        Header::Other("Min-SE".into(), min_se.to_string()),
+    ]
+}
+
+pub(super) fn is_timer_header(h: &Header) -> bool {
+    let text = h.to_string();
+    let name = text.split(':').next().unwrap_or("").trim();
+    name.eq_ignore_ascii_case("Session-Expires") || name.eq_ignore_ascii_case("Min-SE")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_addr_gives_number_and_display_name() {
+        let p = parse_name_addr("\"Bob B\" <sip:1002@127.0.0.1:5060>;tag=abc");
+        assert_eq!(p.number, "1002");
+        assert_eq!(p.display_name, "Bob B");
+        let p = parse_name_addr("sip:1003@example.org;tag=x");
+        assert_eq!(p.number, "1003");
+        assert_eq!(parse_name_addr("<<<;;").number, "");
+        assert_eq!(parse_name_addr("").number, "");
+    }
+}

@@ -1,0 +1,116 @@
+//! What we send inside a call: BYE/CANCEL, hold and unhold re-INVITEs,
+//! INFO DTMF.
+
+use std::time::Instant;
+
+use rsipstack::sip::{self as rsip, Header};
+use seatphone_protocol::{result, Response};
+
+use crate::engine::{Engine, Input};
+use crate::params;
+use crate::sdp::Direction;
+use crate::session_timer::Role;
+
+impl Engine {
+    /// CANCEL (unanswered outgoing) or BYE; the table already ended the call.
+    pub(in crate::engine) fn hang_up(&mut self, call: u32, cancel: bool) {
+        let Some(mut io) = self.take_io(call) else {
+            return;
+        };
+        io.session.stop(self.media.as_ref(), call);
+        let dialog = io.dialog;
+        tokio::spawn(async move {
+            let r = if cancel {
+                dialog.cancel().await
+            } else {
+                dialog.hangup().await
+            };
+            if let Err(e) = r {
+                tracing::debug!("call {call}: hang-up: {e}");
+            }
+        });
+    }
+
+    pub(in crate::engine) fn reinvite_hold(&mut self, call: u32, hold: bool) {
+        let Some(io) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let dir = if hold {
+            Direction::SendOnly
+        } else {
+            Direction::SendRecv
+        };
+        let sdp = io.session.redirected(dir);
+        let dialog = io.dialog.clone();
+        let input = self.input.clone();
+        let mut headers = self.timer_headers(call);
+        tokio::spawn(async move {
+            headers.push(Header::ContentType("application/sdp".into()));
+            let response = dialog
+                .reinvite(Some(headers), Some(sdp.into_bytes()))
+                .await
+                .ok()
+                .flatten();
+            let _ = input.send(Input::HoldDone {
+                call,
+                hold,
+                response,
+            });
+        });
+    }
+
+    pub(in crate::engine) fn on_hold_done(
+        &mut self,
+        call: u32,
+        hold: bool,
+        response: Option<rsip::Response>,
+    ) {
+        let ok = response
+            .as_ref()
+            .is_some_and(|r| r.status_code.kind() == rsip::StatusCodeKind::Successful);
+        if let Some(reply) = self.hold_replies.remove(&call) {
+            reply(match &response {
+                _ if ok => Response::ok(),
+                _ if !self.calls.contains_key(&call) => Response::error(
+                    result::FAILED,
+                    format!("call {call} ended before the peer answered"),
+                ),
+                // 408 is what a proxy (or the stack) answers for silence.
+                Some(r) if u16::from(r.status_code.clone()) != 408 => Response::error(
+                    result::REFUSED,
+                    format!("the peer refused the re-INVITE: {}", r.status_code),
+                ),
+                _ => Response::error(
+                    result::TIMED_OUT,
+                    "the peer did not answer the re-INVITE in time",
+                ),
+            });
+        }
+        if ok {
+            if let (Some(io), Some(resp)) = (self.calls.get_mut(&call), response.as_ref()) {
+                io.session.take_answer(&String::from_utf8_lossy(&resp.body));
+                io.session.start(self.media.as_ref(), call);
+            }
+            self.sync_video(call);
+            // Any re-INVITE that succeeds refreshes the session (RFC 4028 §1).
+            if let Some(resp) = response.as_ref() {
+                self.renegotiated(Instant::now(), call, &resp.headers, Role::Uac);
+            }
+        }
+        self.table.hold_done(call, hold, ok);
+    }
+
+    pub(in crate::engine) fn send_info_dtmf(&mut self, call: u32, tone: u8) {
+        let Some(io) = self.calls.get(&call) else {
+            return;
+        };
+        let dialog = io.dialog.clone();
+        let body = format!("Signal={}\r\nDuration=160\r\n", params::tone_char(tone));
+        tokio::spawn(async move {
+            let headers = vec![Header::ContentType("application/dtmf-relay".into())];
+            if let Err(e) = dialog.info(Some(headers), Some(body.into_bytes())).await {
+                tracing::info!("call {call}: INFO DTMF failed: {e}");
+            }
+        });
+    }
+}

@@ -1,0 +1,268 @@
+//! Placing a call: our INVITE, sent again after a 422 or a second
+//! challenge, and its final answer.
+
+use std::time::Instant;
+
+use rsipstack::dialog::authenticate::Credential;
+use rsipstack::dialog::invitation::InviteOption;
+use rsipstack::sip::{self as rsip, Header, HeadersExt};
+use rsipstack::transport::SipAddr;
+use seatphone_protocol::{result, Refusal};
+
+use super::headers::{allows_update, is_timer_header, session_expires, timer_offer, ALLOW};
+use crate::calls::{InviteFailure, MIN_SESSION_EXPIRES, SESSION_EXPIRES};
+use crate::engine::stack::header;
+use crate::engine::{challenge, session::Session, CallIo, Engine, Input};
+use crate::params;
+use crate::session_timer::{self, parse_min_se, Role};
+
+impl Engine {
+    /// Sends the INVITE of a new outgoing call.
+    pub(in crate::engine) fn place_call(
+        &mut self,
+        id: u32,
+        callee: &str,
+        video: bool,
+        anonymous: bool,
+    ) -> Result<(), Refusal> {
+        let account = self
+            .account
+            .as_ref()
+            .ok_or_else(|| Refusal::new(result::WRONG_STATE, "not registered"))?;
+        let login = account.login.clone();
+        let server = self
+            .settings
+            .servers
+            .get(account.reg.server())
+            .cloned()
+            .ok_or_else(|| Refusal::new(result::WRONG_STATE, "no SIP server"))?;
+        let domain = login.domain.clone().unwrap_or_else(|| server.to_string());
+        let target = if callee.contains('@') {
+            format!("sip:{callee}")
+        } else {
+            format!("sip:{callee}@{domain}")
+        };
+        let callee_uri = rsip::Uri::try_from(target.as_str())
+            .map_err(|_| Refusal::new(result::INVALID, format!("{callee} is not a SIP address")))?;
+        let ip = self.local_ip();
+        let mut session = Session::new(&ip.to_string(), u64::from(id));
+        let kinds: &[&str] = if video {
+            &["audio", "video"]
+        } else {
+            &["audio"]
+        };
+        session
+            .make_offer(self.media.as_ref(), id, kinds)
+            .map_err(|e| Refusal::new(result::NOT_LOADED, e))?;
+        let contact = self.contact_for(&login.user, ip, self.settings.transport);
+        let mut headers = vec![Header::Other("Allow".into(), ALLOW.into())];
+        // One Supported header (some peers read only the first), so not
+        // rsipstack's `support_prack`, which adds its own.
+        headers.push(Header::Supported("100rel, timer".into()));
+        headers.extend(timer_offer(SESSION_EXPIRES, MIN_SESSION_EXPIRES));
+        let caller = if anonymous {
+            headers.push(Header::Other("Privacy".into(), "id".into()));
+            headers.push(Header::Other(
+                "P-Preferred-Identity".into(),
+                format!("<sip:{}@{}>", login.user, domain),
+            ));
+            rsip::Uri::try_from("sip:anonymous@anonymous.invalid").unwrap_or_default()
+        } else {
+            rsip::Uri::try_from(format!("sip:{}@{}", login.user, domain).as_str())
+                .map_err(|_| Refusal::new(result::INVALID, "the account is not a SIP address"))?
+        };
+        // The INVITE goes to the registrar/proxy over the configured transport.
+        let transport = match self.settings.transport {
+            params::Transport::Udp => rsip::Transport::Udp,
+            params::Transport::Tcp => rsip::Transport::Tcp,
+            params::Transport::Tls => rsip::Transport::Tls,
+        };
+        let destination = format!("{}:{}", server.host, server.port)
+            .parse::<std::net::SocketAddr>()
+            .ok()
+            .map(|a| SipAddr {
+                r#type: Some(transport),
+                addr: a.into(),
+            });
+        let opt = InviteOption {
+            caller_display_name: anonymous.then(|| "Anonymous".to_owned()),
+            caller,
+            callee: callee_uri,
+            destination,
+            content_type: Some("application/sdp".into()),
+            offer: Some(session.sdp().into_bytes()),
+            contact,
+            credential: Some(Credential {
+                username: login.user.clone(),
+                password: login.password.clone(),
+                realm: None,
+                auth_username: Some(login.auth_user.clone()),
+            }),
+            headers: Some(headers),
+            ..Default::default()
+        };
+        self.send_invite(id, opt, session)
+            .map_err(|e| Refusal::new(result::FAILED, format!("cannot send the INVITE: {e}")))
+    }
+
+    /// Sends an INVITE and waits for its end in the background. When it
+    /// cannot be sent, the media the session prepared is freed.
+    fn send_invite(
+        &mut self,
+        id: u32,
+        opt: InviteOption,
+        mut session: Session,
+    ) -> Result<(), String> {
+        let (dialog, done) = match self
+            .stack
+            .dialogs
+            .do_invite_async(opt.clone(), self.states.clone())
+        {
+            Ok(sent) => sent,
+            Err(e) => {
+                session.stop(self.media.as_ref(), id);
+                return Err(e.to_string());
+            }
+        };
+        self.by_sip_id.insert(dialog.id().call_id.clone(), id);
+        self.calls.insert(
+            id,
+            CallIo {
+                dialog,
+                session,
+                awaiting_ack_answer: false,
+                answered: false,
+                invite: Some(opt),
+                retry_auth: Vec::new(),
+                accept_video: false,
+                peer_update: false,
+            },
+        );
+        let input = self.input.clone();
+        tokio::spawn(async move {
+            let response = match done.await {
+                Ok(Ok((_, resp))) => resp,
+                _ => None,
+            };
+            let _ = input.send(Input::InviteDone { call: id, response });
+        });
+        Ok(())
+    }
+
+    /// Sends the INVITE of an outgoing call again, same Call-ID, higher
+    /// CSeq: with Session-Expires and Min-SE raised to `se` (after a 422),
+    /// and the credentials for every realm that challenged so far.
+    pub(in crate::engine) fn retry_invite(&mut self, call: u32, se: Option<u32>) {
+        let Some(io) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(mut opt) = io.invite.take() else {
+            return;
+        };
+        let prev = io.dialog.initial_request();
+        let auth = if io.retry_auth.is_empty() {
+            challenge::carried(&prev)
+        } else {
+            std::mem::take(&mut io.retry_auth)
+        };
+        let session = std::mem::take(&mut io.session);
+        let mut headers: Vec<Header> = opt
+            .headers
+            .take()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|h| se.is_none() || !is_timer_header(h))
+            .collect();
+        if let Some(se) = se {
+            headers.extend(timer_offer(se, se));
+        }
+        headers.extend(auth);
+        opt.headers = Some(headers);
+        opt.call_id = prev.call_id_header().ok().map(|c| c.value().to_owned());
+        // RFC 3261 §22.3: the CSeq goes up; rsipstack's layer counter may be
+        // behind the dialog's (which answered the proxy's challenge).
+        let last = prev
+            .cseq_header()
+            .ok()
+            .and_then(|c| c.seq().ok())
+            .unwrap_or(0);
+        for _ in 0..64 {
+            if self.stack.dialogs.increment_last_seq() >= last {
+                break;
+            }
+        }
+        tracing::info!("call {call}: sending the INVITE again (Session-Expires {se:?})");
+        if let Err(e) = self.send_invite(call, opt, session) {
+            tracing::warn!("call {call}: INVITE not sent again: {e}");
+            self.finish(call, 500);
+        }
+    }
+
+    pub(in crate::engine) fn on_invite_done(
+        &mut self,
+        call: u32,
+        response: Option<rsip::Response>,
+    ) {
+        let status = response
+            .as_ref()
+            .map(|r| r.status_code.code())
+            .unwrap_or(408);
+        if (200..300).contains(&status) {
+            if let Some(resp) = response.as_ref() {
+                self.take_final_answer(call, resp);
+            }
+            let now = Instant::now();
+            self.table.connected(now, call);
+            if let Some(resp) = response.as_ref() {
+                if let Some(io) = self.calls.get_mut(&call) {
+                    io.peer_update = allows_update(&resp.headers);
+                }
+                // RFC 4028 §7.2: the 2xx says who refreshes.
+                if let Some(t) = session_timer::agreed(session_expires(&resp.headers), Role::Uac) {
+                    self.run_timer(now, call, t);
+                }
+            }
+            return;
+        }
+        let why = match (status, response.as_ref()) {
+            (422, Some(resp)) => InviteFailure::TooSmall(
+                header(&resp.headers, "Min-SE").and_then(|v| parse_min_se(&v)),
+            ),
+            (401 | 407, Some(resp)) => self.second_challenge(call, resp),
+            _ => InviteFailure::Final,
+        };
+        self.table.invite_failed(call, status, why);
+        if !self.table.contains(call) {
+            self.drop_io(call);
+        }
+    }
+
+    /// A final 401/407 for a realm our INVITE did not answer (the callee
+    /// behind the proxy): the credentials for sending it again.
+    fn second_challenge(&mut self, call: u32, resp: &rsip::Response) -> InviteFailure {
+        let Some(login) = self.account.as_ref().map(|a| a.login.clone()) else {
+            return InviteFailure::Final;
+        };
+        let Some(io) = self.calls.get_mut(&call) else {
+            return InviteFailure::Final;
+        };
+        let sent = io.dialog.initial_request();
+        if !challenge::fresh(&sent, resp) {
+            return InviteFailure::Final;
+        }
+        io.retry_auth = challenge::retry_headers(&sent, resp, &login.auth_user, &login.password);
+        InviteFailure::NewChallenge
+    }
+
+    /// The 2xx answer to our INVITE: start media, once.
+    pub(super) fn take_final_answer(&mut self, call: u32, resp: &rsip::Response) {
+        let media = self.media.clone();
+        if let Some(io) = self.calls.get_mut(&call) {
+            if !io.answered && io.session.take_answer(&String::from_utf8_lossy(&resp.body)) {
+                io.answered = true;
+                io.session.start(media.as_ref(), call);
+            }
+        }
+        self.sync_video(call);
+    }
+}
