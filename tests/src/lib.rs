@@ -6,7 +6,8 @@
 //!   (the hello example, broken fixtures) into their own target folder.
 //! - [`netns`]: run a test inside a private network namespace.
 //! - [`pulse`]: a PulseAudio server of a test's own (null sinks as devices).
-//! - [`xvfb`]: an X server of a test's own, for the video window.
+//! - [`xvfb`]: an X server of a test's own, for the video window; [`window`]:
+//!   a window of a test's own on it, to share.
 
 pub mod audio_check;
 pub mod host;
@@ -16,4 +17,5 @@ pub mod peers;
 pub mod plugins;
 pub mod pulse;
 pub mod video;
+pub mod window;
 pub mod xvfb;

@@ -194,6 +194,8 @@ pub struct HostSpec {
     /// `[sip] accept_from`: callers let in besides the registrar (SIPp
     /// calling the seat directly).
     pub accept_from: Vec<String>,
+    /// More sections, appended to the config whole (`[video]` …).
+    pub extra_toml: String,
 }
 
 impl Default for HostSpec {
@@ -207,6 +209,7 @@ impl Default for HostSpec {
             audio_output: None,
             env: Vec::new(),
             accept_from: Vec::new(),
+            extra_toml: String::new(),
         }
     }
 }
@@ -247,13 +250,14 @@ impl BenchHost {
              [plugins]\ndir = \"{}\"\n\
              [sip]\nbind = \"127.0.0.1\"\nlocal_port = {}\nmax_calls = {}\naccept_from = {:?}\n\
              [log]\ndir = \"{}\"\nlevel = \"{}\"\n\
-             [audio]\n{audio}",
+             [audio]\n{audio}{}",
             plugin_dir.display(),
             spec.sip_port,
             spec.max_calls,
             spec.accept_from,
             dir.path().join("log").display(),
             spec.log_level,
+            spec.extra_toml,
         );
         let config_path = dir.path().join("seatphone.toml");
         std::fs::write(&config_path, config)?;

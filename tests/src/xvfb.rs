@@ -1,5 +1,5 @@
-//! An X server of a test's own (Xvfb, 800×600), for the video window,
-//! and what it shows.
+//! An X server of a test's own (Xvfb, 800×600 unless asked otherwise), for
+//! the video window, and what it shows.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command as Process, Stdio};
@@ -7,17 +7,24 @@ use std::process::{Child, Command as Process, Stdio};
 pub struct Xvfb {
     child: Child,
     pub display: String,
+    /// The screen's width and height.
+    pub size: (u32, u32),
 }
 
 impl Xvfb {
     pub fn start() -> Xvfb {
+        Xvfb::start_sized(800, 600)
+    }
+
+    /// A screen of `width`×`height` (24-bit colour).
+    pub fn start_sized(width: u32, height: u32) -> Xvfb {
         let mut child = Process::new("Xvfb")
             .args([
                 "-displayfd",
                 "1",
                 "-screen",
                 "0",
-                "800x600x24",
+                &format!("{width}x{height}x24"),
                 "-wr",
                 "-nolisten",
                 "tcp",
@@ -31,10 +38,15 @@ impl Xvfb {
             .read_line(&mut line)
             .unwrap();
         let display = format!(":{}", line.trim());
-        Xvfb { child, display }
+        Xvfb {
+            child,
+            display,
+            size: (width, height),
+        }
     }
 
-    /// The screen as RGB bytes (800×600), without the mouse pointer.
+    /// The screen as RGB bytes (800×600 for [`Xvfb::start`]'s screen),
+    /// without the mouse pointer.
     pub fn grab(&self) -> Vec<u8> {
         let out = Process::new("ffmpeg")
             .args([
@@ -45,7 +57,7 @@ impl Xvfb {
                 "-draw_mouse",
                 "0",
                 "-video_size",
-                "800x600",
+                &format!("{}x{}", self.size.0, self.size.1),
                 "-i",
             ])
             .arg(&self.display)
@@ -54,7 +66,7 @@ impl Xvfb {
             .expect("ffmpeg x11grab");
         assert_eq!(
             out.stdout.len(),
-            800 * 600 * 3,
+            (self.size.0 * self.size.1 * 3) as usize,
             "grab: {}",
             String::from_utf8_lossy(&out.stderr)
         );

@@ -13,14 +13,10 @@ use seatphone_tests::host::{assert_error, Command, Event, Options, Page, Seatpho
 use seatphone_tests::peers::baresip::{video_config, AnswerMode, Baresip};
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
 use seatphone_tests::video::{peer_snapshot_in_until, Xvfb};
+use seatphone_tests::window::{TestWindow, BLUE, GREEN, RED};
 use seatphone_video_core::camera::pattern::read_stamp_luma;
 use serde_json::{json, Value};
 use x11rb::connection::Connection;
-use x11rb::protocol::xproto::{
-    AtomEnum, ChangeWindowAttributesAux, ConnectionExt as _, CreateWindowAux, PropMode, WindowClass,
-};
-use x11rb::rust_connection::RustConnection;
-use x11rb::wrapper::ConnectionExt as _;
 
 const T: Duration = Duration::from_secs(10);
 /// The share plugin's own command and events (PROTOCOL.md, "Share plugin").
@@ -30,81 +26,9 @@ const EVT_STOPPED: u32 = 3202;
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const TITLE: &str = "Seatphone share test";
-const RED: u32 = 0xd02020;
-const BLUE: u32 = 0x2040e0;
-const GREEN: u32 = 0x20c040;
-
-/// A window of the test's own: 320×240 at (200, 150), its left half red
-/// and its right half blue (a child window), titled `title`.
-struct TestWindow {
-    conn: RustConnection,
-    win: u32,
-    right: u32,
-}
-
-impl TestWindow {
-    fn open(display: &str, title: &str) -> TestWindow {
-        let (conn, n) = x11rb::connect(Some(display)).expect("X display");
-        let root = conn.setup().roots[n].root;
-        let win = conn.generate_id().unwrap();
-        conn.create_window(
-            x11rb::COPY_DEPTH_FROM_PARENT,
-            win,
-            root,
-            200,
-            150,
-            320,
-            240,
-            0,
-            WindowClass::INPUT_OUTPUT,
-            0,
-            &CreateWindowAux::new().background_pixel(RED),
-        )
-        .unwrap();
-        let right = conn.generate_id().unwrap();
-        conn.create_window(
-            x11rb::COPY_DEPTH_FROM_PARENT,
-            right,
-            win,
-            160,
-            0,
-            160,
-            240,
-            0,
-            WindowClass::INPUT_OUTPUT,
-            0,
-            &CreateWindowAux::new().background_pixel(BLUE),
-        )
-        .unwrap();
-        conn.change_property8(
-            PropMode::REPLACE,
-            win,
-            AtomEnum::WM_NAME,
-            AtomEnum::STRING,
-            title.as_bytes(),
-        )
-        .unwrap();
-        conn.map_window(right).unwrap();
-        conn.map_window(win).unwrap();
-        conn.sync().unwrap();
-        TestWindow { conn, win, right }
-    }
-
-    /// Paints the right half `colour`.
-    fn paint_right(&self, colour: u32) {
-        let aux = ChangeWindowAttributesAux::new().background_pixel(colour);
-        self.conn
-            .change_window_attributes(self.right, &aux)
-            .unwrap();
-        self.conn.clear_area(false, self.right, 0, 0, 0, 0).unwrap();
-        self.conn.sync().unwrap();
-    }
-
-    fn close(self) {
-        self.conn.destroy_window(self.win).unwrap();
-        self.conn.sync().unwrap();
-    }
-}
+/// The test window: 320×240 at (200, 150), its left half red and its
+/// right half blue.
+const AREA: (i16, i16, u16, u16) = (200, 150, 320, 240);
 
 /// A window manager on the display, stopped on drop.
 struct Wm(Child);
@@ -171,7 +95,7 @@ async fn app_list_with_and_without_a_window_manager() {
     let x = Xvfb::start();
     let host = Seatphone::start(host_options(&x.display, "")).await;
     let mut page = host.call_page().await;
-    let w = TestWindow::open(&x.display, TITLE);
+    let w = TestWindow::open(&x.display, TITLE, AREA);
     let root = root_of(&x.display);
 
     // No window manager: the window tree.
@@ -276,7 +200,7 @@ async fn share_a_window_and_a_region_in_a_video_call_with_baresip() {
         .expect("baresip");
     let host = Seatphone::start(host_options(&x.display, "")).await;
     let mut page = host.registered_page(kam.port, "1001").await;
-    let w = TestWindow::open(&x.display, TITLE);
+    let w = TestWindow::open(&x.display, TITLE, AREA);
     // Our own video window is on the screen during the call.
     let rect = json!({"posX": 0, "posY": 400, "width": 320, "height": 180});
     let r = page.request(Command::SetVideoRect, rect).await;
