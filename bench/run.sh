@@ -4,7 +4,7 @@
 # which starts Kamailio and alternates Seatphone and baresip rounds, then
 # draws the chart. Results: bench/results/results.json and results.png.
 #
-#   bench/run.sh [--rounds N] [--figures 1,2,3,4,5,6]
+#   bench/run.sh [--rounds N] [--figures 1,2,3,4,5,6,7,8,9]
 set -euo pipefail
 for arg in "$@"; do
     if [ "$arg" = --help ] || [ "$arg" = -h ]; then

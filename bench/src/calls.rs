@@ -79,13 +79,23 @@ const REGISTER_XML: &str = include_str!("../sipp/register.xml");
 
 /// Starts [`CALLEE`] and registers it at Kamailio; it answers until dropped.
 pub async fn callee(kam: Kam) -> Result<BenchSipp, String> {
-    let sipp = BenchSipp::start(
-        &["-sf", "callee.xml", "-rtp_echo"].map(String::from),
-        &[("callee.xml", CALLEE_XML)],
-    )
-    .map_err(|e| format!("callee SIPp: {e}"))?;
+    callee_as(kam, CALLEE, ("callee.xml", CALLEE_XML), &[]).await
+}
+
+/// Starts a SIPp callee running `scenario` (name, text) with `-rtp_echo`
+/// and `args`, and registers it at Kamailio as `user`.
+pub async fn callee_as(
+    kam: Kam,
+    user: &str,
+    scenario: (&str, &str),
+    args: &[String],
+) -> Result<BenchSipp, String> {
+    let mut sipp_args = ["-sf", scenario.0, "-rtp_echo"].map(String::from).to_vec();
+    sipp_args.extend_from_slice(args);
+    let sipp =
+        BenchSipp::start(&sipp_args, &[scenario]).map_err(|e| format!("callee SIPp: {e}"))?;
     let contact_port = sipp.port.to_string();
-    let pass = format!("pass{CALLEE}");
+    let pass = format!("pass{user}");
     let registrar = format!("127.0.0.1:{}", kam.port);
     let args = [
         "-sf",
@@ -93,12 +103,12 @@ pub async fn callee(kam: Kam) -> Result<BenchSipp, String> {
         "-m",
         "1",
         "-au",
-        CALLEE,
+        user,
         "-ap",
         &pass,
         "-key",
         "user",
-        CALLEE,
+        user,
         "-key",
         "contact_port",
         &contact_port,
@@ -142,12 +152,21 @@ pub async fn seat(
 
 /// `startCall` → connected: (milliseconds, callId).
 pub async fn seat_dial(page: &mut Page, callee: &str) -> Result<(f64, u64), String> {
+    seat_dial_as(page, callee, false).await
+}
+
+/// [`seat_dial`], a video call when `video`.
+pub async fn seat_dial_as(
+    page: &mut Page,
+    callee: &str,
+    video: bool,
+) -> Result<(f64, u64), String> {
     page.forget(Duration::from_millis(1)).await;
     let t = Instant::now();
     let r = page
         .request(
             Command::StartCall,
-            json!({"calleeNumber": callee, "isVideo": false}),
+            json!({"calleeNumber": callee, "isVideo": video}),
         )
         .await;
     if r["result"] != 0 {

@@ -5,17 +5,22 @@
 //! are started and measured with the end-to-end harness (`seatphone-tests`:
 //! `host`, `peers`, `measure`).
 //!
-//!     bench [--rounds N] [--figures 1,2,3,4,5,6] [--out DIR]
+//!     bench [--rounds N] [--figures 1,2,3,4,5,6,7,8,9] [--out DIR]
 
 mod call_setup;
 mod calls;
 mod cpu;
 mod endurance;
+mod glass;
 mod latency;
 mod memory;
 mod metric;
+mod mirror;
 mod round_trip;
+mod screen_share;
 mod sharing;
+mod video_call;
+mod video_calls;
 
 use std::path::PathBuf;
 
@@ -36,7 +41,7 @@ struct Args {
 fn args() -> Args {
     let mut a = Args {
         rounds: 5,
-        figures: vec![1, 2, 3, 4, 5, 6],
+        figures: vec![1, 2, 3, 4, 5, 6, 7, 8, 9],
         out: seatphone_tests::host::repo_root().join("bench/results"),
     };
     let mut it = std::env::args().skip(1);
@@ -160,6 +165,9 @@ async fn run(args: Args) -> i32 {
                 4 => cpu::figure4_cpu(k, rounds).await,
                 5 => latency::figure5_latency(k, rounds).await,
                 6 => endurance::figure6_endurance(k, rounds).await,
+                7 => video_call::figure7_video(k, rounds).await,
+                8 => glass::figure8_glass(k, rounds).await,
+                9 => screen_share::figure9_share(k, rounds).await,
                 _ => Vec::new(),
             }
         })

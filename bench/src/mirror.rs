@@ -1,0 +1,246 @@
+//! The video figures' callee, the same for both phones: SIPp registered
+//! at Kamailio answers the call and echoes the audio (as for figures 3 and
+//! 4), and its answer names this mirror for the video: a UDP port pair of
+//! the driver's that sends each RTP packet back to where it came from and
+//! counts what it got (bytes, pictures by the RTP marker bit, the picture
+//! size of VP8 keyframes). So the callee sees what each phone really sends,
+//! and each phone decodes its own pictures coming back, as it would the
+//! far end's. RTCP is read and dropped (SIPp echoes none for audio either).
+
+use std::net::UdpSocket;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use seatphone_tests::measure::BenchSipp;
+use seatphone_tests::peers::free_port;
+
+use crate::calls::{callee_as, Kam};
+
+const VIDEO_CALLEE_XML: &str = include_str!("../sipp/video_callee.xml");
+
+/// What the mirror got so far.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Counts {
+    pub packets: u64,
+    /// RTP packets' bytes (header and payload; no UDP/IP).
+    pub bytes: u64,
+    /// Pictures: packets with the marker bit.
+    pub pictures: u64,
+    pub keyframes: u64,
+    /// The size the last VP8 keyframe gave.
+    pub size: Option<(u16, u16)>,
+    pub rtcp_packets: u64,
+}
+
+/// What was sent between two [`Counts`] `dt` apart.
+#[derive(Debug, Clone, Copy)]
+pub struct Rate {
+    pub fps: f64,
+    pub kbps: f64,
+    pub size: Option<(u16, u16)>,
+}
+
+impl Counts {
+    pub fn since(&self, before: &Counts, dt: Duration) -> Rate {
+        let s = dt.as_secs_f64().max(1e-3);
+        Rate {
+            fps: (self.pictures - before.pictures) as f64 / s,
+            kbps: (self.bytes - before.bytes) as f64 * 8.0 / s / 1000.0,
+            size: self.size,
+        }
+    }
+}
+
+pub struct Mirror {
+    /// The RTP port (RTCP on the next).
+    pub port: u16,
+    counts: Arc<Mutex<Counts>>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Mirror {
+    pub fn start() -> std::io::Result<Mirror> {
+        let port = free_port(2);
+        let rtp = UdpSocket::bind(("127.0.0.1", port))?;
+        let rtcp = UdpSocket::bind(("127.0.0.1", port + 1))?;
+        for s in [&rtp, &rtcp] {
+            s.set_read_timeout(Some(Duration::from_millis(100)))?;
+        }
+        let counts = Arc::new(Mutex::new(Counts::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (c, halt) = (counts.clone(), stop.clone());
+        let echo = std::thread::spawn(move || {
+            let mut buf = vec![0u8; 65536];
+            while !halt.load(Ordering::Relaxed) {
+                let Ok((n, from)) = rtp.recv_from(&mut buf) else {
+                    continue;
+                };
+                let _ = rtp.send_to(&buf[..n], from);
+                let mut c = c.lock().unwrap_or_else(|e| e.into_inner());
+                count(&mut c, &buf[..n]);
+            }
+        });
+        let (c, halt) = (counts.clone(), stop.clone());
+        let drain = std::thread::spawn(move || {
+            let mut buf = vec![0u8; 2048];
+            while !halt.load(Ordering::Relaxed) {
+                if rtcp.recv_from(&mut buf).is_ok() {
+                    c.lock().unwrap_or_else(|e| e.into_inner()).rtcp_packets += 1;
+                }
+            }
+        });
+        Ok(Mirror {
+            port,
+            counts,
+            stop,
+            threads: vec![echo, drain],
+        })
+    }
+
+    pub fn counts(&self) -> Counts {
+        *self.counts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Forgets what earlier calls sent.
+    pub fn reset(&self) {
+        *self.counts.lock().unwrap_or_else(|e| e.into_inner()) = Counts::default();
+    }
+}
+
+impl Drop for Mirror {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+fn count(c: &mut Counts, packet: &[u8]) {
+    let Some((marker, payload)) = rtp_payload(packet) else {
+        return;
+    };
+    c.packets += 1;
+    c.bytes += packet.len() as u64;
+    if marker {
+        c.pictures += 1;
+    }
+    if let Some(size) = vp8_keyframe_size(payload) {
+        c.keyframes += 1;
+        c.size = Some(size);
+    }
+}
+
+/// The marker bit and payload of an RTP packet (RFC 3550 §5.1).
+fn rtp_payload(p: &[u8]) -> Option<(bool, &[u8])> {
+    if p.len() < 12 || p[0] >> 6 != 2 {
+        return None;
+    }
+    let marker = p[1] & 0x80 != 0;
+    let mut at = 12 + 4 * usize::from(p[0] & 0x0f);
+    if p[0] & 0x10 != 0 {
+        let ext = p.get(at + 2..at + 4)?;
+        at += 4 + 4 * usize::from(u16::from_be_bytes([ext[0], ext[1]]));
+    }
+    let mut end = p.len();
+    if p[0] & 0x20 != 0 {
+        end = end.checked_sub(usize::from(*p.last()?))?;
+    }
+    Some((marker, p.get(at..end)?))
+}
+
+/// The width and height of a VP8 keyframe whose first packet this is
+/// (RFC 7741 §4.2 payload descriptor, then RFC 6386 §9.1 frame header).
+fn vp8_keyframe_size(p: &[u8]) -> Option<(u16, u16)> {
+    let b0 = *p.first()?;
+    let mut at = 1;
+    if b0 & 0x80 != 0 {
+        let x = *p.get(at)?;
+        at += 1;
+        if x & 0x80 != 0 {
+            at += if *p.get(at)? & 0x80 != 0 { 2 } else { 1 };
+        }
+        if x & 0x40 != 0 {
+            at += 1;
+        }
+        if x & 0x30 != 0 {
+            at += 1;
+        }
+    }
+    // Only the start of partition 0 carries the frame header.
+    if b0 & 0x10 == 0 || b0 & 0x07 != 0 {
+        return None;
+    }
+    let h = p.get(at..at + 10)?;
+    if h[0] & 1 != 0 || h[3..6] != [0x9d, 0x01, 0x2a] {
+        return None;
+    }
+    let w = u16::from_le_bytes([h[6], h[7]]) & 0x3fff;
+    let ht = u16::from_le_bytes([h[8], h[9]]) & 0x3fff;
+    Some((w, ht))
+}
+
+/// A SIPp callee registered as `user` that echoes audio and names `mirror`
+/// for video (bench/sipp/video_callee.xml).
+pub async fn video_callee(kam: Kam, user: &str, mirror: &Mirror) -> Result<BenchSipp, String> {
+    let args = ["-key", "video_port", &mirror.port.to_string()].map(String::from);
+    callee_as(kam, user, ("video_callee.xml", VIDEO_CALLEE_XML), &args).await
+}
+
+/// A [`Mirror`] and a [`video_callee`] naming it: a video figure's callee.
+pub async fn mirrored_callee(kam: Kam, user: &str) -> Result<(Mirror, BenchSipp), String> {
+    let mirror = Mirror::start().map_err(|e| format!("mirror: {e}"))?;
+    let callee = video_callee(kam, user, &mirror).await?;
+    Ok((mirror, callee))
+}
+
+/// Whether `rate` is what was asked of the sender, as a warning if not.
+pub fn check_rate(who: &str, rate: &Rate, size: (u16, u16), fps: f64) -> Option<String> {
+    let ok_size = rate.size == Some(size);
+    let ok_fps = rate.fps >= fps * 0.9 && rate.fps <= fps * 1.1;
+    (!(ok_size && ok_fps)).then(|| {
+        format!(
+            "{who} sent {:.1} pictures/s of {} to the callee, not {fps} of {}x{}",
+            rate.fps,
+            rate.size
+                .map(|(w, h)| format!("{w}x{h}"))
+                .unwrap_or_else(|| "no keyframe".into()),
+            size.0,
+            size.1
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_vp8_keyframe_gives_its_size() {
+        // Descriptor with X, I (15-bit picture id), S, PID 0; then a
+        // keyframe tag, start code, 640 and 480.
+        let p = [
+            0x90, 0x80, 0x81, 0x23, 0x50, 0x2a, 0x01, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01,
+        ];
+        assert_eq!(vp8_keyframe_size(&p), Some((640, 480)));
+        let mut inter = p;
+        inter[4] |= 1;
+        assert_eq!(vp8_keyframe_size(&inter), None);
+        let mut later = p;
+        later[0] = 0x80;
+        assert_eq!(vp8_keyframe_size(&later), None, "not the partition's start");
+    }
+
+    #[test]
+    fn rtp_payload_skips_csrcs_and_extension() {
+        let mut p = vec![0x91, 0xe0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 2];
+        p.extend([0, 0, 0, 3]); // one CSRC
+        p.extend([0xbe, 0xde, 0, 1, 1, 2, 3, 4]); // a one-word extension
+        p.extend([9, 9]);
+        assert_eq!(rtp_payload(&p), Some((true, &[9u8, 9][..])));
+        assert_eq!(rtp_payload(&[0u8; 12]), None, "not version 2");
+    }
+}
