@@ -6,9 +6,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use seatphone_tests::host::{Command, Event, Page};
-use seatphone_tests::measure::{
-    self, BaresipSpec, BenchBaresip, BenchHost, BenchSipp, Ctrl, HostSpec,
-};
+use seatphone_tests::measure::{self, BenchHost, BenchSipp, HostSpec};
+use seatphone_tests::peers::baresip::{AnswerMode, Baresip, BaresipOptions, Ctrl};
 use serde_json::json;
 
 pub const T: Duration = Duration::from_secs(10);
@@ -28,21 +27,36 @@ pub fn seat_first(r: usize) -> bool {
     r.is_multiple_of(2)
 }
 
-pub fn baresip_spec(user: &str, registrar_port: u16) -> BaresipSpec {
-    BaresipSpec {
-        user: user.into(),
-        registrar_port,
-        auto_answer: false,
-        codecs: "opus/48000/2,G722/16000/1,PCMU/8000/1,PCMA/8000/1".into(),
+/// The audio modules baresip loads in every benchmark: the codecs both sides
+/// offer, and the file and sine sources.
+pub const BARESIP_AUDIO_MODULES: &[&str] =
+    &["opus.so", "g722.so", "g711.so", "aufile.so", "ausine.so"];
+
+/// baresip as every figure has it (a figure changes the codecs, the
+/// source, adds modules).
+pub fn baresip_options() -> BaresipOptions {
+    BaresipOptions {
+        answer: AnswerMode::Manual,
+        audio_codecs: "opus/48000/2,G722/16000/1,PCMU/8000/1,PCMA/8000/1".into(),
         // A tone baresip generates itself: free of file I/O like
         // Seatphone's `null` mic (figures 1-3, 6), and the tone Seatphone
         // reads from a WAV in figure 4.
-        source: format!("ausine,{TONE_HZ}"),
-        extra_modules: Vec::new(),
-        extra_config: String::new(),
+        audio_source: format!("ausine,{TONE_HZ}"),
+        modules: BARESIP_AUDIO_MODULES
+            .iter()
+            .map(|m| m.to_string())
+            .collect(),
+        config:
+            "auplay_srate\t\t48000\nauplay_channels\t\t1\nptime\t\t\t20\nopus_bitrate\t\t32000\n"
+                .into(),
         max_calls: 4,
-        env: Vec::new(),
+        ..BaresipOptions::default()
     }
+}
+
+/// baresip registered as [`BARE_USER`] with `options`.
+pub fn bare_phone(kam: Kam, options: &BaresipOptions) -> Result<Baresip, String> {
+    Baresip::start_with(BARE_USER, kam.port, options).map_err(|e| e.to_string())
 }
 
 // ---------------------------------------------------------------- calls
@@ -218,12 +232,14 @@ pub async fn bare_hangup(ctrl: &mut Ctrl) -> Result<(), String> {
         .ok_or_else(|| "hangup: no CALL_CLOSED".to_owned())
 }
 
-pub fn bare_caller(kam: Kam, codecs: &str) -> Result<BenchBaresip, String> {
-    BenchBaresip::start(&BaresipSpec {
-        codecs: codecs.into(),
-        ..baresip_spec(BARE_USER, kam.port)
-    })
-    .map_err(|e| e.to_string())
+pub fn bare_caller(kam: Kam, codecs: &str) -> Result<Baresip, String> {
+    bare_phone(
+        kam,
+        &BaresipOptions {
+            audio_codecs: codecs.into(),
+            ..baresip_options()
+        },
+    )
 }
 
 pub fn tail(text: &str, n: usize) -> String {

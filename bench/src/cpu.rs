@@ -130,7 +130,7 @@ async fn bare_cpu(kam: Kam, codec: &str) -> Result<CallReading, String> {
     let t0 = Instant::now();
     ended |= pump_ctrl(&mut ctrl, PSS_AT - CALL_SETTLE).await;
     let mem = measure::mem_of(&b.pids());
-    measure::dump_smaps_if_asked(&b.pids(), b.dir.path());
+    measure::dump_smaps_if_asked(&b.pids(), b.dir());
     let others = sharing::others(&b.pids());
     ended |= pump_ctrl(&mut ctrl, CPU_CALL + CALL_SETTLE - PSS_AT).await;
     let c1 = measure::cpu_of(&b.pids());

@@ -4,11 +4,12 @@
 use std::time::Duration;
 
 use seatphone_tests::host::Command;
-use seatphone_tests::measure::{self, BaresipSpec, BenchBaresip, BenchHost, HostSpec};
+use seatphone_tests::measure::{self, BenchHost, HostSpec};
+use seatphone_tests::peers::baresip::{AnswerMode, BaresipOptions};
 use seatphone_tests::peers::free_port;
 use serde_json::json;
 
-use crate::calls::{baresip_spec, side_name, Kam, BARE_USER, SEAT_USER};
+use crate::calls::{bare_phone, baresip_options, side_name, Kam, BARE_USER, SEAT_USER};
 use crate::metric::Metric;
 
 fn endurance_calls() -> usize {
@@ -339,13 +340,14 @@ async fn seat_endurance(kam: Kam, n: usize) -> Result<Endurance, String> {
 }
 
 async fn bare_endurance(kam: Kam, n: usize) -> Result<Endurance, String> {
-    let b = BenchBaresip::start(&BaresipSpec {
-        user: BARE_USER.into(),
-        auto_answer: true,
-        max_calls: 2,
-        ..baresip_spec(BARE_USER, kam.port)
-    })
-    .map_err(|e| e.to_string())?;
+    let b = bare_phone(
+        kam,
+        &BaresipOptions {
+            answer: AnswerMode::Auto,
+            max_calls: 2,
+            ..baresip_options()
+        },
+    )?;
     // ctrl_tcp connected, as a page is on the other side.
     let ctrl = b.ctrl().await.map_err(|e| e.to_string())?;
     let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();

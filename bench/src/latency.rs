@@ -5,14 +5,13 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use seatphone_tests::measure::{
-    self, median, percentile, BaresipSpec, BenchBaresip, BenchHost, HostSpec,
-};
+use seatphone_tests::measure::{self, median, percentile, BenchHost, HostSpec};
+use seatphone_tests::peers::baresip::BaresipOptions;
 use seatphone_tests::pulse::{read_raw_s16, Pulse, PulseClient};
 
 use crate::calls::{
-    bare_dial, bare_hangup, baresip_spec, media_files, pump_ctrl, pump_page, seat_dial, seat_first,
-    seat_hangup, side_name, tail, Kam, BARE_USER, SEAT_USER,
+    bare_dial, bare_hangup, bare_phone, baresip_options, media_files, pump_ctrl, pump_page,
+    seat_dial, seat_first, seat_hangup, side_name, tail, Kam, SEAT_USER,
 };
 use crate::metric::Metric;
 
@@ -257,15 +256,15 @@ async fn seat_latency(kam: Kam, pulse: &Pulse) -> Result<f64, String> {
 
 async fn bare_latency(kam: Kam, pulse: &Pulse) -> Result<f64, String> {
     let (mut sipp, wire, dir) = echo_peer().await?;
-    let b = BenchBaresip::start(&BaresipSpec {
-        codecs: "PCMU/8000/1".into(),
-        source: "pulse,micsrc".into(),
-        extra_modules: vec!["pulse.so".into()],
-        extra_config: "audio_player\t\tpulse,spk".into(),
+    let mut options = BaresipOptions {
+        audio_codecs: "PCMU/8000/1".into(),
+        audio_source: "pulse,micsrc".into(),
         env: pulse.env(),
-        ..baresip_spec(BARE_USER, kam.port)
-    })
-    .map_err(|e| e.to_string())?;
+        ..baresip_options()
+    };
+    options.modules.push("pulse.so".into());
+    options.config.push_str("audio_player\t\tpulse,spk\n");
+    let b = bare_phone(kam, &options)?;
     let mut ctrl = b.ctrl().await.map_err(|e| e.to_string())?;
     let clicks = Clicks::start(pulse, dir.path())?;
     bare_dial(&mut ctrl, &format!("service@127.0.0.1:{}", sipp.port)).await?;

@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use seatphone_tests::host::WORKSPACE_PLUGINS;
-use seatphone_tests::measure::{self, BenchBaresip, BenchHost, HostSpec};
+use seatphone_tests::measure::{self, BenchHost, HostSpec};
 
-use crate::calls::{baresip_spec, seat_first, Kam, BARE_USER, SEAT_USER};
+use crate::calls::{bare_phone, baresip_options, seat_first, Kam, SEAT_USER};
 use crate::metric::Metric;
 use crate::sharing;
 
@@ -86,7 +86,7 @@ async fn seat_idle_mem(kam: Kam, plugins: &[&str]) -> Result<IdleReading, String
 }
 
 async fn bare_idle_mem(kam: Kam) -> Result<IdleReading, String> {
-    let b = BenchBaresip::start(&baresip_spec(BARE_USER, kam.port)).map_err(|e| e.to_string())?;
+    let b = bare_phone(kam, &baresip_options())?;
     let _ctrl = b.ctrl().await.map_err(|e| e.to_string())?;
     tokio::time::sleep(SETTLE).await;
     let mem = measure::mem_of(&b.pids());

@@ -4,9 +4,10 @@
 use std::time::{Duration, Instant};
 
 use seatphone_tests::host::{frame_text, Command, Page};
-use seatphone_tests::measure::{percentile, BenchBaresip, BenchHost, Ctrl, HostSpec};
+use seatphone_tests::measure::{percentile, BenchHost, HostSpec};
+use seatphone_tests::peers::baresip::Ctrl;
 
-use crate::calls::{baresip_spec, seat_first, Kam, BARE_USER, T};
+use crate::calls::{bare_phone, baresip_options, seat_first, Kam, T};
 use crate::metric::Metric;
 
 const RT_WARMUP: usize = 200;
@@ -191,7 +192,7 @@ async fn seat_rtt(placement: Placement) -> Result<(Vec<f64>, f64), String> {
 }
 
 async fn bare_rtt(kam: Kam, placement: Placement) -> Result<(Vec<f64>, f64), String> {
-    let b = BenchBaresip::start(&baresip_spec(BARE_USER, kam.port)).map_err(|e| e.to_string())?;
+    let b = bare_phone(kam, &baresip_options())?;
     let mut ctrl = b.ctrl().await.map_err(|e| e.to_string())?;
     ctrl.forget(RT_QUIET).await;
     let _pinned = Pinned::new(placement, &b.pids())?;

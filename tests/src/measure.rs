@@ -1,21 +1,18 @@
 //! What the benchmarks (`bench/src/`) measure with: memory (PSS/RSS)
 //! and CPU time of a process tree from `/proc`, open file descriptors,
 //! medians and percentiles, a Seatphone started with a config the benchmark
-//! writes whole (log level, `[audio]` devices, fixed SIP port), baresip with
-//! a config of the benchmark's choosing and an async `ctrl_tcp` client, and
-//! the WAV files and click onsets of the audio-path latency.
+//! writes whole (log level, `[audio]` devices, fixed SIP port), and the WAV
+//! files and click onsets of the audio-path latency. baresip is the tests'
+//! own (`peers::baresip`).
 
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use crate::host::{build_dir, http_get, plugin_files, plugin_library, Command, Event, Page, CALL};
-use crate::peers::{free_port, stop_child, wait_until};
+use crate::peers::{free_port, keep_if_asked, stop_child};
 
 // ---------------------------------------------------------------- /proc
 
@@ -352,14 +349,6 @@ impl Drop for BenchHost {
     }
 }
 
-/// `BENCH_KEEP=1` keeps the temporary folders (configs, logs) for a look afterwards.
-fn keep_if_asked(dir: &mut tempfile::TempDir) {
-    if std::env::var_os("BENCH_KEEP").is_some() {
-        dir.disable_cleanup(true);
-        eprintln!("kept {}", dir.path().display());
-    }
-}
-
 /// Like `Page::event` but `None` on timeout instead of a panic; other frames stay queued.
 pub async fn wait_event(page: &mut Page, event: Event, timeout: Duration) -> Option<Value> {
     let notify = event.notify();
@@ -379,243 +368,6 @@ pub async fn wait_event(page: &mut Page, event: Event, timeout: Duration) -> Opt
     // Frames seen meanwhile are dropped: the benchmark looks at one event at a time.
     drop(kept);
     found
-}
-
-// ---------------------------------------------------------------- baresip
-
-/// A baresip process with a config the benchmark writes (modules, audio
-/// source, recording), registered at a Kamailio, and its ctrl_tcp port.
-pub struct BenchBaresip {
-    child: Child,
-    pub dir: tempfile::TempDir,
-    pub port: u16,
-    pub ctrl_port: u16,
-}
-
-/// The audio side of a baresip config.
-pub struct BaresipSpec {
-    pub user: String,
-    pub registrar_port: u16,
-    pub auto_answer: bool,
-    /// `audio_codecs=` of the account, e.g. `opus/48000/2,PCMA/8000/1`.
-    pub codecs: String,
-    /// `audio_source` line, e.g. `ausine,440` or `aufile,/x.wav`.
-    pub source: String,
-    /// Extra modules (file names), e.g. `sndfile.so`.
-    pub extra_modules: Vec<String>,
-    /// Extra config lines, e.g. `snd_path /tmp/x`.
-    pub extra_config: String,
-    /// `call_max_calls`.
-    pub max_calls: u32,
-    /// Extra environment (`PULSE_SERVER` for the `pulse` module).
-    pub env: Vec<(String, String)>,
-}
-
-/// The audio modules baresip loads in every benchmark: the codecs both sides
-/// offer, and the file and sine sources.
-pub const BARESIP_AUDIO_MODULES: &[&str] =
-    &["opus.so", "g722.so", "g711.so", "aufile.so", "ausine.so"];
-
-impl BenchBaresip {
-    pub fn start(spec: &BaresipSpec) -> std::io::Result<BenchBaresip> {
-        let port = free_port(2);
-        let ctrl_port = free_port(1);
-        let rtp = free_port(40);
-        let dir = tempfile::Builder::new().prefix("bench-baresip").tempdir()?;
-        let mut modules = String::new();
-        for m in BARESIP_AUDIO_MODULES
-            .iter()
-            .copied()
-            .map(str::to_owned)
-            .chain(spec.extra_modules.iter().cloned())
-        {
-            modules.push_str(&format!("module\t\t\t{m}\n"));
-        }
-        let config = format!(
-            "poll_method\t\tepoll\ncall_local_timeout\t120\ncall_max_calls\t\t{}\n\
-             sip_listen\t\t127.0.0.1:{port}\nnet_interface\t\t127.0.0.1\ndns_server\t\t127.0.0.1:53\n\
-             audio_source\t\t{}\naudio_alert\t\tausine,440\nausrc_srate\t\t48000\nausrc_channels\t\t{}\n\
-             auplay_srate\t\t48000\nauplay_channels\t\t1\naudio_buffer\t\t20-160\nptime\t\t\t20\n\
-             rtp_ports\t\t{}-{}\nrtcp_mux\t\tno\njitter_buffer_delay\t5-10\n\
-             module_path\t\t/usr/lib/baresip/modules\n{modules}\
-             module_tmp\t\tuuid.so\nmodule_tmp\t\taccount.so\nmodule_app\t\tmenu.so\nmodule_app\t\tctrl_tcp.so\n\
-             ctrl_tcp_listen\t\t127.0.0.1:{ctrl_port}\nopus_bitrate\t\t32000\n{}\n",
-            spec.max_calls,
-            spec.source,
-            // baresip 1.0's ausine makes stereo only ("supports only 2
-            // channels"); a mono codec gets it mixed down.
-            if spec.source.starts_with("ausine") { 2 } else { 1 },
-            rtp,
-            rtp + 39,
-            spec.extra_config,
-        );
-        let accounts = format!(
-            "<sip:{u}@127.0.0.1:{r}>;auth_pass=pass{u};outbound=\"sip:127.0.0.1:{r}\";answermode={};audio_codecs={};regint=600\n",
-            if spec.auto_answer { "auto" } else { "manual" },
-            spec.codecs,
-            u = spec.user,
-            r = spec.registrar_port,
-        );
-        std::fs::write(dir.path().join("config"), config)?;
-        std::fs::write(dir.path().join("accounts"), accounts)?;
-        std::fs::write(dir.path().join("contacts"), "")?;
-        let log = std::fs::File::create(dir.path().join("baresip.log"))?;
-        let mut cmd = Process::new("baresip");
-        cmd.arg("-f")
-            .arg(dir.path())
-            .envs(spec.env.iter().cloned())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log);
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        let child = cmd.spawn()?;
-        let mut b = BenchBaresip {
-            child,
-            dir,
-            port,
-            ctrl_port,
-        };
-        let up = wait_until(Duration::from_secs(10), || {
-            std::net::TcpStream::connect(("127.0.0.1", ctrl_port)).is_ok()
-                && b.log().contains("200 OK")
-        });
-        if !up {
-            let log = b.log();
-            b.stop();
-            return Err(std::io::Error::other(format!(
-                "baresip did not register:\n{log}"
-            )));
-        }
-        Ok(b)
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    pub fn pids(&self) -> Vec<u32> {
-        tree(self.child.id())
-    }
-
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("baresip.log")).unwrap_or_default()
-    }
-
-    /// A fresh ctrl_tcp connection (baresip serves one client at a time).
-    pub async fn ctrl(&self) -> std::io::Result<Ctrl> {
-        Ctrl::connect(self.ctrl_port).await
-    }
-
-    pub fn stop(&mut self) {
-        stop_child(&mut self.child, Duration::from_secs(2));
-    }
-}
-
-impl Drop for BenchBaresip {
-    fn drop(&mut self) {
-        self.stop();
-        keep_if_asked(&mut self.dir);
-    }
-}
-
-/// An async client of baresip's ctrl_tcp, shaped like [`Page`]: requests
-/// matched to responses by `token`, events queued.
-pub struct Ctrl {
-    stream: TcpStream,
-    buf: Vec<u8>,
-    seq: u64,
-    pending: VecDeque<Value>,
-}
-
-impl Ctrl {
-    pub async fn connect(port: u16) -> std::io::Result<Ctrl> {
-        let stream = TcpStream::connect(("127.0.0.1", port)).await?;
-        stream.set_nodelay(true)?;
-        Ok(Ctrl {
-            stream,
-            buf: Vec::new(),
-            seq: 0,
-            pending: VecDeque::new(),
-        })
-    }
-
-    /// Sends a command with `token` and returns without waiting.
-    pub async fn send(&mut self, command: &str, params: &str, token: &str) -> std::io::Result<()> {
-        let body = json!({"command": command, "params": params, "token": token}).to_string();
-        self.stream
-            .write_all(format!("{}:{},", body.len(), body).as_bytes())
-            .await
-    }
-
-    /// Sends a command and returns its response; events that arrive first stay queued.
-    pub async fn request(&mut self, command: &str, params: &str) -> Option<Value> {
-        self.seq += 1;
-        let token = self.seq.to_string();
-        self.send(command, params, &token).await.ok()?;
-        loop {
-            let f = self.receive(Duration::from_secs(10)).await?;
-            if f["response"] == true && f["token"] == token.as_str() {
-                return Some(f);
-            }
-            self.pending.push_back(f);
-        }
-    }
-
-    /// The next message (queued first), or `None` after `timeout`.
-    pub async fn next(&mut self, timeout: Duration) -> Option<Value> {
-        if let Some(f) = self.pending.pop_front() {
-            return Some(f);
-        }
-        self.receive(timeout).await
-    }
-
-    /// Waits for an event of `kind` (`CALL_ESTABLISHED` …); others are dropped.
-    pub async fn event(&mut self, kind: &str, timeout: Duration) -> Option<Value> {
-        let deadline = Instant::now() + timeout;
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            let f = self.next(left).await?;
-            if f["event"] == true && f["type"] == kind {
-                return Some(f);
-            }
-        }
-        None
-    }
-
-    /// Drops what is queued and what arrives until `quiet` passes without a message.
-    pub async fn forget(&mut self, quiet: Duration) {
-        self.pending.clear();
-        while self.receive(quiet).await.is_some() {}
-    }
-
-    async fn receive(&mut self, timeout: Duration) -> Option<Value> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(v) = self.parse_one() {
-                return Some(v);
-            }
-            let left = deadline.checked_duration_since(Instant::now())?;
-            let mut chunk = [0u8; 8192];
-            match tokio::time::timeout(left, self.stream.read(&mut chunk)).await {
-                Ok(Ok(n)) if n > 0 => self.buf.extend_from_slice(&chunk[..n]),
-                _ => return None,
-            }
-        }
-    }
-
-    fn parse_one(&mut self) -> Option<Value> {
-        loop {
-            let colon = self.buf.iter().position(|b| *b == b':')?;
-            let len: usize = std::str::from_utf8(&self.buf[..colon]).ok()?.parse().ok()?;
-            if self.buf.len() < colon + 1 + len + 1 {
-                return None;
-            }
-            let v = serde_json::from_slice::<Value>(&self.buf[colon + 1..colon + 1 + len]);
-            self.buf.drain(..colon + 1 + len + 1);
-            if let Ok(v) = v {
-                return Some(v);
-            }
-        }
-    }
 }
 
 // ---------------------------------------------------------------- WAV

@@ -4,20 +4,16 @@
 //! must hear the other's tone at about the level it was sent, for every
 //! codec, with SRTP, and DTMF must cross both ways.
 
-use std::io::Write;
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command as Process, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use seatphone_tests::audio_check::{
     dominant_frequency, longest_gap_ms, rms_dbfs, write_sine_wav, Recording,
 };
 use seatphone_tests::host::{plugin_library, Command, Event, Options, Page, Seatphone};
-use seatphone_tests::peers::baresip::read_netstrings;
+use seatphone_tests::peers::baresip::{AnswerMode, Baresip, BaresipOptions};
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
-use seatphone_tests::peers::{free_port, stop_child, wait_until};
+use seatphone_tests::peers::wait_until;
 use seatphone_tests::pulse::{read_raw_s16, Pulse, PulseClient};
 use serde_json::{json, Value};
 
@@ -34,133 +30,34 @@ const DTMF_RECEIVED: u32 = 3001;
 const DEVICE_FALLBACK: u32 = 3002;
 const PEER_HZ: f64 = 1000.0;
 
-/// baresip answering automatically, sending `ausine` at 1 kHz, recording
-/// what it encodes and decodes with the `sndfile` filter.
-struct TonePeer {
-    child: Child,
-    ctrl: TcpStream,
-    events: Arc<Mutex<Vec<Value>>>,
-    dir: tempfile::TempDir,
+/// baresip answering automatically with `codec`, sending `ausine` at
+/// 1 kHz, recording what it encodes and decodes; SRTP as `srtp` says.
+fn tone_peer(kam: &Kamailio, codec: &str, srtp: Option<&str>) -> Baresip {
+    let mut options = BaresipOptions {
+        answer: AnswerMode::Auto,
+        audio_codecs: codec.into(),
+        audio_source: format!("ausine,{PEER_HZ}"),
+        modules: ["g711.so", "g722.so", "opus.so", "ausine.so"]
+            .map(String::from)
+            .to_vec(),
+        record: true,
+        ..BaresipOptions::default()
+    };
+    if let Some(mediaenc) = srtp {
+        options = options.srtp(mediaenc);
+    }
+    Baresip::start_with("1002", kam.port, &options).expect("baresip")
 }
 
-impl TonePeer {
-    fn start(user: &str, kam: &Kamailio, codec: &str, srtp: Option<&str>) -> Self {
-        let port = free_port(2);
-        let ctrl_port = free_port(1);
-        let rtp = free_port(40);
-        let dir = tempfile::Builder::new()
-            .prefix("seatphone-tonepeer")
-            .tempdir()
-            .unwrap();
-        let rec = dir.path().join("rec");
-        std::fs::create_dir_all(&rec).unwrap();
-        let srtp_module = if srtp.is_some() {
-            "module\t\t\tsrtp.so\n"
-        } else {
-            ""
-        };
-        let config = format!(
-            "poll_method\t\tepoll\ncall_local_timeout\t120\ncall_max_calls\t\t4\n\
-             sip_listen\t\t127.0.0.1:{port}\nnet_interface\t\t127.0.0.1\ndns_server\t\t127.0.0.1:53\n\
-             audio_source\t\tausine,{PEER_HZ}\naudio_alert\t\tausine,{PEER_HZ}\n\
-             ausrc_srate\t\t48000\nausrc_channels\t\t2\naudio_buffer\t\t20-160\n\
-             rtp_ports\t\t{rtp}-{}\nrtcp_mux\t\tno\njitter_buffer_delay\t5-10\n\
-             module_path\t\t/usr/lib/baresip/modules\n\
-             module\t\t\tg711.so\nmodule\t\t\tg722.so\nmodule\t\t\topus.so\nmodule\t\t\tausine.so\n\
-             module\t\t\tsndfile.so\n{srtp_module}snd_path\t\t{}\n\
-             module_tmp\t\tuuid.so\nmodule_tmp\t\taccount.so\n\
-             module_app\t\tmenu.so\nmodule_app\t\tctrl_tcp.so\nctrl_tcp_listen\t\t127.0.0.1:{ctrl_port}\n",
-            rtp + 39,
-            rec.display()
-        );
-        let enc = srtp.map(|m| format!(";mediaenc={m}")).unwrap_or_default();
-        let account = format!(
-            "<sip:{user}@127.0.0.1:{reg}>;auth_pass=pass{user};outbound=\"sip:127.0.0.1:{reg}\";\
-             answermode=auto;audio_codecs={codec};regint=600{enc}\n",
-            reg = kam.port
-        );
-        std::fs::write(dir.path().join("config"), config).unwrap();
-        std::fs::write(dir.path().join("accounts"), account).unwrap();
-        std::fs::write(dir.path().join("contacts"), "").unwrap();
-        let log = std::fs::File::create(dir.path().join("baresip.log")).unwrap();
-        let mut cmd = Process::new("baresip");
-        cmd.arg("-f")
-            .arg(dir.path())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log);
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        let child = cmd.spawn().expect("baresip");
-        let mut ctrl = None;
-        wait_until(T, || {
-            ctrl = TcpStream::connect(("127.0.0.1", ctrl_port)).ok();
-            ctrl.is_some()
-        });
-        let ctrl = ctrl.expect("baresip's ctrl_tcp");
-        let events = Arc::new(Mutex::new(Vec::new()));
-        let reader = ctrl.try_clone().unwrap();
-        let sink = events.clone();
-        std::thread::spawn(move || read_netstrings(reader, sink));
-        let peer = Self {
-            child,
-            ctrl,
-            events,
-            dir,
-        };
-        assert!(
-            wait_until(T, || peer.has_event("REGISTER_OK")
-                || peer.log().contains("200 OK")),
-            "baresip did not register:\n{}",
-            peer.log()
-        );
-        peer
-    }
-
-    fn command(&self, command: &str, params: &str) {
-        let body = json!({"command": command, "params": params, "token": "t"}).to_string();
-        let mut w = &self.ctrl;
-        let _ = w.write_all(format!("{}:{},", body.len(), body).as_bytes());
-    }
-
-    fn events(&self) -> Vec<Value> {
-        self.events.lock().map(|e| e.clone()).unwrap_or_default()
-    }
-
-    fn has_event(&self, kind: &str) -> bool {
-        self.events().iter().any(|e| e["type"] == kind)
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("baresip.log")).unwrap_or_default()
-    }
-
-    /// The recording whose name contains `which` (`dec`: what it heard).
-    fn recording(&self, which: &str) -> Recording {
-        let rec = self.dir.path().join("rec");
-        let mut found: Vec<PathBuf> = std::fs::read_dir(&rec)
-            .unwrap()
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().contains(which))
-            })
-            .collect();
-        found.sort();
-        let path = found.pop().unwrap_or_else(|| {
-            panic!(
-                "no {which} recording in {}: {:?}",
-                rec.display(),
-                std::fs::read_dir(&rec).map(|d| d.count())
-            )
-        });
-        Recording::read(&path).unwrap()
-    }
-}
-
-impl Drop for TonePeer {
-    fn drop(&mut self) {
-        stop_child(&mut self.child, Duration::from_secs(2));
-    }
+/// What `peer` recorded: `enc` what it sent, `dec` what it heard.
+fn recording(peer: &Baresip, which: &str) -> Recording {
+    let path = peer.recording(which).unwrap_or_else(|| {
+        panic!(
+            "no {which} recording of baresip in {}",
+            peer.dir().display()
+        )
+    });
+    Recording::read(&path).unwrap()
 }
 
 /// The host with only the audio plugin, files as devices.
@@ -224,7 +121,7 @@ fn assert_tone(rec: &Recording, hz: f64, sent_dbfs: f64, what: &str) {
 /// One call of `seconds` with `codec`; both sides checked.
 async fn tone_call(host_codecs: &str, peer_codec: &str, trans_mode: u32, peer_srtp: Option<&str>) {
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
-    let peer = TonePeer::start("1002", &kam, peer_codec, peer_srtp);
+    let peer = tone_peer(&kam, peer_codec, peer_srtp);
     let dir = tempfile::tempdir().unwrap();
     let (host, speaker) = host_with_files(dir.path()).await;
     let mut page = host.call_page().await;
@@ -245,7 +142,7 @@ async fn tone_call(host_codecs: &str, peer_codec: &str, trans_mode: u32, peer_sr
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let what_peer_sent = peer.recording("enc");
+    let what_peer_sent = recording(&peer, "enc");
     let peer_level = rms_dbfs(what_peer_sent.slice(0.5, what_peer_sent.seconds()));
     let heard_here = Recording::read(&speaker).unwrap();
     let gap = seatphone_tests::audio_check::longest_gap_ms(
@@ -263,7 +160,7 @@ async fn tone_call(host_codecs: &str, peer_codec: &str, trans_mode: u32, peer_sr
         peer_level,
         &format!("{peer_codec}: the host hears baresip"),
     );
-    let heard_there = peer.recording("dec");
+    let heard_there = recording(&peer, "dec");
     let gap = seatphone_tests::audio_check::longest_gap_ms(
         heard_there.slice(1.0, heard_there.seconds() - 0.3),
         heard_there.rate,
@@ -323,7 +220,7 @@ async fn audio_srtp_best_effort_falls_back_to_rtp_with_a_plain_baresip() {
 async fn audio_dtmf_crosses_both_ways_as_rfc4733() {
     let _serial = SERIAL.lock().await;
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
-    let peer = TonePeer::start("1002", &kam, "PCMU/8000/1", None);
+    let peer = tone_peer(&kam, "PCMU/8000/1", None);
     let dir = tempfile::tempdir().unwrap();
     let (host, _speaker) = host_with_files(dir.path()).await;
     let mut page = host.call_page().await;
@@ -377,7 +274,7 @@ async fn audio_dtmf_crosses_both_ways_as_rfc4733() {
 async fn audio_qos_reaches_the_page_every_5_s_and_mute_silences_the_peer() {
     let _serial = SERIAL.lock().await;
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
-    let peer = TonePeer::start("1002", &kam, "PCMA/8000/1", None);
+    let peer = tone_peer(&kam, "PCMA/8000/1", None);
     let dir = tempfile::tempdir().unwrap();
     let (host, _speaker) = host_with_files(dir.path()).await;
     let mut page = host.call_page().await;
@@ -416,7 +313,7 @@ async fn audio_qos_reaches_the_page_every_5_s_and_mute_silences_the_peer() {
     page.event(Event::CallEnded, T).await;
     assert!(wait_until(T, || peer.has_event("CALL_CLOSED")));
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let heard = peer.recording("dec");
+    let heard = recording(&peer, "dec");
     // Muted from ~2 s to ~4 s after the answer (allow half a second each side).
     let muted = heard.slice(2.6, 3.6);
     assert!(
@@ -479,7 +376,7 @@ async fn audio_call_on_real_pulseaudio_devices() {
     let _recorder = record_nullsink(&pulse, &heard);
 
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
-    let peer = TonePeer::start("1002", &kam, "PCMA/8000/1", None);
+    let peer = tone_peer(&kam, "PCMA/8000/1", None);
     let host = Seatphone::start(pulse_devices(&pulse)).await;
     let mut page = host.call_page().await;
     let mics = page
@@ -512,7 +409,7 @@ async fn audio_call_on_real_pulseaudio_devices() {
         host.all_logs()
     );
 
-    let there = peer.recording("dec");
+    let there = recording(&peer, "dec");
     let host_level = 20.0 * (HOST_AMPLITUDE / 2f64.sqrt()).log10();
     assert_tone(
         &there,
@@ -536,7 +433,7 @@ async fn audio_call_on_real_pulseaudio_devices() {
         rms_dbfs(part),
         here.seconds()
     );
-    let peer_sent = peer.recording("enc");
+    let peer_sent = recording(&peer, "enc");
     let sent = rms_dbfs(peer_sent.slice(0.5, peer_sent.seconds()));
     let level = rms_dbfs(part);
     assert!(
@@ -576,7 +473,7 @@ async fn audio_pulseaudio_speaker_starting_late_is_waited_for() {
     let _serial = SERIAL.lock().await;
     let pulse = pulse();
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
-    let _peer = TonePeer::start("1002", &kam, "PCMA/8000/1", None);
+    let _peer = tone_peer(&kam, "PCMA/8000/1", None);
     let host = Seatphone::start(pulse_devices(&pulse)).await;
     let mut page = host.call_page().await;
     configure(&mut page, kam.port, "8", 0).await;
@@ -621,7 +518,7 @@ async fn audio_pulseaudio_speaker_starting_late_is_waited_for() {
 async fn audio_incoming_call_from_baresip_is_answered_with_its_opus_offer() {
     let _serial = SERIAL.lock().await;
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
-    let peer = TonePeer::start("1002", &kam, "opus/48000/2,G722/16000/1,PCMU/8000/1", None);
+    let peer = tone_peer(&kam, "opus/48000/2,G722/16000/1,PCMU/8000/1", None);
     let dir = tempfile::tempdir().unwrap();
     let (host, speaker) = host_with_files(dir.path()).await;
     let mut page = host.call_page().await;
@@ -652,7 +549,7 @@ async fn audio_incoming_call_from_baresip_is_answered_with_its_opus_offer() {
         "the host did not answer with opus:\n{}",
         host.all_logs()
     );
-    let what_peer_sent = peer.recording("enc");
+    let what_peer_sent = recording(&peer, "enc");
     let peer_level = rms_dbfs(what_peer_sent.slice(0.5, what_peer_sent.seconds()));
     assert_tone(
         &Recording::read(&speaker).unwrap(),
@@ -662,7 +559,7 @@ async fn audio_incoming_call_from_baresip_is_answered_with_its_opus_offer() {
     );
     let host_level = 20.0 * (HOST_AMPLITUDE / 2f64.sqrt()).log10();
     assert_tone(
-        &peer.recording("dec"),
+        &recording(&peer, "dec"),
         HOST_HZ,
         host_level,
         "incoming: baresip hears the host",
@@ -740,7 +637,7 @@ async fn audio_g729_between_two_hosts() {
 async fn audio_hold_stops_what_the_host_hears_and_unhold_brings_it_back() {
     let _serial = SERIAL.lock().await;
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
-    let _peer = TonePeer::start("1002", &kam, "PCMU/8000/1", None);
+    let _peer = tone_peer(&kam, "PCMU/8000/1", None);
     let dir = tempfile::tempdir().unwrap();
     let (host, speaker) = host_with_files(dir.path()).await;
     let mut page = host.call_page().await;
@@ -790,7 +687,7 @@ async fn audio_sound_server_vanishing_mid_call_falls_back_and_tells_the_page() {
     let _serial = SERIAL.lock().await;
     let pulse = pulse();
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
-    let peer = TonePeer::start("1002", &kam, "PCMU/8000/1", None);
+    let peer = tone_peer(&kam, "PCMU/8000/1", None);
     let host = Seatphone::start(pulse_devices(&pulse)).await;
     let mut page = host.call_page().await;
     configure(&mut page, kam.port, "0", 0).await;

@@ -9,7 +9,7 @@ use std::process::Command as Process;
 use std::time::Duration;
 
 use seatphone_tests::host::{signal, Command, Event, Options, Page, Seatphone};
-use seatphone_tests::peers::baresip::{video_config, AnswerMode, Baresip};
+use seatphone_tests::peers::baresip::{AnswerMode, Baresip, BaresipOptions};
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
 use seatphone_tests::xvfb::Xvfb;
 use serde_json::{json, Value};
@@ -35,8 +35,12 @@ impl VideoCall {
     async fn start(codec: &str, dir: &Path) -> (VideoCall, Vec<Value>) {
         let x = Xvfb::start();
         let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
-        let peer = Baresip::start_with("1002", &kam, AnswerMode::Auto, &video_config(codec), "")
-            .expect("baresip");
+        let peer = Baresip::start_with(
+            "1002",
+            kam.port,
+            &BaresipOptions::answering(AnswerMode::Auto).video(codec),
+        )
+        .expect("baresip");
         let host = Seatphone::start(Options {
             extra_toml: format!(
                 "[video]\ncamera = \"test\"\nwidth = 320\nheight = 240\nfps = 15\nbitrate = 300\n\

@@ -10,7 +10,7 @@ use std::process::{Child, Command as Process};
 use std::time::{Duration, Instant};
 
 use seatphone_tests::host::{assert_error, Command, Event, Options, Page, Seatphone};
-use seatphone_tests::peers::baresip::{video_config, AnswerMode, Baresip};
+use seatphone_tests::peers::baresip::{AnswerMode, Baresip, BaresipOptions};
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
 use seatphone_tests::video::{peer_snapshot_in_until, Xvfb};
 use seatphone_tests::window::{TestWindow, BLUE, GREEN, RED};
@@ -196,8 +196,12 @@ async fn share_a_window_and_a_region_in_a_video_call_with_baresip() {
     let _serial = SERIAL.lock().await;
     let x = Xvfb::start();
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
-    let peer = Baresip::start_with("1002", &kam, AnswerMode::Auto, &video_config("VP8"), "")
-        .expect("baresip");
+    let peer = Baresip::start_with(
+        "1002",
+        kam.port,
+        &BaresipOptions::answering(AnswerMode::Auto).video("VP8"),
+    )
+    .expect("baresip");
     let host = Seatphone::start(host_options(&x.display, "")).await;
     let mut page = host.registered_page(kam.port, "1001").await;
     let w = TestWindow::open(&x.display, TITLE, AREA);

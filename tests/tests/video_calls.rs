@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use seatphone_tests::host::{Command, Event, Options, Page, Seatphone};
-use seatphone_tests::peers::baresip::{video_config, AnswerMode, Baresip};
+use seatphone_tests::peers::baresip::{AnswerMode, Baresip, BaresipOptions};
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
 use seatphone_tests::video::peer_snapshot_until;
 use seatphone_tests::xvfb::{region, Xvfb};
@@ -47,18 +47,11 @@ async fn video_call(codec: &str, srtp: bool, caller: Caller) {
     let _serial = SERIAL.lock().await;
     let x = Xvfb::start();
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
-    let peer = Baresip::start_with(
-        "1002",
-        &kam,
-        AnswerMode::Auto,
-        &format!(
-            "{}{}",
-            video_config(codec),
-            if srtp { "module\t\t\tsrtp.so\n" } else { "" }
-        ),
-        if srtp { ";mediaenc=srtp" } else { "" },
-    )
-    .expect("baresip");
+    let mut options = BaresipOptions::answering(AnswerMode::Auto).video(codec);
+    if srtp {
+        options = options.srtp("srtp");
+    }
+    let peer = Baresip::start_with("1002", kam.port, &options).expect("baresip");
     let host = Seatphone::start(Options {
         extra_toml: format!(
             "[video]\ncamera = \"test\"\nwidth = 320\nheight = 240\nfps = 15\nbitrate = 300\n\
@@ -225,7 +218,12 @@ async fn h264_video_call_from_baresip_accepted_with_video() {
 
 /// baresip 1002 sending VP8 video.
 fn vp8_peer(kam: &Kamailio) -> Baresip {
-    Baresip::start_with("1002", kam, AnswerMode::Auto, &video_config("VP8"), "").expect("baresip")
+    Baresip::start_with(
+        "1002",
+        kam.port,
+        &BaresipOptions::answering(AnswerMode::Auto).video("VP8"),
+    )
+    .expect("baresip")
 }
 
 /// The next `event` of the call socket; its `callInfo.isVideoCall`.

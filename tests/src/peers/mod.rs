@@ -1,8 +1,8 @@
 //! Real SIP peers on 127.0.0.1 for the SIP tests: Kamailio (registrar +
-//! proxy), baresip (a phone) and SIPp (scripted UAC/UAS). Each starts on
-//! free ports with a config generated from a template under `tests/peers/`,
-//! waits until it answers, and is stopped by its `Drop` even when a test
-//! fails.
+//! proxy), baresip (a phone; the bench's too) and SIPp (scripted UAC/UAS).
+//! Each starts on free ports with a config generated from a template under
+//! `tests/peers/` (baresip's is written whole by `baresip.rs`), waits until
+//! it answers, and is stopped by its `Drop` even when a test fails.
 
 pub mod baresip;
 pub mod kamailio;
@@ -159,6 +159,15 @@ pub fn stop_child(child: &mut Child, grace: Duration) {
     kill(&["-KILL", "--", &group]);
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// With `BENCH_KEEP` set (the bench's switch), keeps a peer's or host's
+/// temporary folder (configs, logs) for a look afterwards.
+pub fn keep_if_asked(dir: &mut tempfile::TempDir) {
+    if std::env::var_os("BENCH_KEEP").is_some() {
+        dir.disable_cleanup(true);
+        eprintln!("kept {}", dir.path().display());
+    }
 }
 
 /// kill(1), quietly: the group may already be gone.
