@@ -110,28 +110,29 @@ fn main() -> ExitCode {
         tracing::info!("{note}");
     }
     tracing::info!("config: {}", config.describe_sources());
-    // The daemon only watches its child and serves a few page sockets: one
-    // thread does, without worker threads (their stacks and malloc arenas).
-    let runtime = if is_engine {
-        tokio::runtime::Runtime::new()
-    } else {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    };
-    let runtime = match runtime {
+    if !is_engine {
+        let engine = match std::env::current_exe() {
+            Ok(exe) => exe,
+            Err(e) => {
+                eprintln!("seatphone: cannot find my own executable: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        return finish(daemon::run(config, args.config, &engine));
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("seatphone: cannot start the runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let result = if is_engine {
-        runtime.block_on(engine::serve::serve(config, supervised))
-    } else {
-        runtime.block_on(daemon::run(config, args.config))
-    };
+    let result = runtime.block_on(engine::serve::serve(config, supervised));
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    finish(result)
+}
+
+fn finish(result: Result<(), String>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -37,7 +37,7 @@ pub async fn serve(config: Config, supervised: bool) -> Result<(), String> {
 }
 
 /// SIGTERM, SIGINT, or (supervised) the daemon closing our stdin.
-pub async fn stop_requested(watch_stdin: bool) -> &'static str {
+async fn stop_requested(watch_stdin: bool) -> &'static str {
     let stdin_closed = async {
         if !watch_stdin {
             return std::future::pending().await;
