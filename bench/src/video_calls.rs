@@ -7,13 +7,14 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use seatphone_tests::host::{Command, Page};
-use seatphone_tests::measure::{self, BaresipSpec, BenchBaresip, BenchHost, Ctrl, HostSpec};
+use seatphone_tests::measure::{self, BenchHost, HostSpec};
+use seatphone_tests::peers::baresip::{Baresip, BaresipOptions, Ctrl};
 use seatphone_video_core::camera::TestPattern;
 use serde_json::Value;
 
 use crate::calls::{
-    bare_dial, bare_hangup, baresip_spec, media_files, pump_ctrl, pump_page, seat_dial_as,
-    seat_hangup, tail, Kam, BARE_USER, SEAT_USER,
+    bare_dial, bare_hangup, bare_phone, baresip_options, media_files, pump_ctrl, pump_page,
+    seat_dial_as, seat_hangup, tail, Kam, SEAT_USER,
 };
 use crate::mirror::{Mirror, Rate};
 use crate::sharing;
@@ -83,7 +84,7 @@ pub enum Caller {
         call: u64,
     },
     Bare {
-        phone: BenchBaresip,
+        phone: Baresip,
         ctrl: Ctrl,
     },
 }
@@ -120,13 +121,13 @@ impl Caller {
 
     /// baresip registered as 1002, in a video call to `callee`.
     pub async fn bare(kam: Kam, callee: &str, feed: &BareFeed) -> Result<Caller, String> {
-        let phone = BenchBaresip::start(&BaresipSpec {
-            codecs: BARE_AUDIO.into(),
-            extra_modules: feed.modules.clone(),
-            extra_config: feed.config.clone(),
-            ..baresip_spec(BARE_USER, kam.port)
-        })
-        .map_err(|e| e.to_string())?;
+        let mut options = BaresipOptions {
+            audio_codecs: BARE_AUDIO.into(),
+            ..baresip_options()
+        };
+        options.modules.extend(feed.modules.iter().cloned());
+        options.config.push_str(&feed.config);
+        let phone = bare_phone(kam, &options)?;
         let mut ctrl = phone.ctrl().await.map_err(|e| e.to_string())?;
         match bare_dial(&mut ctrl, callee).await {
             Ok(_) => Ok(Caller::Bare { phone, ctrl }),
@@ -160,7 +161,7 @@ impl Caller {
     pub fn dir(&self) -> &Path {
         match self {
             Caller::Seat { host, .. } => host.dir.path(),
-            Caller::Bare { phone, .. } => phone.dir.path(),
+            Caller::Bare { phone, .. } => phone.dir(),
         }
     }
 

@@ -6,7 +6,7 @@
 //! theirs. Its clients find it through `PULSE_SERVER` ([`Pulse::env`]):
 //! `pacat`/`parec`/`pactl` started with [`Pulse::command`], the host through
 //! `Options::env` or `HostSpec::env` (cpal's ALSA `pulse` device is a
-//! libpulse client), baresip's `pulse` module through `BaresipSpec::env`.
+//! libpulse client), baresip's `pulse` module through `BaresipOptions::env`.
 //! With `PULSE_SERVER` set no client spawns a server of its own when this
 //! one is gone.
 
