@@ -1,6 +1,6 @@
 //! Logs go to stderr and to a file under `[log] dir`. Nothing logged anywhere
 //! carries a password or a digest response: handlers log command names, not
-//! their parameters.
+//! their parameters, and the SIP stack's own message dumps are filtered out.
 
 use std::path::Path;
 
@@ -13,6 +13,17 @@ use tracing_subscriber::{fmt, layer::SubscriberExt, util::SubscriberInitExt, Env
 /// few dozen lines; the writer drains them as they come.
 const LOG_QUEUE_LINES: usize = 1024;
 
+/// rsipstack's transports log every SIP message whole at info level, the
+/// digest credentials of a REGISTER or INVITE included, and a call's set-up
+/// waited on formatting each into the log (issue 20). The SIP message log
+/// (`sip-messages.log`) has every message, credentials blanked; these
+/// modules log only their warnings, whatever `[log] level` says.
+const SIP_TRANSPORT_MODULES: [&str; 3] = [
+    "rsipstack::transport::udp",
+    "rsipstack::transport::stream",
+    "rsipstack::transport::websocket",
+];
+
 /// Keep the guard alive for the life of the process: it flushes the file.
 ///
 /// `queued`: lines go to the file through a writer thread, so a busy
@@ -20,10 +31,15 @@ const LOG_QUEUE_LINES: usize = 1024;
 /// written as it comes (the daemon, which logs a few lines an hour and so
 /// saves the thread and its queue).
 pub fn init(dir: &Path, level: &str, file_name: &str, queued: bool) -> Option<WorkerGuard> {
-    let filter = EnvFilter::try_new(level).unwrap_or_else(|e| {
+    let mut filter = EnvFilter::try_new(level).unwrap_or_else(|e| {
         eprintln!("[log] level {level:?} is not a valid filter ({e}); using info");
         EnvFilter::new("info")
     });
+    for quiet in SIP_TRANSPORT_MODULES {
+        if let Ok(directive) = format!("{quiet}=warn").parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
     let stderr = fmt::layer().with_writer(std::io::stderr).with_target(false);
     let (file_layer, guard) = match std::fs::create_dir_all(dir) {
         Ok(()) => {

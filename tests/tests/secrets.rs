@@ -53,7 +53,8 @@ async fn the_password_appears_nowhere_the_host_writes() {
     for line in everything.lines().filter(|l| l.contains("response=")) {
         let after = line.split("response=").nth(1).unwrap_or("");
         let value: String = after
-            .trim_start_matches('"')
+            // `response="…"`, or `response=\"…\"` in a line that quotes a message.
+            .trim_start_matches(['\\', '"'])
             .chars()
             .take_while(|c| c.is_ascii_hexdigit())
             .collect();
