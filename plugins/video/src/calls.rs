@@ -5,8 +5,6 @@ use std::collections::HashMap;
 use std::net::{IpAddr, UdpSocket};
 use std::sync::{Arc, Mutex};
 
-use std::time::Instant;
-
 use seatphone_media::payload::{Frame, VideoCodec};
 use seatphone_media::sdp::MediaSection;
 use seatphone_plugin_api::abi_stable::std_types::RSlice;
@@ -28,6 +26,8 @@ struct Call {
 }
 
 /// Pictures to the window and the frame bus, lines to the host's log.
+/// Their times on the bus are the host's media clock (`Host::clock_us`),
+/// the one the call's sound is stamped on too, so a recording lines them up.
 struct CallSink {
     host: Host,
     call_id: u32,
@@ -37,8 +37,6 @@ struct CallSink {
     decoded_topic: String,
     encoded_topic: String,
     local_topic: String,
-    /// Times on the bus: microseconds since the call's video started.
-    start: Instant,
 }
 
 impl CallSink {
@@ -58,7 +56,7 @@ impl Sink for CallSink {
                 format: FRAME_I420,
                 width: picture.width,
                 height: picture.height,
-                pts_us: self.start.elapsed().as_micros() as u64,
+                pts_us: self.host.clock_us(),
                 data: RSlice::from_slice(&picture.i420),
             },
         );
@@ -76,7 +74,7 @@ impl Sink for CallSink {
                 format: format | key,
                 width: 0,
                 height: 0,
-                pts_us: self.start.elapsed().as_micros() as u64,
+                pts_us: self.host.clock_us(),
                 data: RSlice::from_slice(&frame.data),
             },
         );
@@ -92,7 +90,7 @@ impl Sink for CallSink {
                 format: FRAME_I420,
                 width: picture.width,
                 height: picture.height,
-                pts_us: self.start.elapsed().as_micros() as u64,
+                pts_us: self.host.clock_us(),
                 data: RSlice::from_slice(&picture.i420),
             },
         );
@@ -254,7 +252,6 @@ impl Calls {
                 decoded_topic: topics::for_call(topics::REMOTE_VIDEO, call_id),
                 encoded_topic: topics::for_call(topics::REMOTE_VIDEO_ENCODED, call_id),
                 local_topic: topics::for_call(topics::LOCAL_VIDEO, call_id),
-                start: Instant::now(),
             }),
         )?;
         if camera_off {
