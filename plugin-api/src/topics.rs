@@ -9,9 +9,15 @@
 //! | `local-video/<callId>` | video | the call's camera, as the call's video sends it when nothing is shared: `FRAME_I420`; its presence tells that the call carries video |
 //! | `share/<callId>` | share | a shared screen, to send in place of the camera: `FRAME_I420` when it changed (at most 15 a second); an empty frame (0×0) ends the share and the camera comes back |
 //! | `keyframe-request/<callId>` | anyone (capture) | an empty frame: the video plugin asks the peer for a keyframe (PLI) |
-//! | `remote-audio/<callId>`, `local-audio/<callId>` | audio | the call's sound, heard and sent: `FRAME_PCM16` |
+//! | `remote-audio/<callId>` | audio | what the peer says, decoded as played (before the speaker's volume): `FRAME_PCM16`, 20 ms frames at 48 kHz mono |
+//! | `local-audio/<callId>` | audio | what is sent to the peer (after mute, volume, voice processing, in-band keys): the same; nothing while the call does not send |
 //!
-//! A publisher never waits for its subscribers. Each subscription has its
+//! Times (`pts_us`) are the host's media clock (`Host::clock_us`) when the
+//! frame is published, for pictures and sound alike.
+//!
+//! A publisher never waits for its subscribers, and while nobody
+//! subscribes to a topic it pays only a look at the subscription list (no
+//! copy): publishing every frame is fine. Each subscription has its
 //! own thread in the host and a queue of a few frames (8): the sink gets
 //! the frames one at a time, in order, each borrowed for the call (copy what
 //! you keep). A sink slower than its publisher loses frames; after losing

@@ -36,11 +36,17 @@
 //! (hold, new address, new codec). The host's calls never wait on media:
 //! stopping wakes the thread, which closes its devices on its own.
 //!
+//! Frame bus: each call's sound, both directions, 20 ms frames of 48 kHz
+//! mono `FRAME_PCM16` on the host's media clock: `remote-audio/<callId>`
+//! (the peer, decoded, before the speaker's volume) and
+//! `local-audio/<callId>` (what is sent, after mute and volume); nothing
+//! is copied while nobody subscribes.
+//!
 //! | module | holds |
 //! |---|---|
 //! | `calls` | the call table: sockets, sections, sessions, tones |
 //! | `negotiate` | offer, answer, and what both sections agree on |
-//! | `session` | one call's thread: sockets, poll and waker, the 20 ms device clock, codec and devices around the media core |
+//! | `session` | one call's thread: sockets, poll and waker, the 20 ms device clock, codec and devices around the media core, its sound on the bus |
 //! | `codecs` | Opus, G.722, G.711 A/µ, G.729 behind `AudioCodec` |
 //! | `io`, `devices`, `controls` | WAV/null/cpal devices, lists, selection, volume, mute |
 //! | `dtmf`, `tones`, `voice`, `resample` | DTMF, ring tones, AEC/ANR/AGC, rate conversion |

@@ -18,6 +18,7 @@ use crate::negotiate::Negotiated;
 use crate::page_config::DtmfMode;
 
 mod audio;
+mod bus;
 mod devices;
 mod events;
 mod thread;

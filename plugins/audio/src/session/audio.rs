@@ -10,6 +10,7 @@ use seatphone_media::codec::AudioCodec;
 use seatphone_media::jitter::Playout;
 use seatphone_plugin_api::LogLevel;
 
+use super::bus::{BusAudio, Side};
 use super::devices::open_with_fallback;
 use super::thread::MediaThread;
 use super::CallContext;
@@ -58,10 +59,12 @@ pub(super) struct Audio {
     inband: VecDeque<u8>,
     tone: Option<ToneSender>,
     tones_in: ToneDetector,
+    /// Both directions' frames on the media bus.
+    bus: BusAudio,
 }
 
 impl Audio {
-    pub(super) fn new(n: &Negotiated) -> Result<Self, String> {
+    pub(super) fn new(n: &Negotiated, ctx: &CallContext) -> Result<Self, String> {
         Ok(Self {
             coder: Coder::new(n)?,
             time: 0,
@@ -77,6 +80,7 @@ impl Audio {
             inband: VecDeque::new(),
             tone: None,
             tones_in: ToneDetector::new(io::RATE),
+            bus: BusAudio::new(ctx.host.clone(), ctx.call_id),
         })
     }
 
@@ -214,6 +218,7 @@ impl MediaThread {
             c.from_codec.pull(c.from_codec.available() - FRAME * 2);
         }
         let mut frame = c.from_codec.pull(FRAME);
+        self.audio.bus.publish(Side::Remote, &frame);
         if self.n.te_send.is_none() || self.ctx.dtmf_mode == DtmfMode::InBand {
             if let Some(tone) = self.audio.tones_in.block(&frame) {
                 self.dtmf_received(tone, "inband");
@@ -256,6 +261,7 @@ impl MediaThread {
                 a.tone = None;
             }
         }
+        a.bus.publish(Side::Local, &frame);
         let c = &mut a.coder;
         c.to_codec.push(&frame);
         let pcm = to_i16(&c.to_codec.pull(c.codec.sample_rate() as usize / 50));

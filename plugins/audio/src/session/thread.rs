@@ -65,7 +65,7 @@ impl MediaThread {
             events: mio::Events::with_capacity(8),
             stream,
             wake_at: Instant::now(),
-            audio: Audio::new(&n)?,
+            audio: Audio::new(&n, &ctx)?,
             n,
             ctx,
         })
