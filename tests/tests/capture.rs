@@ -2,12 +2,15 @@
 //! `seatphone` host calls baresip through Kamailio with video; baresip
 //! sends ffmpeg's testsrc2 (six colour bars under moving shapes). The
 //! snapshots must show those bars; the recordings must play (per ffprobe)
-//! with the peer's codec, for as long as they were recorded.
+//! with the peer's codec, for as long as they were recorded, and hold the
+//! call's sound: baresip's 440 Hz tone and the host's microphone (a WAV
+//! of 1 kHz), mixed.
 
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 use std::time::Duration;
 
+use seatphone_tests::audio_check::{rms_dbfs, tone_power, write_sine_wav, Recording};
 use seatphone_tests::host::{signal, Command, Event, Options, Page, Seatphone};
 use seatphone_tests::peers::baresip::{AnswerMode, Baresip, BaresipOptions};
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
@@ -15,6 +18,10 @@ use seatphone_tests::xvfb::Xvfb;
 use serde_json::{json, Value};
 
 const T: Duration = Duration::from_secs(10);
+
+/// What baresip (`ausine`) and the host's microphone (a WAV) send.
+const PEER_HZ: f64 = 440.0;
+const MIC_HZ: f64 = 1000.0;
 
 /// Video calls are real-time work for several processes: one at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -27,6 +34,7 @@ struct VideoCall {
     peer: Baresip,
     _kam: Kamailio,
     _x: Xvfb,
+    _mic: tempfile::TempDir,
 }
 
 impl VideoCall {
@@ -38,15 +46,24 @@ impl VideoCall {
         let peer = Baresip::start_with(
             "1002",
             kam.port,
-            &BaresipOptions::answering(AnswerMode::Auto).video(codec),
+            &BaresipOptions {
+                audio_source: format!("ausine,{PEER_HZ}"),
+                ..BaresipOptions::answering(AnswerMode::Auto)
+            }
+            .video(codec),
         )
         .expect("baresip");
+        let mic_dir = tempfile::tempdir().unwrap();
+        let mic = mic_dir.path().join("mic.wav");
+        write_sine_wav(&mic, 48_000, 1, MIC_HZ, 0.3, 5.0).unwrap();
         let host = Seatphone::start(Options {
             extra_toml: format!(
                 "[video]\ncamera = \"test\"\nwidth = 320\nheight = 240\nfps = 15\nbitrate = 300\n\
-                 codecs = [\"{codec}\"]\ndisplay = \"{}\"\n[capture]\ndir = \"{}\"\n",
+                 codecs = [\"{codec}\"]\ndisplay = \"{}\"\n[capture]\ndir = \"{}\"\n\
+                 [audio]\ninput = \"file:{}\"\noutput = \"null\"\n",
                 x.display,
-                dir.display()
+                dir.display(),
+                mic.display()
             ),
             ..Options::default()
         })
@@ -71,6 +88,7 @@ impl VideoCall {
             peer,
             _kam: kam,
             _x: x,
+            _mic: mic_dir,
         };
         (call, before)
     }
@@ -227,12 +245,12 @@ fn ffprobe(file: &Path, args: &[&str]) -> Value {
 }
 
 /// What ffprobe finds in a recording: the video's codec, its frames and
-/// the time they span, and how many streams.
+/// the time they span, and the sound's codec.
 struct Probe {
     codec: String,
     frames: usize,
     seconds: f64,
-    streams: usize,
+    audio: Option<String>,
 }
 
 fn probe(file: &Path) -> Probe {
@@ -263,7 +281,61 @@ fn probe(file: &Path) -> Probe {
             .into(),
         frames: times.len(),
         seconds: span(f64::max, f64::MIN) - span(f64::min, f64::MAX),
-        streams: streams.len(),
+        audio: streams
+            .iter()
+            .find(|s| s["codec_type"] == "audio")
+            .and_then(|s| Some(s["codec_name"].as_str()?.to_string())),
+    }
+}
+
+/// A recording's sound as ffmpeg decodes it (mono, 48 kHz).
+fn sound(file: &Path) -> Recording {
+    let out = Process::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(file)
+        .args([
+            "-vn",
+            "-ac",
+            "1",
+            "-ar",
+            "48000",
+            "-c:a",
+            "pcm_s16le",
+            "-f",
+            "wav",
+            "-",
+        ])
+        .output()
+        .expect("ffmpeg");
+    assert!(
+        out.status.success(),
+        "{file:?}'s sound decodes: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Recording::parse(&out.stdout).expect("ffmpeg's WAV")
+}
+
+/// The recording holds the call's sound as Opus: both sides are heard
+/// (the peer's tone and the microphone's, each far above a frequency
+/// nobody sent), at a level a person hears.
+fn assert_hears_the_call(file: &Path, p: &Probe) {
+    assert_eq!(p.audio.as_deref(), Some("opus"), "{file:?} has sound");
+    let r = sound(file);
+    assert!(
+        r.seconds() >= 1.5,
+        "{:.2} s of sound in {file:?}",
+        r.seconds()
+    );
+    let middle = r.slice(0.5, r.seconds() - 0.5);
+    let level = rms_dbfs(middle);
+    assert!(level > -30.0, "the sound is not silent: {level:.1} dBFS");
+    let floor = tone_power(middle, r.rate, 700.0);
+    for hz in [PEER_HZ, MIC_HZ] {
+        let power = tone_power(middle, r.rate, hz);
+        assert!(
+            power > 1e-3 && power > floor * 1000.0,
+            "{hz} Hz in {file:?}: {power:e} (700 Hz: {floor:e})"
+        );
     }
 }
 
@@ -332,6 +404,7 @@ async fn capture_a_video_call(codec: &str) {
         p.frames,
         p.seconds
     );
+    assert_hears_the_call(&recording, &p);
     let stopped = call.catch(json!({"operation": 1})).await;
     assert_failed(&stopped, "no recording is running");
 
@@ -347,6 +420,7 @@ async fn capture_a_video_call(codec: &str) {
         p.frames,
         p.seconds
     );
+    assert_eq!(p.audio.as_deref(), Some("opus"), "the clip has sound");
 
     // A clip of 8 s stopped after about 2: the stop's answer carries it
     // (and so does the start's).
@@ -390,11 +464,7 @@ async fn capture_a_video_call(codec: &str) {
     assert_ne!(last, recording);
     let p = probe(&last);
     assert!(p.frames >= 15, "{} frames until the call ended", p.frames);
-    assert!(
-        p.streams >= 1,
-        "the audio plugin publishes no sound yet: {} streams",
-        p.streams
-    );
+    assert_hears_the_call(&last, &p);
 
     // No call any more: said so.
     let r = call
@@ -444,6 +514,7 @@ async fn recording_survives_a_killed_engine(codec: &str) {
         p.frames,
         p.seconds
     );
+    assert_hears_the_call(&files[0], &p);
 }
 
 #[tokio::test(flavor = "multi_thread")]

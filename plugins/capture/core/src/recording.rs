@@ -36,8 +36,10 @@ pub struct Limits {
 /// Why a recording ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stop {
-    /// The page asked (or the call ended, or the engine is stopping).
+    /// The page asked (or the engine is stopping).
     Asked,
+    /// The call ended.
+    CallEnded,
     /// `max_length` reached (a timed clip's `time`).
     Length,
     /// `max_bytes` reached.
@@ -280,7 +282,7 @@ impl Recording {
     fn end(&mut self, why: Stop, until: Option<u64>, mut step: Step) -> Step {
         self.done = true;
         let mut why = why;
-        if matches!(why, Stop::Asked | Stop::Length) {
+        if matches!(why, Stop::Asked | Stop::CallEnded | Stop::Length) {
             if let Some(mut last) = self.pending.take() {
                 last.duration_us = until.map_or(self.interval, |u| u - last.start_us);
                 let end = last.start_us + last.duration_us;

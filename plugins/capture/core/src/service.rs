@@ -1,8 +1,8 @@
 //! What the capture plugin does with the frames the bus brings and the
 //! page's commands, without the plugin ABI: the latest picture of each
-//! call (for snapshots), its encoded stream (for recordings), its sound;
-//! one recording per call at a time, ended by the page, a limit, or the
-//! call's end. Answers go to the page through [`Answerer`]s, from
+//! call (for snapshots), its encoded stream (for recordings), its sound
+//! while a recording runs; one recording per call at a time, ended by the
+//! page, a limit, or the call's end. Answers go to the page through [`Answerer`]s, from
 //! whichever thread finishes the work; nothing here blocks a caller on a
 //! disk.
 
@@ -34,18 +34,42 @@ pub enum Answer {
 
 pub type Answerer = Box<dyn FnOnce(Answer) + Send>;
 
+/// Where the frames of a call's sound go (both directions).
+pub type SoundSink = Arc<dyn Fn(Pcm) + Send + Sync>;
+
 /// What the service needs from its surroundings.
 #[derive(Clone)]
 pub struct Env {
-    /// Microseconds on one monotonic clock, used to time every frame.
+    /// Microseconds on the media clock the frames' times are on.
     pub clock: Arc<dyn Fn() -> u64 + Send + Sync>,
     pub log: Arc<dyn Fn(&str) + Send + Sync>,
     /// Ask the peer of a call for a keyframe (PLI).
     pub ask_keyframe: Arc<dyn Fn(u32) + Send + Sync>,
+    /// The sound of a call, both directions, to the sink until the guard
+    /// it returns is dropped: a recording listens only while it runs, so
+    /// the call's sound costs nothing the rest of the time.
+    pub listen_sound: Arc<dyn Fn(u32, SoundSink) -> Box<dyn Send> + Send + Sync>,
+    /// Every recording's end, however it came (the page's own stop too).
+    pub ended: Arc<dyn Fn(Ended) + Send + Sync>,
 }
 
-/// Sound newer than this makes a recording take a sound track.
-const SOUND_FRESH_US: u64 = 2_000_000;
+/// A recording ended, for `CAPTURE_EVT_RECORDING_ENDED`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ended {
+    pub call_id: u32,
+    /// `stopped` (the page's stop or the engine's), `callEnded`, `length`
+    /// (its time or `[capture] max_minutes`), `size`, `failed`.
+    pub reason: &'static str,
+    /// The file, when one was kept (a path recording).
+    pub path: Option<PathBuf>,
+    /// Why it failed, as the page's stop is told.
+    pub error: Option<String>,
+    pub pictures: u64,
+}
+
+/// A frame whose time is further than this from the clock was stamped on
+/// another clock (a plugin of API 1.0): it is timed by its arrival.
+const CLOCK_SLACK_US: u64 = 10_000_000;
 
 #[derive(Default)]
 struct CallMedia {
@@ -53,14 +77,15 @@ struct CallMedia {
     codec: Option<VideoCodec>,
     /// When a picture (decoded or encoded) last came.
     last_video: Option<u64>,
-    last_sound: Option<u64>,
     /// The running recording's id.
     recording: Option<u64>,
 }
 
 struct Active {
     call_id: u32,
-    recorder: Recorder,
+    recorder: Arc<Recorder>,
+    /// The call's sound flows to the recorder while this lives.
+    sound: Box<dyn Send>,
     waiters: Vec<Answerer>,
     /// A stop of the page waits for it (else its end is kept for one).
     stop_waits: bool,
@@ -97,6 +122,14 @@ pub struct Capture {
     folder: Folder,
     env: Env,
     state: Arc<Mutex<State>>,
+}
+
+/// A frame's time, or `now` if it was stamped on another clock.
+fn stamp(now: u64, pts_us: u64) -> u64 {
+    match pts_us.abs_diff(now) > CLOCK_SLACK_US {
+        true => now,
+        false => pts_us,
+    }
 }
 
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -136,9 +169,18 @@ impl Capture {
         }
     }
 
-    /// An encoded picture of a call's remote video, as it arrived.
-    pub fn encoded(&self, call_id: u32, codec: VideoCodec, keyframe: bool, data: &[u8]) {
+    /// An encoded picture of a call's remote video, as it arrived, with
+    /// its time on the media clock.
+    pub fn encoded(
+        &self,
+        call_id: u32,
+        codec: VideoCodec,
+        keyframe: bool,
+        pts_us: u64,
+        data: &[u8],
+    ) {
         let now = self.now();
+        let pts_us = stamp(now, pts_us);
         let mut state = lock(&self.state);
         let Some(call) = state.live(call_id) else {
             return;
@@ -150,29 +192,8 @@ impl Capture {
         if let Some(active) = recording.and_then(|id| state.recordings.get(&id)) {
             active.recorder.video(VideoFrame {
                 keyframe,
-                pts_us: now,
+                pts_us,
                 data: data.to_vec(),
-            });
-        }
-    }
-
-    /// Sound of one direction of a call (0 the peer's, 1 ours).
-    pub fn sound(&self, call_id: u32, direction: usize, rate: u32, channels: u16, pcm: &[i16]) {
-        let now = self.now();
-        let mut state = lock(&self.state);
-        let Some(call) = state.live(call_id) else {
-            return;
-        };
-        call.last_sound = Some(now);
-        let recording = call.recording;
-        let state = &*state;
-        if let Some(active) = recording.and_then(|id| state.recordings.get(&id)) {
-            active.recorder.sound(Pcm {
-                direction,
-                pts_us: now,
-                rate,
-                channels,
-                samples: pcm.to_vec(),
             });
         }
     }
@@ -186,7 +207,7 @@ impl Capture {
         state.ended.push_back(call_id);
         if let Some(id) = state.calls.remove(&call_id).and_then(|c| c.recording) {
             if let Some(active) = state.recordings.get(&id) {
-                active.recorder.stop(Stop::Asked);
+                active.recorder.stop(Stop::CallEnded);
             }
         }
     }
@@ -243,7 +264,6 @@ impl Capture {
     }
 
     fn start(&self, format: Format, seconds: Option<u32>, answer: Answerer) {
-        let now = self.now();
         let mut state = lock(&self.state);
         let Some(call_id) = Capture::current(&state) else {
             return answer(Answer::Failed(NO_VIDEO_CALL.into()));
@@ -257,9 +277,6 @@ impl Capture {
         let Some(codec) = call.codec else {
             return answer(Answer::Failed(NO_PICTURE.into()));
         };
-        let audio = call
-            .last_sound
-            .is_some_and(|t| now.saturating_sub(t) < SOUND_FRESH_US);
         let (target, limits) = match format {
             Format::Path => {
                 let name = base_name(chrono::Local::now(), call_id);
@@ -284,22 +301,32 @@ impl Capture {
         };
         state.next_id += 1;
         let id = state.next_id;
-        let recording = Recording::new(codec, Tracks { audio }, limits);
+        // The sound track exists when sound comes before the first
+        // fragment is written (the audio plugin publishes it).
+        let recording = Recording::new(codec, Tracks { audio: true }, limits);
         let callbacks = self.callbacks(id, call_id, format);
         let recorder = match Recorder::start(recording, target, callbacks) {
-            Ok(r) => r,
+            Ok(r) => Arc::new(r),
             Err(e) => return answer(Answer::Failed(e)),
         };
+        let (sink, clock) = (recorder.clone(), self.env.clock.clone());
+        let sound = (self.env.listen_sound)(
+            call_id,
+            Arc::new(move |mut pcm: Pcm| {
+                pcm.pts_us = stamp(clock(), pcm.pts_us);
+                sink.sound(pcm)
+            }),
+        );
         let mut active = Active {
             call_id,
             recorder,
+            sound,
             waiters: Vec::new(),
             stop_waits: false,
         };
         state.left = None;
         (self.env.log)(&format!(
-            "recording call {call_id} ({codec:?}{}) {}",
-            if audio { " and its sound" } else { "" },
+            "recording call {call_id} ({codec:?}) {}",
             match format {
                 Format::Path => "to a file".to_string(),
                 Format::Base64 => format!("for {} s, to base64", seconds.unwrap_or(1)),
@@ -356,29 +383,51 @@ impl Capture {
         let ask = self.env.ask_keyframe.clone();
         let log = self.env.log.clone();
         let done_log = self.env.log.clone();
+        let ended = self.env.ended.clone();
         Callbacks {
             clock: self.env.clock.clone(),
             log: Box::new(move |m| log(&format!("recording of call {call_id}: {m}"))),
             keyframe: Box::new(move || ask(call_id)),
             done: Box::new(move |outcome| {
                 done_log(&describe(call_id, &outcome));
+                let reason = match &outcome.why {
+                    _ if outcome.empty => "failed",
+                    Stop::Asked => "stopped",
+                    Stop::CallEnded => "callEnded",
+                    Stop::Length => "length",
+                    Stop::Size => "size",
+                    Stop::Failed(_) => "failed",
+                };
+                let (path, pictures) = (outcome.path.clone(), outcome.pictures);
                 let answer = answer_for(format, outcome);
-                let waiters = {
+                let event = Ended {
+                    call_id,
+                    reason,
+                    path,
+                    error: match &answer {
+                        Answer::Failed(e) => Some(e.clone()),
+                        _ => None,
+                    },
+                    pictures,
+                };
+                let (waiters, sound) = {
                     let mut state = lock(&state);
                     let active = state.recordings.remove(&id);
                     if let Some(c) = state.calls.get_mut(&call_id) {
                         c.recording = None;
                     }
-                    let (waiters, stop_waits) =
-                        active.map_or((Vec::new(), false), |a| (a.waiters, a.stop_waits));
-                    if !stop_waits {
+                    if !active.as_ref().is_some_and(|a| a.stop_waits) {
                         state.left = Some(answer.clone());
                     }
-                    waiters
+                    active.map_or((Vec::new(), None), |a| (a.waiters, Some(a.sound)))
                 };
+                // The call's sound stops flowing here (off the state's lock).
+                drop(sound);
                 for w in waiters {
                     w(answer.clone());
                 }
+                // After the answers: a page hears of its stop first.
+                ended(event);
             }),
         }
     }
@@ -405,6 +454,7 @@ const NO_PICTURE: &str = "no picture has come from the peer yet: try again when 
 fn describe(call_id: u32, o: &Outcome) -> String {
     let why = match &o.why {
         Stop::Asked => "stopped".to_string(),
+        Stop::CallEnded => "the call ended".to_string(),
         Stop::Length => "its length limit was reached".to_string(),
         Stop::Size => "its size limit was reached".to_string(),
         Stop::Failed(e) => format!("failed: {e}"),

@@ -2,7 +2,9 @@
 //! says, what the agent says) mixed into one mono track at 48 kHz and
 //! encoded as Opus, 20 ms a packet, with no hole: a direction that falls
 //! silent or late is filled with silence, so the track keeps time with
-//! the pictures. Runs on the recording's thread, never a media thread.
+//! the pictures. Nothing comes out before some sound has come in: a call
+//! whose sound is not published gets no (silent) track. Runs on the
+//! recording's thread, never a media thread.
 
 use crate::track::{AUDIO_PACKET_SAMPLES, AUDIO_PACKET_US, AUDIO_RATE};
 
@@ -74,6 +76,11 @@ impl Mixer {
         self.base_us + self.blocks * AUDIO_PACKET_US
     }
 
+    /// Whether any direction has sent sound yet.
+    fn heard(&self) -> bool {
+        self.directions.iter().any(|d| d.next_us.is_some())
+    }
+
     /// A frame of `direction`: interleaved PCM at `rate` Hz.
     pub fn push(&mut self, direction: usize, pts_us: u64, rate: u32, channels: u16, pcm: &[i16]) {
         let cursor = self.cursor_us();
@@ -129,7 +136,7 @@ impl Mixer {
     fn blocks_while(&mut self, more: impl Fn(&Mixer) -> bool) -> Vec<(u64, Vec<i16>)> {
         let mut out = Vec::new();
         loop {
-            if self.directions.is_empty() || !more(self) {
+            if !self.heard() || !more(self) {
                 return out;
             }
             let mut block = vec![0i32; BLOCK];
@@ -238,6 +245,18 @@ mod tests {
         // 10 ms of the first frame and all of the second: 30 ms, then silence.
         assert_eq!(blocks[1].1[479], 20);
         assert_eq!(blocks[1].1[480], 0);
+    }
+
+    #[test]
+    fn no_sound_in_no_sound_out() {
+        let mut m = Mixer::new(0, 2);
+        assert!(m.pull(10_000_000).is_empty());
+        assert!(m.flush(10_000_000).is_empty());
+        m.push(1, 100_000, 48_000, 1, &tone(960, 3));
+        let blocks = m.pull(10_000_000);
+        assert!(blocks.len() > 5, "silence up to the sound, then the sound");
+        assert!(blocks[0].1.iter().all(|&s| s == 0));
+        assert!(blocks[5].1.iter().all(|&s| s == 3));
     }
 
     #[test]

@@ -160,6 +160,8 @@ fn run(mut recording: Recording, target: Target, inputs: Receiver<Input>, callba
     };
     let in_memory = file.is_none();
     let mut memory = Vec::new();
+    // The file's length after its last whole fragment.
+    let mut whole = 0u64;
     let mut failed = None;
     let finished = loop {
         let step = match inputs.recv_timeout(TICK) {
@@ -198,7 +200,18 @@ fn run(mut recording: Recording, target: Target, inputs: Receiver<Input>, callba
         }
         if !step.bytes.is_empty() {
             let written = match file.as_mut() {
-                Some(f) => f.write_all(&step.bytes).and_then(|()| f.sync_data()),
+                Some(f) => match f.write_all(&step.bytes).and_then(|()| f.sync_data()) {
+                    Ok(()) => {
+                        whole += step.bytes.len() as u64;
+                        Ok(())
+                    }
+                    Err(e) => {
+                        // A fragment cut by a full disk goes: the file
+                        // ends on a whole one, and the space is freed.
+                        let _ = f.set_len(whole).and_then(|()| f.sync_data());
+                        Err(e)
+                    }
+                },
                 None => {
                     memory.extend_from_slice(&step.bytes);
                     Ok(())
