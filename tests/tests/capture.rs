@@ -544,3 +544,138 @@ async fn a_capture_folder_that_cannot_be_made_is_named_and_base64_still_works() 
     call.base64_snapshot_shows_bars(dir.path()).await;
     call.end().await;
 }
+
+/// The capture plugin's own event (docs/PROTOCOL.md, "Capture plugin").
+const EVT_RECORDING_ENDED: u32 = 3301;
+
+/// A timed clip of the longest time a page may ask for (10 s) arrives by
+/// itself, in the start's own answer, with 10 s of pictures and the call's
+/// sound; the page is told it ended by its length. 11 s is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_ten_second_clip_is_the_longest_and_comes_by_itself() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut call, _) = VideoCall::start("H264", dir.path()).await;
+    call.first_snapshot("base64").await;
+    let r = call.catch(json!({"operation": 2, "time": 11})).await;
+    assert_eq!(r["result"], 2, "{r}");
+    assert!(r["errMsg"].as_str().unwrap().contains("1 to 10"), "{r}");
+
+    // Sent as is: its answer comes after the clip, beyond a request's wait.
+    call.page
+        .send_text(
+            &json!({"cmd": Command::CatchVideo.cmd(), "description": "OECatchVideo",
+                "param": {"operation": 2, "time": 10}, "seq": 9101})
+            .to_string(),
+        )
+        .await;
+    let ended = call
+        .page
+        .event(EVT_RECORDING_ENDED, Duration::from_secs(30))
+        .await;
+    assert_eq!(ended["param"]["reason"], "length", "{ended}");
+    assert_eq!(ended["param"]["callId"], call.call_id, "{ended}");
+    let r = call.page.response_for(9101).await;
+    let clip = dir.path().join("ten.mp4");
+    base64_to_file(top_level(&r, "base64"), &clip);
+    let p = probe(&clip);
+    assert_eq!(p.codec, "h264");
+    assert!(
+        (9.5..=10.05).contains(&p.seconds) && p.frames >= 100,
+        "a 10 s clip: {} frames over {:.2} s",
+        p.frames,
+        p.seconds
+    );
+    assert_hears_the_call(&clip, &p);
+    call.end().await;
+}
+
+/// A tmpfs of a test's own (the tests run as root, as the network
+/// namespace ones do): a disk that fills up.
+struct SmallDisk(tempfile::TempDir);
+
+impl SmallDisk {
+    fn mount(size: &str) -> SmallDisk {
+        let dir = tempfile::tempdir().unwrap();
+        let status = Process::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700")])
+            .arg("seatphone-small-disk")
+            .arg(dir.path())
+            .status()
+            .expect("mount");
+        assert!(
+            status.success(),
+            "mount a tmpfs of {size} on {:?} (needs root)",
+            dir.path()
+        );
+        SmallDisk(dir)
+    }
+
+    fn path(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Process::new("umount").arg("-l").arg(self.0.path()).status();
+    }
+}
+
+/// The capture folder's disk fills up during a recording: the recording
+/// stops at once and the page is told (event 3301, and the next stop's
+/// answer) that the disk is full and where what was recorded is; that
+/// file plays; the call goes on (its pictures still come, a clip in
+/// memory still works).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_disk_stops_the_recording_and_the_call_goes_on() {
+    let _serial = SERIAL.lock().await;
+    let disk = SmallDisk::mount("160k");
+    let (mut call, _) = VideoCall::start("VP8", disk.path()).await;
+    call.first_snapshot("base64").await;
+    let r = call.catch(json!({"operation": 0})).await;
+    assert!(r.get("result").is_none(), "start: {r}");
+    // 160 KiB hold a few seconds of 300 kbit/s.
+    let ended = call
+        .page
+        .event(EVT_RECORDING_ENDED, Duration::from_secs(60))
+        .await;
+    let e = &ended["param"];
+    assert_eq!(e["reason"], "failed", "{ended}");
+    assert_eq!(e["callId"], call.call_id, "{ended}");
+    let file = PathBuf::from(e["path"].as_str().expect("the file is named"));
+    let err = e["errMsg"].as_str().unwrap_or_default();
+    assert!(
+        err.contains("is full")
+            && err.contains(&disk.path().display().to_string())
+            && err.contains(&file.display().to_string()),
+        "says the disk is full and where the recording is: {ended}"
+    );
+    let p = probe(&file);
+    assert_eq!(p.codec, "vp8");
+    assert!(
+        p.frames >= 15,
+        "{} frames before the disk was full",
+        p.frames
+    );
+    let decode = Process::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(&file)
+        .args(["-f", "null", "-"])
+        .output()
+        .expect("ffmpeg");
+    assert!(
+        decode.status.success() && decode.stderr.is_empty(),
+        "what was written decodes cleanly: {}",
+        String::from_utf8_lossy(&decode.stderr)
+    );
+    let r = call.catch(json!({"operation": 1})).await;
+    assert_failed(&r, "is full");
+
+    // The call goes on.
+    let elsewhere = tempfile::tempdir().unwrap();
+    call.base64_snapshot_shows_bars(elsewhere.path()).await;
+    let r = call.catch(json!({"operation": 2, "time": 1})).await;
+    top_level(&r, "base64");
+    call.end().await;
+}
