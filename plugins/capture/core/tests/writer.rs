@@ -9,9 +9,9 @@ use std::sync::mpsc::channel;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{encoded, mean_volume, probe};
+use common::{assert_decodes_cleanly, encoded, mean_volume, probe};
 use seatphone_capture_core::recording::{Limits, Recording, Stop};
-use seatphone_capture_core::track::{Tracks, VideoCodec};
+use seatphone_capture_core::track::{Tracks, VideoCodec, VideoFrame};
 use seatphone_capture_core::writer::{Callbacks, Outcome, Pcm, Recorder, Target};
 
 fn tone(frequency: f32, rate: u32, start: usize, n: usize) -> Vec<i16> {
@@ -25,6 +25,11 @@ fn tone(frequency: f32, rate: u32, start: usize, n: usize) -> Vec<i16> {
 /// Records 3 s of pictures and of sound (the peer at 48 kHz, us at 8 kHz,
 /// as an Opus and a G.711 leg would deliver) on a simulated clock.
 fn record(codec: VideoCodec, target: Target) -> Outcome {
+    record_frames(codec, target, encoded(codec, (320, 240), 3.0, 50))
+}
+
+/// As [`record`], with these pictures (25 a second).
+fn record_frames(codec: VideoCodec, target: Target, frames: Vec<VideoFrame>) -> Outcome {
     let clock = Arc::new(AtomicU64::new(5_000_000));
     let now = clock.clone();
     let (done, outcome) = channel();
@@ -47,7 +52,6 @@ fn record(codec: VideoCodec, target: Target) -> Outcome {
         },
     )
     .unwrap();
-    let frames = encoded(codec, (320, 240), 3.0, 50);
     for (i, mut f) in frames.into_iter().enumerate() {
         let t = 5_000_000 + i as u64 * 40_000;
         f.pts_us = t;
@@ -107,6 +111,42 @@ fn mp4_recordings_hold_both_directions_of_sound() {
 #[test]
 fn webm_recordings_hold_both_directions_of_sound() {
     with_sound(VideoCodec::Vp8);
+}
+
+/// The peer's picture grows mid-call (its encoder restarts at 640×480
+/// with a keyframe): a new fragment starts there, every picture decodes at
+/// its own size, and the sound goes on across the change without a gap.
+fn size_change_with_sound(codec: VideoCodec) {
+    let mut frames = encoded(codec, (320, 240), 2.0, 50);
+    frames.extend(encoded(codec, (640, 480), 1.0, 50));
+    let outcome = record_frames(codec, Target::Memory, frames);
+    assert_eq!(outcome.why, Stop::Asked);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(format!("resize.{}", codec.extension()));
+    std::fs::write(&path, outcome.bytes.unwrap()).unwrap();
+    let p = probe(&path);
+    assert!(p.ok, "{}", p.stderr);
+    assert_eq!(p.codecs[1], "opus", "{:?}", p.codecs);
+    let sizes: Vec<(u32, u32)> = p.frames.iter().map(|f| (f.1, f.2)).collect();
+    assert_eq!(sizes.len(), 75, "every picture decodes");
+    assert!(sizes[..50].iter().all(|s| *s == (320, 240)), "{sizes:?}");
+    assert!(sizes[50..].iter().all(|s| *s == (640, 480)), "{sizes:?}");
+    let audio_end = p.audio_end.unwrap();
+    assert!(
+        (audio_end - 3.0).abs() < 0.1,
+        "the sound goes on: {audio_end}"
+    );
+    assert_decodes_cleanly(&path);
+}
+
+#[test]
+fn an_mp4_recording_with_sound_follows_a_size_change() {
+    size_change_with_sound(VideoCodec::H264);
+}
+
+#[test]
+fn a_webm_recording_with_sound_follows_a_size_change() {
+    size_change_with_sound(VideoCodec::Vp8);
 }
 
 #[test]

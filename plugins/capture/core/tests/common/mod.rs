@@ -174,3 +174,18 @@ pub fn mean_volume(path: &Path) -> f64 {
         .and_then(|v| v.trim().trim_end_matches(" dB").parse().ok())
         .unwrap_or(f64::NEG_INFINITY)
 }
+
+/// ffmpeg decodes the whole file without a word of error.
+pub fn assert_decodes_cleanly(path: &Path) {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-f", "null", "-"])
+        .output()
+        .expect("ffmpeg runs");
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{path:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
