@@ -7,10 +7,12 @@
 //! | `remote-video/<callId>` | video | the peer's pictures, decoded: `FRAME_I420` (BT.601, limited range) |
 //! | `remote-video-encoded/<callId>` | video | the peer's pictures as received: `FRAME_H264` or `FRAME_VP8`, with `FRAME_KEYFRAME` or'ed in for keyframes |
 //! | `local-video/<callId>` | video | the call's camera, as the call's video sends it when nothing is shared: `FRAME_I420`; its presence tells that the call carries video |
+//! | `local-video-encoded/<callId>` | video | what the call sends, as encoded (camera or shared screen): `FRAME_H264` or `FRAME_VP8`, with `FRAME_KEYFRAME` for keyframes |
 //! | `share/<callId>` | share | a shared screen, to send in place of the camera: `FRAME_I420` when it changed (at most 15 a second); an empty frame (0×0) ends the share and the camera comes back |
-//! | `keyframe-request/<callId>` | anyone (capture) | an empty frame: the video plugin asks the peer for a keyframe (PLI) |
+//! | `keyframe-request/<callId>` | anyone (capture, host) | an empty frame: the video plugin asks the peer for a keyframe (PLI) |
 //! | `remote-audio/<callId>` | audio | what the peer says, decoded as played (before the speaker's volume): `FRAME_PCM16`, 20 ms frames at 48 kHz mono |
 //! | `local-audio/<callId>` | audio | what is sent to the peer (after mute, volume, voice processing, in-band keys): the same; nothing while the call does not send |
+//! | `local-keyframe-request/<callId>` | anyone (host) | an empty frame: the video plugin sends a keyframe on `local-video-encoded` (and to the peer) |
 //!
 //! Times (`pts_us`) are the host's media clock (`Host::clock_us`) when the
 //! frame is published, for pictures and sound alike.
@@ -29,6 +31,8 @@ pub const REMOTE_VIDEO: &str = "remote-video";
 pub const REMOTE_VIDEO_ENCODED: &str = "remote-video-encoded";
 pub const KEYFRAME_REQUEST: &str = "keyframe-request";
 pub const LOCAL_VIDEO: &str = "local-video";
+pub const LOCAL_VIDEO_ENCODED: &str = "local-video-encoded";
+pub const LOCAL_KEYFRAME_REQUEST: &str = "local-keyframe-request";
 pub const SHARE: &str = "share";
 pub const REMOTE_AUDIO: &str = "remote-audio";
 pub const LOCAL_AUDIO: &str = "local-audio";

@@ -11,6 +11,7 @@ use seatphone_plugin_api::abi_stable::std_types::RSlice;
 use seatphone_plugin_api::{
     topics, Host, MediaFrame, FRAME_H264, FRAME_I420, FRAME_KEYFRAME, FRAME_VP8,
 };
+use seatphone_video_core::codec::Encoded;
 use seatphone_video_core::config::VideoConfig;
 use seatphone_video_core::negotiate::{self, Preferences};
 use seatphone_video_core::picture::Picture;
@@ -37,11 +38,30 @@ struct CallSink {
     decoded_topic: String,
     encoded_topic: String,
     local_topic: String,
+    local_encoded_topic: String,
 }
 
 impl CallSink {
     fn window(&self) -> Option<Arc<VideoWindow>> {
         self.window.lock().ok().and_then(|w| w.clone())
+    }
+
+    fn publish_encoded(&self, topic: &str, data: &[u8], keyframe: bool) {
+        let format = match self.codec {
+            VideoCodec::H264 => FRAME_H264,
+            VideoCodec::Vp8 => FRAME_VP8,
+        };
+        let key = if keyframe { FRAME_KEYFRAME } else { 0 };
+        self.host.publish(
+            topic,
+            MediaFrame {
+                format: format | key,
+                width: 0,
+                height: 0,
+                pts_us: self.host.clock_us(),
+                data: RSlice::from_slice(data),
+            },
+        );
     }
 }
 
@@ -63,21 +83,11 @@ impl Sink for CallSink {
     }
 
     fn remote_encoded(&mut self, frame: &Frame) {
-        let format = match self.codec {
-            VideoCodec::H264 => FRAME_H264,
-            VideoCodec::Vp8 => FRAME_VP8,
-        };
-        let key = if frame.keyframe { FRAME_KEYFRAME } else { 0 };
-        self.host.publish(
-            &self.encoded_topic,
-            MediaFrame {
-                format: format | key,
-                width: 0,
-                height: 0,
-                pts_us: self.host.clock_us(),
-                data: RSlice::from_slice(&frame.data),
-            },
-        );
+        self.publish_encoded(&self.encoded_topic, &frame.data, frame.keyframe);
+    }
+
+    fn local_encoded(&mut self, unit: &Encoded) {
+        self.publish_encoded(&self.local_encoded_topic, &unit.data, unit.keyframe);
     }
 
     fn local(&mut self, picture: &Picture) {
@@ -252,6 +262,7 @@ impl Calls {
                 decoded_topic: topics::for_call(topics::REMOTE_VIDEO, call_id),
                 encoded_topic: topics::for_call(topics::REMOTE_VIDEO_ENCODED, call_id),
                 local_topic: topics::for_call(topics::LOCAL_VIDEO, call_id),
+                local_encoded_topic: topics::for_call(topics::LOCAL_VIDEO_ENCODED, call_id),
             }),
         )?;
         if camera_off {
@@ -327,6 +338,13 @@ impl Calls {
     pub fn ask_keyframe(&self, call_id: u32) {
         if let Some(s) = self.lock().get(&call_id).and_then(|c| c.session.as_ref()) {
             s.ask_keyframe();
+        }
+    }
+
+    /// Send a keyframe in a call now (a page starts showing what we send).
+    pub fn send_keyframe(&self, call_id: u32) {
+        if let Some(s) = self.lock().get(&call_id).and_then(|c| c.session.as_ref()) {
+            s.keyframe();
         }
     }
 

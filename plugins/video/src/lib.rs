@@ -52,6 +52,8 @@ pub struct Video {
     calls: Arc<Calls>,
     /// Another plugin (capture) asks for a peer's keyframe.
     _keyframe_requests: FrameSubscription,
+    /// The host (a page showing what we send) asks for one of ours.
+    _local_keyframe_requests: FrameSubscription,
     /// The share plugin's pictures, sent in place of the camera.
     _shares: FrameSubscription,
 }
@@ -69,6 +71,15 @@ fn new(host: Host) -> Result<Video, String> {
             }
         },
     );
+    let asked = calls.clone();
+    let local_keyframe_requests = host.subscribe(
+        &topics::every_call(topics::LOCAL_KEYFRAME_REQUEST),
+        move |topic, _| {
+            if let Some(id) = topics::call_id(topic) {
+                asked.send_keyframe(id);
+            }
+        },
+    );
     let shared = calls.clone();
     let shares = host.subscribe(&topics::every_call(topics::SHARE), move |topic, frame| {
         share_frame(&shared, topic, frame)
@@ -79,6 +90,7 @@ fn new(host: Host) -> Result<Video, String> {
         config,
         srtp: Mutex::new(Srtp::default()),
         _keyframe_requests: keyframe_requests,
+        _local_keyframe_requests: local_keyframe_requests,
         _shares: shares,
     })
 }

@@ -30,6 +30,9 @@ pub trait Sink: Send {
     fn remote_encoded(&mut self, _frame: &seatphone_media::payload::Frame) {}
     /// A picture from our camera, as sent.
     fn local(&mut self, picture: &Picture);
+    /// What we send, as encoded (camera or shared screen), for a page
+    /// that shows it itself.
+    fn local_encoded(&mut self, _unit: &crate::codec::Encoded) {}
     /// Something worth a line in the log.
     fn log(&mut self, message: &str);
 }
@@ -420,7 +423,7 @@ fn send_picture(
             return;
         }
     };
-    send_unit(tx, stream, stats, unit, now, start);
+    send_unit(tx, stream, sink, stats, unit, now, start);
 }
 
 /// A shared screen's picture arrived (or the share ended).
@@ -496,7 +499,7 @@ fn send_share(
     match encoder.encode(&picture, force) {
         Ok(Some(unit)) => {
             stats.share_pictures_sent += 1;
-            send_unit(tx, stream, stats, unit, now, start);
+            send_unit(tx, stream, sink, stats, unit, now, start);
         }
         Ok(None) => {}
         Err(e) => sink.log(&format!("screen encoder: {e}")),
@@ -507,6 +510,7 @@ fn send_share(
 fn send_unit(
     tx: &mut Sending,
     stream: &mut MediaStream,
+    sink: &mut dyn Sink,
     stats: &mut Stats,
     unit: crate::codec::Encoded,
     now: Instant,
@@ -523,6 +527,7 @@ fn send_unit(
     for (i, p) in payloads.iter().enumerate() {
         stream.write(now, time, p, i == last);
     }
+    sink.local_encoded(&unit);
 }
 
 /// Drains the stream's output; returns when it next wants `now`.
