@@ -7,3 +7,4 @@ pub mod refused_handshake;
 pub mod server;
 pub mod socket;
 pub mod tls;
+pub mod video;

@@ -19,6 +19,7 @@ use super::access::AccessPolicy;
 use super::pages::{ConnId, Pages, SocketKind};
 use super::refused_handshake;
 use super::socket::{self, FrameHandler, Opened};
+use super::video;
 use crate::engine::Engine;
 
 mod assets {
@@ -75,6 +76,7 @@ pub fn engine_router(engine: Arc<Engine>) -> Router {
         .route("/", get(engine_socket_or_page))
         .route("/login", get(engine_socket_or_page))
         .route("/call", get(engine_socket_or_page))
+        .route(video::PATH, get(video_socket))
         .route("/health", get(health))
         .route("/OpenEye_SDK.js", get(sdk))
         .route(
@@ -183,6 +185,38 @@ pub async fn daemon_socket(
     upgrade(ws, &headers, opened, chosen.map(|p| p.name), endpoint)
 }
 
+/// The Origin check every socket's handshake passes: `Some` is the refusal.
+fn refuse_origin(
+    headers: &HeaderMap,
+    protocol: Option<&'static str>,
+    access: &AccessPolicy,
+) -> Option<Response> {
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    if access.origin_allowed(origin) {
+        return None;
+    }
+    refused_handshake::origin(origin.unwrap_or(""), protocol, access.allowed_origins());
+    Some(
+        (
+            StatusCode::FORBIDDEN,
+            "this page's origin may not use the softphone",
+        )
+            .into_response(),
+    )
+}
+
+/// The upgrade with the page frames' limits and the chosen sub-protocol.
+fn limited(ws: WebSocketUpgrade, protocol: Option<&'static str>) -> WebSocketUpgrade {
+    let ws = ws
+        .read_buffer_size(READ_CHUNK)
+        .max_message_size(TRANSPORT_LIMIT)
+        .max_frame_size(TRANSPORT_LIMIT);
+    match protocol {
+        Some(p) => ws.protocols([p]),
+        None => ws,
+    }
+}
+
 fn upgrade(
     ws: WebSocketUpgrade,
     headers: &HeaderMap,
@@ -190,28 +224,61 @@ fn upgrade(
     protocol: Option<&'static str>,
     endpoint: Endpoint,
 ) -> Response {
-    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
-    if !endpoint.access.origin_allowed(origin) {
-        refused_handshake::origin(
-            origin.unwrap_or(""),
-            protocol,
-            endpoint.access.allowed_origins(),
-        );
+    if let Some(refused) = refuse_origin(headers, protocol, &endpoint.access) {
+        return refused;
+    }
+    limited(ws, protocol)
+        .on_upgrade(move |socket| socket::run(socket, opened, endpoint.pages, endpoint.handler))
+}
+
+/// `/video`: a call's encoded pictures for a page that shows them itself
+/// (api/video.rs), admitted like the API's sockets.
+async fn video_socket(
+    State((engine, endpoint)): EngineState,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    if !endpoint.access.host_allowed(host_header(&headers)) {
+        return misdirected();
+    }
+    let Ok(ws) = ws else {
         return (
-            StatusCode::FORBIDDEN,
-            "this page's origin may not use the softphone",
+            StatusCode::BAD_REQUEST,
+            "this path takes WebSocket connections",
         )
             .into_response();
-    }
-    let ws = ws
-        .read_buffer_size(READ_CHUNK)
-        .max_message_size(TRANSPORT_LIMIT)
-        .max_frame_size(TRANSPORT_LIMIT);
-    let ws = match protocol {
-        Some(p) => ws.protocols([p]),
-        None => ws,
     };
-    ws.on_upgrade(move |socket| socket::run(socket, opened, endpoint.pages, endpoint.handler))
+    let offered = offered_protocols(&headers);
+    let protocol = if offered.iter().any(|p| p == video::SUB_PROTOCOL) {
+        Some(video::SUB_PROTOCOL)
+    } else if offered.is_empty() {
+        None
+    } else {
+        return (
+            StatusCode::BAD_REQUEST,
+            format!("offer the sub-protocol {}", video::SUB_PROTOCOL),
+        )
+            .into_response();
+    };
+    if let Some(refused) = refuse_origin(&headers, protocol, &endpoint.access) {
+        return refused;
+    }
+    let want = match video::Want::from_query(&query) {
+        Ok(want) => want,
+        Err(why) => return (StatusCode::BAD_REQUEST, why).into_response(),
+    };
+    let Some(slot) = engine.video.claim() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "{} video sockets are open: close one first",
+                video::MAX_SOCKETS
+            ),
+        )
+            .into_response();
+    };
+    limited(ws, protocol).on_upgrade(move |socket| video::run(socket, want, slot))
 }
 
 async fn health(State((engine, endpoint)): EngineState, headers: HeaderMap) -> Response {

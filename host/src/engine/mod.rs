@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 use crate::api::access::AccessPolicy;
 use crate::api::frame::event_frame;
 use crate::api::pages::{ConnId, Pages};
+use crate::api::video::VideoSockets;
 use crate::config::Config;
 use crate::plugins::host_impl::HostShared;
 use crate::plugins::quarantine::Quarantine;
@@ -37,6 +38,8 @@ pub struct Engine {
     pub plugins: Arc<Plugins>,
     pub signalling: Box<dyn Signalling>,
     pub access: AccessPolicy,
+    /// Pages showing a call's video themselves (the bus's encoded pictures).
+    pub video: Arc<VideoSockets>,
 }
 
 impl Engine {
@@ -69,6 +72,7 @@ impl Engine {
             plugins,
             signalling,
             access,
+            video: VideoSockets::new(shared),
         };
         (Arc::new(engine), signals_rx)
     }
