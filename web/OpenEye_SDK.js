@@ -12,7 +12,10 @@
  * Beyond the reference: options host, daemonPort, port, takeover, secure;
  * openEyeCall.on(notify|description|"*", fn), openEyeCall.request(cmd,
  * description, param, callbacks) for plugin commands, setRegEvent, holdCall,
- * unholdCall, addVideo, replyAddVideo, delVideo; sdk.uninit().
+ * unholdCall, addVideo, replyAddVideo, delVideo; sdk.uninit();
+ * sdk.attachVideo(element, {stream: "remote" | "local", callId, onError})
+ * and sdk.detachVideo(element): the call's video in the page's own
+ * <canvas> or <video>, decoded with WebCodecs (PROTOCOL.md "Video in the page").
  */
 (function (root, factory) {
   if (typeof define === 'function' && define.amd) {
@@ -528,6 +531,7 @@
     opts = opts || {};
     this.opts = opts;
     var root = typeof self !== 'undefined' ? self : (typeof window !== 'undefined' ? window : {});
+    this.root = opts.root || root;
     this.WebSocket = opts.WebSocket || root.WebSocket;
     this.responseTimeout = opts.responseTimeout || 30000;
     this.reconnect = opts.reconnect !== false;
@@ -544,6 +548,8 @@
     var daemonUrl = scheme + h + ':' + pick(opts.daemonPort, SEATPHONE_DEFAULTS.daemonPort) + '/';
     var apiUrl = scheme + h + ':' + pick(opts.port, SEATPHONE_DEFAULTS.port) + '/';
 
+    this._apiUrl = apiUrl;
+    this._videos = [];
     this._seq = 0;
     this._closed = false;
     this._serviceUp = false;
@@ -664,6 +670,7 @@
     this._serviceUp = false;
     for (var t in this._timers) { if (this._timers.hasOwnProperty(t)) { clearTimeout(this._timers[t]); } }
     this._timers = {};
+    this._videos.slice().forEach(function (v) { v.detach(); });
     this.channels.call.close();
     this.channels.login.close();
     this.channels.daemon.close();
@@ -673,6 +680,287 @@
   OpenEye_SDK.prototype.state = function () {
     var c = this.channels;
     return { daemon: c.daemon.open, service: this._serviceUp, login: c.login.open, call: c.call.open };
+  };
+
+  // ---------------------------------------------------------------------
+  // Video in the page (beyond the reference): the host sends the call's
+  // pictures as the call carries them, encoded, on a socket of their own
+  // (PROTOCOL.md "Video in the page"); WebCodecs decodes them here and they
+  // are drawn into the page's canvas (or a canvas feeding its <video>).
+
+  var VIDEO_PATH = 'video';
+  var VIDEO_PROTOCOL = 'seatphone_video';
+  var VIDEO_HEADER = 16;
+  var VIDEO_VERSION = 1;
+  // Codec byte → WebCodecs codec string (H.264: constrained baseline, Annex B).
+  var VIDEO_CODECS = { 1: ['vp8', 'VP8'], 2: ['avc1.42E01F', 'H.264'] };
+  // Pictures the decoder may have queued before the page counts as behind:
+  // it then skips to the next keyframe instead of falling further behind.
+  var VIDEO_BEHIND = 3;
+
+  function videoError(code, message) { return { code: code, message: message }; }
+
+  /** Why this browser cannot decode in the page, or null when it can. */
+  function noWebCodecs(root) {
+    if (typeof root.VideoDecoder === 'function' && typeof root.EncodedVideoChunk === 'function') { return null; }
+    var why = 'WebCodecs (VideoDecoder) is not available in this browser';
+    if (root.isSecureContext === false) {
+      why += ': this page is not a secure context, and browsers offer WebCodecs only to https pages' +
+        ' and to http pages from localhost / 127.0.0.1';
+    }
+    return why + '; the native video window (setVideoWindowParam) still shows the call';
+  }
+
+  /** One element showing one stream: its socket, its decoder, its canvas. */
+  function VideoView(sdk, element, o) {
+    this.sdk = sdk;
+    this.element = element;
+    this.stream = o.stream;
+    this.callId = o.callId;
+    this.onError = o.onError;
+    this.stats = { received: 0, decoded: 0, dropped: 0, width: 0, height: 0, codec: null, callId: null };
+    this.closed = false;
+    this.ws = null;
+    this.decoder = null;
+    this.current = null;    // 'codec/callId' the decoder is configured for
+    this.unsupported = {};  // codec byte → already reported
+    this.needKey = true;
+    this.delay = 0;
+    this.timer = null;
+    this.reportedDown = false;
+    var root = sdk.root;
+    if (typeof root.HTMLVideoElement === 'function' && element instanceof root.HTMLVideoElement) {
+      // A <video> plays what a canvas of our own draws.
+      this.canvas = root.document.createElement('canvas');
+      this.mediaStream = this.canvas.captureStream();
+      element.muted = true;
+      element.srcObject = this.mediaStream;
+      var played = element.play();
+      if (played && typeof played.catch === 'function') { played.catch(function () { /* autoplay rules: the page plays it */ }); }
+    } else {
+      this.canvas = element;
+    }
+    this.ctx = this.canvas.getContext('2d');
+    this.connect();
+  }
+
+  VideoView.prototype.error = function (code, message) {
+    var err = videoError(code, message);
+    if (typeof this.onError === 'function') { safeCall(this.onError, err); } else { this.sdk.warn('video: ' + message); }
+  };
+
+  VideoView.prototype.connect = function () {
+    if (this.closed) { return; }
+    var self = this;
+    var url = this.sdk._apiUrl + VIDEO_PATH + '?stream=' + this.stream +
+      (this.callId === undefined ? '' : '&callId=' + this.callId);
+    var ws;
+    try {
+      ws = new this.sdk.WebSocket(url, VIDEO_PROTOCOL);
+    } catch (e) {
+      this.error('connection', 'cannot open the video socket: ' + (e && e.message || e));
+      return;
+    }
+    ws.binaryType = 'arraybuffer';
+    this.ws = ws;
+    ws.onopen = function () {
+      if (self.ws !== ws) { return; }
+      self.delay = 0;
+      self.reportedDown = false;
+    };
+    ws.onmessage = function (ev) { if (self.ws === ws) { self.receive(ev.data); } };
+    ws.onerror = function () { /* onclose follows */ };
+    ws.onclose = function (ev) {
+      if (self.ws !== ws || self.closed) { return; }
+      self.ws = null;
+      // Said once per outage, then retried quietly (the engine restarts;
+      // a refused origin looks the same to a page: 1006).
+      if (!self.reportedDown) {
+        self.reportedDown = true;
+        self.error('connection', 'the video socket closed (' + (ev && ev.code) +
+          (ev && ev.reason ? ' ' + ev.reason : '') + '); trying again');
+      }
+      self.needKey = true;
+      self.delay = self.delay ? Math.min(self.delay * 2, self.sdk.retryMax) : self.sdk.retryMin;
+      self.timer = setTimeout(function () { self.timer = null; self.connect(); }, self.delay);
+    };
+  };
+
+  VideoView.prototype.receive = function (buf) {
+    if (!(buf instanceof ArrayBuffer) || buf.byteLength < VIDEO_HEADER) { return; }
+    var dv = new DataView(buf);
+    if (dv.getUint8(0) !== VIDEO_VERSION) {
+      if (!this.unsupported.version) {
+        this.unsupported.version = true;
+        this.error('unsupported', 'the softphone sends video format ' + dv.getUint8(0) +
+          ', this SDK reads ' + VIDEO_VERSION + ': load the SDK from the softphone');
+      }
+      return;
+    }
+    var key = (dv.getUint8(1) & 1) === 1;
+    var codec = dv.getUint8(2);
+    var callId = dv.getUint32(4);
+    var timestamp = dv.getUint32(8) * 4294967296 + dv.getUint32(12);
+    this.stats.received += 1;
+    var which = codec + '/' + callId;
+    if (which !== this.current) { this.configure(codec, callId, which); }
+    var d = this.decoder;
+    if (!d || d.state !== 'configured') { this.stats.dropped += 1; return; }
+    if (this.needKey && !key) { this.stats.dropped += 1; return; }
+    if (d.decodeQueueSize > VIDEO_BEHIND && !key) {
+      // Behind: skip to the next keyframe, which the host is asked for.
+      this.stats.dropped += 1;
+      this.needKey = true;
+      this.askKeyframe();
+      return;
+    }
+    this.needKey = false;
+    try {
+      d.decode(new this.sdk.root.EncodedVideoChunk({ type: key ? 'key' : 'delta', timestamp: timestamp,
+        data: new Uint8Array(buf, VIDEO_HEADER) }));
+    } catch (e) {
+      this.decodeFailed(e);
+    }
+  };
+
+  VideoView.prototype.askKeyframe = function () {
+    if (this.ws && this.ws.readyState === 1) {
+      try { this.ws.send('keyframe'); } catch (e) { /* closing */ }
+    }
+  };
+
+  VideoView.prototype.configure = function (codec, callId, which) {
+    this.closeDecoder();
+    this.current = which;
+    this.needKey = true;
+    var spec = VIDEO_CODECS[codec];
+    this.stats.codec = spec ? spec[1] : null;
+    this.stats.callId = callId;
+    if (!spec) {
+      if (!this.unsupported[codec]) {
+        this.unsupported[codec] = true;
+        this.error('unsupported', 'the call\'s video is in a codec this SDK does not know (' + codec + ')');
+      }
+      return;
+    }
+    var self = this;
+    var decoder = new this.sdk.root.VideoDecoder({
+      output: function (frame) { self.draw(frame); },
+      error: function (e) {
+        if (self.decoder !== decoder) { return; }
+        self.decoder = null;
+        if (e && e.name === 'NotSupportedError') {
+          if (!self.unsupported[codec]) {
+            self.unsupported[codec] = true;
+            self.error('unsupported', 'this browser cannot decode ' + spec[1] + ' with WebCodecs (' +
+              (e.message || e.name) + '); the native video window still shows the call');
+          }
+          return;
+        }
+        self.decodeFailed(e);
+      }
+    });
+    this.decoder = decoder;
+    try {
+      decoder.configure({ codec: spec[0], optimizeForLatency: true });
+    } catch (e) {
+      this.decoder = null;
+      this.error('unsupported', 'cannot decode ' + spec[1] + ': ' + (e && e.message || e));
+    }
+  };
+
+  /** A decoder error: report it, start again at the next keyframe. */
+  VideoView.prototype.decodeFailed = function (e) {
+    this.error('decode', 'a picture could not be decoded (' + (e && e.message || e) + '); going on from the next keyframe');
+    this.closeDecoder();
+    this.current = null;
+    this.needKey = true;
+    this.askKeyframe();
+  };
+
+  VideoView.prototype.draw = function (frame) {
+    try {
+      if (this.closed) { return; }
+      var w = frame.displayWidth;
+      var h = frame.displayHeight;
+      // The canvas takes the picture's size; the page sizes it with CSS.
+      if (this.canvas.width !== w || this.canvas.height !== h) {
+        this.canvas.width = w;
+        this.canvas.height = h;
+      }
+      this.ctx.drawImage(frame, 0, 0, w, h);
+      this.stats.decoded += 1;
+      this.stats.width = w;
+      this.stats.height = h;
+    } finally {
+      frame.close();
+    }
+  };
+
+  VideoView.prototype.closeDecoder = function () {
+    var d = this.decoder;
+    this.decoder = null;
+    if (d && d.state !== 'closed') { try { d.close(); } catch (e) { /* closed meanwhile */ } }
+  };
+
+  VideoView.prototype.detach = function () {
+    if (this.closed) { return; }
+    this.closed = true;
+    if (this.timer) { clearTimeout(this.timer); this.timer = null; }
+    var ws = this.ws;
+    this.ws = null;
+    if (ws) { try { ws.close(1000, 'detached'); } catch (e) { /* closing */ } }
+    this.closeDecoder();
+    if (this.mediaStream) {
+      this.mediaStream.getTracks().forEach(function (t) { t.stop(); });
+      if (this.element.srcObject === this.mediaStream) { this.element.srcObject = null; }
+    }
+    var views = this.sdk._videos;
+    var i = views.indexOf(this);
+    if (i >= 0) { views.splice(i, 1); }
+  };
+
+  /**
+   * Shows a call's video in `element` (a <canvas> or <video>) and returns a
+   * handle: { detach(), stats }. options: stream "remote" (the peer, the
+   * default) or "local" (what we send); callId (default: whichever call has
+   * video); onError({code, message}): "invalid", "unsupported" (no WebCodecs,
+   * or a codec the browser lacks), "connection" (the socket closed; it is
+   * retried), "decode" (a picture failed; resumed at the next keyframe).
+   * Without onError the SDK's onLog / console gets the message.
+   */
+  OpenEye_SDK.prototype.attachVideo = function (element, options) {
+    var o = options || {};
+    var root = this.root;
+    var fail = function (code, message) {
+      var err = videoError(code, 'attachVideo: ' + message);
+      if (typeof o.onError === 'function') { later(function () { safeCall(o.onError, err); }); } else { this.warn(err.message); }
+      return null;
+    }.bind(this);
+    var isCanvas = typeof root.HTMLCanvasElement === 'function' && element instanceof root.HTMLCanvasElement;
+    var isVideo = typeof root.HTMLVideoElement === 'function' && element instanceof root.HTMLVideoElement;
+    if (!isCanvas && !isVideo) { return fail('invalid', 'element must be a <canvas> or <video> element'); }
+    var stream = o.stream === undefined ? 'remote' : o.stream;
+    if (stream !== 'remote' && stream !== 'local') {
+      return fail('invalid', 'stream must be "remote" or "local", got ' + describe(stream));
+    }
+    var callId;
+    if (o.callId !== undefined && o.callId !== null && o.callId !== '') {
+      try { callId = int(o.callId, 'callId', 0, 4294967295); } catch (e) { return fail('invalid', e.message); }
+    }
+    var why = noWebCodecs(root);
+    if (why) { return fail('unsupported', why); }
+    if (this._closed) { return fail('invalid', 'the SDK was closed (uninit)'); }
+    this.detachVideo(element);
+    var view = new VideoView(this, element, { stream: stream, callId: callId, onError: o.onError });
+    this._videos.push(view);
+    return view;
+  };
+
+  /** Stops showing video in `element` (every stream attached to it). */
+  OpenEye_SDK.prototype.detachVideo = function (element) {
+    this._videos.filter(function (v) { return v.element === element; })
+      .forEach(function (v) { v.detach(); });
   };
 
   OpenEye_SDK.DEFAULTS = SEATPHONE_DEFAULTS;

@@ -20,10 +20,11 @@ class FakeSocket {
     this.closedWith = null;
     FakeSocket.all.push(this);
   }
-  send(text) { this.sent.push(JSON.parse(text)); }
+  // The video socket's one page message is the text `keyframe`.
+  send(text) { this.sent.push(text === 'keyframe' ? text : JSON.parse(text)); }
   close(code, reason) { this.closedWith = { code, reason }; }
   // host side
-  hostOpen() { this.onopen && this.onopen({}); }
+  hostOpen() { this.readyState = 1; this.onopen && this.onopen({}); }
   hostSend(obj) { this.onmessage && this.onmessage({ data: typeof obj === 'string' ? obj : JSON.stringify(obj) }); }
   hostClose(code = 1006, reason = '') { this.onclose && this.onclose({ code, reason }); }
   lastSent() { return this.sent[this.sent.length - 1]; }
@@ -418,4 +419,140 @@ test('frames that are not JSON are ignored', () => {
   const { sdk, call } = connected();
   call.hostSend('this is not json');
   assert.deepEqual(sdk.state(), { daemon: true, service: true, login: true, call: true });
+});
+
+// ---- attachVideo: video in the page, with WebCodecs and a canvas faked ----
+
+class FakeCanvas {
+  constructor() { this.width = 0; this.height = 0; this.drawn = []; }
+  getContext() { return { drawImage: (frame, x, y, w, h) => this.drawn.push([frame.timestamp, w, h]) }; }
+}
+
+/** A window with (or without) WebCodecs; `decoders` are the VideoDecoders the SDK made. */
+function videoRoot({ webcodecs = true, secure = true } = {}) {
+  const decoders = [];
+  class VideoDecoder {
+    constructor(init) { this.init = init; this.state = 'unconfigured'; this.decodeQueueSize = 0; this.chunks = []; decoders.push(this); }
+    configure(config) { this.config = config; this.state = 'configured'; }
+    decode(chunk) { this.chunks.push(chunk); }
+    close() { this.state = 'closed'; }
+    // The browser's side: a decoded picture, or a failure.
+    output(timestamp) { this.init.output({ displayWidth: 320, displayHeight: 240, timestamp, close() { this.closed = true; } }); }
+    fail(name) { this.state = 'closed'; this.init.error({ name, message: name }); }
+  }
+  class EncodedVideoChunk { constructor(init) { Object.assign(this, init); } }
+  const root = { HTMLCanvasElement: FakeCanvas, HTMLVideoElement: class {}, isSecureContext: secure };
+  if (webcodecs) Object.assign(root, { VideoDecoder, EncodedVideoChunk });
+  return { root, decoders };
+}
+
+/** One binary message as the host sends it (PROTOCOL.md "Video in the page"). */
+function picture({ key = false, codec = 1, call = 7, ts = 40000, data = [9, 8, 7], version = 1 } = {}) {
+  const buf = new ArrayBuffer(16 + data.length);
+  const dv = new DataView(buf);
+  dv.setUint8(0, version); dv.setUint8(1, key ? 1 : 0); dv.setUint8(2, codec); dv.setUint8(3, 0);
+  dv.setUint32(4, call); dv.setUint32(8, Math.floor(ts / 4294967296)); dv.setUint32(12, ts % 4294967296);
+  new Uint8Array(buf, 16).set(data);
+  return buf;
+}
+
+function videoSdk(opts) {
+  const { root, decoders } = videoRoot(opts);
+  const { sdk } = connected({ root });
+  const errors = [];
+  return { sdk, root, decoders, errors, onError: (e) => errors.push(e) };
+}
+
+test('attachVideo without WebCodecs says so in onError and returns null', async () => {
+  const { sdk, errors, onError } = videoSdk({ webcodecs: false, secure: false });
+  const before = FakeSocket.all.length;
+  assert.equal(sdk.attachVideo(new FakeCanvas(), { onError }), null);
+  await tick();
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0].code, 'unsupported');
+  assert.match(errors[0].message, /WebCodecs.*not available.*secure context/);
+  assert.equal(FakeSocket.all.length, before, 'no socket opened');
+});
+
+test('attachVideo refuses what is not a canvas or video, and unknown streams', async () => {
+  const { sdk, errors, onError } = videoSdk();
+  assert.equal(sdk.attachVideo({}, { onError }), null);
+  assert.equal(sdk.attachVideo(new FakeCanvas(), { stream: 'both', onError }), null);
+  assert.equal(sdk.attachVideo(new FakeCanvas(), { callId: 'x', onError }), null);
+  await tick();
+  assert.deepEqual(errors.map((e) => e.code), ['invalid', 'invalid', 'invalid']);
+  assert.match(errors[1].message, /stream must be "remote" or "local"/);
+});
+
+test('attachVideo decodes from a keyframe on, draws into the canvas and skips to a keyframe when behind', async () => {
+  const { sdk, decoders, errors, onError } = videoSdk();
+  const canvas = new FakeCanvas();
+  const view = sdk.attachVideo(canvas, { stream: 'remote', callId: 7, onError });
+  const ws = FakeSocket.all[FakeSocket.all.length - 1];
+  assert.equal(ws.url, 'ws://127.0.0.1:7684/video?stream=remote&callId=7');
+  assert.equal(ws.protocol, 'seatphone_video');
+  assert.equal(ws.binaryType, 'arraybuffer');
+  ws.hostOpen();
+
+  ws.onmessage({ data: picture({ key: false }) });
+  assert.equal(decoders.length, 1);
+  assert.deepEqual(decoders[0].config, { codec: 'vp8', optimizeForLatency: true });
+  assert.equal(decoders[0].chunks.length, 0, 'nothing before a keyframe');
+  ws.onmessage({ data: picture({ key: true, ts: 2 ** 33 + 5 }) });
+  ws.onmessage({ data: picture({ ts: 2 ** 33 + 40005 }) });
+  assert.deepEqual(decoders[0].chunks.map((c) => [c.type, c.timestamp, [...c.data]]),
+    [['key', 2 ** 33 + 5, [9, 8, 7]], ['delta', 2 ** 33 + 40005, [9, 8, 7]]]);
+  decoders[0].output(5);
+  assert.deepEqual([canvas.width, canvas.height, canvas.drawn], [320, 240, [[5, 320, 240]]]);
+  assert.deepEqual([view.stats.decoded, view.stats.codec, view.stats.callId], [1, 'VP8', 7]);
+
+  // The decoder falls behind: pictures up to the next keyframe are skipped
+  // and the host is asked for one.
+  decoders[0].decodeQueueSize = 4;
+  ws.onmessage({ data: picture() });
+  assert.deepEqual(ws.sent, ['keyframe']);
+  decoders[0].decodeQueueSize = 0;
+  ws.onmessage({ data: picture() });
+  assert.equal(decoders[0].chunks.length, 2);
+  ws.onmessage({ data: picture({ key: true }) });
+  assert.equal(decoders[0].chunks.length, 3);
+
+  // Another codec (or call): a new decoder, from its keyframe.
+  ws.onmessage({ data: picture({ key: true, codec: 2 }) });
+  assert.equal(decoders[0].state, 'closed');
+  assert.equal(decoders[1].config.codec, 'avc1.42E01F');
+  assert.equal(decoders[1].chunks.length, 1);
+  assert.equal(view.stats.codec, 'H.264');
+  assert.deepEqual(errors, []);
+
+  sdk.detachVideo(canvas);
+  assert.equal(decoders[1].state, 'closed');
+  assert.deepEqual(ws.closedWith, { code: 1000, reason: 'detached' });
+  assert.deepEqual(sdk._videos, []);
+});
+
+test('a codec the browser cannot decode is reported once; a closed socket once, then retried', async () => {
+  const { sdk, decoders, errors, onError } = videoSdk();
+  sdk.retryMin = 1;
+  const canvas = new FakeCanvas();
+  sdk.attachVideo(canvas, { onError });
+  let ws = FakeSocket.all[FakeSocket.all.length - 1];
+  assert.equal(ws.url, 'ws://127.0.0.1:7684/video?stream=remote');
+  ws.hostOpen();
+  ws.onmessage({ data: picture({ key: true, codec: 2 }) });
+  decoders[0].fail('NotSupportedError');
+  ws.onmessage({ data: picture({ key: true, codec: 2 }) });
+  assert.deepEqual(errors.map((e) => e.code), ['unsupported']);
+  assert.match(errors[0].message, /cannot decode H\.264/);
+
+  ws.hostClose(1006);
+  ws.hostClose(1006);
+  assert.deepEqual(errors.map((e) => e.code), ['unsupported', 'connection']);
+  await tick(20);
+  const again = FakeSocket.all[FakeSocket.all.length - 1];
+  assert.notEqual(again, ws, 'a new socket');
+  again.hostClose(1006);
+  assert.equal(errors.length, 2, 'an outage is said once');
+  sdk.uninit();
+  assert.deepEqual(sdk._videos, []);
 });

@@ -269,6 +269,8 @@
     'btn-delVideo': function () { call('delVideo', [callId()]); },
     'btn-replyAddVideo': function () { show('videoReq', false); call('replyAddVideo', [callId(), true]); },
     'btn-rejectAddVideo': function () { show('videoReq', false); call('replyAddVideo', [callId(), false]); },
+    'btn-attachVideo': function () { inPageVideo(true); },
+    'btn-detachVideo': function () { inPageVideo(false); },
     'btn-getAppList': function () {
       call('getAppList', [], function (d) {
         var list = $('shareAppList');
@@ -298,6 +300,24 @@
     'btn-videoCatchBase64Stop': function () { call('videoCatchBase64', [1, 0], showClip); },
     'btn-clearLog': function () { $('log').innerHTML = ''; window.demoLog.length = 0; }
   };
+
+  /** The call's video, remote and local, in this page's canvases (sdk.attachVideo). */
+  function inPageVideo(on) {
+    var sdk = window.global_openEye_SDK;
+    if (!sdk) {
+      writeLog('response', on ? 'attachVideo' : 'detachVideo', { result: 3, errMsg: 'press Init first' });
+      return;
+    }
+    ['remote', 'local'].forEach(function (stream) {
+      var id = stream + 'Video';
+      writeLog('request', on ? 'attachVideo' : 'detachVideo', [stream]);
+      if (!on) { sdk.detachVideo($(id)); show(id, false); return; }
+      var view = sdk.attachVideo($(id), { stream: stream, onError: function (e) {
+        writeLog('callback', 'attachVideo', { stream: stream, code: e.code, errMsg: e.message });
+      } });
+      show(id, view !== null);
+    });
+  }
 
   function showClip(d) {
     if (!d.base64) { return; }
