@@ -156,15 +156,9 @@ pub async fn daemon_socket(
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    if !endpoint.access.host_allowed(host_header(&headers)) {
-        return misdirected();
-    }
-    let Ok(ws) = ws else {
-        return (
-            StatusCode::BAD_REQUEST,
-            "the daemon port takes WebSocket connections",
-        )
-            .into_response();
+    let ws = match socket_request(&endpoint.access, &headers, ws, "the daemon port") {
+        Ok(ws) => ws,
+        Err(refused) => return *refused,
     };
     let offered = offered_protocols(&headers);
     let chosen = choose(offered.iter().map(String::as_str), DAEMON_ROLES);
@@ -183,6 +177,28 @@ pub async fn daemon_socket(
         takeover: false,
     };
     upgrade(ws, &headers, opened, chosen.map(|p| p.name), endpoint)
+}
+
+/// A socket-only path's request: the Host check, then the upgrade (`what`
+/// names the path in the 400 a plain request gets).
+fn socket_request(
+    access: &AccessPolicy,
+    headers: &HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    what: &str,
+) -> Result<WebSocketUpgrade, Box<Response>> {
+    if !access.host_allowed(host_header(headers)) {
+        return Err(Box::new(misdirected()));
+    }
+    ws.map_err(|_| {
+        Box::new(
+            (
+                StatusCode::BAD_REQUEST,
+                format!("{what} takes WebSocket connections"),
+            )
+                .into_response(),
+        )
+    })
 }
 
 /// The Origin check every socket's handshake passes: `Some` is the refusal.
@@ -239,15 +255,9 @@ async fn video_socket(
     Query(query): Query<HashMap<String, String>>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    if !endpoint.access.host_allowed(host_header(&headers)) {
-        return misdirected();
-    }
-    let Ok(ws) = ws else {
-        return (
-            StatusCode::BAD_REQUEST,
-            "this path takes WebSocket connections",
-        )
-            .into_response();
+    let ws = match socket_request(&endpoint.access, &headers, ws, "this path") {
+        Ok(ws) => ws,
+        Err(refused) => return *refused,
     };
     let offered = offered_protocols(&headers);
     let protocol = if offered.iter().any(|p| p == video::SUB_PROTOCOL) {
