@@ -27,7 +27,6 @@ const PEER_VIDEO = [
   '',
 ].join('\n');
 
-const response = (method) => (e) => e.kind === 'response' && e.name === method;
 const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47]);
 const WEBM = Buffer.from([0x1a, 0x45, 0xdf, 0xa3]);
 
@@ -78,11 +77,7 @@ test.describe('capture from the demo page in a video call (Kamailio + baresip)',
   });
 
   /** Clicks `button` and returns the callback's data for `method`. */
-  async function click(button, method, timeout = 15000) {
-    const from = await h.logLength(page);
-    await page.click(button);
-    return (await h.waitForLog(page, response(method), { from, timeout })).data;
-  }
+  const click = (button, method, timeout) => h.clickFor(page, button, method, timeout);
 
   test('screenShot, screenShotBase64, videoCatch and videoCatchBase64 answer in the reference\'s shapes', { timeout: 120000 }, async (t) => {
     if (skip) return t.skip(skip);
@@ -91,18 +86,7 @@ test.describe('capture from the demo page in a video call (Kamailio + baresip)',
     assert.equal(early.result, 1);
     assert.match(early.errMsg, /no video call/);
 
-    await page.fill('#sipServer', '127.0.0.1');
-    await page.fill('#sipPort', String(kam.port));
-    await page.selectOption('#sipTransport', '0');
-    assert.equal((await click('#btn-config', 'config')).result, 0);
-    await page.fill('#phoneNumber', '1001');
-    await page.fill('#password', 'pass1001');
-    assert.equal((await click('#btn-register', 'register')).result, 0);
-    await page.waitForFunction(() => /registered/.test(document.getElementById('phoneStatus').textContent));
-    await page.fill('#calloutNumber', '1002');
-    const started = await click('#btn-startVideoCall', 'startCall');
-    assert.equal(started.result, 0, JSON.stringify(started));
-    await h.waitForLog(page, (e) => e.kind === 'event' && e.data.notify === 2006);
+    await h.demoVideoCall(page, kam.port, '1002');
 
     // Until the first picture has come.
     let shot;

@@ -439,7 +439,38 @@ async function waitForLog(page, pred, { from = 0, timeout = 15000 } = {}) {
 
 const logLength = (page) => page.evaluate(() => window.demoLog.length);
 
+/** Clicks `button` on the demo page and resolves with the data its `method` response callback got. */
+async function clickFor(page, button, method, timeout = 15000) {
+  const from = await logLength(page);
+  await page.click(button);
+  return (await waitForLog(page, (e) => e.kind === 'response' && e.name === method, { from, timeout })).data;
+}
+
+/**
+ * From the demo page: config for Kamailio on 127.0.0.1:`kamPort` (UDP),
+ * register 1001, place a video call to `callee` and wait until it is
+ * connected (2006). Resolves with startCall's response; throws on a failure.
+ */
+async function demoVideoCall(page, kamPort, callee) {
+  const ok = (data, what) => {
+    if (data.result !== 0) throw new Error(`${what} failed: ${JSON.stringify(data)}`);
+    return data;
+  };
+  await page.fill('#sipServer', '127.0.0.1');
+  await page.fill('#sipPort', String(kamPort));
+  await page.selectOption('#sipTransport', '0');
+  ok(await clickFor(page, '#btn-config', 'config'), 'config');
+  await page.fill('#phoneNumber', '1001');
+  await page.fill('#password', 'pass1001');
+  ok(await clickFor(page, '#btn-register', 'register'), 'register');
+  await page.waitForFunction(() => /registered/.test(document.getElementById('phoneStatus').textContent));
+  await page.fill('#calloutNumber', callee);
+  const started = ok(await clickFor(page, '#btn-startVideoCall', 'startCall'), 'startCall');
+  await waitForLog(page, (e) => e.kind === 'event' && e.data.notify === 2006);
+  return started;
+}
+
 module.exports = {
   trackGroup, REPO, HOST_BIN, OUTPUT_DIR, sleep, freePort, freeUdpPort, writeToneWav, analyzeWav, httpGet, hostBinaryMissing, needsOwnHost,
-  startHost, stopProcessGroup, childPids, readLogs, launchBrowser, makeTestCerts, startOtherOrigin, openDemo, gotoHost, waitForLog, logLength,
+  startHost, stopProcessGroup, childPids, readLogs, launchBrowser, makeTestCerts, startOtherOrigin, openDemo, gotoHost, waitForLog, logLength, clickFor, demoVideoCall,
 };

@@ -37,7 +37,6 @@ const BARS = [
 // Two encodings and two colour conversions away from the source.
 const TOLERANCE = 60;
 
-const response = (method) => (e) => e.kind === 'response' && e.name === method;
 
 /** The canvas's mean colour in a 9×9 patch around each point. */
 function sampleCanvas(page, id, points) {
@@ -94,6 +93,16 @@ function videoHandshake(port, origin) {
   });
 }
 
+/** A page of another origin that loads the host's SDK and attaches a canvas (onError's reports in `window.errors`), then runs `more`. */
+function attachingPage(host, more = '') {
+  return `<!DOCTYPE html><html><body><canvas id="c"></canvas><script src="${host.base}/OpenEye_SDK.js"></script><script>
+    window.errors = [];
+    window.sdk = new OpenEye_SDK({ onLog: () => {} });
+    window.view = window.sdk.attachVideo(document.getElementById('c'), { onError: (e) => window.errors.push(e) });
+    ${more}
+  </script></body></html>`;
+}
+
 for (const codec of ['VP8', 'H264']) {
   test.describe(`video in the page, ${codec} (Kamailio + baresip)`, () => {
     let host;
@@ -128,12 +137,6 @@ for (const codec of ['VP8', 'H264']) {
     const videoErrors = () => page.evaluate(() =>
       window.demoLog.filter((e) => e.kind === 'callback' && e.name === 'attachVideo').map((e) => e.data));
 
-    async function click(button, method) {
-      const from = await h.logLength(page);
-      await page.click(button);
-      return (await h.waitForLog(page, response(method), { from })).data;
-    }
-
     test('the call\'s video is drawn in the page\'s canvases: the peer\'s bars and our test pattern', { timeout: 120000 }, async (t) => {
       if (skip) return t.skip(skip);
       // Attached before the call, from the demo page's button: the
@@ -146,19 +149,7 @@ for (const codec of ['VP8', 'H264']) {
         window.localView = views.find((v) => v.stream === 'local');
       });
 
-      await page.fill('#sipServer', '127.0.0.1');
-      await page.fill('#sipPort', String(kam.port));
-      await page.selectOption('#sipTransport', '0');
-      assert.equal((await click('#btn-config', 'config')).result, 0);
-      await page.fill('#phoneNumber', '1001');
-      await page.fill('#password', 'pass1001');
-      assert.equal((await click('#btn-register', 'register')).result, 0);
-      await page.waitForFunction(() => /registered/.test(document.getElementById('phoneStatus').textContent));
-      await page.fill('#calloutNumber', '1002');
-      const started = await click('#btn-startVideoCall', 'startCall');
-      assert.equal(started.result, 0, JSON.stringify(started));
-      const callId = started.param.callId;
-      await h.waitForLog(page, (e) => e.kind === 'event' && e.data.notify === 2006);
+      const callId = (await h.demoVideoCall(page, kam.port, '1002')).param.callId;
 
       // Some pictures decoded and drawn, and still coming a second later.
       const decoded = () => page.evaluate(() => [window.remoteView.stats.decoded, window.localView.stats.decoded]);
@@ -198,7 +189,7 @@ for (const codec of ['VP8', 'H264']) {
       await page.click('#btn-detachVideo');
       assert.deepEqual(await page.evaluate(() => window.global_openEye_SDK._videos.length), 0);
       assert.equal(await page.isVisible('#remoteVideo'), false, 'the demo hides its canvases');
-      assert.equal((await click('#btn-endCall', 'endCall')).result, 0);
+      assert.equal((await h.clickFor(page, '#btn-endCall', 'endCall')).result, 0);
       assert.deepEqual(page.errors, []);
     });
   });
@@ -224,15 +215,11 @@ test.describe('the video socket keeps the API\'s origin rules', () => {
   test('a page from a refused origin cannot open it; the host\'s own page can', { timeout: 60000 }, async (t) => {
     if (skip) return t.skip(skip);
     const other = await h.startOtherOrigin({
-      '/': `<!DOCTYPE html><html><body><canvas id="c"></canvas><script src="${host.base}/OpenEye_SDK.js"></script><script>
-        window.errors = [];
-        window.sdk = new OpenEye_SDK({ onLog: () => {} });
-        window.view = window.sdk.attachVideo(document.getElementById('c'), { onError: (e) => window.errors.push(e) });
+      '/': attachingPage(host, `
         window.raw = 'pending';
         const ws = new WebSocket('ws://127.0.0.1:${host.port}/video?stream=remote', 'seatphone_video');
         ws.onopen = () => { window.raw = 'open'; };
-        ws.onclose = (e) => { if (window.raw !== 'open') window.raw = 'refused ' + e.code; };
-      </script></body></html>`,
+        ws.onclose = (e) => { if (window.raw !== 'open') window.raw = 'refused ' + e.code; };`),
     });
     try {
       const page = await browser.newPage();
@@ -268,13 +255,7 @@ test.describe('the video socket keeps the API\'s origin rules', () => {
     if (skip) return t.skip(skip);
     // A plain http page from a name that is not localhost is no secure
     // context: Chromium offers it no WebCodecs.
-    const other = await h.startOtherOrigin({
-      '/': `<!DOCTYPE html><html><body><canvas id="c"></canvas><script src="${host.base}/OpenEye_SDK.js"></script><script>
-        window.errors = [];
-        window.sdk = new OpenEye_SDK({ onLog: () => {} });
-        window.view = window.sdk.attachVideo(document.getElementById('c'), { onError: (e) => window.errors.push(e) });
-      </script></body></html>`,
-    });
+    const other = await h.startOtherOrigin({ '/': attachingPage(host) });
     try {
       const page = await browser.newPage();
       await page.goto(`http://portal.example.test:${other.port}/`);
