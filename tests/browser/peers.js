@@ -1,8 +1,8 @@
 // Real SIP peers on 127.0.0.1 for the browser story test: Kamailio as
-// registrar + proxy, baresip as the phone at the other end. The configs are
-// generated from the project's templates in tests/peers/ (the same ones the
-// Rust SIP tests use), on free ports, in a temp folder; each peer runs in
-// its own process group and is stopped with it.
+// registrar + proxy, baresip as the phone at the other end. Kamailio's
+// config comes from the project's template in tests/peers/ (the one the
+// Rust SIP tests use), baresip's is written here; both on free ports, in a
+// temp folder. Each peer runs in its own process group and is stopped with it.
 'use strict';
 
 const { spawn, execFileSync } = require('node:child_process');
@@ -137,6 +137,25 @@ async function startKamailioRetrying(opts, tries = 3) {
 }
 
 /**
+ * baresip's config: SIP on `port`, ctrl_tcp on `ctrl`, RTP on `rtp`..`rtp + 39`;
+ * no sound device (ausine as source, no player), G.711. The Rust harness
+ * writes the same in tests/src/peers/baresip.rs (BaresipOptions).
+ */
+function baresipConfig(port, ctrl, rtp) {
+  return [
+    'poll_method\t\tepoll', 'call_local_timeout\t120', 'call_max_calls\t\t4',
+    `sip_listen\t\t127.0.0.1:${port}`, 'net_interface\t\t127.0.0.1', 'dns_server\t\t127.0.0.1:53',
+    'audio_source\t\tausine,440', 'audio_alert\t\tausine,440', 'ausrc_srate\t\t48000',
+    // baresip 1.0's ausine makes stereo only.
+    'ausrc_channels\t\t2', 'audio_buffer\t\t20-160', `rtp_ports\t\t${rtp}-${rtp + 39}`, 'rtcp_mux\t\tno',
+    'jitter_buffer_delay\t5-10', 'module_path\t\t/usr/lib/baresip/modules',
+    'module\t\t\tg711.so', 'module\t\t\tausine.so',
+    'module_tmp\t\tuuid.so', 'module_tmp\t\taccount.so', 'module_app\t\tmenu.so', 'module_app\t\tctrl_tcp.so',
+    `ctrl_tcp_listen\t\t127.0.0.1:${ctrl}`, '',
+  ].join('\n');
+}
+
+/**
  * baresip registered as `user` (password pass<user>) at `kam`, answering
  * calls itself when `answermode` is 'auto'. Driven through ctrl_tcp
  * (netstring JSON); `events` collects what it reports.
@@ -150,12 +169,9 @@ async function startBaresip(user, kam, { answermode = 'auto', extraConfig = '' }
   const port = await freePorts(2);
   const ctrlPort = await freePorts(1);
   const rtp = await freePorts(40);
-  fs.writeFileSync(path.join(dir, 'config'), fill(path.join('baresip', 'config'), {
-    '@PORT@': port, '@CTRL@': ctrlPort, '@RTP_LO@': rtp, '@RTP_HI@': rtp + 39,
-  }) + extraConfig);
-  fs.writeFileSync(path.join(dir, 'accounts'), fill(path.join('baresip', 'accounts'), {
-    '@USER@': user, '@PASS@': `pass${user}`, '@REGPORT@': kam.port, '@ANSWERMODE@': answermode,
-  }));
+  fs.writeFileSync(path.join(dir, 'config'), baresipConfig(port, ctrlPort, rtp) + extraConfig);
+  fs.writeFileSync(path.join(dir, 'accounts'), `<sip:${user}@127.0.0.1:${kam.port}>;auth_pass=pass${user};` +
+    `outbound="sip:127.0.0.1:${kam.port}";answermode=${answermode};audio_codecs=PCMU/8000/1,PCMA/8000/1;regint=600\n`);
   fs.writeFileSync(path.join(dir, 'contacts'), '');
   const child = spawnGroup('baresip', ['-f', dir], dir, 'baresip.log');
 
