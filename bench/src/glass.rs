@@ -28,7 +28,7 @@ use x11rb::protocol::xproto::{ConnectionExt as _, ImageFormat};
 
 use crate::calls::Kam;
 use crate::metric::Metric;
-use crate::mirror::mirrored_callee;
+use crate::mirror::{mirrored_callee, Codec};
 use crate::video_calls::{seat_video_toml, Caller, SeatFeed, FPS, KBPS, SETTLE, SIZE};
 
 const CALLEE: &str = "1012";
@@ -68,7 +68,7 @@ pub async fn figure8_glass(kam: Kam, rounds: usize) -> Vec<Metric> {
     };
     let feed = SeatFeed {
         plugins: vec!["audio".into(), "video".into()],
-        toml: seat_video_toml("test", Some(&x.display)),
+        toml: seat_video_toml("test", Some(&x.display), Codec::Vp8),
         page_setup: vec![
             (
                 Command::SetVideoRect,

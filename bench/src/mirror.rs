@@ -3,7 +3,7 @@
 //! 4), and its answer names this mirror for the video: a UDP port pair of
 //! the driver's that sends each RTP packet back to where it came from and
 //! counts what it got (bytes, pictures by the RTP marker bit, the picture
-//! size of VP8 keyframes). So the callee sees what each phone really sends,
+//! size of VP8 keyframes and H.264 sequence parameter sets). So the callee sees what each phone really sends,
 //! and each phone decodes its own pictures coming back, as it would the
 //! far end's. RTCP is read and dropped (SIPp echoes none for audio either).
 
@@ -19,6 +19,15 @@ use seatphone_tests::peers::free_port;
 use crate::calls::{callee_as, Kam};
 
 const VIDEO_CALLEE_XML: &str = include_str!("../sipp/video_callee.xml");
+const VIDEO_CALLEE_H264_XML: &str = include_str!("../sipp/video_callee_h264.xml");
+
+/// The video codec of the calls a callee answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Codec {
+    #[default]
+    Vp8,
+    H264,
+}
 
 /// What the mirror got so far.
 #[derive(Debug, Clone, Copy, Default)]
@@ -29,9 +38,12 @@ pub struct Counts {
     /// Pictures: packets with the marker bit.
     pub pictures: u64,
     pub keyframes: u64,
-    /// The size the last VP8 keyframe gave.
+    /// The size the last keyframe (VP8) or sequence parameter set
+    /// (H.264) gave.
     pub size: Option<(u16, u16)>,
     pub rtcp_packets: u64,
+    /// How the payload is read.
+    pub codec: Codec,
 }
 
 /// What was sent between two [`Counts`] `dt` apart.
@@ -104,9 +116,12 @@ impl Mirror {
         *self.counts.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Forgets what earlier calls sent.
-    pub fn reset(&self) {
-        *self.counts.lock().unwrap_or_else(|e| e.into_inner()) = Counts::default();
+    /// Forgets what earlier calls sent; the next call sends `codec`.
+    pub fn reset(&self, codec: Codec) {
+        *self.counts.lock().unwrap_or_else(|e| e.into_inner()) = Counts {
+            codec,
+            ..Counts::default()
+        };
     }
 }
 
@@ -128,7 +143,11 @@ fn count(c: &mut Counts, packet: &[u8]) {
     if marker {
         c.pictures += 1;
     }
-    if let Some(size) = vp8_keyframe_size(payload) {
+    let size = match c.codec {
+        Codec::Vp8 => vp8_keyframe_size(payload),
+        Codec::H264 => h264_sps_size(payload),
+    };
+    if let Some(size) = size {
         c.keyframes += 1;
         c.size = Some(size);
     }
@@ -184,16 +203,26 @@ fn vp8_keyframe_size(p: &[u8]) -> Option<(u16, u16)> {
 }
 
 /// A SIPp callee registered as `user` that echoes audio and names `mirror`
-/// for video (bench/sipp/video_callee.xml).
-pub async fn video_callee(kam: Kam, user: &str, mirror: &Mirror) -> Result<BenchSipp, String> {
+/// for video, answering `codec` calls (bench/sipp/video_callee*.xml).
+pub async fn video_callee(
+    kam: Kam,
+    user: &str,
+    mirror: &Mirror,
+    codec: Codec,
+) -> Result<BenchSipp, String> {
     let args = ["-key", "video_port", &mirror.port.to_string()].map(String::from);
-    callee_as(kam, user, ("video_callee.xml", VIDEO_CALLEE_XML), &args).await
+    let scenario = match codec {
+        Codec::Vp8 => ("video_callee.xml", VIDEO_CALLEE_XML),
+        Codec::H264 => ("video_callee_h264.xml", VIDEO_CALLEE_H264_XML),
+    };
+    callee_as(kam, user, scenario, &args).await
 }
 
-/// A [`Mirror`] and a [`video_callee`] naming it: a video figure's callee.
+/// A [`Mirror`] and a VP8 [`video_callee`] naming it: a video figure's
+/// callee.
 pub async fn mirrored_callee(kam: Kam, user: &str) -> Result<(Mirror, BenchSipp), String> {
     let mirror = Mirror::start().map_err(|e| format!("mirror: {e}"))?;
-    let callee = video_callee(kam, user, &mirror).await?;
+    let callee = video_callee(kam, user, &mirror, Codec::Vp8).await?;
     Ok((mirror, callee))
 }
 
@@ -214,6 +243,124 @@ pub fn check_rate(who: &str, rate: &Rate, size: (u16, u16), fps: f64) -> Option<
     })
 }
 
+/// The width and height an H.264 sequence parameter set gives, if this
+/// payload (RFC 6184: a single NAL unit or a STAP-A) carries one.
+fn h264_sps_size(p: &[u8]) -> Option<(u16, u16)> {
+    match p.first()? & 0x1f {
+        7 => sps_size(&p[1..]),
+        24 => {
+            // STAP-A: 16-bit sizes, each before its NAL unit.
+            let mut at = 1;
+            while let Some(len) = p.get(at..at + 2) {
+                let n = usize::from(u16::from_be_bytes([len[0], len[1]]));
+                let nal = p.get(at + 2..at + 2 + n)?;
+                if nal.first().is_some_and(|b| b & 0x1f == 7) {
+                    return sps_size(&nal[1..]);
+                }
+                at += 2 + n;
+            }
+            None
+        }
+        _ => None,
+    }
+}
+
+/// Reads bits of an RBSP (emulation prevention bytes removed).
+struct Bits {
+    data: Vec<u8>,
+    at: usize,
+}
+
+impl Bits {
+    fn new(escaped: &[u8]) -> Bits {
+        let mut data = Vec::with_capacity(escaped.len());
+        let mut zeros = 0;
+        for &b in escaped {
+            if zeros >= 2 && b == 3 {
+                zeros = 0;
+                continue;
+            }
+            zeros = if b == 0 { zeros + 1 } else { 0 };
+            data.push(b);
+        }
+        Bits { data, at: 0 }
+    }
+
+    fn bit(&mut self) -> Option<u32> {
+        let b = self.data.get(self.at / 8)? >> (7 - self.at % 8) & 1;
+        self.at += 1;
+        Some(u32::from(b))
+    }
+
+    fn bits(&mut self, n: u32) -> Option<u32> {
+        (0..n).try_fold(0, |v, _| Some(v << 1 | self.bit()?))
+    }
+
+    /// Exp-Golomb, unsigned (H.264 §9.1).
+    fn ue(&mut self) -> Option<u32> {
+        let mut zeros = 0;
+        while self.bit()? == 0 {
+            zeros += 1;
+            if zeros > 31 {
+                return None;
+            }
+        }
+        Some((1u32 << zeros) - 1 + self.bits(zeros)?)
+    }
+}
+
+/// The picture size of a sequence parameter set (H.264 §7.3.2.1.1), after
+/// its NAL header byte.
+fn sps_size(rbsp: &[u8]) -> Option<(u16, u16)> {
+    let mut b = Bits::new(rbsp);
+    let profile = b.bits(8)?;
+    b.bits(16)?; // constraint flags, level
+    b.ue()?; // seq_parameter_set_id
+    if [100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135].contains(&profile) {
+        if b.ue()? == 3 {
+            b.bit()?;
+        }
+        b.ue()?;
+        b.ue()?;
+        b.bit()?;
+        if b.bit()? == 1 {
+            return None; // scaling matrices: not sent by either phone
+        }
+    }
+    b.ue()?; // log2_max_frame_num_minus4
+    match b.ue()? {
+        0 => {
+            b.ue()?;
+        }
+        1 => {
+            b.bit()?;
+            b.ue()?; // offsets are signed, but only skipped here
+            b.ue()?;
+            for _ in 0..b.ue()? {
+                b.ue()?;
+            }
+        }
+        _ => {}
+    }
+    b.ue()?; // max_num_ref_frames
+    b.bit()?;
+    let w_mbs = b.ue()? + 1;
+    let h_units = b.ue()? + 1;
+    let frame_mbs_only = b.bit()?;
+    if frame_mbs_only == 0 {
+        b.bit()?;
+    }
+    b.bit()?; // direct_8x8_inference
+    let (mut l, mut r, mut t, mut bo) = (0, 0, 0, 0);
+    if b.bit()? == 1 {
+        (l, r, t, bo) = (b.ue()?, b.ue()?, b.ue()?, b.ue()?);
+    }
+    let rows = 2 - frame_mbs_only;
+    let w = (w_mbs * 16).checked_sub(2 * (l + r))?;
+    let h = (rows * h_units * 16).checked_sub(2 * rows * (t + bo))?;
+    Some((u16::try_from(w).ok()?, u16::try_from(h).ok()?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,6 +379,26 @@ mod tests {
         let mut later = p;
         later[0] = 0x80;
         assert_eq!(vp8_keyframe_size(&later), None, "not the partition's start");
+    }
+
+    #[test]
+    fn an_h264_sps_gives_its_size() {
+        // Constrained baseline 3.1, 640x480 (40x30 macroblocks); and
+        // 1280x720 (80x45), both as x264 writes them.
+        let vga = [0x67, 0x42, 0xc0, 0x1f, 0xda, 0x02, 0x80, 0xf6, 0x40];
+        assert_eq!(h264_sps_size(&vga), Some((640, 480)));
+        let hd = [0x67, 0x42, 0xc0, 0x1f, 0xda, 0x01, 0x40, 0x16, 0xe4];
+        assert_eq!(h264_sps_size(&hd), Some((1280, 720)));
+        // The same SPS in a STAP-A, after a one-byte NAL unit.
+        let mut stap = vec![0x78, 0, 1, 0x09];
+        stap.extend([0, vga.len() as u8]);
+        stap.extend(vga);
+        assert_eq!(h264_sps_size(&stap), Some((640, 480)));
+        // 1920x1080: 68 rows of macroblocks, 8 lines cropped (an
+        // emulation prevention byte in it).
+        let full_hd = [0x67, 0x42, 0xc0, 0x1f, 0xda, 0x01, 0xe0, 0x08, 0x9f, 0x95];
+        assert_eq!(h264_sps_size(&full_hd), Some((1920, 1080)));
+        assert_eq!(h264_sps_size(&[0x65, 0x88]), None, "an IDR slice");
     }
 
     #[test]

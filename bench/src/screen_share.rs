@@ -25,7 +25,7 @@ use serde_json::json;
 
 use crate::calls::{seat_first, side_name, Kam, T};
 use crate::metric::Metric;
-use crate::mirror::{mirrored_callee, Mirror};
+use crate::mirror::{mirrored_callee, Codec, Mirror};
 use crate::video_calls::{
     bare_video_config, measure, seat_video_toml, BareFeed, Caller, SeatFeed, KBPS,
 };
@@ -141,7 +141,7 @@ async fn share_rounds(
                 // Every call starts from the same picture.
                 window.draw_bars(0);
                 window.paint_right(BLUE);
-                mirror.reset();
+                mirror.reset(Codec::Vp8);
                 let started = if seat {
                     seat_share(kam, &x.display, window.win).await
                 } else {
@@ -212,7 +212,7 @@ async fn share_rounds(
 async fn seat_share(kam: Kam, display: &str, win: u32) -> Result<Caller, String> {
     let feed = SeatFeed {
         plugins: ["audio", "video", "share"].map(String::from).to_vec(),
-        toml: seat_video_toml("black", Some(display)),
+        toml: seat_video_toml("black", Some(display), Codec::Vp8),
         page_setup: Vec::new(),
     };
     let mut c = Caller::seat(kam, CALLEE, &feed).await?;

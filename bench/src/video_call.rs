@@ -1,28 +1,33 @@
 //! Figure 7: CPU per minute and PSS of a 640×480 25 fps VP8 video call,
 //! and what the callee got (pictures a second, size, bitrate).
 //!
-//! Two feeds, each call once per side and round:
+//! Three feeds, each call once per side and round:
 //! - **file**: both read the same Y4M file of Seatphone's test pattern
 //!   (Seatphone `[video] camera = "file:…"`, baresip `avformat`): the same
 //!   pictures to encode, the CPU figure that compares like with like.
+//! - **file, H.264**: the same in an H.264 call (Seatphone OpenH264,
+//!   baresip `avcodec`: libx264 `ultrafast`/`zerolatency`), CPU only
+//!   (baresip's `avcodec` maps libavcodec in any case).
 //! - **generated**: each its own generator (Seatphone the test pattern,
 //!   moving bars; baresip `fakevideo`, a still picture): neither maps a
 //!   file reader's libraries (baresip's `avformat` maps libavformat and
 //!   libavcodec), the PSS figure. Its CPU is printed too, but a still
 //!   picture costs the encoder next to nothing: not like for like.
 
-use crate::calls::{seat_first, side_name, Kam};
-use crate::metric::Metric;
 use std::path::Path;
 
-use crate::mirror::{check_rate, mirrored_callee, Mirror};
+use crate::calls::{seat_first, side_name, Kam};
+use crate::metric::Metric;
+use crate::mirror::{check_rate, mirrored_callee, video_callee, Codec, Mirror};
 use crate::video_calls::{
     bare_video_config, measure, seat_video_toml, write_pattern_y4m, BareFeed, Caller, Reading,
     SeatFeed, FPS, KBPS, SIZE,
 };
 
-/// The callee of this figure (SIPp + the mirror).
+/// The callee of this figure (SIPp + the mirror), and the one for H.264
+/// calls (another SIPp scenario, the same mirror).
 const CALLEE: &str = "1011";
+const CALLEE_H264: &str = "1014";
 /// The file source lasts longer than a call: baresip's `avformat` pauses
 /// a second before it rewinds.
 const FILE_SECONDS: u32 = 32;
@@ -30,6 +35,7 @@ const FILE_SECONDS: u32 = 32;
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Feed {
     File,
+    FileH264,
     Generated,
 }
 
@@ -66,7 +72,15 @@ pub async fn figure7_video(kam: Kam, rounds: usize) -> Vec<Metric> {
     pss.note = format!("{common} Each with its own generator (test pattern, fakevideo), so that neither maps a file reader; 20 s into the call. Seatphone daemon + engine (audio, video plugins) vs baresip.");
     fps.note = "Pictures (RTP marker bits) a second that reached the callee over the CPU window of the file-fed call; the size is checked from the VP8 keyframes (a warning says when it is not as asked).".into();
     kbps.note = "RTP bytes (headers included) a second that reached the callee over the CPU window of the file-fed call.".into();
-    let mut ms = [cpu, pss, cpu_gen, fps, kbps];
+    let mut h264 = Metric::new(
+        7,
+        "cpu_video_h264",
+        "CPU per minute, H.264 video call",
+        "s/min",
+        true,
+    );
+    h264.note = format!("{} The same in an H.264 call to {CALLEE_H264} (packetization-mode 1; Seatphone OpenH264, baresip avcodec: libx264 ultrafast, zerolatency).", cpu.note);
+    let mut ms = [cpu, pss, cpu_gen, fps, kbps, h264];
     let prepared = async {
         let dir = tempfile::Builder::new()
             .prefix("bench-video")
@@ -75,10 +89,13 @@ pub async fn figure7_video(kam: Kam, rounds: usize) -> Vec<Metric> {
         let y4m = dir.path().join("pattern.y4m");
         write_pattern_y4m(&y4m, FILE_SECONDS).map_err(|e| format!("pattern file: {e}"))?;
         let (mirror, callee) = mirrored_callee(kam, CALLEE).await?;
-        Ok::<_, String>((dir, y4m, mirror, callee))
+        let h264_callee = video_callee(kam, CALLEE_H264, &mirror, Codec::H264).await?;
+        Ok::<_, String>((dir, y4m, mirror, [callee, h264_callee]))
     };
     match prepared.await {
-        Ok((_dir, y4m, mirror, _callee)) => video_rounds(kam, rounds, &y4m, &mirror, &mut ms).await,
+        Ok((_dir, y4m, mirror, _callees)) => {
+            video_rounds(kam, rounds, &y4m, &mirror, &mut ms).await
+        }
         Err(e) => {
             for m in &mut ms {
                 m.miss(e.clone());
@@ -89,26 +106,31 @@ pub async fn figure7_video(kam: Kam, rounds: usize) -> Vec<Metric> {
 }
 
 /// The rounds of figure 7 into `ms` (CPU, PSS, CPU generated, pictures
-/// a second, bitrate).
-async fn video_rounds(kam: Kam, rounds: usize, y4m: &Path, mirror: &Mirror, ms: &mut [Metric; 5]) {
+/// a second, bitrate, CPU H.264).
+async fn video_rounds(kam: Kam, rounds: usize, y4m: &Path, mirror: &Mirror, ms: &mut [Metric; 6]) {
     let (w, h) = SIZE;
-    let [cpu, pss, cpu_gen, fps, kbps] = ms;
+    let [cpu, pss, cpu_gen, fps, kbps, h264] = ms;
     let file_camera = format!("file:{}", y4m.display());
     for r in 0..rounds {
         for seat in [seat_first(r), !seat_first(r)] {
-            for feed in [Feed::File, Feed::Generated] {
-                mirror.reset();
+            for feed in [Feed::File, Feed::FileH264, Feed::Generated] {
+                let (codec, callee) = if feed == Feed::FileH264 {
+                    (Codec::H264, CALLEE_H264)
+                } else {
+                    (Codec::Vp8, CALLEE)
+                };
+                mirror.reset(codec);
                 let caller = if seat {
                     let camera = match feed {
-                        Feed::File => file_camera.as_str(),
+                        Feed::File | Feed::FileH264 => file_camera.as_str(),
                         Feed::Generated => "test",
                     };
                     Caller::seat(
                         kam,
-                        CALLEE,
+                        callee,
                         &SeatFeed {
                             plugins: vec!["audio".into(), "video".into()],
-                            toml: seat_video_toml(camera, None),
+                            toml: seat_video_toml(camera, None, codec),
                             page_setup: Vec::new(),
                         },
                     )
@@ -119,11 +141,15 @@ async fn video_rounds(kam: Kam, rounds: usize, y4m: &Path, mirror: &Mirror, ms: 
                             vec!["vp8.so", "avformat.so", "fakevideo.so"],
                             format!("avformat,{}", y4m.display()),
                         ),
+                        Feed::FileH264 => (
+                            vec!["avcodec.so", "avformat.so", "fakevideo.so"],
+                            format!("avformat,{}", y4m.display()),
+                        ),
                         Feed::Generated => (vec!["vp8.so", "fakevideo.so"], "fakevideo,nil".into()),
                     };
                     Caller::bare(
                         kam,
-                        CALLEE,
+                        callee,
                         &BareFeed {
                             modules: modules.into_iter().map(String::from).collect(),
                             config: bare_video_config(&source, SIZE, FPS),
@@ -136,10 +162,10 @@ async fn video_rounds(kam: Kam, rounds: usize, y4m: &Path, mirror: &Mirror, ms: 
                     Err(e) => Err(e),
                 };
                 let side = side_name(seat);
-                let feed_name = if feed == Feed::File {
-                    "file"
-                } else {
-                    "generated"
+                let feed_name = match feed {
+                    Feed::File => "file",
+                    Feed::FileH264 => "file, H.264",
+                    Feed::Generated => "generated",
                 };
                 let Reading {
                     cpu: c,
@@ -149,10 +175,10 @@ async fn video_rounds(kam: Kam, rounds: usize, y4m: &Path, mirror: &Mirror, ms: 
                 } = match reading {
                     Ok(x) => x,
                     Err(e) => {
-                        let m = if feed == Feed::File {
-                            &mut *cpu
-                        } else {
-                            &mut *pss
+                        let m = match feed {
+                            Feed::File => &mut *cpu,
+                            Feed::FileH264 => &mut *h264,
+                            Feed::Generated => &mut *pss,
                         };
                         m.miss(format!("{side} ({feed_name}): {e}"));
                         continue;
@@ -176,6 +202,10 @@ async fn video_rounds(kam: Kam, rounds: usize, y4m: &Path, mirror: &Mirror, ms: 
                         pick(fps, rate.fps);
                         pick(kbps, rate.kbps);
                         cpu.warn(warning);
+                    }
+                    Feed::FileH264 => {
+                        pick(h264, c);
+                        h264.warn(warning);
                     }
                     Feed::Generated => {
                         pick(cpu_gen, c);

@@ -16,7 +16,7 @@ use crate::calls::{
     bare_dial, bare_hangup, bare_phone, baresip_options, media_files, pump_ctrl, pump_page,
     seat_dial_as, seat_hangup, tail, Kam, SEAT_USER,
 };
-use crate::mirror::{Mirror, Rate};
+use crate::mirror::{Codec, Mirror, Rate};
 use crate::sharing;
 
 /// What both phones send in figures 7 and 8: 640×480, 25 pictures a
@@ -50,11 +50,15 @@ pub struct BareFeed {
     pub config: String,
 }
 
-/// `[video]` sending `camera` at [`SIZE`], [`FPS`], [`KBPS`], VP8 only,
-/// the window on `display` (none: no window).
-pub fn seat_video_toml(camera: &str, display: Option<&str>) -> String {
+/// `[video]` sending `camera` at [`SIZE`], [`FPS`], [`KBPS`], `codec`
+/// only, the window on `display` (none: no window).
+pub fn seat_video_toml(camera: &str, display: Option<&str>, codec: Codec) -> String {
+    let codec = match codec {
+        Codec::Vp8 => "VP8",
+        Codec::H264 => "H264",
+    };
     let mut t = format!(
-        "[video]\ncamera = \"{camera}\"\nwidth = {}\nheight = {}\nfps = {FPS}\nbitrate = {KBPS}\ncodecs = [\"VP8\"]\n",
+        "[video]\ncamera = \"{camera}\"\nwidth = {}\nheight = {}\nfps = {FPS}\nbitrate = {KBPS}\ncodecs = [\"{codec}\"]\n",
         SIZE.0, SIZE.1
     );
     if let Some(d) = display {
