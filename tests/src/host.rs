@@ -248,16 +248,14 @@ impl Seatphone {
     /// Points the host at a registrar on 127.0.0.1 (`config`, UDP).
     pub async fn configure(page: &mut Page, registrar_port: u16) {
         let config = serde_json::json!({"networkInfo": {"serverAddr": "127.0.0.1", "sipServerPort": registrar_port, "sipTransportMode": 0}});
-        let r = page.request(Command::SetConfigParam, config).await;
-        assert_eq!(r["result"], 0, "config: {r}");
+        page.ok(Command::SetConfigParam, config).await;
     }
 
     /// `register` and wait for "login success".
     pub async fn register(page: &mut Page, user: &str, password: &str) -> Value {
         let login =
             serde_json::json!({"sipNum": user, "sipName": user, "sipPwd": password, "sipMode": 4});
-        let r = page.request(Command::Login, login).await;
-        assert_eq!(r["result"], 0, "register: {r}");
+        page.ok(Command::Login, login).await;
         page.event(Event::LoginSuccess, Duration::from_secs(10))
             .await
     }
@@ -273,13 +271,27 @@ impl Seatphone {
 
     /// `startCall` to `callee`; returns the callId once the call is connected.
     pub async fn call(page: &mut Page, callee: &str) -> Value {
-        let start = serde_json::json!({"calleeNumber": callee, "isVideo": false});
-        let r = page.request(Command::StartCall, start).await;
-        assert_eq!(r["result"], 0, "startCall: {r}");
-        let id = r["param"]["callId"].clone();
+        Self::call_with(page, json!({"calleeNumber": callee, "isVideo": false})).await
+    }
+
+    /// `startCall` to `callee` with video; the callId once connected.
+    pub async fn video_call(page: &mut Page, callee: &str) -> Value {
+        Self::call_with(page, json!({"calleeNumber": callee, "isVideo": true})).await
+    }
+
+    /// `startCall` with `start` as the page sends it; the callId once connected.
+    pub async fn call_with(page: &mut Page, start: Value) -> Value {
+        let r = page.ok(Command::StartCall, start).await;
         page.event(Event::CallConnected, Duration::from_secs(10))
             .await;
-        id
+        r["param"]["callId"].clone()
+    }
+
+    /// `endCall` of `call_id`; returns the call-ended event.
+    pub async fn hang_up(page: &mut Page, call_id: &Value) -> Value {
+        page.ok(Command::EndCall, json!({ "callId": call_id }))
+            .await;
+        page.event(Event::CallEnded, Duration::from_secs(10)).await
     }
 
     pub async fn call_page(&self) -> Page {
@@ -406,6 +418,14 @@ impl Page {
     pub async fn request(&mut self, command: Command, param: Value) -> Value {
         self.request_raw(command.cmd(), command.description(), param)
             .await
+    }
+
+    /// Sends a standard command that must succeed (result 0) and returns
+    /// its response.
+    pub async fn ok(&mut self, command: Command, param: Value) -> Value {
+        let r = self.request(command, param).await;
+        assert_eq!(r["result"], 0, "{}: {r}", command.description());
+        r
     }
 
     /// Sends a request as written: a plugin's own command, or a number and

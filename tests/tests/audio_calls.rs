@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use seatphone_audio::{EVT_DEVICE_FALLBACK, EVT_DTMF_RECEIVED};
 use seatphone_tests::audio_check::{
     dominant_frequency, longest_gap_ms, rms_dbfs, write_sine_wav, Recording,
 };
@@ -25,9 +26,7 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// The host's microphone: 440 Hz at −9 dBFS.
 const HOST_HZ: f64 = 440.0;
 const HOST_AMPLITUDE: f64 = 0.5;
-/// The audio plugin's own events (PROTOCOL.md "Audio plugin events").
-const DTMF_RECEIVED: u32 = 3001;
-const DEVICE_FALLBACK: u32 = 3002;
+/// baresip's tone.
 const PEER_HZ: f64 = 1000.0;
 
 /// baresip answering automatically with `codec`, sending `ausine` at
@@ -83,8 +82,7 @@ async fn configure(page: &mut Page, registrar: u16, codecs: &str, trans_mode: u3
         "media": {"trans_mode": trans_mode},
         "audio": {"audio_codec": codecs, "dtmf_mode": 1},
     });
-    let r = page.request(Command::SetConfigParam, config).await;
-    assert_eq!(r["result"], 0, "config: {r}");
+    page.ok(Command::SetConfigParam, config).await;
 }
 
 async fn call_peer(page: &mut Page) -> Value {
@@ -130,11 +128,7 @@ async fn tone_call(host_codecs: &str, peer_codec: &str, trans_mode: u32, peer_sr
     let call_id = call_peer(&mut page).await;
     page.event(Event::CallRtpCreated, T).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
-    let r = page
-        .request(Command::EndCall, json!({"callId": call_id}))
-        .await;
-    assert_eq!(r["result"], 0, "{r}");
-    page.event(Event::CallEnded, T).await;
+    Seatphone::hang_up(&mut page, &call_id).await;
     assert!(
         wait_until(T, || peer.has_event("CALL_CLOSED")),
         "{:?}",
@@ -230,10 +224,8 @@ async fn audio_dtmf_crosses_both_ways_as_rfc4733() {
     page.event(Event::CallRtpCreated, T).await;
     let keys: Vec<u64> = (0..12).collect();
     for k in &keys {
-        let r = page
-            .request(Command::SendDtmf, json!({"callId": call_id, "tone": k}))
+        page.ok(Command::SendDtmf, json!({"callId": call_id, "tone": k}))
             .await;
-        assert_eq!(r["result"], 0, "{r}");
     }
     let expected = "0123456789*#";
     let got_there = || -> String {
@@ -257,16 +249,13 @@ async fn audio_dtmf_crosses_both_ways_as_rfc4733() {
     }
     let mut heard = Vec::new();
     for _ in 0..3 {
-        let e = page.event(DTMF_RECEIVED, T).await;
+        let e = page.event(EVT_DTMF_RECEIVED, T).await;
         assert_eq!(e["param"]["callId"], call_id);
         assert_eq!(e["param"]["method"], "rfc4733");
         heard.push(e["param"]["tone"].as_u64().unwrap());
     }
     assert_eq!(heard, vec![1, 5, 11]);
-    let r = page
-        .request(Command::EndCall, json!({"callId": call_id}))
-        .await;
-    assert_eq!(r["result"], 0);
+    page.ok(Command::EndCall, json!({"callId": call_id})).await;
     drop(host);
 }
 
@@ -290,15 +279,11 @@ async fn audio_qos_reaches_the_page_every_5_s_and_mute_silences_the_peer() {
         .await;
     assert_eq!(r["result"], 5, "{r}");
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let r = page
-        .request(Command::MuteMic, json!({"callId": call_id, "isMute": 1}))
+    page.ok(Command::MuteMic, json!({"callId": call_id, "isMute": 1}))
         .await;
-    assert_eq!(r["result"], 0, "{r}");
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let r = page
-        .request(Command::MuteMic, json!({"callId": call_id, "isMute": 0}))
+    page.ok(Command::MuteMic, json!({"callId": call_id, "isMute": 0}))
         .await;
-    assert_eq!(r["result"], 0, "{r}");
     let qos = page.event(Event::LocalQos, T).await;
     let p = &qos["param"];
     assert_eq!(p["callId"], call_id);
@@ -306,11 +291,7 @@ async fn audio_qos_reaches_the_page_every_5_s_and_mute_silences_the_peer() {
     assert!(p["recvPackets"].as_u64().unwrap() > 100, "{qos}");
     assert!(p["sendPackets"].as_u64().unwrap() > 100, "{qos}");
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let r = page
-        .request(Command::EndCall, json!({"callId": call_id}))
-        .await;
-    assert_eq!(r["result"], 0);
-    page.event(Event::CallEnded, T).await;
+    Seatphone::hang_up(&mut page, &call_id).await;
     assert!(wait_until(T, || peer.has_event("CALL_CLOSED")));
     tokio::time::sleep(Duration::from_millis(300)).await;
     let heard = recording(&peer, "dec");
@@ -390,18 +371,14 @@ async fn audio_call_on_real_pulseaudio_devices() {
     Seatphone::register(&mut page, "1001", "pass1001").await;
     let call_id = call_peer(&mut page).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
-    let r = page
-        .request(Command::EndCall, json!({"callId": call_id}))
-        .await;
-    assert_eq!(r["result"], 0);
-    page.event(Event::CallEnded, T).await;
+    Seatphone::hang_up(&mut page, &call_id).await;
     assert!(wait_until(T, || peer.has_event("CALL_CLOSED")));
     tokio::time::sleep(Duration::from_millis(300)).await;
     let fallbacks: Vec<Value> = page
         .forget(Duration::from_millis(200))
         .await
         .into_iter()
-        .filter(|f| f["notify"] == 3002)
+        .filter(|f| f["notify"] == EVT_DEVICE_FALLBACK)
         .collect();
     assert!(
         fallbacks.is_empty(),
@@ -488,11 +465,7 @@ async fn audio_pulseaudio_speaker_starting_late_is_waited_for() {
     assert!(pulse.pactl(&["suspend-sink", "nullsink", "0"]));
     tokio::time::sleep(Duration::from_secs(2)).await;
     recorder.stop();
-    let r = page
-        .request(Command::EndCall, json!({"callId": call_id}))
-        .await;
-    assert_eq!(r["result"], 0);
-    page.event(Event::CallEnded, T).await;
+    Seatphone::hang_up(&mut page, &call_id).await;
     let logs = host.all_logs();
     assert_devices_kept(&logs);
 
@@ -537,11 +510,7 @@ async fn audio_incoming_call_from_baresip_is_answered_with_its_opus_offer() {
     page.event(Event::CallConnected, T).await;
     page.event(Event::CallRtpCreated, T).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
-    let r = page
-        .request(Command::EndCall, json!({"callId": call_id}))
-        .await;
-    assert_eq!(r["result"], 0);
-    page.event(Event::CallEnded, T).await;
+    Seatphone::hang_up(&mut page, &call_id).await;
     assert!(wait_until(T, || peer.has_event("CALL_CLOSED")));
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
@@ -613,9 +582,7 @@ async fn audio_g729_between_two_hosts() {
     assert_eq!(r["result"], 0, "{r}");
     a.event(Event::CallConnected, T).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
-    let r = a.request(Command::EndCall, json!({"callId": call_a})).await;
-    assert_eq!(r["result"], 0);
-    a.event(Event::CallEnded, T).await;
+    Seatphone::hang_up(&mut a, &call_a).await;
     b.event(Event::CallEnded, T).await;
     let level = 20.0 * (HOST_AMPLITUDE / 2f64.sqrt()).log10();
     assert!(host_a.all_logs().contains("media starts: G729"));
@@ -645,25 +612,16 @@ async fn audio_hold_stops_what_the_host_hears_and_unhold_brings_it_back() {
     Seatphone::register(&mut page, "1001", "pass1001").await;
     let call_id = call_peer(&mut page).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let r = page
-        .request(Command::HoldCall, json!({"callId": call_id}))
-        .await;
-    assert_eq!(r["result"], 0, "{r}");
+    page.ok(Command::HoldCall, json!({"callId": call_id})).await;
     page.event(Event::HoldSuccess, T).await;
     let held_at = Recording::read(&speaker).unwrap().seconds();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let r = page
-        .request(Command::UnholdCall, json!({"callId": call_id}))
+    page.ok(Command::UnholdCall, json!({"callId": call_id}))
         .await;
-    assert_eq!(r["result"], 0, "{r}");
     page.event(Event::UnholdSuccess, T).await;
     let resumed_at = Recording::read(&speaker).unwrap().seconds();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let r = page
-        .request(Command::EndCall, json!({"callId": call_id}))
-        .await;
-    assert_eq!(r["result"], 0);
-    page.event(Event::CallEnded, T).await;
+    Seatphone::hang_up(&mut page, &call_id).await;
     let rec = Recording::read(&speaker).unwrap();
     let held = rec.slice(held_at + 0.5, resumed_at - 0.2);
     assert!(
@@ -695,13 +653,13 @@ async fn audio_sound_server_vanishing_mid_call_falls_back_and_tells_the_page() {
     let call_id = call_peer(&mut page).await;
     let early = page.forget(Duration::from_secs(1)).await;
     assert!(
-        !early.iter().any(|f| f["notify"] == 3002),
+        !early.iter().any(|f| f["notify"] == EVT_DEVICE_FALLBACK),
         "fell back before the server went: {early:?}"
     );
     drop(pulse);
     let mut types = Vec::new();
     for _ in 0..2 {
-        let e = page.event(DEVICE_FALLBACK, T).await;
+        let e = page.event(EVT_DEVICE_FALLBACK, T).await;
         assert_eq!(e["description"], "AUDIO_EVT_DEVICE_FALLBACK");
         assert!(e["param"]["reason"].is_string(), "{e}");
         types.push(e["param"]["deviceType"].as_u64().unwrap());
@@ -711,11 +669,7 @@ async fn audio_sound_server_vanishing_mid_call_falls_back_and_tells_the_page() {
     // The call goes on, and ends normally.
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(!peer.has_event("CALL_CLOSED"));
-    let r = page
-        .request(Command::EndCall, json!({"callId": call_id}))
-        .await;
-    assert_eq!(r["result"], 0, "{r}");
-    page.event(Event::CallEnded, T).await;
+    Seatphone::hang_up(&mut page, &call_id).await;
     drop(host);
 }
 

@@ -38,11 +38,7 @@ async fn page_socket_dropping_mid_call_leaves_the_call_up_and_the_next_page_lear
         .find(|f| f["param"]["callId"] == call_id)
         .expect("the call re-sent");
     assert_eq!(call["param"]["callInfo"]["callState"], 3, "{call}");
-    let end = page
-        .request(Command::EndCall, json!({"callId": call_id}))
-        .await;
-    assert_eq!(end["result"], 0, "{end}");
-    page.event(Event::CallEnded, T).await;
+    Seatphone::hang_up(&mut page, &call_id).await;
     assert!(
         wait_until(T, || callee.has_event("CALL_CLOSED")),
         "{:?}",
@@ -94,8 +90,7 @@ async fn call_sipp_default_uas(
         "media": {"trans_mode": trans_mode},
         "audio": audio,
     });
-    let r = page.request(Command::SetConfigParam, config).await;
-    assert_eq!(r["result"], 0, "config: {r}");
+    page.ok(Command::SetConfigParam, config).await;
     let callee = format!("2000@{}", sipp.addr());
     let r = page
         .request(

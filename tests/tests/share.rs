@@ -9,7 +9,7 @@
 use std::process::{Child, Command as Process};
 use std::time::{Duration, Instant};
 
-use seatphone_tests::host::{assert_error, Command, Event, Options, Page, Seatphone};
+use seatphone_tests::host::{assert_error, Command, Options, Page, Seatphone};
 use seatphone_tests::peers::baresip::{AnswerMode, Baresip, BaresipOptions};
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
 use seatphone_tests::video::{peer_snapshot_in_until, Xvfb};
@@ -20,9 +20,10 @@ use x11rb::connection::Connection;
 
 const T: Duration = Duration::from_secs(10);
 /// The share plugin's own command and events (PROTOCOL.md, "Share plugin").
-const SET_REGION: u32 = 3250;
-const EVT_STARTED: u32 = 3201;
-const EVT_STOPPED: u32 = 3202;
+/// The share plugin's own command and events.
+const SET_REGION: (u32, &str) = seatphone_share_core::SET_REGION;
+const EVT_STARTED: u32 = seatphone_share_core::EVT_STARTED.0;
+const EVT_STOPPED: u32 = seatphone_share_core::EVT_STOPPED.0;
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const TITLE: &str = "Seatphone share test";
@@ -54,8 +55,7 @@ impl Drop for Wm {
 }
 
 async fn app_list(page: &mut Page) -> serde_json::Map<String, Value> {
-    let r = page.request(Command::ShareGetAppList, json!({})).await;
-    assert_eq!(r["result"], 0, "{r}");
+    let r = page.ok(Command::ShareGetAppList, json!({})).await;
     r["param"].as_object().cloned().expect("an object")
 }
 
@@ -137,14 +137,10 @@ async fn app_list_with_and_without_a_window_manager() {
 
     // Choosing: by number or numeric string; unknown ids are 5.
     let choose = |hwnd: Value| json!({ "hwnd": hwnd });
-    let r = page
-        .request(Command::ShareSetShareApp, choose(json!(w.win.to_string())))
+    page.ok(Command::ShareSetShareApp, choose(json!(w.win.to_string())))
         .await;
-    assert_eq!(r["result"], 0, "{r}");
-    let r = page
-        .request(Command::ShareSetShareApp, choose(json!(root)))
+    page.ok(Command::ShareSetShareApp, choose(json!(root)))
         .await;
-    assert_eq!(r["result"], 0, "the desktop: {r}");
     let r = page
         .request(Command::ShareSetShareApp, choose(json!(12345)))
         .await;
@@ -156,11 +152,11 @@ async fn app_list_with_and_without_a_window_manager() {
     // A region must lie on the screen.
     let region = |x: i32, w: i32| json!({"x": x, "y": 0, "width": w, "height": 100});
     let r = page
-        .request_raw(SET_REGION, "share_set_region", region(700, 200))
+        .request_raw(SET_REGION.0, SET_REGION.1, region(700, 200))
         .await;
     assert_error(&r, 2);
     let r = page
-        .request_raw(SET_REGION, "share_set_region", region(600, 200))
+        .request_raw(SET_REGION.0, SET_REGION.1, region(600, 200))
         .await;
     assert_eq!(r["result"], 0, "{r}");
     // No call: nothing to share into.
@@ -207,13 +203,9 @@ async fn share_a_window_and_a_region_in_a_video_call_with_baresip() {
     let w = TestWindow::open(&x.display, TITLE, AREA);
     // Our own video window is on the screen during the call.
     let rect = json!({"posX": 0, "posY": 400, "width": 320, "height": 180});
-    let r = page.request(Command::SetVideoRect, rect).await;
-    assert_eq!(r["result"], 0, "{r}");
+    page.ok(Command::SetVideoRect, rect).await;
     let start = json!({"calleeNumber": "1002", "isVideo": true});
-    let r = page.request(Command::StartCall, start).await;
-    assert_eq!(r["result"], 0, "startCall: {r}");
-    let call_id = r["param"]["callId"].clone();
-    page.event(Event::CallConnected, T).await;
+    let call_id = Seatphone::call_with(&mut page, start).await;
     assert!(
         peer_sees_our_pattern(&peer),
         "baresip gets our camera first"
@@ -229,12 +221,9 @@ async fn share_a_window_and_a_region_in_a_video_call_with_baresip() {
     assert!(list.values().all(|t| t != "Seatphone video"), "{list:?}");
 
     // Share the window: baresip sees its red and blue halves.
-    let r = page
-        .request(Command::ShareSetShareApp, json!({"hwnd": w.win}))
+    page.ok(Command::ShareSetShareApp, json!({"hwnd": w.win}))
         .await;
-    assert_eq!(r["result"], 0, "{r}");
-    let r = page.request(Command::ShareStartWindow, json!({})).await;
-    assert_eq!(r["result"], 0, "{r}");
+    page.ok(Command::ShareStartWindow, json!({})).await;
     let started = page.event(EVT_STARTED, T).await;
     assert_eq!(started["param"]["callId"], call_id, "{started}");
     assert_eq!(
@@ -255,16 +244,13 @@ async fn share_a_window_and_a_region_in_a_video_call_with_baresip() {
 
     // A region: the red half exactly (no blue, no root around it).
     let region = json!({"x": 200, "y": 150, "width": 160, "height": 240});
-    let r = page
-        .request_raw(SET_REGION, "share_set_region", region)
-        .await;
+    let r = page.request_raw(SET_REGION.0, SET_REGION.1, region).await;
     assert_eq!(r["result"], 0, "{r}");
     let region_seen = peer_snapshot_in_until(&peer, "rgb24", |s| share_of(s, (2, 318), RED) > 0.97);
     assert!(region_seen, "baresip shows the region, all red");
 
     // Stop: the camera comes back.
-    let r = page.request(Command::ShareStopWindow, json!({})).await;
-    assert_eq!(r["result"], 0, "{r}");
+    page.ok(Command::ShareStopWindow, json!({})).await;
     let stopped = page.event(EVT_STOPPED, T).await;
     assert_eq!(stopped["param"]["reason"], "stopped", "{stopped}");
     assert!(
@@ -275,17 +261,12 @@ async fn share_a_window_and_a_region_in_a_video_call_with_baresip() {
     assert_error(&r, 3);
 
     // shareControl(false) stops a share and refuses a new one.
-    let r = page
-        .request(Command::ShareSetShareApp, json!({"hwnd": w.win}))
+    page.ok(Command::ShareSetShareApp, json!({"hwnd": w.win}))
         .await;
-    assert_eq!(r["result"], 0, "{r}");
-    let r = page.request(Command::ShareStartWindow, json!({})).await;
-    assert_eq!(r["result"], 0, "{r}");
+    page.ok(Command::ShareStartWindow, json!({})).await;
     page.event(EVT_STARTED, T).await;
-    let r = page
-        .request(Command::ShareControl, json!({"enable": false}))
+    page.ok(Command::ShareControl, json!({"enable": false}))
         .await;
-    assert_eq!(r["result"], 0, "{r}");
     let stopped = page.event(EVT_STOPPED, T).await;
     assert_eq!(stopped["param"]["reason"], "disabled", "{stopped}");
     let r = page.request(Command::ShareStartWindow, json!({})).await;
@@ -294,17 +275,14 @@ async fn share_a_window_and_a_region_in_a_video_call_with_baresip() {
         r["errMsg"].as_str().unwrap().contains("switched off"),
         "{r}"
     );
-    let r = page
-        .request(Command::ShareControl, json!({"enable": true}))
+    page.ok(Command::ShareControl, json!({"enable": true}))
         .await;
-    assert_eq!(r["result"], 0, "{r}");
 
     // A still window for 20 s costs a tenth of a moving one at most.
     let frames = |stopped: &Value| stopped["param"]["frames"].as_u64().unwrap();
     let mut counts = Vec::new();
     for moving in [false, true] {
-        let r = page.request(Command::ShareStartWindow, json!({})).await;
-        assert_eq!(r["result"], 0, "{r}");
+        page.ok(Command::ShareStartWindow, json!({})).await;
         page.event(EVT_STARTED, T).await;
         let until = Instant::now() + Duration::from_secs(20);
         let mut n = 0u32;
@@ -319,8 +297,7 @@ async fn share_a_window_and_a_region_in_a_video_call_with_baresip() {
                 .await
                 .is_none());
         }
-        let r = page.request(Command::ShareStopWindow, json!({})).await;
-        assert_eq!(r["result"], 0, "{r}");
+        page.ok(Command::ShareStopWindow, json!({})).await;
         counts.push(frames(&page.event(EVT_STOPPED, T).await));
     }
     assert!(
@@ -329,8 +306,7 @@ async fn share_a_window_and_a_region_in_a_video_call_with_baresip() {
     );
 
     // The shared window closes mid-share: the share stops, the call goes on.
-    let r = page.request(Command::ShareStartWindow, json!({})).await;
-    assert_eq!(r["result"], 0, "{r}");
+    page.ok(Command::ShareStartWindow, json!({})).await;
     page.event(EVT_STARTED, T).await;
     w.close();
     let stopped = page.event(EVT_STOPPED, T).await;
@@ -339,10 +315,7 @@ async fn share_a_window_and_a_region_in_a_video_call_with_baresip() {
         peer_sees_our_pattern(&peer),
         "the call goes on with the camera"
     );
-    let r = page
-        .request(Command::EndCall, json!({"callId": call_id}))
-        .await;
-    assert_eq!(r["result"], 0, "{r}");
+    page.ok(Command::EndCall, json!({"callId": call_id})).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -355,18 +328,13 @@ async fn sharing_is_refused_in_an_audio_call() {
     let mut page = host.registered_page(kam.port, "1001").await;
     let root = root_of(&x.display);
     let call_id = Seatphone::call(&mut page, "1002").await;
-    let r = page
-        .request(Command::ShareSetShareApp, json!({"hwnd": root}))
+    page.ok(Command::ShareSetShareApp, json!({"hwnd": root}))
         .await;
-    assert_eq!(r["result"], 0, "{r}");
     let r = page.request(Command::ShareStartWindow, json!({})).await;
     assert_error(&r, 3);
     assert!(r["errMsg"].as_str().unwrap().contains("audio call"), "{r}");
     // The call goes on.
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(!peer.has_event("CALL_CLOSED"), "the call goes on");
-    let r = page
-        .request(Command::EndCall, json!({"callId": call_id}))
-        .await;
-    assert_eq!(r["result"], 0, "{r}");
+    page.ok(Command::EndCall, json!({"callId": call_id})).await;
 }

@@ -63,8 +63,7 @@ async fn video_call(codec: &str, srtp: bool, caller: Caller) {
     .await;
     let mut page = host.registered_page(kam.port, "1001").await;
     let rect = json!({"posX": 100, "posY": 80, "width": 320, "height": 240});
-    let r = page.request(Command::SetVideoRect, rect).await;
-    assert_eq!(r["result"], 0, "{r}");
+    page.ok(Command::SetVideoRect, rect).await;
     let call_id = if we_call {
         let start = json!({"calleeNumber": "1002", "isVideo": true});
         let command = match caller {
@@ -136,15 +135,13 @@ async fn video_call(codec: &str, srtp: bool, caller: Caller) {
         // closeCamera: black goes out instead (no stamp); openCamera: the
         // pattern again.
         let camera = |open: bool| json!({"callId": call_id, "open": open});
-        let r = page.request(Command::ControlCamera, camera(false)).await;
-        assert_eq!(r["result"], 0, "{r}");
+        page.ok(Command::ControlCamera, camera(false)).await;
         let black = peer_snapshot_until(&peer, |g| {
             g.iter().map(|v| u32::from(*v)).sum::<u32>() / g.len() as u32 <= 40
                 && read_stamp_luma(320, 240, |x, y| g[y * 320 + x]).is_none()
         });
         assert!(black, "closeCamera: baresip gets black pictures");
-        let r = page.request(Command::ControlCamera, camera(true)).await;
-        assert_eq!(r["result"], 0, "{r}");
+        page.ok(Command::ControlCamera, camera(true)).await;
         assert!(
             peer_sees_our_pattern(&peer).is_some(),
             "openCamera: the pattern again"
@@ -165,10 +162,7 @@ async fn video_call(codec: &str, srtp: bool, caller: Caller) {
     );
 
     // Hang up: the window goes.
-    let r = page
-        .request(Command::EndCall, json!({"callId": call_id}))
-        .await;
-    assert_eq!(r["result"], 0, "{r}");
+    page.ok(Command::EndCall, json!({"callId": call_id})).await;
     let gone = (0..40).any(|_| {
         std::thread::sleep(Duration::from_millis(250));
         region(&x.grab(), area).iter().all(|p| *p == white)
@@ -316,8 +310,7 @@ async fn video_offer_accepted_audio_only() {
         "no video stream:\n{}",
         host.all_logs()
     );
-    let r = page.request(Command::EndCall, json!({"callId": id})).await;
-    assert_eq!(r["result"], 0, "{r}");
+    page.ok(Command::EndCall, json!({"callId": id})).await;
     assert_eq!(video_flag(&mut page, Event::CallEnded).await, 0, "ended");
 }
 
@@ -331,8 +324,7 @@ async fn video_call_to_a_phone_without_video_is_audio_only() {
     let host = Seatphone::start(video_host_options()).await;
     let mut page = host.registered_page(kam.port, "1001").await;
     let start = json!({"calleeNumber": "1002", "isVideo": true});
-    let r = page.request(Command::StartCall, start).await;
-    assert_eq!(r["result"], 0, "startCall: {r}");
+    page.ok(Command::StartCall, start).await;
     assert_eq!(
         video_flag(&mut page, Event::CallOutgoing).await,
         1,
@@ -372,8 +364,7 @@ async fn without_the_video_plugin_calls_are_audio_only_and_say_so() {
     .await;
     let mut page = host.registered_page(kam.port, "1001").await;
     let start = json!({"calleeNumber": "1002", "isVideo": true});
-    let r = page.request(Command::StartCall, start).await;
-    assert_eq!(r["result"], 0, "startCall: {r}");
+    let r = page.ok(Command::StartCall, start).await;
     let why = r["errMsg"].as_str().unwrap_or_default();
     assert!(why.contains("audio-only"), "{r}");
     assert_eq!(
@@ -392,9 +383,7 @@ async fn without_the_video_plugin_calls_are_audio_only_and_say_so() {
         "no video offered:\n{invite}"
     );
     let id = r["param"]["callId"].clone();
-    let r = page.request(Command::EndCall, json!({"callId": id})).await;
-    assert_eq!(r["result"], 0, "{r}");
-    page.event(Event::CallEnded, T).await;
+    Seatphone::hang_up(&mut page, &id).await;
 
     peer_calls_us(&mut page, &peer, 0, 1).await;
     assert_eq!(
@@ -419,11 +408,9 @@ async fn camera_setting_for_the_next_calls() {
     let mut page = host.registered_page(kam.port, "1001").await;
     let camera = |open: bool| json!({"callId": -1, "open": open});
     for open in [false, true] {
-        let r = page.request(Command::ControlCamera, camera(open)).await;
-        assert_eq!(r["result"], 0, "{r}");
+        page.ok(Command::ControlCamera, camera(open)).await;
         let start = json!({"calleeNumber": "1002", "isVideo": true});
-        let r = page.request(Command::StartCall, start).await;
-        assert_eq!(r["result"], 0, "startCall: {r}");
+        let r = page.ok(Command::StartCall, start).await;
         let id = r["param"]["callId"].clone();
         assert_eq!(
             video_flag(&mut page, Event::CallConnected).await,
@@ -443,8 +430,6 @@ async fn camera_setting_for_the_next_calls() {
             });
             assert!(black, "closeCamera(-1): the next call sends black");
         }
-        let r = page.request(Command::EndCall, json!({"callId": id})).await;
-        assert_eq!(r["result"], 0, "{r}");
-        page.event(Event::CallEnded, T).await;
+        Seatphone::hang_up(&mut page, &id).await;
     }
 }

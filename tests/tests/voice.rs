@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use seatphone_tests::host::{plugin_library, Command, Event, Options, Page, Seatphone};
+use seatphone_tests::host::{plugin_library, Command, Options, Page, Seatphone};
 use seatphone_tests::peers::baresip::{AnswerMode, Baresip};
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
 use seatphone_tests::peers::wait_until;
@@ -45,8 +45,7 @@ fn mapped(maps: &str) -> Vec<&'static str> {
 
 async fn set_voice(page: &mut Page, aec: u32) {
     let config = json!({"audio": {"audio_aec": aec, "audio_anr": 0, "audio_agc": 0}});
-    let r = page.request(Command::SetConfigParam, config).await;
-    assert_eq!(r["result"], 0, "{r}");
+    page.ok(Command::SetConfigParam, config).await;
 }
 
 /// Calls baresip 1002 and waits until the audio plugin ran the call's media
@@ -59,12 +58,6 @@ async fn call_until_media(host: &Seatphone, page: &mut Page, nth: usize) -> serd
         "media of call {nth} did not start"
     );
     id
-}
-
-async fn hang_up(page: &mut Page, id: serde_json::Value) {
-    let r = page.request(Command::EndCall, json!({"callId": id})).await;
-    assert_eq!(r["result"], 0, "{r}");
-    page.event(Event::CallEnded, T).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -96,7 +89,7 @@ async fn voice_libraries_are_mapped_only_once_a_call_turns_aec_on() {
         Vec::<&str>::new(),
         "in a call with AEC/ANR/AGC off"
     );
-    hang_up(&mut page, id).await;
+    Seatphone::hang_up(&mut page, &id).await;
 
     set_voice(&mut page, 1).await;
     let id = call_until_media(&host, &mut page, 2).await;
@@ -106,7 +99,7 @@ async fn voice_libraries_are_mapped_only_once_a_call_turns_aec_on() {
         "in a call with AEC on"
     );
     assert!(!host.all_logs().contains("voice processing"));
-    hang_up(&mut page, id).await;
+    Seatphone::hang_up(&mut page, &id).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -138,6 +131,6 @@ async fn without_the_voice_library_an_aec_call_goes_on_and_the_log_says_why() {
         "{line}"
     );
     assert_eq!(mapped(&engine_maps(&host)), Vec::<&str>::new());
-    hang_up(&mut page, id).await;
+    Seatphone::hang_up(&mut page, &id).await;
     assert!(bob.wait_event(T, "CALL_CLOSED"));
 }

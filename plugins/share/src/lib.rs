@@ -34,16 +34,17 @@ use serde_json::Value;
 
 use worker::{Msg, Worker};
 
-/// This plugin's own command and events, beside the catalogue's.
-pub const SET_REGION: u32 = 3250;
-pub const EVT_STARTED: u32 = 3201;
-pub const EVT_STOPPED: u32 = 3202;
+/// This plugin's own command and events (numbers and names in
+/// `seatphone-share-core`).
+pub const SET_REGION: u32 = seatphone_share_core::SET_REGION.0;
+pub const EVT_STARTED: u32 = seatphone_share_core::EVT_STARTED.0;
+pub const EVT_STOPPED: u32 = seatphone_share_core::EVT_STOPPED.0;
 
-const COMMANDS: &[(u32, &str)] = &[(SET_REGION, "share_set_region")];
+const COMMANDS: &[(u32, &str)] = &[seatphone_share_core::SET_REGION];
 
 const EVENTS: &[(u32, &str)] = &[
-    (EVT_STARTED, "SHARE_EVT_STARTED"),
-    (EVT_STOPPED, "SHARE_EVT_STOPPED"),
+    seatphone_share_core::EVT_STARTED,
+    seatphone_share_core::EVT_STOPPED,
 ];
 
 /// What the plugin knows of calls: which are live (not held, not ended)

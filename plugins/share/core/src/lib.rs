@@ -9,6 +9,13 @@ pub mod grab;
 pub mod list;
 pub mod pacer;
 
+/// The plugin's own command and events, beside the catalogue's (PROTOCOL.md
+/// "Share plugin"): here rather than in the `cdylib`, so that the tests
+/// read them too.
+pub const SET_REGION: (u32, &str) = (3250, "share_set_region");
+pub const EVT_STARTED: (u32, &str) = (3201, "SHARE_EVT_STARTED");
+pub const EVT_STOPPED: (u32, &str) = (3202, "SHARE_EVT_STOPPED");
+
 /// A rectangle in screen pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rect {
