@@ -4,6 +4,11 @@
 //! numbers and field spellings — and routes what comes back as the SDK
 //! does: answers by `rsp & mask`, events by `notify & mask` (TUP 0x7fff,
 //! CloudEC 0xffff). (Build the workspace first.)
+//!
+//! The SDKs' numbers and descriptions are written out here on purpose, not
+//! taken from `seatphone_protocol::dialect`'s tables: they are what the
+//! SDKs' JavaScript sends, a witness independent of the tables under test,
+//! so a wrong row fails here.
 
 use std::time::Duration;
 

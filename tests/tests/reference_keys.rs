@@ -28,8 +28,7 @@ async fn host(api_toml: String) -> Seatphone {
 }
 
 async fn config(page: &mut Page, param: Value) -> Value {
-    let r = page.request(Command::SetConfigParam, param).await;
-    assert_eq!(r["result"], 0, "config: {r}");
+    let r = page.ok(Command::SetConfigParam, param).await;
     r
 }
 
@@ -66,10 +65,7 @@ async fn log_path_puts_the_sip_message_log_in_the_pages_folder() {
     // that ends the registration is written there.
     config(&mut page, json!({"log_path": ""})).await;
     let before = ours();
-    let r = page
-        .request(Command::Logout, json!({"sipNum": "1001"}))
-        .await;
-    assert_eq!(r["result"], 0, "{r}");
+    page.ok(Command::Logout, json!({"sipNum": "1001"})).await;
     page.event(Event::LogoutSuccess, SECS).await;
     assert!(hosts().contains("REGISTER sip:"), "{}", hosts());
     assert_eq!(ours(), before, "nothing more in the page's folder");
@@ -204,10 +200,8 @@ async fn de_register_of_another_number_changes_nothing_and_of_ours_deregisters()
     assert_eq!(host.health().await["registration"]["state"], "registered");
     assert_eq!(kam.contacts("1001").len(), 1, "{}", kam.ul_dump());
     // The demo page's form: user@server.
-    let r = page
-        .request(Command::Logout, json!({"sipNum": "1001@127.0.0.1"}))
+    page.ok(Command::Logout, json!({"sipNum": "1001@127.0.0.1"}))
         .await;
-    assert_eq!(r["result"], 0, "{r}");
     page.event(Event::LogoutSuccess, SECS).await;
     assert!(
         wait_until(SECS, || kam.contacts("1001").is_empty()),

@@ -45,10 +45,7 @@ async fn register_and_deregister(digest: Digest) {
     let health = host.health().await;
     assert!(health.to_string().contains("registered"), "{health}");
     assert!(!health.to_string().contains("pass1001"));
-    let r = page
-        .request(Command::Logout, json!({"sipNum": "1001"}))
-        .await;
-    assert_eq!(r["result"], 0, "{r}");
+    page.ok(Command::Logout, json!({"sipNum": "1001"})).await;
     let out = page.event(Event::LogoutSuccess, SECS).await;
     assert_eq!(out["param"]["register_state"], 4);
     assert!(wait_until(Duration::from_secs(3), || kam
@@ -141,8 +138,7 @@ async fn sip_e2e_page_calls_baresip_and_hangs_up() {
     let up = page.event(Event::CallConnected, SECS).await;
     assert_eq!(call_id_of(&up), id);
     assert!(bob.wait_event(SECS, "CALL_ESTABLISHED"));
-    let r = page.request(Command::EndCall, json!({"callId": id})).await;
-    assert_eq!(r["result"], 0, "{r}");
+    page.ok(Command::EndCall, json!({"callId": id})).await;
     let end = page.event(Event::CallEnded, SECS).await;
     assert_eq!(end["param"]["callInfo"]["reasonCode"], 0);
     assert!(bob.wait_event(SECS, "CALL_CLOSED"));
@@ -157,10 +153,8 @@ async fn sip_e2e_baresip_calls_the_page_which_accepts() {
     let inc = page.event(Event::CallIncoming, SECS).await;
     assert_eq!(inc["param"]["callInfo"]["peerNumber"], "1002");
     let id = call_id_of(&inc);
-    let r = page
-        .request(Command::AcceptCall, json!({"callId": id, "isVideo": false}))
+    page.ok(Command::AcceptCall, json!({"callId": id, "isVideo": false}))
         .await;
-    assert_eq!(r["result"], 0, "{r}");
     page.event(Event::CallConnected, SECS).await;
     assert!(bob.wait_event(SECS, "CALL_ESTABLISHED"));
     bob.hangup();
@@ -226,19 +220,14 @@ async fn sip_e2e_rtp_created_hold_and_unhold_with_baresip() {
         call_id_of(&page.event(Event::CallRtpCreated, SECS).await),
         id
     );
-    let r = page.request(Command::HoldCall, json!({"callId": id})).await;
-    assert_eq!(r["result"], 0, "{r}");
+    page.ok(Command::HoldCall, json!({"callId": id})).await;
     assert_eq!(call_id_of(&page.event(Event::HoldSuccess, SECS).await), id);
-    let r = page
-        .request(Command::UnholdCall, json!({"callId": id}))
-        .await;
-    assert_eq!(r["result"], 0, "{r}");
+    page.ok(Command::UnholdCall, json!({"callId": id})).await;
     assert_eq!(
         call_id_of(&page.event(Event::UnholdSuccess, SECS).await),
         id
     );
-    let r = page.request(Command::EndCall, json!({"callId": id})).await;
-    assert_eq!(r["result"], 0);
+    page.ok(Command::EndCall, json!({"callId": id})).await;
     page.event(Event::CallEnded, SECS).await;
 }
 
@@ -291,10 +280,8 @@ async fn sip_e2e_anonymous_call_reaches_baresip_as_anonymous() {
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
     let bob = Baresip::start("1002", &kam, AnswerMode::Auto).expect("baresip");
     let (_host, mut page) = registered(&kam, "1001").await;
-    let r = page
-        .request(Command::StartAnonymousCall, json!({"calleeNumber": "1002"}))
+    page.ok(Command::StartAnonymousCall, json!({"calleeNumber": "1002"}))
         .await;
-    assert_eq!(r["result"], 0, "{r}");
     page.event(Event::CallConnected, SECS).await;
     assert!(bob.wait_event(SECS, "CALL_ESTABLISHED"));
     let seen = bob
