@@ -5,13 +5,14 @@
 //! are started and measured with the end-to-end harness (`seatphone-tests`:
 //! `host`, `peers`, `measure`).
 //!
-//!     bench [--rounds N] [--figures 1,2,3,4,5,6,7,8,9] [--out DIR]
+//!     bench [--rounds N] [--figures 1,2,3,4,5,6,7,8,9,10] [--out DIR]
 
 mod call_setup;
 mod calls;
 mod cpu;
 mod endurance;
 mod glass;
+mod in_page;
 mod latency;
 mod memory;
 mod metric;
@@ -41,7 +42,7 @@ struct Args {
 fn args() -> Args {
     let mut a = Args {
         rounds: 5,
-        figures: vec![1, 2, 3, 4, 5, 6, 7, 8, 9],
+        figures: vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
         out: seatphone_tests::host::repo_root().join("bench/results"),
     };
     let mut it = std::env::args().skip(1);
@@ -168,6 +169,7 @@ async fn run(args: Args) -> i32 {
                 7 => video_call::figure7_video(k, rounds).await,
                 8 => glass::figure8_glass(k, rounds).await,
                 9 => screen_share::figure9_share(k, rounds).await,
+                10 => in_page::figure10_in_page(k, rounds).await,
                 _ => Vec::new(),
             }
         })
