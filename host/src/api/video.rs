@@ -499,15 +499,86 @@ mod tests {
         assert!(!f.offer(1, true, ms(1780)).send);
     }
 
-    #[test]
-    fn sockets_are_counted_and_bounded() {
+    fn shared() -> Arc<HostShared> {
         let (signals, _) = tokio::sync::mpsc::unbounded_channel();
-        let hub = VideoSockets::new(Arc::new(HostShared {
+        Arc::new(HostShared {
             pages: Default::default(),
             bus: Default::default(),
             settings_json: String::new(),
             signals,
+        })
+    }
+
+    /// Tells the test each topic it gets.
+    struct Probe(Mutex<std::sync::mpsc::Sender<String>>);
+
+    impl RawFrameSink for Probe {
+        fn frame(&self, topic: RStr<'_>, _: MediaFrame<'_>) {
+            let _ = self.0.lock().unwrap().send(topic.to_string());
+        }
+    }
+
+    /// The bus's thread hands pictures to a page that reads none: the
+    /// sink returns at once each time, the page's queue keeps the first
+    /// few, a keyframe is asked for, and the page resumes at a keyframe.
+    #[test]
+    fn a_page_that_does_not_read_never_holds_up_the_bus_and_resumes_at_a_keyframe() {
+        let shared = shared();
+        let (asked_tx, asked) = std::sync::mpsc::channel();
+        shared.bus.subscribe(
+            "keyframe-request/5",
+            RawFrameSink_TO::from_value(Probe(Mutex::new(asked_tx)), TD_Opaque),
+        );
+        let want = Want {
+            stream: Stream::Remote,
+            call_id: Some(5),
+        };
+        let (queue, mut pictures) = mpsc::channel(QUEUE);
+        let sink = SinkRef(Arc::new(PageSink {
+            want,
+            feed: Mutex::new(Feed::new(want)),
+            queue,
+            shared: shared.clone(),
         }));
+        let picture = |key: bool, byte: u8| {
+            let format = FRAME_VP8 | if key { FRAME_KEYFRAME } else { 0 };
+            sink.frame(
+                "remote-video-encoded/5".into(),
+                MediaFrame {
+                    format,
+                    width: 0,
+                    height: 0,
+                    pts_us: u64::from(byte),
+                    data: RSlice::from_slice(&[byte]),
+                },
+            );
+        };
+        picture(true, 0);
+        for i in 1..=100 {
+            picture(false, i);
+        }
+        let mut got = Vec::new();
+        while let Ok(m) = pictures.try_recv() {
+            got.push((m[1], m[HEADER_LEN]));
+        }
+        assert_eq!(got, [(FLAG_KEYFRAME, 0), (0, 1), (0, 2)]);
+        assert_eq!(
+            asked.recv_timeout(Duration::from_secs(10)).as_deref(),
+            Ok("keyframe-request/5")
+        );
+        picture(false, 101);
+        assert!(pictures.try_recv().is_err(), "a delta after a loss");
+        picture(true, 102);
+        picture(false, 103);
+        let resumed: Vec<u8> = std::iter::from_fn(|| pictures.try_recv().ok())
+            .map(|m| m[HEADER_LEN])
+            .collect();
+        assert_eq!(resumed, [102, 103]);
+    }
+
+    #[test]
+    fn sockets_are_counted_and_bounded() {
+        let hub = VideoSockets::new(shared());
         let slots: Vec<Slot> = (0..MAX_SOCKETS).map(|_| hub.claim().unwrap()).collect();
         assert!(hub.claim().is_none());
         drop(slots);
