@@ -2,7 +2,8 @@
 // the demo page attaches the call's video to canvases of its own with
 // sdk.attachVideo (the host's /video socket, decoded by Chromium's
 // WebCodecs). The remote canvas shows baresip's SMPTE colour bars, each bar
-// where it belongs; the local canvas shows our test pattern. A page from an
+// where it belongs; the local canvas shows our test pattern; a <video>
+// element plays the bars too. A page from an
 // origin the host does not allow cannot open the video socket.
 'use strict';
 
@@ -184,6 +185,35 @@ for (const codec of ['VP8', 'H264']) {
       t.diagnostic(`local canvas: ${JSON.stringify(local)}`);
       assert.ok(local.lightShare > 0.3, `the local canvas is mostly dark: ${JSON.stringify(local)}`);
       assert.ok(local.colours >= 4, `the local canvas shows ${local.colours} colours`);
+
+      // A <video> element plays the same pictures.
+      await page.evaluate(() => {
+        const v = document.createElement('video');
+        v.id = 'remotePlayer';
+        document.body.appendChild(v);
+        window.playerView = window.global_openEye_SDK.attachVideo(v, { stream: 'remote' });
+      });
+      await page.waitForFunction(() => {
+        const v = document.getElementById('remotePlayer');
+        return v.videoWidth === 320 && v.currentTime > 0.5;
+      }, null, { timeout: 20000 });
+      const played = await page.evaluate(() => {
+        const v = document.getElementById('remotePlayer');
+        const c = document.createElement('canvas');
+        c.id = 'playerFrame';
+        c.width = v.videoWidth;
+        c.height = v.videoHeight;
+        c.getContext('2d').drawImage(v, 0, 0);
+        document.body.appendChild(c);
+        window.playerView.detach();
+        return v.srcObject === null;
+      });
+      assert.ok(played, 'detach() takes the stream off the <video>');
+      const frame = await sampleCanvas(page, 'playerFrame', BARS.map((_, i) => [(i + 0.5) / 7, 1 / 3]));
+      BARS.forEach(([name, want], i) => {
+        assert.ok(want.every((v, k) => Math.abs(v - frame.colours[i][k]) <= TOLERANCE),
+          `the <video>'s bar ${i + 1} should be ${name} ${want}: ${frame.colours[i]}`);
+      });
 
       assert.deepEqual(await videoErrors(), []);
       await page.click('#btn-detachVideo');
