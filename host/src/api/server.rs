@@ -1,7 +1,7 @@
-//! HTTP and WebSocket on the host's ports. The engine port serves the SDK,
-//! the demo page, `/health` and the login and call sockets; the daemon port
-//! serves the daemon socket. Every request passes the Host check, every
-//! handshake the Origin check.
+//! HTTP and WebSocket on the engine's port: the SDK, the demo page,
+//! `/health`, the login and call sockets (and the video socket). Every
+//! request passes the Host check, every handshake the Origin check. The
+//! daemon port is the daemon's own (`daemon::socket`, the same checks).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -35,9 +35,8 @@ const TRANSPORT_LIMIT: usize = 16 << 20;
 /// frames are small; a large one just takes more reads.
 const READ_CHUNK: usize = 2 << 10;
 
-/// The engine port's sockets; the daemon port's.
+/// The engine port's sockets.
 const ENGINE_ROLES: &[Role] = &[Role::Login, Role::Call];
-const DAEMON_ROLES: &[Role] = &[Role::Daemon];
 
 /// A socket endpoint: who checks access, where pages are kept, who handles frames.
 #[derive(Clone)]
@@ -148,35 +147,6 @@ fn kind_of(role: Role) -> SocketKind {
         Role::Login => SocketKind::Login,
         Role::Call => SocketKind::Call,
     }
-}
-
-/// The daemon port's one route.
-pub async fn daemon_socket(
-    State(endpoint): State<Endpoint>,
-    headers: HeaderMap,
-    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-) -> Response {
-    let ws = match socket_request(&endpoint.access, &headers, ws, "the daemon port") {
-        Ok(ws) => ws,
-        Err(refused) => return *refused,
-    };
-    let offered = offered_protocols(&headers);
-    let chosen = choose(offered.iter().map(String::as_str), DAEMON_ROLES);
-    if chosen.is_none() && !offered.is_empty() {
-        refused_handshake::sub_protocol("daemon", &offered, DAEMON_ROLES);
-        let accepted = accepted(DAEMON_ROLES).join(", ");
-        return (
-            StatusCode::BAD_REQUEST,
-            format!("offer one of the sub-protocols {accepted}"),
-        )
-            .into_response();
-    }
-    let opened = Opened {
-        kind: SocketKind::Daemon,
-        dialect: chosen.map_or(Dialect::OpenEye, |p| p.dialect),
-        takeover: false,
-    };
-    upgrade(ws, &headers, opened, chosen.map(|p| p.name), endpoint)
 }
 
 /// A socket-only path's request: the Host check, then the upgrade (`what`
