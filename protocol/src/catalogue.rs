@@ -215,9 +215,10 @@ commands! {
     SetVideoLayoutMode = 67749, "tsdk_set_video_layout_mode",        VIDEO,   None,     CALL;
     SetVideoDisplayMode = 67751, "tsdk_set_video_display_mode",      VIDEO,   None,     CALL;
     ControlCamera      = 67759, "tsdk_control_camera",               VIDEO,   None,     CALL;
-    AddVideo           = 67801, "tsdk_add_video",                    VIDEO,   None,     CALL;
-    ReplyAddVideo      = 67802, "tsdk_reply_add_video",              VIDEO,   None,     CALL;
-    DelVideo           = 67803, "tsdk_del_video",                    VIDEO,   None,     CALL;
+    // Audio ⇄ video is a renegotiation of the call: the host's SIP side.
+    AddVideo           = 67801, "tsdk_add_video",                    HOST,    None,     CALL;
+    ReplyAddVideo      = 67802, "tsdk_reply_add_video",              HOST,    None,     CALL;
+    DelVideo           = 67803, "tsdk_del_video",                    HOST,    None,     CALL;
     ShareGetAppList    = 67753, "tsdk_share_evt_getapplist",         SHARE,   None,     CALL;
     ShareSetShareApp   = 67754, "tsdk_share_evt_setshareapp",        SHARE,   None,     CALL;
     ShareStartWindow   = 67755, "tsdk_share_evt_startsharewindow",   SHARE,   None,     CALL;
@@ -245,9 +246,9 @@ events! {
     CallRtpCreated     = 2005, "TSDK_E_CALL_EVT_CALL_RTP_CREATED",         HOST,  CALL;
     CallConnected      = 2006, "TSDK_E_CALL_EVT_CALL_CONNECTED",           HOST,  CALL;
     CallEnded          = 2007, "TSDK_E_CALL_EVT_CALL_ENDED",               HOST,  CALL;
-    OpenVideoReq       = 2009, "TSDK_E_CALL_EVT_OPEN_VIDEO_REQ",           VIDEO, CALL;
-    CloseVideoInd      = 2011, "TSDK_E_CALL_EVT_CLOSE_VIDEO_IND",          VIDEO, CALL;
-    OpenVideoInd       = 2012, "TSDK_E_CALL_EVT_OPEN_VIDEO_IND",           VIDEO, CALL;
+    OpenVideoReq       = 2009, "TSDK_E_CALL_EVT_OPEN_VIDEO_REQ",           HOST,  CALL;
+    CloseVideoInd      = 2011, "TSDK_E_CALL_EVT_CLOSE_VIDEO_IND",          HOST,  CALL;
+    OpenVideoInd       = 2012, "TSDK_E_CALL_EVT_OPEN_VIDEO_IND",           HOST,  CALL;
     HoldSuccess        = 2018, "TSDK_E_CALL_EVT_HOLD_SUCCESS",             HOST,  CALL;
     HoldFailed         = 2019, "TSDK_E_CALL_EVT_HOLD_FAILED",              HOST,  CALL;
     UnholdSuccess      = 2020, "TSDK_E_CALL_EVT_UNHOLD_SUCCESS",           HOST,  CALL;
@@ -396,13 +397,13 @@ mod tests {
         assert!(!audio.contains(&Command::StartCall));
         let events: Vec<_> = Capability::Audio.events().map(|e| e.event).collect();
         assert_eq!(events, [Event::LocalQos]);
-        let video: Vec<_> = Capability::Video.events().map(|e| e.event).collect();
-        let upgrade = [
-            Event::OpenVideoReq,
-            Event::CloseVideoInd,
-            Event::OpenVideoInd,
-        ];
-        assert_eq!(video, upgrade);
+        // Audio ⇄ video is the host's renegotiation, not the video plugin's.
+        assert_eq!(Capability::Video.events().count(), 0);
+        let video: Vec<_> = Capability::Video.commands().map(|c| c.command).collect();
+        assert!(video.contains(&Command::ControlCamera));
+        assert!(!video.contains(&Command::AddVideo));
+        assert_eq!(Command::ReplyAddVideo.owner(), Owner::Host);
+        assert_eq!(Event::OpenVideoInd.sent_by(), Owner::Host);
         assert_eq!(Capability::from_name("capture"), Some(Capability::Capture));
         assert_eq!(Capability::from_name("hello"), None);
     }

@@ -13,6 +13,11 @@ use serde_json::{json, Value};
 
 use crate::events::{self, PageEvent};
 
+mod video;
+
+use video::VideoChange;
+pub use video::{VideoOutcome, VIDEO_REPLY_LIMIT};
+
 /// `callState` of `callInfo`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallState {
@@ -114,6 +119,14 @@ pub enum CallAction {
     /// and Min-SE (after a 422), or with the credentials of a new challenge
     /// (after a 401/407 from a further hop): `None`.
     RetryInvite(u32, Option<u32>),
+    /// re-INVITE offering our video beside the call's other streams
+    /// (`addVideo`); report with `video_reinvite_done`.
+    AddVideo(u32),
+    /// re-INVITE with the video section at port 0 (`delVideo`).
+    DelVideo(u32),
+    /// Answer the peer's re-INVITE that offered video, held since 2009:
+    /// with our video section (`true`) or `m=video 0`.
+    AnswerVideoOffer(u32, bool),
 }
 
 /// Why an outgoing INVITE failed, as far as a retry is concerned.
@@ -143,6 +156,8 @@ struct Call {
     reason: u16,
     /// A local hold/unhold re-INVITE is under way.
     hold_pending: bool,
+    /// Adding or removing video is under way (ours or the peer's).
+    video_change: VideoChange,
     media_up: bool,
     answer_at: Option<Instant>,
     hangup_at: Option<Instant>,
@@ -293,6 +308,7 @@ impl CallTable {
             auto_answer: after.map(|(_, why)| why),
             reason: 0,
             hold_pending: false,
+            video_change: VideoChange::None,
             media_up: false,
             answer_at: after.map(|(n, _)| now + Duration::from_secs(u64::from(n))),
             hangup_at: None,
@@ -324,6 +340,7 @@ impl CallTable {
             auto_answer: None,
             reason: 0,
             hold_pending: false,
+            video_change: VideoChange::None,
             media_up: false,
             answer_at: None,
             hangup_at: None,
@@ -378,9 +395,15 @@ impl CallTable {
     /// Whether the call carries video now, as its SDP says (our offer, the
     /// peer's answer, the page's acceptCall): `callInfo.isVideoCall` from
     /// the next event on.
+    /// In a call already up, video starting is 2012 and stopping 2011.
     pub fn set_video(&mut self, id: u32, is_video: bool) {
-        if let Some(call) = self.calls.get_mut(&id) {
-            call.is_video = is_video;
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let changed = call.is_video != is_video;
+        call.is_video = is_video;
+        if changed && matches!(call.state, CallState::Live | CallState::Hold) {
+            self.page(id, events::video_changed(id, is_video));
         }
     }
 
@@ -571,6 +594,7 @@ impl CallTable {
                 format!("call {id} is not live"),
             ));
         }
+        call.not_renegotiating(id)?;
         call.hold_pending = true;
         self.actions.push_back(CallAction::Hold(id));
         Ok(())
@@ -585,6 +609,7 @@ impl CallTable {
                 format!("call {id} is not on hold"),
             ));
         }
+        call.not_renegotiating(id)?;
         call.hold_pending = true;
         self.actions.push_back(CallAction::Unhold(id));
         Ok(())
@@ -625,7 +650,14 @@ impl CallTable {
             .flat_map(|c| {
                 let refresh = c.timer.and_then(|t| t.refresh_at);
                 let expiry = c.timer.map(|t| t.expires_at);
-                [c.answer_at, c.hangup_at, c.give_up_at, refresh, expiry]
+                [
+                    c.answer_at,
+                    c.hangup_at,
+                    c.give_up_at,
+                    refresh,
+                    expiry,
+                    c.video_change.deadline(),
+                ]
             })
             .flatten()
             .min()
@@ -650,9 +682,12 @@ impl CallTable {
             } else if due(c.hangup_at) {
                 self.actions.push_back(CallAction::Bye(id));
                 self.ended(id, 0);
+            } else if due(c.video_change.deadline()) {
+                self.video_request_expired(id);
             } else if let Some(t) = c.timer.as_mut().filter(|t| due(t.refresh_at)) {
-                if c.hold_pending {
-                    // One re-INVITE at a time (RFC 3261 §14.1): after the hold.
+                if c.hold_pending || c.video_change != VideoChange::None {
+                    // One re-INVITE at a time (RFC 3261 §14.1): after the
+                    // hold or the video change.
                     t.refresh_at = Some(now + Duration::from_secs(1));
                 } else {
                     t.refresh_at = None;
@@ -722,7 +757,17 @@ impl CallTable {
     fn page(&mut self, id: u32, event: PageEvent) {
         // A reloading page learns the call's state from its latest life-cycle
         // event; RTP-created and QoS reports say nothing of the state.
-        let carries_state = !matches!(event.event(), Some(Event::CallRtpCreated | Event::LocalQos));
+        // Nor do the video indications (a reload gets 2006, not 2012).
+        let carries_state = !matches!(
+            event.event(),
+            Some(
+                Event::CallRtpCreated
+                    | Event::LocalQos
+                    | Event::OpenVideoReq
+                    | Event::OpenVideoInd
+                    | Event::CloseVideoInd
+            )
+        );
         if let Some(call) = self.calls.get_mut(&id).filter(|_| carries_state) {
             call.last_event = Some(event.clone());
         }

@@ -129,6 +129,20 @@ pub fn unhold_result(id: u32, ok: bool) -> PageEvent {
     }
 }
 
+/// 2012 when a call's video starts, 2011 when it stops.
+pub fn video_changed(id: u32, video: bool) -> PageEvent {
+    if video {
+        bare(Event::OpenVideoInd, id)
+    } else {
+        bare(Event::CloseVideoInd, id)
+    }
+}
+
+/// 2009: the peer asks to add video; the page answers with replyAddVideo.
+pub fn open_video_request(id: u32) -> PageEvent {
+    bare(Event::OpenVideoReq, id)
+}
+
 /// Notify 2022 for `endCall` of a call that does not exist.
 /// `id` as the page sent it: a negative one comes back negative, not wrapped.
 pub fn endcall_failed(id: i64) -> PageEvent {

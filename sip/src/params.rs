@@ -337,6 +337,16 @@ pub fn is_video(param: &Value) -> Result<bool, String> {
     }
 }
 
+/// `accept` of replyAddVideo: a boolean or 0/1, required.
+pub fn accept(param: &Value) -> Result<bool, String> {
+    match param.get("accept") {
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(Value::Number(n)) if n.as_u64() == Some(0) => Ok(false),
+        Some(Value::Number(n)) if n.as_u64() == Some(1) => Ok(true),
+        _ => Err("accept must be a boolean or 0/1".into()),
+    }
+}
+
 /// `callId`: a number (or a numeric string) that fits in u32.
 pub fn call_id(param: &Value) -> Result<u32, String> {
     match param.get("callId") {

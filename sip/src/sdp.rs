@@ -85,13 +85,29 @@ pub fn split(sdp: &str) -> Option<Vec<RemoteSection>> {
 
 /// The answer line that refuses a section (RFC 3264 §6: port 0, same format).
 pub fn refuse(section: &RemoteSection) -> String {
-    let first = section.text.lines().next().unwrap_or("");
+    disabled(&section.text)
+}
+
+/// A section's `m=` line with port 0 and nothing else: a stream refused,
+/// or removed from a session (RFC 3264 §8.2), that keeps its place.
+pub fn disabled(section: &str) -> String {
+    let first = section.lines().next().unwrap_or("");
     let mut parts = first.trim_start_matches("m=").split_whitespace();
     let kind = parts.next().unwrap_or("audio");
     let _port = parts.next();
     let proto = parts.next().unwrap_or("RTP/AVP");
     let fmt = parts.next().unwrap_or("0");
     format!("m={kind} 0 {proto} {fmt}\r\n")
+}
+
+/// The media kind of a section (`audio` of `m=audio 4000 RTP/AVP 0`).
+pub fn kind_of(section: &str) -> &str {
+    let first = section.lines().next().unwrap_or("");
+    first
+        .trim_start_matches("m=")
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
 }
 
 /// Media direction of a section, as the peer means it.
@@ -182,6 +198,10 @@ mod tests {
     fn refusal_keeps_kind_proto_and_a_format() {
         let s = split(OFFER).unwrap();
         assert_eq!(refuse(&s[1]), "m=video 0 RTP/AVP 96\r\n");
+        assert_eq!(disabled(&s[0].text), "m=audio 0 RTP/AVP 0\r\n");
+        assert_eq!(kind_of(&s[1].text), "video");
+        assert_eq!(kind_of(&disabled(&s[1].text)), "video");
+        assert_eq!(kind_of(""), "");
     }
 
     #[test]

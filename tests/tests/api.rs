@@ -225,20 +225,31 @@ async fn commands_of_a_capability_no_plugin_provides_answer_4_naming_it() {
     assert!(asked >= 7, "share and capture commands: {asked}");
 }
 
-/// The video plugin's audio-to-video upgrade is not built yet: it says so.
+/// Audio ⇄ video is the host's (the SIP side renegotiates): without a
+/// call, each command says what is wrong, and bad parameters are result 2.
 #[tokio::test]
-async fn video_upgrade_not_built_yet_answers_result_1_honestly() {
+async fn video_upgrade_commands_name_what_is_wrong() {
     let host = Seatphone::start(Options::default()).await;
     let mut page = host.call_page().await;
-    let r = page.request(Command::AddVideo, json!({"callId": 1})).await;
-    assert_error(&r, 1);
-    assert!(
-        r["errMsg"]
-            .as_str()
-            .unwrap()
-            .contains("not implemented yet"),
-        "{r}"
-    );
+    for command in [Command::AddVideo, Command::DelVideo] {
+        let r = page.request(command, json!({"callId": 1})).await;
+        assert_error(&r, 5);
+        assert!(r["errMsg"].as_str().unwrap().contains("no call 1"), "{r}");
+        let r = page.request(command, json!({"callId": "x"})).await;
+        assert_error(&r, 2);
+    }
+    let r = page
+        .request(Command::ReplyAddVideo, json!({"callId": 1, "accept": true}))
+        .await;
+    assert_error(&r, 5);
+    let r = page
+        .request(
+            Command::ReplyAddVideo,
+            json!({"callId": 1, "accept": "yes"}),
+        )
+        .await;
+    assert_error(&r, 2);
+    assert!(r["errMsg"].as_str().unwrap().contains("accept"), "{r}");
 }
 
 /// getMediaDevices(2) lists the V4L2 cameras in the reference's fields;

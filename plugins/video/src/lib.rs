@@ -13,7 +13,10 @@
 //! | `SetVideoDisplayMode` | `displayMode` 1 letterbox, 2 crop |
 //! | `ControlCamera` | `callId` (-1: the next calls), `open`: send the camera or black |
 //! | `GetDevices` | `deviceType` 2 (the host routes only cameras here): the V4L2 cameras, by the index `[video] camera` takes; an empty list when there are none |
-//! | `AddVideo`, `ReplyAddVideo`, `DelVideo` | result 1: adding or removing video in a live call needs the host's renegotiation, not built yet |
+//!
+//! Adding and removing video in a call (`AddVideo`, `ReplyAddVideo`,
+//! `DelVideo`, events 2009 / 2011 / 2012) is the host's renegotiation: this
+//! plugin sees it as a new offer or answer, `media_start` and `media_stop`.
 //!
 //! Events: 3101 `VIDEO_EVT_WINDOW_BUTTON` (`callId`, `button`: `camera`,
 //! `mute`, `hangup`, `swap`) when the agent clicks the window's control
@@ -368,9 +371,6 @@ impl Plugin for Video {
                 ),
                 Err(e) => bad(reply, e),
             },
-            Command::AddVideo | Command::ReplyAddVideo | Command::DelVideo => {
-                reply.not_implemented(&request.description)
-            }
             _ => bad(
                 reply,
                 format!("the video plugin has no command {}", request.cmd),

@@ -78,6 +78,16 @@ impl Engine {
                 }
                 Err(e) => invalid(reply, e),
             },
+            Command::AddVideo | Command::DelVideo => match params::call_id(p) {
+                Ok(call) => self.cmd_change_video(call, command == Command::AddVideo, reply),
+                Err(e) => invalid(reply, e),
+            },
+            Command::ReplyAddVideo => match (params::call_id(p), params::accept(p)) {
+                (Ok(call), Ok(accept)) => {
+                    refusal_or_ok(reply, self.table.reply_add_video(call, accept))
+                }
+                (Err(e), _) | (_, Err(e)) => invalid(reply, e),
+            },
             Command::SendDtmf => match (params::call_id(p), params::tone(p)) {
                 (Ok(call), Ok(tone)) => self.cmd_dtmf(req.clone(), call, tone, reply),
                 (Err(e), _) | (_, Err(e)) => invalid(reply, e),
@@ -293,6 +303,28 @@ impl Engine {
                     },
                     offered,
                 );
+            }
+            Err(r) => reply(r.into()),
+        }
+    }
+
+    /// addVideo / delVideo: answered when the peer answered the re-INVITE
+    /// (0, 7 refused, 6 no answer), before 2012 / 2011.
+    fn cmd_change_video(&mut self, call: u32, add: bool, reply: Reply) {
+        if add && !self.media.kinds().iter().any(|k| k == "video") {
+            return reply(Response::error(
+                result::NOT_LOADED,
+                "addVideo needs the video capability, and no video plugin is loaded",
+            ));
+        }
+        let started = if add {
+            self.table.add_video(call)
+        } else {
+            self.table.del_video(call)
+        };
+        match started {
+            Ok(()) => {
+                self.video_replies.insert(call, reply);
             }
             Err(r) => reply(r.into()),
         }

@@ -77,6 +77,11 @@ pub(crate) enum Input {
         call: u32,
         response: Option<rsip::Response>,
     },
+    /// Our re-INVITE adding or removing video finished.
+    VideoDone {
+        call: u32,
+        response: Option<rsip::Response>,
+    },
 }
 
 /// The SIP side of one call.
@@ -96,6 +101,9 @@ struct CallIo {
     /// The page accepted with video: an INVITE without SDP gets our offer
     /// of audio and video.
     accept_video: bool,
+    /// The peer's re-INVITE offering video, unanswered until the page's
+    /// replyAddVideo (2009).
+    held_offer: Option<dialogs::HeldOffer>,
 }
 
 struct Account {
@@ -120,6 +128,8 @@ struct Engine {
     /// Replies of hold/unhold commands: answered when the peer answers the
     /// re-INVITE (0, 7 refused, 6 no answer), before 2018–2021.
     hold_replies: HashMap<u32, Reply>,
+    /// Replies of addVideo/delVideo, answered the same way.
+    video_replies: HashMap<u32, Reply>,
     /// Local Contact for dialogs, shared with the incoming loop.
     contact: Arc<Mutex<Option<rsip::Uri>>>,
     register: register::Registrations,
@@ -188,6 +198,7 @@ pub(crate) async fn start(
         calls: HashMap::new(),
         by_sip_id: HashMap::new(),
         hold_replies: HashMap::new(),
+        video_replies: HashMap::new(),
         contact,
         account_status: None,
         shutdown: None,
@@ -277,6 +288,7 @@ impl Engine {
                 response,
             } => self.on_hold_done(call, hold, response),
             Input::RefreshDone { call, response } => self.on_refresh_done(call, response),
+            Input::VideoDone { call, response } => self.on_video_done(call, response),
         }
     }
 
@@ -315,6 +327,9 @@ impl Engine {
             CallAction::Unhold(call) => self.reinvite_hold(call, false),
             CallAction::Refresh(call) => self.refresh(call),
             CallAction::RetryInvite(call, se) => self.retry_invite(call, se),
+            CallAction::AddVideo(call) => self.reinvite_video(call, true),
+            CallAction::DelVideo(call) => self.reinvite_video(call, false),
+            CallAction::AnswerVideoOffer(call, accept) => self.answer_held_offer(call, accept),
         }
     }
 

@@ -6,6 +6,8 @@ use seatphone_protocol::{AnswerRequest, OfferRequest, StartRequest, StopRequest}
 use crate::sdp::{self, Direction, RemoteSection};
 use crate::Media;
 
+mod reoffer;
+
 #[derive(Debug, Clone, Default)]
 pub struct Session {
     pub local_ip: String,
@@ -22,6 +24,9 @@ pub struct Session {
     /// A stream that could not start, and why (taken by the engine, which
     /// ends the call).
     failure: Option<String>,
+    /// Our sections before a re-offer of ours that is not answered yet:
+    /// a refused re-offer leaves the session as it was (RFC 3264 §8).
+    before_reoffer: Option<Vec<(Option<String>, String)>>,
 }
 
 impl Session {
@@ -269,7 +274,7 @@ mod tests {
     /// Audio and video "plugins" that accept everything, and remember
     /// what they were asked.
     #[derive(Default)]
-    struct Both {
+    pub(super) struct Both {
         asked: Mutex<Vec<String>>,
     }
 
@@ -281,7 +286,7 @@ mod tests {
         fn note(&self, s: String) {
             self.asked.lock().unwrap().push(s);
         }
-        fn asked(&self) -> Vec<String> {
+        pub(super) fn asked(&self) -> Vec<String> {
             self.asked.lock().unwrap().clone()
         }
     }
@@ -318,7 +323,7 @@ mod tests {
         }
     }
 
-    const VIDEO_OFFER: &str =
+    pub(super) const VIDEO_OFFER: &str =
         "v=0\r\no=- 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\n\
         m=audio 5000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n\
         m=video 5002 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n";

@@ -81,6 +81,7 @@ impl Engine {
                 invite: None,
                 retry_auth: Vec::new(),
                 accept_video: false,
+                held_offer: None,
                 peer_update: allows_update(&request.headers),
             },
         );

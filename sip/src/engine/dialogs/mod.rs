@@ -1,6 +1,7 @@
 //! Calls on the wire, one module per seam: placing a call (`outgoing`),
 //! a peer's INVITE (`incoming`), what we send inside a call (`in_dialog`,
-//! `refresh`), what the peer's dialog reports (`peer_requests`), and the
+//! `refresh`), audio ⇄ video (`video`), what the peer's dialog reports
+//! (`peer_requests`), and the
 //! header helpers they share (`headers`). Here: the bookkeeping of a
 //! call's SIP side that all of them use.
 
@@ -10,8 +11,10 @@ mod incoming;
 mod outgoing;
 mod peer_requests;
 mod refresh;
+mod video;
 
 pub use headers::{parse_name_addr, platform_answer_after};
+pub(in crate::engine) use video::HeldOffer;
 
 use super::{CallIo, Engine};
 
@@ -46,8 +49,11 @@ impl Engine {
     /// Removes a call's SIP side from both maps: the dialog's later events
     /// (its Terminated) then find no call, which has already ended.
     fn take_io(&mut self, call: u32) -> Option<CallIo> {
-        let io = self.calls.remove(&call)?;
+        let mut io = self.calls.remove(&call)?;
         self.by_sip_id.retain(|_, c| *c != call);
+        if let Some(held) = io.held_offer.take() {
+            held.terminated();
+        }
         Some(io)
     }
 }

@@ -135,6 +135,7 @@ impl Engine {
                 invite: Some(opt),
                 retry_auth: Vec::new(),
                 accept_video: false,
+                held_offer: None,
                 peer_update: false,
             },
         );

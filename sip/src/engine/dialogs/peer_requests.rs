@@ -3,8 +3,8 @@
 
 use std::time::Instant;
 
-use rsipstack::dialog::dialog::DialogState;
-use rsipstack::sip::{Header, StatusCode};
+use rsipstack::dialog::dialog::{DialogState, TransactionHandle};
+use rsipstack::sip::{self as rsip, Header, StatusCode};
 use seatphone_protocol::CallEvent;
 
 use super::headers::session_expires;
@@ -65,38 +65,12 @@ impl Engine {
             }
             DialogState::Updated(id, req, handle) => {
                 let call = call_of(self, &id);
-                let body = String::from_utf8_lossy(&req.body).into_owned();
-                let media = self.media.clone();
-                let answer = call.and_then(|c| {
-                    let io = self.calls.get_mut(&c)?;
-                    if !body.trim().is_empty() {
-                        io.session.answer_offer(media.as_ref(), c, &body).ok()?;
-                        io.session.start(media.as_ref(), c);
-                    }
-                    Some(io.session.sdp())
-                });
-                // The peer's re-INVITE or UPDATE refreshes the session; the
-                // answer names the refresher it asked for (RFC 4028 §9).
-                let mut headers = vec![Header::ContentType("application/sdp".into())];
                 if let Some(c) = call {
-                    self.sync_video(c);
-                }
-                if let (Some(c), Some(_)) = (call, answer.as_ref()) {
-                    self.renegotiated(Instant::now(), c, &req.headers, Role::Uas);
-                    if let Some(se) = session_timer::answer_refresh(session_expires(&req.headers)) {
-                        headers.push(Header::Other("Session-Expires".into(), se.value()));
+                    if self.peer_asks_for_video(c, &req, &handle) {
+                        return;
                     }
                 }
-                tokio::spawn(async move {
-                    let _ = match answer {
-                        Some(sdp) => {
-                            handle
-                                .respond(StatusCode::OK, Some(headers), Some(sdp.into_bytes()))
-                                .await
-                        }
-                        None => handle.reply(StatusCode::NotAcceptableHere).await,
-                    };
-                });
+                self.answer_peer_offer(call, &req, handle);
             }
             DialogState::Info(id, req, handle) => {
                 if let Some(call) = call_of(self, &id) {
@@ -150,5 +124,48 @@ impl Engine {
             }
             DialogState::Calling(_) | DialogState::Trying(_) | DialogState::WaitAck(_, _) => {}
         }
+    }
+
+    /// Answers the peer's re-INVITE or UPDATE (an offer, or none for a
+    /// refresh) at once: 200 with our answer, or 488 when nothing of it
+    /// can be taken.
+    pub(super) fn answer_peer_offer(
+        &mut self,
+        call: Option<u32>,
+        req: &rsip::Request,
+        handle: TransactionHandle,
+    ) {
+        let body = String::from_utf8_lossy(&req.body).into_owned();
+        let media = self.media.clone();
+        let answer = call.and_then(|c| {
+            let io = self.calls.get_mut(&c)?;
+            if !body.trim().is_empty() {
+                io.session.answer_offer(media.as_ref(), c, &body).ok()?;
+                io.session.start(media.as_ref(), c);
+            }
+            Some(io.session.sdp())
+        });
+        // The peer's re-INVITE or UPDATE refreshes the session; the
+        // answer names the refresher it asked for (RFC 4028 §9).
+        let mut headers = vec![Header::ContentType("application/sdp".into())];
+        if let Some(c) = call {
+            self.sync_video(c);
+        }
+        if let (Some(c), Some(_)) = (call, answer.as_ref()) {
+            self.renegotiated(Instant::now(), c, &req.headers, Role::Uas);
+            if let Some(se) = session_timer::answer_refresh(session_expires(&req.headers)) {
+                headers.push(Header::Other("Session-Expires".into(), se.value()));
+            }
+        }
+        tokio::spawn(async move {
+            let _ = match answer {
+                Some(sdp) => {
+                    handle
+                        .respond(StatusCode::OK, Some(headers), Some(sdp.into_bytes()))
+                        .await
+                }
+                None => handle.reply(StatusCode::NotAcceptableHere).await,
+            };
+        });
     }
 }

@@ -1,0 +1,396 @@
+//! Audio ⇄ video in a call that is up, the table's side: our re-INVITE
+//! adding or removing video (`addVideo`, `delVideo`), one re-INVITE at a
+//! time; a peer's re-INVITE adding video, held for the page's
+//! `replyAddVideo` (2009) and answered audio-only by itself after
+//! [`VIDEO_REPLY_LIMIT`]. 2012 / 2011 follow the SDP (`set_video`).
+
+use std::time::{Duration, Instant};
+
+use seatphone_protocol::{result, Refusal};
+
+use super::{Call, CallAction, CallState, CallTable};
+use crate::events;
+
+/// How long a peer's video request waits for the page. RFC 3261 lets the
+/// UAS take its time once it sent 100 Trying; peers and proxies give up on
+/// an INVITE left without a final answer after 32 s or more (Timer B, C),
+/// so this leaves room.
+pub const VIDEO_REPLY_LIMIT: Duration = Duration::from_secs(20);
+
+/// What is under way about a call's video.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(super) enum VideoChange {
+    #[default]
+    None,
+    /// Our re-INVITE adding (`add`) or removing video waits for the peer.
+    Ours { add: bool },
+    /// The peer's re-INVITE offers video; it waits for the page until then.
+    PeerAsks { until: Instant },
+}
+
+impl VideoChange {
+    pub(super) fn deadline(self) -> Option<Instant> {
+        match self {
+            Self::PeerAsks { until } => Some(until),
+            _ => None,
+        }
+    }
+}
+
+/// How our video re-INVITE ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VideoOutcome {
+    /// A 2xx; `video`: the call carries video now, as the answer says.
+    Answered { video: bool },
+    /// A final status other than 2xx (and 408): the call goes on as it was.
+    Refused(u16),
+    /// No answer (or 408).
+    NoAnswer,
+    /// No re-INVITE went out: the plugin could not make a video section.
+    NotOffered(String),
+}
+
+impl Call {
+    /// One re-INVITE at a time (RFC 3261 §14.1): hold and video wait for
+    /// each other.
+    pub(super) fn not_renegotiating(&self, id: u32) -> Result<(), Refusal> {
+        match self.video_change {
+            VideoChange::None => Ok(()),
+            _ => Err(Refusal::new(
+                result::WRONG_STATE,
+                format!("call {id}: adding or removing video is under way"),
+            )),
+        }
+    }
+
+    fn ready_for_video_change(&self, id: u32) -> Result<(), Refusal> {
+        if self.hold_pending {
+            return Err(Refusal::new(
+                result::WRONG_STATE,
+                format!("call {id}: a hold or unhold is under way"),
+            ));
+        }
+        self.not_renegotiating(id)
+    }
+}
+
+impl CallTable {
+    /// `addVideo`: a live call (not held) without video offers it.
+    pub fn add_video(&mut self, id: u32) -> Result<(), Refusal> {
+        let call = self.live_or_held(id)?;
+        if call.state != CallState::Live {
+            return Err(Refusal::new(
+                result::WRONG_STATE,
+                format!(
+                    "call {id} is not live: video is added to a connected call that is not on hold"
+                ),
+            ));
+        }
+        if call.is_video {
+            return Err(Refusal::new(
+                result::WRONG_STATE,
+                format!("call {id} carries video already"),
+            ));
+        }
+        call.ready_for_video_change(id)?;
+        call.video_change = VideoChange::Ours { add: true };
+        self.actions.push_back(CallAction::AddVideo(id));
+        Ok(())
+    }
+
+    /// `delVideo`: a call with video (live or held) goes on audio-only.
+    pub fn del_video(&mut self, id: u32) -> Result<(), Refusal> {
+        let call = self.live_or_held(id)?;
+        if !matches!(call.state, CallState::Live | CallState::Hold) || !call.is_video {
+            return Err(Refusal::new(
+                result::WRONG_STATE,
+                format!("call {id} carries no video"),
+            ));
+        }
+        call.ready_for_video_change(id)?;
+        call.video_change = VideoChange::Ours { add: false };
+        self.actions.push_back(CallAction::DelVideo(id));
+        Ok(())
+    }
+
+    /// Our video re-INVITE ended. Returns the answer for the page's
+    /// `addVideo` / `delVideo` (sent before the 2012 / 2011 this queues).
+    pub fn video_reinvite_done(&mut self, id: u32, outcome: VideoOutcome) -> Result<(), Refusal> {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return Err(Refusal::new(
+                result::FAILED,
+                format!("call {id} ended before the peer answered"),
+            ));
+        };
+        let add = !matches!(call.video_change, VideoChange::Ours { add: false });
+        call.video_change = VideoChange::None;
+        let goes_on = if call.is_video {
+            "the call goes on with video"
+        } else {
+            "the call goes on audio-only"
+        };
+        match outcome {
+            VideoOutcome::Answered { video } => {
+                self.set_video(id, video);
+                match (add, video) {
+                    (true, false) => Err(Refusal::new(
+                        result::REFUSED,
+                        "the peer answered without video (m=video 0): the call goes on audio-only",
+                    )),
+                    (false, true) => Err(Refusal::new(
+                        result::REFUSED,
+                        "the peer's answer kept video: the call goes on with video",
+                    )),
+                    _ => Ok(()),
+                }
+            }
+            VideoOutcome::Refused(status) => Err(Refusal::new(
+                result::REFUSED,
+                format!("the peer refused the re-INVITE ({status}): {goes_on}"),
+            )),
+            VideoOutcome::NoAnswer => Err(Refusal::new(
+                result::TIMED_OUT,
+                format!("the peer did not answer the re-INVITE in time: {goes_on}"),
+            )),
+            VideoOutcome::NotOffered(why) => Err(Refusal::new(
+                result::FAILED,
+                format!("no video section could be made ({why}): {goes_on}"),
+            )),
+        }
+    }
+
+    /// The peer's re-INVITE offers video the call does not carry. `true`:
+    /// 2009 goes to the page and the offer waits for `replyAddVideo`;
+    /// `false`: a re-INVITE of ours is under way, the peer's gets 491
+    /// (RFC 3261 §14.2) and may try again.
+    pub fn peer_offers_video(&mut self, now: Instant, id: u32) -> bool {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return false;
+        };
+        if call.ready_for_video_change(id).is_err()
+            || !matches!(call.state, CallState::Live | CallState::Hold)
+        {
+            return false;
+        }
+        call.video_change = VideoChange::PeerAsks {
+            until: now + VIDEO_REPLY_LIMIT,
+        };
+        self.page(id, events::open_video_request(id));
+        true
+    }
+
+    /// `replyAddVideo`: the page takes (`accept`) or turns down the video
+    /// the peer offered.
+    pub fn reply_add_video(&mut self, id: u32, accept: bool) -> Result<(), Refusal> {
+        let call = self.live_or_held(id)?;
+        if call.video_change.deadline().is_none() {
+            return Err(Refusal::new(
+                result::WRONG_STATE,
+                format!("call {id}: the peer is not asking for video (no 2009 waiting)"),
+            ));
+        }
+        call.video_change = VideoChange::None;
+        self.actions
+            .push_back(CallAction::AnswerVideoOffer(id, accept));
+        Ok(())
+    }
+
+    /// The page did not answer 2009 in time: the offer is answered
+    /// audio-only, and 2011 tells the page the request is gone.
+    pub(super) fn video_request_expired(&mut self, id: u32) {
+        if let Some(call) = self.calls.get_mut(&id) {
+            call.video_change = VideoChange::None;
+            self.actions
+                .push_back(CallAction::AnswerVideoOffer(id, false));
+            self.page(id, events::video_changed(id, false));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use seatphone_protocol::Event;
+
+    use super::*;
+    use crate::calls::Peer;
+
+    fn live(now: Instant) -> (CallTable, u32) {
+        let mut t = CallTable::new(2);
+        let id = t.new_id();
+        t.outgoing(id, Peer::default(), false);
+        t.connected(now, id);
+        drain(&mut t);
+        (t, id)
+    }
+
+    fn drain(t: &mut CallTable) -> Vec<CallAction> {
+        std::iter::from_fn(|| t.poll_action()).collect()
+    }
+
+    fn events_of(actions: &[CallAction]) -> Vec<Event> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                CallAction::Page(e) => e.event(),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn sip_of(actions: &[CallAction]) -> Vec<CallAction> {
+        actions
+            .iter()
+            .filter(|a| !matches!(a, CallAction::Page(_) | CallAction::Media(_)))
+            .cloned()
+            .collect()
+    }
+
+    #[test]
+    fn our_upgrade_and_downgrade_report_2012_then_2011() {
+        let now = Instant::now();
+        let (mut t, id) = live(now);
+        t.add_video(id).unwrap();
+        assert_eq!(sip_of(&drain(&mut t)), [CallAction::AddVideo(id)]);
+        let busy = t.add_video(id).unwrap_err();
+        assert_eq!(busy.result, result::WRONG_STATE);
+        assert_eq!(t.hold(id).unwrap_err().result, result::WRONG_STATE);
+        let answered = VideoOutcome::Answered { video: true };
+        assert_eq!(t.video_reinvite_done(id, answered), Ok(()));
+        assert_eq!(events_of(&drain(&mut t)), [Event::OpenVideoInd]);
+        assert_eq!(t.info(id)["isVideoCall"], 1);
+
+        assert_eq!(t.add_video(id).unwrap_err().result, result::WRONG_STATE);
+        t.del_video(id).unwrap();
+        assert_eq!(sip_of(&drain(&mut t)), [CallAction::DelVideo(id)]);
+        let answered = VideoOutcome::Answered { video: false };
+        assert_eq!(t.video_reinvite_done(id, answered), Ok(()));
+        assert_eq!(events_of(&drain(&mut t)), [Event::CloseVideoInd]);
+        assert_eq!(t.info(id)["isVideoCall"], 0);
+        assert_eq!(t.del_video(id).unwrap_err().result, result::WRONG_STATE);
+    }
+
+    #[test]
+    fn a_refused_upgrade_keeps_the_call_audio_only_and_says_why() {
+        let now = Instant::now();
+        let (mut t, id) = live(now);
+        t.add_video(id).unwrap();
+        drain(&mut t);
+        let r = t
+            .video_reinvite_done(id, VideoOutcome::Answered { video: false })
+            .unwrap_err();
+        assert_eq!(r.result, result::REFUSED);
+        assert!(r.message.contains("m=video 0"), "{}", r.message);
+        assert!(events_of(&drain(&mut t)).is_empty(), "no 2012, no 2011");
+
+        t.add_video(id).unwrap();
+        drain(&mut t);
+        let r = t
+            .video_reinvite_done(id, VideoOutcome::Refused(488))
+            .unwrap_err();
+        assert_eq!(r.result, result::REFUSED);
+        assert!(r.message.contains("488") && r.message.contains("audio-only"));
+        t.add_video(id).unwrap();
+        drain(&mut t);
+        let r = t
+            .video_reinvite_done(id, VideoOutcome::NoAnswer)
+            .unwrap_err();
+        assert_eq!(r.result, result::TIMED_OUT);
+        assert_eq!(t.state(id), Some(CallState::Live), "the call goes on");
+        // And the next change may start.
+        assert_eq!(t.hold(id), Ok(()));
+    }
+
+    #[test]
+    fn only_a_live_call_takes_video_and_unknown_calls_are_not_found() {
+        let now = Instant::now();
+        let (mut t, id) = live(now);
+        assert_eq!(t.add_video(id + 1).unwrap_err().result, result::NOT_FOUND);
+        assert_eq!(t.del_video(id).unwrap_err().result, result::WRONG_STATE);
+        assert_eq!(
+            t.reply_add_video(id, true).unwrap_err().result,
+            result::WRONG_STATE
+        );
+        t.hold(id).unwrap();
+        assert_eq!(t.add_video(id).unwrap_err().result, result::WRONG_STATE);
+        t.hold_done(id, true, true);
+        assert_eq!(t.add_video(id).unwrap_err().result, result::WRONG_STATE);
+        drain(&mut t);
+        assert!(drain(&mut t).is_empty());
+    }
+
+    #[test]
+    fn the_peers_request_waits_for_the_page_then_is_answered_as_it_says() {
+        let now = Instant::now();
+        let (mut t, id) = live(now);
+        assert!(t.peer_offers_video(now, id));
+        assert_eq!(events_of(&drain(&mut t)), [Event::OpenVideoReq]);
+        assert_eq!(t.poll_timeout(), Some(now + VIDEO_REPLY_LIMIT));
+        // Nothing else re-INVITEs meanwhile.
+        assert_eq!(t.add_video(id).unwrap_err().result, result::WRONG_STATE);
+        assert_eq!(t.hold(id).unwrap_err().result, result::WRONG_STATE);
+        t.reply_add_video(id, true).unwrap();
+        assert_eq!(
+            sip_of(&drain(&mut t)),
+            [CallAction::AnswerVideoOffer(id, true)]
+        );
+        assert_eq!(t.poll_timeout(), None);
+        // The answer went out with video: 2012.
+        t.set_video(id, true);
+        assert_eq!(events_of(&drain(&mut t)), [Event::OpenVideoInd]);
+        // A second reply has nothing to answer.
+        assert_eq!(
+            t.reply_add_video(id, false).unwrap_err().result,
+            result::WRONG_STATE
+        );
+    }
+
+    #[test]
+    fn an_unanswered_request_is_refused_after_the_limit_with_2011() {
+        let now = Instant::now();
+        let (mut t, id) = live(now);
+        assert!(t.peer_offers_video(now, id));
+        drain(&mut t);
+        t.handle_timeout(now + VIDEO_REPLY_LIMIT - Duration::from_millis(1));
+        assert!(drain(&mut t).is_empty());
+        t.handle_timeout(now + VIDEO_REPLY_LIMIT);
+        let actions = drain(&mut t);
+        assert_eq!(sip_of(&actions), [CallAction::AnswerVideoOffer(id, false)]);
+        assert_eq!(events_of(&actions), [Event::CloseVideoInd]);
+        assert_eq!(
+            t.reply_add_video(id, true).unwrap_err().result,
+            result::WRONG_STATE
+        );
+        assert_eq!(t.state(id), Some(CallState::Live));
+    }
+
+    #[test]
+    fn a_peer_request_crossing_ours_is_turned_away() {
+        let now = Instant::now();
+        let (mut t, id) = live(now);
+        t.add_video(id).unwrap();
+        drain(&mut t);
+        assert!(!t.peer_offers_video(now, id), "glare: 491");
+        assert!(events_of(&drain(&mut t)).is_empty());
+        assert!(!t.peer_offers_video(now, id + 7), "no such call");
+    }
+
+    #[test]
+    fn a_refresh_waits_for_the_page_to_answer() {
+        let now = Instant::now();
+        let (mut t, id) = live(now);
+        let secs = |s: u64| now + Duration::from_secs(s);
+        // We refresh at 45 s; the peer asks at 40 s.
+        t.session_timer(now, id, Duration::from_secs(90), true);
+        assert!(t.peer_offers_video(secs(40), id));
+        drain(&mut t);
+        t.handle_timeout(secs(45));
+        assert!(
+            !drain(&mut t).contains(&CallAction::Refresh(id)),
+            "no refresh while the peer's re-INVITE waits"
+        );
+        t.reply_add_video(id, false).unwrap();
+        drain(&mut t);
+        t.handle_timeout(secs(46));
+        assert!(drain(&mut t).contains(&CallAction::Refresh(id)));
+    }
+}
