@@ -1,10 +1,10 @@
 use super::*;
 
-fn drain(t: &mut CallTable) -> Vec<CallAction> {
+pub(super) fn drain(t: &mut CallTable) -> Vec<CallAction> {
     std::iter::from_fn(|| t.poll_action()).collect()
 }
 
-fn notifies(actions: &[CallAction]) -> Vec<Event> {
+pub(super) fn notifies(actions: &[CallAction]) -> Vec<Event> {
     actions
         .iter()
         .filter_map(|a| match a {
@@ -14,7 +14,7 @@ fn notifies(actions: &[CallAction]) -> Vec<Event> {
         .collect()
 }
 
-fn sip(actions: &[CallAction]) -> Vec<CallAction> {
+pub(super) fn sip(actions: &[CallAction]) -> Vec<CallAction> {
     actions
         .iter()
         .filter(|a| !matches!(a, CallAction::Page(_) | CallAction::Media(_)))

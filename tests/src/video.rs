@@ -6,6 +6,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use seatphone_video_core::camera::pattern::read_stamp_luma;
+
 use crate::peers::baresip::Baresip;
 
 pub use crate::xvfb::Xvfb;
@@ -54,4 +56,15 @@ pub fn peer_snapshot_in_until(peer: &Baresip, pix_fmt: &str, done: impl Fn(&[u8]
 /// [`peer_snapshot_in_until`] in grey.
 pub fn peer_snapshot_until(peer: &Baresip, done: impl Fn(&[u8]) -> bool) -> bool {
     peer_snapshot_in_until(peer, "gray", done)
+}
+
+/// Asks baresip for snapshots of what it receives until one carries our
+/// test pattern's stamp; returns the stamp's counter.
+pub fn peer_sees_our_pattern(peer: &Baresip) -> Option<u32> {
+    let seen = std::cell::Cell::new(None);
+    peer_snapshot_until(peer, |g| {
+        seen.set(read_stamp_luma(320, 240, |x, y| g[y * 320 + x]).map(|s| s.counter));
+        seen.get().is_some()
+    });
+    seen.get()
 }

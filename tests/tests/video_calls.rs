@@ -10,7 +10,7 @@ use std::time::Duration;
 use seatphone_tests::host::{Command, Event, Options, Page, Seatphone};
 use seatphone_tests::peers::baresip::{AnswerMode, Baresip, BaresipOptions};
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
-use seatphone_tests::video::peer_snapshot_until;
+use seatphone_tests::video::{peer_sees_our_pattern, peer_snapshot_until};
 use seatphone_tests::xvfb::{region, Xvfb};
 use seatphone_video_core::camera::pattern::read_stamp_luma;
 use serde_json::{json, Value};
@@ -19,17 +19,6 @@ const T: Duration = Duration::from_secs(10);
 
 /// Video calls are real-time work for several processes: one at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// Asks baresip for snapshots of what it receives until one carries our
-/// stamp; returns the stamp's counter.
-fn peer_sees_our_pattern(peer: &Baresip) -> Option<u32> {
-    let seen = std::cell::Cell::new(None);
-    peer_snapshot_until(peer, |g| {
-        seen.set(read_stamp_luma(320, 240, |x, y| g[y * 320 + x]).map(|s| s.counter));
-        seen.get().is_some()
-    });
-    seen.get()
-}
 
 /// Who places a video call.
 #[derive(Clone, Copy, PartialEq, Eq)]

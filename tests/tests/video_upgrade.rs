@@ -10,8 +10,7 @@ use seatphone_tests::host::{Command, Event, Options, Page, Seatphone};
 use seatphone_tests::peers::baresip::{AnswerMode, Baresip, BaresipOptions};
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
 use seatphone_tests::peers::sipp::Sipp;
-use seatphone_tests::video::peer_snapshot_until;
-use seatphone_video_core::camera::pattern::read_stamp_luma;
+use seatphone_tests::video::peer_sees_our_pattern;
 use serde_json::{json, Value};
 
 const T: Duration = Duration::from_secs(10);
@@ -28,23 +27,11 @@ fn host_options() -> Options {
     }
 }
 
-/// baresip's snapshots of what it receives, until one carries our
-/// pattern's stamp: its counter.
-fn peer_sees_our_pattern(peer: &Baresip) -> Option<u32> {
-    let seen = std::cell::Cell::new(None);
-    peer_snapshot_until(peer, |g| {
-        seen.set(read_stamp_luma(320, 240, |x, y| g[y * 320 + x]).map(|s| s.counter));
-        seen.get().is_some()
-    });
-    seen.get()
-}
-
 /// The page places an audio call to `callee`; returns its id once connected
 /// (isVideoCall 0).
 async fn audio_call(page: &mut Page, callee: &str) -> Value {
     let start = json!({"calleeNumber": callee, "isVideo": false});
-    let r = page.request(Command::StartCall, start).await;
-    assert_eq!(r["result"], 0, "startCall: {r}");
+    let r = page.ok(Command::StartCall, start).await;
     let connected = page.event(Event::CallConnected, T).await;
     assert_eq!(
         connected["param"]["callInfo"]["isVideoCall"], 0,
@@ -124,8 +111,7 @@ async fn audio_call_upgraded_to_video_and_back_by_the_page_against_baresip() {
     let call = json!({"callId": id});
     let with_video = vec!["m=audio port".to_owned(), "m=video port".to_owned()];
 
-    let r = page.request(Command::AddVideo, call.clone()).await;
-    assert_eq!(r["result"], 0, "addVideo: {r}\n{}", host.all_logs());
+    page.ok(Command::AddVideo, call.clone()).await;
     assert_eq!(
         video_events_until(&mut page, Event::OpenVideoInd).await,
         [2012]
@@ -143,12 +129,10 @@ async fn audio_call_upgraded_to_video_and_back_by_the_page_against_baresip() {
 
     // Hold: both streams sendonly in one re-INVITE; unhold: the pictures
     // go on.
-    let r = page.request(Command::HoldCall, call.clone()).await;
-    assert_eq!(r["result"], 0, "holdCall: {r}");
+    page.ok(Command::HoldCall, call.clone()).await;
     page.event(Event::HoldSuccess, T).await;
     assert_eq!(shape(&our_last_reinvite(&host)), (with_video.clone(), 2));
-    let r = page.request(Command::UnholdCall, call.clone()).await;
-    assert_eq!(r["result"], 0, "unholdCall: {r}");
+    page.ok(Command::UnholdCall, call.clone()).await;
     page.event(Event::UnholdSuccess, T).await;
     assert_eq!(shape(&our_last_reinvite(&host)), (with_video.clone(), 0));
     let later = peer_sees_our_pattern(&peer).expect("pictures after unhold");
@@ -158,8 +142,7 @@ async fn audio_call_upgraded_to_video_and_back_by_the_page_against_baresip() {
     );
 
     // delVideo: 2011, and the video section stays as m=video 0.
-    let r = page.request(Command::DelVideo, call.clone()).await;
-    assert_eq!(r["result"], 0, "delVideo: {r}");
+    page.ok(Command::DelVideo, call.clone()).await;
     assert_eq!(
         video_events_until(&mut page, Event::CloseVideoInd).await,
         [2011]
@@ -170,8 +153,7 @@ async fn audio_call_upgraded_to_video_and_back_by_the_page_against_baresip() {
     assert_eq!(r["result"], 3, "no video left to remove: {r}");
 
     // Added again: in the same place, and baresip sees us again.
-    let r = page.request(Command::AddVideo, call.clone()).await;
-    assert_eq!(r["result"], 0, "addVideo again: {r}");
+    page.ok(Command::AddVideo, call.clone()).await;
     assert_eq!(
         video_events_until(&mut page, Event::OpenVideoInd).await,
         [2012]
@@ -179,8 +161,7 @@ async fn audio_call_upgraded_to_video_and_back_by_the_page_against_baresip() {
     assert_eq!(shape(&our_last_reinvite(&host)), (with_video, 0));
     assert!(peer_sees_our_pattern(&peer).is_some(), "video again");
 
-    let r = page.request(Command::EndCall, call).await;
-    assert_eq!(r["result"], 0, "{r}");
+    page.ok(Command::EndCall, call).await;
     let ended = page.event(Event::CallEnded, T).await;
     assert_eq!(ended["param"]["callInfo"]["isVideoCall"], 1, "{ended}");
 }
@@ -202,8 +183,7 @@ async fn video_upgrade_refused_by_a_phone_without_video_keeps_the_audio_call() {
     let why = r["errMsg"].as_str().unwrap_or_default();
     assert!(why.contains("audio-only"), "{r}");
     // The call goes on: a hold works, and no 2012 came before its 2018.
-    let r = page.request(Command::HoldCall, call.clone()).await;
-    assert_eq!(r["result"], 0, "holdCall: {r}");
+    page.ok(Command::HoldCall, call.clone()).await;
     let seen = video_events_until(&mut page, Event::HoldSuccess).await;
     assert!(seen.is_empty(), "no video event: {seen:?}");
     assert!(
@@ -241,8 +221,7 @@ async fn peer_adds_video(accept: bool) -> (Vec<u64>, Seatphone) {
         if n == 2009 {
             assert_eq!(f["param"]["callId"], id, "{f}");
             let reply = json!({"callId": id, "accept": accept});
-            let r = page.request(Command::ReplyAddVideo, reply.clone()).await;
-            assert_eq!(r["result"], 0, "replyAddVideo: {r}");
+            page.ok(Command::ReplyAddVideo, reply.clone()).await;
             let r = page.request(Command::ReplyAddVideo, reply).await;
             assert_eq!(r["result"], 3, "answered already: {r}");
         }

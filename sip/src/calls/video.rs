@@ -212,6 +212,7 @@ mod tests {
     use seatphone_protocol::Event;
 
     use super::*;
+    use crate::calls::tests::{drain, notifies as events_of, sip as sip_of};
     use crate::calls::Peer;
 
     fn live(now: Instant) -> (CallTable, u32) {
@@ -221,28 +222,6 @@ mod tests {
         t.connected(now, id);
         drain(&mut t);
         (t, id)
-    }
-
-    fn drain(t: &mut CallTable) -> Vec<CallAction> {
-        std::iter::from_fn(|| t.poll_action()).collect()
-    }
-
-    fn events_of(actions: &[CallAction]) -> Vec<Event> {
-        actions
-            .iter()
-            .filter_map(|a| match a {
-                CallAction::Page(e) => e.event(),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn sip_of(actions: &[CallAction]) -> Vec<CallAction> {
-        actions
-            .iter()
-            .filter(|a| !matches!(a, CallAction::Page(_) | CallAction::Media(_)))
-            .cloned()
-            .collect()
     }
 
     #[test]

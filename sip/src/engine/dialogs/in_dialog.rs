@@ -41,6 +41,24 @@ impl Engine {
             Direction::SendRecv
         };
         let sdp = io.session.redirected(dir);
+        self.send_reinvite(call, sdp, move |response| Input::HoldDone {
+            call,
+            hold,
+            response,
+        });
+    }
+
+    /// Sends a re-INVITE with our new `sdp` (and the session timer's
+    /// headers) in the background; `done` reports its final response.
+    pub(super) fn send_reinvite(
+        &self,
+        call: u32,
+        sdp: String,
+        done: impl FnOnce(Option<rsip::Response>) -> Input + Send + 'static,
+    ) {
+        let Some(io) = self.calls.get(&call) else {
+            return;
+        };
         let dialog = io.dialog.clone();
         let input = self.input.clone();
         let mut headers = self.timer_headers(call);
@@ -51,11 +69,7 @@ impl Engine {
                 .await
                 .ok()
                 .flatten();
-            let _ = input.send(Input::HoldDone {
-                call,
-                hold,
-                response,
-            });
+            let _ = input.send(done(response));
         });
     }
 

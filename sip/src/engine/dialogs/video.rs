@@ -5,7 +5,7 @@
 //! the call table's; the SDP is the session's.
 
 use rsipstack::dialog::dialog::TransactionHandle;
-use rsipstack::sip::{self as rsip, Header, Method, StatusCode};
+use rsipstack::sip::{self as rsip, Method, StatusCode};
 use seatphone_protocol::Response;
 use std::time::Instant;
 
@@ -44,21 +44,13 @@ impl Engine {
             Ok(sdp) => sdp,
             Err(e) => return self.video_done(call, VideoOutcome::NotOffered(e)),
         };
-        let dialog = io.dialog.clone();
-        let input = self.input.clone();
-        let mut headers = self.timer_headers(call);
         tracing::info!(
             "call {call}: re-INVITE {} video",
             if add { "adding" } else { "removing" }
         );
-        tokio::spawn(async move {
-            headers.push(Header::ContentType("application/sdp".into()));
-            let response = dialog
-                .reinvite(Some(headers), Some(sdp.into_bytes()))
-                .await
-                .ok()
-                .flatten();
-            let _ = input.send(Input::VideoDone { call, response });
+        self.send_reinvite(call, sdp, move |response| Input::VideoDone {
+            call,
+            response,
         });
     }
 
