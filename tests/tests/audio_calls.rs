@@ -85,18 +85,6 @@ async fn configure(page: &mut Page, registrar: u16, codecs: &str, trans_mode: u3
     page.ok(Command::SetConfigParam, config).await;
 }
 
-async fn call_peer(page: &mut Page) -> Value {
-    let r = page
-        .request(
-            Command::StartCall,
-            json!({"calleeNumber": "1002", "isVideo": false}),
-        )
-        .await;
-    assert_eq!(r["result"], 0, "{r}");
-    page.event(Event::CallConnected, T).await;
-    r["param"]["callId"].clone()
-}
-
 fn assert_tone(rec: &Recording, hz: f64, sent_dbfs: f64, what: &str) {
     assert!(
         rec.seconds() > 2.5,
@@ -125,7 +113,7 @@ async fn tone_call(host_codecs: &str, peer_codec: &str, trans_mode: u32, peer_sr
     let mut page = host.call_page().await;
     configure(&mut page, kam.port, host_codecs, trans_mode).await;
     Seatphone::register(&mut page, "1001", "pass1001").await;
-    let call_id = call_peer(&mut page).await;
+    let call_id = Seatphone::call(&mut page, "1002").await;
     page.event(Event::CallRtpCreated, T).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     Seatphone::hang_up(&mut page, &call_id).await;
@@ -220,7 +208,7 @@ async fn audio_dtmf_crosses_both_ways_as_rfc4733() {
     let mut page = host.call_page().await;
     configure(&mut page, kam.port, "0", 0).await;
     Seatphone::register(&mut page, "1001", "pass1001").await;
-    let call_id = call_peer(&mut page).await;
+    let call_id = Seatphone::call(&mut page, "1002").await;
     page.event(Event::CallRtpCreated, T).await;
     let keys: Vec<u64> = (0..12).collect();
     for k in &keys {
@@ -269,7 +257,7 @@ async fn audio_qos_reaches_the_page_every_5_s_and_mute_silences_the_peer() {
     let mut page = host.call_page().await;
     configure(&mut page, kam.port, "8", 0).await;
     Seatphone::register(&mut page, "1001", "pass1001").await;
-    let call_id = call_peer(&mut page).await;
+    let call_id = Seatphone::call(&mut page, "1002").await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     // Another call's id mutes nothing here (the recording's first 2 s
     // carry the tone).
@@ -369,7 +357,7 @@ async fn audio_call_on_real_pulseaudio_devices() {
     );
     configure(&mut page, kam.port, "8", 0).await;
     Seatphone::register(&mut page, "1001", "pass1001").await;
-    let call_id = call_peer(&mut page).await;
+    let call_id = Seatphone::call(&mut page, "1002").await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     Seatphone::hang_up(&mut page, &call_id).await;
     assert!(wait_until(T, || peer.has_event("CALL_CLOSED")));
@@ -460,7 +448,7 @@ async fn audio_pulseaudio_speaker_starting_late_is_waited_for() {
     let dir = tempfile::tempdir().unwrap();
     let heard = dir.path().join("heard.raw");
     let mut recorder = record_nullsink(&pulse, &heard);
-    let call_id = call_peer(&mut page).await;
+    let call_id = Seatphone::call(&mut page, "1002").await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(pulse.pactl(&["suspend-sink", "nullsink", "0"]));
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -500,13 +488,11 @@ async fn audio_incoming_call_from_baresip_is_answered_with_its_opus_offer() {
     peer.command("dial", "sip:1001@127.0.0.1");
     let incoming = page.event(Event::CallIncoming, T).await;
     let call_id = incoming["param"]["callId"].clone();
-    let r = page
-        .request(
-            Command::AcceptCall,
-            json!({"callId": call_id, "isVideo": false}),
-        )
-        .await;
-    assert_eq!(r["result"], 0, "{r}");
+    page.ok(
+        Command::AcceptCall,
+        json!({"callId": call_id, "isVideo": false}),
+    )
+    .await;
     page.event(Event::CallConnected, T).await;
     page.event(Event::CallRtpCreated, T).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
@@ -564,22 +550,19 @@ async fn audio_g729_between_two_hosts() {
     Seatphone::register(&mut a, "1001", "pass1001").await;
     Seatphone::register(&mut b, "1003", "pass1003").await;
     let r = a
-        .request(
+        .ok(
             Command::StartCall,
             json!({"calleeNumber": "1003", "isVideo": false}),
         )
         .await;
-    assert_eq!(r["result"], 0, "{r}");
     let call_a = r["param"]["callId"].clone();
     let incoming = b.event(Event::CallIncoming, T).await;
     let call_b = incoming["param"]["callId"].clone();
-    let r = b
-        .request(
-            Command::AcceptCall,
-            json!({"callId": call_b, "isVideo": false}),
-        )
-        .await;
-    assert_eq!(r["result"], 0, "{r}");
+    b.ok(
+        Command::AcceptCall,
+        json!({"callId": call_b, "isVideo": false}),
+    )
+    .await;
     a.event(Event::CallConnected, T).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     Seatphone::hang_up(&mut a, &call_a).await;
@@ -610,7 +593,7 @@ async fn audio_hold_stops_what_the_host_hears_and_unhold_brings_it_back() {
     let mut page = host.call_page().await;
     configure(&mut page, kam.port, "0", 0).await;
     Seatphone::register(&mut page, "1001", "pass1001").await;
-    let call_id = call_peer(&mut page).await;
+    let call_id = Seatphone::call(&mut page, "1002").await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     page.ok(Command::HoldCall, json!({"callId": call_id})).await;
     page.event(Event::HoldSuccess, T).await;
@@ -650,7 +633,7 @@ async fn audio_sound_server_vanishing_mid_call_falls_back_and_tells_the_page() {
     let mut page = host.call_page().await;
     configure(&mut page, kam.port, "0", 0).await;
     Seatphone::register(&mut page, "1001", "pass1001").await;
-    let call_id = call_peer(&mut page).await;
+    let call_id = Seatphone::call(&mut page, "1002").await;
     let early = page.forget(Duration::from_secs(1)).await;
     assert!(
         !early.iter().any(|f| f["notify"] == EVT_DEVICE_FALLBACK),

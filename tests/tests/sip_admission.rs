@@ -42,23 +42,19 @@ async fn seat(kam: &Kamailio, sip_toml: &str, platform: bool) -> (Seatphone, Pag
 }
 
 async fn platform_auto_answer(page: &mut Page, on: bool) {
-    let r = page
-        .request(
-            Command::SetConfigParam,
-            json!({"call": {"platform_auto_answer": u8::from(on)}}),
-        )
-        .await;
-    assert_eq!(r["result"], 0, "{r}");
+    page.ok(
+        Command::SetConfigParam,
+        json!({"call": {"platform_auto_answer": u8::from(on)}}),
+    )
+    .await;
 }
 
 async fn answer_way(page: &mut Page, way: &str) {
-    let r = page
-        .request(
-            Command::SetAnswerWay,
-            json!({"answerWay": way, "times": "0"}),
-        )
-        .await;
-    assert_eq!(r["result"], 0, "{r}");
+    page.ok(
+        Command::SetAnswerWay,
+        json!({"answerWay": way, "times": "0"}),
+    )
+    .await;
 }
 
 fn call_id_of(v: &Value) -> u64 {
