@@ -431,11 +431,25 @@ impl Page {
     /// Sends a request as written: a plugin's own command, or a number and
     /// description that do not belong together.
     pub async fn request_raw(&mut self, cmd: u32, description: &str, param: Value) -> Value {
+        let seq = self.send_raw(cmd, description, param).await;
+        self.response_for(seq).await
+    }
+
+    /// Sends a standard command without waiting for its answer; returns
+    /// its `seq`, for [`Page::response_for`] or to tell its answer among
+    /// the frames that follow.
+    pub async fn send(&mut self, command: Command, param: Value) -> u64 {
+        self.send_raw(command.cmd(), command.description(), param)
+            .await
+    }
+
+    /// [`Page::send`] of a request as written (see [`Page::request_raw`]).
+    pub async fn send_raw(&mut self, cmd: u32, description: &str, param: Value) -> u64 {
         self.seq += 1;
         let seq = self.seq;
         let frame = json!({ "cmd": cmd, "description": description, "param": param, "seq": seq });
         self.send_text(&frame.to_string()).await;
-        self.response_for(seq).await
+        seq
     }
 
     /// The response to `seq`, also when it came while waiting for another.
@@ -474,6 +488,56 @@ impl Page {
             gone.push(f);
         }
         gone
+    }
+
+    /// Forgets what was queued and what arrives until `quiet` passes
+    /// without a frame, asserting that `event` is not among it; returns
+    /// what it forgot.
+    pub async fn never(&mut self, event: Event, quiet: Duration) -> Vec<Value> {
+        let gone = self.forget(quiet).await;
+        assert!(
+            !gone.iter().any(|f| is_event(f, event)),
+            "{event:?} came: {gone:?}"
+        );
+        gone
+    }
+
+    /// Waits for `event` whose frame passes `pred`; `None` after `timeout`.
+    /// Other frames stay queued; the same event failing `pred` is dropped.
+    pub async fn event_where(
+        &mut self,
+        event: Event,
+        timeout: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Option<Value> {
+        let wanted = |f: &Value| is_event(f, event) && pred(f);
+        if let Some(i) = self.pending.iter().position(wanted) {
+            return self.pending.remove(i);
+        }
+        self.pending.retain(|f| !is_event(f, event));
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.receive(left).await {
+                Some(Received::Frame(f)) if wanted(&f) => return Some(f),
+                Some(Received::Frame(f)) if is_event(&f, event) => {}
+                Some(Received::Frame(f)) => self.pending.push_back(f),
+                _ => return None,
+            }
+        }
+    }
+
+    /// Waits for an account status saying "registered" (`register_state`
+    /// 3) that passes `pred`; `None` after `timeout`.
+    pub async fn registered(
+        &mut self,
+        timeout: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Option<Value> {
+        self.event_where(Event::AccountStatus, timeout, |f| {
+            f["param"]["register_state"] == 3 && pred(f)
+        })
+        .await
     }
 
     /// Waits for the event `notify` (an [`Event`], or a plugin's own
@@ -541,6 +605,16 @@ pub fn assert_error(response: &Value, result: u64) {
     assert_eq!(response["result"], result, "{response}");
     let msg = response["errMsg"].as_str().unwrap_or("");
     assert!(msg.len() > 5, "errMsg must say why: {response}");
+}
+
+/// Whether `frame` is the standard event `event`.
+pub fn is_event(frame: &Value, event: Event) -> bool {
+    frame["notify"] == event.notify()
+}
+
+/// The standard events among `frames`, in order.
+pub fn events_of(frames: &[Value]) -> Vec<Event> {
+    frames.iter().filter_map(event_of).collect()
 }
 
 /// The standard event a frame the host sent is, if it is one.

@@ -310,7 +310,7 @@ impl BenchHost {
     }
 
     /// `config` (UDP to `registrar_port`, `audio_codec` e.g. "112,9,8,0",
-    /// AEC/ANR/AGC off, plain RTP), `register` as `user`/`pass<user>`, wait for 1004.
+    /// AEC/ANR/AGC off, plain RTP), `register` as `user`/`pass<user>`, wait for LoginSuccess.
     pub async fn register(
         page: &mut Page,
         registrar_port: u16,

@@ -17,8 +17,6 @@ use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
 use seatphone_tests::xvfb::Xvfb;
 use serde_json::{json, Value};
 
-const T: Duration = Duration::from_secs(10);
-
 /// What baresip (`ausine`) and the host's microphone (a WAV) send.
 const PEER_HZ: f64 = 440.0;
 const MIC_HZ: f64 = 1000.0;
@@ -76,11 +74,7 @@ impl VideoCall {
             page.request(Command::CatchVideo, json!({"operation": 0}))
                 .await,
         ];
-        let start = json!({"calleeNumber": "1002", "isVideo": true});
-        let r = page.request(Command::StartCall, start).await;
-        assert_eq!(r["result"], 0, "startCall: {r}");
-        let call_id = r["param"]["callId"].clone();
-        page.event(Event::CallConnected, T).await;
+        let call_id = Seatphone::video_call(&mut page, "1002").await;
         let call = VideoCall {
             page,
             call_id,
@@ -131,12 +125,7 @@ impl VideoCall {
     }
 
     async fn end(&mut self) {
-        let r = self
-            .page
-            .request(Command::EndCall, json!({"callId": self.call_id}))
-            .await;
-        assert_eq!(r["result"], 0, "{r}");
-        self.page.event(Event::CallEnded, T).await;
+        Seatphone::hang_up(&mut self.page, &self.call_id).await;
     }
 }
 
@@ -424,18 +413,18 @@ async fn capture_a_video_call(codec: &str) {
 
     // A clip of 8 s stopped after about 2: the stop's answer carries it
     // (and so does the start's).
-    call.page
-        .send_text(
-            &json!({"cmd": Command::CatchVideo.cmd(), "description": "OECatchVideo",
-                "param": {"operation": 0, "format": "base64", "time": 8}, "seq": 9001})
-            .to_string(),
+    let seq = call
+        .page
+        .send(
+            Command::CatchVideo,
+            json!({"operation": 0, "format": "base64", "time": 8}),
         )
         .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let stop = call
         .catch(json!({"operation": 1, "format": "base64", "time": 0}))
         .await;
-    let start = call.page.response_for(9001).await;
+    let start = call.page.response_for(seq).await;
     let cut = dir.path().join(format!("cut.{}", extension(codec)));
     base64_to_file(top_level(&stop, "base64"), &cut);
     assert_eq!(top_level(&start, "base64"), top_level(&stop, "base64"));
@@ -562,12 +551,9 @@ async fn a_ten_second_clip_is_the_longest_and_comes_by_itself() {
     assert!(r["errMsg"].as_str().unwrap().contains("1 to 10"), "{r}");
 
     // Sent as is: its answer comes after the clip, beyond a request's wait.
-    call.page
-        .send_text(
-            &json!({"cmd": Command::CatchVideo.cmd(), "description": "OECatchVideo",
-                "param": {"operation": 2, "time": 10}, "seq": 9101})
-            .to_string(),
-        )
+    let seq = call
+        .page
+        .send(Command::CatchVideo, json!({"operation": 2, "time": 10}))
         .await;
     let ended = call
         .page
@@ -575,7 +561,7 @@ async fn a_ten_second_clip_is_the_longest_and_comes_by_itself() {
         .await;
     assert_eq!(ended["param"]["reason"], "length", "{ended}");
     assert_eq!(ended["param"]["callId"], call.call_id, "{ended}");
-    let r = call.page.response_for(9101).await;
+    let r = call.page.response_for(seq).await;
     let clip = dir.path().join("ten.mp4");
     base64_to_file(top_level(&r, "base64"), &clip);
     let p = probe(&clip);

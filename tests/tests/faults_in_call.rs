@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use seatphone_tests::host::{signal, Command, Event, Options, Seatphone};
+use seatphone_tests::host::{events_of, is_event, signal, Command, Event, Options, Seatphone};
 use seatphone_tests::peers::baresip::{AnswerMode, Baresip};
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
 use seatphone_tests::peers::sipp::Sipp;
@@ -30,7 +30,7 @@ async fn page_socket_dropping_mid_call_leaves_the_call_up_and_the_next_page_lear
     let caught_up = page.forget(Duration::from_millis(500)).await;
     let status = caught_up
         .iter()
-        .find(|f| f["notify"] == Event::AccountStatus.notify())
+        .find(|f| is_event(f, Event::AccountStatus))
         .expect("registration re-sent");
     assert_eq!(status["param"]["register_state"], 3);
     let call = caught_up
@@ -100,7 +100,7 @@ async fn call_sipp_default_uas(
     let mut seen = Vec::new();
     let ended = loop {
         let f = page.next_frame(T).await.expect("the call ends");
-        if f["notify"] == Event::CallEnded.notify() {
+        if is_event(&f, Event::CallEnded) {
             break f;
         }
         seen.push(f);
@@ -111,17 +111,12 @@ async fn call_sipp_default_uas(
     (seen, ended)
 }
 
-fn notifies(frames: &[serde_json::Value]) -> Vec<u32> {
-    let notify = |f: &serde_json::Value| f["notify"].as_u64()?.try_into().ok();
-    frames.iter().filter_map(notify).collect()
-}
-
 #[tokio::test]
 async fn an_answer_with_no_codec_we_offered_ends_the_call_with_the_reason_for_the_page() {
     // Opus only; SIPp answers PCMU.
     let (seen, ended) = call_sipp_default_uas(json!({"audio_codec": "112"}), 0).await;
     assert!(
-        !notifies(&seen).contains(&Event::CallRtpCreated.notify()),
+        !events_of(&seen).contains(&Event::CallRtpCreated),
         "no media came up: {seen:?}"
     );
     let info = &ended["param"]["callInfo"];
@@ -138,7 +133,7 @@ async fn a_stream_that_cannot_start_ends_the_call_with_the_reason_for_the_page()
     // SRTP required (trans_mode 2); SIPp answers plain RTP without keys.
     let (seen, ended) = call_sipp_default_uas(json!({"audio_codec": "0"}), 2).await;
     assert!(
-        !notifies(&seen).contains(&Event::CallRtpCreated.notify()),
+        !events_of(&seen).contains(&Event::CallRtpCreated),
         "no media came up: {seen:?}"
     );
     let info = &ended["param"]["callInfo"];

@@ -8,7 +8,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use seatphone_tests::host::{plugin_library, repo_root, Command, Event, Options, Page, Seatphone};
+use seatphone_tests::host::{
+    events_of, is_event, plugin_library, repo_root, Command, Event, Options, Page, Seatphone,
+};
 use seatphone_tests::netns;
 use seatphone_tests::peers::free_port;
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
@@ -129,9 +131,7 @@ async fn rfc4475_torture_messages_leave_the_host_serving_and_the_page_untroubled
             .unwrap();
         let frames = t.page_frames(Duration::from_millis(150)).await;
         if MUST_REFUSE.contains(&m.name.as_str())
-            && frames
-                .iter()
-                .any(|f| f["notify"] == Event::CallIncoming.notify())
+            && events_of(&frames).contains(&Event::CallIncoming)
         {
             reached_the_page.push(m.name.clone());
         }
@@ -168,13 +168,9 @@ async fn garbage_oversized_and_truncated_datagrams_are_dropped() {
     for g in &garbage {
         socket.send_to(g, ("127.0.0.1", t.sip_port)).await.unwrap();
     }
-    let frames = t.page_frames(Duration::from_millis(500)).await;
-    assert!(
-        frames
-            .iter()
-            .all(|f| f["notify"] != Event::CallIncoming.notify()),
-        "{frames:?}"
-    );
+    t.page
+        .never(Event::CallIncoming, Duration::from_millis(500))
+        .await;
     t.assert_still_serving().await;
 }
 
@@ -242,7 +238,7 @@ async fn invite_flood_beyond_max_calls_is_refused_with_486_and_the_page_sees_onl
     let frames = t.page_frames(Duration::from_millis(500)).await;
     let incoming = frames
         .iter()
-        .filter(|f| f["notify"] == Event::CallIncoming.notify())
+        .filter(|f| is_event(f, Event::CallIncoming))
         .count();
     assert!(
         incoming <= 2,
@@ -279,23 +275,16 @@ async fn seat_registered(api_toml: String, config: Value) -> (Seatphone, u32, Pa
     let mut page = host.call_page().await;
     page.ok(Command::SetConfigParam, config).await;
     Seatphone::register(&mut page, "1001", "pass1001").await;
-    // The first registration's 1009s, so that the next one is news.
+    // The first registration's account statuses, so that the next one is news.
     page.forget(Duration::from_millis(500)).await;
     (host, engine, page)
 }
 
-/// Until 1009 says registered again.
+/// Until an account status says registered again.
 async fn registered_again(page: &mut Page) -> bool {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while let Some(f) = page
-        .next_frame(deadline.saturating_duration_since(tokio::time::Instant::now()))
+    page.registered(Duration::from_secs(15), |_| true)
         .await
-    {
-        if f["notify"] == Event::AccountStatus.notify() && f["param"]["register_state"] == 3 {
-            return true;
-        }
-    }
-    false
+        .is_some()
 }
 
 /// The same engine, registered, with one contact at the registrar.
@@ -321,7 +310,7 @@ async fn a_huge_content_length_on_the_tcp_flow_closes_it_and_the_seat_registers_
     );
     assert!(
         registered_again(&mut page).await,
-        "no 1009 registered again"
+        "no account status \"registered\" again"
     );
     let conns = relay.connections();
     assert_eq!(conns.len(), 2, "one new flow");
@@ -356,7 +345,7 @@ async fn a_huge_content_length_on_the_tls_flow_closes_it_and_the_seat_registers_
     );
     assert!(
         registered_again(&mut page).await,
-        "no 1009 registered again"
+        "no account status \"registered\" again"
     );
     let flows = relay.flows();
     assert_eq!(flows.len(), 2, "one new flow");

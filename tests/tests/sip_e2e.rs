@@ -28,9 +28,7 @@ fn call_id_of(v: &Value) -> u64 {
 
 async fn registered(kam: &Kamailio, user: &str) -> (Seatphone, Page) {
     let host = host("").await;
-    let mut page = host.call_page().await;
-    Seatphone::configure(&mut page, kam.port).await;
-    Seatphone::register(&mut page, user, &format!("pass{user}")).await;
+    let page = host.registered_page(kam.port, user).await;
     (host, page)
 }
 
@@ -70,17 +68,12 @@ async fn sip_e2e_wrong_password_is_1005_once() {
     let mut page = host.call_page().await;
     Seatphone::configure(&mut page, kam.port).await;
     let login = json!({"sipNum": "1001", "sipName": "1001", "sipPwd": "nope", "sipMode": 4});
-    assert_eq!(page.request(Command::Login, login).await["result"], 0);
+    page.ok(Command::Login, login).await;
     let failed = page.event(Event::LoginFailed, SECS).await;
     let code = failed["param"]["reason_code"].as_u64().unwrap_or(0);
     assert!(code == 401 || code == 403, "{failed}");
-    let later = page.forget(Duration::from_millis(1500)).await;
-    assert!(
-        !later
-            .iter()
-            .any(|f| f["notify"] == Event::LoginFailed.notify()),
-        "{later:?}"
-    );
+    page.never(Event::LoginFailed, Duration::from_millis(1500))
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -91,30 +84,19 @@ async fn sip_e2e_pool_fails_over_when_the_first_server_dies() {
     let mut page = host.call_page().await;
     let config = json!({"networkInfo": {"serverAddr": "127.0.0.1", "sipServerPort": first.port,
         "poolServers": [{"serverAddr": "127.0.0.1", "sipServerPort": second.port}]}});
-    assert_eq!(
-        page.request(Command::SetConfigParam, config).await["result"],
-        0
-    );
+    page.ok(Command::SetConfigParam, config).await;
     let login = json!({"sipNum": "1001", "sipName": "1001", "sipPwd": "pass1001", "sipMode": 5});
-    assert_eq!(page.request(Command::Login, login).await["result"], 0);
+    page.ok(Command::Login, login).await;
     page.event(Event::LoginSuccess, SECS).await;
     assert_eq!(first.contacts("1001").len(), 1);
     first.stop();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(6);
-    let mut moved = false;
-    while tokio::time::Instant::now() < deadline {
-        if let Some(f) = page.next_frame(Duration::from_millis(200)).await {
-            if f["notify"] == Event::AccountStatus.notify()
-                && f["param"]["register_state"] == 3
-                && f["param"]["server"] == second.addr()
-            {
-                moved = true;
-                break;
-            }
-        }
-    }
+    let moved = page
+        .registered(Duration::from_secs(6), |f| {
+            f["param"]["server"] == second.addr()
+        })
+        .await;
     assert!(
-        moved,
+        moved.is_some(),
         "registered on the second server within one retry interval"
     );
     assert_eq!(second.contacts("1001").len(), 1);
@@ -175,7 +157,7 @@ async fn sip_e2e_end_of_unknown_call_is_result_5_and_2022() {
 }
 
 /// A negative id (pages use -1 for "no call") is no call either: one
-/// result 5, and the 2022 names the id as sent, not wrapped to 2^64 - 1.
+/// result 5, and the EndCallFailed names the id as sent, not wrapped to 2^64 - 1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sip_e2e_end_of_a_negative_call_id_is_result_5_and_2022_with_that_id() {
     let host = host("").await;
@@ -194,13 +176,9 @@ async fn sip_e2e_end_of_a_negative_call_id_is_result_5_and_2022_with_that_id() {
         .request(Command::EndCall, json!({"callId": "none"}))
         .await;
     assert_eq!(r["result"], 2, "{r}");
-    let later = page.forget(Duration::from_millis(300)).await;
-    assert!(
-        !later
-            .iter()
-            .any(|f| f["notify"] == Event::EndCallFailed.notify()),
-        "no 2022 for a callId that is not a number: {later:?}"
-    );
+    // No EndCallFailed for a callId that is not a number.
+    page.never(Event::EndCallFailed, Duration::from_millis(300))
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -208,11 +186,8 @@ async fn sip_e2e_rtp_created_hold_and_unhold_with_baresip() {
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
     let bob = Baresip::start("1002", &kam, AnswerMode::Auto).expect("baresip");
     let (_host, mut page) = registered(&kam, "1001").await;
-    let r = page
-        .request(Command::StartCall, json!({"calleeNumber": "1002"}))
-        .await;
-    let id = r["param"]["callId"].as_u64().expect("callId");
-    page.event(Event::CallConnected, SECS).await;
+    let call = Seatphone::call(&mut page, "1002").await;
+    let id = call.as_u64().expect("callId");
     assert!(bob.wait_event(SECS, "CALL_ESTABLISHED"));
     // baresip sends a tone: the audio plugin reports its RTP up.
     assert_eq!(
@@ -226,8 +201,7 @@ async fn sip_e2e_rtp_created_hold_and_unhold_with_baresip() {
         call_id_of(&page.event(Event::UnholdSuccess, SECS).await),
         id
     );
-    page.ok(Command::EndCall, json!({"callId": id})).await;
-    page.event(Event::CallEnded, SECS).await;
+    Seatphone::hang_up(&mut page, &call).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -258,13 +232,8 @@ async fn sip_e2e_answer_modes_auto_answer_and_do_not_disturb() {
     let closed_before = bob.count("CALL_CLOSED");
     bob.dial("sip:1001@127.0.0.1");
     assert!(wait_until(SECS, || bob.count("CALL_CLOSED") > closed_before));
-    let frames = page.forget(Duration::from_millis(300)).await;
-    assert!(
-        !frames
-            .iter()
-            .any(|f| f["notify"] == Event::CallIncoming.notify()),
-        "{frames:?}"
-    );
+    page.never(Event::CallIncoming, Duration::from_millis(300))
+        .await;
     let r = page
         .request(Command::SetAnswerWay, json!({"answerWay": "7"}))
         .await;
@@ -280,9 +249,7 @@ async fn sip_e2e_anonymous_call_reaches_baresip_as_anonymous() {
         .await;
     page.event(Event::CallConnected, SECS).await;
     assert!(bob.wait_event(SECS, "CALL_ESTABLISHED"));
-    let seen = bob
-        .event("CALL_INCOMING")
-        .or_else(|| bob.event("CALL_ESTABLISHED"));
-    assert!(seen.unwrap_or_default().to_string().contains("anonymous"));
+    let seen = bob.incoming();
+    assert!(seen.to_string().contains("anonymous"), "{seen}");
     assert!(wait_until(SECS, || kam.log().contains("privacy=id")));
 }

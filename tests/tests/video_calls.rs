@@ -59,8 +59,7 @@ async fn video_call(codec: &str, srtp: bool, caller: Caller) {
             Caller::UsAnonymously => Command::StartAnonymousCall,
             _ => Command::StartCall,
         };
-        let r = page.request(command, start).await;
-        assert_eq!(r["result"], 0, "startCall: {r}");
+        let r = page.ok(command, start).await;
         assert!(r.get("errMsg").is_none(), "a video call as asked: {r}");
         assert_eq!(
             video_flag(&mut page, Event::CallOutgoing).await,
@@ -69,7 +68,7 @@ async fn video_call(codec: &str, srtp: bool, caller: Caller) {
         );
         r["param"]["callId"].clone()
     } else {
-        // baresip calls with video: 2002 says it may be a video call, and
+        // baresip calls with video: CallIncoming says it may be a video call, and
         // the page accepts with video.
         peer_calls_us(&mut page, &peer, 1, 1).await
     };
@@ -80,10 +79,7 @@ async fn video_call(codec: &str, srtp: bool, caller: Caller) {
     );
     if caller == Caller::UsAnonymously {
         assert!(peer.wait_event(T, "CALL_ESTABLISHED"));
-        let seen = peer
-            .event("CALL_INCOMING")
-            .or_else(|| peer.event("CALL_ESTABLISHED"))
-            .unwrap_or_default();
+        let seen = peer.incoming();
         assert!(seen.to_string().contains("anonymous"), "{seen}");
     }
 
@@ -217,7 +213,7 @@ async fn video_flag(page: &mut Page, event: Event) -> u64 {
         .unwrap_or_else(|| panic!("no isVideoCall in {frame}"))
 }
 
-/// baresip dials us: 2002 says `offered` (maybeVideoCall and isVideoCall),
+/// baresip dials us: CallIncoming says `offered` (maybeVideoCall and isVideoCall),
 /// and the page accepts with `isVideo` `accept`. Returns the call id.
 async fn peer_calls_us(page: &mut Page, peer: &Baresip, offered: u8, accept: u8) -> Value {
     peer.dial("sip:1001@127.0.0.1");
@@ -269,9 +265,9 @@ fn video_host_options() -> Options {
     }
 }
 
-/// baresip offers video and the page answers acceptCall(id, 0): 2002 says
+/// baresip offers video and the page answers acceptCall(id, 0): CallIncoming says
 /// video was offered, our 200 refuses it (`m=video 0`) and keeps the
-/// audio, 2006 says isVideoCall 0, and no video stream starts.
+/// audio, CallConnected says isVideoCall 0, and no video stream starts.
 #[tokio::test(flavor = "multi_thread")]
 async fn video_offer_accepted_audio_only() {
     let _serial = SERIAL.lock().await;
@@ -302,7 +298,7 @@ async fn video_offer_accepted_audio_only() {
 }
 
 /// startCall(n, true) to a phone without video: baresip's answer refuses
-/// the video section, and from 2006 on callInfo says audio-only.
+/// the video section, and from CallConnected on callInfo says audio-only.
 #[tokio::test(flavor = "multi_thread")]
 async fn video_call_to_a_phone_without_video_is_audio_only() {
     let _serial = SERIAL.lock().await;

@@ -279,6 +279,15 @@ impl Baresip {
         self.events().into_iter().find(|e| e["type"] == kind)
     }
 
+    /// The call that reached it: its incoming-call event, or the
+    /// established one where it answered before reporting any (`Null`
+    /// when neither came).
+    pub fn incoming(&self) -> Value {
+        self.event("CALL_INCOMING")
+            .or_else(|| self.event("CALL_ESTABLISHED"))
+            .unwrap_or_default()
+    }
+
     pub fn wait_event(&self, timeout: Duration, kind: &str) -> bool {
         wait_until(timeout, || self.has_event(kind))
     }
