@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use seatphone_sip::PageEvent;
 use seatphone_tests::host::{Command, Event};
 use seatphone_tests::peers::free_port;
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
@@ -20,6 +21,23 @@ async fn registered() -> (Kamailio, Ua) {
     (kam, ua)
 }
 
+/// The call placed to SIPp connects (rather than ends); its connected event.
+async fn connected(ua: &mut Ua, sipp: &Sipp) -> PageEvent {
+    let up = ua
+        .wait_where(10, |e| {
+            matches!(e.event(), Some(Event::CallConnected | Event::CallEnded))
+        })
+        .await;
+    let up = up.unwrap_or_else(|| panic!("{:?}\n{}", ua.notified(), sipp.logs()));
+    assert_eq!(
+        up.event(),
+        Some(Event::CallConnected),
+        "{up:?}\n{}",
+        sipp.logs()
+    );
+    up
+}
+
 async fn passed(sipp: &mut Sipp) {
     let ok = sipp.finished(Duration::from_secs(20)).await;
     assert_eq!(ok, Some(true), "SIPp scenario failed:\n{}", sipp.logs());
@@ -30,13 +48,7 @@ async fn sip_sipp_reliable_183_is_pracked_and_early_media_starts() {
     let (_kam, mut ua) = registered().await;
     let mut sipp = Sipp::uas("uas_100rel.xml").expect("sipp");
     let callee = format!("2000@{}", sipp.addr());
-    let r = ua
-        .command(Command::StartCall, json!({"calleeNumber": callee}))
-        .await;
-    assert_eq!(r.result, 0, "{r:?}");
-    let id = r.param.as_ref().expect("param")["callId"]
-        .as_u64()
-        .expect("id");
+    let id = ua.call(&callee).await;
     ua.wait(Event::CallRingback, 10).await;
     ua.wait(Event::CallConnected, 10).await;
     let entries = ua.media.entries();
@@ -53,12 +65,7 @@ async fn sip_sipp_reliable_183_is_pracked_and_early_media_starts() {
             .count()
             >= 1
     );
-    assert_eq!(
-        ua.command(Command::EndCall, json!({"callId": id}))
-            .await
-            .result,
-        0
-    );
+    ua.ok(Command::EndCall, json!({"callId": id})).await;
     passed(&mut sipp).await;
 }
 
@@ -66,14 +73,12 @@ async fn sip_sipp_reliable_183_is_pracked_and_early_media_starts() {
 /// registering) and honours that server's auto-answer requests: the
 /// platform's role, which SIPp plays when it calls directly.
 async fn platform_at(ua: &mut Ua, port: u16) {
-    let r = ua
-        .command(
-            Command::SetConfigParam,
-            json!({"networkInfo": {"serverAddr": "127.0.0.1", "sipServerPort": port},
+    ua.ok(
+        Command::SetConfigParam,
+        json!({"networkInfo": {"serverAddr": "127.0.0.1", "sipServerPort": port},
                    "call": {"platform_auto_answer": 1}}),
-        )
-        .await;
-    assert_eq!(r.result, 0, "{r:?}");
+    )
+    .await;
 }
 
 /// SIPp calls the user agent directly, as its configured server.
@@ -94,20 +99,14 @@ fn local(ua: &Ua) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sip_sipp_peer_hold_by_reinvite_and_update_and_info_dtmf_both_ways() {
     let (kam, mut ua) = registered().await;
-    let r = ua
-        .command(Command::SetConfigParam,
+    ua
+        .ok(Command::SetConfigParam,
             json!({"networkInfo": {"serverAddr": "127.0.0.1", "sipServerPort": kam.port}, "audio": {"dtmf_mode": 4}}),
         )
         .await;
-    assert_eq!(r.result, 0);
     let mut sipp = Sipp::uas("uas_peer_hold_info.xml").expect("sipp");
     let callee = format!("2000@{}", sipp.addr());
-    let r = ua
-        .command(Command::StartCall, json!({"calleeNumber": callee}))
-        .await;
-    let id = r.param.as_ref().expect("param")["callId"]
-        .as_u64()
-        .expect("id");
+    let id = ua.call(&callee).await;
     ua.wait(Event::CallConnected, 10).await;
     // The peer's INFO reaches the media side as a DTMF event.
     let mut got = false;
@@ -124,10 +123,8 @@ async fn sip_sipp_peer_hold_by_reinvite_and_update_and_info_dtmf_both_ways() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(got, "{:?}\n{}", ua.media.entries(), sipp.logs());
-    let r = ua
-        .command(Command::SendDtmf, json!({"callId": id, "tone": 7}))
+    ua.ok(Command::SendDtmf, json!({"callId": id, "tone": 7}))
         .await;
-    assert_eq!(r.result, 0, "{r:?}");
     let end = ua.wait(Event::CallEnded, 10).await;
     assert_eq!(end.param["callInfo"]["reasonCode"], 0);
     passed(&mut sipp).await;
@@ -196,8 +193,7 @@ async fn sip_sipp_lost_200_and_lost_bye_are_retransmitted() {
     {
         panic!("not connected: {:?}\n{}", ua.notified(), sipp.logs());
     }
-    let r = ua.command(Command::EndCall, json!({"callId": id})).await;
-    assert_eq!(r.result, 0, "{r:?}");
+    ua.ok(Command::EndCall, json!({"callId": id})).await;
     let end = ua.wait(Event::CallEnded, 10).await;
     assert_eq!(end.param["callInfo"]["reasonCode"], 0);
     passed(&mut sipp).await;
@@ -218,13 +214,7 @@ async fn sip_sipp_lost_200_and_lost_bye_are_retransmitted() {
 /// Places a call from `ua` to the SIPp UAS and returns its id.
 async fn call_sipp(ua: &mut Ua, sipp: &Sipp) -> u64 {
     let callee = format!("2000@{}", sipp.addr());
-    let r = ua
-        .command(Command::StartCall, json!({"calleeNumber": callee}))
-        .await;
-    assert_eq!(r.result, 0, "{r:?}");
-    r.param.as_ref().expect("param")["callId"]
-        .as_u64()
-        .expect("id")
+    ua.call(&callee).await
 }
 
 /// SIPp (callee, behind Kamailio) loses every ACK of the first second and
@@ -246,8 +236,7 @@ async fn sip_sipp_repeated_200_is_acked_again_when_the_ack_was_lost() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(acked, "no third ACK:\n{}", sipp.logs());
-    let r = ua.command(Command::EndCall, json!({"callId": id})).await;
-    assert_eq!(r.result, 0, "{r:?}");
+    ua.ok(Command::EndCall, json!({"callId": id})).await;
     passed(&mut sipp).await;
     let log = sipp.messages();
     assert!(log.contains("message lost"), "SIPp lost an ACK:\n{log}");
@@ -261,21 +250,9 @@ async fn sip_sipp_callee_challenge_behind_the_proxy_is_answered() {
     let (_kam, mut ua) = registered().await;
     let mut sipp = Sipp::uas_with("uas_auth.xml", &["-key", "password", "pass1001"]).expect("sipp");
     call_sipp(&mut ua, &sipp).await;
-    let up = ua
-        .wait_where(10, |e| {
-            matches!(e.event(), Some(Event::CallConnected | Event::CallEnded))
-        })
-        .await;
-    let up = up.unwrap_or_else(|| panic!("{:?}\n{}", ua.notified(), sipp.logs()));
-    assert_eq!(
-        up.notify,
-        Event::CallConnected.notify(),
-        "{up:?}\n{}",
-        sipp.logs()
-    );
+    let up = connected(&mut ua, &sipp).await;
     let id = call_id(&up);
-    let r = ua.command(Command::EndCall, json!({"callId": id})).await;
-    assert_eq!(r.result, 0, "{r:?}");
+    ua.ok(Command::EndCall, json!({"callId": id})).await;
     passed(&mut sipp).await;
 }
 
@@ -287,22 +264,9 @@ async fn sip_sipp_407_from_the_far_side_is_answered_with_proxy_authorization() {
     let (_kam, mut ua) = registered().await;
     let mut sipp = Sipp::uas("uas_proxy_auth.xml").expect("sipp");
     call_sipp(&mut ua, &sipp).await;
-    let up = ua
-        .wait_where(10, |e| {
-            matches!(e.event(), Some(Event::CallConnected | Event::CallEnded))
-        })
+    let up = connected(&mut ua, &sipp).await;
+    ua.ok(Command::EndCall, json!({"callId": call_id(&up)}))
         .await;
-    let up = up.unwrap_or_else(|| panic!("{:?}\n{}", ua.notified(), sipp.logs()));
-    assert_eq!(
-        up.notify,
-        Event::CallConnected.notify(),
-        "{up:?}\n{}",
-        sipp.logs()
-    );
-    let r = ua
-        .command(Command::EndCall, json!({"callId": call_id(&up)}))
-        .await;
-    assert_eq!(r.result, 0, "{r:?}");
     passed(&mut sipp).await;
 }
 
@@ -331,21 +295,9 @@ async fn sip_sipp_session_interval_too_small_is_retried_with_min_se() {
     let (_kam, mut ua) = registered().await;
     let mut sipp = Sipp::uas("uas_session_422.xml").expect("sipp");
     let id = call_sipp(&mut ua, &sipp).await;
-    let up = ua
-        .wait_where(10, |e| {
-            matches!(e.event(), Some(Event::CallConnected | Event::CallEnded))
-        })
-        .await;
-    let up = up.unwrap_or_else(|| panic!("{:?}\n{}", ua.notified(), sipp.logs()));
-    assert_eq!(
-        up.notify,
-        Event::CallConnected.notify(),
-        "{up:?}\n{}",
-        sipp.logs()
-    );
+    let up = connected(&mut ua, &sipp).await;
     assert_eq!(call_id(&up), id);
-    let r = ua.command(Command::EndCall, json!({"callId": id})).await;
-    assert_eq!(r.result, 0, "{r:?}");
+    ua.ok(Command::EndCall, json!({"callId": id})).await;
     passed(&mut sipp).await;
 }
 
@@ -374,13 +326,12 @@ async fn sip_sipp_caller_refreshes_the_session_by_reinvite() {
         "the call lives on: {:?}",
         ua.notified()
     );
-    let r = ua.command(Command::EndCall, json!({"callId": id})).await;
-    assert_eq!(r.result, 0, "{r:?}");
+    ua.ok(Command::EndCall, json!({"callId": id})).await;
     passed(&mut sipp).await;
 }
 
 /// RFC 4028 as caller, refresher=uas, and the callee never refreshes: we
-/// end the call with a BYE at 90 - 30 = 60 s, and the page hears 2007
+/// end the call with a BYE at 90 - 30 = 60 s, and the page hears CallEnded
 /// with reasonCode 408 (this test takes about a minute).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sip_sipp_session_without_refresh_is_ended_before_it_expires() {

@@ -176,6 +176,26 @@ impl Ua {
             .expect("reply called")
     }
 
+    /// Sends a command that must succeed (result 0); returns its response.
+    pub async fn ok(&mut self, command: Command, param: Value) -> Response {
+        let r = self.command(command, param).await;
+        assert_eq!(r.result, 0, "{}: {r:?}", command.description());
+        r
+    }
+
+    /// `startCall` to `callee` (audio), which must be accepted; the call's id.
+    pub async fn call(&mut self, callee: &str) -> u64 {
+        let r = self
+            .ok(
+                Command::StartCall,
+                json!({"calleeNumber": callee, "isVideo": false}),
+            )
+            .await;
+        r.param.as_ref().expect("param")["callId"]
+            .as_u64()
+            .expect("callId")
+    }
+
     /// `config` with one server (and pool servers).
     pub async fn configure(&mut self, server_port: u16, pool: &[u16]) -> Response {
         let pool: Vec<Value> = pool
@@ -235,6 +255,17 @@ impl Ua {
         while let Ok(Some(e)) = tokio::time::timeout_at(deadline, self.events.recv()).await {
             self.seen.push(e);
         }
+    }
+
+    /// Collects events for `ms` milliseconds and asserts that `event` has
+    /// not been seen at all.
+    pub async fn never(&mut self, event: Event, ms: u64) {
+        self.settle(ms).await;
+        assert!(
+            !self.notified().contains(&event.notify()),
+            "{event:?} came: {:?}",
+            self.notified()
+        );
     }
 
     /// The latest `event` seen so far.
