@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use seatphone_tests::host::{Command, Event, Options, Page, Seatphone};
+use seatphone_tests::host::{event_of, Command, Event, Options, Page, Seatphone};
 use seatphone_tests::peers::baresip::{AnswerMode, Baresip, BaresipOptions};
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
 use seatphone_tests::peers::sipp::Sipp;
@@ -61,16 +61,22 @@ fn our_last_reinvite(host: &Seatphone) -> Vec<String> {
         .collect()
 }
 
+/// The call events about video, and the call's end.
+const VIDEO_EVENTS: [Event; 4] = [
+    Event::OpenVideoReq,
+    Event::CloseVideoInd,
+    Event::OpenVideoInd,
+    Event::CallEnded,
+];
+
 /// Call events of `id` that are about video or its end, in order, up to
 /// the first `until` (other frames are dropped).
-async fn video_events_until(page: &mut Page, until: Event) -> Vec<u64> {
+async fn video_events_until(page: &mut Page, until: Event) -> Vec<Event> {
     let mut seen = Vec::new();
     while let Some(f) = page.next_frame(T).await {
-        let n = f["notify"].as_u64().unwrap_or(0);
-        if [2009, 2011, 2012, 2007].contains(&n) {
-            seen.push(n);
-        }
-        if n == u64::from(u32::from(until)) {
+        let event = event_of(&f);
+        seen.extend(event.filter(|e| VIDEO_EVENTS.contains(e)));
+        if event == Some(until) {
             return seen;
         }
     }
@@ -95,9 +101,9 @@ fn shape(lines: &[String]) -> (Vec<String>, usize) {
     (m, held)
 }
 
-/// addVideo in an audio call with baresip: the response, then 2012, and
+/// addVideo in an audio call with baresip: the response, then OpenVideoInd, and
 /// baresip decodes our test pattern; holdCall holds both streams and
-/// unholdCall brings the pictures back; delVideo: 2011, the video
+/// unholdCall brings the pictures back; delVideo: CloseVideoInd, the video
 /// section at port 0 in its place; addVideo again takes that place back.
 #[tokio::test(flavor = "multi_thread")]
 async fn audio_call_upgraded_to_video_and_back_by_the_page_against_baresip() {
@@ -114,7 +120,7 @@ async fn audio_call_upgraded_to_video_and_back_by_the_page_against_baresip() {
     page.ok(Command::AddVideo, call.clone()).await;
     assert_eq!(
         video_events_until(&mut page, Event::OpenVideoInd).await,
-        [2012]
+        [Event::OpenVideoInd]
     );
     assert_eq!(shape(&our_last_reinvite(&host)), (with_video.clone(), 0));
     let first = peer_sees_our_pattern(&peer);
@@ -141,11 +147,11 @@ async fn audio_call_upgraded_to_video_and_back_by_the_page_against_baresip() {
         "our counter moves: {first:?} then {later}"
     );
 
-    // delVideo: 2011, and the video section stays as m=video 0.
+    // delVideo: CloseVideoInd, and the video section stays as m=video 0.
     page.ok(Command::DelVideo, call.clone()).await;
     assert_eq!(
         video_events_until(&mut page, Event::CloseVideoInd).await,
-        [2011]
+        [Event::CloseVideoInd]
     );
     let (m, _) = shape(&our_last_reinvite(&host));
     assert_eq!(m, ["m=audio port", "m=video 0"]);
@@ -156,18 +162,18 @@ async fn audio_call_upgraded_to_video_and_back_by_the_page_against_baresip() {
     page.ok(Command::AddVideo, call.clone()).await;
     assert_eq!(
         video_events_until(&mut page, Event::OpenVideoInd).await,
-        [2012]
+        [Event::OpenVideoInd]
     );
     assert_eq!(shape(&our_last_reinvite(&host)), (with_video, 0));
     assert!(peer_sees_our_pattern(&peer).is_some(), "video again");
 
-    page.ok(Command::EndCall, call).await;
-    let ended = page.event(Event::CallEnded, T).await;
+    let ended = Seatphone::hang_up(&mut page, &id).await;
     assert_eq!(ended["param"]["callInfo"]["isVideoCall"], 1, "{ended}");
 }
 
 /// addVideo to a phone without video: the peer's answer refuses it, the
-/// page hears why (result 7, errMsg), no 2012 comes, and the call goes on.
+/// page hears why (result 7, errMsg), no OpenVideoInd comes, and the call
+/// goes on.
 #[tokio::test(flavor = "multi_thread")]
 async fn video_upgrade_refused_by_a_phone_without_video_keeps_the_audio_call() {
     let _serial = SERIAL.lock().await;
@@ -182,7 +188,8 @@ async fn video_upgrade_refused_by_a_phone_without_video_keeps_the_audio_call() {
     assert_eq!(r["result"], 7, "refused: {r}");
     let why = r["errMsg"].as_str().unwrap_or_default();
     assert!(why.contains("audio-only"), "{r}");
-    // The call goes on: a hold works, and no 2012 came before its 2018.
+    // The call goes on: a hold works, and no video event came before its
+    // HoldSuccess.
     page.ok(Command::HoldCall, call.clone()).await;
     let seen = video_events_until(&mut page, Event::HoldSuccess).await;
     assert!(seen.is_empty(), "no video event: {seen:?}");
@@ -198,7 +205,7 @@ async fn video_upgrade_refused_by_a_phone_without_video_keeps_the_audio_call() {
 /// re-INVITE adding video and, once answered, one removing it, and hangs
 /// up. `accept`: the page's replyAddVideo. SIPp checks our answers
 /// (a video port, or `m=video 0`).
-async fn peer_adds_video(accept: bool) -> (Vec<u64>, Seatphone) {
+async fn peer_adds_video(accept: bool) -> (Vec<Event>, Seatphone) {
     let _serial = SERIAL.lock().await;
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
     let scenario = if accept {
@@ -214,18 +221,16 @@ async fn peer_adds_video(accept: bool) -> (Vec<u64>, Seatphone) {
 
     let mut seen = Vec::new();
     while let Some(f) = page.next_frame(T).await {
-        let n = f["notify"].as_u64().unwrap_or(0);
-        if [2009, 2011, 2012, 2007].contains(&n) {
-            seen.push(n);
-        }
-        if n == 2009 {
+        let event = event_of(&f);
+        seen.extend(event.filter(|e| VIDEO_EVENTS.contains(e)));
+        if event == Some(Event::OpenVideoReq) {
             assert_eq!(f["param"]["callId"], id, "{f}");
             let reply = json!({"callId": id, "accept": accept});
             page.ok(Command::ReplyAddVideo, reply.clone()).await;
             let r = page.request(Command::ReplyAddVideo, reply).await;
             assert_eq!(r["result"], 3, "answered already: {r}");
         }
-        if n == 2007 {
+        if event == Some(Event::CallEnded) {
             break;
         }
     }
@@ -234,22 +239,31 @@ async fn peer_adds_video(accept: bool) -> (Vec<u64>, Seatphone) {
     (seen, host)
 }
 
-/// The peer adds video and the page accepts: 2009, 2012 (our answer has a
-/// video port and our video runs), then 2011 when the peer removes it.
+/// The peer adds video and the page accepts: OpenVideoReq, OpenVideoInd
+/// (our answer has a video port and our video runs), then CloseVideoInd
+/// when the peer removes it.
 #[tokio::test(flavor = "multi_thread")]
 async fn peer_adds_video_the_page_accepts_then_the_peer_removes_it() {
     let (seen, host) = peer_adds_video(true).await;
-    assert_eq!(seen, [2009, 2012, 2011, 2007]);
+    assert_eq!(
+        seen,
+        [
+            Event::OpenVideoReq,
+            Event::OpenVideoInd,
+            Event::CloseVideoInd,
+            Event::CallEnded
+        ]
+    );
     let logs = host.all_logs();
     assert!(logs.contains("kbit/s over RTP"), "video started:\n{logs}");
 }
 
-/// The peer adds video and the page refuses: 2009 and nothing more until
+/// The peer adds video and the page refuses: OpenVideoReq and nothing more until
 /// the call ends; our answer is `m=video 0` (SIPp checks it).
 #[tokio::test(flavor = "multi_thread")]
 async fn peer_adds_video_the_page_refuses() {
     let (seen, host) = peer_adds_video(false).await;
-    assert_eq!(seen, [2009, 2007]);
+    assert_eq!(seen, [Event::OpenVideoReq, Event::CallEnded]);
     let logs = host.all_logs();
     assert!(!logs.contains("kbit/s over"), "no video stream:\n{logs}");
 }
