@@ -80,8 +80,11 @@ impl Muxer for Fmp4 {
             .ok_or("the MP4 muxer could not be made")?;
         let first = !self.started;
         if first {
-            // The file begins with a keyframe carrying SPS and PPS; its
-            // sound track exists only if the first fragment has sound.
+            // The file begins with a keyframe carrying SPS and PPS. A
+            // track's sample entry travels with its first sample, so the
+            // sound track needs a packet in the first fragment (the
+            // recording puts silence there when the call's sound has not
+            // come yet); without one the file has pictures alone.
             self.audio_track = self.tracks.audio && !fragment.audio.is_empty();
         }
         let mut samples = Vec::new();

@@ -8,13 +8,17 @@
 //!   [`FRAGMENT`], so what a cut loses is under a second.
 //! - Frames lost before reaching us (a full queue) leave the picture
 //!   frozen until the next keyframe, never a broken reference chain.
-//! - Sound (Opus packets of 20 ms, contiguous) is laid from the first
-//!   picture on; packets from before it are dropped.
+//! - Sound (Opus packets of 20 ms) is laid by its time from the first
+//!   picture on, contiguous: packets from before it are dropped, a hole
+//!   is filled with silence. A recording with a sound track declares it
+//!   in its first fragment, with silence when the call's sound has not
+//!   come yet, so sound that starts late still has a track to go to.
 
 use std::time::Duration;
 
 use shiguredo_mp4::bitstream::h264::{parse_annexb_nal_units, H264NalUnitType};
 
+use crate::sound::silence_packet;
 use crate::track::{
     muxer, Fragment, Muxer, Sample, Tracks, VideoCodec, VideoFrame, AUDIO_PACKET_US,
 };
@@ -73,6 +77,11 @@ pub struct Recording {
     fragment_start: u64,
     /// Where the next sound packet goes.
     audio_next: u64,
+    /// 20 ms of silence in Opus, for the sound track's holes (with a
+    /// sound track only).
+    silence: Vec<u8>,
+    /// Whether the file's first fragment (and header) is out.
+    header_out: bool,
     /// Dropping pictures until a keyframe (at the start, or after a loss).
     resync: bool,
     last_ask: Option<u64>,
@@ -98,9 +107,20 @@ pub fn starts_file(codec: VideoCodec, frame: &VideoFrame) -> bool {
 
 impl Recording {
     pub fn new(codec: VideoCodec, tracks: Tracks, limits: Limits) -> Recording {
+        // No silence to fill with, no sound track (libopus failing is the
+        // only way; the pictures still get recorded).
+        let silence = match tracks.audio {
+            true => silence_packet().unwrap_or_default(),
+            false => Vec::new(),
+        };
+        let tracks = Tracks {
+            audio: tracks.audio && !silence.is_empty(),
+        };
         Recording {
             codec,
             tracks,
+            silence,
+            header_out: false,
             muxer: muxer(codec, tracks),
             limits,
             origin: None,
@@ -192,22 +212,35 @@ impl Recording {
         step
     }
 
-    /// One Opus packet of the call's sound (20 ms), in order.
+    /// One Opus packet of the call's sound (20 ms) that starts at
+    /// `pts_us`, in order. It goes in the next 20 ms slot of the track
+    /// when its time falls there (within half a packet); a packet whose
+    /// slot is taken or before the first picture is dropped; one later
+    /// than its slot comes after silence up to its time.
     pub fn audio(&mut self, pts_us: u64, packet: Vec<u8>) -> Step {
-        let Some(origin) = self.origin.filter(|_| !self.done) else {
+        let Some(origin) = self.origin.filter(|_| !self.done && self.tracks.audio) else {
             return Step::default();
         };
-        if pts_us < origin {
+        const HALF: u64 = AUDIO_PACKET_US / 2;
+        if pts_us + HALF < origin + self.audio_next {
             return Step::default();
         }
+        let at = pts_us - origin.min(pts_us);
+        while self.audio_next + HALF <= at {
+            self.push_audio(self.silence.clone());
+        }
+        self.push_audio(packet);
+        Step::default()
+    }
+
+    fn push_audio(&mut self, data: Vec<u8>) {
         self.fragment.audio.push(Sample {
             start_us: self.audio_next,
             duration_us: AUDIO_PACKET_US,
             keyframe: true,
-            data: packet,
+            data,
         });
         self.audio_next += AUDIO_PACKET_US;
-        Step::default()
     }
 
     /// Time passes (the writer's clock, on the frames' clock): asks again
@@ -250,6 +283,13 @@ impl Recording {
     /// Writes the fragment up to `boundary` (sound from before it too);
     /// `Some` when that would pass the size limit or the muxer failed.
     fn close(&mut self, boundary: u64, step: &mut Step) -> Option<Stop> {
+        let first = !self.header_out && !self.fragment.video.is_empty();
+        if first && self.tracks.audio && self.audio_next == 0 {
+            // The first fragment declares the sound track, so it needs a
+            // packet of it: silence in the first slot (the call's sound,
+            // when it comes, goes on from the next one).
+            self.push_audio(self.silence.clone());
+        }
         let split = self
             .fragment
             .audio
@@ -270,6 +310,7 @@ impl Recording {
         }
         match self.muxer.fragment(&fragment) {
             Ok(bytes) => {
+                self.header_out = true;
                 self.written += bytes.len() as u64;
                 step.bytes.extend_from_slice(&bytes);
                 None

@@ -301,8 +301,10 @@ impl Capture {
         };
         state.next_id += 1;
         let id = state.next_id;
-        // The sound track exists when sound comes before the first
-        // fragment is written (the audio plugin publishes it).
+        // A sound track from the first fragment on: the call's sound as
+        // the audio plugin publishes it, silence until it comes (a call's
+        // sound may start after the first fragment is out, and a track
+        // cannot be added to a file once written).
         let recording = Recording::new(codec, Tracks { audio: true }, limits);
         let callbacks = self.callbacks(id, call_id, format);
         let recorder = match Recorder::start(recording, target, callbacks) {

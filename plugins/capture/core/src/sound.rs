@@ -2,9 +2,11 @@
 //! says, what the agent says) mixed into one mono track at 48 kHz and
 //! encoded as Opus, 20 ms a packet, with no hole: a direction that falls
 //! silent or late is filled with silence, so the track keeps time with
-//! the pictures. Nothing comes out before some sound has come in: a call
-//! whose sound is not published gets no (silent) track. Runs on the
-//! recording's thread, never a media thread.
+//! the pictures. Before any sound has come in (a call whose sound starts
+//! late, or is never published) the blocks are silence, made as time
+//! passes: the track is there from the file's first fragment and the
+//! sound, when it comes, lands at its time. Runs on the recording's
+//! thread, never a media thread.
 
 use crate::track::{AUDIO_PACKET_SAMPLES, AUDIO_PACKET_US, AUDIO_RATE};
 
@@ -76,11 +78,6 @@ impl Mixer {
         self.base_us + self.blocks * AUDIO_PACKET_US
     }
 
-    /// Whether any direction has sent sound yet.
-    fn heard(&self) -> bool {
-        self.directions.iter().any(|d| d.next_us.is_some())
-    }
-
     /// A frame of `direction`: interleaved PCM at `rate` Hz.
     pub fn push(&mut self, direction: usize, pts_us: u64, rate: u32, channels: u16, pcm: &[i16]) {
         let cursor = self.cursor_us();
@@ -136,7 +133,7 @@ impl Mixer {
     fn blocks_while(&mut self, more: impl Fn(&Mixer) -> bool) -> Vec<(u64, Vec<i16>)> {
         let mut out = Vec::new();
         loop {
-            if !self.heard() || !more(self) {
+            if !more(self) {
                 return out;
             }
             let mut block = vec![0i32; BLOCK];
@@ -154,6 +151,13 @@ impl Mixer {
             self.blocks += 1;
         }
     }
+}
+
+/// 20 ms of silence as an Opus packet (a fresh encoder's, so any
+/// decoder state takes it), for a sound track that must have a packet
+/// before the call's sound has come.
+pub fn silence_packet() -> Result<Vec<u8>, String> {
+    Encoder::new()?.encode(&[0; BLOCK])
 }
 
 /// Opus for the recording's sound track.
@@ -248,15 +252,28 @@ mod tests {
     }
 
     #[test]
-    fn no_sound_in_no_sound_out() {
+    fn before_any_sound_silence_keeps_time_and_late_sound_lands_at_its_time() {
         let mut m = Mixer::new(0, 2);
-        assert!(m.pull(10_000_000).is_empty());
-        assert!(m.flush(10_000_000).is_empty());
-        m.push(1, 100_000, 48_000, 1, &tone(960, 3));
-        let blocks = m.pull(10_000_000);
-        assert!(blocks.len() > 5, "silence up to the sound, then the sound");
-        assert!(blocks[0].1.iter().all(|&s| s == 0));
-        assert!(blocks[5].1.iter().all(|&s| s == 3));
+        // Nothing heard: silence, as far as the patience allows.
+        let silent = m.pull(1_000_000);
+        assert_eq!(silent.len(), 35, "20 ms blocks up to 1 s - 300 ms");
+        assert!(silent.iter().all(|b| b.1.iter().all(|&s| s == 0)));
+        assert_eq!(silent[34].0, 680_000);
+        // The sound starts at 1.5 s: silence up to it, then the sound.
+        m.push(1, 1_500_000, 48_000, 1, &tone(960, 3));
+        let blocks = m.flush(1_520_000);
+        assert_eq!(blocks.first().map(|b| b.0), Some(700_000));
+        let at = |t: u64| blocks.iter().find(|b| b.0 == t).unwrap();
+        assert!(at(1_480_000).1.iter().all(|&s| s == 0));
+        assert!(at(1_500_000).1.iter().all(|&s| s == 3));
+        assert_eq!(blocks.last().unwrap().0, 1_500_000);
+    }
+
+    #[test]
+    fn a_silence_packet_is_a_small_opus_packet() {
+        let p = silence_packet().unwrap();
+        // Under the 80 bytes a 20 ms packet of 32 kbit/s sound takes.
+        assert!(!p.is_empty() && p.len() < 80, "{} bytes", p.len());
     }
 
     #[test]

@@ -128,7 +128,8 @@ impl Muxer for Webm {
                 .ok_or("a recording starts with a picture")?;
             let (w, h) = vp8_keyframe_size(&first.data)
                 .ok_or("a VP8 recording must start with a keyframe")?;
-            self.audio_track = self.tracks.audio && !fragment.audio.is_empty();
+            // Declared from the start: sound that comes later has its track.
+            self.audio_track = self.tracks.audio;
             self.header(w, h)?;
             self.started = true;
         }

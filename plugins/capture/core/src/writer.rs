@@ -163,10 +163,19 @@ fn run(mut recording: Recording, target: Target, inputs: Receiver<Input>, callba
     // The file's length after its last whole fragment.
     let mut whole = 0u64;
     let mut failed = None;
+    // How far the call's media has come, for the sound: the newest input's
+    // time while inputs come (a backlog behind a slow disk must not make
+    // the mixer give up on sound still in the queue), the clock when the
+    // queue ran dry.
+    let mut media_now = (callbacks.clock)();
     let finished = loop {
         let step = match inputs.recv_timeout(TICK) {
-            Ok(Input::Video(frame, lost)) => recording.video(frame, lost),
+            Ok(Input::Video(frame, lost)) => {
+                media_now = media_now.max(frame.pts_us);
+                recording.video(frame, lost)
+            }
             Ok(Input::Sound(pcm)) => {
+                media_now = media_now.max(pcm.pts_us);
                 if let Some(s) = sound.as_mut() {
                     s.mixer.push(
                         pcm.direction,
@@ -185,12 +194,15 @@ fn run(mut recording: Recording, target: Target, inputs: Receiver<Input>, callba
                 }
                 recording.finish(why)
             }
-            Err(RecvTimeoutError::Timeout) => recording.tick((callbacks.clock)()),
+            Err(RecvTimeoutError::Timeout) => {
+                media_now = media_now.max((callbacks.clock)());
+                recording.tick(media_now)
+            }
             // The plugin is gone: end the file cleanly.
             Err(RecvTimeoutError::Disconnected) => recording.finish(Stop::Asked),
         };
         if let Some(s) = sound.as_mut() {
-            if let Err(e) = s.drain(false, (callbacks.clock)(), &mut recording) {
+            if let Err(e) = s.drain(false, media_now, &mut recording) {
                 (callbacks.log)(&format!("the recording goes on without sound: {e}"));
                 sound = None;
             }

@@ -9,7 +9,7 @@ use std::sync::mpsc::channel;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{assert_decodes_cleanly, encoded, mean_volume, probe};
+use common::{assert_decodes_cleanly, encoded, mean_volume, mean_volume_between, probe};
 use seatphone_capture_core::recording::{Limits, Recording, Stop};
 use seatphone_capture_core::track::{Tracks, VideoCodec, VideoFrame};
 use seatphone_capture_core::writer::{Callbacks, Outcome, Pcm, Recorder, Target};
@@ -30,6 +30,17 @@ fn record(codec: VideoCodec, target: Target) -> Outcome {
 
 /// As [`record`], with these pictures (25 a second).
 fn record_frames(codec: VideoCodec, target: Target, frames: Vec<VideoFrame>) -> Outcome {
+    record_with_sound_from(codec, target, frames, 0)
+}
+
+/// As [`record_frames`], the call's sound coming from picture
+/// `sound_from` on (before it, none at all).
+fn record_with_sound_from(
+    codec: VideoCodec,
+    target: Target,
+    frames: Vec<VideoFrame>,
+    sound_from: usize,
+) -> Outcome {
     let clock = Arc::new(AtomicU64::new(5_000_000));
     let now = clock.clone();
     let (done, outcome) = channel();
@@ -56,7 +67,7 @@ fn record_frames(codec: VideoCodec, target: Target, frames: Vec<VideoFrame>) -> 
         let t = 5_000_000 + i as u64 * 40_000;
         f.pts_us = t;
         // Two 20 ms sound frames a picture, each direction.
-        for k in 0..2u64 {
+        for k in (0..2u64).filter(|_| i >= sound_from) {
             let at = t + k * 20_000;
             let n = i * 2 + k as usize;
             recorder.sound(Pcm {
@@ -147,6 +158,53 @@ fn an_mp4_recording_with_sound_follows_a_size_change() {
 #[test]
 fn a_webm_recording_with_sound_follows_a_size_change() {
     size_change_with_sound(VideoCodec::Vp8);
+}
+
+/// The call's sound starts 1.2 s into the recording, long after its
+/// first fragment (and the file's header) went out: the file still has
+/// the sound track, silent up to 1.2 s and the call's sound from there,
+/// as long as the pictures, and plays.
+fn sound_that_starts_late(codec: VideoCodec) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(format!("late.{}", codec.extension()));
+    let file = std::fs::File::create(&path).unwrap();
+    let frames = encoded(codec, (320, 240), 2.4, 50);
+    let target = Target::File {
+        path: path.clone(),
+        file,
+    };
+    let outcome = record_with_sound_from(codec, target, frames, 30);
+    assert_eq!(outcome.why, Stop::Asked);
+    let p = probe(&path);
+    assert!(p.ok, "{}", p.stderr);
+    let video = match codec {
+        VideoCodec::H264 => "h264",
+        VideoCodec::Vp8 => "vp8",
+    };
+    assert_eq!(p.codecs, [video, "opus"], "both tracks");
+    assert_eq!(p.frames.len(), 60);
+    let audio_end = p.audio_end.unwrap();
+    assert!(
+        (audio_end - 2.4).abs() < 0.1,
+        "the sound track lasts as long as the pictures: {audio_end}"
+    );
+    assert_decodes_cleanly(&path);
+    let before = mean_volume_between(&path, 0.1, 1.1);
+    let after = mean_volume_between(&path, 1.3, 2.3);
+    assert!(
+        before < -60.0 && after > -30.0,
+        "silence before the sound came ({before} dB), the sound after ({after} dB)"
+    );
+}
+
+#[test]
+fn an_mp4_recording_whose_sound_starts_late_has_its_sound() {
+    sound_that_starts_late(VideoCodec::H264);
+}
+
+#[test]
+fn a_webm_recording_whose_sound_starts_late_has_its_sound() {
+    sound_that_starts_late(VideoCodec::Vp8);
 }
 
 #[test]

@@ -175,6 +175,23 @@ pub fn mean_volume(path: &Path) -> f64 {
         .unwrap_or(f64::NEG_INFINITY)
 }
 
+/// The mean volume of a file's sound from `from` to `to` seconds, in dB.
+pub fn mean_volume_between(path: &Path, from: f64, to: f64) -> f64 {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "info", "-nostats", "-i"])
+        .arg(path)
+        .args(["-vn", "-af"])
+        .arg(format!("atrim={from}:{to},volumedetect"))
+        .args(["-f", "null", "-"])
+        .output()
+        .expect("ffmpeg runs");
+    let log = String::from_utf8_lossy(&out.stderr);
+    log.lines()
+        .find_map(|l| l.split("mean_volume:").nth(1))
+        .and_then(|v| v.trim().trim_end_matches(" dB").parse().ok())
+        .unwrap_or(f64::NEG_INFINITY)
+}
+
 /// ffmpeg decodes the whole file without a word of error.
 pub fn assert_decodes_cleanly(path: &Path) {
     let out = Command::new("ffmpeg")
