@@ -57,6 +57,8 @@ pub struct JitterBuffer {
     deep: u32,
     /// Sequence number and timestamp of the latest packet pushed with one.
     last_pushed: Option<(u16, u32)>,
+    /// When the packet the latest pop played arrived (none: it played none).
+    played_arrival: Option<Instant>,
     /// A packet duration seen between consecutive packets, and how often in a row.
     candidate: (u64, u32),
     pub stats: JitterStats,
@@ -82,6 +84,7 @@ impl JitterBuffer {
             stall: 0,
             deep: 0,
             last_pushed: None,
+            played_arrival: None,
             candidate: (0, 0),
             stats: JitterStats::default(),
         }
@@ -135,6 +138,15 @@ impl JitterBuffer {
         self.first_arrival = None;
         self.stall = 0;
         self.deep = 0;
+    }
+
+    /// When the packet that the latest [`JitterBuffer::pop`] played
+    /// arrived; `None` when that pop played none (silence, concealment).
+    /// Playout is that packet's arrival plus the time it was held, so a
+    /// receiver that stamps what it plays by arrival (to line it up with
+    /// media that is not held back, such as pictures) reads it here.
+    pub fn played_arrival(&self) -> Option<Instant> {
+        self.played_arrival
     }
 
     /// The packet duration in timestamp units: the one given at creation
@@ -212,6 +224,7 @@ impl JitterBuffer {
 
     /// What to play for the frame period starting at `now`.
     pub fn pop(&mut self, now: Instant) -> Playout {
+        self.played_arrival = None;
         let next = match self.next_ts {
             Some(n) => n,
             None => {
@@ -257,7 +270,8 @@ impl JitterBuffer {
 
     fn pop_at(&mut self, next: u64) -> Playout {
         self.next_ts = Some(next);
-        if let Some((_, payload)) = self.packets.remove(&next) {
+        if let Some((arrived, payload)) = self.packets.remove(&next) {
+            self.played_arrival = Some(arrived);
             self.next_ts = Some(next + self.frame_ts);
             self.stall = 0;
             self.stats.played += 1;
@@ -267,11 +281,13 @@ impl JitterBuffer {
             Some(first) if first < next => {
                 // Behind the playout point: the packet duration changed under
                 // us. Play it now and realign on it.
-                let payload = self
-                    .packets
-                    .remove(&first)
-                    .map(|(_, p)| p)
-                    .unwrap_or_default();
+                let payload = match self.packets.remove(&first) {
+                    Some((arrived, p)) => {
+                        self.played_arrival = Some(arrived);
+                        p
+                    }
+                    None => Vec::new(),
+                };
                 self.next_ts = Some(first + self.frame_ts);
                 self.stall = 0;
                 self.stats.played += 1;
@@ -588,6 +604,27 @@ mod tests {
         }
         // Packet 0 (arrived at 0) plays at the pop of 39.9 ms: two frames held.
         assert_eq!(first, Some((1, payload(0))));
+    }
+
+    #[test]
+    fn each_pop_tells_when_what_it_played_arrived() {
+        let t0 = Instant::now();
+        let mut jb = JitterBuffer::new(8000, F);
+        for i in 0..3u32 {
+            jb.push(t0 + F * i, 160 * i, payload(i));
+        }
+        assert_eq!(jb.pop(t0), Playout::Silence);
+        assert_eq!(jb.played_arrival(), None);
+        // Held back by the target delay: each plays two frames after it came.
+        for i in 0..3u32 {
+            let now = t0 + F * (i + 2);
+            assert_eq!(jb.pop(now), Playout::Frame(payload(i)));
+            assert_eq!(jb.played_arrival(), Some(t0 + F * i));
+        }
+        // Nothing more came: concealment plays no packet.
+        jb.push(t0 + F * 5, 160 * 4, payload(4));
+        assert!(matches!(jb.pop(t0 + F * 5), Playout::Conceal { .. }));
+        assert_eq!(jb.played_arrival(), None);
     }
 
     #[test]

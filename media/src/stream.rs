@@ -540,6 +540,15 @@ impl MediaStream {
         }
     }
 
+    /// When the packet the latest [`MediaStream::playout`] played arrived
+    /// (`None`: it played none); see [`JitterBuffer::played_arrival`].
+    pub fn played_arrival(&self) -> Option<Instant> {
+        match &self.receive {
+            Receive::Playout(jb) => jb.played_arrival(),
+            Receive::Reorder(_) => None,
+        }
+    }
+
     /// The duration of the peer's packets in clock units, as the jitter
     /// buffer learned it (0 for frames).
     pub fn packet_time(&self) -> u64 {

@@ -10,12 +10,16 @@
 //! | `local-video-encoded/<callId>` | video | what the call sends, as encoded (camera or shared screen): `FRAME_H264` or `FRAME_VP8`, with `FRAME_KEYFRAME` for keyframes |
 //! | `share/<callId>` | share | a shared screen, to send in place of the camera: `FRAME_I420` when it changed (at most 15 a second); an empty frame (0×0) ends the share and the camera comes back |
 //! | `keyframe-request/<callId>` | anyone (capture, host) | an empty frame: the video plugin asks the peer for a keyframe (PLI) |
-//! | `remote-audio/<callId>` | audio | what the peer says, decoded as played (before the speaker's volume): `FRAME_PCM16`, 20 ms frames at 48 kHz mono |
+//! | `remote-audio/<callId>` | audio | what the peer says, decoded as played (before the speaker's volume): `FRAME_PCM16`, 20 ms frames at 48 kHz mono, stamped when it arrived (see below) |
 //! | `local-audio/<callId>` | audio | what is sent to the peer (after mute, volume, voice processing, in-band keys): the same; nothing while the call does not send |
 //! | `local-keyframe-request/<callId>` | anyone (host) | an empty frame: the video plugin sends a keyframe on `local-video-encoded` (and to the peer) |
 //!
 //! Times (`pts_us`) are the host's media clock (`Host::clock_us`) when the
-//! frame is published, for pictures and sound alike.
+//! frame is published, for pictures and sound alike, except the peer's
+//! sound: it is published when played, after the jitter buffer held it,
+//! and stamped with when it arrived (its first sample's place, by the
+//! arrival of the packet that brought it), as the peer's pictures are,
+//! so the two line up.
 //!
 //! A publisher never waits for its subscribers, and while nobody
 //! subscribes to a topic it pays only a look at the subscription list (no

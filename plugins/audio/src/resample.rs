@@ -11,6 +11,8 @@ use rubato::{Fft, FixedSync, Resampler};
 /// resampler's own delay (zeros until then).
 pub struct RateConverter {
     inner: Option<Fft<f32>>,
+    from: u32,
+    to: u32,
     chunk: usize,
     pending: Vec<f32>,
     out: VecDeque<f32>,
@@ -29,6 +31,8 @@ impl RateConverter {
         };
         Self {
             inner,
+            from,
+            to,
             chunk,
             pending: Vec::new(),
             out: VecDeque::new(),
@@ -66,6 +70,15 @@ impl RateConverter {
 
     pub fn available(&self) -> usize {
         self.out.len()
+    }
+
+    /// How long the newest input sample waits before it is pulled: what
+    /// waits for a whole chunk, the resampler's delay, and what is ready
+    /// but not pulled yet (µs).
+    pub fn latency_us(&self) -> u64 {
+        let pending = self.pending.len() as u64 * 1_000_000 / u64::from(self.from.max(1));
+        let out = (self.delay() + self.available()) as u64 * 1_000_000 / u64::from(self.to.max(1));
+        pending + out
     }
 }
 

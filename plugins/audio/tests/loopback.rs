@@ -58,6 +58,11 @@ fn side(
 ) -> Side {
     let mic = dir.join(format!("{name}-mic.wav"));
     write_sine_wav(&mic, rate, channels, hz, AMPLITUDE, 2.0).unwrap();
+    side_with_mic(dir, name, &mic, call_id, page)
+}
+
+/// A side whose microphone is the WAV file `mic` (looped).
+fn side_with_mic(dir: &Path, name: &str, mic: &Path, call_id: u32, page: &Value) -> Side {
     let speaker = dir.join(format!("{name}-speaker.wav"));
     let host = TestHost::with_audio(json!({
         "input": format!("file:{}", mic.display()),
@@ -278,6 +283,80 @@ fn srtp_best_effort_uses_srtp_when_answered_with_crypto() {
         "{offer}"
     );
     assert!(answer.contains("a=crypto:1"), "{answer}");
+}
+
+/// Where tone bursts start in a side's frames of `topic` on the bus, on
+/// the media clock (µs): a sample past a quarter of the tone's amplitude
+/// at least 100 ms after the last such sample.
+fn onsets(s: &Side, topic: &str) -> Vec<f64> {
+    let frames = s.host.frames.lock().unwrap();
+    let loud = AMPLITUDE * 32767.0 / 4.0;
+    let mut since_loud = 0usize;
+    let mut found = Vec::new();
+    for (_, pts, samples) in frames.iter().filter(|f| f.0 == topic) {
+        for (i, v) in samples.iter().enumerate() {
+            since_loud += 1;
+            if f64::from(*v).abs() > loud {
+                if since_loud >= 4800 {
+                    found.push(*pts as f64 + i as f64 * 1e6 / 48_000.0);
+                }
+                since_loud = 0;
+            }
+        }
+    }
+    found
+}
+
+/// The peer's sound goes on the bus stamped by when it arrived, as its
+/// pictures are, not when it is played (the jitter buffer's hold, 40 ms
+/// or more, later): a recording lines them up. A sends bursts of tone
+/// (its microphone: half a second of silence, half a second of tone);
+/// each burst's start as B publishes it (`remote-audio`) must be where A
+/// published it (`local-audio`, stamped when sent), on the one media
+/// clock of this process, within what the two sides' stamps mean:
+/// A stamps a frame when its 20 ms have been captured, B by the arrival
+/// of the packet less its 20 ms, so B reads up to 20 ms earlier; A's
+/// 48 → 8 kHz conversion delays the burst by about 5 ms (PCMU). Stamped
+/// at playout instead, B reads 40 ms or more later.
+#[test]
+fn the_peers_sound_is_stamped_when_it_arrived_not_when_it_is_played() {
+    let _serial = serial();
+    let dir = tempdir("stamps");
+    let mic = dir.join("bursts.wav");
+    write_sine_wav(&mic, 48_000, 1, A_HZ, AMPLITUDE, 1.0).unwrap();
+    let mut wav = std::fs::read(&mic).unwrap();
+    // The first half second silent: 24000 samples after the 44-byte header.
+    wav[44..44 + 48_000].fill(0);
+    std::fs::write(&mic, wav).unwrap();
+    let p = page("0", 0, 1);
+    let a = side_with_mic(&dir, "a", &mic, 11, &p);
+    let b = side(&dir, "b", B_HZ, 8000, 1, 22, &p);
+    connect(&a, &b, |s| s);
+    std::thread::sleep(Duration::from_millis(3500));
+    hang_up(&a);
+    hang_up(&b);
+    let sent = onsets(&a, "local-audio/11");
+    let heard = onsets(&b, "remote-audio/22");
+    assert!(
+        sent.len() >= 3 && heard.len() >= 3,
+        "bursts sent {sent:?}, heard {heard:?}"
+    );
+    // Past the first burst, which the jitter buffer's start may cut.
+    let offsets: Vec<f64> = heard[1..]
+        .iter()
+        .map(|h| {
+            let nearest = sent
+                .iter()
+                .min_by(|x, y| (*x - h).abs().total_cmp(&(*y - h).abs()))
+                .unwrap();
+            (h - nearest) / 1000.0
+        })
+        .collect();
+    eprintln!("bursts heard, ms after they were sent: {offsets:?}");
+    assert!(
+        offsets.iter().all(|o| (-40.0..=15.0).contains(o)),
+        "each burst heard (ms after it was sent, by the stamps): {offsets:?}"
+    );
 }
 
 /// The events a side's page saw.

@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use seatphone_media::codec::AudioCodec;
 use seatphone_media::jitter::Playout;
@@ -17,11 +17,14 @@ use super::CallContext;
 use crate::codecs;
 use crate::devices::{DeviceKind, Direction as DeviceDirection};
 use crate::dtmf::{ToneDetector, ToneSender};
-use crate::io::{self, Mic, Speaker, FRAME};
+use crate::io::{self, Mic, Speaker, FRAME, RATE};
 use crate::negotiate::Negotiated;
 use crate::page_config::DtmfMode;
 use crate::resample::{to_f32, to_i16, RateConverter};
 use crate::voice::VoiceProcessing;
+
+/// One device frame's duration (µs).
+const FRAME_US: u64 = FRAME as u64 * 1_000_000 / RATE as u64;
 
 /// The codec and the rate conversions on either side of it.
 pub(super) struct Coder {
@@ -61,6 +64,10 @@ pub(super) struct Audio {
     tones_in: ToneDetector,
     /// Both directions' frames on the media bus.
     bus: BusAudio,
+    /// When the sound last decoded arrived (its packet's receipt, or
+    /// where a packet on time would have arrived, for concealment and
+    /// silence): what the peer's sound on the bus is stamped by.
+    arrival: Option<Instant>,
 }
 
 impl Audio {
@@ -81,6 +88,7 @@ impl Audio {
             tone: None,
             tones_in: ToneDetector::new(io::RATE),
             bus: BusAudio::new(ctx.host.clone(), ctx.call_id),
+            arrival: None,
         })
     }
 
@@ -197,10 +205,20 @@ impl MediaThread {
         let codec_frame = (self.stream.packet_time() * u64::from(c.codec.sample_rate())
             / u64::from(c.codec.clock_rate().max(1))) as usize;
         let mut pops = 0;
+        let packet_us = codec_frame as u64 * 1_000_000 / u64::from(c.codec.sample_rate().max(1));
         while c.from_codec.available() < FRAME && pops < 4 {
             pops += 1;
             let mut pcm = Vec::with_capacity(codec_frame);
-            match self.stream.playout(now) {
+            let playout = self.stream.playout(now);
+            self.audio.arrival = Some(match self.stream.played_arrival() {
+                Some(arrived) => arrived,
+                // Nothing arrived for this packet: as if it had, on time.
+                None => self
+                    .audio
+                    .arrival
+                    .map_or(now, |a| (a + Duration::from_micros(packet_us)).min(now)),
+            });
+            match playout {
                 Playout::Frame(payload) => {
                     if c.codec.decode(&payload, &mut pcm).is_err() {
                         c.codec.conceal(None, codec_frame, &mut pcm);
@@ -218,7 +236,13 @@ impl MediaThread {
             c.from_codec.pull(c.from_codec.available() - FRAME * 2);
         }
         let mut frame = c.from_codec.pull(FRAME);
-        self.audio.bus.publish(Side::Remote, &frame);
+        // Stamped by arrival, as pictures are, not by playout (which is
+        // the jitter buffer's hold later): the newest decoded sample came
+        // with the packet that arrived last, and this frame's first sample
+        // is what still waits after it, plus the frame itself, before that.
+        let behind = Duration::from_micros(c.from_codec.latency_us() + FRAME_US);
+        let heard = self.audio.arrival.unwrap_or(now).checked_sub(behind);
+        self.audio.bus.publish_heard(&frame, heard.unwrap_or(now));
         if self.n.te_send.is_none() || self.ctx.dtmf_mode == DtmfMode::InBand {
             if let Some(tone) = self.audio.tones_in.block(&frame) {
                 self.dtmf_received(tone, "inband");

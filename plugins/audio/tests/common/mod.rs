@@ -10,12 +10,17 @@ use seatphone_plugin_api::abi_stable::std_types::{RStr, RString};
 use seatphone_plugin_api::{reply_from_fn, Command, Host, MediaFrame, Plugin, Request};
 use serde_json::{json, Value};
 
+/// A frame the plugin put on the media bus: topic, `pts_us`, 16-bit samples.
+pub type BusFrame = (String, u64, Vec<i16>);
+
 #[derive(Clone, Default)]
 pub struct TestHost {
     pub settings: Arc<Value>,
     pub events: Arc<Mutex<Vec<(u32, Value)>>>,
     pub signals: Arc<Mutex<Vec<Value>>>,
     pub logs: Arc<Mutex<Vec<String>>>,
+    /// What went on the media bus.
+    pub frames: Arc<Mutex<Vec<BusFrame>>>,
 }
 
 impl RawHost for TestHost {
@@ -34,7 +39,18 @@ impl RawHost for TestHost {
         let v = serde_json::from_str(signal.as_str()).unwrap_or(Value::Null);
         self.signals.lock().unwrap().push(v);
     }
-    fn publish(&self, _topic: RStr<'_>, _frame: MediaFrame<'_>) {}
+    fn publish(&self, topic: RStr<'_>, frame: MediaFrame<'_>) {
+        let samples = frame
+            .data
+            .as_slice()
+            .chunks_exact(2)
+            .map(|b| i16::from_ne_bytes([b[0], b[1]]))
+            .collect();
+        self.frames
+            .lock()
+            .unwrap()
+            .push((topic.to_string(), frame.pts_us, samples));
+    }
     fn subscribe(&self, _topic: RStr<'_>, _sink: FrameSinkBox) -> u64 {
         0
     }

@@ -9,7 +9,9 @@ use std::sync::mpsc::channel;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{assert_decodes_cleanly, encoded, mean_volume, mean_volume_between, probe};
+use common::{
+    assert_decodes_cleanly, encoded, mean_volume, mean_volume_between, probe, sound_onset,
+};
 use seatphone_capture_core::recording::{Limits, Recording, Stop};
 use seatphone_capture_core::track::{Tracks, VideoCodec, VideoFrame};
 use seatphone_capture_core::writer::{Callbacks, Outcome, Pcm, Recorder, Target};
@@ -163,7 +165,10 @@ fn a_webm_recording_with_sound_follows_a_size_change() {
 /// The call's sound starts 1.2 s into the recording, long after its
 /// first fragment (and the file's header) went out: the file still has
 /// the sound track, silent up to 1.2 s and the call's sound from there,
-/// as long as the pictures, and plays.
+/// as long as the pictures, and plays. The sound lands with the picture
+/// that has its time on the bus: within 25 ms, as sound goes in 20 ms
+/// Opus packets, each in the 20 ms slot its time falls in (half a packet
+/// either way), and the Opus decoder's window blurs an onset by a few ms.
 fn sound_that_starts_late(codec: VideoCodec) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(format!("late.{}", codec.extension()));
@@ -189,6 +194,12 @@ fn sound_that_starts_late(codec: VideoCodec) {
         "the sound track lasts as long as the pictures: {audio_end}"
     );
     assert_decodes_cleanly(&path);
+    let onset = sound_onset(&path, 0.05).expect("the sound is heard");
+    let picture = p.frames[30].0;
+    assert!(
+        (onset - picture).abs() <= 0.025,
+        "the sound sent with picture 30 ({picture:.3} s) starts at {onset:.3} s"
+    );
     let before = mean_volume_between(&path, 0.1, 1.1);
     let after = mean_volume_between(&path, 1.3, 2.3);
     assert!(

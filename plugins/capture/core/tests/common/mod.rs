@@ -192,6 +192,25 @@ pub fn mean_volume_between(path: &Path, from: f64, to: f64) -> f64 {
         .unwrap_or(f64::NEG_INFINITY)
 }
 
+/// Where a file's sound first rises past `level` (of full scale), in
+/// seconds on the file's timeline (the sound's start time and the
+/// decoded samples before it).
+pub fn sound_onset(path: &Path, level: f64) -> Option<f64> {
+    let start = run(Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "a", "-of", "csv=p=0"])
+        .args(["-show_entries", "stream=start_time"])
+        .arg(path));
+    let start: f64 = String::from_utf8_lossy(&start).trim().parse().ok()?;
+    let pcm = run(Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-vn", "-ac", "1", "-ar", "48000", "-f", "s16le", "-"]));
+    let threshold = level * 32768.0;
+    pcm.chunks_exact(2)
+        .position(|b| f64::from(i16::from_le_bytes([b[0], b[1]])).abs() > threshold)
+        .map(|i| start + i as f64 / 48_000.0)
+}
+
 /// ffmpeg decodes the whole file without a word of error.
 pub fn assert_decodes_cleanly(path: &Path) {
     let out = Command::new("ffmpeg")
