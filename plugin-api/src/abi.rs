@@ -32,6 +32,7 @@
 //! |---|---|
 //! | 1.0.0 | the plugin, reply, frame sink and host traits; `MediaFrame` |
 //! | 1.1.0 | `RawHost::clock_us`, the media clock |
+//! | 1.2.0 | `Signal::Stream`: a plugin asks for a stream of its own in a call (the host renegotiates) |
 
 // abi_stable's derive macros generate impls inside constants.
 #![allow(non_local_definitions)]

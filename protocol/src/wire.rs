@@ -379,6 +379,21 @@ pub enum Signal {
         kind: String,
         reason: String,
     },
+    /// A stream of `kind` (one this plugin serves) should be added to a
+    /// call that is up (`on`) or removed from it: the host renegotiates
+    /// (a re-INVITE; plugin API 1.2). The plugin hears the outcome as for
+    /// any stream: `media_offer` for the new section, then `media_start`
+    /// when the peer took it, or `media_stop` when it did not, the call
+    /// could not renegotiate (ringing, on hold, ended), or the stream was
+    /// removed. A request meeting another renegotiation waits for it; one
+    /// asking for what the call already has changes nothing. A host
+    /// before 1.2 logs it as unreadable and does nothing.
+    Stream {
+        #[serde(rename = "callId")]
+        call_id: u32,
+        kind: String,
+        on: bool,
+    },
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use crate::events::{self, PageEvent};
 mod video;
 
 use video::VideoChange;
-pub use video::{VideoOutcome, VIDEO_REPLY_LIMIT};
+pub use video::{NotNow, VideoOutcome, VIDEO_REPLY_LIMIT};
 
 /// `callState` of `callInfo`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -150,6 +150,12 @@ pub(crate) enum HostInput {
     MediaUp(u32),
     MediaTimeout(u32),
     MediaFailed(u32, String),
+    /// A plugin asks for a stream of its own in a call (`on`) or its end.
+    Stream {
+        call: u32,
+        kind: String,
+        on: bool,
+    },
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -234,6 +240,17 @@ impl Sip {
     /// the call ends (BYE, reason 488 with `reason` for the page).
     pub fn media_failed(&self, call_id: u32, reason: String) {
         let _ = self.input.send(HostInput::MediaFailed(call_id, reason));
+    }
+
+    /// A plugin asks for a stream of `kind` in a call that is up (`on`: a
+    /// re-INVITE adding its section) or for its end (port 0). It hears the
+    /// outcome as `media_start` (the peer took it) or `media_stop`.
+    pub fn stream(&self, call_id: u32, kind: String, on: bool) {
+        let _ = self.input.send(HostInput::Stream {
+            call: call_id,
+            kind,
+            on,
+        });
     }
 
     /// Unregisters (Expires: 0, short timeout) and ends every call.

@@ -6,10 +6,16 @@
 //! typed SDP model that would re-serialise (and possibly reorder) what the
 //! plugins wrote.
 
+/// The kind of a video section marked `a=content:slides` (RFC 4796): a
+/// second video stream for screen content, which a plugin serves apart
+/// from the camera's `video`.
+pub const SLIDES: &str = "slides";
+
 /// One `m=` section of a remote SDP.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteSection {
-    /// `audio`, `video`, `application` …
+    /// `audio`, `video`, `application` … ([`kind_of`]: `slides` for screen
+    /// content)
     pub kind: String,
     pub port: u16,
     /// The section's lines, CRLF-ended, with a `c=` line (the session-level
@@ -77,6 +83,11 @@ pub fn split(sdp: &str) -> Option<Vec<RemoteSection>> {
                 }
                 let mut text = lines.join("\r\n");
                 text.push_str("\r\n");
+                let kind = if is_slides(&text) {
+                    SLIDES.to_owned()
+                } else {
+                    kind
+                };
                 RemoteSection { kind, port, text }
             })
             .collect(),
@@ -88,8 +99,10 @@ pub fn refuse(section: &RemoteSection) -> String {
     disabled(&section.text)
 }
 
-/// A section's `m=` line with port 0 and nothing else: a stream refused,
-/// or removed from a session (RFC 3264 §8.2), that keeps its place.
+/// A section's `m=` line with port 0 and nothing else (but its
+/// `a=content:slides`, so the place is known as the slides' when the
+/// stream comes back): a stream refused, or removed from a session (RFC
+/// 3264 §8.2), that keeps its place.
 pub fn disabled(section: &str) -> String {
     let first = section.lines().next().unwrap_or("");
     let mut parts = first.trim_start_matches("m=").split_whitespace();
@@ -97,17 +110,39 @@ pub fn disabled(section: &str) -> String {
     let _port = parts.next();
     let proto = parts.next().unwrap_or("RTP/AVP");
     let fmt = parts.next().unwrap_or("0");
-    format!("m={kind} 0 {proto} {fmt}\r\n")
+    let content = if is_slides(section) {
+        "a=content:slides\r\n"
+    } else {
+        ""
+    };
+    format!("m={kind} 0 {proto} {fmt}\r\n{content}")
 }
 
-/// The media kind of a section (`audio` of `m=audio 4000 RTP/AVP 0`).
+/// The media kind of a section (`audio` of `m=audio 4000 RTP/AVP 0`), and
+/// [`SLIDES`] for a video section marked `a=content:slides`.
 pub fn kind_of(section: &str) -> &str {
     let first = section.lines().next().unwrap_or("");
-    first
+    let kind = first
         .trim_start_matches("m=")
         .split_whitespace()
         .next()
-        .unwrap_or("")
+        .unwrap_or("");
+    if kind == "video" && is_slides(section) {
+        SLIDES
+    } else {
+        kind
+    }
+}
+
+/// Whether a video section carries screen content (RFC 4796 `a=content`,
+/// whose value is a list: `a=content:slides,main` counts).
+fn is_slides(section: &str) -> bool {
+    section.starts_with("m=video")
+        && section.lines().any(|l| {
+            l.trim()
+                .strip_prefix("a=content:")
+                .is_some_and(|v| v.split(',').any(|c| c.trim() == "slides"))
+        })
 }
 
 /// Media direction of a section, as the peer means it.
@@ -202,6 +237,26 @@ mod tests {
         assert_eq!(kind_of(&s[1].text), "video");
         assert_eq!(kind_of(&disabled(&s[1].text)), "video");
         assert_eq!(kind_of(""), "");
+    }
+
+    #[test]
+    fn a_video_section_marked_slides_is_of_its_own_kind_also_when_disabled() {
+        let sdp = format!(
+            "{OFFER}m=video 4004 RTP/AVP 96\r\na=content:slides\r\n\
+             m=video 4006 RTP/AVP 96\r\na=content:main\r\n"
+        );
+        let s = split(&sdp).unwrap();
+        let kinds: Vec<&str> = s.iter().map(|s| s.kind.as_str()).collect();
+        assert_eq!(kinds, ["audio", "video", SLIDES, "video"]);
+        assert_eq!(kind_of(&s[2].text), SLIDES);
+        let off = refuse(&s[2]);
+        assert_eq!(off, "m=video 0 RTP/AVP 96\r\na=content:slides\r\n");
+        assert_eq!(kind_of(&off), SLIDES);
+        assert_eq!(kind_of(&refuse(&s[3])), "video");
+        assert_eq!(
+            kind_of("m=audio 1 RTP/AVP 0\r\na=content:slides\r\n"),
+            "audio"
+        );
     }
 
     #[test]

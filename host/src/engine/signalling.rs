@@ -19,7 +19,8 @@ pub trait Signalling: Send + Sync {
     fn snapshot(&self) -> Vec<PageEvent>;
     /// For `/health`: registration state, never secrets.
     fn health(&self) -> Value;
-    /// A plugin told the host something (media up, media timeout, media failed).
+    /// A plugin told the host something (media up, media timeout, media
+    /// failed, a stream it wants in a call).
     fn signal(&self, signal: Signal);
     fn shutdown(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
 }
@@ -53,6 +54,7 @@ impl Signalling for Sip {
                 kind,
                 reason,
             } => self.media_failed(call_id, format!("{kind}: {reason}")),
+            Signal::Stream { call_id, kind, on } => self.stream(call_id, kind, on),
         }
     }
 

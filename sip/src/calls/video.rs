@@ -26,6 +26,19 @@ pub(super) enum VideoChange {
     Ours { add: bool },
     /// The peer's re-INVITE offers video; it waits for the page until then.
     PeerAsks { until: Instant },
+    /// Our re-INVITE for a plugin's own stream (the slides) waits for the
+    /// peer.
+    Plugin,
+}
+
+/// Why a plugin's request for a stream cannot go out now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotNow {
+    /// Another re-INVITE (or a peer's video request) is under way: asked
+    /// again when it ends.
+    Busy,
+    /// Not in this call as it is (ringing, on hold, ended): refused.
+    Refused(String),
 }
 
 impl VideoChange {
@@ -195,6 +208,47 @@ impl CallTable {
         Ok(())
     }
 
+    /// A plugin asks for a stream of its own (the share's slides) to be
+    /// added (`on`: a live call, not on hold) or removed (live or held).
+    /// `Ok`: the re-INVITE goes out now; report with `plugin_stream_done`.
+    pub fn plugin_stream(&mut self, id: u32, on: bool) -> Result<(), NotNow> {
+        let call = self
+            .calls
+            .get_mut(&id)
+            .ok_or_else(|| NotNow::Refused(format!("no call {id}")))?;
+        let up = if on {
+            call.state == CallState::Live
+        } else {
+            matches!(call.state, CallState::Live | CallState::Hold)
+        };
+        if !up {
+            return Err(NotNow::Refused(format!(
+                "call {id} is not connected and off hold"
+            )));
+        }
+        if call.hold_pending || call.video_change != VideoChange::None {
+            return Err(NotNow::Busy);
+        }
+        call.video_change = VideoChange::Plugin;
+        Ok(())
+    }
+
+    /// Whether a re-INVITE (ours or the peer's video request) is under way.
+    pub fn renegotiating(&self, id: u32) -> bool {
+        self.calls
+            .get(&id)
+            .is_some_and(|c| c.hold_pending || c.video_change != VideoChange::None)
+    }
+
+    /// A plugin's stream re-INVITE ended (whatever the peer said).
+    pub fn plugin_stream_done(&mut self, id: u32) {
+        if let Some(call) = self.calls.get_mut(&id) {
+            if call.video_change == VideoChange::Plugin {
+                call.video_change = VideoChange::None;
+            }
+        }
+    }
+
     /// The page did not answer 2009 in time: the offer is answered
     /// audio-only, and 2011 tells the page the request is gone.
     pub(super) fn video_request_expired(&mut self, id: u32) {
@@ -222,6 +276,39 @@ mod tests {
         t.connected(now, id);
         drain(&mut t);
         (t, id)
+    }
+
+    #[test]
+    fn a_plugin_stream_waits_for_a_renegotiation_under_way_and_holds_off_others() {
+        let now = Instant::now();
+        let (mut t, id) = live(now);
+        t.add_video(id).unwrap();
+        assert_eq!(t.plugin_stream(id, true), Err(NotNow::Busy));
+        t.video_reinvite_done(id, VideoOutcome::Answered { video: true })
+            .unwrap();
+        drain(&mut t);
+        assert_eq!(t.plugin_stream(id, true), Ok(()));
+        // One re-INVITE at a time: hold, video and a second request wait.
+        assert!(t.hold(id).is_err());
+        assert!(t.del_video(id).is_err());
+        assert_eq!(t.plugin_stream(id, false), Err(NotNow::Busy));
+        t.plugin_stream_done(id);
+        assert!(
+            sip_of(&drain(&mut t)).is_empty(),
+            "no SIP of the table's own"
+        );
+        assert_eq!(t.plugin_stream(id, false), Ok(()));
+        t.plugin_stream_done(id);
+        // A call on hold takes no new stream, but may drop one.
+        t.hold(id).unwrap();
+        t.hold_done(id, true, true);
+        assert!(matches!(t.plugin_stream(id, true), Err(NotNow::Refused(_))));
+        assert_eq!(t.plugin_stream(id, false), Ok(()));
+        t.plugin_stream_done(id);
+        assert!(matches!(
+            t.plugin_stream(999, false),
+            Err(NotNow::Refused(_))
+        ));
     }
 
     #[test]

@@ -82,6 +82,12 @@ pub(crate) enum Input {
         call: u32,
         response: Option<rsip::Response>,
     },
+    /// Our re-INVITE adding or removing a plugin's stream finished.
+    StreamDone {
+        call: u32,
+        kind: String,
+        response: Option<rsip::Response>,
+    },
 }
 
 /// The SIP side of one call.
@@ -130,6 +136,9 @@ struct Engine {
     hold_replies: HashMap<u32, Reply>,
     /// Replies of addVideo/delVideo, answered the same way.
     video_replies: HashMap<u32, Reply>,
+    /// Plugins' stream requests (call, kind, on) waiting for a
+    /// renegotiation under way to end.
+    waiting_streams: Vec<(u32, String, bool)>,
     /// Local Contact for dialogs, shared with the incoming loop.
     contact: Arc<Mutex<Option<rsip::Uri>>>,
     register: register::Registrations,
@@ -199,6 +208,7 @@ pub(crate) async fn start(
         by_sip_id: HashMap::new(),
         hold_replies: HashMap::new(),
         video_replies: HashMap::new(),
+        waiting_streams: Vec::new(),
         contact,
         account_status: None,
         shutdown: None,
@@ -233,6 +243,8 @@ impl Engine {
             }
             self.end_calls_without_media();
             self.drain();
+            self.retry_waiting_streams();
+            self.drain();
             self.publish();
             if self.finished_shutdown() {
                 break;
@@ -264,6 +276,7 @@ impl Engine {
                 }
             }
             Input::Host(HostInput::MediaFailed(call, reason)) => self.media_failed(call, &reason),
+            Input::Host(HostInput::Stream { call, kind, on }) => self.plugin_stream(call, kind, on),
             Input::Host(HostInput::Shutdown(done)) => self.begin_shutdown(done),
             Input::RegOutcome { attempt, outcome } => {
                 if let Some(a) = self.account.as_mut() {
@@ -289,6 +302,11 @@ impl Engine {
             } => self.on_hold_done(call, hold, response),
             Input::RefreshDone { call, response } => self.on_refresh_done(call, response),
             Input::VideoDone { call, response } => self.on_video_done(call, response),
+            Input::StreamDone {
+                call,
+                kind,
+                response,
+            } => self.on_stream_done(call, &kind, response),
         }
     }
 

@@ -79,7 +79,8 @@ impl Session {
         call_id: u32,
         offer: &str,
     ) -> Result<(), String> {
-        let remote = sdp::split(offer).ok_or("the offer is not SDP")?;
+        let mut remote = sdp::split(offer).ok_or("the offer is not SDP")?;
+        self.known_places(&mut remote);
         let served = media.kinds();
         let mut local = Vec::new();
         for section in &remote {
@@ -132,6 +133,17 @@ impl Session {
             }
         }
         Ok(())
+    }
+
+    /// A peer's re-offer need not repeat `a=content:slides` (RFC 4796 makes
+    /// it informative): a video section in the place of our slides is still
+    /// the slides'.
+    fn known_places(&self, remote: &mut [RemoteSection]) {
+        for (section, (_, ours)) in remote.iter_mut().zip(&self.local) {
+            if section.kind == "video" && sdp::kind_of(ours) == sdp::SLIDES {
+                section.kind = sdp::SLIDES.to_owned();
+            }
+        }
     }
 
     /// Takes the peer's answer to our offer.
@@ -202,11 +214,12 @@ impl Session {
         sdp::session(&self.local_ip, self.id, self.version, &sections)
     }
 
-    /// A new version of our SDP with every accepted section in `dir`.
+    /// A new version of our SDP with every accepted section in `dir`
+    /// (but the slides, which we only ever send: sendonly held or not).
     pub fn redirected(&mut self, dir: Direction) -> String {
         self.version += 1;
         for (kind, section) in &mut self.local {
-            if kind.is_some() {
+            if kind.as_deref().is_some_and(|k| k != sdp::SLIDES) {
                 *section = sdp::with_direction(section, dir);
             }
         }
@@ -280,8 +293,15 @@ mod tests {
 
     impl Both {
         fn section(kind: &str) -> String {
-            let port = if kind == "audio" { 4000 } else { 4002 };
-            format!("m={kind} {port} RTP/AVP 96\r\nc=IN IP4 127.0.0.1\r\na=sendrecv\r\n")
+            match kind {
+                "audio" => "m=audio 4000 RTP/AVP 96\r\nc=IN IP4 127.0.0.1\r\na=sendrecv\r\n",
+                "slides" => {
+                    "m=video 4004 RTP/AVP 96\r\nc=IN IP4 127.0.0.1\r\n\
+                             a=content:slides\r\na=sendonly\r\n"
+                }
+                _ => "m=video 4002 RTP/AVP 96\r\nc=IN IP4 127.0.0.1\r\na=sendrecv\r\n",
+            }
+            .to_owned()
         }
         fn note(&self, s: String) {
             self.asked.lock().unwrap().push(s);
@@ -293,7 +313,7 @@ mod tests {
 
     impl Media for Both {
         fn kinds(&self) -> Vec<String> {
-            vec!["audio".into(), "video".into()]
+            vec!["audio".into(), "video".into(), "slides".into()]
         }
         fn configure(&self, _: &serde_json::Value) -> Vec<String> {
             Vec::new()

@@ -1,6 +1,6 @@
 //! Calls on the wire, one module per seam: placing a call (`outgoing`),
 //! a peer's INVITE (`incoming`), what we send inside a call (`in_dialog`,
-//! `refresh`), audio ⇄ video (`video`), what the peer's dialog reports
+//! `refresh`), audio ⇄ video (`video`), a plugin's own stream (`streams`), what the peer's dialog reports
 //! (`peer_requests`), and the
 //! header helpers they share (`headers`). Here: the bookkeeping of a
 //! call's SIP side that all of them use.
@@ -11,6 +11,7 @@ mod incoming;
 mod outgoing;
 mod peer_requests;
 mod refresh;
+mod streams;
 mod video;
 
 pub use headers::{parse_name_addr, platform_answer_after};

@@ -264,6 +264,102 @@ mod tests {
         assert!(held.contains("m=video 0 RTP/AVP 96\r\n"), "{held}");
     }
 
+    const VIDEO_AND_SLIDES_ANSWER: &str =
+        "v=0\r\no=- 1 2 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\n\
+        m=audio 5000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n\
+        m=video 5002 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n\
+        m=video 5004 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\na=recvonly\r\n";
+
+    /// A video call: our offer of audio and video, answered.
+    fn video_call(media: &Both) -> Session {
+        let mut s = Session::new("127.0.0.1", 7);
+        s.make_offer(media, 1, &["audio", "video"]).unwrap();
+        assert!(s.take_answer(VIDEO_OFFER));
+        s.start(media, 1);
+        s
+    }
+
+    #[test]
+    fn slides_go_third_keep_their_place_and_stay_sendonly_through_a_hold() {
+        let media = Both::default();
+        let mut s = video_call(&media);
+        let offer = s.offer_adding(&media, 1, "slides").unwrap();
+        assert_eq!(
+            m_lines(&offer),
+            [
+                "m=audio 4000 RTP/AVP 96",
+                "m=video 4002 RTP/AVP 96",
+                "m=video 4004 RTP/AVP 96"
+            ]
+        );
+        assert!(offer.contains("a=content:slides\r\n"), "{offer}");
+        let n = media.asked().len();
+        s.settle(&media, 1, VIDEO_AND_SLIDES_ANSWER);
+        assert!(s.carries("slides") && s.carries("video"));
+        assert_eq!(
+            media.asked()[n..],
+            ["start audio", "start video", "start slides"]
+        );
+
+        // Hold and unhold leave the slides sendonly (we only send them).
+        let held = s.redirected(sdp::Direction::SendOnly);
+        assert_eq!(held.matches("a=sendonly").count(), 3, "{held}");
+        let resumed = s.redirected(sdp::Direction::SendRecv);
+        assert_eq!(resumed.matches("a=sendrecv").count(), 2, "{resumed}");
+        assert_eq!(resumed.matches("a=sendonly").count(), 1, "{resumed}");
+
+        // Removed: port 0 in its place, still marked, and only it stops.
+        let offer = s.offer_removing("slides");
+        assert!(
+            offer.ends_with("m=video 0 RTP/AVP 96\r\na=content:slides\r\n"),
+            "{offer}"
+        );
+        let n = media.asked().len();
+        s.settle(
+            &media,
+            1,
+            &VIDEO_AND_SLIDES_ANSWER.replace("m=video 5004", "m=video 0"),
+        );
+        assert!(!s.carries("slides") && s.carries("video"));
+        assert_eq!(media.asked()[n..][0], "stop slides");
+        assert!(!media.asked()[n..].contains(&"stop video".to_owned()));
+
+        // Added again: the third place again, not a fourth m-line; video
+        // added after a delVideo does not take the slides' place either.
+        let offer = s.offer_adding(&media, 1, "slides").unwrap();
+        assert_eq!(m_lines(&offer).len(), 3);
+        assert!(offer.contains("m=video 4004 "), "{offer}");
+        s.revert(&media, 1);
+        s.offer_removing("video");
+        s.settle(&media, 1, &VIDEO_OFFER.replace("m=video 5002", "m=video 0"));
+        let offer = s.offer_adding(&media, 1, "video").unwrap();
+        assert_eq!(
+            m_lines(&offer),
+            [
+                "m=audio 4000 RTP/AVP 96",
+                "m=video 4002 RTP/AVP 96",
+                "m=video 0 RTP/AVP 96"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_peers_re_offer_without_the_content_mark_keeps_the_slides_place() {
+        let media = Both::default();
+        let mut s = video_call(&media);
+        s.offer_adding(&media, 1, "slides").unwrap();
+        s.settle(&media, 1, VIDEO_AND_SLIDES_ANSWER);
+        let n = media.asked().len();
+        // The peer's refresh: three sections, none marked.
+        let reoffer = VIDEO_AND_SLIDES_ANSWER.replace("a=recvonly", "a=sendrecv");
+        s.answer_offer(&media, 1, &reoffer).unwrap();
+        assert_eq!(
+            media.asked()[n..],
+            ["answer audio", "answer video", "answer slides"]
+        );
+        assert!(s.carries("slides"));
+    }
+
     #[test]
     fn a_peer_asks_for_video_once_per_new_offer() {
         let media = Both::default();
