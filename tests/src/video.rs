@@ -68,3 +68,106 @@ pub fn peer_sees_our_pattern(peer: &Baresip) -> Option<u32> {
     });
     seen.get()
 }
+
+/// ffmpeg receiving one RTP video stream (an SDP file of its own, no SIP):
+/// every picture it decodes, scaled to 320×240 in `pix_fmt`, appended to
+/// a file the test reads the latest picture from. A stand-in for a peer
+/// that takes a stream baresip does not (the slides).
+pub struct RtpVideoReceiver {
+    pub port: u16,
+    pix_fmt: &'static str,
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+}
+
+impl RtpVideoReceiver {
+    /// Listens on `port` (RTP; RTCP on `port + 1`) for `codec`
+    /// (`VP8/90000` as in an rtpmap) with payload type `pt`.
+    pub fn start(port: u16, pt: u8, codec: &str, pix_fmt: &'static str) -> RtpVideoReceiver {
+        let dir = tempfile::Builder::new()
+            .prefix("seatphone-rtp-rx")
+            .tempdir()
+            .expect("temp dir");
+        let sdp = dir.path().join("in.sdp");
+        std::fs::write(
+            &sdp,
+            format!(
+                "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=rx\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+                 m=video {port} RTP/AVP {pt}\r\na=rtpmap:{pt} {codec}\r\n"
+            ),
+        )
+        .expect("sdp file");
+        let log = std::fs::File::create(dir.path().join("ffmpeg.log")).expect("log");
+        let child = Command::new("ffmpeg")
+            .current_dir(dir.path())
+            .args(["-nostdin", "-loglevel", "warning"])
+            .args(["-protocol_whitelist", "file,udp,rtp"])
+            // A still shared screen sends about one picture a second:
+            // no probing for a frame rate, and each picture as it comes.
+            .args(["-probesize", "32", "-analyzeduration", "0"])
+            .args(["-fflags", "+discardcorrupt", "-i", "in.sdp"])
+            .args(["-vf", "scale=320:240", "-fps_mode", "passthrough"])
+            .args(["-flush_packets", "1", "-f", "rawvideo"])
+            .args(["-pix_fmt", pix_fmt, "-y", "frames.raw"])
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("ffmpeg (scripts/install-deps.sh installs it)");
+        RtpVideoReceiver {
+            port,
+            pix_fmt,
+            child,
+            dir,
+        }
+    }
+
+    fn frame_bytes(&self) -> usize {
+        320 * 240 * if self.pix_fmt == "rgb24" { 3 } else { 1 }
+    }
+
+    /// Pictures decoded so far.
+    pub fn frames(&self) -> usize {
+        std::fs::metadata(self.dir.path().join("frames.raw"))
+            .map(|m| m.len() as usize / self.frame_bytes())
+            .unwrap_or(0)
+    }
+
+    /// The latest picture decoded, if any.
+    pub fn latest(&self) -> Option<Vec<u8>> {
+        use std::io::{Read, Seek, SeekFrom};
+        let n = self.frames();
+        if n == 0 {
+            return None;
+        }
+        let size = self.frame_bytes();
+        let mut f = std::fs::File::open(self.dir.path().join("frames.raw")).ok()?;
+        f.seek(SeekFrom::Start(((n - 1) * size) as u64)).ok()?;
+        let mut picture = vec![0; size];
+        f.read_exact(&mut picture).ok()?;
+        Some(picture)
+    }
+
+    /// Waits up to `within` for a picture that `done` says yes to.
+    pub fn until(&self, within: Duration, done: impl Fn(&[u8]) -> bool) -> bool {
+        let until = Instant::now() + within;
+        while Instant::now() < until {
+            if self.latest().is_some_and(|p| done(&p)) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        false
+    }
+
+    /// ffmpeg's own words, for a failing test's message.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("ffmpeg.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for RtpVideoReceiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

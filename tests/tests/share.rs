@@ -4,15 +4,21 @@
 //! baresip through Kamailio: baresip's snapshots show the window's
 //! colours in place of our camera, a region exactly, and our camera again
 //! when the share stops; every refusal and stop is answered and evented
-//! as PROTOCOL.md says, and the call goes on.
+//! as PROTOCOL.md says, and the call goes on. A peer that takes a second
+//! video stream (SIPp, with ffmpeg receiving each stream) gets the window
+//! as `a=content:slides` while our camera goes on beside it.
 
 use std::process::{Child, Command as Process};
 use std::time::{Duration, Instant};
 
-use seatphone_tests::host::{assert_error, Command, Options, Page, Seatphone};
+use seatphone_tests::host::{
+    assert_error, events_of, is_event, Command, Event, Options, Page, Seatphone,
+};
 use seatphone_tests::peers::baresip::{AnswerMode, Baresip, BaresipOptions};
+use seatphone_tests::peers::free_port;
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
-use seatphone_tests::video::{peer_snapshot_in_until, Xvfb};
+use seatphone_tests::peers::sipp::Sipp;
+use seatphone_tests::video::{peer_snapshot_in_until, RtpVideoReceiver, Xvfb};
 use seatphone_tests::window::{TestWindow, BLUE, GREEN, RED};
 use seatphone_video_core::camera::pattern::read_stamp_luma;
 use serde_json::{json, Value};
@@ -337,4 +343,121 @@ async fn sharing_is_refused_in_an_audio_call() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(!peer.has_event("CALL_CLOSED"), "the call goes on");
     page.ok(Command::EndCall, json!({"callId": call_id})).await;
+}
+
+/// The test pattern's stamp in a grey 320×240 picture: its counter.
+fn stamp_in(g: &[u8]) -> Option<u32> {
+    read_stamp_luma(320, 240, |x, y| g[y * 320 + x]).map(|s| s.counter)
+}
+
+/// A peer that takes a second video stream (SIPp through Kamailio, each
+/// stream's RTP to an ffmpeg of its own): sharing adds a third m-line
+/// marked `a=content:slides` in a re-INVITE; the slides receiver decodes
+/// the window's red and blue halves while the camera receiver goes on
+/// decoding our test pattern (its counter moving, never the window);
+/// stopping takes the slides off (port 0, in its place; SIPp checks both
+/// re-INVITEs). The page sees 3201 and 3202 and no video event.
+#[tokio::test(flavor = "multi_thread")]
+async fn share_goes_as_slides_beside_the_camera_to_a_peer_that_takes_two_video_streams() {
+    let _serial = SERIAL.lock().await;
+    let x = Xvfb::start();
+    let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
+    let (cam_port, slides_port) = (free_port(2), free_port(2));
+    let camera = RtpVideoReceiver::start(cam_port, 96, "VP8/90000", "gray");
+    let slides = RtpVideoReceiver::start(slides_port, 96, "VP8/90000", "rgb24");
+    let keys = [
+        "-key",
+        "cam_port",
+        &cam_port.to_string(),
+        "-key",
+        "slides_port",
+        &slides_port.to_string(),
+        "-rtp_echo",
+        "-timeout",
+        "120s",
+    ]
+    .map(str::to_owned);
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let mut sipp = Sipp::uas_with("uas_takes_slides.xml", &keys).expect("sipp");
+    let host = Seatphone::start(host_options(&x.display, "")).await;
+    let mut page = host.registered_page(kam.port, "1001").await;
+    let w = TestWindow::open(&x.display, TITLE, AREA);
+    let start = json!({"calleeNumber": format!("2000@{}", sipp.addr()), "isVideo": true});
+    let call_id = Seatphone::call_with(&mut page, start).await;
+    let first = std::cell::Cell::new(None);
+    let camera_up = camera.until(T, |g| {
+        first.set(stamp_in(g));
+        first.get().is_some()
+    });
+    assert!(
+        camera_up,
+        "the camera's receiver decodes our pattern\nffmpeg: {}\n{}",
+        camera.log(),
+        host.all_logs()
+    );
+
+    page.ok(Command::ShareSetShareApp, json!({"hwnd": w.win}))
+        .await;
+    page.ok(Command::ShareStartWindow, json!({})).await;
+    let started = page.event(EVT_STARTED, T).await;
+    assert_eq!(started["param"]["callId"], call_id, "{started}");
+    let window_seen = slides.until(Duration::from_secs(15), |s| {
+        share_of(s, (8, 150), RED) > 0.9 && share_of(s, (170, 312), BLUE) > 0.9
+    });
+    assert!(
+        window_seen,
+        "the slides receiver shows the shared window\nffmpeg: {}\nsipp: {}\n{}",
+        slides.log(),
+        sipp.logs(),
+        host.all_logs()
+    );
+    // The camera goes on beside it: later stamps, not the window.
+    let later = std::cell::Cell::new(None);
+    let camera_goes_on = camera.until(T, |g| {
+        later.set(stamp_in(g));
+        later.get() > first.get()
+    });
+    assert!(
+        camera_goes_on,
+        "the camera's stream carries our pattern beside the slides: {:?} then {:?}",
+        first.get(),
+        later.get()
+    );
+    let before = slides.frames();
+
+    page.ok(Command::ShareStopWindow, json!({})).await;
+    let stopped = page.event(EVT_STOPPED, T).await;
+    assert_eq!(stopped["param"]["reason"], "stopped", "{stopped}");
+    // The slides stop (the re-INVITE with port 0 went out: SIPp checks
+    // it); the camera stays.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = slides.frames();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(slides.frames(), after, "no slides after the stop");
+    assert!(after >= before);
+    let last = camera.latest().and_then(|g| stamp_in(&g));
+    assert!(last > later.get(), "the camera goes on: {last:?}");
+
+    page.ok(Command::EndCall, json!({"callId": call_id})).await;
+    let mut seen = Vec::new();
+    while let Some(f) = page.next_frame(T).await {
+        let ended = is_event(&f, Event::CallEnded);
+        seen.push(f);
+        if ended {
+            break;
+        }
+    }
+    let video_events = [
+        Event::OpenVideoReq,
+        Event::OpenVideoInd,
+        Event::CloseVideoInd,
+    ];
+    let seen = events_of(&seen);
+    assert!(
+        !seen.iter().any(|e| video_events.contains(e)),
+        "the slides are no video event of the page's: {seen:?}"
+    );
+    let passed = sipp.finished(Duration::from_secs(20)).await;
+    assert_eq!(passed, Some(true), "SIPp scenario failed:\n{}", sipp.logs());
+    w.close();
 }

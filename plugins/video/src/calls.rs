@@ -323,6 +323,13 @@ impl Calls {
         }
     }
 
+    /// Whether the call's video runs (a session started).
+    pub fn carries_video(&self, call_id: u32) -> bool {
+        self.lock()
+            .get(&call_id)
+            .is_some_and(|c| c.session.is_some())
+    }
+
     /// Camera on or off in a running call.
     pub fn camera(&self, call_id: u32, on: bool) -> bool {
         match self.lock().get(&call_id).and_then(|c| c.session.as_ref()) {

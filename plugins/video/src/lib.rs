@@ -23,6 +23,7 @@
 //! bar; the page decides what mute and hang-up do.
 
 mod calls;
+mod slides;
 
 use std::sync::{Arc, Mutex};
 
@@ -42,6 +43,7 @@ use seatphone_video_core::window::x11::X11Window;
 use serde_json::{json, Value};
 
 use calls::Calls;
+use slides::{Route, Slides};
 
 /// This plugin's own event, beside the catalogue's.
 pub const EVT_WINDOW_BUTTON: u32 = 3101;
@@ -53,6 +55,8 @@ pub struct Video {
     config: VideoConfig,
     srtp: Mutex<Srtp>,
     calls: Arc<Calls>,
+    /// The shared screen as a second stream, where the peer takes one.
+    slides: Arc<Slides>,
     /// Another plugin (capture) asks for a peer's keyframe.
     _keyframe_requests: FrameSubscription,
     /// The host (a page showing what we send) asks for one of ours.
@@ -83,12 +87,14 @@ fn new(host: Host) -> Result<Video, String> {
             }
         },
     );
-    let shared = calls.clone();
+    let slides = Arc::new(Slides::new(host.clone()));
+    let (shared, to_slides) = (calls.clone(), slides.clone());
     let shares = host.subscribe(&topics::every_call(topics::SHARE), move |topic, frame| {
-        share_frame(&shared, topic, frame)
+        share_frame(&shared, &to_slides, topic, frame)
     });
     Ok(Video {
         calls,
+        slides,
         host,
         config,
         srtp: Mutex::new(Srtp::default()),
@@ -98,17 +104,21 @@ fn new(host: Host) -> Result<Video, String> {
     })
 }
 
-/// A picture on `share/<callId>` goes out in place of that call's camera;
-/// an empty frame (0×0) ends the share. Anything else is ignored.
-fn share_frame(calls: &Calls, topic: &str, frame: MediaFrame<'_>) {
+/// A picture on `share/<callId>` goes out on the call's slides stream, or
+/// in place of its camera while there is none (the first one asks for
+/// it); an empty frame (0×0) ends the share. Anything else is ignored.
+fn share_frame(calls: &Calls, slides: &Slides, topic: &str, frame: MediaFrame<'_>) {
     let Some(call_id) = topics::call_id(topic) else {
         return;
     };
     if frame.width == 0 || frame.height == 0 {
+        slides.share(call_id, None);
         calls.share(call_id, None);
-    } else if frame.format == FRAME_I420 {
+    } else if frame.format == FRAME_I420 && calls.carries_video(call_id) {
         if let Ok(p) = Picture::from_i420(frame.width, frame.height, frame.data.to_vec()) {
-            calls.share(call_id, Some(p));
+            if slides.share(call_id, Some(p.clone())) == Route::Camera {
+                calls.share(call_id, Some(p));
+            }
         }
     }
 }
@@ -198,6 +208,7 @@ impl Plugin for Video {
         PluginInfo::new("video", env!("CARGO_PKG_VERSION"))
             .capability(Capability::Video.name())
             .media("video")
+            .media(slides::KIND)
             .events(EVENTS)
     }
 
@@ -226,14 +237,19 @@ impl Plugin for Video {
     fn call_event(&self, event: CallEvent) {
         if let CallEvent::Ended { call_id, .. } = event {
             self.calls.stop(call_id);
+            self.slides.forget(call_id);
         }
     }
 
     fn media_offer(&self, request: OfferRequest) -> Result<OfferResponse, String> {
         guarded(|| {
-            let section = self
-                .calls
-                .offer(&self.prefs(), request.call_id, &request.local_ip)?;
+            let section = if request.kind == slides::KIND {
+                self.slides
+                    .offer(&self.prefs(), request.call_id, &request.local_ip)?
+            } else {
+                self.calls
+                    .offer(&self.prefs(), request.call_id, &request.local_ip)?
+            };
             Ok(OfferResponse {
                 sections: vec![section],
             })
@@ -242,33 +258,63 @@ impl Plugin for Video {
 
     fn media_answer(&self, request: AnswerRequest) -> Result<AnswerResponse, String> {
         guarded(|| {
-            let section = self.calls.answer(
-                &self.prefs(),
-                request.call_id,
-                &request.local_ip,
-                &request.remote,
-            )?;
+            let section = if request.kind == slides::KIND {
+                self.slides.answer(
+                    &self.prefs(),
+                    request.call_id,
+                    &request.local_ip,
+                    &request.remote,
+                )?
+            } else {
+                self.calls.answer(
+                    &self.prefs(),
+                    request.call_id,
+                    &request.local_ip,
+                    &request.remote,
+                )?
+            };
             Ok(AnswerResponse { section })
         })
     }
 
     fn media_start(&self, request: StartRequest) -> Result<(), String> {
         guarded(|| {
-            self.calls.start(
-                &self.config,
-                &self.prefs(),
-                request.call_id,
-                &request.local,
-                &request.remote,
-            )
+            let (id, local, remote) = (request.call_id, &request.local, &request.remote);
+            if request.kind != slides::KIND {
+                return self
+                    .calls
+                    .start(&self.config, &self.prefs(), id, local, remote);
+            }
+            if self
+                .slides
+                .start(&self.config, &self.prefs(), id, local, remote)?
+            {
+                // The share left the camera's stream: the camera again.
+                self.calls.share(id, None);
+            }
+            Ok(())
         })
     }
 
     fn media_stop(&self, request: StopRequest) {
-        self.calls.stop(request.call_id);
+        let id = request.call_id;
+        if request.kind != slides::KIND {
+            return self.calls.stop(id);
+        }
+        if self.slides.stop(id) {
+            // No slides stream (refused, or the peer removed it) while the
+            // share goes on: in place of the camera.
+            if let Some(p) = self.slides.latest_picture(id) {
+                self.host.info(&format!(
+                    "video, call {id}: no slides stream: the share goes in place of the camera"
+                ));
+                self.calls.share(id, Some(p));
+            }
+        }
     }
 
     fn shutdown(&self) {
+        self.slides.forget_all();
         self.calls.stop_all();
         self.calls
             .window
