@@ -112,10 +112,12 @@ fn share_frame(calls: &Calls, slides: &Slides, topic: &str, frame: MediaFrame<'_
         return;
     };
     if frame.width == 0 || frame.height == 0 {
+        let _routing = slides.routing();
         slides.share(call_id, None);
         calls.share(call_id, None);
     } else if frame.format == FRAME_I420 && calls.carries_video(call_id) {
         if let Ok(p) = Picture::from_i420(frame.width, frame.height, frame.data.to_vec()) {
+            let _routing = slides.routing();
             if slides.share(call_id, Some(p.clone())) == Route::Camera {
                 calls.share(call_id, Some(p));
             }
@@ -285,6 +287,7 @@ impl Plugin for Video {
                     .calls
                     .start(&self.config, &self.prefs(), id, local, remote);
             }
+            let _routing = self.slides.routing();
             if self
                 .slides
                 .start(&self.config, &self.prefs(), id, local, remote)?
@@ -301,6 +304,7 @@ impl Plugin for Video {
         if request.kind != slides::KIND {
             return self.calls.stop(id);
         }
+        let _routing = self.slides.routing();
         if self.slides.stop(id) {
             // No slides stream (refused, or the peer removed it) while the
             // share goes on: in place of the camera.

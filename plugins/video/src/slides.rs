@@ -47,6 +47,12 @@ pub struct Slides {
     host: Host,
     streams: Mutex<HashMap<u32, Stream>>,
     latest: Mutex<HashMap<u32, Picture>>,
+    /// Held while a picture is routed and given to its stream, and while
+    /// a stream change moves the share between the camera's stream and the
+    /// slides': a picture routed to the camera just before the slides
+    /// started must not reach the camera after it was given the camera
+    /// back.
+    route: Mutex<()>,
 }
 
 /// The slides session's news go to the log only: its pictures are the
@@ -81,7 +87,13 @@ impl Slides {
             host,
             streams: Mutex::new(HashMap::new()),
             latest: Mutex::new(HashMap::new()),
+            route: Mutex::new(()),
         }
+    }
+
+    /// See `route`: hold it across routing a picture and handing it on.
+    pub fn routing(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.route.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn streams(&self) -> std::sync::MutexGuard<'_, HashMap<u32, Stream>> {
@@ -112,12 +124,9 @@ impl Slides {
                         streams.remove(&call_id);
                         false
                     }
-                    Some(s) => {
-                        if let Some(session) = &s.session {
-                            session.share(None);
-                        }
-                        true
-                    }
+                    // The last picture stays on the slides until they are
+                    // taken off.
+                    Some(_) => true,
                     None => false,
                 }
             };
