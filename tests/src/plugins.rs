@@ -57,6 +57,12 @@ pub fn frozen() -> PathBuf {
     build("tests/fixtures/frozen/Cargo.toml", "seatphone_frozen")
 }
 
+/// Stands in for the video plugin: `pictures_publish` puts a picture of
+/// any size on the bus as a call's remote video.
+pub fn pictures() -> PathBuf {
+    build("tests/fixtures/pictures/Cargo.toml", "seatphone_pictures")
+}
+
 /// A shared library that exports no Seatphone root module.
 pub fn not_a_plugin() -> PathBuf {
     build("tests/fixtures/not-a-plugin/Cargo.toml", "not_a_plugin")

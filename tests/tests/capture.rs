@@ -11,9 +11,10 @@ use std::process::Command as Process;
 use std::time::Duration;
 
 use seatphone_tests::audio_check::{rms_dbfs, tone_power, write_sine_wav, Recording};
-use seatphone_tests::host::{signal, Command, Event, Options, Page, Seatphone};
+use seatphone_tests::host::{plugin_library, signal, Command, Event, Options, Page, Seatphone};
 use seatphone_tests::peers::baresip::{AnswerMode, Baresip, BaresipOptions};
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
+use seatphone_tests::plugins;
 use seatphone_tests::xvfb::Xvfb;
 use serde_json::{json, Value};
 
@@ -678,4 +679,82 @@ async fn a_full_disk_stops_the_recording_and_the_call_goes_on() {
     let r = call.catch(json!({"operation": 2, "time": 1})).await;
     top_level(&r, "base64");
     call.end().await;
+}
+
+/// A snapshot whose PNG is over the 8 MiB of file a base64 answer carries
+/// (docs/PROTOCOL.md, "Capture plugin"): the page gets result 1 saying so
+/// and what to do (format "path"), and nothing else changes: no file is
+/// written, "path" still saves that picture, a smaller one still comes as
+/// base64, the host still serves. The pictures come from a plugin that
+/// stands in for the video plugin on the bus (no peer sends 2560x1440 of
+/// noise cheaply; the capture plugin is the real one).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_snapshot_too_big_for_a_base64_answer_is_refused_and_nothing_else_changes() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("evidence");
+    let host = Seatphone::start(Options {
+        plugins: vec![plugin_library("capture"), plugins::pictures()],
+        extra_toml: format!("[capture]\ndir = \"{}\"\n", folder.display()),
+        ..Options::default()
+    })
+    .await;
+    let mut page = host.call_page().await;
+    let publish = |width: u32, height: u32, noise: bool| json!({"callId": 7, "width": width, "height": height, "noise": noise});
+    // The bus hands a picture to the capture plugin's own thread after
+    // the publish returns: ask until the answer shows the new picture.
+    async fn base64_until(page: &mut Page, done: impl Fn(&Value) -> bool) -> Value {
+        for _ in 0..50 {
+            let r = page
+                .request(Command::ScreenShot, json!({"format": "base64"}))
+                .await;
+            if done(&r) {
+                return r;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the snapshot never showed the picture published");
+    }
+    let small = publish(64, 48, false);
+    let r = page
+        .request_raw(90301, "pictures_publish", small.clone())
+        .await;
+    assert_eq!(r["result"], 0, "{r}");
+    let r = base64_until(&mut page, |r| r.get("base64").is_some()).await;
+    assert!(!top_level(&r, "base64").is_empty());
+
+    // 2560x1440 of noise: about 11 MB of PNG.
+    let r = page
+        .request_raw(90301, "pictures_publish", publish(2560, 1440, true))
+        .await;
+    assert_eq!(r["result"], 0, "{r}");
+    let r = base64_until(&mut page, |r| r.get("base64").is_none()).await;
+    assert_failed(&r, "more than the 8 MiB a base64 answer carries");
+    assert_failed(&r, "format \"path\"");
+    assert!(r.get("base64").is_none(), "{r}");
+    assert!(
+        files_in(&folder, "png").is_empty(),
+        "a refused base64 snapshot writes nothing"
+    );
+
+    // What the error says to do works: the same picture as a file.
+    let r = page
+        .request(Command::ScreenShot, json!({"format": "path"}))
+        .await;
+    let path = PathBuf::from(top_level(&r, "path"));
+    let size = std::fs::metadata(&path).unwrap().len();
+    assert!(size > 8 << 20, "the PNG is {size} bytes");
+    let v = ffprobe(&path, &["-show_entries", "stream=width,height"]);
+    assert_eq!(v["streams"][0]["width"], 2560, "{v}");
+
+    // A picture that fits comes as base64 again; the host serves on.
+    let r = page.request_raw(90301, "pictures_publish", small).await;
+    assert_eq!(r["result"], 0, "{r}");
+    let r = base64_until(&mut page, |r| r.get("base64").is_some()).await;
+    let png = dir.path().join("small.png");
+    base64_to_file(top_level(&r, "base64"), &png);
+    let (w, h, _) = rgb(&png);
+    assert_eq!((w, h), (64, 48));
+    assert_eq!(host.health().await["plugins"].as_array().unwrap().len(), 2);
+    assert_eq!(files_in(&folder, "png").len(), 1, "the one path snapshot");
 }

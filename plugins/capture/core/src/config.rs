@@ -14,9 +14,13 @@ use serde::Deserialize;
 /// A timed base64 clip lasts at most this long (the reference's limit).
 pub const CLIP_MAX_SECONDS: u32 = 10;
 
-/// A base64 clip stops at this many bytes of file (before base64, which
-/// adds a third): ten seconds of even a 5 Mbit/s picture fit.
-pub const CLIP_MAX_BYTES: u64 = 8 * 1024 * 1024;
+/// The most file a base64 answer carries (before base64, which adds a
+/// third: about 10.7 MiB of text), so a page is never sent more.
+pub const BASE64_MAX_BYTES: u64 = 8 * 1024 * 1024;
+
+/// A base64 clip stops at this many bytes of file: ten seconds of even a
+/// 5 Mbit/s picture fit.
+pub const CLIP_MAX_BYTES: u64 = BASE64_MAX_BYTES;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaptureConfig {

@@ -14,7 +14,7 @@ use std::time::Duration;
 use base64::Engine;
 
 use crate::commands::{Catch, Format};
-use crate::config::{CaptureConfig, CLIP_MAX_BYTES};
+use crate::config::{CaptureConfig, BASE64_MAX_BYTES, CLIP_MAX_BYTES};
 use crate::folder::{base_name, Folder};
 use crate::recording::{Limits, Recording, Stop};
 use crate::snapshot::{png, I420};
@@ -240,6 +240,9 @@ impl Capture {
         // PNG and the disk off the caller's thread.
         let work = move || {
             let done = png(&picture).and_then(|bytes| match format {
+                Format::Base64 if bytes.len() as u64 > BASE64_MAX_BYTES => {
+                    Err(too_big_for_base64(&picture, bytes.len()))
+                }
                 Format::Base64 => Ok(Answer::Base64(
                     base64::engine::general_purpose::STANDARD.encode(bytes),
                 )),
@@ -452,6 +455,22 @@ impl Capture {
 const NO_VIDEO_CALL: &str =
     "no video call: snapshots and recordings need a call that receives video";
 const NO_PICTURE: &str = "no picture has come from the peer yet: try again when the video shows";
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// A snapshot whose PNG a base64 answer may not carry: what to do instead.
+fn too_big_for_base64(picture: &I420, bytes: usize) -> String {
+    format!(
+        "the {}x{} picture makes a PNG of {}, more than the {} MiB a base64 answer carries: \
+         take the snapshot with format \"path\"",
+        picture.width,
+        picture.height,
+        mib(bytes as u64),
+        BASE64_MAX_BYTES >> 20
+    )
+}
 
 fn describe(call_id: u32, o: &Outcome) -> String {
     let why = match &o.why {
