@@ -162,7 +162,9 @@ pub(crate) enum HostInput {
 /// A cheap handle on the SIP user agent.
 #[derive(Clone)]
 pub struct Sip {
-    input: mpsc::UnboundedSender<HostInput>,
+    /// The SIP task's own queue: a command is one hand-over from the page's
+    /// task to the SIP task.
+    input: mpsc::UnboundedSender<engine::Input>,
     published: Arc<Mutex<Published>>,
     /// Read live for `/health`: drops happen without the SIP task.
     admission: Arc<Mutex<admission::Admission>>,
@@ -191,13 +193,19 @@ impl Sip {
     /// register, calls, hold, DTMF, answer modes).
     /// `reply` is called before any event the command causes.
     pub fn command(&self, request: Request, reply: Reply) {
-        if let Err(mpsc::error::SendError(HostInput::Command(_, reply))) =
-            self.input.send(HostInput::Command(request, reply))
-        {
+        if let Some(HostInput::Command(_, reply)) = self.send(HostInput::Command(request, reply)) {
             reply(Response::error(
                 seatphone_protocol::result::FAILED,
                 "the SIP user agent has stopped",
             ));
+        }
+    }
+
+    /// Hands `input` to the SIP task; gives it back when the task has stopped.
+    fn send(&self, input: HostInput) -> Option<HostInput> {
+        match self.input.send(engine::Input::Host(input)) {
+            Err(mpsc::error::SendError(engine::Input::Host(back))) => Some(back),
+            _ => None,
         }
     }
 
@@ -228,25 +236,25 @@ impl Sip {
 
     /// A plugin reported media of the call up: 2005.
     pub fn media_up(&self, call_id: u32) {
-        let _ = self.input.send(HostInput::MediaUp(call_id));
+        let _ = self.send(HostInput::MediaUp(call_id));
     }
 
     /// A plugin received nothing for too long: the call ends (BYE, reason 408).
     pub fn media_timeout(&self, call_id: u32) {
-        let _ = self.input.send(HostInput::MediaTimeout(call_id));
+        let _ = self.send(HostInput::MediaTimeout(call_id));
     }
 
     /// A plugin's media for the call failed (`reason` names the stream):
     /// the call ends (BYE, reason 488 with `reason` for the page).
     pub fn media_failed(&self, call_id: u32, reason: String) {
-        let _ = self.input.send(HostInput::MediaFailed(call_id, reason));
+        let _ = self.send(HostInput::MediaFailed(call_id, reason));
     }
 
     /// A plugin asks for a stream of `kind` in a call that is up (`on`: a
     /// re-INVITE adding its section) or for its end (port 0). It hears the
     /// outcome as `media_start` (the peer took it) or `media_stop`.
     pub fn stream(&self, call_id: u32, kind: String, on: bool) {
-        let _ = self.input.send(HostInput::Stream {
+        let _ = self.send(HostInput::Stream {
             call: call_id,
             kind,
             on,
@@ -256,7 +264,7 @@ impl Sip {
     /// Unregisters (Expires: 0, short timeout) and ends every call.
     pub async fn shutdown(&self) {
         let (tx, rx) = oneshot::channel();
-        if self.input.send(HostInput::Shutdown(tx)).is_ok() {
+        if self.send(HostInput::Shutdown(tx)).is_none() {
             let _ = tokio::time::timeout(Duration::from_secs(5), rx).await;
         }
     }

@@ -154,7 +154,7 @@ pub(crate) async fn start(
     events: EventSink,
     published: Arc<Mutex<Published>>,
     admission: gate::SharedAdmission,
-) -> std::io::Result<mpsc::UnboundedSender<HostInput>> {
+) -> std::io::Result<mpsc::UnboundedSender<Input>> {
     let (stack, incoming) = stack::build(
         cfg.bind,
         cfg.local_port,
@@ -175,23 +175,6 @@ pub(crate) async fn start(
         admission.clone(),
         stack.local,
     ));
-    let (host_tx, mut host_rx) = mpsc::unbounded_channel::<HostInput>();
-    let forward = input_tx.clone();
-    tokio::spawn(async move {
-        while let Some(h) = host_rx.recv().await {
-            if let Err(mpsc::error::SendError(Input::Host(h))) = forward.send(Input::Host(h)) {
-                // The SIP task has stopped (shutdown): a command still gets
-                // its one answer, and the next ones fail in `Sip::command`.
-                if let HostInput::Command(_, reply) = h {
-                    reply(seatphone_protocol::Response::error(
-                        seatphone_protocol::result::FAILED,
-                        "the SIP user agent has stopped",
-                    ));
-                }
-                break;
-            }
-        }
-    });
     let engine = Engine {
         table: CallTable::new(cfg.max_calls).starting_at(first_call_id()),
         register: register::Registrations::default(),
@@ -200,7 +183,7 @@ pub(crate) async fn start(
         events,
         published,
         stack,
-        input: input_tx,
+        input: input_tx.clone(),
         states: states_tx,
         settings: SipSettings::default(),
         account: None,
@@ -216,7 +199,7 @@ pub(crate) async fn start(
     };
     engine.publish();
     tokio::spawn(engine.run(input_rx, states_rx));
-    Ok(host_tx)
+    Ok(input_tx)
 }
 
 /// Call ids look like the reference's (large, not 1, 2, 3), so a page
