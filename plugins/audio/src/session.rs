@@ -58,7 +58,11 @@ pub struct Session {
 
 impl Session {
     /// Starts the call's thread; `Err` (keys that make no SRTP context, no
-    /// thread) means the call has no media.
+    /// thread) means the call has no media. The codec, the sockets' poll
+    /// and the call's buffers are made on the new thread, not on the
+    /// caller's (the SIP task, which tells the page the call is connected
+    /// once this returns); one that cannot be made ends the call as a
+    /// failed engine does (`Signal::MediaFailed`).
     pub fn start(
         ctx: CallContext,
         rtp: UdpSocket,
@@ -70,25 +74,38 @@ impl Session {
         let stream = MediaStream::new(Instant::now(), negotiated.stream_params(), options)?;
         let poll = mio::Poll::new().map_err(|e| e.to_string())?;
         let waker = Arc::new(mio::Waker::new(poll.registry(), WAKE).map_err(|e| e.to_string())?);
-        let media = MediaThread::new(ctx.clone(), rtp, rtcp, poll, stream, negotiated.clone())?;
         let (tx, rx) = mpsc::channel();
         let (host, call_id) = (ctx.host.clone(), ctx.call_id);
+        let n = negotiated.clone();
         std::thread::Builder::new()
-            .name(format!("audio-call-{}", ctx.call_id))
+            .name(format!("audio-call-{call_id}"))
             .spawn(move || {
                 // A bug here must end this call's media, not the engine.
-                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| media.run(rx)));
-                if run.is_err() {
-                    host.log(
-                        LogLevel::Error,
-                        &format!("audio call {call_id}: media engine failed"),
-                    );
-                    host.signal(&Signal::MediaFailed {
-                        call_id,
-                        kind: "audio".into(),
-                        reason: "the audio engine failed".into(),
-                    });
-                }
+                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    MediaThread::new(ctx, rtp, rtcp, poll, stream, n).map(|media| media.run(rx))
+                }));
+                let reason = match run {
+                    Ok(Ok(())) => return,
+                    Ok(Err(e)) => {
+                        host.log(
+                            LogLevel::Error,
+                            &format!("audio call {call_id}: media cannot start: {e}"),
+                        );
+                        e
+                    }
+                    Err(_) => {
+                        host.log(
+                            LogLevel::Error,
+                            &format!("audio call {call_id}: media engine failed"),
+                        );
+                        "the audio engine failed".into()
+                    }
+                };
+                host.signal(&Signal::MediaFailed {
+                    call_id,
+                    kind: "audio".into(),
+                    reason,
+                });
             })
             .map_err(|e| format!("cannot start the call's media thread: {e}"))?;
         Ok(Self {
