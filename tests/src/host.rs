@@ -82,6 +82,12 @@ pub struct Options {
     /// Extra environment of the host (e.g. `PULSE_SERVER` of a test's own
     /// PulseAudio, `Pulse::env`).
     pub env: Vec<(String, String)>,
+    /// `[log] level`: the tests' `debug`; the benchmark asks for the
+    /// deployment's `info` (`measure::HostSpec`).
+    pub log_level: String,
+    /// Name prefix of the host's temporary folder (tempfile's `.tmp` for
+    /// the tests; the benchmark's `seatphone-bench`, which `BENCH_KEEP` keeps).
+    pub dir_prefix: String,
 }
 
 /// Every plugin the workspace builds, by name (`plugin_library`).
@@ -100,8 +106,89 @@ impl Default for Options {
             sip_toml: String::new(),
             extra_toml: String::new(),
             env: Vec::new(),
+            log_level: "debug".into(),
+            dir_prefix: ".tmp".into(),
         }
     }
+}
+
+/// A host's temporary folder, plugin folder and config, written but not yet
+/// started: the one launcher of the tests ([`Seatphone::start`]) and the
+/// benchmark (`measure::BenchHost::start`), which spawn `command` each their
+/// own way (a tokio child killed on drop; a process group stopped by signal).
+pub struct Launch {
+    pub dir: tempfile::TempDir,
+    pub daemon_port: u16,
+    pub port: u16,
+    /// `target/<profile>/seatphone --config <dir>/seatphone.toml`, with the
+    /// options' environment, stdin and stdout null, stderr to `stderr.log`.
+    pub command: std::process::Command,
+}
+
+impl Launch {
+    pub fn prepare(options: &Options) -> std::io::Result<Launch> {
+        let dir = tempfile::Builder::new()
+            .prefix(&options.dir_prefix)
+            .tempdir()?;
+        let plugin_dir = dir.path().join("plugins");
+        std::fs::create_dir_all(&plugin_dir)?;
+        for lib in options.plugins.iter().flat_map(|l| plugin_files(l)) {
+            let name = lib.file_name().unwrap_or_default();
+            std::fs::copy(&lib, plugin_dir.join(name)).map_err(|e| {
+                std::io::Error::other(format!(
+                    "copy plugin {}: {e} (build the workspace first)",
+                    lib.display()
+                ))
+            })?;
+        }
+        let (daemon_port, port) = (free_port(1), free_port(1));
+        let config = format!(
+            "[api]\nbind = \"127.0.0.1\"\ndaemon_port = {daemon_port}\nport = {port}\n{}\n\
+             [plugins]\ndir = \"{}\"\n[sip]\nbind = \"127.0.0.1\"\nlocal_port = {}\n{}\n[log]\ndir = \"{}\"\nlevel = \"{}\"\n{}\n",
+            options.api_toml,
+            plugin_dir.display(),
+            options.sip_port,
+            options.sip_toml,
+            dir.path().join("log").display(),
+            options.log_level,
+            options.extra_toml
+        );
+        let config_path = dir.path().join("seatphone.toml");
+        std::fs::write(&config_path, config)?;
+        let mut command = std::process::Command::new(build_dir().join("seatphone"));
+        command
+            .arg("--config")
+            .arg(&config_path)
+            .envs(options.env.iter().cloned())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("stderr.log"))?);
+        Ok(Launch {
+            dir,
+            daemon_port,
+            port,
+            command,
+        })
+    }
+}
+
+/// Whether the engine on `port` answers `/health` with 200 within 10 s.
+pub async fn wait_healthy(port: u16) -> bool {
+    for _ in 0..200 {
+        if http_get(port, "/health", "127.0.0.1")
+            .await
+            .is_ok_and(|(status, _)| status == 200)
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+/// The host's standard error, written to `stderr.log` in its folder.
+pub fn stderr_of(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default()
 }
 
 pub struct Seatphone {
@@ -113,46 +200,16 @@ pub struct Seatphone {
 
 impl Seatphone {
     pub async fn start(options: Options) -> Seatphone {
-        let dir = tempfile::tempdir().unwrap();
-        let plugin_dir = dir.path().join("plugins");
-        std::fs::create_dir_all(&plugin_dir).unwrap();
-        for lib in options.plugins.iter().flat_map(|l| plugin_files(l)) {
-            let name = lib.file_name().unwrap();
-            std::fs::copy(&lib, plugin_dir.join(name)).unwrap_or_else(|e| {
-                panic!(
-                    "copy plugin {}: {e} (build the workspace first)",
-                    lib.display()
-                )
-            });
-        }
-        let (daemon_port, port) = (free_port(1), free_port(1));
-        let config = format!(
-            "[api]\nbind = \"127.0.0.1\"\ndaemon_port = {daemon_port}\nport = {port}\n{}\n\
-             [plugins]\ndir = \"{}\"\n[sip]\nbind = \"127.0.0.1\"\nlocal_port = {}\n{}\n[log]\ndir = \"{}\"\nlevel = \"debug\"\n{}\n",
-            options.api_toml,
-            plugin_dir.display(),
-            options.sip_port,
-            options.sip_toml,
-            dir.path().join("log").display(),
-            options.extra_toml
-        );
-        let config_path = dir.path().join("seatphone.toml");
-        std::fs::write(&config_path, config).unwrap();
-        let child = Process::new(build_dir().join("seatphone"))
-            .arg("--config")
-            .arg(&config_path)
-            .envs(options.env.iter().cloned())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap())
+        let launch = Launch::prepare(&options).unwrap_or_else(|e| panic!("prepare seatphone: {e}"));
+        let child = Process::from(launch.command)
             .kill_on_drop(true)
             .spawn()
             .expect("start seatphone (build the workspace first)");
         let host = Seatphone {
             child: Some(child),
-            dir,
-            daemon_port,
-            port,
+            dir: launch.dir,
+            daemon_port: launch.daemon_port,
+            port: launch.port,
         };
         host.wait_ready().await;
         host
@@ -160,21 +217,13 @@ impl Seatphone {
 
     /// Until the engine answers `/health`.
     pub async fn wait_ready(&self) {
-        for _ in 0..200 {
-            if self
-                .http_get("/health")
-                .await
-                .is_ok_and(|(status, _)| status == 200)
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        if !wait_healthy(self.port).await {
+            panic!("seatphone did not come up; stderr:\n{}", self.stderr());
         }
-        panic!("seatphone did not come up; stderr:\n{}", self.stderr());
     }
 
     pub fn stderr(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
+        stderr_of(self.dir.path())
     }
 
     /// Every log line the host wrote (stderr and every file under its log folder).

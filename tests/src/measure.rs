@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::host::{build_dir, http_get, plugin_files, plugin_library, Command, Event, Page, CALL};
+use crate::host::{
+    plugin_library, stderr_of, wait_healthy, Command, Event, Launch, Options, Page, CALL,
+};
 use crate::peers::{free_port, keep_if_asked, stop_child};
 
 // ---------------------------------------------------------------- /proc
@@ -211,6 +213,32 @@ impl Default for HostSpec {
     }
 }
 
+impl HostSpec {
+    /// The harness launcher's options for this spec (`host::Launch`).
+    pub fn options(&self) -> Options {
+        let mut audio = String::from("[audio]\n");
+        if let Some(i) = &self.audio_input {
+            audio.push_str(&format!("input = \"{i}\"\n"));
+        }
+        if let Some(o) = &self.audio_output {
+            audio.push_str(&format!("output = \"{o}\"\n"));
+        }
+        Options {
+            plugins: self.plugins.iter().map(|n| plugin_library(n)).collect(),
+            api_toml: String::new(),
+            sip_port: self.sip_port,
+            sip_toml: format!(
+                "max_calls = {}\naccept_from = {:?}",
+                self.max_calls, self.accept_from
+            ),
+            extra_toml: format!("{audio}{}", self.extra_toml),
+            env: self.env.clone(),
+            log_level: self.log_level.clone(),
+            dir_prefix: "seatphone-bench".into(),
+        }
+    }
+}
+
 /// A `seatphone` daemon (and its engine) started for a benchmark.
 pub struct BenchHost {
     child: Child,
@@ -221,52 +249,17 @@ pub struct BenchHost {
 }
 
 impl BenchHost {
+    /// Started by the harness's launcher (`host::Launch`) in a process group
+    /// of its own, so that `stop` reaches the engine too.
     pub async fn start(spec: &HostSpec) -> std::io::Result<BenchHost> {
-        let dir = tempfile::Builder::new()
-            .prefix("seatphone-bench")
-            .tempdir()?;
-        let plugin_dir = dir.path().join("plugins");
-        std::fs::create_dir_all(&plugin_dir)?;
-        for lib in spec
-            .plugins
-            .iter()
-            .flat_map(|n| plugin_files(&plugin_library(n)))
-        {
-            std::fs::copy(&lib, plugin_dir.join(lib.file_name().unwrap_or_default()))?;
-        }
-        let (daemon_port, port) = (free_port(1), free_port(1));
-        let mut audio = String::new();
-        if let Some(i) = &spec.audio_input {
-            audio.push_str(&format!("input = \"{i}\"\n"));
-        }
-        if let Some(o) = &spec.audio_output {
-            audio.push_str(&format!("output = \"{o}\"\n"));
-        }
-        let config = format!(
-            "[api]\nbind = \"127.0.0.1\"\ndaemon_port = {daemon_port}\nport = {port}\n\
-             [plugins]\ndir = \"{}\"\n\
-             [sip]\nbind = \"127.0.0.1\"\nlocal_port = {}\nmax_calls = {}\naccept_from = {:?}\n\
-             [log]\ndir = \"{}\"\nlevel = \"{}\"\n\
-             [audio]\n{audio}{}",
-            plugin_dir.display(),
-            spec.sip_port,
-            spec.max_calls,
-            spec.accept_from,
-            dir.path().join("log").display(),
-            spec.log_level,
-            spec.extra_toml,
-        );
-        let config_path = dir.path().join("seatphone.toml");
-        std::fs::write(&config_path, config)?;
-        let mut cmd = Process::new(build_dir().join("seatphone"));
-        cmd.arg("--config")
-            .arg(&config_path)
-            .envs(spec.env.iter().cloned())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("stderr.log"))?);
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        let child = cmd.spawn()?;
+        let Launch {
+            dir,
+            daemon_port,
+            port,
+            mut command,
+        } = Launch::prepare(&spec.options())?;
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let child = command.spawn()?;
         let mut host = BenchHost {
             child,
             dir,
@@ -274,14 +267,8 @@ impl BenchHost {
             daemon_port,
             sip_port: spec.sip_port,
         };
-        for _ in 0..200 {
-            if http_get(port, "/health", "127.0.0.1")
-                .await
-                .is_ok_and(|(status, _)| status == 200)
-            {
-                return Ok(host);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        if wait_healthy(port).await {
+            return Ok(host);
         }
         let err = host.stderr();
         host.stop();
@@ -291,7 +278,7 @@ impl BenchHost {
     }
 
     pub fn stderr(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
+        stderr_of(self.dir.path())
     }
 
     pub fn daemon_pid(&self) -> u32 {
@@ -412,7 +399,7 @@ pub fn onsets(samples: &[i16], threshold: i16, gap: usize) -> Vec<usize> {
     out
 }
 
-/// The release folder the benchmark runs from (for [`build_dir`]).
+/// The release folder the benchmark runs from (for [`crate::host::build_dir`]).
 pub fn exe_dir() -> PathBuf {
     std::env::current_exe()
         .ok()
