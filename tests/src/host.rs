@@ -519,6 +519,37 @@ impl Page {
         }
     }
 
+    /// Asks `command` of a page the host may have refused: its answer, or
+    /// the close the host sent instead (a refused page's frames are never
+    /// read, so no answer can come before its close).
+    pub async fn answer_or_close(
+        &mut self,
+        command: Command,
+        param: Value,
+        timeout: Duration,
+    ) -> Result<Value, Option<CloseFrame>> {
+        self.seq += 1;
+        let seq = self.seq;
+        let frame = json!({ "cmd": command.cmd(), "description": command.description(),
+                            "param": param, "seq": seq });
+        // A refused socket may be closed already: its close frame is still
+        // there to read below.
+        let _ = self.ws.send(Message::Text(frame.to_string().into())).await;
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.receive(left).await {
+                Some(Received::Frame(f)) if f.get("seq") == Some(&json!(seq)) => return Ok(f),
+                Some(Received::Frame(f)) => self.pending.push_back(f),
+                Some(Received::Closed(frame)) => return Err(frame),
+                None => panic!(
+                    "{}: neither an answer nor a close within {timeout:?}",
+                    command.description()
+                ),
+            }
+        }
+    }
+
     /// The next frame (queued first), or `None` after `timeout`.
     pub async fn next_frame(&mut self, timeout: Duration) -> Option<Value> {
         if let Some(f) = self.pending.pop_front() {
