@@ -369,6 +369,55 @@ fn the_window_follows_the_call() {
     );
 }
 
+/// A window that covered ours goes away: the last picture is drawn again
+/// although no new one came (a still share may send none for seconds).
+#[test]
+fn an_uncovered_window_shows_its_picture_again() {
+    use x11rb::protocol::xproto::{CreateWindowAux, WindowClass};
+    use x11rb::wrapper::ConnectionExt as _;
+    let x = Xvfb::start();
+    let win = VideoWindow::new(
+        Box::new(X11Window::new(Some(x.display.clone()))),
+        Box::new(Told::default()),
+    );
+    win.set_rect(Rect::new(200, 100, 640, 400));
+    win.set_fit(Fit::Crop);
+    win.call_up(true);
+    win.remote(Picture::filled(640, 480, BARS[2]));
+    let shown = || close(Screen::grab(&x.display).at(300, 200), to_rgb(BARS[2]));
+    assert!(eventually(shown), "the remote picture is shown");
+
+    let (conn, screen) = x11rb::connect(Some(&x.display)).unwrap();
+    let root = conn.setup().roots[screen].root;
+    let cover = conn.generate_id().unwrap();
+    let aux = CreateWindowAux::new()
+        .background_pixel(0x0000ff)
+        .override_redirect(1);
+    conn.create_window(
+        x11rb::COPY_DEPTH_FROM_PARENT,
+        cover,
+        root,
+        150,
+        50,
+        800,
+        500,
+        0,
+        WindowClass::INPUT_OUTPUT,
+        0,
+        &aux,
+    )
+    .unwrap();
+    conn.map_window(cover).unwrap();
+    conn.sync().unwrap();
+    assert!(
+        eventually(|| Screen::grab(&x.display).at(300, 200) == 0x00_00_ff),
+        "covered"
+    );
+    conn.destroy_window(cover).unwrap();
+    conn.sync().unwrap();
+    assert!(eventually(shown), "the picture is back once uncovered");
+}
+
 /// No X server: the log says the window is off, once; nothing fails.
 #[test]
 fn without_a_display_the_window_is_off_and_says_so() {

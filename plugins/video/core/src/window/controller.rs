@@ -177,6 +177,9 @@ fn run(mut backend: Box<dyn Backend>, mut events: Box<dyn WindowEvents>, rx: Rec
                 events.button(b);
             }
         }
+        if backend.exposed() {
+            s.dirty = true;
+        }
         if s.dirty && last_draw.elapsed() >= REDRAW_EVERY {
             if (canvas.width, canvas.height) != (r.w, r.h) {
                 canvas = Canvas::new(r.w, r.h);

@@ -23,4 +23,8 @@ pub trait Backend: Send {
     fn hide(&mut self);
     /// Clicks since the last call, in window pixels.
     fn clicks(&mut self) -> Vec<(i32, i32)>;
+    /// The screen lost the window's pixels since the last call (a picture
+    /// drawn before the window was mapped, or the window uncovered): the
+    /// last picture is drawn again, since a still share may send no other.
+    fn exposed(&mut self) -> bool;
 }

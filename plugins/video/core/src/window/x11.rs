@@ -36,6 +36,8 @@ pub struct X11Window {
     /// Off: plain PutImage even where the server shares memory.
     use_shm: bool,
     open: Option<Open>,
+    /// The server asked for the window's pixels again (Expose).
+    exposed: bool,
 }
 
 impl X11Window {
@@ -44,6 +46,7 @@ impl X11Window {
             display,
             use_shm: true,
             open: None,
+            exposed: false,
         }
     }
 
@@ -137,7 +140,7 @@ impl Backend for X11Window {
                 let aux = CreateWindowAux::new()
                     .background_pixel(0)
                     .override_redirect(1)
-                    .event_mask(EventMask::BUTTON_PRESS);
+                    .event_mask(EventMask::BUTTON_PRESS | EventMask::EXPOSURE);
                 o.conn
                     .create_window(
                         x11rb::COPY_DEPTH_FROM_PARENT,
@@ -261,11 +264,17 @@ impl Backend for X11Window {
         let mut out = Vec::new();
         if let Some(o) = self.open.as_ref() {
             while let Ok(Some(event)) = o.conn.poll_for_event() {
-                if let Event::ButtonPress(e) = event {
-                    out.push((i32::from(e.event_x), i32::from(e.event_y)));
+                match event {
+                    Event::ButtonPress(e) => out.push((i32::from(e.event_x), i32::from(e.event_y))),
+                    Event::Expose(_) => self.exposed = true,
+                    _ => {}
                 }
             }
         }
         out
+    }
+
+    fn exposed(&mut self) -> bool {
+        std::mem::take(&mut self.exposed)
     }
 }
