@@ -139,7 +139,9 @@ impl Calls {
         self.calls.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn bind(local_ip: &str) -> Result<(u16, (UdpSocket, Option<UdpSocket>)), String> {
+    /// The RTP/RTCP sockets of a video section (camera or slides) on
+    /// `local_ip`, and the RTP port to offer.
+    pub(crate) fn bind(local_ip: &str) -> Result<(u16, (UdpSocket, Option<UdpSocket>)), String> {
         let ip: IpAddr = local_ip
             .parse()
             .map_err(|_| format!("local address {local_ip:?} is not an IP address"))?;

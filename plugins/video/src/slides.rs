@@ -15,7 +15,7 @@ use seatphone_video_core::camera::CameraSetting;
 use seatphone_video_core::config::VideoConfig;
 use seatphone_video_core::negotiate::{self, Preferences};
 use seatphone_video_core::picture::Picture;
-use seatphone_video_core::session::{bind_pair, Session, Setup, Sink};
+use seatphone_video_core::session::{Session, Setup, Sink};
 
 /// The media kind of the slides (the host's `sdp::SLIDES`).
 pub const KIND: &str = "slides";
@@ -158,15 +158,6 @@ impl Slides {
         }
     }
 
-    fn bind(local_ip: &str) -> Result<(u16, (UdpSocket, Option<UdpSocket>)), String> {
-        let ip: IpAddr = local_ip
-            .parse()
-            .map_err(|_| format!("local address {local_ip:?} is not an IP address"))?;
-        let pair = bind_pair(ip, true)?;
-        let port = pair.0.local_addr().map_err(|e| e.to_string())?.port();
-        Ok((port, pair))
-    }
-
     /// Our slides section, offered when we asked for it.
     pub fn offer(
         &self,
@@ -184,7 +175,7 @@ impl Slides {
         let port = match stream.port {
             Some(port) => port,
             None => {
-                let (port, sockets) = Slides::bind(local_ip)?;
+                let (port, sockets) = crate::calls::Calls::bind(local_ip)?;
                 stream.port = Some(port);
                 stream.sockets = Some(sockets);
                 port
