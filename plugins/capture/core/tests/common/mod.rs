@@ -162,27 +162,20 @@ pub fn probe(path: &Path) -> Probe {
 
 /// The mean volume of a file's sound, in dB (ffmpeg's volumedetect).
 pub fn mean_volume(path: &Path) -> f64 {
-    let out = Command::new("ffmpeg")
-        .args(["-v", "info", "-nostats", "-i"])
-        .arg(path)
-        .args(["-vn", "-af", "volumedetect", "-f", "null", "-"])
-        .output()
-        .expect("ffmpeg runs");
-    let log = String::from_utf8_lossy(&out.stderr);
-    log.lines()
-        .find_map(|l| l.split("mean_volume:").nth(1))
-        .and_then(|v| v.trim().trim_end_matches(" dB").parse().ok())
-        .unwrap_or(f64::NEG_INFINITY)
+    volumedetect(path, "volumedetect")
 }
 
 /// The mean volume of a file's sound from `from` to `to` seconds, in dB.
 pub fn mean_volume_between(path: &Path, from: f64, to: f64) -> f64 {
+    volumedetect(path, &format!("atrim={from}:{to},volumedetect"))
+}
+
+/// The mean volume ffmpeg's audio `filter` (ending in volumedetect) reports.
+fn volumedetect(path: &Path, filter: &str) -> f64 {
     let out = Command::new("ffmpeg")
         .args(["-v", "info", "-nostats", "-i"])
         .arg(path)
-        .args(["-vn", "-af"])
-        .arg(format!("atrim={from}:{to},volumedetect"))
-        .args(["-f", "null", "-"])
+        .args(["-vn", "-af", filter, "-f", "null", "-"])
         .output()
         .expect("ffmpeg runs");
     let log = String::from_utf8_lossy(&out.stderr);
