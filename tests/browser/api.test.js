@@ -193,21 +193,10 @@ function sentFrame(page, seq) {
 }
 
 test.describe('demo page against the real host', { skip: missing || false }, () => {
-  let host;
-  let browser;
-  // Pages a test leaves open (a failed one) would hold the call socket: close them all.
-  test.afterEach(async () => { if (browser) for (const p of browser.context.pages()) await p.close().catch(() => {}); });
-
-  test.before(async () => {
-    host = await h.startHost();
-    browser = await h.launchBrowser();
-  });
-  test.after(async () => {
-    if (browser) await browser.close();
-    if (host) await host.dispose();
-  });
+  const s = h.stage({ closePages: true });
 
   test('the host serves the SDK with its own address and ports as defaults, otherwise unchanged [smoke]', { timeout: 90000 }, async () => {
+    const { host } = s;
     const r = await h.httpGet(`${host.base}/OpenEye_SDK.js`);
     assert.equal(r.status, 200);
     assert.match(r.headers['content-type'], /javascript/);
@@ -223,6 +212,7 @@ test.describe('demo page against the real host', { skip: missing || false }, () 
   });
 
   test('Init connects with the served defaults: daemon, service, login and call come up, version shown [smoke]', { timeout: 90000 }, async () => {
+    const { host, browser } = s;
     const page = await h.openDemo(browser, host);
     for (const name of ['onOpeneyeDeamonReady', 'serviceStartUp', 'onOpeneyeLoginReady', 'onVersionInfoNotify']) {
       await h.waitForLog(page, (e) => e.kind === 'callback' && e.name === name);
@@ -243,6 +233,7 @@ test.describe('demo page against the real host', { skip: missing || false }, () 
   });
 
   test('every openEyeCall method called once from the demo page gets a callback shaped as PROTOCOL.md says [smoke]', { timeout: 90000 }, async () => {
+    const { host, browser } = s;
     const page = await h.openDemo(browser, host);
     const ctx = { deadSipPort: await h.freeUdpPort() };
     const summary = [];
@@ -279,6 +270,7 @@ test.describe('demo page against the real host', { skip: missing || false }, () 
   });
 
   test('on the real page, calls before the call socket is ready or with wrong types answer result 2', { timeout: 90000 }, async () => {
+    const { host, browser } = s;
     const page = await browser.newPage();
     await h.gotoHost(page, host);
     const results = await page.evaluate(async () => {
@@ -303,6 +295,7 @@ test.describe('demo page against the real host', { skip: missing || false }, () 
   });
 
   test('the host answers bad requests with result 2 and errMsg, and the page goes on', { timeout: 90000 }, async () => {
+    const { host, browser } = s;
     const page = await browser.newPage();
     await h.gotoHost(page, host);
     const got = await page.evaluate(async () => {
@@ -341,6 +334,7 @@ test.describe('demo page against the real host', { skip: missing || false }, () 
   });
 
   test('two outstanding calls of one method each get their own answer (seq)', { timeout: 90000 }, async () => {
+    const { host, browser } = s;
     const page = await browser.newPage();
     await h.gotoHost(page, host);
     const got = await page.evaluate(async () => {
@@ -362,6 +356,7 @@ test.describe('demo page against the real host', { skip: missing || false }, () 
   });
 
   test('second_page_is_refused_with_4001, and takeover moves the softphone with 4002', { timeout: 90000 }, async () => {
+    const { host, browser } = s;
     const first = await h.openDemo(browser, host);
     const second = await h.openDemo(browser, host, { waitReady: false });
     const refused = await h.waitForLog(second, (e) => e.name === 'onOpeneyeCallClose');
@@ -382,6 +377,7 @@ test.describe('demo page against the real host', { skip: missing || false }, () 
   });
 
   test('UnInitOpeneye frees the softphone for another page, and refresh connects again', { timeout: 90000 }, async () => {
+    const { host, browser } = s;
     const first = await h.openDemo(browser, host);
     await first.click('#btn-uninit');
     assert.equal(await first.textContent('#stateCall'), 'closed');
@@ -395,6 +391,7 @@ test.describe('demo page against the real host', { skip: missing || false }, () 
   });
 
   test('a page from another origin cannot connect [smoke]', { timeout: 90000 }, async () => {
+    const { host, browser } = s;
     const other = await h.startOtherOrigin({
       '/': `<!DOCTYPE html><html><body><script src="${host.base}/OpenEye_SDK.js"></script><script>
         window.seen = [];
@@ -442,20 +439,10 @@ test.describe('demo page against the real host', { skip: missing || false }, () 
 });
 
 test.describe('the page survives the engine and the host restarting', { skip: missing || h.needsOwnHost() || false }, () => {
-  let host;
-  let browser;
-  test.afterEach(async () => { if (browser) for (const p of browser.context.pages()) await p.close().catch(() => {}); });
-
-  test.before(async () => {
-    host = await h.startHost();
-    browser = await h.launchBrowser();
-  });
-  test.after(async () => {
-    if (browser) await browser.close();
-    if (host) await host.dispose();
-  });
+  const s = h.stage({ closePages: true });
 
   test('engine crash: serviceShutDown, then serviceStartUp, and the call socket comes back', { timeout: 90000 }, async () => {
+    const { host, browser } = s;
     const page = await h.openDemo(browser, host);
     const engines = h.childPids(host.child.pid);
     assert.equal(engines.length, 1, 'the daemon runs one engine');
@@ -475,12 +462,13 @@ test.describe('the page survives the engine and the host restarting', { skip: mi
   });
 
   test('host restart: the page reconnects without a reload', { timeout: 90000 }, async () => {
+    const { host, browser } = s;
     const page = await h.openDemo(browser, host);
     const from = await h.logLength(page);
     await host.stop();
     await h.waitForLog(page, (e) => e.name === 'serviceShutDown', { from });
     await h.waitForLog(page, (e) => e.name === 'onOpeneyeCallClose', { from });
-    host = await h.startHost({ tmp: host.tmp, ports: { port: host.port, daemonPort: host.daemonPort } });
+    s.host = await h.startHost({ tmp: host.tmp, ports: { port: host.port, daemonPort: host.daemonPort } });
     const back = await h.waitForLog(page, (e) => e.name === 'onOpeneyeCallReady', { from, timeout: 30000 });
     assert.ok(back);
     const names = (await page.evaluate(() => window.demoLog)).slice(from).map((e) => e.name);

@@ -9,11 +9,9 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
 const h = require('./harness');
-const peers = require('./peers');
 
 // baresip sends testsrc2 as VP8 and shows what it gets to nobody.
 const PEER_VIDEO = [
@@ -45,42 +43,25 @@ function codecOf(file) {
 }
 
 test.describe('capture from the demo page in a video call (Kamailio + baresip)', () => {
-  let host;
-  let browser;
-  let kam;
-  let baresip;
-  let page;
-  let skip = null;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'seatphone-capture-'));
-
-  test.before(async () => {
-    skip = h.hostBinaryMissing() || (peers.missingPeers().length ? 'kamailio or baresip not installed' : null);
-    if (skip) return;
-    host = await h.startHost({
+  let dir;
+  const s = h.stage({
+    prepare: () => { dir = s.tempDir('seatphone-capture-'); },
+    host: () => ({
       extraToml: [
         '[video]', 'camera = "test"', 'width = 320', 'height = 240', 'fps = 15', 'bitrate = 300', 'codecs = ["VP8"]',
         '[capture]', `dir = ${JSON.stringify(dir)}`,
       ].join('\n'),
-    });
-    kam = await peers.startKamailioRetrying();
-    baresip = await peers.startBaresip('1002', kam, { answermode: 'auto', extraConfig: PEER_VIDEO });
-    browser = await h.launchBrowser();
-    page = await h.openDemo(browser, host);
-  });
-
-  test.after(async () => {
-    if (browser) await browser.close();
-    if (baresip) await baresip.stop();
-    if (kam) await kam.stop();
-    if (host) await host.dispose();
-    fs.rmSync(dir, { recursive: true, force: true });
+    }),
+    peer: { extraConfig: PEER_VIDEO },
+    demo: true,
   });
 
   /** Clicks `button` and returns the callback's data for `method`. */
-  const click = (button, method, timeout) => h.clickFor(page, button, method, timeout);
+  const click = (button, method, timeout) => h.clickFor(s.page, button, method, timeout);
 
   test('screenShot, screenShotBase64, videoCatch and videoCatchBase64 answer in the reference\'s shapes', { timeout: 120000 }, async (t) => {
-    if (skip) return t.skip(skip);
+    if (s.skip) return t.skip(s.skip);
+    const { page, kam } = s;
     // No call yet: result 1 and a sentence.
     const early = await click('#btn-screenShot', 'screenShot');
     assert.equal(early.result, 1);

@@ -439,38 +439,146 @@ async function waitForLog(page, pred, { from = 0, timeout = 15000 } = {}) {
 
 const logLength = (page) => page.evaluate(() => window.demoLog.length);
 
-/** Clicks `button` on the demo page and resolves with the data its `method` response callback got. */
-async function clickFor(page, button, method, timeout = 15000) {
+/** Whether a demo log entry is the event `notify` (a number of PROTOCOL.md). */
+const isEvent = (notify) => (e) => e.kind === 'event' && e.data && e.data.notify === notify;
+
+/** Whether a demo log entry is the response to the SDK method `method`. */
+const isResponse = (method) => (e) => e.kind === 'response' && e.name === method;
+
+/** Runs `act` (a click, a check) on the demo page and resolves with the data its `method` response callback got. */
+async function answerTo(page, method, act, timeout = 15000) {
   const from = await logLength(page);
-  await page.click(button);
-  return (await waitForLog(page, (e) => e.kind === 'response' && e.name === method, { from, timeout })).data;
+  await act();
+  return (await waitForLog(page, isResponse(method), { from, timeout })).data;
+}
+
+/** Clicks `button` on the demo page and resolves with the data its `method` response callback got. */
+function clickFor(page, button, method, timeout = 15000) {
+  return answerTo(page, method, () => page.click(button), timeout);
+}
+
+/** A response's data that must say success (result 0); `what` names it in the failure. */
+function ok(data, what) {
+  if (data.result !== 0) throw new Error(`${what} failed: ${JSON.stringify(data)}`);
+  return data;
 }
 
 /**
- * From the demo page: config for Kamailio on 127.0.0.1:`kamPort` (UDP),
- * register 1001, place a video call to `callee` and wait until it is
- * connected (2006). Resolves with startCall's response; throws on a failure.
+ * From the demo page: config for Kamailio on 127.0.0.1:`kamPort` (UDP) and
+ * register `user` (password pass<user>), until the page shows it registered.
+ * Resolves with the config and register responses; throws on a failure.
  */
-async function demoVideoCall(page, kamPort, callee) {
-  const ok = (data, what) => {
-    if (data.result !== 0) throw new Error(`${what} failed: ${JSON.stringify(data)}`);
-    return data;
-  };
+async function demoRegister(page, kamPort, user = '1001') {
   await page.fill('#sipServer', '127.0.0.1');
   await page.fill('#sipPort', String(kamPort));
   await page.selectOption('#sipTransport', '0');
-  ok(await clickFor(page, '#btn-config', 'config'), 'config');
-  await page.fill('#phoneNumber', '1001');
-  await page.fill('#password', 'pass1001');
-  ok(await clickFor(page, '#btn-register', 'register'), 'register');
+  const config = ok(await clickFor(page, '#btn-config', 'config'), 'config');
+  await page.fill('#phoneNumber', user);
+  await page.fill('#password', `pass${user}`);
+  const register = ok(await clickFor(page, '#btn-register', 'register'), 'register');
   await page.waitForFunction(() => /registered/.test(document.getElementById('phoneStatus').textContent));
+  return { config, register };
+}
+
+/**
+ * From the demo page: register 1001 at Kamailio on 127.0.0.1:`kamPort`
+ * (demoRegister), place a video call to `callee` and wait until it is
+ * connected (2006). Resolves with startCall's response; throws on a failure.
+ */
+async function demoVideoCall(page, kamPort, callee) {
+  await demoRegister(page, kamPort);
   await page.fill('#calloutNumber', callee);
   const started = ok(await clickFor(page, '#btn-startVideoCall', 'startCall'), 'startCall');
-  await waitForLog(page, (e) => e.kind === 'event' && e.data.notify === 2006);
+  await waitForLog(page, isEvent(2006));
   return started;
+}
+
+/**
+ * What the tests of one describe block share, made in its before hook and
+ * undone in its after hook, the last made first. Called in the describe
+ * block, it returns the stage, filled in by the time the tests run:
+ *
+ *     const s = h.stage({ host: { extraToml }, peer: {}, demo: true });
+ *     test('…', async (t) => { if (s.skip) return t.skip(s.skip); … s.page … });
+ *
+ * - `prepare(s)`: runs first (temp folders with `s.tempDir`, ports).
+ * - `host`: startHost's options, or a function of the stage giving them
+ *   (after `prepare`): `s.host`.
+ * - `sip`: the tests need the host's SIP layer: skipped while its /health
+ *   has no "sip" section or says "available": false.
+ * - `peer`: a Kamailio (`s.kam`) and baresip 1002 registered there
+ *   (`s.baresip`), with these startBaresip options (answermode 'auto').
+ * - `browser`: launchBrowser's options, or a function of the stage giving
+ *   them; false: no browser. `s.browser`.
+ * - `demo`: the demo page from the host, Init pressed (`s.page`).
+ * - `setUp(s)`: runs last (servers that need the host's ports).
+ * - `closePages`: after each test, close the pages it left open (a failed
+ *   test's page would hold the call socket for the next).
+ *
+ * `s.skip` says why the tests cannot run here (no host binary, a host of
+ * their own while SEATPHONE_ATTACH is set, no kamailio or baresip, no SIP),
+ * else null. `s.defer(fn)` adds something of the tests' own to undo.
+ */
+function stage({ prepare, host = {}, sip = false, peer, browser = {}, demo = false, setUp, closePages = false } = {}) {
+  const test = require('node:test');
+  const undo = [];
+  const s = {
+    skip: null, host: null, kam: null, baresip: null, browser: null, page: null,
+    defer: (fn) => { undo.push(fn); },
+    /** A temp folder removed in the after hook. */
+    tempDir(prefix) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+      undo.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+      return dir;
+    },
+  };
+  const configured = typeof host === 'function' || Object.keys(host).length > 0;
+  const missingPeers = peer ? require('./peers').missingPeers() : [];
+  s.skip = hostBinaryMissing() || (configured ? needsOwnHost() : null) ||
+    (missingPeers.length ? `${missingPeers.join(' and ')} not installed (apt-get install kamailio baresip)` : null);
+
+  test.before(async () => {
+    if (s.skip) return;
+    if (prepare) await prepare(s);
+    s.host = await startHost(typeof host === 'function' ? await host(s) : host);
+    undo.push(() => s.host.dispose());
+    if (sip) {
+      const health = await s.host.health();
+      if (!health || typeof health.sip !== 'object' || health.sip === null || health.sip.available === false) {
+        s.skip = 'SIP is not wired into the host yet: GET /health has no "sip" section, or it says ' +
+          `"available": false (it reports ${JSON.stringify(health && health.sip)})`;
+        return;
+      }
+    }
+    if (peer) {
+      const peers = require('./peers');
+      s.kam = await peers.startKamailioRetrying();
+      undo.push(() => s.kam.stop());
+      s.baresip = await peers.startBaresip('1002', s.kam, Object.assign({ answermode: 'auto' }, peer));
+      undo.push(() => s.baresip.stop());
+    }
+    if (browser) {
+      s.browser = await launchBrowser(typeof browser === 'function' ? await browser(s) : browser);
+      undo.push(() => s.browser.close());
+    }
+    if (demo) s.page = await openDemo(s.browser, s.host);
+    if (setUp) await setUp(s);
+  });
+
+  if (closePages) {
+    test.afterEach(async () => {
+      if (s.browser) for (const p of s.browser.context.pages()) await p.close().catch(() => {});
+    });
+  }
+
+  test.after(async () => {
+    while (undo.length) await undo.pop()();
+  });
+  return s;
 }
 
 module.exports = {
   trackGroup, REPO, HOST_BIN, OUTPUT_DIR, sleep, freePort, freeUdpPort, writeToneWav, analyzeWav, httpGet, hostBinaryMissing, needsOwnHost,
-  startHost, stopProcessGroup, childPids, readLogs, launchBrowser, makeTestCerts, startOtherOrigin, openDemo, gotoHost, waitForLog, logLength, clickFor, demoVideoCall,
+  startHost, stopProcessGroup, childPids, readLogs, launchBrowser, makeTestCerts, startOtherOrigin, openDemo, gotoHost, waitForLog, logLength,
+  isEvent, isResponse, answerTo, clickFor, ok, demoRegister, demoVideoCall, stage,
 };

@@ -11,7 +11,6 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const h = require('./harness');
-const peers = require('./peers');
 
 const CALL_INFO_KEYS = ['callId', 'callState', 'confId', 'confPasscode', 'isAutoAnswer', 'isCaller', 'isFocus',
   'isVideoCall', 'peerDisplayName', 'peerNumber', 'reasonCode', 'reasonDescription', 'sipAccountID'];
@@ -28,71 +27,31 @@ function assertCallInfo(info, callId) {
   assert.equal(info.callId, callId);
 }
 
-const event = (notify) => (e) => e.kind === 'event' && e.data && e.data.notify === notify;
-const response = (method) => (e) => e.kind === 'response' && e.name === method;
+const event = h.isEvent;
+const response = h.isResponse;
 
 test.describe('the agent story on the demo page (Kamailio + baresip)', () => {
-  let host;
-  let browser;
-  let kam;
-  let baresip;
-  let page;
-  let skip = null;
   let registered = false;
   let portalPort;
   const beforeReload = [];
-
-  test.before(async () => {
-    skip = h.hostBinaryMissing();
-    if (skip) return;
-    // An agent portal on another origin, allowed by the host's config.
-    portalPort = await h.freePort();
-    host = await h.startHost({ extraApi: `allowed_origins = ["http://127.0.0.1:${portalPort}"]` });
-    const health = await host.health();
-    if (!health || typeof health.sip !== 'object' || health.sip === null || health.sip.available === false) {
-      skip = 'SIP is not wired into the host yet: GET /health has no "sip" section, or it says ' +
-        `"available": false (it reports ${JSON.stringify(health && health.sip)})`;
-      return;
-    }
-    const missing = peers.missingPeers();
-    if (missing.length) {
-      skip = `${missing.join(' and ')} not installed (apt-get install kamailio baresip)`;
-      return;
-    }
-    kam = await peers.startKamailioRetrying();
-    baresip = await peers.startBaresip('1002', kam, { answermode: 'auto' });
-    browser = await h.launchBrowser();
-    page = await h.openDemo(browser, host);
-  });
-
-  test.after(async () => {
-    if (browser) await browser.close();
-    if (baresip) await baresip.stop();
-    if (kam) await kam.stop();
-    if (host) await host.dispose();
+  // An agent portal on another origin, allowed by the host's config.
+  const s = h.stage({
+    prepare: async () => { portalPort = await h.freePort(); },
+    host: () => ({ extraApi: `allowed_origins = ["http://127.0.0.1:${portalPort}"]` }),
+    sip: true,
+    peer: {},
+    demo: true,
   });
 
   test('the page configures the SIP server and registers 1001 through Kamailio', { timeout: 90000 }, async (t) => {
-    if (skip) return t.skip(skip);
-    let from = await h.logLength(page);
-    await page.fill('#sipServer', '127.0.0.1');
-    await page.fill('#sipPort', String(kam.port));
-    await page.selectOption('#sipTransport', '0');
-    await page.click('#btn-config');
-    const config = await h.waitForLog(page, response('config'), { from });
-    assert.equal(config.data.result, 0, JSON.stringify(config.data));
-    assert.equal(typeof config.data.local_ip, 'string');
-
-    from = await h.logLength(page);
-    await page.fill('#phoneNumber', '1001');
-    await page.fill('#password', 'pass1001');
-    await page.click('#btn-register');
-    const reg = await h.waitForLog(page, response('register'), { from });
-    assert.equal(reg.data.result, 0, JSON.stringify(reg.data));
+    if (s.skip) return t.skip(s.skip);
+    const { host, kam, page } = s;
+    const from = await h.logLength(page);
+    const { config } = await h.demoRegister(page, kam.port, '1001');
+    assert.equal(typeof config.local_ip, 'string');
     const ok = await h.waitForLog(page, (e) => e.kind === 'event' &&
       (e.data.notify === 1004 || (e.data.notify === 1009 && e.data.param.register_state === 3)), { from });
     assert.equal(ok.data.param.user_number !== undefined, true, 'user_number in the registration event');
-    await page.waitForFunction(() => /registered/.test(document.getElementById('phoneStatus').textContent));
     assert.match(kam.ulDump(), /AoR: 1001/);
     assert.ok(!JSON.stringify(await page.evaluate(() => window.demoLog)).includes('pass1001'),
       'the password appears nowhere in the page log');
@@ -103,15 +62,14 @@ test.describe('the agent story on the demo page (Kamailio + baresip)', () => {
   });
 
   test('page_calls_baresip: connected, DTMF reaches the peer, hang up, ended', { timeout: 90000 }, async (t) => {
-    if (skip) return t.skip(skip);
+    if (s.skip) return t.skip(s.skip);
+    const { baresip, page } = s;
     assert.ok(registered, 'needs the registration of the previous test');
     const from = await h.logLength(page);
     await page.fill('#calloutNumber', '1002');
-    await page.click('#btn-startCall');
-    const started = await h.waitForLog(page, response('startCall'), { from });
-    assert.equal(started.data.result, 0, JSON.stringify(started.data));
-    const callId = started.data.param.callId;
-    assert.equal(started.data.param.call_id, callId);
+    const started = h.ok(await h.clickFor(page, '#btn-startCall', 'startCall'), 'startCall');
+    const callId = started.param.callId;
+    assert.equal(started.param.call_id, callId);
 
     const outgoing = await h.waitForLog(page, event(2003), { from });
     assertCallEvent(outgoing, 2003, 'TSDK_E_CALL_EVT_CALL_OUTGOING');
@@ -131,32 +89,21 @@ test.describe('the agent story on the demo page (Kamailio + baresip)', () => {
 
     // Hold and unhold (re-INVITE), mute and unmute, while connected.
     let mark = await h.logLength(page);
-    await page.click('#btn-holdCall');
-    assert.equal((await h.waitForLog(page, response('holdCall'), { from: mark })).data.result, 0);
+    h.ok(await h.clickFor(page, '#btn-holdCall', 'holdCall'), 'holdCall');
     const held = await h.waitForLog(page, (e) => e.kind === 'event' && [2018, 2019].includes(e.data.notify), { from: mark });
     assert.equal(held.data.notify, 2018, `hold: ${JSON.stringify(held.data)}`);
     mark = await h.logLength(page);
-    await page.click('#btn-unholdCall');
-    assert.equal((await h.waitForLog(page, response('unholdCall'), { from: mark })).data.result, 0);
+    h.ok(await h.clickFor(page, '#btn-unholdCall', 'unholdCall'), 'unholdCall');
     const unheld = await h.waitForLog(page, (e) => e.kind === 'event' && [2020, 2021].includes(e.data.notify), { from: mark });
     assert.equal(unheld.data.notify, 2020, `unhold: ${JSON.stringify(unheld.data)}`);
-    mark = await h.logLength(page);
-    await page.check('#mute');
-    assert.equal((await h.waitForLog(page, response('operateMic'), { from: mark })).data.result, 0);
-    mark = await h.logLength(page);
-    await page.uncheck('#mute');
-    assert.equal((await h.waitForLog(page, response('operateMic'), { from: mark })).data.result, 0);
+    h.ok(await h.answerTo(page, 'operateMic', () => page.check('#mute')), 'mute');
+    h.ok(await h.answerTo(page, 'operateMic', () => page.uncheck('#mute')), 'unmute');
 
-    const beforeDtmf = await h.logLength(page);
-    await page.click('#dtmf-5');
-    const dtmf = await h.waitForLog(page, response('dtmf'), { from: beforeDtmf });
-    assert.equal(dtmf.data.result, 0, JSON.stringify(dtmf.data));
+    h.ok(await h.clickFor(page, '#dtmf-5', 'dtmf'), 'dtmf');
     await baresip.waitEvent('CALL_DTMF_START', { pred: (e) => e.param === '5', timeout: 5000 });
 
     const beforeEnd = await h.logLength(page);
-    await page.click('#btn-endCall');
-    const end = await h.waitForLog(page, response('endCall'), { from: beforeEnd });
-    assert.equal(end.data.result, 0, JSON.stringify(end.data));
+    h.ok(await h.clickFor(page, '#btn-endCall', 'endCall'), 'endCall');
     const ended = await h.waitForLog(page, event(2007), { from: beforeEnd });
     assertCallEvent(ended, 2007, 'TSDK_E_CALL_EVT_CALL_ENDED');
     assert.equal(ended.data.param.callInfo.callState, 5);
@@ -165,7 +112,8 @@ test.describe('the agent story on the demo page (Kamailio + baresip)', () => {
   });
 
   test('baresip_calls_the_page: incoming shown, answered from the page, its tone heard, ended by the peer', { timeout: 90000 }, async (t) => {
-    if (skip) return t.skip(skip);
+    if (s.skip) return t.skip(s.skip);
+    const { host, baresip, page } = s;
     assert.ok(registered, 'needs the registration of the first test');
     const from = await h.logLength(page);
     const closedBefore = baresip.events.filter((e) => e.type === 'CALL_CLOSED').length;
@@ -179,9 +127,7 @@ test.describe('the agent story on the demo page (Kamailio + baresip)', () => {
     assert.ok('maybeVideoCall' in incoming.data.param);
     assert.equal(await page.inputValue('#callId'), String(callId));
 
-    await page.click('#btn-acceptCall');
-    const accepted = await h.waitForLog(page, response('acceptCall'), { from });
-    assert.equal(accepted.data.result, 0, JSON.stringify(accepted.data));
+    h.ok(await h.clickFor(page, '#btn-acceptCall', 'acceptCall'), 'acceptCall');
     await h.waitForLog(page, event(2006), { from });
     await baresip.waitEvent('CALL_ESTABLISHED', { pred: () => true });
 
@@ -207,17 +153,15 @@ test.describe('the agent story on the demo page (Kamailio + baresip)', () => {
   });
 
   test('auto answer set from the page answers baresip\'s call by itself', { timeout: 90000 }, async (t) => {
-    if (skip) return t.skip(skip);
+    if (s.skip) return t.skip(s.skip);
+    const { baresip, page } = s;
     assert.ok(registered, 'needs the registration of the first test');
-    let from = await h.logLength(page);
     await page.selectOption('#answerWay', '2');
     await page.fill('#answerTimes', '0');
-    await page.click('#btn-setAnswerWay');
-    const set = await h.waitForLog(page, response('setAnswerWay'), { from });
-    assert.equal(set.data.result, 0, JSON.stringify(set.data));
-    assert.equal(typeof set.data.errMsg, 'string');
+    const set = h.ok(await h.clickFor(page, '#btn-setAnswerWay', 'setAnswerWay'), 'setAnswerWay');
+    assert.equal(typeof set.errMsg, 'string');
 
-    from = await h.logLength(page);
+    const from = await h.logLength(page);
     const established = baresip.events.filter((e) => e.type === 'CALL_ESTABLISHED').length;
     baresip.dial('1001');
     await h.waitForLog(page, event(2002), { from });
@@ -228,14 +172,13 @@ test.describe('the agent story on the demo page (Kamailio + baresip)', () => {
     await page.click('#btn-endCall');
     await h.waitForLog(page, event(2007), { from: mark });
 
-    from = await h.logLength(page);
     await page.selectOption('#answerWay', '0');
-    await page.click('#btn-setAnswerWay');
-    assert.equal((await h.waitForLog(page, response('setAnswerWay'), { from })).data.result, 0);
+    h.ok(await h.clickFor(page, '#btn-setAnswerWay', 'setAnswerWay'), 'setAnswerWay');
   });
 
   test('a page reloaded during a call gets the call back and hangs it up', { timeout: 90000 }, async (t) => {
-    if (skip) return t.skip(skip);
+    if (s.skip) return t.skip(s.skip);
+    const { baresip, page } = s;
     assert.ok(registered, 'needs the registration of the first test');
     // Keep the events seen so far: the reload empties the page's log.
     beforeReload.push(...(await page.evaluate(() => window.demoLog)));
@@ -254,14 +197,14 @@ test.describe('the agent story on the demo page (Kamailio + baresip)', () => {
     assert.equal(await page.inputValue('#callId'), String(callId));
     assert.equal(await page.textContent('#callStatus'), 'connected');
     const mark = await h.logLength(page);
-    await page.click('#btn-endCall');
-    assert.equal((await h.waitForLog(page, response('endCall'), { from: mark })).data.result, 0);
+    h.ok(await h.clickFor(page, '#btn-endCall', 'endCall'), 'endCall');
     await h.waitForLog(page, event(2007), { from: mark });
     await baresip.waitEvent('CALL_CLOSED', { pred: () => baresip.events.filter((e) => e.type === 'CALL_CLOSED').length > closed });
   });
 
   test('call and registration events carry the field types of the reference (0/1 flags, numbers)', { timeout: 30000 }, async (t) => {
-    if (skip) return t.skip(skip);
+    if (s.skip) return t.skip(s.skip);
+    const { page } = s;
     const log = beforeReload.concat(await page.evaluate(() => window.demoLog));
     const events = log.filter((e) => e.kind === 'event').map((e) => e.data);
     const infos = events.filter((d) => d.param && d.param.callInfo);
@@ -292,7 +235,8 @@ test.describe('the agent story on the demo page (Kamailio + baresip)', () => {
   });
 
   test('a reloaded page is told the registration state and keeps the account', { timeout: 60000 }, async (t) => {
-    if (skip) return t.skip(skip);
+    if (s.skip) return t.skip(s.skip);
+    const { kam, page } = s;
     assert.ok(registered, 'needs the registration of the first test');
     await page.reload();
     await page.click('#btn-init');
@@ -304,12 +248,11 @@ test.describe('the agent story on the demo page (Kamailio + baresip)', () => {
   });
 
   test('deRegister: the page sees the account unregistered and Kamailio drops it', { timeout: 90000 }, async (t) => {
-    if (skip) return t.skip(skip);
+    if (s.skip) return t.skip(s.skip);
+    const { kam, page } = s;
     assert.ok(registered, 'needs the registration of the first test');
     const from = await h.logLength(page);
-    await page.click('#btn-deRegister');
-    const r = await h.waitForLog(page, response('deRegister'), { from });
-    assert.equal(r.data.result, 0, JSON.stringify(r.data));
+    h.ok(await h.clickFor(page, '#btn-deRegister', 'deRegister'), 'deRegister');
     await h.waitForLog(page, (e) => e.kind === 'event' &&
       (e.data.notify === 1006 || (e.data.notify === 1009 && e.data.param.register_state === 4)), { from });
     const deadline = Date.now() + 5000;
@@ -317,7 +260,8 @@ test.describe('the agent story on the demo page (Kamailio + baresip)', () => {
     assert.doesNotMatch(kam.ulDump(), /AoR: 1001/);
   });
   test('a page written from the reference\'s sample code, on a configured origin, registers, calls and answers', { timeout: 120000 }, async (t) => {
-    if (skip) return t.skip(skip);
+    if (s.skip) return t.skip(s.skip);
+    const { host, kam, baresip, browser, page } = s;
     // The demo page lets go of the softphone first: one page at a time.
     await page.click('#btn-uninit');
     const portal = await h.startOtherOrigin({ '/': legacyPage(host, kam.port) }, portalPort);

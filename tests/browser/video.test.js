@@ -13,7 +13,6 @@ const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
 const h = require('./harness');
-const peers = require('./peers');
 
 /** baresip sends ffmpeg's SMPTE bars (through its avformat source) in `codec`. */
 function peerVideo(codec) {
@@ -106,40 +105,22 @@ function attachingPage(host, more = '') {
 
 for (const codec of ['VP8', 'H264']) {
   test.describe(`video in the page, ${codec} (Kamailio + baresip)`, () => {
-    let host;
-    let browser;
-    let kam;
-    let baresip;
-    let page;
-    let skip = null;
-
-    test.before(async () => {
-      skip = h.hostBinaryMissing() || h.needsOwnHost() ||
-        (peers.missingPeers().length ? 'kamailio or baresip not installed' : null);
-      if (skip) return;
-      host = await h.startHost({
+    const s = h.stage({
+      host: {
         extraToml: ['[video]', 'camera = "test"', 'width = 320', 'height = 240', 'fps = 15', 'bitrate = 300',
           `codecs = ["${codec}"]`].join('\n'),
-      });
-      kam = await peers.startKamailioRetrying();
-      baresip = await peers.startBaresip('1002', kam, { answermode: 'auto', extraConfig: peerVideo(codec) });
-      browser = await h.launchBrowser();
-      page = await h.openDemo(browser, host);
-    });
-
-    test.after(async () => {
-      if (browser) await browser.close();
-      if (baresip) await baresip.stop();
-      if (kam) await kam.stop();
-      if (host) await host.dispose();
+      },
+      peer: { extraConfig: peerVideo(codec) },
+      demo: true,
     });
 
     /** What the demo page logged of attachVideo's onError. */
-    const videoErrors = () => page.evaluate(() =>
+    const videoErrors = () => s.page.evaluate(() =>
       window.demoLog.filter((e) => e.kind === 'callback' && e.name === 'attachVideo').map((e) => e.data));
 
     test('the call\'s video is drawn in the page\'s canvases: the peer\'s bars and our test pattern', { timeout: 120000 }, async (t) => {
-      if (skip) return t.skip(skip);
+      if (s.skip) return t.skip(s.skip);
+      const { host, kam, page } = s;
       // Attached before the call, from the demo page's button: the
       // canvases wait for the call's pictures.
       await page.click('#btn-attachVideo');
@@ -226,24 +207,11 @@ for (const codec of ['VP8', 'H264']) {
 }
 
 test.describe('the video socket keeps the API\'s origin rules', () => {
-  let host;
-  let browser;
-  let skip = null;
-
-  test.before(async () => {
-    skip = h.hostBinaryMissing();
-    if (skip) return;
-    host = await h.startHost();
-    browser = await h.launchBrowser({ resolve: ['portal.example.test'] });
-  });
-
-  test.after(async () => {
-    if (browser) await browser.close();
-    if (host) await host.dispose();
-  });
+  const s = h.stage({ browser: { resolve: ['portal.example.test'] } });
 
   test('a page from a refused origin cannot open it; the host\'s own page can', { timeout: 60000 }, async (t) => {
-    if (skip) return t.skip(skip);
+    if (s.skip) return t.skip(s.skip);
+    const { host, browser } = s;
     const other = await h.startOtherOrigin({
       '/': attachingPage(host, `
         window.raw = 'pending';
@@ -282,7 +250,8 @@ test.describe('the video socket keeps the API\'s origin rules', () => {
   });
 
   test('where WebCodecs is missing, attachVideo says so in the error callback', { timeout: 60000 }, async (t) => {
-    if (skip) return t.skip(skip);
+    if (s.skip) return t.skip(s.skip);
+    const { host, browser } = s;
     // A plain http page from a name that is not localhost is no secure
     // context: Chromium offers it no WebCodecs.
     const other = await h.startOtherOrigin({ '/': attachingPage(host) });

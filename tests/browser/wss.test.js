@@ -11,8 +11,6 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const https = require('node:https');
-const os = require('node:os');
-const path = require('node:path');
 const h = require('./harness');
 
 const missing = h.hostBinaryMissing() || h.needsOwnHost();
@@ -64,35 +62,31 @@ function httpsGet(url, ca) {
 const defaultsOf = (sdk) => JSON.parse(/var SEATPHONE_DEFAULTS = (\{.*\});/.exec(sdk)[1]);
 
 test.describe('wss: a portal served over https, the host serving wss with a test CA', { skip: missing || false }, () => {
-  let dir;
   let certs;
-  let host;
+  let portalPort;
   let portal;
-  let browser;
-  test.afterEach(async () => { if (browser) for (const p of browser.context.pages()) await p.close().catch(() => {}); });
-
-  test.before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'seatphone-wss-'));
-    certs = h.makeTestCerts(dir, ['127.0.0.1', 'localhost', '*.example.test', 'example.test.evil.test']);
-    const portalPort = await h.freePort();
-    host = await h.startHost({
+  const s = h.stage({
+    prepare: async () => {
+      certs = h.makeTestCerts(s.tempDir('seatphone-wss-'), ['127.0.0.1', 'localhost', '*.example.test', 'example.test.evil.test']);
+      portalPort = await h.freePort();
+    },
+    host: () => ({
       extraApi: [
         `tls_cert = ${JSON.stringify(certs.cert)}`,
         `tls_key = ${JSON.stringify(certs.key)}`,
         `allowed_origins = ["https://*.example.test:${portalPort}"]`,
       ].join('\n'),
-    });
-    portal = await h.startOtherOrigin({ '/': portalPage(`https://127.0.0.1:${host.port}/OpenEye_SDK.js`) }, portalPort, certs);
-    browser = await h.launchBrowser({ ca: certs.ca, resolve: ['*.example.test', '*.evil.test'] });
-  });
-  test.after(async () => {
-    if (browser) await browser.close();
-    if (portal) await portal.close();
-    if (host) await host.dispose();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    }),
+    browser: () => ({ ca: certs.ca, resolve: ['*.example.test', '*.evil.test'] }),
+    setUp: async () => {
+      portal = await h.startOtherOrigin({ '/': portalPage(`https://127.0.0.1:${s.host.port}/OpenEye_SDK.js`) }, portalPort, certs);
+      s.defer(() => portal.close());
+    },
+    closePages: true,
   });
 
   test('one port serves https and http: the SDK over https says "tls": true', { timeout: 60000 }, async () => {
+    const { host } = s;
     const secure = await httpsGet(`https://127.0.0.1:${host.port}/OpenEye_SDK.js`, certs.ca);
     assert.equal(secure.status, 200);
     assert.deepEqual(defaultsOf(secure.body), { host: '127.0.0.1', daemonPort: host.daemonPort, port: host.port, tls: true });
@@ -104,6 +98,7 @@ test.describe('wss: a portal served over https, the host serving wss with a test
   });
 
   test('the https portal connects over wss: daemon, login and call come up and a command is answered', { timeout: 90000 }, async () => {
+    const { host, browser } = s;
     const page = await openPortal(browser, `https://portal.example.test:${portal.port}/`);
     for (const name of ['daemonReady', 'startUp', 'loginReady']) await waitSeen(page, name);
     const sockets = [...new Set(page.sockets)];
@@ -119,6 +114,7 @@ test.describe('wss: a portal served over https, the host serving wss with a test
   });
 
   test('over wss, one page at a time: a second page gets 4001, a takeover closes the first with 4002', { timeout: 90000 }, async () => {
+    const { browser } = s;
     const url = `https://portal.example.test:${portal.port}/`;
     const first = await openPortal(browser, url);
     const second = await openPortal(browser, url, { until: 'callClose' });
@@ -132,6 +128,7 @@ test.describe('wss: a portal served over https, the host serving wss with a test
   });
 
   test('a look-alike origin cannot connect over wss', { timeout: 90000 }, async () => {
+    const { host, browser } = s;
     const lookAlike = `https://example.test.evil.test:${portal.port}/`;
     const page = await openPortal(browser, lookAlike, { until: 'daemonClose' });
     await h.sleep(1000);
@@ -143,6 +140,7 @@ test.describe('wss: a portal served over https, the host serving wss with a test
   });
 
   test('the demo page served over https by the host connects over wss, and over http with ws', { timeout: 90000 }, async () => {
+    const { host, browser } = s;
     for (const [base, scheme] of [[`https://127.0.0.1:${host.port}`, 'wss'], [host.base, 'ws']]) {
       const page = await h.openDemo(browser, Object.assign({}, host, { base }));
       assert.equal(await page.textContent('#stateCall'), 'open');
@@ -155,27 +153,24 @@ test.describe('wss: a portal served over https, the host serving wss with a test
 });
 
 test.describe('an https portal and a host without TLS', { skip: missing || false }, () => {
-  let dir;
-  let host;
+  let certs;
+  let portalPort;
   let portal;
-  let browser;
-
-  test.before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'seatphone-wss-'));
-    const certs = h.makeTestCerts(dir, ['*.example.test']);
-    const portalPort = await h.freePort();
-    host = await h.startHost({ extraApi: `allowed_origins = ["https://portal.example.test:${portalPort}"]` });
-    portal = await h.startOtherOrigin({ '/': portalPage(`http://127.0.0.1:${host.port}/OpenEye_SDK.js`) }, portalPort, certs);
-    browser = await h.launchBrowser({ ca: certs.ca, resolve: ['*.example.test'] });
-  });
-  test.after(async () => {
-    if (browser) await browser.close();
-    if (portal) await portal.close();
-    if (host) await host.dispose();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  const s = h.stage({
+    prepare: async () => {
+      certs = h.makeTestCerts(s.tempDir('seatphone-wss-'), ['*.example.test']);
+      portalPort = await h.freePort();
+    },
+    host: () => ({ extraApi: `allowed_origins = ["https://portal.example.test:${portalPort}"]` }),
+    browser: () => ({ ca: certs.ca, resolve: ['*.example.test'] }),
+    setUp: async () => {
+      portal = await h.startOtherOrigin({ '/': portalPage(`http://127.0.0.1:${s.host.port}/OpenEye_SDK.js`) }, portalPort, certs);
+      s.defer(() => portal.close());
+    },
   });
 
   test('the SDK connects with ws:// to 127.0.0.1 from the https page', { timeout: 90000 }, async () => {
+    const { browser } = s;
     const page = await openPortal(browser, `https://portal.example.test:${portal.port}/`);
     assert.ok(page.sockets.length >= 2 && page.sockets.every((u) => u.startsWith('ws://127.0.0.1:')), page.sockets.join(' '));
     const r = await page.evaluate(() => window.ask());
