@@ -46,11 +46,16 @@ pub fn repo_root() -> PathBuf {
 
 /// A library built by this workspace, e.g. `plugin_library("audio")`.
 pub fn plugin_library(name: &str) -> PathBuf {
-    build_dir().join(format!(
+    build_dir().join(plugin_file_name(name))
+}
+
+/// The file name of a library of this workspace: `libseatphone_audio.so`.
+pub fn plugin_file_name(name: &str) -> String {
+    format!(
         "{}seatphone_{name}{}",
         std::env::consts::DLL_PREFIX,
         std::env::consts::DLL_SUFFIX
-    ))
+    )
 }
 
 /// The files a deployment of the plugin `lib` copies: the plugin and the
@@ -88,6 +93,14 @@ pub struct Options {
     /// Name prefix of the host's temporary folder (tempfile's `.tmp` for
     /// the tests; the benchmark's `seatphone-bench`, which `BENCH_KEEP` keeps).
     pub dir_prefix: String,
+    /// The host executable: this build's `seatphone` (`build_dir`).
+    pub exe: PathBuf,
+    /// A program the host runs under, with its arguments (callgrind for
+    /// `link_profile`); empty: the host runs by itself.
+    pub under: Vec<String>,
+    /// How long the host may take to answer `/health` once started (10 s;
+    /// far longer under valgrind).
+    pub ready_within: Duration,
 }
 
 /// Every plugin the workspace builds, by name (`plugin_library`).
@@ -108,6 +121,9 @@ impl Default for Options {
             env: Vec::new(),
             log_level: "debug".into(),
             dir_prefix: ".tmp".into(),
+            exe: build_dir().join("seatphone"),
+            under: Vec::new(),
+            ready_within: READY_WITHIN,
         }
     }
 }
@@ -120,8 +136,9 @@ pub struct Launch {
     pub dir: tempfile::TempDir,
     pub daemon_port: u16,
     pub port: u16,
-    /// `target/<profile>/seatphone --config <dir>/seatphone.toml`, with the
-    /// options' environment, stdin and stdout null, stderr to `stderr.log`.
+    /// `target/<profile>/seatphone --config <dir>/seatphone.toml` (the
+    /// options' `exe`, under their `under`), with the options' environment,
+    /// stdin and stdout null, stderr to `stderr.log`.
     pub command: std::process::Command,
 }
 
@@ -155,7 +172,14 @@ impl Launch {
         );
         let config_path = dir.path().join("seatphone.toml");
         std::fs::write(&config_path, config)?;
-        let mut command = std::process::Command::new(build_dir().join("seatphone"));
+        let mut command = match options.under.split_first() {
+            Some((runner, args)) => {
+                let mut c = std::process::Command::new(runner);
+                c.args(args).arg(&options.exe);
+                c
+            }
+            None => std::process::Command::new(&options.exe),
+        };
         command
             .arg("--config")
             .arg(&config_path)
@@ -172,18 +196,24 @@ impl Launch {
     }
 }
 
-/// Whether the engine on `port` answers `/health` with 200 within 10 s.
-pub async fn wait_healthy(port: u16) -> bool {
-    for _ in 0..200 {
+/// How long a host may take to answer `/health` ([`Options::ready_within`]).
+pub const READY_WITHIN: Duration = Duration::from_secs(10);
+
+/// Whether the engine on `port` answers `/health` with 200 within `within`.
+pub async fn wait_healthy(port: u16, within: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
         if http_get(port, "/health", "127.0.0.1")
             .await
             .is_ok_and(|(status, _)| status == 200)
         {
             return true;
         }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    false
 }
 
 /// The host's standard error, written to `stderr.log` in its folder.
@@ -211,15 +241,10 @@ impl Seatphone {
             daemon_port: launch.daemon_port,
             port: launch.port,
         };
-        host.wait_ready().await;
-        host
-    }
-
-    /// Until the engine answers `/health`.
-    pub async fn wait_ready(&self) {
-        if !wait_healthy(self.port).await {
-            panic!("seatphone did not come up; stderr:\n{}", self.stderr());
+        if !wait_healthy(host.port, options.ready_within).await {
+            panic!("seatphone did not come up; stderr:\n{}", host.stderr());
         }
+        host
     }
 
     pub fn stderr(&self) -> String {
@@ -360,12 +385,17 @@ impl Seatphone {
     }
 
     /// SIGTERM, then wait for the exit status.
-    pub async fn stop(mut self) -> std::process::ExitStatus {
+    pub async fn stop(self) -> std::process::ExitStatus {
+        self.stop_within(Duration::from_secs(10)).await
+    }
+
+    /// SIGTERM, then wait up to `within` for the exit status.
+    pub async fn stop_within(mut self, within: Duration) -> std::process::ExitStatus {
         let mut child = self.child.take().unwrap();
         signal(child.id().unwrap(), "TERM");
-        tokio::time::timeout(Duration::from_secs(10), child.wait())
+        tokio::time::timeout(within, child.wait())
             .await
-            .expect("seatphone stops within 10 s")
+            .unwrap_or_else(|_| panic!("seatphone stops within {within:?}"))
             .unwrap()
     }
 }

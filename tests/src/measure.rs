@@ -235,6 +235,7 @@ impl HostSpec {
             env: self.env.clone(),
             log_level: self.log_level.clone(),
             dir_prefix: "seatphone-bench".into(),
+            ..Options::default()
         }
     }
 }
@@ -252,12 +253,13 @@ impl BenchHost {
     /// Started by the harness's launcher (`host::Launch`) in a process group
     /// of its own, so that `stop` reaches the engine too.
     pub async fn start(spec: &HostSpec) -> std::io::Result<BenchHost> {
+        let options = spec.options();
         let Launch {
             dir,
             daemon_port,
             port,
             mut command,
-        } = Launch::prepare(&spec.options())?;
+        } = Launch::prepare(&options)?;
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let child = command.spawn()?;
         let mut host = BenchHost {
@@ -267,7 +269,7 @@ impl BenchHost {
             daemon_port,
             sip_port: spec.sip_port,
         };
-        if wait_healthy(port).await {
+        if wait_healthy(port, options.ready_within).await {
             return Ok(host);
         }
         let err = host.stderr();

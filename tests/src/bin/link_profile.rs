@@ -15,9 +15,10 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use seatphone_tests::host::{Command, Event, Page, Seatphone, CALL, WORKSPACE_PLUGINS as PLUGINS};
+use seatphone_tests::host::{
+    plugin_file_name, Command, Event, Options, Seatphone, WORKSPACE_PLUGINS as PLUGINS,
+};
 use seatphone_tests::peers::baresip::{AnswerMode, Baresip};
-use seatphone_tests::peers::free_port;
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
 use tokio::process::Command as Process;
 
@@ -65,50 +66,41 @@ async fn main() {
         eprintln!("{e}");
         std::process::exit(2)
     });
-    let work = tempfile::Builder::new()
+    let profiles = tempfile::Builder::new()
         .prefix("link-profile")
         .tempdir()
         .expect("temp folder");
-    let profiles = work.path().join("callgrind");
-    std::fs::create_dir_all(&profiles).unwrap();
 
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
-    let port = free_port(1);
-    let config = work.path().join("seatphone.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[api]\nbind = \"127.0.0.1\"\ndaemon_port = {}\nport = {port}\n\
-             [plugins]\ndir = \"{}\"\nload = {PLUGINS:?}\n\
-             [sip]\nbind = \"127.0.0.1\"\nlocal_port = 0\nrequest_timeout = 30\n\
-             [log]\ndir = \"{}\"\nlevel = \"info\"\n\
-             [audio]\ninput = \"null\"\noutput = \"null\"\n",
-            free_port(1),
-            args.plugins.display(),
-            work.path().join("log").display(),
-        ),
-    )
-    .unwrap();
-    let mut host = Process::new("valgrind")
-        .arg("--tool=callgrind")
-        .arg("--trace-children=yes")
-        .arg(format!("--callgrind-out-file={}/cg.%p", profiles.display()))
-        .args(["--dump-instr=no", "--compress-strings=no", "--demangle=no"])
-        .arg(&args.exe)
-        .arg("--config")
-        .arg(&config)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(work.path().join("valgrind.log")).unwrap())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("valgrind (apt install valgrind)");
+    // The harness's host (its own folder, a copy of each plugin, free
+    // ports), with the deployment's log level, under callgrind; the
+    // engine it starts is profiled too.
+    let host = Seatphone::start(Options {
+        exe: args.exe.clone(),
+        plugins: PLUGINS
+            .iter()
+            .map(|p| args.plugins.join(plugin_file_name(p)))
+            .collect(),
+        under: vec![
+            "valgrind".into(),
+            "--tool=callgrind".into(),
+            "--trace-children=yes".into(),
+            format!("--callgrind-out-file={}/cg.%p", profiles.path().display()),
+            "--dump-instr=no".into(),
+            "--compress-strings=no".into(),
+            "--demangle=no".into(),
+        ],
+        sip_toml: "request_timeout = 30".into(),
+        extra_toml: "[audio]\ninput = \"null\"\noutput = \"null\"".into(),
+        log_level: "info".into(),
+        dir_prefix: "link-profile".into(),
+        ready_within: SLOW,
+        ..Options::default()
+    })
+    .await;
 
     eprintln!("link_profile: start-up, registration and idle");
-    let url = format!("ws://127.0.0.1:{port}/");
-    let mut page = connect(&url).await;
-    Seatphone::configure(&mut page, kam.port).await;
-    Seatphone::register(&mut page, "1001", "pass1001").await;
+    let mut page = host.registered_page(kam.port, "1001").await;
     for _ in 0..3 {
         page.request(Command::GetMicVolume, serde_json::json!({}))
             .await;
@@ -120,42 +112,26 @@ async fn main() {
     let callee = Baresip::start("1002", &kam, AnswerMode::Auto).expect("baresip");
     let id = Seatphone::call(&mut page, "1002").await;
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let r = page
-        .request(Command::EndCall, serde_json::json!({ "callId": id }))
+    page.ok(Command::EndCall, serde_json::json!({ "callId": id }))
         .await;
-    assert_eq!(r["result"], 0, "end call: {r}");
     page.event(Event::CallEnded, SLOW).await;
     drop(callee);
     drop(page);
+    dump("call").await;
 
-    // Closing stdin stops the daemon and its engine; callgrind writes
-    // the last part of each profile as they exit.
-    drop(host.stdin.take());
-    let _ = tokio::time::timeout(SLOW, host.wait()).await;
+    // SIGTERM: the daemon closes the engine's stdin and both exit;
+    // callgrind writes what ran since the call's part as they do.
+    host.stop_within(SLOW).await;
 
     let mut ours: Vec<String> = vec![args.exe.file_name().unwrap().to_string_lossy().into()];
-    ours.extend(PLUGINS.iter().map(|p| format!("libseatphone_{p}.so")));
-    let order = function_order(&profiles, &ours);
+    ours.extend(PLUGINS.iter().map(|p| plugin_file_name(p)));
+    let order = function_order(profiles.path(), &ours);
     std::fs::write(&args.out, order.join("\n") + "\n").expect("write the order file");
     eprintln!(
         "link_profile: {} functions written to {}",
         order.len(),
         args.out.display()
     );
-}
-
-async fn connect(url: &str) -> Page {
-    let deadline = tokio::time::Instant::now() + SLOW;
-    loop {
-        if let Ok(page) = Page::connect(url, Some(CALL), None).await {
-            return page;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "seatphone did not come up under valgrind"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
 }
 
 /// Ends a part of every running profile (the daemon's and the engine's).
@@ -170,17 +146,23 @@ async fn dump(part: &str) {
 }
 
 /// The functions of our own objects that ran, part by part (every
-/// process's idle part before any call part), each once, as mangled names.
+/// process's idle part before any call part, the last parts last), each
+/// once, as mangled names.
 fn function_order(profiles: &Path, ours: &[String]) -> Vec<String> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(profiles)
         .unwrap()
         .flatten()
         .map(|e| e.path())
         .collect();
-    // cg.<pid>.1 is a process's first part (the idle dump), cg.<pid> its last.
+    // cg.<pid>.1 is a process's first part (the idle dump), cg.<pid>.2
+    // its second (the call), cg.<pid> its last (what ran until it exited).
     files.sort_by_key(|f| {
         let name = f.file_name().unwrap().to_string_lossy().into_owned();
-        (name.matches('.').count() == 1, name)
+        let part = match name.splitn(3, '.').nth(2) {
+            Some(n) => n.parse().unwrap_or(u32::MAX),
+            None => u32::MAX,
+        };
+        (part, name)
     });
     let mut seen = HashSet::new();
     let mut order = Vec::new();
