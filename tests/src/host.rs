@@ -103,6 +103,18 @@ pub struct Options {
     pub ready_within: Duration,
 }
 
+impl Options {
+    /// The audio plugin alone, without sound devices (`[audio]` input and
+    /// output "null"): the host of the SIP and API tests.
+    pub fn audio_only() -> Self {
+        Self {
+            plugins: vec![plugin_library("audio")],
+            extra_toml: "[audio]\ninput = \"null\"\noutput = \"null\"\n".into(),
+            ..Self::default()
+        }
+    }
+}
+
 /// Every plugin the workspace builds, by name (`plugin_library`).
 pub const WORKSPACE_PLUGINS: &[&str] = &["audio", "capture", "share", "video"];
 

@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use seatphone_tests::host::{plugin_library, Options, Page, Seatphone, CALL};
+use seatphone_tests::host::{Options, Page, Seatphone, CALL};
 use seatphone_tests::peers::baresip::{AnswerMode, Baresip};
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
 use seatphone_tests::peers::wait_until;
@@ -21,12 +21,7 @@ use serde_json::{json, Value};
 const T: Duration = Duration::from_secs(10);
 
 async fn host() -> Seatphone {
-    Seatphone::start(Options {
-        plugins: vec![plugin_library("audio")],
-        extra_toml: "[audio]\ninput = \"null\"\noutput = \"null\"\n".into(),
-        ..Options::default()
-    })
-    .await
+    Seatphone::start(Options::audio_only()).await
 }
 
 /// A page as an SDK drives it: no `seq`; answers matched by the SDK's mask.

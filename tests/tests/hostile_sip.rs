@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use seatphone_tests::host::{
-    events_of, is_event, plugin_library, repo_root, Command, Event, Options, Page, Seatphone,
+    events_of, is_event, repo_root, Command, Event, Options, Page, Seatphone,
 };
 use seatphone_tests::netns;
 use seatphone_tests::peers::free_port;
@@ -265,10 +265,8 @@ const HUGE_CONTENT_LENGTH: &[u8] = b"OPTIONS sip:1001@127.0.0.1 SIP/2.0\r\n\
 /// naming its server and transport; its engine's pid and page.
 async fn seat_registered(api_toml: String, config: Value) -> (Seatphone, u32, Page) {
     let host = Seatphone::start(Options {
-        plugins: vec![plugin_library("audio")],
         api_toml,
-        extra_toml: "[audio]\ninput = \"null\"\noutput = \"null\"\n".into(),
-        ..Options::default()
+        ..Options::audio_only()
     })
     .await;
     let engine = host.engine_pid().expect("engine");

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use seatphone_tests::host::{plugin_library, Command, Event, Options, Page, Seatphone};
+use seatphone_tests::host::{Command, Event, Options, Page, Seatphone};
 use seatphone_tests::netns;
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
 use seatphone_tests::peers::wait_until;
@@ -19,10 +19,8 @@ const SECS: Duration = Duration::from_secs(10);
 /// `page_paths`.
 async fn host(api_toml: String) -> Seatphone {
     Seatphone::start(Options {
-        plugins: vec![plugin_library("audio")],
         api_toml,
-        extra_toml: "[audio]\ninput = \"null\"\noutput = \"null\"\n".into(),
-        ..Options::default()
+        ..Options::audio_only()
     })
     .await
 }

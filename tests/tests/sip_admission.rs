@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use seatphone_tests::host::{event_of, plugin_library, Command, Event, Options, Page, Seatphone};
+use seatphone_tests::host::{event_of, Command, Event, Options, Page, Seatphone};
 use seatphone_tests::peers::baresip::{AnswerMode, Baresip};
 use seatphone_tests::peers::free_port;
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
@@ -27,11 +27,9 @@ const QUIET: Duration = Duration::from_millis(1000);
 async fn seat(kam: &Kamailio, sip_toml: &str, platform: bool) -> (Seatphone, Page, u16) {
     let sip_port = free_port(1);
     let host = Seatphone::start(Options {
-        plugins: vec![plugin_library("audio")],
         sip_port,
         sip_toml: sip_toml.into(),
-        extra_toml: "[audio]\ninput = \"null\"\noutput = \"null\"\n".into(),
-        ..Options::default()
+        ..Options::audio_only()
     })
     .await;
     let mut page = host.call_page().await;

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use seatphone_tests::host::{plugin_library, Command, Event, Options, Page, Seatphone};
+use seatphone_tests::host::{Command, Event, Options, Page, Seatphone};
 use seatphone_tests::peers::baresip::{AnswerMode, Baresip};
 use seatphone_tests::peers::kamailio::{Digest, Kamailio, KamailioConfig};
 use seatphone_tests::peers::wait_until;
@@ -14,10 +14,8 @@ const SECS: Duration = Duration::from_secs(10);
 
 async fn host(sip_toml: &str) -> Seatphone {
     Seatphone::start(Options {
-        plugins: vec![plugin_library("audio")],
         sip_toml: sip_toml.into(),
-        extra_toml: "[audio]\ninput = \"null\"\noutput = \"null\"\n".into(),
-        ..Options::default()
+        ..Options::audio_only()
     })
     .await
 }

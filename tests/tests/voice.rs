@@ -22,13 +22,8 @@ const VOICE_LIBS: [&str; 3] = [
 ];
 
 async fn audio_host() -> Seatphone {
-    Seatphone::start(Options {
-        // The harness copies the voice library along with the audio plugin.
-        plugins: vec![plugin_library("audio")],
-        extra_toml: "[audio]\ninput = \"null\"\noutput = \"null\"\n".into(),
-        ..Options::default()
-    })
-    .await
+    // The harness copies the voice library along with the audio plugin.
+    Seatphone::start(Options::audio_only()).await
 }
 
 fn engine_maps(host: &Seatphone) -> String {
