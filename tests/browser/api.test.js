@@ -235,7 +235,7 @@ test.describe('demo page against the real host', { skip: missing || false }, () 
   test('every openEyeCall method called once from the demo page gets a callback shaped as PROTOCOL.md says [smoke]', { timeout: 90000 }, async () => {
     const { host, browser } = s;
     const page = await h.openDemo(browser, host);
-    const ctx = { deadSipPort: await h.freeUdpPort() };
+    const ctx = { deadSipPort: await h.freePort() };
     const summary = [];
     const seen = new Set();
     for (const [method, drive] of DRIVERS) {
@@ -271,15 +271,11 @@ test.describe('demo page against the real host', { skip: missing || false }, () 
 
   test('on the real page, calls before the call socket is ready or with wrong types answer result 2', { timeout: 90000 }, async () => {
     const { host, browser } = s;
-    const page = await browser.newPage();
-    await h.gotoHost(page, host);
+    const page = await h.sdkPage(browser, host);
     const results = await page.evaluate(async () => {
       const sdk = new OpenEye_SDK({});
       const early = await new Promise((r) => sdk.openEyeCall.getMicVol({ response: r }));
-      await new Promise((r, j) => {
-        const t = setInterval(() => { if (sdk.state().call) { clearInterval(t); r(); } }, 20);
-        setTimeout(() => { clearInterval(t); j(new Error('call socket not ready within 10 s')); }, 10000);
-      });
+      await window.callReady(sdk);
       const wrong = await new Promise((r) => sdk.openEyeCall.setSpkVol('loud', 0, { response: r }));
       const missingArgs = await new Promise((r) => sdk.openEyeCall.startCall({ response: r }));
       sdk.uninit();
@@ -296,14 +292,10 @@ test.describe('demo page against the real host', { skip: missing || false }, () 
 
   test('the host answers bad requests with result 2 and errMsg, and the page goes on', { timeout: 90000 }, async () => {
     const { host, browser } = s;
-    const page = await browser.newPage();
-    await h.gotoHost(page, host);
+    const page = await h.sdkPage(browser, host);
     const got = await page.evaluate(async () => {
       const sdk = new OpenEye_SDK({});
-      await new Promise((r, j) => {
-        const t = setInterval(() => { if (sdk.state().call) { clearInterval(t); r(); } }, 20);
-        setTimeout(() => { clearInterval(t); j(new Error('call socket not ready within 10 s')); }, 10000);
-      });
+      await window.callReady(sdk);
       const ask = (cmd, description, param) => new Promise((r) => sdk.openEyeCall.request(cmd, description, param, { response: r }));
       const out = {
         unknown: await ask(69999, 'no_such_command', {}),
@@ -335,14 +327,10 @@ test.describe('demo page against the real host', { skip: missing || false }, () 
 
   test('two outstanding calls of one method each get their own answer (seq)', { timeout: 90000 }, async () => {
     const { host, browser } = s;
-    const page = await browser.newPage();
-    await h.gotoHost(page, host);
+    const page = await h.sdkPage(browser, host);
     const got = await page.evaluate(async () => {
       const sdk = new OpenEye_SDK({});
-      await new Promise((r, j) => {
-        const t = setInterval(() => { if (sdk.state().call) { clearInterval(t); r(); } }, 20);
-        setTimeout(() => { clearInterval(t); j(new Error('call socket not ready within 10 s')); }, 10000);
-      });
+      await window.callReady(sdk);
       const one = new Promise((r) => sdk.openEyeCall.setVideoLayoutMode(0, { response: r }));
       const two = new Promise((r) => sdk.openEyeCall.setVideoLayoutMode(1, { response: r }));
       const out = await Promise.all([one, two]);

@@ -4,6 +4,7 @@
 'use strict';
 
 const { spawn } = require('node:child_process');
+const dgram = require('node:dgram');
 const fs = require('node:fs');
 const http = require('node:http');
 const net = require('node:net');
@@ -37,30 +38,53 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.once(sig, () => { killGroups(); process.exit(130); });
 }
 
-/** A TCP port nobody listens on right now (on 127.0.0.1). */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
+function udpFree(port) {
+  return new Promise((resolve) => {
+    const s = dgram.createSocket('udp4');
+    s.once('error', () => resolve(false));
+    s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
   });
 }
 
-/** A free UDP port (for SIP peers). */
-function freeUdpPort() {
-  const dgram = require('node:dgram');
-  return new Promise((resolve, reject) => {
-    const s = dgram.createSocket('udp4');
-    s.on('error', reject);
-    s.bind(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
+function tcpFree(port) {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
+}
+
+/**
+ * `span` consecutive ports free for UDP and TCP on 127.0.0.1 (baresip takes
+ * port and port + 1, its RTP a range), from a random place in 40000–59999:
+ * the one free-port helper of the browser tests (hosts, peers, servers).
+ */
+async function freePorts(span = 1) {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const base = 40000 + Math.floor(Math.random() * (20000 - span));
+    let ok = true;
+    for (let p = base; p < base + span && ok; p++) ok = (await udpFree(p)) && (await tcpFree(p));
+    if (ok) return base;
+  }
+  throw new Error(`no ${span} free consecutive ports on 127.0.0.1`);
+}
+
+/** A port free for UDP and TCP on 127.0.0.1 right now. */
+const freePort = () => freePorts(1);
+
+/**
+ * Asks `check` (sync or async) every `every` ms until it answers something
+ * truthy, and resolves with that; after `timeout` ms, throws an Error saying
+ * what `fail()` says (asked then, so it can show the state it gave up on).
+ */
+async function waitFor(check, { timeout = 15000, every = 50, fail = () => `nothing within ${timeout} ms` } = {}) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const hit = await check();
+    if (hit) return hit;
+    if (Date.now() > deadline) throw new Error(await fail());
+    await sleep(every);
+  }
 }
 
 /** Mono 16-bit PCM WAV of a sine tone: the host's virtual microphone. */
@@ -390,6 +414,23 @@ async function openDemo(browser, host, { takeover = false, waitReady = true } = 
   return page;
 }
 
+/**
+ * The demo page from the host, not initialised, for a test's own SDK:
+ * `await window.callReady(sdk)` in the page waits until that SDK's call
+ * socket is open (rejects after 10 s).
+ */
+async function sdkPage(browser, host) {
+  const page = await browser.newPage();
+  await gotoHost(page, host);
+  await page.evaluate(() => {
+    window.callReady = (sdk) => new Promise((resolve, reject) => {
+      const t = setInterval(() => { if (sdk.state().call) { clearInterval(t); resolve(); } }, 20);
+      setTimeout(() => { clearInterval(t); reject(new Error('call socket not ready within 10 s')); }, 10000);
+    });
+  });
+  return page;
+}
+
 /** Loads the demo page from the host (or, as a development aid, from the tree). */
 async function gotoHost(page, host, url = `${host.base}/`) {
   if (process.env.SEATPHONE_WEB_FROM_TREE === '1') await serveTreeAssets(page, host);
@@ -424,17 +465,15 @@ async function serveTreeAssets(page, host) {
 
 /** Waits for a demo log entry matching `pred` that appeared after index `from`. */
 async function waitForLog(page, pred, { from = 0, timeout = 15000 } = {}) {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const log = await page.evaluate(() => window.demoLog);
-    const hit = log.slice(from).find(pred);
-    if (hit) return hit;
-    if (Date.now() > deadline) {
-      throw new Error(`no matching log entry within ${timeout} ms; log:\n` +
-        log.slice(-30).map((e) => `${e.kind} ${e.name} ${JSON.stringify(e.data)}`).join('\n'));
-    }
-    await sleep(50);
-  }
+  let log = [];
+  return waitFor(async () => {
+    log = await page.evaluate(() => window.demoLog);
+    return log.slice(from).find(pred);
+  }, {
+    timeout,
+    fail: () => `no matching log entry within ${timeout} ms; log:\n` +
+      log.slice(-30).map((e) => `${e.kind} ${e.name} ${JSON.stringify(e.data)}`).join('\n'),
+  });
 }
 
 const logLength = (page) => page.evaluate(() => window.demoLog.length);
@@ -578,7 +617,7 @@ function stage({ prepare, host = {}, sip = false, peer, browser = {}, demo = fal
 }
 
 module.exports = {
-  trackGroup, REPO, HOST_BIN, OUTPUT_DIR, sleep, freePort, freeUdpPort, writeToneWav, analyzeWav, httpGet, hostBinaryMissing, needsOwnHost,
-  startHost, stopProcessGroup, childPids, readLogs, launchBrowser, makeTestCerts, startOtherOrigin, openDemo, gotoHost, waitForLog, logLength,
+  trackGroup, REPO, HOST_BIN, OUTPUT_DIR, sleep, waitFor, freePort, freePorts, writeToneWav, analyzeWav, httpGet, hostBinaryMissing, needsOwnHost,
+  startHost, stopProcessGroup, childPids, readLogs, launchBrowser, makeTestCerts, startOtherOrigin, openDemo, sdkPage, gotoHost, waitForLog, logLength,
   isEvent, isResponse, answerTo, clickFor, ok, demoRegister, demoVideoCall, stage,
 };

@@ -11,7 +11,7 @@ const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
-const { REPO, sleep, stopProcessGroup, trackGroup } = require('./harness');
+const { REPO, freePorts, sleep, stopProcessGroup, trackGroup, waitFor } = require('./harness');
 
 const TEMPLATES = path.join(REPO, 'tests', 'peers');
 
@@ -33,33 +33,6 @@ function fill(template, values) {
   // Placeholders this harness does not know are optional features of the
   // Rust harness (TLS …): left empty, they stay off.
   return text.replace(/@[A-Z][A-Z0-9_]*@/g, '');
-}
-
-function udpFree(port) {
-  return new Promise((resolve) => {
-    const s = dgram.createSocket('udp4');
-    s.once('error', () => resolve(false));
-    s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
-function tcpFree(port) {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
-}
-
-/** `span` consecutive ports free for UDP and TCP, from a random place in 40000–59999. */
-async function freePorts(span) {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const base = 40000 + Math.floor(Math.random() * (20000 - span));
-    let ok = true;
-    for (let p = base; p < base + span && ok; p++) ok = (await udpFree(p)) && (await tcpFree(p));
-    if (ok) return base;
-  }
-  throw new Error(`no ${span} free consecutive ports on 127.0.0.1`);
 }
 
 /** Sends OPTIONS to 127.0.0.1:port until a 200 comes back. */
@@ -187,16 +160,13 @@ async function startBaresip(user, kam, { answermode = 'auto', extraConfig = '' }
     accept: () => b.command('accept'),
     hangup: () => b.command('hangup'),
     has: (type, pred = () => true) => events.some((e) => e.type === type && pred(e)),
-    async waitEvent(type, { timeout = 15000, pred = () => true } = {}) {
-      const deadline = Date.now() + timeout;
-      while (Date.now() < deadline) {
-        const hit = events.find((e) => e.type === type && pred(e));
-        if (hit) return hit;
-        await sleep(50);
-      }
-      throw new Error(`baresip ${user}: no ${type} event within ${timeout} ms; events: ` +
-        JSON.stringify(events.map((e) => [e.type, e.param])) + `\n${b.log().slice(-2000)}`);
-    },
+    waitEvent: (type, { timeout = 15000, pred = () => true } = {}) => waitFor(
+      () => events.find((e) => e.type === type && pred(e)),
+      {
+        timeout,
+        fail: () => `baresip ${user}: no ${type} event within ${timeout} ms; events: ` +
+          JSON.stringify(events.map((e) => [e.type, e.param])) + `\n${b.log().slice(-2000)}`,
+      }),
     async stop() {
       if (b.ctrl) b.ctrl.destroy();
       await stopProcessGroup(child, 2000);

@@ -255,9 +255,8 @@ test.describe('the agent story on the demo page (Kamailio + baresip)', () => {
     h.ok(await h.clickFor(page, '#btn-deRegister', 'deRegister'), 'deRegister');
     await h.waitForLog(page, (e) => e.kind === 'event' &&
       (e.data.notify === 1006 || (e.data.notify === 1009 && e.data.param.register_state === 4)), { from });
-    const deadline = Date.now() + 5000;
-    while (/AoR: 1001/.test(kam.ulDump()) && Date.now() < deadline) await h.sleep(100);
-    assert.doesNotMatch(kam.ulDump(), /AoR: 1001/);
+    await h.waitFor(() => !/AoR: 1001/.test(kam.ulDump()),
+      { timeout: 5000, every: 100, fail: () => `Kamailio still has 1001:\n${kam.ulDump()}` });
   });
   test('a page written from the reference\'s sample code, on a configured origin, registers, calls and answers', { timeout: 120000 }, async (t) => {
     if (s.skip) return t.skip(s.skip);
@@ -271,14 +270,12 @@ test.describe('the agent story on the demo page (Kamailio + baresip)', () => {
       const trace = () => legacy.evaluate(() => window.trace);
       let cursor = 0; // lines are awaited in order: each after the one before
       const waitTrace = async (line, timeout = 15000) => {
-        const deadline = Date.now() + timeout;
-        for (;;) {
-          const lines = await trace();
-          const at = lines.indexOf(line, cursor);
-          if (at >= 0) { cursor = at + 1; return; }
-          if (Date.now() > deadline) throw new Error(`the sample page never logged "${line}"; it logged:\n${lines.join('\n')}`);
-          await h.sleep(50);
-        }
+        let lines = [];
+        const at = await h.waitFor(async () => {
+          lines = await trace();
+          return lines.indexOf(line, cursor) + 1;
+        }, { timeout, fail: () => `the sample page never logged "${line}"; it logged:\n${lines.join('\n')}` });
+        cursor = at;
       };
       await legacy.evaluate(() => initOpeneye());
       await waitTrace('OpenEye Deamon is Ready');
