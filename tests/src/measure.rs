@@ -126,20 +126,20 @@ pub fn cpu_of(pids: &[u32]) -> f64 {
 
 /// Open file descriptors of `pids`, summed.
 pub fn fds_of(pids: &[u32]) -> usize {
-    pids.iter()
-        .map(|p| {
-            std::fs::read_dir(format!("/proc/{p}/fd"))
-                .map(|d| d.count())
-                .unwrap_or(0)
-        })
-        .sum()
+    proc_entries(pids, "fd")
 }
 
 /// Threads of `pids`, summed.
 pub fn threads_of(pids: &[u32]) -> usize {
+    proc_entries(pids, "task")
+}
+
+/// The entries of `/proc/<pid>/<folder>` of `pids`, summed (a process gone
+/// counts none).
+fn proc_entries(pids: &[u32], folder: &str) -> usize {
     pids.iter()
         .map(|p| {
-            std::fs::read_dir(format!("/proc/{p}/task"))
+            std::fs::read_dir(format!("/proc/{p}/{folder}"))
                 .map(|d| d.count())
                 .unwrap_or(0)
         })
