@@ -187,7 +187,7 @@ pub async fn seat_dial_as(
         return Err(format!("startCall: {r}"));
     }
     let id = r["param"]["callId"].as_u64().unwrap_or(0);
-    measure::wait_event(page, Event::CallConnected, T)
+    page.event_within(Event::CallConnected, T)
         .await
         .ok_or_else(|| "startCall: not connected within 10 s".to_owned())?;
     Ok((t.elapsed().as_secs_f64() * 1e3, id))
@@ -198,7 +198,7 @@ pub async fn seat_hangup(page: &mut Page, id: u64) -> Result<(), String> {
     if r["result"] != 0 {
         return Err(format!("endCall: {r}"));
     }
-    measure::wait_event(page, Event::CallEnded, T)
+    page.event_within(Event::CallEnded, T)
         .await
         .map(|_| ())
         .ok_or_else(|| "endCall: no call-ended event".to_owned())

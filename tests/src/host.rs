@@ -649,6 +649,11 @@ impl Page {
         }
     }
 
+    /// Waits for `event`; `None` after `timeout`. Other frames stay queued.
+    pub async fn event_within(&mut self, event: Event, timeout: Duration) -> Option<Value> {
+        self.event_where(event, timeout, |_| true).await
+    }
+
     /// Waits for an account status saying "registered" (`register_state`
     /// 3) that passes `pred`; `None` after `timeout`.
     pub async fn registered(

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::host::{
     plugin_library, stderr_of, wait_healthy, Command, Event, Launch, Options, Page, CALL,
@@ -319,7 +319,7 @@ impl BenchHost {
         if r["result"] != 0 {
             return Err(format!("register: {r}"));
         }
-        wait_event(page, Event::LoginSuccess, Duration::from_secs(10))
+        page.event_within(Event::LoginSuccess, Duration::from_secs(10))
             .await
             .map(|_| ())
             .ok_or_else(|| format!("no login success (registered) for {user}"))
@@ -336,27 +336,6 @@ impl Drop for BenchHost {
         self.stop();
         keep_if_asked(&mut self.dir);
     }
-}
-
-/// Like `Page::event` but `None` on timeout instead of a panic; other frames stay queued.
-pub async fn wait_event(page: &mut Page, event: Event, timeout: Duration) -> Option<Value> {
-    let notify = event.notify();
-    let deadline = Instant::now() + timeout;
-    let mut kept = Vec::new();
-    let mut found = None;
-    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        match page.next_frame(left).await {
-            Some(f) if f["notify"] == notify => {
-                found = Some(f);
-                break;
-            }
-            Some(f) => kept.push(f),
-            None => break,
-        }
-    }
-    // Frames seen meanwhile are dropped: the benchmark looks at one event at a time.
-    drop(kept);
-    found
 }
 
 // ---------------------------------------------------------------- WAV
