@@ -4,48 +4,57 @@
 //! server unreachable, the plugin folder empty.
 
 use std::net::{TcpListener, UdpSocket};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use seatphone_tests::host::build_dir;
-use seatphone_tests::peers::free_port;
+use seatphone_tests::host::{build_dir, Launch, Options};
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
 
+/// A seat's folder, plugins and config as the harness's launcher writes
+/// them (audio without sound devices, free ports), not started.
 struct Seat {
-    dir: tempfile::TempDir,
-    port: u16,
-    daemon_port: u16,
+    launch: Launch,
 }
 
 impl Seat {
-    fn new(plugin_dir: &std::path::Path) -> Seat {
-        let dir = tempfile::tempdir().unwrap();
-        let (port, daemon_port) = (free_port(1), free_port(1));
-        let config = format!(
-            "[api]\nport = {port}\ndaemon_port = {daemon_port}\n[plugins]\ndir = \"{}\"\n\
-             [sip]\nbind = \"127.0.0.1\"\nlocal_port = 0\n[log]\ndir = \"{}\"\n\
-             [audio]\ninput = \"null\"\noutput = \"null\"\n",
-            plugin_dir.display(),
-            dir.path().join("log").display()
-        );
-        std::fs::write(dir.path().join("seatphone.toml"), config).unwrap();
-        Seat {
-            dir,
-            port,
-            daemon_port,
-        }
+    /// With these plugin libraries copied into its plugin folder.
+    fn new(plugins: Vec<PathBuf>) -> Seat {
+        let launch = Launch::prepare(&Options {
+            plugins,
+            ..Options::audio_only()
+        })
+        .expect("prepare the seat");
+        Seat { launch }
+    }
+
+    fn port(&self) -> u16 {
+        self.launch.port
+    }
+
+    fn daemon_port(&self) -> u16 {
+        self.launch.daemon_port
+    }
+
+    fn plugin_dir(&self) -> PathBuf {
+        self.launch.dir.path().join("plugins")
     }
 
     fn doctor(&self, sip: &str) -> (Output, String) {
         let out = Command::new(build_dir().join("seatphone"))
             .arg("doctor")
             .arg("--config")
-            .arg(self.dir.path().join("seatphone.toml"))
+            .arg(self.launch.dir.path().join("seatphone.toml"))
             .args(["--sip", sip])
             .output()
             .unwrap();
         let report = String::from_utf8_lossy(&out.stdout).into_owned();
         (out, report)
     }
+}
+
+/// A healthy seat: the audio plugin (and its voice library) in its plugin folder.
+fn healthy() -> Seat {
+    Seat::new(Options::audio_only().plugins)
 }
 
 fn kamailio() -> Kamailio {
@@ -62,7 +71,7 @@ fn line<'a>(report: &'a str, start: &str) -> &'a str {
 #[test]
 fn a_healthy_seat_passes_every_check() {
     let kam = kamailio();
-    let seat = Seat::new(&build_dir());
+    let seat = healthy();
     let (out, report) = seat.doctor(&kam.addr());
     assert_eq!(out.status.code(), Some(0), "{report}");
     assert!(
@@ -70,10 +79,10 @@ fn a_healthy_seat_passes_every_check() {
         "{report}"
     );
     assert!(
-        line(&report, &format!("ok    port {}", seat.port)).contains("free"),
+        line(&report, &format!("ok    port {}", seat.port())).contains("free"),
         "{report}"
     );
-    assert!(line(&report, &format!("ok    port {}", seat.daemon_port)).contains("free"));
+    assert!(line(&report, &format!("ok    port {}", seat.daemon_port())).contains("free"));
     assert!(line(&report, "ok    plugins").contains("audio"), "{report}");
     assert!(line(&report, "ok    sound").contains("null"), "{report}");
     let sip = report
@@ -92,12 +101,12 @@ fn a_healthy_seat_passes_every_check() {
 #[test]
 fn a_port_taken_by_another_program_is_named_with_its_holder() {
     let kam = kamailio();
-    let seat = Seat::new(&build_dir());
-    let squatter = TcpListener::bind(("127.0.0.1", seat.port)).unwrap();
+    let seat = healthy();
+    let squatter = TcpListener::bind(("127.0.0.1", seat.port())).unwrap();
     let (out, report) = seat.doctor(&kam.addr());
     drop(squatter);
     assert_eq!(out.status.code(), Some(1), "{report}");
-    let fail = line(&report, &format!("FAIL  port {}", seat.port));
+    let fail = line(&report, &format!("FAIL  port {}", seat.port()));
     assert!(
         fail.contains(&format!("pid {}", std::process::id())),
         "the holder is named: {fail}"
@@ -111,7 +120,7 @@ fn an_unreachable_sip_server_is_named() {
     let closed = UdpSocket::bind("127.0.0.1:0").unwrap();
     let dead = closed.local_addr().unwrap();
     drop(closed);
-    let seat = Seat::new(&build_dir());
+    let seat = healthy();
     let (out, report) = seat.doctor(&dead.to_string());
     assert_eq!(out.status.code(), Some(1), "{report}");
     let fail = line(&report, "FAIL  sip");
@@ -129,13 +138,12 @@ fn an_unreachable_sip_server_is_named() {
 #[test]
 fn an_empty_plugin_folder_is_named() {
     let kam = kamailio();
-    let empty = tempfile::tempdir().unwrap();
-    let seat = Seat::new(empty.path());
+    let seat = Seat::new(Vec::new());
     let (out, report) = seat.doctor(&kam.addr());
     assert_eq!(out.status.code(), Some(1), "{report}");
     let fail = line(&report, "FAIL  plugins");
     assert!(
-        fail.contains(&format!("{} is empty", empty.path().display())),
+        fail.contains(&format!("{} is empty", seat.plugin_dir().display())),
         "{fail}"
     );
 }
