@@ -256,20 +256,19 @@ async function startHost({ extraApi = '', extraToml = '', ports, tmp } = {}) {
       if (!process.env.SEATPHONE_KEEP_TMP) fs.rmSync(tmp, { recursive: true, force: true });
     },
   };
-  const deadline = Date.now() + 30000;
-  for (;;) {
-    if (exited) {
-      throw new Error(`seatphone exited at start (${JSON.stringify(exited)}):\n${readLogs(tmp).slice(-3000)}`);
-    }
-    try {
-      const r = await httpGet(`${host.base}/health`);
-      if (r.status === 200 && await canConnect(daemonPort)) break;
-    } catch (e) { /* not up yet */ }
-    if (Date.now() > deadline) {
-      await host.stop();
-      throw new Error(`seatphone did not answer /health within 30 s:\n${readLogs(tmp).slice(-3000)}`);
-    }
-    await sleep(100);
+  try {
+    await waitFor(async () => {
+      if (exited) {
+        throw new Error(`seatphone exited at start (${JSON.stringify(exited)}):\n${readLogs(tmp).slice(-3000)}`);
+      }
+      try {
+        const r = await httpGet(`${host.base}/health`);
+        return r.status === 200 && await canConnect(daemonPort);
+      } catch (e) { return false; } // not up yet
+    }, { timeout: 30000, every: 100, fail: () => `seatphone did not answer /health within 30 s:\n${readLogs(tmp).slice(-3000)}` });
+  } catch (e) {
+    await host.stop();
+    throw e;
   }
   return host;
 }

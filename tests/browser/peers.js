@@ -174,22 +174,15 @@ async function startBaresip(user, kam, { answermode = 'auto', extraConfig = '' }
     },
   };
 
-  const deadline = Date.now() + 15000;
-  while (!b.ctrl) {
-    b.ctrl = await new Promise((resolve) => {
-      const s = net.connect(ctrlPort, '127.0.0.1');
-      s.once('connect', () => resolve(s));
-      s.once('error', () => resolve(null));
-    });
-    if (!b.ctrl) {
-      if (Date.now() > deadline) {
-        const log = b.log();
-        await b.stop();
-        throw new Error(`baresip's ctrl_tcp did not open:\n${log.slice(-2000)}`);
-      }
-      await sleep(100);
-    }
-  }
+  // A peer that does not come up is stopped before the error goes on.
+  const orStop = async (waiting) => {
+    try { return await waiting; } catch (e) { await b.stop(); throw e; }
+  };
+  b.ctrl = await orStop(waitFor(() => new Promise((resolve) => {
+    const s = net.connect(ctrlPort, '127.0.0.1');
+    s.once('connect', () => resolve(s));
+    s.once('error', () => resolve(null));
+  }), { timeout: 15000, every: 100, fail: () => `baresip's ctrl_tcp did not open:\n${b.log().slice(-2000)}` }));
   let buf = Buffer.alloc(0);
   b.ctrl.on('data', (chunk) => {
     buf = Buffer.concat([buf, chunk]);
@@ -206,15 +199,9 @@ async function startBaresip(user, kam, { answermode = 'auto', extraConfig = '' }
   b.ctrl.on('error', () => {});
 
   // Registration may have finished before ctrl_tcp connected: then ask Kamailio.
-  const regDeadline = Date.now() + 10000;
-  while (!b.has('REGISTER_OK') && !kam.ulDump().includes(`AoR: ${user}`)) {
-    if (Date.now() > regDeadline) {
-      const log = b.log();
-      await b.stop();
-      throw new Error(`baresip ${user} did not register at ${kam.port}:\n${log.slice(-2000)}`);
-    }
-    await sleep(100);
-  }
+  await orStop(waitFor(() => b.has('REGISTER_OK') || kam.ulDump().includes(`AoR: ${user}`), {
+    timeout: 10000, every: 100, fail: () => `baresip ${user} did not register at ${kam.port}:\n${b.log().slice(-2000)}`,
+  }));
   return b;
 }
 
