@@ -649,6 +649,22 @@ impl Page {
         }
     }
 
+    /// The frames that come (queued ones first) up to and including the
+    /// first `event`; panics if `quiet` passes without a frame before it.
+    pub async fn frames_until(&mut self, event: Event, quiet: Duration) -> Vec<Value> {
+        let mut seen = Vec::new();
+        loop {
+            let Some(f) = self.next_frame(quiet).await else {
+                panic!("no {event:?} (nothing for {quiet:?}); saw {seen:?}");
+            };
+            let done = is_event(&f, event);
+            seen.push(f);
+            if done {
+                return seen;
+            }
+        }
+    }
+
     /// Waits for `event`; `None` after `timeout`. Other frames stay queued.
     pub async fn event_within(&mut self, event: Event, timeout: Duration) -> Option<Value> {
         self.event_where(event, timeout, |_| true).await

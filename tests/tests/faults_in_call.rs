@@ -97,14 +97,8 @@ async fn call_sipp_default_uas(
         json!({"calleeNumber": callee, "isVideo": false}),
     )
     .await;
-    let mut seen = Vec::new();
-    let ended = loop {
-        let f = page.next_frame(T).await.expect("the call ends");
-        if is_event(&f, Event::CallEnded) {
-            break f;
-        }
-        seen.push(f);
-    };
+    let mut seen = page.frames_until(Event::CallEnded, T).await;
+    let ended = seen.pop().expect("the call ends");
     // SIPp had its BYE (and answered it): the call is over on both sides.
     let ok = sipp.finished(Duration::from_secs(20)).await;
     assert_eq!(ok, Some(true), "SIPp scenario failed:\n{}", sipp.logs());

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use seatphone_tests::host::{event_of, Command, Event, Options, Page, Seatphone};
+use seatphone_tests::host::{event_of, events_of, Command, Event, Options, Page, Seatphone};
 use seatphone_tests::peers::baresip::{AnswerMode, Baresip, BaresipOptions};
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
 use seatphone_tests::peers::sipp::Sipp;
@@ -72,15 +72,11 @@ const VIDEO_EVENTS: [Event; 4] = [
 /// Call events of `id` that are about video or its end, in order, up to
 /// the first `until` (other frames are dropped).
 async fn video_events_until(page: &mut Page, until: Event) -> Vec<Event> {
-    let mut seen = Vec::new();
-    while let Some(f) = page.next_frame(T).await {
-        let event = event_of(&f);
-        seen.extend(event.filter(|e| VIDEO_EVENTS.contains(e)));
-        if event == Some(until) {
-            return seen;
-        }
-    }
-    panic!("no {until:?} within {T:?}; saw {seen:?}");
+    let frames = page.frames_until(until, T).await;
+    events_of(&frames)
+        .into_iter()
+        .filter(|e| VIDEO_EVENTS.contains(e))
+        .collect()
 }
 
 /// The kind and port of each m-line, and how many sections are held.
