@@ -14,7 +14,9 @@
 //! - `engine` is the thin tokio driver: one task owns both machines, feeds
 //!   them what the SIP stack (rsipstack: transport, transactions, dialogs,
 //!   digest) reports and executes their actions.
-//! - [`sdp`], [`params`] and [`events`] are small pure helpers.
+//! - [`sdp`], [`params`] and [`events`] are small pure helpers, and so are
+//!   [`session_timer`] (RFC 4028 negotiation) and [`invite_retry`] (what our
+//!   INVITE sent again carries).
 //!
 //! Ordering guarantee: a command's `reply` is always called before any event
 //! the command causes, from the same task.
@@ -41,6 +43,7 @@ pub mod admission;
 pub mod calls;
 mod engine;
 pub mod events;
+pub mod invite_retry;
 pub mod params;
 pub mod registration;
 pub mod sdp;

@@ -63,11 +63,6 @@ fn credentials(req: &rsip::Request) -> Vec<(String, Header)> {
         .collect()
 }
 
-/// The credentials `req` carries (for the same request sent again).
-pub fn carried(req: &rsip::Request) -> Vec<Header> {
-    credentials(req).into_iter().map(|(_, h)| h).collect()
-}
-
 /// A 401/407 to `req` that challenges for a realm `req` did not answer.
 pub fn fresh(req: &rsip::Request, resp: &rsip::Response) -> bool {
     let answered = credentials(req);

@@ -1,6 +1,6 @@
 //! Reading and writing the SIP headers the call dialogs need.
 
-use rsipstack::sip::{self as rsip, Header, HeadersExt};
+use rsipstack::sip::{self as rsip, HeadersExt};
 
 use crate::calls::Peer;
 use crate::engine::stack::header;
@@ -87,22 +87,6 @@ pub(super) fn supports_timer(headers: &rsip::Headers) -> bool {
 
 pub(super) fn allows_update(headers: &rsip::Headers) -> bool {
     lists(headers, "Allow", "UPDATE")
-}
-
-/// The timer headers of our INVITE (RFC 4028 §7.1, beside `Supported:
-/// timer`): the interval we ask for and the smallest we accept; the callee
-/// picks the refresher.
-pub(super) fn timer_offer(se: u32, min_se: u32) -> Vec<Header> {
-    vec![
-        Header::Other("Session-Expires".into(), se.to_string()),
-        Header::Other("Min-SE".into(), min_se.to_string()),
-    ]
-}
-
-pub(super) fn is_timer_header(h: &Header) -> bool {
-    let text = h.to_string();
-    let name = text.split(':').next().unwrap_or("").trim();
-    name.eq_ignore_ascii_case("Session-Expires") || name.eq_ignore_ascii_case("Min-SE")
 }
 
 #[cfg(test)]

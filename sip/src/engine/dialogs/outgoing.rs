@@ -5,16 +5,17 @@ use std::time::Instant;
 
 use rsipstack::dialog::authenticate::Credential;
 use rsipstack::dialog::invitation::InviteOption;
-use rsipstack::sip::{self as rsip, Header, HeadersExt};
+use rsipstack::sip::{self as rsip, Header};
 use rsipstack::transport::SipAddr;
 use seatphone_protocol::{result, Refusal};
 
-use super::headers::{allows_update, is_timer_header, session_expires, timer_offer, ALLOW};
+use super::headers::{allows_update, session_expires, ALLOW};
 use crate::calls::{InviteFailure, MIN_SESSION_EXPIRES, SESSION_EXPIRES};
 use crate::engine::stack::header;
 use crate::engine::{challenge, session::Session, CallIo, Engine, Input};
+use crate::invite_retry::{self, timer_offer};
 use crate::params;
-use crate::session_timer::{self, parse_min_se, Role};
+use crate::session_timer::{self, Role};
 
 impl Engine {
     /// Sends the INVITE of a new outgoing call.
@@ -150,9 +151,8 @@ impl Engine {
         Ok(())
     }
 
-    /// Sends the INVITE of an outgoing call again, same Call-ID, higher
-    /// CSeq: with Session-Expires and Min-SE raised to `se` (after a 422),
-    /// and the credentials for every realm that challenged so far.
+    /// Sends the INVITE of an outgoing call again (the table decided):
+    /// what it carries is `invite_retry`'s.
     pub(in crate::engine) fn retry_invite(&mut self, call: u32, se: Option<u32>) {
         let Some(io) = self.calls.get_mut(&call) else {
             return;
@@ -160,37 +160,15 @@ impl Engine {
         let Some(mut opt) = io.invite.take() else {
             return;
         };
-        let prev = io.dialog.initial_request();
-        let auth = if io.retry_auth.is_empty() {
-            challenge::carried(&prev)
-        } else {
-            std::mem::take(&mut io.retry_auth)
-        };
+        let ours = opt.headers.take().unwrap_or_default();
+        let fresh = std::mem::take(&mut io.retry_auth);
+        let retry = invite_retry::retry(&io.dialog.initial_request(), ours, se, fresh);
         let session = std::mem::take(&mut io.session);
-        let mut headers: Vec<Header> = opt
-            .headers
-            .take()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|h| se.is_none() || !is_timer_header(h))
-            .collect();
-        if let Some(se) = se {
-            headers.extend(timer_offer(se, se));
-        }
-        headers.extend(auth);
-        opt.headers = Some(headers);
-        opt.call_id = prev.call_id_header().ok().map(|c| c.value().to_owned());
-        // RFC 3261 §22.3: the CSeq goes up; rsipstack's layer counter may be
-        // behind the dialog's (which answered the proxy's challenge).
-        let last = prev
-            .cseq_header()
-            .ok()
-            .and_then(|c| c.seq().ok())
-            .unwrap_or(0);
-        for _ in 0..64 {
-            if self.stack.dialogs.increment_last_seq() >= last {
-                break;
-            }
+        opt.headers = Some(retry.headers);
+        opt.call_id = retry.call_id;
+        let dialogs = &self.stack.dialogs;
+        if !invite_retry::catch_up(retry.last_cseq, || dialogs.increment_last_seq()) {
+            tracing::warn!("call {call}: the CSeq counter is far behind the last INVITE's");
         }
         tracing::info!("call {call}: sending the INVITE again (Session-Expires {se:?})");
         if let Err(e) = self.send_invite(call, opt, session) {
@@ -225,12 +203,13 @@ impl Engine {
             }
             return;
         }
-        let why = match (status, response.as_ref()) {
-            (422, Some(resp)) => InviteFailure::TooSmall(
-                header(&resp.headers, "Min-SE").and_then(|v| parse_min_se(&v)),
-            ),
-            (401 | 407, Some(resp)) => self.second_challenge(call, resp),
-            _ => InviteFailure::Final,
+        let why = match response.as_ref() {
+            Some(resp) => {
+                let anew = matches!(status, 401 | 407) && self.second_challenge(call, resp);
+                let min_se = header(&resp.headers, "Min-SE");
+                invite_retry::failure(status, min_se.as_deref(), anew)
+            }
+            None => InviteFailure::Final,
         };
         self.table.invite_failed(call, status, why);
         if !self.table.contains(call) {
@@ -239,20 +218,20 @@ impl Engine {
     }
 
     /// A final 401/407 for a realm our INVITE did not answer (the callee
-    /// behind the proxy): the credentials for sending it again.
-    fn second_challenge(&mut self, call: u32, resp: &rsip::Response) -> InviteFailure {
+    /// behind the proxy): keeps the credentials for sending it again.
+    fn second_challenge(&mut self, call: u32, resp: &rsip::Response) -> bool {
         let Some(login) = self.account.as_ref().map(|a| a.login.clone()) else {
-            return InviteFailure::Final;
+            return false;
         };
         let Some(io) = self.calls.get_mut(&call) else {
-            return InviteFailure::Final;
+            return false;
         };
         let sent = io.dialog.initial_request();
         if !challenge::fresh(&sent, resp) {
-            return InviteFailure::Final;
+            return false;
         }
         io.retry_auth = challenge::retry_headers(&sent, resp, &login.auth_user, &login.password);
-        InviteFailure::NewChallenge
+        true
     }
 
     /// The 2xx answer to our INVITE: start media, once.
