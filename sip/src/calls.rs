@@ -13,8 +13,11 @@ use serde_json::{json, Value};
 
 use crate::events::{self, PageEvent};
 
+mod glare;
 mod video;
 
+use glare::Glare;
+pub use glare::{backoff, PeerOffer};
 use video::VideoChange;
 pub use video::{NotNow, VideoOutcome, VIDEO_REPLY_LIMIT};
 
@@ -127,6 +130,9 @@ pub enum CallAction {
     /// Answer the peer's re-INVITE that offered video, held since 2009:
     /// with our video section (`true`) or `m=video 0`.
     AnswerVideoOffer(u32, bool),
+    /// Send our re-INVITE that met 491 again, the same offer
+    /// (`request_pending`).
+    Reoffer(u32),
 }
 
 /// Why an outgoing INVITE failed, as far as a retry is concerned.
@@ -158,6 +164,8 @@ struct Call {
     hold_pending: bool,
     /// Adding or removing video is under way (ours or the peer's).
     video_change: VideoChange,
+    /// Our re-INVITE under way and 491 (RFC 3261 §14.1).
+    glare: Glare,
     media_up: bool,
     answer_at: Option<Instant>,
     hangup_at: Option<Instant>,
@@ -309,6 +317,7 @@ impl CallTable {
             reason: 0,
             hold_pending: false,
             video_change: VideoChange::None,
+            glare: Glare::None,
             media_up: false,
             answer_at: after.map(|(n, _)| now + Duration::from_secs(u64::from(n))),
             hangup_at: None,
@@ -341,6 +350,7 @@ impl CallTable {
             reason: 0,
             hold_pending: false,
             video_change: VideoChange::None,
+            glare: Glare::None,
             media_up: false,
             answer_at: None,
             hangup_at: None,
@@ -617,6 +627,7 @@ impl CallTable {
 
     /// The answer to our hold (`hold` true) or unhold re-INVITE.
     pub fn hold_done(&mut self, id: u32, hold: bool, ok: bool) {
+        self.reinvite_over(id);
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
@@ -657,6 +668,7 @@ impl CallTable {
                     refresh,
                     expiry,
                     c.video_change.deadline(),
+                    c.glare.deadline(),
                 ]
             })
             .flatten()
@@ -684,6 +696,8 @@ impl CallTable {
                 self.ended(id, 0);
             } else if due(c.video_change.deadline()) {
                 self.video_request_expired(id);
+            } else if due(c.glare.deadline()) {
+                self.glare_over(id);
             } else if let Some(t) = c.timer.as_mut().filter(|t| due(t.refresh_at)) {
                 if c.hold_pending || c.video_change != VideoChange::None {
                     // One re-INVITE at a time (RFC 3261 §14.1): after the

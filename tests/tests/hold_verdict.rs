@@ -16,7 +16,7 @@ const T: Duration = Duration::from_secs(10);
 struct LiveCall {
     _kam: Kamailio,
     sipp: Sipp,
-    _host: Seatphone,
+    host: Seatphone,
     page: Page,
     id: Value,
 }
@@ -36,7 +36,7 @@ async fn live_call(scenario: &str) -> LiveCall {
     LiveCall {
         _kam: kam,
         sipp,
-        _host: host,
+        host,
         page,
         id,
     }
@@ -101,4 +101,52 @@ async fn hold_the_peer_never_answers_times_out_with_6_then_hold_failed() {
     assert_eq!(event["notify"], Event::HoldFailed.notify(), "{event}");
     // SIPp itself gave up waiting long before: only the host's side counts here.
     call.hang_up().await;
+}
+
+/// The peer answers our hold re-INVITE with 491 Request Pending (its own
+/// re-INVITE crossed ours): the same offer goes out again after 2.1–4 s
+/// (we placed the call, so the Call-ID is ours: RFC 3261 §14.1), with a
+/// higher CSeq, and the page hears only the outcome of the retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hold_met_with_491_is_sent_again_after_a_while_and_succeeds() {
+    let mut call = live_call("uas_glare_hold.xml").await;
+    let asked = std::time::Instant::now();
+    let (response, event) = call.hold(T).await;
+    let waited = asked.elapsed();
+    assert_eq!(response["result"], 0, "{response}");
+    assert_eq!(event["notify"], Event::HoldSuccess.notify(), "{event}");
+    assert!(
+        waited >= Duration::from_millis(2100) && waited < Duration::from_secs(6),
+        "the retry waited 2.1–4 s: {waited:?}"
+    );
+    let reinvites: Vec<String> = call
+        .host
+        .sip_messages(true)
+        .into_iter()
+        .filter(|m| m.starts_with("INVITE ") && m.contains("a=sendonly"))
+        .collect();
+    assert_eq!(reinvites.len(), 2, "{reinvites:?}");
+    let line = |m: &str, start: &str| {
+        m.lines()
+            .find(|l| l.to_ascii_lowercase().starts_with(start))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let cseq = |m: &str| -> u32 {
+        let l = line(m, "cseq:");
+        l.split_whitespace()
+            .nth(1)
+            .unwrap_or("0")
+            .parse()
+            .unwrap_or(0)
+    };
+    assert!(cseq(&reinvites[1]) > cseq(&reinvites[0]), "{reinvites:?}");
+    assert_eq!(
+        line(&reinvites[0], "o="),
+        line(&reinvites[1], "o="),
+        "the same offer"
+    );
+    call.hang_up().await;
+    let sipp = &mut call.sipp;
+    assert_eq!(sipp.finished(T).await, Some(true), "SIPp:\n{}", sipp.logs());
 }

@@ -129,6 +129,7 @@ impl CallTable {
     /// Our video re-INVITE ended. Returns the answer for the page's
     /// `addVideo` / `delVideo` (sent before the 2012 / 2011 this queues).
     pub fn video_reinvite_done(&mut self, id: u32, outcome: VideoOutcome) -> Result<(), Refusal> {
+        self.reinvite_over(id);
         let Some(call) = self.calls.get_mut(&id) else {
             return Err(Refusal::new(
                 result::FAILED,
@@ -242,6 +243,7 @@ impl CallTable {
 
     /// A plugin's stream re-INVITE ended (whatever the peer said).
     pub fn plugin_stream_done(&mut self, id: u32) {
+        self.reinvite_over(id);
         if let Some(call) = self.calls.get_mut(&id) {
             if call.video_change == VideoChange::Plugin {
                 call.video_change = VideoChange::None;

@@ -66,26 +66,16 @@ pub(crate) enum Input {
     FlowClosed {
         server: usize,
     },
-    /// Our hold (`hold`) / unhold re-INVITE finished.
-    HoldDone {
-        call: u32,
-        hold: bool,
-        response: Option<rsip::Response>,
-    },
     /// Our session refresh (RFC 4028) finished.
     RefreshDone {
         call: u32,
         response: Option<rsip::Response>,
     },
-    /// Our re-INVITE adding or removing video finished.
-    VideoDone {
+    /// Our re-INVITE (`what`, offering `sdp`) finished.
+    ReinviteDone {
         call: u32,
-        response: Option<rsip::Response>,
-    },
-    /// Our re-INVITE adding or removing a plugin's stream finished.
-    StreamDone {
-        call: u32,
-        kind: String,
+        what: dialogs::Reoffer,
+        sdp: String,
         response: Option<rsip::Response>,
     },
 }
@@ -110,6 +100,8 @@ struct CallIo {
     /// The peer's re-INVITE offering video, unanswered until the page's
     /// replyAddVideo (2009).
     held_offer: Option<dialogs::HeldOffer>,
+    /// Our re-INVITE that met 491, until it goes out again.
+    waiting_reoffer: Option<dialogs::Waiting>,
 }
 
 struct Account {
@@ -278,18 +270,13 @@ impl Engine {
                 }
             }
             Input::InviteDone { call, response } => self.on_invite_done(call, response),
-            Input::HoldDone {
-                call,
-                hold,
-                response,
-            } => self.on_hold_done(call, hold, response),
             Input::RefreshDone { call, response } => self.on_refresh_done(call, response),
-            Input::VideoDone { call, response } => self.on_video_done(call, response),
-            Input::StreamDone {
+            Input::ReinviteDone {
                 call,
-                kind,
+                what,
+                sdp,
                 response,
-            } => self.on_stream_done(call, &kind, response),
+            } => self.on_reinvite_done(call, what, sdp, response),
         }
     }
 
@@ -331,6 +318,7 @@ impl Engine {
             CallAction::AddVideo(call) => self.reinvite_video(call, true),
             CallAction::DelVideo(call) => self.reinvite_video(call, false),
             CallAction::AnswerVideoOffer(call, accept) => self.answer_held_offer(call, accept),
+            CallAction::Reoffer(call) => self.reoffer(call),
         }
     }
 

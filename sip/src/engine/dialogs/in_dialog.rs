@@ -6,6 +6,7 @@ use std::time::Instant;
 use rsipstack::sip::{self as rsip, Header};
 use seatphone_protocol::{result, Response};
 
+use super::Reoffer;
 use crate::engine::{Engine, Input};
 use crate::params;
 use crate::sdp::Direction;
@@ -41,21 +42,13 @@ impl Engine {
             Direction::SendRecv
         };
         let sdp = io.session.redirected(dir);
-        self.send_reinvite(call, sdp, move |response| Input::HoldDone {
-            call,
-            hold,
-            response,
-        });
+        self.send_reinvite(call, sdp, Reoffer::Hold(hold));
     }
 
     /// Sends a re-INVITE with our new `sdp` (and the session timer's
-    /// headers) in the background; `done` reports its final response.
-    pub(super) fn send_reinvite(
-        &self,
-        call: u32,
-        sdp: String,
-        done: impl FnOnce(Option<rsip::Response>) -> Input + Send + 'static,
-    ) {
+    /// headers) in the background; its final response comes back as
+    /// `Input::ReinviteDone`.
+    pub(super) fn send_reinvite(&self, call: u32, sdp: String, what: Reoffer) {
         let Some(io) = self.calls.get(&call) else {
             return;
         };
@@ -65,11 +58,16 @@ impl Engine {
         tokio::spawn(async move {
             headers.push(Header::ContentType("application/sdp".into()));
             let response = dialog
-                .reinvite(Some(headers), Some(sdp.into_bytes()))
+                .reinvite(Some(headers), Some(sdp.clone().into_bytes()))
                 .await
                 .ok()
                 .flatten();
-            let _ = input.send(done(response));
+            let _ = input.send(Input::ReinviteDone {
+                call,
+                what,
+                sdp,
+                response,
+            });
         });
     }
 

@@ -5,6 +5,7 @@
 //! header helpers they share (`headers`). Here: the bookkeeping of a
 //! call's SIP side that all of them use.
 
+mod glare;
 mod headers;
 mod in_dialog;
 mod incoming;
@@ -14,6 +15,8 @@ mod refresh;
 mod streams;
 mod video;
 
+pub(crate) use glare::Reoffer;
+pub(in crate::engine) use glare::Waiting;
 pub use headers::{parse_name_addr, platform_answer_after};
 pub(in crate::engine) use video::HeldOffer;
 

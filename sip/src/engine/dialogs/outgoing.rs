@@ -137,6 +137,7 @@ impl Engine {
                 retry_auth: Vec::new(),
                 accept_video: false,
                 held_offer: None,
+                waiting_reoffer: None,
                 peer_update: false,
             },
         );

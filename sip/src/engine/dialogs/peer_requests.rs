@@ -8,7 +8,7 @@ use rsipstack::sip::{self as rsip, Header, StatusCode};
 use seatphone_protocol::CallEvent;
 
 use super::headers::session_expires;
-use crate::calls::CallState;
+use crate::calls::{CallState, PeerOffer};
 use crate::engine::stack::{header, reason_code};
 use crate::engine::Engine;
 use crate::params;
@@ -65,6 +65,19 @@ impl Engine {
             }
             DialogState::Updated(id, req, handle) => {
                 let call = call_of(self, &id);
+                if let Some(c) = call.filter(|_| !req.body.is_empty()) {
+                    match self.table.peer_offer(c) {
+                        PeerOffer::Answer => {}
+                        PeerOffer::Pending => {
+                            tracing::info!("call {c}: the peer's offer crosses ours: 491");
+                            tokio::spawn(async move {
+                                let _ = handle.reply(StatusCode::RequestPending).await;
+                            });
+                            return;
+                        }
+                        PeerOffer::AnswerGivingUpOurs => self.give_up_reoffer(c),
+                    }
+                }
                 if let Some(c) = call {
                     if self.peer_asks_for_video(c, &req, &handle) {
                         return;

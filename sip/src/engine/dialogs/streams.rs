@@ -9,8 +9,9 @@ use rsipstack::sip as rsip;
 use seatphone_protocol::StopRequest;
 use std::time::Instant;
 
+use super::Reoffer;
 use crate::calls::NotNow;
-use crate::engine::{Engine, Input};
+use crate::engine::Engine;
 use crate::session_timer::Role;
 
 impl Engine {
@@ -54,11 +55,7 @@ impl Engine {
             "call {call}: re-INVITE {} {kind} (a plugin asked)",
             if on { "adding" } else { "removing" }
         );
-        self.send_reinvite(call, sdp, move |response| Input::StreamDone {
-            call,
-            kind,
-            response,
-        });
+        self.send_reinvite(call, sdp, Reoffer::Stream(kind));
     }
 
     /// The request cannot be met: a stream not added is told so with

@@ -9,8 +9,9 @@ use rsipstack::sip::{self as rsip, Method, StatusCode};
 use seatphone_protocol::Response;
 use std::time::Instant;
 
+use super::Reoffer;
 use crate::calls::VideoOutcome;
-use crate::engine::{Engine, Input};
+use crate::engine::Engine;
 use crate::session_timer::Role;
 
 /// The peer's re-INVITE that waits for the page.
@@ -48,10 +49,7 @@ impl Engine {
             "call {call}: re-INVITE {} video",
             if add { "adding" } else { "removing" }
         );
-        self.send_reinvite(call, sdp, move |response| Input::VideoDone {
-            call,
-            response,
-        });
+        self.send_reinvite(call, sdp, Reoffer::Video);
     }
 
     /// The peer answered our video re-INVITE (or did not).
