@@ -30,6 +30,11 @@ struct Call {
     rtcp: UdpSocket,
     local: Option<MediaSection>,
     session: Option<Session>,
+    /// An outgoing call the host has not yet said is connected or has
+    /// early media: a session started now holds its thread until it says
+    /// so (`CallEvent::Connected`, `Ringing` with early media), which the
+    /// host does right after telling the page (see `Session::start`).
+    hold: bool,
 }
 
 pub struct Calls {
@@ -77,6 +82,7 @@ impl Calls {
                     rtcp,
                     local: None,
                     session: None,
+                    hold: false,
                 }))
             }
         }
@@ -149,7 +155,7 @@ impl Calls {
                 };
                 let rtp = call.rtp.try_clone().map_err(|e| e.to_string())?;
                 let rtcp = call.rtcp.try_clone().map_err(|e| e.to_string())?;
-                call.session = Some(Session::start(ctx, rtp, rtcp, negotiated)?);
+                call.session = Some(Session::start(ctx, rtp, rtcp, negotiated, call.hold)?);
             }
         }
         call.local = Some(local);
@@ -218,9 +224,28 @@ impl Calls {
             }
             | CallEvent::Connected { call_id }
             | CallEvent::Held { call_id }
-            | CallEvent::Resumed { call_id } => self.stop_tone(call_id),
+            | CallEvent::Resumed { call_id } => {
+                self.release(call_id);
+                self.stop_tone(call_id);
+            }
             CallEvent::Ended { call_id, .. } => self.stop(call_id),
-            CallEvent::Outgoing { .. } | CallEvent::Dtmf { .. } => {}
+            CallEvent::Outgoing { call_id } => {
+                if let Some(call) = self.calls().get_mut(&call_id) {
+                    call.hold = true;
+                }
+            }
+            CallEvent::Dtmf { .. } => {}
+        }
+    }
+
+    /// The host said the call is connected (or has early media): its
+    /// media goes from now on.
+    fn release(&self, call_id: u32) {
+        if let Some(call) = self.calls().get_mut(&call_id) {
+            call.hold = false;
+            if let Some(session) = call.session.as_mut() {
+                session.release();
+            }
         }
     }
 

@@ -65,6 +65,8 @@ mod session;
 mod tones;
 mod voice;
 
+pub use session::HELD_AT_MOST;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 

@@ -6,7 +6,7 @@
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::AtomicBool;
-use std::sync::mpsc::{self, Sender};
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,6 +27,11 @@ use thread::{MediaThread, WAKE};
 
 /// The device clock: one 20 ms frame played and one recorded per tick.
 const TICK: Duration = Duration::from_millis(20);
+
+/// The longest a held call thread waits for [`Session::release`]: should
+/// the host not tell the plugin of the call's state (a path not foreseen),
+/// media starts this late rather than never.
+pub const HELD_AT_MOST: Duration = Duration::from_millis(200);
 
 /// What the host's threads tell a running call.
 pub enum Control {
@@ -53,6 +58,8 @@ pub struct CallContext {
 pub struct Session {
     tx: Sender<Control>,
     waker: Arc<mio::Waker>,
+    /// A held thread waits on this (see [`Session::start`]).
+    release: Option<Sender<()>>,
     pub negotiated: Negotiated,
 }
 
@@ -63,11 +70,20 @@ impl Session {
     /// caller's (the SIP task, which tells the page the call is connected
     /// once this returns); one that cannot be made ends the call as a
     /// failed engine does (`Signal::MediaFailed`).
+    ///
+    /// `held`: the thread waits for [`Session::release`] (at most
+    /// [`HELD_AT_MOST`]) before it makes any of that and sends its first
+    /// frame. An outgoing call's media starts on the SIP task just before
+    /// it tells the page the call is connected (2006) and then the plugin
+    /// (`CallEvent::Connected`): on a busy machine the new thread's set-up
+    /// and first encoded frame took the CPU from the SIP task and held up
+    /// the page's 2006 by about as long (issue 20).
     pub fn start(
         ctx: CallContext,
         rtp: UdpSocket,
         rtcp: UdpSocket,
         negotiated: Negotiated,
+        held: bool,
     ) -> Result<Self, String> {
         let mut options = StreamOptions::new(ReceivePolicy::Playout { packet: TICK });
         options.rtp_timeout = ctx.rtp_timeout;
@@ -77,9 +93,17 @@ impl Session {
         let (tx, rx) = mpsc::channel();
         let (host, call_id) = (ctx.host.clone(), ctx.call_id);
         let n = negotiated.clone();
+        let (release, released) = mpsc::channel::<()>();
         std::thread::Builder::new()
             .name(format!("audio-call-{call_id}"))
             .spawn(move || {
+                if held {
+                    match released.recv_timeout(HELD_AT_MOST) {
+                        Ok(()) | Err(RecvTimeoutError::Timeout) => {}
+                        // The session was dropped: the call ended first.
+                        Err(RecvTimeoutError::Disconnected) => return,
+                    }
+                }
                 // A bug here must end this call's media, not the engine.
                 let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     MediaThread::new(ctx, rtp, rtcp, poll, stream, n).map(|media| media.run(rx))
@@ -111,8 +135,16 @@ impl Session {
         Ok(Self {
             tx,
             waker,
+            release: Some(release),
             negotiated,
         })
+    }
+
+    /// Lets a held thread begin (see [`Session::start`]); once.
+    pub fn release(&mut self) {
+        if let Some(release) = self.release.take() {
+            let _ = release.send(());
+        }
     }
 
     fn tell(&self, control: Control) {
