@@ -625,11 +625,30 @@ impl CallTable {
         Ok(())
     }
 
-    /// The answer to our hold (`hold` true) or unhold re-INVITE.
-    pub fn hold_done(&mut self, id: u32, hold: bool, ok: bool) {
+    /// The peer's final `status` to our hold (`hold` true) or unhold
+    /// re-INVITE, `None` when nothing came. Returns the answer to the
+    /// page's holdCall / unholdCall (sent before the 2018–2021 this
+    /// queues): 7 with the status when refused, 6 when not answered.
+    pub fn hold_done(&mut self, id: u32, hold: bool, status: Option<u16>) -> Result<(), Refusal> {
         self.reinvite_over(id);
         let Some(call) = self.calls.get_mut(&id) else {
-            return;
+            return Err(Refusal::new(
+                result::FAILED,
+                format!("call {id} ended before the peer answered"),
+            ));
+        };
+        let ok = status.is_some_and(|s| (200..300).contains(&s));
+        let answer = match status {
+            _ if ok => Ok(()),
+            // 408 is what a proxy (or the stack) answers for silence.
+            Some(s) if s != 408 => Err(Refusal::new(
+                result::REFUSED,
+                format!("the peer refused the re-INVITE: {s}"),
+            )),
+            _ => Err(Refusal::new(
+                result::TIMED_OUT,
+                "the peer did not answer the re-INVITE in time",
+            )),
         };
         call.hold_pending = false;
         if ok {
@@ -653,6 +672,7 @@ impl CallTable {
             };
             self.actions.push_back(CallAction::Media(ev));
         }
+        answer
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {

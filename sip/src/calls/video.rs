@@ -303,7 +303,7 @@ mod tests {
         t.plugin_stream_done(id);
         // A call on hold takes no new stream, but may drop one.
         t.hold(id).unwrap();
-        t.hold_done(id, true, true);
+        assert!(t.hold_done(id, true, Some(200)).is_ok());
         assert!(matches!(t.plugin_stream(id, true), Err(NotNow::Refused(_))));
         assert_eq!(t.plugin_stream(id, false), Ok(()));
         t.plugin_stream_done(id);
@@ -380,7 +380,7 @@ mod tests {
         );
         t.hold(id).unwrap();
         assert_eq!(t.add_video(id).unwrap_err().result, result::WRONG_STATE);
-        t.hold_done(id, true, true);
+        assert!(t.hold_done(id, true, Some(200)).is_ok());
         assert_eq!(t.add_video(id).unwrap_err().result, result::WRONG_STATE);
         drain(&mut t);
         assert!(drain(&mut t).is_empty());

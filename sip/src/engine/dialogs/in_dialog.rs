@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use rsipstack::sip::{self as rsip, Header};
-use seatphone_protocol::{result, Response};
+use seatphone_protocol::Response;
 
 use super::Reoffer;
 use crate::engine::{Engine, Input};
@@ -80,24 +80,6 @@ impl Engine {
         let ok = response
             .as_ref()
             .is_some_and(|r| r.status_code.kind() == rsip::StatusCodeKind::Successful);
-        if let Some(reply) = self.hold_replies.remove(&call) {
-            reply(match &response {
-                _ if ok => Response::ok(),
-                _ if !self.calls.contains_key(&call) => Response::error(
-                    result::FAILED,
-                    format!("call {call} ended before the peer answered"),
-                ),
-                // 408 is what a proxy (or the stack) answers for silence.
-                Some(r) if u16::from(r.status_code.clone()) != 408 => Response::error(
-                    result::REFUSED,
-                    format!("the peer refused the re-INVITE: {}", r.status_code),
-                ),
-                _ => Response::error(
-                    result::TIMED_OUT,
-                    "the peer did not answer the re-INVITE in time",
-                ),
-            });
-        }
         if ok {
             if let (Some(io), Some(resp)) = (self.calls.get_mut(&call), response.as_ref()) {
                 io.session.take_answer(&String::from_utf8_lossy(&resp.body));
@@ -109,7 +91,14 @@ impl Engine {
                 self.renegotiated(Instant::now(), call, &resp.headers, Role::Uac);
             }
         }
-        self.table.hold_done(call, hold, ok);
+        let status = response.as_ref().map(|r| r.status_code.code());
+        let answer = self.table.hold_done(call, hold, status);
+        if let Some(reply) = self.hold_replies.remove(&call) {
+            reply(match answer {
+                Ok(()) => Response::ok(),
+                Err(refusal) => refusal.into(),
+            });
+        }
     }
 
     pub(in crate::engine) fn send_info_dtmf(&mut self, call: u32, tone: u8) {
