@@ -41,6 +41,7 @@
 
 pub mod admission;
 pub mod calls;
+pub mod dtmf;
 mod engine;
 pub mod events;
 pub mod invite_retry;

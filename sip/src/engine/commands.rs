@@ -8,9 +8,9 @@ use serde_json::json;
 
 use super::{Account, Engine, Input};
 use crate::calls::{AnswerMode, Peer};
-use crate::params;
 use crate::registration::Registration;
 use crate::Reply;
+use crate::{dtmf, params};
 
 fn invalid(reply: Reply, msg: impl Into<String>) {
     reply(Response::error(result::INVALID, msg));
@@ -338,15 +338,13 @@ impl Engine {
             ));
             return;
         }
-        // RFC 4733 / in-band go on the media path, the capability the
-        // catalogue forwards DTMF to (result 4 when no plugin has it).
-        if let Some(media_path) = Command::SendDtmf.forwarded_to() {
-            if self.settings.dtmf_mode != 4 {
-                return self.media.forward(media_path, req, reply);
+        match dtmf::route(self.settings.dtmf_mode) {
+            dtmf::Route::Forward(capability) => self.media.forward(capability, req, reply),
+            dtmf::Route::Info => {
+                self.send_info_dtmf(call, tone);
+                reply(Response::ok());
             }
         }
-        self.send_info_dtmf(call, tone);
-        reply(Response::ok());
     }
 }
 

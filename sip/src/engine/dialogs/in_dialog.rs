@@ -7,8 +7,8 @@ use rsipstack::sip::{self as rsip, Header};
 use seatphone_protocol::Response;
 
 use super::Reoffer;
+use crate::dtmf;
 use crate::engine::{Engine, Input};
-use crate::params;
 use crate::sdp::Direction;
 use crate::session_timer::Role;
 
@@ -106,7 +106,7 @@ impl Engine {
             return;
         };
         let dialog = io.dialog.clone();
-        let body = format!("Signal={}\r\nDuration=160\r\n", params::tone_char(tone));
+        let body = dtmf::info_body(tone);
         tokio::spawn(async move {
             let headers = vec![Header::ContentType("application/dtmf-relay".into())];
             if let Err(e) = dialog.info(Some(headers), Some(body.into_bytes())).await {

@@ -9,9 +9,9 @@ use seatphone_protocol::CallEvent;
 
 use super::headers::session_expires;
 use crate::calls::{CallState, PeerOffer};
+use crate::dtmf;
 use crate::engine::stack::{header, reason_code};
 use crate::engine::Engine;
-use crate::params;
 use crate::session_timer::{self, Role};
 
 impl Engine {
@@ -87,17 +87,13 @@ impl Engine {
             }
             DialogState::Info(id, req, handle) => {
                 if let Some(call) = call_of(self, &id) {
-                    let ctype = header(&req.headers, "Content-Type")
-                        .unwrap_or_default()
-                        .to_ascii_lowercase();
-                    if ctype.starts_with("application/dtmf") {
-                        if let Some(tone) = params::dtmf_relay(&String::from_utf8_lossy(&req.body))
-                        {
-                            self.media.call_event(CallEvent::Dtmf {
-                                call_id: call,
-                                tone,
-                            });
-                        }
+                    let ctype = header(&req.headers, "Content-Type").unwrap_or_default();
+                    if let Some(tone) = dtmf::received(&ctype, &String::from_utf8_lossy(&req.body))
+                    {
+                        self.media.call_event(CallEvent::Dtmf {
+                            call_id: call,
+                            tone,
+                        });
                     }
                 }
                 tokio::spawn(async move {
