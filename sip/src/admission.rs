@@ -105,6 +105,21 @@ pub enum Trust {
     Stranger,
 }
 
+impl Trust {
+    /// Whether a caller of this trust may have its call answered by itself
+    /// (`answer-after`) when the page enabled that or not
+    /// (`call.platform_auto_answer`); `Err` says why not, for the log.
+    pub fn may_auto_answer(self, page_enabled: bool) -> Result<(), &'static str> {
+        match self {
+            _ if !page_enabled => Err("the page has not enabled call.platform_auto_answer"),
+            Trust::Server => Ok(()),
+            Trust::Allowed | Trust::Stranger => {
+                Err("only a configured SIP server may ask for that")
+            }
+        }
+    }
+}
+
 /// The fate of one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {

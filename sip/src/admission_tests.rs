@@ -191,3 +191,15 @@ fn ipv4_mapped_sources_match_ipv4_servers() {
         Trust::Server
     );
 }
+
+#[test]
+fn only_a_server_may_ask_for_auto_answer_and_only_when_the_page_enabled_it() {
+    assert_eq!(Trust::Server.may_auto_answer(true), Ok(()));
+    let off = Trust::Server.may_auto_answer(false).unwrap_err();
+    assert!(off.contains("platform_auto_answer"), "{off}");
+    for trust in [Trust::Allowed, Trust::Stranger] {
+        let why = trust.may_auto_answer(true).unwrap_err();
+        assert!(why.contains("server"), "{trust:?}: {why}");
+        assert!(trust.may_auto_answer(false).is_err());
+    }
+}

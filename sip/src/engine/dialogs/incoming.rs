@@ -45,15 +45,11 @@ impl Engine {
         let peer = peer_of(&request);
         let body = String::from_utf8_lossy(&request.body).into_owned();
         let answer_after = platform_answer_after(&request).filter(|_| {
-            let refusal = match trust {
-                _ if !self.settings.platform_auto_answer => {
-                    "the page has not enabled call.platform_auto_answer"
-                }
-                Trust::Server => return true,
-                _ => "only a configured SIP server may ask for that",
-            };
-            tracing::info!("call {id}: the caller asked for auto-answer; ignored: {refusal}");
-            false
+            let allowed = trust.may_auto_answer(self.settings.platform_auto_answer);
+            if let Err(why) = allowed {
+                tracing::info!("call {id}: the caller asked for auto-answer; ignored: {why}");
+            }
+            allowed.is_ok()
         });
         let mut session = Session::new(&self.local_ip().to_string(), u64::from(id));
         let offer_ok = if body.trim().is_empty() {
