@@ -6,7 +6,8 @@
 //! over the whole text made most of it resident (idle engine: 4.9 of 7 MiB).
 //! The list is recorded by `scripts/link-order.sh`; names missing from a
 //! build (after a dependency or toolchain change) are skipped by the linker,
-//! which costs memory, never correctness.
+//! which costs memory, never correctness, so `scripts/link-order-check.sh`
+//! (run by the test command and the packaging) fails when too many are.
 //!
 //! Also packs relative relocations (DT_RELR, glibc 2.36+): the loader reads
 //! a few KiB instead of half a MiB of `.rela.dyn` at every start.
@@ -15,7 +16,8 @@
 //! and what the bench measures), where rustc links with its own LLD;
 //! `SEATPHONE_LINK_ORDER=0` turns it off. The names carry hashes of the
 //! build's flags, so the list is recorded on that same profile
-//! (`scripts/link-order.sh`) and the bench prints how much of it matches.
+//! (`scripts/link-order.sh`) along with what decides them
+//! (`link-order/recorded-for.txt`); the bench prints how much of it matches.
 
 use std::path::{Path, PathBuf};
 

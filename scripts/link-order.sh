@@ -4,7 +4,9 @@
 # (host under callgrind, Kamailio and a baresip as in the tests), so the
 # `dist` build places them side by side (link-order/apply.rs). Run it
 # after updating dependencies or the toolchain, or after large changes to
-# start-up code, and commit the list; a stale list only costs memory.
+# start-up code, and commit the list and link-order/recorded-for.txt; a
+# stale list only costs memory, and scripts/link-order-check.sh (run by the
+# tests and the packaging) says when it is stale.
 #
 #   scripts/link-order.sh
 set -euo pipefail
@@ -21,5 +23,7 @@ done
 cargo build --profile dist --workspace
 target/dist/link_profile --exe target/dist/seatphone --plugins target/dist \
     --out link-order/functions.txt
-# Relink with the new list.
+scripts/link-order-check.sh --write-recorded-for
+# Relink with the new list, and see that the build has it.
 cargo build --profile dist --workspace
+scripts/link-order-check.sh target/dist

@@ -32,6 +32,10 @@ if [ "$build" = 1 ]; then
     echo "== build ($profile)"
     cargo build --profile "$profile" --workspace
 fi
+if [ "$profile" = dist ]; then
+    # What ships is linked in the recorded order: fails when the list is stale.
+    scripts/link-order-check.sh "$out"
+fi
 
 # The cdylib targets of the workspace, from cargo's own description of it
 # (targets are written kind, crate_types, name, in this order).

@@ -66,6 +66,8 @@ echo "== Debian package (build, lintian, install, use, removal)"
 scripts/test-package.sh
 
 echo "== format and lint"
+# The recorded link order still fits the code and what it is built with.
+scripts/link-order-check.sh target/release
 cargo fmt --all -- --check
 cargo clippy --release --workspace --all-targets -- -D warnings
 echo "all checks passed"
