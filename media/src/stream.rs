@@ -66,7 +66,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::feedback::{self, Feedback};
-use crate::jitter::{JitterBuffer, Playout};
+use crate::jitter::{JitterBuffer, JitterStats, Playout};
 use crate::reorder::{OrderedPacket, ReorderBuffer};
 use crate::rtcp::{self, ReportBlock, SenderInfo};
 use crate::rtp::{self, ReceiverStats, RtpSender};
@@ -546,6 +546,15 @@ impl MediaStream {
         match &self.receive {
             Receive::Playout(jb) => jb.played_arrival(),
             Receive::Reorder(_) => None,
+        }
+    }
+
+    /// What the jitter buffer played, concealed, found late or dropped
+    /// ([`ReceivePolicy::Playout`]; zeros otherwise).
+    pub fn playout_stats(&self) -> JitterStats {
+        match &self.receive {
+            Receive::Playout(jb) => jb.stats,
+            Receive::Reorder(_) => JitterStats::default(),
         }
     }
 

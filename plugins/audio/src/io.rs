@@ -38,6 +38,12 @@ pub trait Speaker: Send {
     fn failure(&self) -> Option<String> {
         None
     }
+
+    /// How often the device found nothing to play once it had started
+    /// (each one a hole the listener hears).
+    fn ran_dry(&self) -> u64 {
+        0
+    }
 }
 
 pub fn open_mic(kind: &DeviceKind) -> Result<Box<dyn Mic>, String> {
@@ -570,6 +576,10 @@ impl Speaker for SoundSpeaker {
         self.converter.push(frame);
         let out = self.converter.pull(self.rate as usize / 50);
         self.fifo.lock().push(out);
+    }
+
+    fn ran_dry(&self) -> u64 {
+        self.fifo.lock().stats.short
     }
 }
 

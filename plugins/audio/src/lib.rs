@@ -50,6 +50,7 @@
 //! | `codecs` | Opus, G.722, G.711 A/µ, G.729 behind `AudioCodec` |
 //! | `io`, `devices`, `controls` | WAV/null/cpal devices, lists, selection, volume, mute |
 //! | `dtmf`, `tones`, `voice`, `resample` | DTMF, ring tones, AEC/ANR/AGC, rate conversion |
+//! | `realtime` | real-time scheduling of the threads that carry sound |
 
 mod calls;
 mod codecs;
@@ -60,6 +61,7 @@ mod dtmf;
 mod io;
 mod negotiate;
 mod page_config;
+mod realtime;
 mod resample;
 mod session;
 mod tones;

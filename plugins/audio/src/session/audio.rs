@@ -52,7 +52,7 @@ pub(super) struct Audio {
     time: u32,
     first_packet: bool,
     mic: Box<dyn Mic>,
-    speaker: Box<dyn Speaker>,
+    pub(super) speaker: Box<dyn Speaker>,
     /// The devices opened (as selected), to reopen only what changed.
     mic_kind: Option<DeviceKind>,
     speaker_kind: Option<DeviceKind>,

@@ -6,7 +6,7 @@
 use std::io::ErrorKind;
 use std::net::UdpSocket;
 use std::sync::mpsc::{Receiver, TryRecvError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mio::net::UdpSocket as MioSocket;
 use mio::{Interest, Token};
@@ -81,10 +81,15 @@ impl MediaThread {
         // The voice library loads here, not on the host's thread, and before
         // "media starts" is logged: the line says the call's processing is set up.
         self.audio.open_voice(&self.ctx);
+        // The device clock must not wait behind the rest of the machine.
+        let priority = match crate::realtime::promote_current_thread() {
+            Ok(()) => "real-time".to_owned(),
+            Err(e) => e,
+        };
         self.log(
             LogLevel::Info,
             &format!(
-                "media starts: {} to {} ({}, {:?})",
+                "media starts: {} to {} ({}, {:?}, {priority})",
                 self.n.codec.name,
                 self.n.remote_rtp,
                 if self.n.srtp.is_some() { "SRTP" } else { "RTP" },
@@ -92,11 +97,16 @@ impl MediaThread {
             ),
         );
         let mut next_frame = Instant::now();
+        // The device clock's worst lateness: past the speaker's margin it
+        // is a hole in what the user hears.
+        let mut late = Duration::ZERO;
+        // Counted after the first second: devices open on this thread.
+        let mut ticks = 0u32;
         loop {
             loop {
                 match rx.try_recv() {
                     Ok(Control::Stop) | Err(TryRecvError::Disconnected) => {
-                        self.log(LogLevel::Info, "media stops");
+                        self.log(LogLevel::Info, &self.summary(late));
                         return;
                     }
                     Ok(Control::Update(n)) => self.update(*n),
@@ -106,6 +116,10 @@ impl MediaThread {
             }
             let now = Instant::now();
             if now >= next_frame {
+                if ticks >= 50 {
+                    late = late.max(now - next_frame);
+                }
+                ticks += 1;
                 self.frame(now);
                 next_frame += TICK;
                 if now.saturating_duration_since(next_frame) > TICK * 10 {
@@ -119,6 +133,22 @@ impl MediaThread {
             self.drain();
             self.wait(next_frame);
         }
+    }
+
+    /// The last line of a call's media: what the listener heard of the
+    /// peer (holes from the network, from the device, from this thread).
+    fn summary(&self, late: Duration) -> String {
+        let p = self.stream.playout_stats();
+        format!(
+            "media stops: {} packets played, {} concealed, {} late, {} dropped; \
+             the speaker ran dry {} times; the device clock was at most {} ms late",
+            p.played,
+            p.concealed,
+            p.late,
+            p.dropped,
+            self.audio.speaker.ran_dry(),
+            late.as_millis()
+        )
     }
 
     /// Sends what the core has to send and acts on what it says, until it
