@@ -132,26 +132,30 @@ pub fn rms_dbfs(x: &[f32]) -> f64 {
 /// The longest run, in ms, of 5 ms windows quieter than `threshold_dbfs`,
 /// between the first and the last window louder than it.
 pub fn longest_gap_ms(x: &[f32], rate: u32, threshold_dbfs: f64) -> f64 {
+    gaps_ms(x, rate, threshold_dbfs)
+        .into_iter()
+        .fold(0.0, f64::max)
+}
+
+/// Every run, in ms, of 5 ms windows quieter than `threshold_dbfs`
+/// between the first and the last window louder than it, in order; all of
+/// `x` as one run when no window is louder.
+pub fn gaps_ms(x: &[f32], rate: u32, threshold_dbfs: f64) -> Vec<f64> {
     let win = (rate as usize / 200).max(1);
+    let ms = |windows: usize| windows as f64 * win as f64 * 1000.0 / f64::from(rate.max(1));
     let loud: Vec<bool> = x
         .chunks(win)
         .map(|w| rms_dbfs(w) > threshold_dbfs)
         .collect();
     let (Some(first), Some(last)) = (loud.iter().position(|l| *l), loud.iter().rposition(|l| *l))
     else {
-        return x.len() as f64 * 1000.0 / f64::from(rate.max(1));
+        return vec![x.len() as f64 * 1000.0 / f64::from(rate.max(1))];
     };
-    let mut longest = 0usize;
-    let mut run = 0usize;
-    for l in &loud[first..=last] {
-        if *l {
-            run = 0;
-        } else {
-            run += 1;
-            longest = longest.max(run);
-        }
-    }
-    longest as f64 * win as f64 * 1000.0 / f64::from(rate)
+    loud[first..=last]
+        .split(|l| *l)
+        .filter(|quiet| !quiet.is_empty())
+        .map(|quiet| ms(quiet.len()))
+        .collect()
 }
 
 /// A mono 16-bit WAV of a sine (for microphones of tests).
@@ -218,6 +222,18 @@ mod tests {
         let mut y = vec![0.0; 4000];
         y.extend(sine(8000, 440.0, 0.5, 4000));
         assert!(longest_gap_ms(&y, 8000, -40.0) < 6.0);
+    }
+
+    #[test]
+    fn lists_every_gap_inside_in_order() {
+        let mut x = sine(8000, 440.0, 0.5, 8000);
+        x[2000..2800].fill(0.0); // 100 ms
+        x[6000..6200].fill(0.0); // 25 ms
+        let gaps = gaps_ms(&x, 8000, -40.0);
+        assert_eq!(gaps.len(), 2, "{gaps:?}");
+        assert!((95.0..=110.0).contains(&gaps[0]), "{gaps:?}");
+        assert!((20.0..=35.0).contains(&gaps[1]), "{gaps:?}");
+        assert!(gaps_ms(&sine(8000, 440.0, 0.5, 8000), 8000, -40.0).is_empty());
     }
 
     #[test]

