@@ -214,16 +214,20 @@ impl Session {
         sdp::session(&self.local_ip, self.id, self.version, &sections)
     }
 
-    /// A new version of our SDP with every accepted section in `dir`
-    /// (but the slides, which we only ever send: sendonly held or not).
+    /// Our re-offer with every accepted section in `dir` (but the slides,
+    /// which we only ever send: sendonly held or not). Like any re-offer
+    /// of ours it is taken with `settle`, or undone with `revert`: a hold
+    /// the peer refused leaves the streams as they were.
     pub fn redirected(&mut self, dir: Direction) -> String {
-        self.version += 1;
-        for (kind, section) in &mut self.local {
-            if kind.as_deref().is_some_and(|k| k != sdp::SLIDES) {
-                *section = sdp::with_direction(section, dir);
-            }
-        }
-        self.sdp()
+        let local = self
+            .local
+            .iter()
+            .map(|(kind, section)| match kind.as_deref() {
+                Some(k) if k != sdp::SLIDES => (kind.clone(), sdp::with_direction(section, dir)),
+                _ => (kind.clone(), section.clone()),
+            })
+            .collect();
+        self.reoffer(local)
     }
 
     /// Starts (or updates) every kind both sides agreed on.

@@ -80,11 +80,18 @@ impl Engine {
         let ok = response
             .as_ref()
             .is_some_and(|r| r.status_code.kind() == rsip::StatusCodeKind::Successful);
-        if ok {
-            if let (Some(io), Some(resp)) = (self.calls.get_mut(&call), response.as_ref()) {
-                io.session.take_answer(&String::from_utf8_lossy(&resp.body));
-                io.session.start(self.media.as_ref(), call);
+        let media = self.media.clone();
+        if let Some(io) = self.calls.get_mut(&call) {
+            match response.as_ref() {
+                Some(resp) if ok => {
+                    let answer = String::from_utf8_lossy(&resp.body);
+                    io.session.settle(media.as_ref(), call, &answer);
+                }
+                // Refused or unanswered: our streams go on as before.
+                _ => io.session.revert(media.as_ref(), call),
             }
+        }
+        if ok {
             self.sync_video(call);
             // Any re-INVITE that succeeds refreshes the session (RFC 4028 §1).
             if let Some(resp) = response.as_ref() {

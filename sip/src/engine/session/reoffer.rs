@@ -58,7 +58,7 @@ impl Session {
 
     /// A new version of our SDP with these sections; the old ones are
     /// kept until the answer.
-    fn reoffer(&mut self, local: Vec<(Option<String>, String)>) -> String {
+    pub(super) fn reoffer(&mut self, local: Vec<(Option<String>, String)>) -> String {
         let before = std::mem::replace(&mut self.local, local);
         self.before_reoffer.get_or_insert(before);
         self.version += 1;
@@ -248,6 +248,29 @@ mod tests {
         // Reverting twice is harmless.
         s.revert(&media, 1);
         assert!(s.carries("video"));
+    }
+
+    #[test]
+    fn a_refused_hold_leaves_the_streams_as_they_were_and_a_taken_one_stays() {
+        let media = Both::default();
+        let mut s = audio_call(&media);
+        assert!(s
+            .redirected(sdp::Direction::SendOnly)
+            .contains("a=sendonly"));
+        s.revert(&media, 1);
+        assert!(!s.sdp().contains("a=sendonly"), "{}", s.sdp());
+        assert!(s.carries("audio"));
+        // Taken: held until the unhold, which a later failed re-offer
+        // does not undo.
+        s.redirected(sdp::Direction::SendOnly);
+        let n = media.asked().len();
+        s.settle(&media, 1, AUDIO_ANSWER);
+        assert_eq!(media.asked()[n..], ["start audio"]);
+        s.revert(&media, 1);
+        assert!(s.sdp().contains("a=sendonly"), "{}", s.sdp());
+        s.offer_adding(&media, 1, "video").unwrap();
+        s.revert(&media, 1);
+        assert!(s.sdp().contains("a=sendonly"), "{}", s.sdp());
     }
 
     #[test]
