@@ -24,7 +24,9 @@
 //! Transports: UDP and TCP on the same local port; TLS as a client
 //! (`sipTransportMode` 1; trust from `sip.tls_rootcertpath`, else the system
 //! roots; `tls_anonymous_enable` skips the certificate check, with a warning).
-//! Keep-alive is an OPTIONS to the registrar on every transport.
+//! Keep-alive is an OPTIONS to the registrar on UDP and an RFC 5626 CRLF
+//! ping on the TCP/TLS flow the registration went over (the kind and the
+//! timing are [`registration`]'s; `engine::register` sends).
 //!
 //! Where rsipstack (0.7.14) falls short, the gap is closed in this crate and
 //! marked `rsipstack gap:` in a comment:
@@ -33,10 +35,18 @@
 //! - PRACK of a reliable 183 went to the wrong Request-URI without the
 //!   route set of the early dialog (`engine::early`).
 //! - `Registration::register` waits up to Timer F (32 s) and has no
-//!   keep-alive: our machine keeps its own timeouts and sends OPTIONS.
+//!   keep-alive: our machine keeps its own timeouts and sends OPTIONS or
+//!   CRLF pings (`engine::register`).
+//! - It numbers an INVITE sent again below the CSeq its dialog used after
+//!   a challenge ([`invite_retry`] catches the counter up).
+//! - Its re-INVITE retry after 491 sleeps inside the request with one
+//!   backoff for both sides (RFC 3261 §14.1 gives the Call-ID's owner
+//!   2.1–4 s and the other side 0–2 s): ours is the call table's timer
+//!   (`calls::glare`).
 //! - Its TLS transport cannot skip certificate checks (`engine::anonymous_tls`).
 //! - `get_via(None)` names UDP for requests sent over TCP/TLS.
-//! - No session timers (RFC 4028): done as UAS in the call table.
+//! - No session timers (RFC 4028): negotiated in [`session_timer`] (as UAC
+//!   and UAS), run by the call table.
 #![forbid(unsafe_code)]
 
 pub mod admission;
