@@ -63,6 +63,18 @@ pub enum VideoOutcome {
     NotOffered(String),
 }
 
+impl VideoOutcome {
+    /// Our video re-INVITE got no 2xx: `status`, its final one, `None`
+    /// when nothing came (408 is what a proxy, or the stack, answers for
+    /// silence).
+    pub fn failed(status: Option<u16>) -> Self {
+        match status {
+            None | Some(408) => Self::NoAnswer,
+            Some(code) => Self::Refused(code),
+        }
+    }
+}
+
 impl Call {
     /// One re-INVITE at a time (RFC 3261 §14.1): hold and video wait for
     /// each other.
@@ -366,6 +378,14 @@ mod tests {
         assert_eq!(t.state(id), Some(CallState::Live), "the call goes on");
         // And the next change may start.
         assert_eq!(t.hold(id), Ok(()));
+    }
+
+    #[test]
+    fn a_video_re_invite_without_2xx_is_refused_or_unanswered() {
+        assert_eq!(VideoOutcome::failed(Some(488)), VideoOutcome::Refused(488));
+        assert_eq!(VideoOutcome::failed(Some(491)), VideoOutcome::Refused(491));
+        assert_eq!(VideoOutcome::failed(Some(408)), VideoOutcome::NoAnswer);
+        assert_eq!(VideoOutcome::failed(None), VideoOutcome::NoAnswer);
     }
 
     #[test]

@@ -66,11 +66,7 @@ impl Engine {
             }
             (Some(io), _) => {
                 io.session.revert(media.as_ref(), call);
-                match status {
-                    // 408 is what a proxy (or the stack) answers for silence.
-                    None | Some(408) => VideoOutcome::NoAnswer,
-                    Some(code) => VideoOutcome::Refused(code),
-                }
+                VideoOutcome::failed(status)
             }
             (None, _) => VideoOutcome::NoAnswer,
         };
