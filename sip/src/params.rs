@@ -384,6 +384,30 @@ pub fn logout_number(param: &Value) -> Result<Option<(String, Option<String>)>, 
     opt_str(obj, "sipNum")?.map(sip_number).transpose()
 }
 
+/// Whether `logout`'s `sipNum` (`asked`: user, domain) names the account
+/// registered here (`user` at `domain`, any case for the domain; no
+/// domain asked is ours). `Err`: the page's errMsg, nothing deregistered.
+pub fn logout_names(
+    asked: &(String, Option<String>),
+    user: &str,
+    domain: &str,
+) -> Result<(), String> {
+    let (asked_user, asked_domain) = asked;
+    let same_domain = asked_domain
+        .as_deref()
+        .is_none_or(|d| d.eq_ignore_ascii_case(domain));
+    if asked_user == user && same_domain {
+        return Ok(());
+    }
+    let asked = match asked_domain {
+        Some(d) => format!("{asked_user}@{d}"),
+        None => asked_user.clone(),
+    };
+    Err(format!(
+        "{asked} is not registered here ({user}@{domain} is): nothing was deregistered"
+    ))
+}
+
 /// A `callId` that is a whole number but no call's (negative, or beyond
 /// u32): still "no such call" for `endCall`, echoed as sent.
 pub fn any_call_id(param: &Value) -> Option<i64> {

@@ -178,3 +178,30 @@ fn the_number_to_deregister_is_checked_like_a_login() {
     assert!(logout_number(&json!({"sipNum": "10 01"})).is_err());
     assert!(logout_number(&json!({"sipNum": "1001@"})).is_err());
 }
+
+#[test]
+fn logout_names_the_account_here_or_nothing_is_deregistered() {
+    let ours = |u: &str, d: Option<&str>| (u.to_owned(), d.map(str::to_owned));
+    assert_eq!(
+        logout_names(&ours("1001", None), "1001", "sip.example.com"),
+        Ok(())
+    );
+    assert_eq!(
+        logout_names(
+            &ours("1001", Some("SIP.example.com")),
+            "1001",
+            "sip.example.com"
+        ),
+        Ok(())
+    );
+    let other = logout_names(&ours("1002", None), "1001", "h").unwrap_err();
+    assert_eq!(
+        other,
+        "1002 is not registered here (1001@h is): nothing was deregistered"
+    );
+    let elsewhere = logout_names(&ours("1001", Some("x.org")), "1001", "h").unwrap_err();
+    assert!(
+        elsewhere.starts_with("1001@x.org is not registered here"),
+        "{elsewhere}"
+    );
+}

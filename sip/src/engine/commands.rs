@@ -235,28 +235,15 @@ impl Engine {
     /// `number` (`sipNum`, `user` or `user@domain`) must name the account
     /// registered here; without one, that account.
     fn cmd_logout(&mut self, number: Option<(String, Option<String>)>, reply: Reply) {
-        if let (Some((user, domain)), Some(account)) = (&number, &self.account) {
+        if let (Some(asked), Some(account)) = (&number, &self.account) {
             let login = &account.login;
             let ours = login
                 .domain
                 .as_deref()
                 .or(self.settings.servers.first().map(|s| s.host.as_str()))
                 .unwrap_or_default();
-            let same_domain = domain
-                .as_deref()
-                .is_none_or(|d| d.eq_ignore_ascii_case(ours));
-            if *user != login.user || !same_domain {
-                let asked = match domain {
-                    Some(d) => format!("{user}@{d}"),
-                    None => user.clone(),
-                };
-                return reply(Response::error(
-                    result::NOT_FOUND,
-                    format!(
-                        "{asked} is not registered here ({}@{ours} is): nothing was deregistered",
-                        login.user
-                    ),
-                ));
+            if let Err(e) = params::logout_names(asked, &login.user, ours) {
+                return reply(Response::error(result::NOT_FOUND, e));
             }
         }
         let now = Instant::now();
