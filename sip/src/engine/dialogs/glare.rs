@@ -38,20 +38,24 @@ impl Engine {
         sdp: String,
         response: Option<rsip::Response>,
     ) {
-        if let Some(r) = response.as_ref().filter(|r| r.status_code.code() == 491) {
+        let glare = response
+            .as_ref()
+            .filter(|r| r.status_code.code() == 491 && self.calls.contains_key(&call));
+        if let Some(r) = glare {
             if self
                 .table
                 .request_pending(Instant::now(), call, rand::random())
             {
+                tracing::info!("call {call}: our re-INVITE met 491; it goes out again");
+                let waiting = Waiting {
+                    what,
+                    sdp,
+                    response: r.clone(),
+                };
                 if let Some(io) = self.calls.get_mut(&call) {
-                    tracing::info!("call {call}: our re-INVITE met 491; it goes out again");
-                    io.waiting_reoffer = Some(Waiting {
-                        what,
-                        sdp,
-                        response: r.clone(),
-                    });
-                    return;
+                    io.waiting_reoffer = Some(waiting);
                 }
+                return;
             }
         }
         self.report_reinvite(call, what, response);
