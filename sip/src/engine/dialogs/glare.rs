@@ -71,11 +71,7 @@ impl Engine {
 
     /// The wait after a 491 is over: the same offer goes out again.
     pub(in crate::engine) fn reoffer(&mut self, call: u32) {
-        let Some(w) = self
-            .calls
-            .get_mut(&call)
-            .and_then(|io| io.waiting_reoffer.take())
-        else {
+        let Some(w) = self.take_waiting(call) else {
             return;
         };
         tracing::info!("call {call}: sending our re-INVITE again after 491");
@@ -84,14 +80,16 @@ impl Engine {
 
     /// The peer offered before ours went out again: ours ends with its 491.
     pub(super) fn give_up_reoffer(&mut self, call: u32) {
-        let Some(w) = self
-            .calls
-            .get_mut(&call)
-            .and_then(|io| io.waiting_reoffer.take())
-        else {
+        let Some(w) = self.take_waiting(call) else {
             return;
         };
         tracing::info!("call {call}: the peer's offer came first; ours is given up");
         self.report_reinvite(call, w.what, Some(w.response));
+    }
+
+    fn take_waiting(&mut self, call: u32) -> Option<Waiting> {
+        self.calls
+            .get_mut(&call)
+            .and_then(|io| io.waiting_reoffer.take())
     }
 }

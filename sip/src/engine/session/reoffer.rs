@@ -161,13 +161,18 @@ mod tests {
         o.split_whitespace().nth(2).unwrap().parse().unwrap()
     }
 
-    /// An audio call we placed and the peer answered.
-    fn audio_call(media: &Both) -> Session {
+    /// A call we placed offering `kinds`, which the peer answered.
+    fn answered_call(media: &Both, kinds: &[&str], answer: &str) -> Session {
         let mut s = Session::new("127.0.0.1", 7);
-        s.make_offer(media, 1, &["audio"]).unwrap();
-        assert!(s.take_answer(AUDIO_ANSWER));
+        s.make_offer(media, 1, kinds).unwrap();
+        assert!(s.take_answer(answer));
         s.start(media, 1);
         s
+    }
+
+    /// An audio call we placed and the peer answered.
+    fn audio_call(media: &Both) -> Session {
+        answered_call(media, &["audio"], AUDIO_ANSWER)
     }
 
     #[test]
@@ -295,11 +300,7 @@ mod tests {
 
     /// A video call: our offer of audio and video, answered.
     fn video_call(media: &Both) -> Session {
-        let mut s = Session::new("127.0.0.1", 7);
-        s.make_offer(media, 1, &["audio", "video"]).unwrap();
-        assert!(s.take_answer(VIDEO_OFFER));
-        s.start(media, 1);
-        s
+        answered_call(media, &["audio", "video"], VIDEO_OFFER)
     }
 
     #[test]
