@@ -11,9 +11,10 @@ use seatphone_plugin_api::abi_stable::std_types::RSlice;
 use seatphone_plugin_api::{
     topics, Host, MediaFrame, FRAME_H264, FRAME_I420, FRAME_KEYFRAME, FRAME_VP8,
 };
+use seatphone_video_core::camera::CameraSetting;
 use seatphone_video_core::codec::Encoded;
 use seatphone_video_core::config::VideoConfig;
-use seatphone_video_core::negotiate::{self, Preferences};
+use seatphone_video_core::negotiate::{self, Negotiated, Preferences};
 use seatphone_video_core::picture::Picture;
 use seatphone_video_core::session::{bind_pair, Session, Setup, Sink};
 use seatphone_video_core::window::controller::VideoWindow;
@@ -112,6 +113,36 @@ impl Sink for CallSink {
     }
 }
 
+/// `local_ip`, the host's address for a section, as an address.
+pub(crate) fn local_addr(local_ip: &str) -> Result<IpAddr, String> {
+    local_ip
+        .parse()
+        .map_err(|_| format!("local address {local_ip:?} is not an IP address"))
+}
+
+/// What a video section's session (camera or slides) starts with: the
+/// negotiated stream on its sockets, sending `camera` as the config says.
+pub(crate) fn setup(
+    config: &VideoConfig,
+    n: &Negotiated,
+    (rtp, rtcp): (UdpSocket, Option<UdpSocket>),
+    camera: CameraSetting,
+) -> Setup {
+    Setup {
+        codec: n.codec,
+        params: n.stream.clone(),
+        rtp,
+        rtcp,
+        camera,
+        size: config.size,
+        fps: config.fps,
+        bitrate: config.bitrate,
+        keyframe_every: config.keyframe_interval,
+        openh264: config.openh264_library.clone(),
+        peer_max_bps: n.max_send_bps,
+    }
+}
+
 pub struct Calls {
     host: Host,
     calls: Mutex<HashMap<u32, Call>>,
@@ -142,10 +173,7 @@ impl Calls {
     /// The RTP/RTCP sockets of a video section (camera or slides) on
     /// `local_ip`, and the RTP port to offer.
     pub(crate) fn bind(local_ip: &str) -> Result<(u16, (UdpSocket, Option<UdpSocket>)), String> {
-        let ip: IpAddr = local_ip
-            .parse()
-            .map_err(|_| format!("local address {local_ip:?} is not an IP address"))?;
-        let pair = bind_pair(ip, true)?;
+        let pair = bind_pair(local_addr(local_ip)?, true)?;
         let port = pair.0.local_addr().map_err(|e| e.to_string())?.port();
         Ok((port, pair))
     }
@@ -156,9 +184,7 @@ impl Calls {
         call_id: u32,
         local_ip: &str,
     ) -> Result<String, String> {
-        let ip: IpAddr = local_ip
-            .parse()
-            .map_err(|_| format!("bad local address {local_ip}"))?;
+        let ip = local_addr(local_ip)?;
         let mut calls = self.lock();
         let port = match calls.get(&call_id) {
             Some(c) => c.port,
@@ -185,9 +211,7 @@ impl Calls {
         local_ip: &str,
         remote: &str,
     ) -> Result<String, String> {
-        let ip: IpAddr = local_ip
-            .parse()
-            .map_err(|_| format!("bad local address {local_ip}"))?;
+        let ip = local_addr(local_ip)?;
         let remote = section_text(remote)?;
         let mut calls = self.lock();
         let (port, new) = match calls.get(&call_id) {
@@ -243,19 +267,7 @@ impl Calls {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         let session = Session::start(
-            Setup {
-                codec: n.codec,
-                params: n.stream,
-                rtp,
-                rtcp,
-                camera: config.camera.clone(),
-                size: config.size,
-                fps: config.fps,
-                bitrate: config.bitrate,
-                keyframe_every: config.keyframe_interval,
-                openh264: config.openh264_library.clone(),
-                peer_max_bps: n.max_send_bps,
-            },
+            setup(config, &n, (rtp, rtcp), config.camera.clone()),
             Box::new(CallSink {
                 host: self.host.clone(),
                 call_id,

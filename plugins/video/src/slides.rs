@@ -6,7 +6,7 @@
 //! When the share ends, the stream is removed again.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, UdpSocket};
+use std::net::UdpSocket;
 use std::sync::Mutex;
 
 use seatphone_media::sdp::{Direction, MediaSection};
@@ -15,7 +15,7 @@ use seatphone_video_core::camera::CameraSetting;
 use seatphone_video_core::config::VideoConfig;
 use seatphone_video_core::negotiate::{self, Preferences};
 use seatphone_video_core::picture::Picture;
-use seatphone_video_core::session::{Session, Setup, Sink};
+use seatphone_video_core::session::{Session, Sink};
 
 /// The media kind of the slides (the host's `sdp::SLIDES`).
 pub const KIND: &str = "slides";
@@ -165,9 +165,7 @@ impl Slides {
         call_id: u32,
         local_ip: &str,
     ) -> Result<String, String> {
-        let ip: IpAddr = local_ip
-            .parse()
-            .map_err(|_| format!("bad local address {local_ip}"))?;
+        let ip = crate::calls::local_addr(local_ip)?;
         let mut streams = self.streams();
         let stream = streams
             .get_mut(&call_id)
@@ -193,9 +191,7 @@ impl Slides {
         local_ip: &str,
         remote: &str,
     ) -> Result<String, String> {
-        let ip: IpAddr = local_ip
-            .parse()
-            .map_err(|_| format!("bad local address {local_ip}"))?;
+        let ip = crate::calls::local_addr(local_ip)?;
         let port = self
             .streams()
             .get(&call_id)
@@ -235,21 +231,9 @@ impl Slides {
             .take()
             .ok_or("the slides' sockets are gone")?;
         let session = Session::start(
-            Setup {
-                codec: n.codec,
-                params: n.stream,
-                rtp,
-                rtcp,
-                // Nothing of the camera: the share's pictures replace
-                // black from the first one on.
-                camera: CameraSetting::Black,
-                size: config.size,
-                fps: config.fps,
-                bitrate: config.bitrate,
-                keyframe_every: config.keyframe_interval,
-                openh264: config.openh264_library.clone(),
-                peer_max_bps: n.max_send_bps,
-            },
+            // Nothing of the camera: the share's pictures replace black
+            // from the first one on.
+            crate::calls::setup(config, &n, (rtp, rtcp), CameraSetting::Black),
             Box::new(SlidesSink {
                 host: self.host.clone(),
                 call_id,
