@@ -12,7 +12,7 @@ use crate::session_timer::parse_min_se;
 /// A final non-2xx `status` to our INVITE, as far as a retry goes.
 /// `min_se`: the response's Min-SE header value; `challenged_anew`: a
 /// 401/407 challenges for a realm our INVITE did not answer (a hop behind
-/// the proxy, see `engine::challenge::fresh`).
+/// the proxy, see `challenge::fresh`).
 pub fn failure(status: u16, min_se: Option<&str>, challenged_anew: bool) -> InviteFailure {
     match status {
         422 => InviteFailure::TooSmall(min_se.and_then(parse_min_se)),

@@ -17,6 +17,10 @@
 //! - [`sdp`], [`params`] and [`events`] are small pure helpers, and so are
 //!   [`session_timer`] (RFC 4028 negotiation) and [`invite_retry`] (what our
 //!   INVITE sent again carries).
+//! - `session` (one call's SDP: the plugins' sections, offer/answer and
+//!   re-offers), `challenge` (credentials for a second digest challenge),
+//!   `early` (the early dialog's PRACK target) and `sanity` (RFC 3261 §8.2
+//!   checks) are pure as well: `engine` calls them, they never call it.
 //!
 //! Ordering guarantee: a command's `reply` is always called before any event
 //! the command causes, from the same task.
@@ -33,7 +37,7 @@
 //! - SHA-256 digest: it parses and writes the algorithm as `SHA256`, not
 //!   RFC 7616's `SHA-256`, so a SHA-256 challenge failed (`engine::stack`).
 //! - PRACK of a reliable 183 went to the wrong Request-URI without the
-//!   route set of the early dialog (`engine::early`).
+//!   route set of the early dialog (`early`).
 //! - `Registration::register` waits up to Timer F (32 s) and has no
 //!   keep-alive: our machine keeps its own timeouts and sends OPTIONS or
 //!   CRLF pings (`engine::register`).
@@ -51,13 +55,17 @@
 
 pub mod admission;
 pub mod calls;
+mod challenge;
 pub mod dtmf;
+mod early;
 mod engine;
 pub mod events;
 pub mod invite_retry;
 pub mod params;
 pub mod registration;
+mod sanity;
 pub mod sdp;
+mod session;
 pub mod session_timer;
 
 use std::net::IpAddr;
@@ -77,8 +85,8 @@ pub use events::PageEvent;
 #[doc(hidden)]
 pub mod fuzzing {
     pub use crate::engine::dialogs::{parse_name_addr, platform_answer_after};
-    pub use crate::engine::sanity::check as sanity_check;
     pub use crate::engine::stack::{incoming_algorithm, redact};
+    pub use crate::sanity::check as sanity_check;
 }
 pub use registration::RegTiming;
 

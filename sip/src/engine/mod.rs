@@ -4,15 +4,11 @@
 //! task that reports back through [`Input`], so the SIP task never blocks.
 
 mod anonymous_tls;
-mod challenge;
 mod commands;
 pub(crate) mod dialogs;
-mod early;
 mod gate;
 mod media_failure;
 mod register;
-pub(crate) mod sanity;
-mod session;
 pub(crate) mod stack;
 
 use std::collections::HashMap;
@@ -33,7 +29,7 @@ use crate::params::{Login, SipSettings};
 use crate::registration::{Outcome, Registration};
 use crate::{EventSink, HostInput, Media, Published, Reply, SipConfig};
 
-use session::Session;
+use crate::session::Session;
 use stack::Stack;
 
 /// Everything the SIP task reacts to.

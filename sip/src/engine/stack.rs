@@ -64,7 +64,7 @@ pub async fn build(
     let log = Arc::new(MessageLog::new(log_dir));
     builder.with_inspector(Box::new(Wire {
         log: log.clone(),
-        early: super::early::EarlyDialogs::default(),
+        early: crate::early::EarlyDialogs::default(),
     }));
     let dialogs_cell = Arc::new(OnceLock::new());
     builder.with_transport_inspector(Box::new(Gate {
@@ -109,7 +109,7 @@ pub async fn incoming_loop(
     listener: SocketAddr,
 ) {
     while let Some(mut tx) = incoming.recv().await {
-        if let Err(reason) = super::sanity::check(&tx.original) {
+        if let Err(reason) = crate::sanity::check(&tx.original) {
             tracing::debug!(
                 "malformed {} refused with 400: {reason}",
                 tx.original.method
@@ -298,7 +298,7 @@ fn open_log(dir: &Path) -> std::io::Result<std::fs::File> {
 /// hashed values, so renaming it on the way in and out is safe.
 struct Wire {
     log: Arc<MessageLog>,
-    early: super::early::EarlyDialogs,
+    early: crate::early::EarlyDialogs,
 }
 
 impl MessageInspector for Wire {

@@ -10,7 +10,8 @@ use super::headers::{
     allows_update, peer_of, platform_answer_after, session_expires, supports_timer, ALLOW,
 };
 use crate::admission::Trust;
-use crate::engine::{session::Session, CallIo, Engine};
+use crate::engine::{CallIo, Engine};
+use crate::session::Session;
 use crate::session_timer;
 
 impl Engine {

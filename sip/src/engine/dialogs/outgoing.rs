@@ -11,10 +11,12 @@ use seatphone_protocol::{result, Refusal};
 
 use super::headers::{allows_update, session_expires, ALLOW};
 use crate::calls::{InviteFailure, MIN_SESSION_EXPIRES, SESSION_EXPIRES};
+use crate::challenge;
 use crate::engine::stack::header;
-use crate::engine::{challenge, session::Session, CallIo, Engine, Input};
+use crate::engine::{CallIo, Engine, Input};
 use crate::invite_retry::{self, timer_offer};
 use crate::params;
+use crate::session::Session;
 use crate::session_timer::{self, Role};
 
 impl Engine {
