@@ -475,20 +475,25 @@ fn run_stream(
                     err_fn,
                     None,
                 ),
-                Direction::Output => device.build_output_stream(
-                    stream_config,
-                    move |data: &mut [f32], _: &cpal::OutputCallbackInfo| {
-                        h_out.beat();
-                        let mut mono = vec![0.0f32; data.len() / channels];
-                        let n = queue.lock().pop_into(&mut mono);
-                        mono[n..].fill(0.0);
-                        for (frame, s) in data.chunks_mut(channels).zip(mono) {
-                            frame.fill(s);
-                        }
-                    },
-                    err_fn,
-                    None,
-                ),
+                Direction::Output => {
+                    // Kept across callbacks: the device's thread does not
+                    // allocate while the sound server waits for samples.
+                    let mut mono: Vec<f32> = Vec::new();
+                    device.build_output_stream(
+                        stream_config,
+                        move |data: &mut [f32], _: &cpal::OutputCallbackInfo| {
+                            h_out.beat();
+                            mono.resize(data.len() / channels, 0.0);
+                            let n = queue.lock().pop_into(&mut mono);
+                            mono[n..].fill(0.0);
+                            for (frame, s) in data.chunks_mut(channels).zip(&mono) {
+                                frame.fill(*s);
+                            }
+                        },
+                        err_fn,
+                        None,
+                    )
+                }
             };
             let stream = match stream.and_then(|s| s.play().map(|_| s)) {
                 Ok(s) => s,
@@ -517,7 +522,8 @@ fn run_stream(
 
 pub struct SoundMic {
     fifo: Arc<Fifo>,
-    rate: u32,
+    /// One 20 ms frame at the device's rate, reused each read.
+    raw: Vec<f32>,
     converter: RateConverter,
     stream: StreamThread,
 }
@@ -527,7 +533,7 @@ impl SoundMic {
         let (stream, fifo, rate) = run_stream(Direction::Input, kind)?;
         Ok(Self {
             fifo,
-            rate,
+            raw: vec![0.0; rate as usize / 50],
             converter: RateConverter::new(rate, RATE),
             stream,
         })
@@ -540,10 +546,10 @@ impl Mic for SoundMic {
     }
 
     fn read(&mut self, frame: &mut [f32]) {
-        let mut raw = vec![0.0f32; self.rate as usize / 50];
         // Short of samples (device slower than our clock): zeros fill in.
-        self.fifo.lock().pop_into(&mut raw);
-        self.converter.push(&raw);
+        let n = self.fifo.lock().pop_into(&mut self.raw);
+        self.raw[n..].fill(0.0);
+        self.converter.push(&self.raw);
         frame.copy_from_slice(&self.converter.pull(frame.len()));
     }
 }
