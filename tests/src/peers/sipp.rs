@@ -4,6 +4,7 @@
 //! Success is SIPp's exit status 0.
 
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{free_port, stop_child, templates};
@@ -14,6 +15,8 @@ pub struct Sipp {
     child: Child,
     dir: tempfile::TempDir,
     status: Option<ExitStatus>,
+    /// A failure message carried the logs already.
+    logs_shown: AtomicBool,
 }
 
 impl Sipp {
@@ -89,6 +92,7 @@ impl Sipp {
             child,
             dir,
             status: None,
+            logs_shown: AtomicBool::new(false),
         };
         // SIPp binds at once; give it a moment before anyone sends to it.
         std::thread::sleep(Duration::from_millis(300));
@@ -115,6 +119,7 @@ impl Sipp {
 
     /// The message trace and error log, for failure messages.
     pub fn logs(&self) -> String {
+        self.logs_shown.store(true, Ordering::Relaxed);
         let mut out = String::new();
         if let Ok(entries) = std::fs::read_dir(self.dir.path()) {
             for e in entries.flatten() {
@@ -150,6 +155,11 @@ impl Sipp {
 
 impl Drop for Sipp {
     fn drop(&mut self) {
+        // A test that failed on the page's side (an event that never came)
+        // shows why SIPp gave up too: a scenario error ends SIPp early.
+        if std::thread::panicking() && !self.logs_shown.load(Ordering::Relaxed) {
+            eprintln!("SIPp, at the test's failure:\n{}", self.logs());
+        }
         if self.status.is_none() {
             stop_child(&mut self.child, Duration::from_secs(1));
         }
