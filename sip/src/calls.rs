@@ -19,7 +19,7 @@ mod video;
 use glare::Glare;
 pub use glare::{backoff, PeerOffer};
 use video::VideoChange;
-pub use video::{NotNow, VideoOutcome, VIDEO_REPLY_LIMIT};
+pub use video::{video_plugin_loaded, NotNow, VideoOutcome, VIDEO_REPLY_LIMIT};
 
 /// `callState` of `callInfo`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -281,6 +281,24 @@ impl CallTable {
     /// Whether the table takes one more call (`max_calls`).
     pub fn has_room(&self) -> bool {
         self.calls.len() < self.max_calls
+    }
+
+    /// `startCall`'s checks before an INVITE is built: the account is
+    /// `registered` and the table takes one more call. Result 3 otherwise.
+    pub fn may_place(&self, registered: bool) -> Result<(), Refusal> {
+        if !registered {
+            return Err(Refusal::new(
+                result::WRONG_STATE,
+                "not registered: call register first",
+            ));
+        }
+        if !self.has_room() {
+            return Err(Refusal::new(
+                result::WRONG_STATE,
+                format!("already {} calls (max_calls)", self.len()),
+            ));
+        }
+        Ok(())
     }
 
     /// An INVITE arrived. `answer_after` is a platform's auto-answer request

@@ -226,6 +226,19 @@ fn calls_beyond_max_calls_are_refused_with_486() {
 }
 
 #[test]
+fn a_call_is_placed_only_registered_and_below_max_calls() {
+    let mut t = CallTable::new(1);
+    let refused = t.may_place(false).unwrap_err();
+    assert_eq!(refused.result, result::WRONG_STATE);
+    assert_eq!(refused.message, "not registered: call register first");
+    assert_eq!(t.may_place(true), Ok(()));
+    t.outgoing(1, peer(), false);
+    let full = t.may_place(true).unwrap_err();
+    assert_eq!(full.result, result::WRONG_STATE);
+    assert_eq!(full.message, "already 1 calls (max_calls)");
+}
+
+#[test]
 fn waiting_call_accept_holds_the_live_call_first() {
     let t0 = Instant::now();
     let mut t = CallTable::new(2);

@@ -220,12 +220,48 @@ pub fn config(param: &Value, current: &SipSettings) -> Result<SipSettings, Strin
     Ok(out)
 }
 
+/// The CAs TLS trusts when the page names none (Debian's bundle).
+pub const SYSTEM_ROOTS: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// What a TLS connection to the server checks its certificate against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsTrust {
+    /// `tls_anonymous_enable`: no certificate check at all.
+    Anonymous,
+    /// The CAs of this PEM file: `tls_rootcertpath`, else [`SYSTEM_ROOTS`].
+    Roots(String),
+}
+
 impl SipSettings {
     /// Another transport (TLS that cannot start falls back to UDP); the
     /// servers without a port of their own move to its default port.
     pub fn set_transport(&mut self, transport: Transport) {
         self.transport = transport;
         self.place_servers();
+    }
+
+    /// The trust TLS needs loaded; `None` when the transport is not TLS.
+    pub fn tls_trust(&self) -> Option<TlsTrust> {
+        if self.transport != Transport::Tls {
+            return None;
+        }
+        Some(if self.tls_anonymous {
+            TlsTrust::Anonymous
+        } else {
+            TlsTrust::Roots(
+                self.tls_root
+                    .clone()
+                    .unwrap_or_else(|| SYSTEM_ROOTS.to_owned()),
+            )
+        })
+    }
+
+    /// TLS cannot start (`why`: its trust could not be loaded): signalling
+    /// goes over UDP instead, and the sentence for the config's `errMsg`
+    /// says so.
+    pub fn tls_failed(&mut self, why: &str) -> String {
+        self.set_transport(Transport::Udp);
+        format!("{why}: using UDP")
     }
 
     /// Ports follow the transport, which may come in a later config.

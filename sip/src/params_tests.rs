@@ -136,6 +136,27 @@ fn a_server_without_a_port_is_on_5061_over_tls_and_5060_otherwise() {
 }
 
 #[test]
+fn tls_trusts_the_pages_roots_else_the_systems_and_falls_back_to_udp() {
+    let d = SipSettings::default();
+    assert_eq!(d.tls_trust(), None, "UDP needs no trust");
+    let mut tls = config(
+        &json!({"networkInfo": {"serverAddr": "10.1.1.1", "sipTransportMode": 1}}),
+        &d,
+    )
+    .unwrap();
+    assert_eq!(tls.tls_trust(), Some(TlsTrust::Roots(SYSTEM_ROOTS.into())));
+    let own = config(&json!({"sip": {"tls_rootcertpath": "/p/ca.pem"}}), &tls).unwrap();
+    assert_eq!(own.tls_trust(), Some(TlsTrust::Roots("/p/ca.pem".into())));
+    let anon = config(&json!({"sip": {"tls_anonymous_enable": 1}}), &own).unwrap();
+    assert_eq!(anon.tls_trust(), Some(TlsTrust::Anonymous));
+    let warning = tls.tls_failed("cannot read /x.pem: not found");
+    assert_eq!(warning, "cannot read /x.pem: not found: using UDP");
+    assert_eq!(tls.transport, Transport::Udp);
+    assert_eq!(tls.servers[0].port, 5060, "the server moves to UDP's port");
+    assert_eq!(tls.tls_trust(), None);
+}
+
+#[test]
 fn log_path_is_a_folder_or_empty_for_the_hosts() {
     let d = SipSettings::default();
     let s = config(&json!({"log_path": " /tmp/x "}), &d).unwrap();

@@ -17,6 +17,18 @@ use crate::events;
 /// so this leaves room.
 pub const VIDEO_REPLY_LIMIT: Duration = Duration::from_secs(20);
 
+/// `addVideo` needs a loaded plugin that serves video (`kinds`: the media
+/// kinds the loaded plugins serve); result 4 when none does.
+pub fn video_plugin_loaded(kinds: &[String]) -> Result<(), Refusal> {
+    if kinds.iter().any(|k| k == "video") {
+        return Ok(());
+    }
+    Err(Refusal::new(
+        result::NOT_LOADED,
+        "addVideo needs the video capability, and no video plugin is loaded",
+    ))
+}
+
 /// What is under way about a call's video.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(super) enum VideoChange {
@@ -290,6 +302,15 @@ mod tests {
         t.connected(now, id);
         drain(&mut t);
         (t, id)
+    }
+
+    #[test]
+    fn add_video_without_a_video_plugin_is_result_4() {
+        let audio = ["audio".to_owned()];
+        let refused = video_plugin_loaded(&audio).unwrap_err();
+        assert_eq!(refused.result, result::NOT_LOADED);
+        let both = ["audio".to_owned(), "video".to_owned()];
+        assert_eq!(video_plugin_loaded(&both), Ok(()));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use seatphone_protocol::{result, Command, Refusal, Request, Response};
 use serde_json::json;
 
 use super::{Account, Engine, Input};
-use crate::calls::{AnswerMode, Peer};
+use crate::calls::{video_plugin_loaded, AnswerMode, Peer};
 use crate::registration::Registration;
 use crate::Reply;
 use crate::{dtmf, params};
@@ -127,7 +127,7 @@ impl Engine {
                         settings.log_path = self.settings.log_path.clone();
                     }
                 }
-                if settings.transport == params::Transport::Tls && settings.tls_anonymous {
+                if settings.tls_trust() == Some(params::TlsTrust::Anonymous) {
                     tracing::warn!("TLS certificate verification is off (tls_anonymous_enable)");
                 }
                 let changed_servers = settings.servers != self.settings.servers
@@ -138,10 +138,9 @@ impl Engine {
                 }
                 self.trust_servers();
                 warnings.extend(self.media.configure(&req.param));
-                if self.settings.transport == params::Transport::Tls {
-                    if let Err(e) = self.configure_tls() {
-                        warnings.push(format!("{e}: using UDP"));
-                        self.settings.set_transport(params::Transport::Udp);
+                if let Some(params::TlsTrust::Roots(path)) = self.settings.tls_trust() {
+                    if let Err(e) = self.load_tls_roots(&path) {
+                        warnings.push(self.settings.tls_failed(&e));
                     }
                 }
                 let mut r = Response::ok().top("local_ip", self.local_ip().to_string());
@@ -182,19 +181,11 @@ impl Engine {
         }
     }
 
-    /// Trust for SIP over TLS: the page's root certificates, else the
-    /// system's. With `tls_anonymous_enable` the connection is dialled
-    /// without a certificate check (see `anonymous_tls`).
-    fn configure_tls(&mut self) -> Result<(), String> {
-        if self.settings.tls_anonymous {
-            return Ok(());
-        }
-        let path = self
-            .settings
-            .tls_root
-            .clone()
-            .unwrap_or_else(|| "/etc/ssl/certs/ca-certificates.crt".to_owned());
-        let pem = std::fs::read(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    /// Trust for SIP over TLS: the CAs of `path` (`params::TlsTrust`).
+    /// With `tls_anonymous_enable` nothing is loaded: the connection is
+    /// dialled without a certificate check (see `anonymous_tls`).
+    fn load_tls_roots(&mut self, path: &str) -> Result<(), String> {
+        let pem = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
         self.stack
             .endpoint
             .inner
@@ -256,19 +247,9 @@ impl Engine {
     }
 
     fn cmd_start_call(&mut self, callee: String, video: bool, anonymous: bool, reply: Reply) {
-        if !self.account.as_ref().is_some_and(|a| a.reg.is_registered()) {
-            reply(Response::error(
-                result::WRONG_STATE,
-                "not registered: call register first",
-            ));
-            return;
-        }
-        if !self.table.has_room() {
-            reply(Response::error(
-                result::WRONG_STATE,
-                format!("already {} calls (max_calls)", self.table.len()),
-            ));
-            return;
+        let registered = self.account.as_ref().is_some_and(|a| a.reg.is_registered());
+        if let Err(r) = self.table.may_place(registered) {
+            return reply(r.into());
         }
         let id = self.table.new_id();
         match self.place_call(id, &callee, video, anonymous) {
@@ -298,11 +279,10 @@ impl Engine {
     /// addVideo / delVideo: answered when the peer answered the re-INVITE
     /// (0, 7 refused, 6 no answer), before 2012 / 2011.
     fn cmd_change_video(&mut self, call: u32, add: bool, reply: Reply) {
-        if add && !self.media.kinds().iter().any(|k| k == "video") {
-            return reply(Response::error(
-                result::NOT_LOADED,
-                "addVideo needs the video capability, and no video plugin is loaded",
-            ));
+        if add {
+            if let Err(r) = video_plugin_loaded(&self.media.kinds()) {
+                return reply(r.into());
+            }
         }
         let started = if add {
             self.table.add_video(call)
