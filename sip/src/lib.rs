@@ -16,7 +16,8 @@
 //!   digest) reports and executes their actions.
 //! - [`sdp`], [`params`] and [`events`] are small pure helpers, and so are
 //!   [`session_timer`] (RFC 4028 negotiation) and [`invite_retry`] (what our
-//!   INVITE sent again carries).
+//!   INVITE sent again carries), [`requests`] (the status for a request no
+//!   call decides: by method, and 482 for a reused Call-ID).
 //! - `session` (one call's SDP: the plugins' sections, offer/answer and
 //!   re-offers), `challenge` (credentials for a second digest challenge),
 //!   `early` (the early dialog's PRACK target) and `sanity` (RFC 3261 §8.2
@@ -63,6 +64,7 @@ pub mod events;
 pub mod invite_retry;
 pub mod params;
 pub mod registration;
+pub mod requests;
 mod sanity;
 pub mod sdp;
 mod session;

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::gate::{self, Gate, SharedAdmission};
 use super::Input;
+use crate::requests::{self, OutOfDialog};
 
 /// The SIP stack as the engine uses it.
 pub struct Stack {
@@ -140,8 +141,8 @@ pub async fn incoming_loop(
             }
             continue;
         }
-        match tx.original.method {
-            rsip::Method::Invite => {
+        match requests::out_of_dialog(tx.original.method) {
+            OutOfDialog::NewCall => {
                 let local_contact = contact.lock().ok().and_then(|c| c.clone());
                 match dialogs.get_or_create_server_invite(&tx, states.clone(), None, local_contact)
                 {
@@ -166,16 +167,10 @@ pub async fn incoming_loop(
                     }
                 }
             }
-            rsip::Method::Options => {
-                let _ = tx.reply(StatusCode::OK).await;
+            OutOfDialog::Answer(status) => {
+                let _ = tx.reply(status).await;
             }
-            rsip::Method::Ack => {}
-            rsip::Method::Bye | rsip::Method::Info | rsip::Method::Update | rsip::Method::PRack => {
-                let _ = tx.reply(StatusCode::CallTransactionDoesNotExist).await;
-            }
-            _ => {
-                let _ = tx.reply(StatusCode::MethodNotAllowed).await;
-            }
+            OutOfDialog::Ignore => {}
         }
     }
 }

@@ -12,7 +12,7 @@ use super::headers::{
 use crate::admission::Trust;
 use crate::engine::{CallIo, Engine};
 use crate::session::Session;
-use crate::session_timer;
+use crate::{requests, session_timer};
 
 impl Engine {
     /// The page accepts a ringing call, with or without video: without, a
@@ -35,11 +35,10 @@ impl Engine {
         request: rsip::Request,
         trust: Trust,
     ) {
-        if self.by_sip_id.contains_key(&dialog.id().call_id) {
-            // RFC 3261 §8.2.2.2: a new INVITE with the Call-ID of a call we
-            // have (our own looped back, or someone guessing it) changes nothing.
-            tracing::info!("an INVITE reused the Call-ID of a call in progress: 482");
-            let _ = dialog.reject(Some(StatusCode::LoopDetected), None);
+        let in_use = self.by_sip_id.contains_key(&dialog.id().call_id);
+        if let Err(status) = requests::new_invite(in_use) {
+            tracing::info!("an INVITE reused the Call-ID of a call in progress: {status}");
+            let _ = dialog.reject(Some(status), None);
             return;
         }
         let id = self.table.new_id();

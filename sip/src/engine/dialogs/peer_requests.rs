@@ -4,15 +4,15 @@
 use std::time::Instant;
 
 use rsipstack::dialog::dialog::{DialogState, TransactionHandle};
-use rsipstack::sip::{self as rsip, Header, StatusCode};
+use rsipstack::sip::{self as rsip, Header, Method, StatusCode};
 use seatphone_protocol::CallEvent;
 
 use super::headers::session_expires;
 use crate::calls::{CallState, PeerOffer};
-use crate::dtmf;
 use crate::engine::stack::{header, reason_code};
 use crate::engine::Engine;
 use crate::session_timer::{self, Role};
+use crate::{dtmf, requests};
 
 impl Engine {
     /// What rsipstack's dialogs report.
@@ -70,10 +70,7 @@ impl Engine {
                         PeerOffer::Answer => {}
                         PeerOffer::Pending => {
                             tracing::info!("call {c}: the peer's offer crosses ours: 491");
-                            tokio::spawn(async move {
-                                let _ = handle.reply(StatusCode::RequestPending).await;
-                            });
-                            return;
+                            return reply(handle, StatusCode::RequestPending);
                         }
                         PeerOffer::AnswerGivingUpOurs => self.give_up_reoffer(c),
                     }
@@ -96,22 +93,18 @@ impl Engine {
                         });
                     }
                 }
-                tokio::spawn(async move {
-                    let _ = handle.reply(StatusCode::OK).await;
-                });
+                reply(handle, requests::in_dialog(Method::Info));
             }
             DialogState::Options(_, _, handle) => {
-                tokio::spawn(async move {
-                    let _ = handle.reply(StatusCode::OK).await;
-                });
+                reply(handle, requests::in_dialog(Method::Options))
             }
-            DialogState::Notify(_, _, handle)
-            | DialogState::Refer(_, _, handle)
-            | DialogState::Message(_, _, handle)
-            | DialogState::Publish(_, _, handle) => {
-                tokio::spawn(async move {
-                    let _ = handle.reply(StatusCode::NotImplemented).await;
-                });
+            DialogState::Notify(_, _, handle) => reply(handle, requests::in_dialog(Method::Notify)),
+            DialogState::Refer(_, _, handle) => reply(handle, requests::in_dialog(Method::Refer)),
+            DialogState::Message(_, _, handle) => {
+                reply(handle, requests::in_dialog(Method::Message))
+            }
+            DialogState::Publish(_, _, handle) => {
+                reply(handle, requests::in_dialog(Method::Publish))
             }
             DialogState::Terminated(id, reason) => {
                 if let Some(call) = call_of(self, &id) {
@@ -177,4 +170,11 @@ impl Engine {
             };
         });
     }
+}
+
+/// Answers an in-dialog request with `status`, in the background.
+fn reply(handle: TransactionHandle, status: StatusCode) {
+    tokio::spawn(async move {
+        let _ = handle.reply(status).await;
+    });
 }

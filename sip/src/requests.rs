@@ -1,0 +1,105 @@
+//! How a peer's request is answered where no call decides: by its method,
+//! outside a dialog and inside one, and a new INVITE that cannot become a
+//! call. The driver sends the status this names.
+
+use rsipstack::sip::{Method, StatusCode};
+
+/// What becomes of a request that is in no dialog (no To tag).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutOfDialog {
+    /// An INVITE: a new call, for [`new_invite`] and the call table.
+    NewCall,
+    /// Answered at once with this status.
+    Answer(StatusCode),
+    /// Not answered: an ACK has no response (RFC 3261 §17.2.3), and a
+    /// stray one belongs to no transaction of ours.
+    Ignore,
+}
+
+/// The answer to a request outside any dialog.
+pub fn out_of_dialog(method: Method) -> OutOfDialog {
+    match method {
+        Method::Invite => OutOfDialog::NewCall,
+        // RFC 3261 §11.2: we would take a call, so 200.
+        Method::Options => OutOfDialog::Answer(StatusCode::OK),
+        Method::Ack => OutOfDialog::Ignore,
+        // Requests that only make sense inside a dialog (RFC 3261 §15.1.2,
+        // RFC 6086 §4.2.2, RFC 3311 §5.2, RFC 3262 §3): 481.
+        Method::Bye | Method::Info | Method::Update | Method::PRack => {
+            OutOfDialog::Answer(StatusCode::CallTransactionDoesNotExist)
+        }
+        // RFC 3261 §8.2.1: a method we know and do not take here.
+        _ => OutOfDialog::Answer(StatusCode::MethodNotAllowed),
+    }
+}
+
+/// The answer to a request inside a call's dialog that carries no offer
+/// (INVITE and UPDATE are the call's; BYE, ACK, CANCEL and PRACK the
+/// stack's): INFO (whatever DTMF it carries) and OPTIONS get 200, the
+/// rest 501 (RFC 3261 §21.5.2: we do not implement subscriptions,
+/// transfer, instant messages or publication).
+pub fn in_dialog(method: Method) -> StatusCode {
+    match method {
+        Method::Info | Method::Options => StatusCode::OK,
+        _ => StatusCode::NotImplemented,
+    }
+}
+
+/// A new INVITE whose Call-ID is one of a call we have (our own looped
+/// back through a proxy, or someone guessing it) changes nothing: 482
+/// Loop Detected (RFC 3261 §8.2.2.2).
+pub fn new_invite(call_id_in_use: bool) -> Result<(), StatusCode> {
+    if call_id_in_use {
+        return Err(StatusCode::LoopDetected);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outside_a_dialog_invite_calls_options_is_200_and_dialog_methods_481() {
+        assert_eq!(out_of_dialog(Method::Invite), OutOfDialog::NewCall);
+        assert_eq!(
+            out_of_dialog(Method::Options),
+            OutOfDialog::Answer(StatusCode::OK)
+        );
+        assert_eq!(out_of_dialog(Method::Ack), OutOfDialog::Ignore);
+        for m in [Method::Bye, Method::Info, Method::Update, Method::PRack] {
+            assert_eq!(
+                out_of_dialog(m),
+                OutOfDialog::Answer(StatusCode::CallTransactionDoesNotExist),
+                "{m}"
+            );
+        }
+        for m in [Method::Message, Method::Subscribe, Method::Refer] {
+            assert_eq!(
+                out_of_dialog(m),
+                OutOfDialog::Answer(StatusCode::MethodNotAllowed),
+                "{m}"
+            );
+        }
+    }
+
+    #[test]
+    fn inside_a_call_info_and_options_are_200_the_rest_501() {
+        assert_eq!(in_dialog(Method::Info), StatusCode::OK);
+        assert_eq!(in_dialog(Method::Options), StatusCode::OK);
+        for m in [
+            Method::Notify,
+            Method::Refer,
+            Method::Message,
+            Method::Publish,
+        ] {
+            assert_eq!(in_dialog(m), StatusCode::NotImplemented, "{m}");
+        }
+    }
+
+    #[test]
+    fn an_invite_reusing_a_calls_call_id_is_482() {
+        assert_eq!(new_invite(false), Ok(()));
+        assert_eq!(new_invite(true), Err(StatusCode::LoopDetected));
+    }
+}
