@@ -1,12 +1,48 @@
 //! One call's media session: which plugin sections we sent, what the peer
 //! sent, and the start/stop calls to the plugins that follow.
 
-use seatphone_protocol::{AnswerRequest, OfferRequest, StartRequest, StopRequest};
+use seatphone_protocol::{result, AnswerRequest, OfferRequest, Refusal, StartRequest, StopRequest};
 
 use crate::sdp::{self, Direction, RemoteSection};
 use crate::Media;
 
 mod reoffer;
+
+/// The kinds our offer asks the plugins for: audio, and video when the
+/// page asked for it (a video call placed, or a call accepted with video
+/// whose INVITE had no SDP: our offer goes in the 200, RFC 3261 §13.2.1).
+/// A kind no loaded plugin serves is left out by [`Session::make_offer`].
+pub fn offered_kinds(video: bool) -> &'static [&'static str] {
+    if video {
+        &["audio", "video"]
+    } else {
+        &["audio"]
+    }
+}
+
+/// No media to offer, or nothing of a peer's offer we can take, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoMedia(pub String);
+
+impl NoMedia {
+    /// What the peer hears: 488 Not Acceptable Here, for an INVITE
+    /// (RFC 3261 §13.3.1.1) as for a re-INVITE or UPDATE (§14.2, RFC 3311
+    /// §5.2); the call it would have made ends with this reason.
+    pub const STATUS: u16 = 488;
+}
+
+impl std::fmt::Display for NoMedia {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What the page's startCall hears: result 4, no plugin to make it with.
+impl From<NoMedia> for Refusal {
+    fn from(e: NoMedia) -> Self {
+        Refusal::new(result::NOT_LOADED, e.0)
+    }
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct Session {
@@ -45,41 +81,45 @@ impl Session {
         media: &dyn Media,
         call_id: u32,
         kinds: &[&str],
-    ) -> Result<(), String> {
+    ) -> Result<(), NoMedia> {
         let served = media.kinds();
         let mut local = Vec::new();
         for kind in kinds {
             if !served.iter().any(|k| k == kind) {
                 if *kind == "audio" {
-                    return Err("no loaded plugin serves audio: cannot make an audio call".into());
+                    return Err(NoMedia(
+                        "no loaded plugin serves audio: cannot make an audio call".into(),
+                    ));
                 }
                 continue;
             }
-            let offer = media.offer(OfferRequest {
-                call_id,
-                kind: (*kind).to_owned(),
-                local_ip: self.local_ip.clone(),
-            })?;
+            let offer = media
+                .offer(OfferRequest {
+                    call_id,
+                    kind: (*kind).to_owned(),
+                    local_ip: self.local_ip.clone(),
+                })
+                .map_err(NoMedia)?;
             for section in offer.sections {
                 local.push((Some((*kind).to_owned()), section));
             }
         }
         if local.is_empty() {
-            return Err("no media section to offer".into());
+            return Err(NoMedia("no media section to offer".into()));
         }
         self.local = local;
         Ok(())
     }
 
     /// Answers a peer's offer section by section. `Err` when not one
-    /// section could be accepted (the caller answers 488).
+    /// section could be accepted (the peer hears [`NoMedia::STATUS`]).
     pub fn answer_offer(
         &mut self,
         media: &dyn Media,
         call_id: u32,
         offer: &str,
-    ) -> Result<(), String> {
-        let mut remote = sdp::split(offer).ok_or("the offer is not SDP")?;
+    ) -> Result<(), NoMedia> {
+        let mut remote = sdp::split(offer).ok_or_else(|| NoMedia("the offer is not SDP".into()))?;
         self.known_places(&mut remote);
         let served = media.kinds();
         let mut local = Vec::new();
@@ -116,7 +156,7 @@ impl Session {
             }
         }
         if !local.iter().any(|(k, _)| k.is_some()) {
-            return Err("no media of the offer could be accepted".into());
+            return Err(NoMedia("no media of the offer could be accepted".into()));
         }
         if !self.local.is_empty() {
             self.version += 1;
@@ -396,6 +436,37 @@ mod tests {
         let n = media.asked().len();
         s.answer_offer(&media, 1, &dropped).unwrap();
         assert!(!media.asked()[n..].iter().any(|a| a.starts_with("stop")));
+    }
+
+    #[test]
+    fn we_offer_video_only_when_the_page_asked_for_it() {
+        assert_eq!(offered_kinds(false), ["audio"]);
+        assert_eq!(offered_kinds(true), ["audio", "video"]);
+        let media = Both::default();
+        let mut s = Session::new("127.0.0.1", 7);
+        s.make_offer(&media, 1, offered_kinds(false)).unwrap();
+        assert!(s.carries("audio") && !s.carries("video"));
+        let nothing = s.make_offer(&media, 1, &[]).unwrap_err();
+        assert_eq!(nothing, NoMedia("no media section to offer".into()));
+    }
+
+    /// RFC 3264 §6: an offer none of whose streams we take is refused
+    /// whole (488), and so is a body that is not SDP.
+    #[test]
+    fn an_offer_with_nothing_we_take_is_not_acceptable() {
+        let media = Both::default();
+        let mut s = Session::new("127.0.0.1", 7);
+        let app = "v=0\r\no=- 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\n\
+            m=application 5000 UDP/BFCP *\r\n";
+        assert!(s.answer_offer(&media, 1, app).is_err());
+        let no_audio = VIDEO_OFFER.replace("m=audio 5000", "m=audio 0");
+        let no_audio = no_audio.replace("m=video 5002", "m=video 0");
+        assert!(s.answer_offer(&media, 1, &no_audio).is_err());
+        assert!(s.answer_offer(&media, 1, "hello").is_err());
+        assert_eq!(NoMedia::STATUS, 488);
+        assert!(!s.has_remote(), "a refused offer leaves nothing behind");
+        let refusal = Refusal::from(NoMedia("no audio".into()));
+        assert_eq!(refusal.result, result::NOT_LOADED);
     }
 
     #[test]

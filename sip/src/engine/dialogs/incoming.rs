@@ -11,7 +11,7 @@ use super::headers::{
 };
 use crate::admission::Trust;
 use crate::engine::{CallIo, Engine};
-use crate::session::Session;
+use crate::session::{offered_kinds, NoMedia, Session};
 use crate::{requests, session_timer};
 
 impl Engine {
@@ -58,8 +58,8 @@ impl Engine {
             session.answer_offer(self.media.as_ref(), id, &body)
         };
         if let Err(e) = offer_ok {
-            tracing::info!("incoming call refused (488): {e}");
-            let _ = dialog.reject(Some(StatusCode::NotAcceptableHere), None);
+            tracing::info!("incoming call refused ({}): {e}", NoMedia::STATUS);
+            let _ = dialog.reject(Some(StatusCode::from(NoMedia::STATUS)), None);
             return;
         }
         // Video we could take (the offer has it and the video plugin
@@ -98,15 +98,13 @@ impl Engine {
         };
         if !io.session.has_remote() {
             // Delayed offer: we offer in the 200, the answer comes in the ACK.
-            let kinds: &[&str] = if io.accept_video {
-                &["audio", "video"]
-            } else {
-                &["audio"]
-            };
+            let kinds = offered_kinds(io.accept_video);
             if let Err(e) = io.session.make_offer(media.as_ref(), call, kinds) {
                 tracing::warn!("call {call}: {e}");
-                let _ = io.dialog.reject(Some(StatusCode::NotAcceptableHere), None);
-                self.finish(call, 488);
+                let _ = io
+                    .dialog
+                    .reject(Some(StatusCode::from(NoMedia::STATUS)), None);
+                self.finish(call, NoMedia::STATUS);
                 return;
             }
             io.awaiting_ack_answer = true;

@@ -16,7 +16,7 @@ use crate::engine::stack::header;
 use crate::engine::{CallIo, Engine, Input};
 use crate::invite_retry::{self, timer_offer};
 use crate::params;
-use crate::session::Session;
+use crate::session::{offered_kinds, Session};
 use crate::session_timer::{self, Role};
 
 impl Engine {
@@ -49,14 +49,7 @@ impl Engine {
             .map_err(|_| Refusal::new(result::INVALID, format!("{callee} is not a SIP address")))?;
         let ip = self.local_ip();
         let mut session = Session::new(&ip.to_string(), u64::from(id));
-        let kinds: &[&str] = if video {
-            &["audio", "video"]
-        } else {
-            &["audio"]
-        };
-        session
-            .make_offer(self.media.as_ref(), id, kinds)
-            .map_err(|e| Refusal::new(result::NOT_LOADED, e))?;
+        session.make_offer(self.media.as_ref(), id, offered_kinds(video))?;
         let contact = self.contact_for(&login.user, ip, self.settings.transport);
         let mut headers = vec![Header::Other("Allow".into(), ALLOW.into())];
         // One Supported header (some peers read only the first), so not

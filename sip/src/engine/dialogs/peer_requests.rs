@@ -11,6 +11,7 @@ use super::headers::session_expires;
 use crate::calls::{CallState, PeerOffer};
 use crate::engine::stack::{header, reason_code};
 use crate::engine::Engine;
+use crate::session::NoMedia;
 use crate::session_timer::{self, Role};
 use crate::{dtmf, requests};
 
@@ -166,7 +167,7 @@ impl Engine {
                         .respond(StatusCode::OK, Some(headers), Some(sdp.into_bytes()))
                         .await
                 }
-                None => handle.reply(StatusCode::NotAcceptableHere).await,
+                None => handle.reply(StatusCode::from(NoMedia::STATUS)).await,
             };
         });
     }
