@@ -141,9 +141,36 @@ pub fn in_dialog_value(agreed: Agreed) -> SessionExpires {
     }
 }
 
+/// The request our session refresh goes as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshBy {
+    /// UPDATE without SDP: the session stays as it is, no offer needed.
+    Update,
+    /// A re-INVITE with our unchanged offer (same SDP version, RFC 3264
+    /// §8), for a peer that did not list UPDATE in its Allow.
+    Reinvite,
+}
+
+/// RFC 4028 §7.4, §8: either request refreshes; UPDATE when the peer
+/// allows it (the Allow of its INVITE, or of its 2xx to ours), since it
+/// needs no offer and so cannot fail on media.
+pub fn refresh_by(peer_allows_update: bool) -> RefreshBy {
+    if peer_allows_update {
+        RefreshBy::Update
+    } else {
+        RefreshBy::Reinvite
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn we_refresh_by_update_when_the_peer_allows_it_else_by_re_invite() {
+        assert_eq!(refresh_by(true), RefreshBy::Update);
+        assert_eq!(refresh_by(false), RefreshBy::Reinvite);
+    }
 
     fn se(v: &str) -> Option<SessionExpires> {
         SessionExpires::parse(v)

@@ -7,27 +7,27 @@ use rsipstack::sip::{self as rsip, Header};
 
 use super::headers::session_expires;
 use crate::engine::{Engine, Input};
-use crate::session_timer::{self, Role};
+use crate::session_timer::{self, RefreshBy, Role};
 
 impl Engine {
-    /// Refreshes the session (RFC 4028 §7.4, §8): UPDATE without SDP when
-    /// the peer allows it, else a re-INVITE with our unchanged offer (same
-    /// SDP version, RFC 3264 §8).
+    /// Refreshes the session, by UPDATE or re-INVITE as
+    /// `session_timer::refresh_by` says.
     pub(in crate::engine) fn refresh(&mut self, call: u32) {
         let Some(io) = self.calls.get(&call) else {
             return;
         };
         let mut headers = self.timer_headers(call);
         let dialog = io.dialog.clone();
-        let by_update = io.peer_update;
+        let by = session_timer::refresh_by(io.peer_update);
         let sdp = io.session.sdp();
         let input = self.input.clone();
         tokio::spawn(async move {
-            let response = if by_update {
-                dialog.update(Some(headers), None).await
-            } else {
-                headers.push(Header::ContentType("application/sdp".into()));
-                dialog.reinvite(Some(headers), Some(sdp.into_bytes())).await
+            let response = match by {
+                RefreshBy::Update => dialog.update(Some(headers), None).await,
+                RefreshBy::Reinvite => {
+                    headers.push(Header::ContentType("application/sdp".into()));
+                    dialog.reinvite(Some(headers), Some(sdp.into_bytes())).await
+                }
             };
             let _ = input.send(Input::RefreshDone {
                 call,
