@@ -19,7 +19,9 @@ mod video;
 use glare::Glare;
 pub use glare::{backoff, PeerOffer};
 use video::VideoChange;
-pub use video::{video_plugin_loaded, NotNow, VideoOutcome, VIDEO_REPLY_LIMIT};
+pub use video::{
+    peer_video, video_plugin_loaded, NotNow, PeerVideo, VideoOutcome, VIDEO_REPLY_LIMIT,
+};
 
 /// `callState` of `callInfo`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -29,6 +29,30 @@ pub fn video_plugin_loaded(kinds: &[String]) -> Result<(), Refusal> {
     ))
 }
 
+/// What a peer's offer in a call that is up comes to, as far as video goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerVideo {
+    /// It adds no video, or no loaded plugin serves video (the answer
+    /// refuses it anyway): answered as any offer.
+    NotAsked,
+    /// An UPDATE adding video: answered at once (RFC 3311 §5.2 leaves no
+    /// room to ask the user), with video turned down.
+    AnswerWithout,
+    /// A re-INVITE adding video: it waits for the page (2009), see
+    /// [`CallTable::peer_offers_video`].
+    AskPage,
+}
+
+/// `adds_video`: the peer's offer brings video the call does not carry;
+/// `reinvite`: it came in a re-INVITE (else an UPDATE).
+pub fn peer_video(serves_video: bool, adds_video: bool, reinvite: bool) -> PeerVideo {
+    match (serves_video && adds_video, reinvite) {
+        (false, _) => PeerVideo::NotAsked,
+        (true, false) => PeerVideo::AnswerWithout,
+        (true, true) => PeerVideo::AskPage,
+    }
+}
+
 /// What is under way about a call's video.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(super) enum VideoChange {
@@ -302,6 +326,16 @@ mod tests {
         t.connected(now, id);
         drain(&mut t);
         (t, id)
+    }
+
+    #[test]
+    fn only_a_re_invite_adding_video_we_serve_asks_the_page() {
+        assert_eq!(peer_video(true, true, true), PeerVideo::AskPage);
+        assert_eq!(peer_video(true, true, false), PeerVideo::AnswerWithout);
+        for reinvite in [true, false] {
+            assert_eq!(peer_video(false, true, reinvite), PeerVideo::NotAsked);
+            assert_eq!(peer_video(true, false, reinvite), PeerVideo::NotAsked);
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use seatphone_protocol::Response;
 use std::time::Instant;
 
 use super::Reoffer;
-use crate::calls::VideoOutcome;
+use crate::calls::{peer_video, PeerVideo, VideoOutcome};
 use crate::engine::Engine;
 use crate::session_timer::Role;
 
@@ -106,14 +106,15 @@ impl Engine {
         let Some(io) = self.calls.get_mut(&call) else {
             return false;
         };
-        if !serves_video || !io.session.offer_adds(&body, "video") {
-            return false;
-        }
-        if req.method != Method::Invite {
-            // An UPDATE cannot wait for the page: video is turned down.
-            tracing::info!("call {call}: the peer's UPDATE adds video; answered without it");
-            io.session.allow("video", false);
-            return false;
+        let adds_video = io.session.offer_adds(&body, "video");
+        match peer_video(serves_video, adds_video, req.method == Method::Invite) {
+            PeerVideo::NotAsked => return false,
+            PeerVideo::AnswerWithout => {
+                tracing::info!("call {call}: the peer's UPDATE adds video; answered without it");
+                io.session.allow("video", false);
+                return false;
+            }
+            PeerVideo::AskPage => {}
         }
         let handle = handle.clone();
         if !self.table.peer_offers_video(Instant::now(), call) {
