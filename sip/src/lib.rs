@@ -18,6 +18,8 @@
 //!   [`session_timer`] (RFC 4028 negotiation) and [`invite_retry`] (what our
 //!   INVITE sent again carries), [`requests`] (the status for a request no
 //!   call decides: by method, and 482 for a reused Call-ID).
+//!   [`route`] says where our requests go (registrar, outbound proxy,
+//!   a call's Request-URI).
 //! - `session` (one call's SDP: the plugins' sections, offer/answer and
 //!   re-offers), `challenge` (credentials for a second digest challenge),
 //!   `early` (the early dialog's PRACK target) and `sanity` (RFC 3261 §8.2
@@ -65,6 +67,7 @@ pub mod invite_retry;
 pub mod params;
 pub mod registration;
 pub mod requests;
+pub mod route;
 mod sanity;
 pub mod sdp;
 mod session;

@@ -34,8 +34,9 @@ use tokio::sync::{mpsc, Mutex};
 
 use super::{Engine, Input};
 use crate::events;
-use crate::params::{Server, Transport};
+use crate::params::Transport;
 use crate::registration::{KeepAlive, Outcome, RegAction};
+use crate::route::{self, server_uri, sip_transport};
 
 /// One rsipstack registration (Call-ID, CSeq) per server, so refreshes
 /// reuse the Call-ID as RFC 3261 §10.2.4 asks.
@@ -68,22 +69,6 @@ impl Registrations {
         let flows = self.flows.lock().ok()?;
         flows.get(&server).map(|f| f.conn.clone())
     }
-}
-
-/// `sip:host:port` (with `;transport=` for TCP/TLS).
-pub fn server_uri(server: &Server, transport: Transport, user: Option<&str>) -> Option<rsip::Uri> {
-    let host = if server.host.contains(':') {
-        format!("[{}]", server.host)
-    } else {
-        server.host.clone()
-    };
-    let user = user.map(|u| format!("{u}@")).unwrap_or_default();
-    let (scheme, param) = match transport {
-        Transport::Udp => ("sip", ""),
-        Transport::Tcp => ("sip", ";transport=tcp"),
-        Transport::Tls => ("sips", ";transport=tls"),
-    };
-    rsip::Uri::try_from(format!("{scheme}:{user}{host}:{}{param}", server.port).as_str()).ok()
 }
 
 impl Engine {
@@ -159,20 +144,8 @@ impl Engine {
             }
         };
         let flows = self.register.flows.clone();
-        // An AOR in another domain: REGISTER names the domain and goes to
-        // the configured server as outbound proxy.
-        let proxy = login
-            .domain
-            .as_ref()
-            .and_then(|_| format!("{server}").parse::<std::net::SocketAddr>().ok());
-        let registrar_server = match (&login.domain, proxy) {
-            (Some(domain), Some(_)) => Server {
-                host: domain.clone(),
-                port: server.port,
-            },
-            _ => server.clone(),
-        };
-        let Some(registrar) = server_uri(&registrar_server, transport, None) else {
+        let route = route::register(server, login.domain.as_deref());
+        let Some(registrar) = server_uri(&route.registrar, transport, None) else {
             let _ = self.input.send(Input::RegOutcome {
                 attempt,
                 outcome: Outcome::NoAnswer,
@@ -256,7 +229,7 @@ impl Engine {
                 // the registrar replace a restarted engine's stale contact.
                 params.push(Param::Other("reg-id".into(), Some("1".into())));
             }
-            reg.outbound_proxy = proxy;
+            reg.outbound_proxy = route.outbound_proxy;
             reg.contact = Some(rsip::typed::Contact {
                 display_name: None,
                 uri: contact,
@@ -320,11 +293,7 @@ impl Engine {
         let endpoint = self.stack.endpoint.inner.clone();
         let tx = self.input.clone();
         let via_addr = SipAddr {
-            r#type: Some(match self.settings.transport {
-                Transport::Udp => rsip::Transport::Udp,
-                Transport::Tcp => rsip::Transport::Tcp,
-                Transport::Tls => rsip::Transport::Tls,
-            }),
+            r#type: Some(sip_transport(self.settings.transport)),
             addr: self.stack.local.into(),
         };
         tokio::spawn(async move {

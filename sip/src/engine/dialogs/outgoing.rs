@@ -15,7 +15,7 @@ use crate::challenge;
 use crate::engine::stack::header;
 use crate::engine::{CallIo, Engine, Input};
 use crate::invite_retry::{self, timer_offer};
-use crate::params;
+use crate::route;
 use crate::session::{offered_kinds, Session};
 use crate::session_timer::{self, Role};
 
@@ -39,12 +39,8 @@ impl Engine {
             .get(account.reg.server())
             .cloned()
             .ok_or_else(|| Refusal::new(result::WRONG_STATE, "no SIP server"))?;
-        let domain = login.domain.clone().unwrap_or_else(|| server.to_string());
-        let target = if callee.contains('@') {
-            format!("sip:{callee}")
-        } else {
-            format!("sip:{callee}@{domain}")
-        };
+        let domain = route::aor_domain(&server, login.domain.as_deref());
+        let target = route::callee_uri(callee, &domain);
         let callee_uri = rsip::Uri::try_from(target.as_str())
             .map_err(|_| Refusal::new(result::INVALID, format!("{callee} is not a SIP address")))?;
         let ip = self.local_ip();
@@ -68,11 +64,7 @@ impl Engine {
                 .map_err(|_| Refusal::new(result::INVALID, "the account is not a SIP address"))?
         };
         // The INVITE goes to the registrar/proxy over the configured transport.
-        let transport = match self.settings.transport {
-            params::Transport::Udp => rsip::Transport::Udp,
-            params::Transport::Tcp => rsip::Transport::Tcp,
-            params::Transport::Tls => rsip::Transport::Tls,
-        };
+        let transport = route::sip_transport(self.settings.transport);
         let destination = format!("{}:{}", server.host, server.port)
             .parse::<std::net::SocketAddr>()
             .ok()
