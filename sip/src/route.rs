@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 
 use rsipstack::sip as rsip;
+use rsipstack::transport::SipAddr;
 
 use crate::params::{Server, Transport};
 
@@ -60,6 +61,16 @@ pub fn callee_uri(callee: &str, domain: &str) -> String {
 /// in brackets); `None` for a name.
 pub fn server_addr(server: &Server) -> Option<SocketAddr> {
     server.to_string().parse().ok()
+}
+
+/// Where a request to `server` over `transport` is sent: the server's
+/// address when it is given as one; `None` lets the stack resolve the
+/// Request-URI.
+pub fn destination(server: &Server, transport: Transport) -> Option<SipAddr> {
+    server_addr(server).map(|addr| SipAddr {
+        r#type: Some(sip_transport(transport)),
+        addr: addr.into(),
+    })
 }
 
 /// `sip:host:port` (with `;transport=` for TCP/TLS).
@@ -136,5 +147,10 @@ mod tests {
         let udp = server_uri(&server("127.0.0.1", 5060), Transport::Udp, Some("1001"));
         assert_eq!(udp.unwrap().to_string(), "sip:1001@127.0.0.1:5060");
         assert_eq!(server_addr(&server("pbx.example.org", 5060)), None);
+        // An IPv6 server is reached at its address, over the transport.
+        let to = destination(&server("::1", 5060), Transport::Tcp).unwrap();
+        assert_eq!(to.r#type, Some(rsip::Transport::Tcp));
+        assert_eq!(to.get_socketaddr().unwrap(), "[::1]:5060".parse().unwrap());
+        assert!(destination(&server("pbx.example.org", 5060), Transport::Udp).is_none());
     }
 }

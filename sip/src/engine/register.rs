@@ -176,15 +176,7 @@ impl Engine {
         let instance = self.cfg.instance_id.clone();
         let tx = self.input.clone();
         let anonymous_tls = (transport == Transport::Tls && self.settings.tls_anonymous)
-            .then(|| {
-                format!("{}:{}", server.host, server.port)
-                    .parse::<std::net::SocketAddr>()
-                    .ok()
-                    .map(|a| SipAddr {
-                        r#type: Some(rsip::Transport::Tls),
-                        addr: a.into(),
-                    })
-            })
+            .then(|| route::destination(server, Transport::Tls))
             .flatten();
         tokio::spawn(async move {
             if let Some(target) = anonymous_tls {

@@ -6,7 +6,6 @@ use std::time::Instant;
 use rsipstack::dialog::authenticate::Credential;
 use rsipstack::dialog::invitation::InviteOption;
 use rsipstack::sip::{self as rsip, Header};
-use rsipstack::transport::SipAddr;
 use seatphone_protocol::{result, Refusal};
 
 use super::headers::{allows_update, session_expires, ALLOW};
@@ -64,14 +63,7 @@ impl Engine {
                 .map_err(|_| Refusal::new(result::INVALID, "the account is not a SIP address"))?
         };
         // The INVITE goes to the registrar/proxy over the configured transport.
-        let transport = route::sip_transport(self.settings.transport);
-        let destination = format!("{}:{}", server.host, server.port)
-            .parse::<std::net::SocketAddr>()
-            .ok()
-            .map(|a| SipAddr {
-                r#type: Some(transport),
-                addr: a.into(),
-            });
+        let destination = route::destination(&server, self.settings.transport);
         let opt = InviteOption {
             caller_display_name: anonymous.then(|| "Anonymous".to_owned()),
             caller,
