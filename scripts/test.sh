@@ -3,57 +3,124 @@
 # the tests need, builds once (release, one target folder shared by the
 # binaries and the tests), runs the Rust tests (unit and end-to-end against
 # real processes), the browser tests, the Debian package's tests (packaged
-# from that same release build), then formatting and lint checks.
+# from that same release build), then formatting and lint checks. Prints how
+# long each phase took at the end (also when a phase fails).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 
+# Phase times: `phase NAME` ends the phase before and starts NAME.
+started=$SECONDS
+phase_name="" phase_start=$SECONDS phase_times=()
+phase() {
+    [ -z "$phase_name" ] || phase_times+=("$(printf '%-34s %5d s' "$phase_name" $((SECONDS - phase_start)))")
+    phase_name=$1 phase_start=$SECONDS
+    [ -z "$1" ] || echo "== $1"
+}
+report_times() {
+    local rc=$?
+    phase ""
+    echo "== time per phase (wall)"
+    printf '   %s\n' "${phase_times[@]}"
+    printf '   %-34s %5d s%s\n' total $((SECONDS - started)) "$([ $rc = 0 ] || echo " (failed, exit $rc)")"
+    uptime
+}
+trap report_times EXIT
+
+phase "install (scripts/install-deps.sh)"
 scripts/install-deps.sh
 
-echo "== build (release)"
+phase "build (release)"
 cargo build --release --workspace
-echo "== build the tests"
+phase "build the tests"
 cargo test --release --workspace --no-run
 
-# Test binaries that only exchange signalling (no media judged by its
-# timing), longest first: three at a time, since most of their time is
+# The end-to-end tests (tests/tests/e2e) are one test binary, a module per
+# subject. Modules that only exchange signalling (no media judged by its
+# timing), longest first, run three at a time, since most of their time is
 # waiting on protocol timers (sip_sipp's session timer about 65 s,
-# hold_verdict's Timer B 32 s). Each runs alone in a `cargo test` of its own,
-# its output printed whole when it ends. Everything else, new test files
-# included, runs one binary at a time as before: the real-time audio and
-# video tests assert that nothing drops out, so they never share the machine.
+# hold_verdict's Timer B 32 s). The real-time modules run alone, one after
+# the other: the audio and video tests assert that nothing drops out, so
+# they never share the machine. Each module runs in a `cargo test` of its
+# own; a module in neither list stops the run.
 signalling=(sip_sipp hold_verdict sip_register sip_admission api hostile_sip sip_pool
     faults sip_answer_modes reference_keys doctor secrets launch_link free_port)
+real_time=(audio_calls share capture video_calls video_upgrade sip_e2e dialects
+    sip_calls faults_in_call voice)
+modules=$(ls tests/tests/e2e | sed 's/\.rs$//' | grep -vx main | sort -u)
+for m in $modules; do
+    case " ${signalling[*]} ${real_time[*]} " in
+        *" $m "*) ;;
+        *) echo "scripts/test.sh: tests/tests/e2e/$m is in neither the signalling nor the real-time list" >&2
+            exit 1 ;;
+    esac
+done
+for m in "${signalling[@]}" "${real_time[@]}"; do
+    [[ $'\n'$modules$'\n' == *$'\n'$m$'\n'* ]] \
+        || { echo "scripts/test.sh: no module tests/tests/e2e/$m (listed in scripts/test.sh)" >&2; exit 1; }
+done
+# Each module's tests by their exact names (a name filter alone would also
+# match a module that has the name inside its path); every test must belong
+# to a listed module, and every module must have tests (`mod` in main.rs).
+e2e_tests=$(cargo test --release --workspace --test e2e -- --list --format terse 2>/dev/null \
+    | sed -n 's/: test$//p')
+[ -n "$e2e_tests" ] || { echo "scripts/test.sh: the e2e binary lists no tests" >&2; exit 1; }
+stray=$(grep -v -E "^($(echo $modules | tr ' ' '|'))::" <<< "$e2e_tests" || true)
+[ -z "$stray" ] || { echo "scripts/test.sh: e2e tests outside the listed modules: $stray" >&2; exit 1; }
+module_tests() { grep "^$1::" <<< "$e2e_tests" || true; }
+for m in $modules; do
+    [ -n "$(module_tests "$m")" ] \
+        || { echo "scripts/test.sh: tests/tests/e2e/$m has no tests (is \`mod $m;\` in main.rs?)" >&2; exit 1; }
+done
+run_module() {
+    # shellcheck disable=SC2046 # the names are words without spaces
+    cargo test --release --workspace --no-fail-fast --test e2e -- --exact $(module_tests "$1")
+}
+
 failed=()
-echo "== Rust tests: signalling, ${#signalling[@]} binaries 3 at a time"
+phase "Rust tests: signalling, ${#signalling[@]} modules 3 at a time"
 logs=$(mktemp -d)
-for t in "${signalling[@]}"; do
+for m in "${signalling[@]}"; do
     while [ "$(jobs -rp | wc -l)" -ge 3 ]; do wait -n || true; done
-    (cargo test --release --workspace --no-fail-fast --test "$t" > "$logs/$t" 2>&1 \
-        && touch "$logs/$t.ok") &
+    (start=$SECONDS
+     run_module "$m" > "$logs/$m" 2>&1 && touch "$logs/$m.ok"
+     echo "-- $m: $((SECONDS - start)) s" >> "$logs/$m") &
 done
 wait
-for t in "${signalling[@]}"; do
-    echo "-- $t"
-    cat "$logs/$t"
-    [ -e "$logs/$t.ok" ] || failed+=("$t")
+for m in "${signalling[@]}"; do
+    echo "-- $m"
+    cat "$logs/$m"
+    [ -e "$logs/$m.ok" ] || failed+=("$m")
 done
 rm -r "$logs"
 
-echo "== Rust tests: the rest, one binary at a time"
-# Every integration test of the workspace (cargo's own list) but the above.
-rest=()
+phase "Rust tests: unit, doc and the other crates' test binaries, one at a time"
+# Every integration test of the workspace (cargo's own list) but e2e; the
+# harness crate has no other (a new file beside e2e/ would be a binary of
+# its own, linked again: make it a module of e2e).
+others=()
 for t in $(cargo metadata --no-deps --format-version 1 \
-    | grep -o '"kind":\["test"\],"crate_types":\["bin"\],"name":"[^"]*"' \
-    | sed 's/.*"name":"\([^"]*\)"/\1/' | sort -u); do
-    [[ " ${signalling[*]} " == *" $t "* ]] || rest+=(--test "$t")
+    | grep -o '"kind":\["test"\],"crate_types":\["bin"\],"name":"[^"]*","src_path":"[^"]*"' \
+    | sed 's/.*"name":"\([^"]*\)","src_path":"\([^"]*\)"/\1=\2/' | sort -u); do
+    name=${t%%=*} path=${t#*=}
+    case "$path" in
+        "$PWD/tests/tests/e2e/main.rs") ;;
+        "$PWD/tests/tests/"*) echo "scripts/test.sh: $path is a test binary of its own; make it a module of tests/tests/e2e" >&2
+            exit 1 ;;
+        *) others+=(--test "$name") ;;
+    esac
 done
-cargo test --release --workspace --no-fail-fast --lib --bins "${rest[@]}" || failed+=(the rest)
+cargo test --release --workspace --no-fail-fast --lib --bins "${others[@]}" || failed+=(unit and other crates)
 cargo test --release --workspace --no-fail-fast --doc || failed+=(doc tests)
+
+for m in "${real_time[@]}"; do
+    phase "Rust tests: $m (alone)"
+    run_module "$m" || failed+=("$m")
+done
 [ ${#failed[@]} = 0 ] || { echo "Rust tests failed: ${failed[*]}"; exit 1; }
 
 if [ -f tests/browser/package.json ]; then
-    echo "== browser tests"
+    phase "browser tests"
     # As root, lna.test.js also checks README's Chromium policy (it writes,
     # then removes, a file in Chromium's managed policy folder).
     policy_dir=""
@@ -62,12 +129,13 @@ if [ -f tests/browser/package.json ]; then
         SEATPHONE_BROWSER_POLICY_DIR="$policy_dir" npm test)
 fi
 
-echo "== Debian package (build, lintian, install, use, removal)"
+phase "Debian package (build, lintian, install, use, removal)"
 scripts/test-package.sh
 
-echo "== format and lint"
+phase "link order, format, clippy"
 # The recorded link order still fits the code and what it is built with.
 scripts/link-order-check.sh target/release
 cargo fmt --all -- --check
 cargo clippy --release --workspace --all-targets -- -D warnings
+phase ""
 echo "all checks passed"

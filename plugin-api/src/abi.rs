@@ -26,7 +26,7 @@
 //! The `last_prefix_field` markers stay where 1.0.0 put them until 2.0.0;
 //! what 1.x adds comes after them. `tests/fixtures/frozen/api` is 1.0.0 as
 //! released, never edited: a plugin built against it must keep loading and
-//! answering in every later 1.x host (`tests/tests/api.rs`).
+//! answering in every later 1.x host (`tests/tests/e2e/api.rs`).
 //!
 //! | version | what it added |
 //! |---|---|

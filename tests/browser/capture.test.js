@@ -3,7 +3,7 @@
 // Kamailio: the callbacks have the reference's shapes (success without
 // `result`, `path` or `base64` at the top level), the files are where the
 // path says and are what they claim. What the pictures show and how long
-// recordings last is checked in tests/tests/capture.rs.
+// recordings last is checked in tests/tests/e2e/capture.rs.
 'use strict';
 
 const test = require('node:test');

@@ -138,7 +138,10 @@ async fn network_names_the_server_as_network_info_does() {
 /// the server and TLS, no port.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tls_server_without_a_port_is_reached_on_5061() {
-    if !netns::isolated("a_tls_server_without_a_port_is_reached_on_5061") {
+    if !netns::isolated(
+        module_path!(),
+        "a_tls_server_without_a_port_is_reached_on_5061",
+    ) {
         return;
     }
     let kam = Kamailio::start(KamailioConfig {

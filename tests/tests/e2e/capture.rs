@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 use std::time::Duration;
 
+use crate::REAL_TIME;
 use seatphone_tests::audio_check::{rms_dbfs, tone_power, write_sine_wav, Recording};
 use seatphone_tests::host::{plugin_library, signal, Command, Event, Options, Page, Seatphone};
 use seatphone_tests::peers::baresip::{AnswerMode, Baresip, BaresipOptions};
@@ -21,9 +22,6 @@ use serde_json::{json, Value};
 /// What baresip (`ausine`) and the host's microphone (a WAV) send.
 const PEER_HZ: f64 = 440.0;
 const MIC_HZ: f64 = 1000.0;
-
-/// Video calls are real-time work for several processes: one at a time.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// A video call up between the host (its capture folder `dir`) and baresip.
 struct VideoCall {
@@ -358,7 +356,7 @@ fn files_in(dir: &Path, ext: &str) -> Vec<PathBuf> {
 /// Everything the page can capture of one video call, in the reference's
 /// shapes.
 async fn capture_a_video_call(codec: &str) {
-    let _serial = SERIAL.lock().await;
+    let _serial = REAL_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let folder = dir.path().join("evidence");
     let (mut call, before) = VideoCall::start(codec, &folder).await;
@@ -481,7 +479,7 @@ async fn snapshots_and_recordings_of_an_h264_video_call() {
 /// reach the disk as they close) and holds at least 3 s; the daemon
 /// brings the engine back.
 async fn recording_survives_a_killed_engine(codec: &str) {
-    let _serial = SERIAL.lock().await;
+    let _serial = REAL_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let (mut call, _) = VideoCall::start(codec, dir.path()).await;
     call.first_snapshot("base64").await;
@@ -521,7 +519,7 @@ async fn h264_recording_survives_a_killed_engine() {
 /// is told where and why; base64 still works, and so does the call.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_capture_folder_that_cannot_be_made_is_named_and_base64_still_works() {
-    let _serial = SERIAL.lock().await;
+    let _serial = REAL_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("a-file");
     std::fs::write(&file, "not a folder").unwrap();
@@ -543,7 +541,7 @@ const EVT_RECORDING_ENDED: u32 = 3301;
 /// sound; the page is told it ended by its length. 11 s is refused.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_ten_second_clip_is_the_longest_and_comes_by_itself() {
-    let _serial = SERIAL.lock().await;
+    let _serial = REAL_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let (mut call, _) = VideoCall::start("H264", dir.path()).await;
     call.first_snapshot("base64").await;
@@ -616,7 +614,7 @@ impl Drop for SmallDisk {
 /// memory still works).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_full_disk_stops_the_recording_and_the_call_goes_on() {
-    let _serial = SERIAL.lock().await;
+    let _serial = REAL_TIME.lock().await;
     let disk = SmallDisk::mount("160k");
     let (mut call, _) = VideoCall::start("VP8", disk.path()).await;
     call.first_snapshot("base64").await;
@@ -690,7 +688,7 @@ async fn a_full_disk_stops_the_recording_and_the_call_goes_on() {
 /// noise cheaply; the capture plugin is the real one).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_snapshot_too_big_for_a_base64_answer_is_refused_and_nothing_else_changes() {
-    let _serial = SERIAL.lock().await;
+    let _serial = REAL_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let folder = dir.path().join("evidence");
     let host = Seatphone::start(Options {

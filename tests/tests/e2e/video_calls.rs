@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use crate::REAL_TIME;
 use seatphone_tests::host::{Command, Event, Options, Page, Seatphone};
 use seatphone_tests::peers::baresip::{AnswerMode, Baresip, BaresipOptions};
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
@@ -16,9 +17,6 @@ use seatphone_video_core::camera::pattern::read_stamp_luma;
 use serde_json::{json, Value};
 
 const T: Duration = Duration::from_secs(10);
-
-/// Video calls are real-time work for several processes: one at a time.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Who places a video call.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -33,7 +31,7 @@ enum Caller {
 
 async fn video_call(codec: &str, srtp: bool, caller: Caller) {
     let we_call = caller != Caller::Peer;
-    let _serial = SERIAL.lock().await;
+    let _serial = REAL_TIME.lock().await;
     let x = Xvfb::start();
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
     let mut options = BaresipOptions::answering(AnswerMode::Auto).video(codec);
@@ -270,7 +268,7 @@ fn video_host_options() -> Options {
 /// audio, CallConnected says isVideoCall 0, and no video stream starts.
 #[tokio::test(flavor = "multi_thread")]
 async fn video_offer_accepted_audio_only() {
-    let _serial = SERIAL.lock().await;
+    let _serial = REAL_TIME.lock().await;
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
     let peer = vp8_peer(&kam);
     let host = Seatphone::start(video_host_options()).await;
@@ -301,7 +299,7 @@ async fn video_offer_accepted_audio_only() {
 /// the video section, and from CallConnected on callInfo says audio-only.
 #[tokio::test(flavor = "multi_thread")]
 async fn video_call_to_a_phone_without_video_is_audio_only() {
-    let _serial = SERIAL.lock().await;
+    let _serial = REAL_TIME.lock().await;
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
     let peer = Baresip::start("1002", &kam, AnswerMode::Auto).expect("baresip");
     let host = Seatphone::start(video_host_options()).await;
@@ -337,7 +335,7 @@ async fn video_call_to_a_phone_without_video_is_audio_only() {
 /// offer is answered `m=video 0` with maybeVideoCall 0.
 #[tokio::test(flavor = "multi_thread")]
 async fn without_the_video_plugin_calls_are_audio_only_and_say_so() {
-    let _serial = SERIAL.lock().await;
+    let _serial = REAL_TIME.lock().await;
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
     let peer = vp8_peer(&kam);
     let host = Seatphone::start(Options {
@@ -384,7 +382,7 @@ async fn without_the_video_plugin_calls_are_audio_only_and_say_so() {
 /// test pattern) again.
 #[tokio::test(flavor = "multi_thread")]
 async fn camera_setting_for_the_next_calls() {
-    let _serial = SERIAL.lock().await;
+    let _serial = REAL_TIME.lock().await;
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
     let peer = vp8_peer(&kam);
     let host = Seatphone::start(video_host_options()).await;

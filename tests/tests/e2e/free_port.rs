@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, UdpSocket};
 use std::process::{Command, Stdio};
 
+use seatphone_tests::netns::test_name;
 use seatphone_tests::peers::free_port;
 
 /// Set in the children this test starts.
@@ -27,7 +28,8 @@ fn processes_at_once_never_share_a_port() {
     let mut children: Vec<_> = (0..3)
         .map(|_| {
             Command::new(&exe)
-                .args([NAME, "--exact", "--nocapture", "--test-threads=1"])
+                .arg(test_name(module_path!(), NAME))
+                .args(["--exact", "--nocapture", "--test-threads=1"])
                 .env(CHILD, "1")
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())

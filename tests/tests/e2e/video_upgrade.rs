@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use crate::REAL_TIME;
 use seatphone_tests::host::{event_of, events_of, Command, Event, Options, Page, Seatphone};
 use seatphone_tests::peers::baresip::{AnswerMode, Baresip, BaresipOptions};
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
@@ -14,9 +15,6 @@ use seatphone_tests::video::peer_sees_our_pattern;
 use serde_json::{json, Value};
 
 const T: Duration = Duration::from_secs(10);
-
-/// Video calls are real-time work for several processes: one at a time.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn host_options() -> Options {
     Options {
@@ -103,7 +101,7 @@ fn shape(lines: &[String]) -> (Vec<String>, usize) {
 /// section at port 0 in its place; addVideo again takes that place back.
 #[tokio::test(flavor = "multi_thread")]
 async fn audio_call_upgraded_to_video_and_back_by_the_page_against_baresip() {
-    let _serial = SERIAL.lock().await;
+    let _serial = REAL_TIME.lock().await;
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
     let options = BaresipOptions::answering(AnswerMode::Auto).video("VP8");
     let peer = Baresip::start_with("1002", kam.port, &options).expect("baresip");
@@ -172,7 +170,7 @@ async fn audio_call_upgraded_to_video_and_back_by_the_page_against_baresip() {
 /// goes on.
 #[tokio::test(flavor = "multi_thread")]
 async fn video_upgrade_refused_by_a_phone_without_video_keeps_the_audio_call() {
-    let _serial = SERIAL.lock().await;
+    let _serial = REAL_TIME.lock().await;
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
     let peer = Baresip::start("1002", &kam, AnswerMode::Auto).expect("baresip");
     let host = Seatphone::start(host_options()).await;
@@ -202,7 +200,7 @@ async fn video_upgrade_refused_by_a_phone_without_video_keeps_the_audio_call() {
 /// up. `accept`: the page's replyAddVideo. SIPp checks our answers
 /// (a video port, or `m=video 0`).
 async fn peer_adds_video(accept: bool) -> (Vec<Event>, Seatphone) {
-    let _serial = SERIAL.lock().await;
+    let _serial = REAL_TIME.lock().await;
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
     let scenario = if accept {
         "uas_peer_adds_video.xml"

@@ -11,6 +11,7 @@
 use std::process::{Child, Command as Process};
 use std::time::{Duration, Instant};
 
+use crate::REAL_TIME;
 use seatphone_tests::host::{
     assert_error, events_of, is_event, Command, Event, Options, Page, Seatphone,
 };
@@ -30,7 +31,6 @@ const T: Duration = Duration::from_secs(10);
 const SET_REGION: (u32, &str) = seatphone_share_core::SET_REGION;
 const EVT_STARTED: u32 = seatphone_share_core::EVT_STARTED.0;
 const EVT_STOPPED: u32 = seatphone_share_core::EVT_STOPPED.0;
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const TITLE: &str = "Seatphone share test";
 /// The test window: 320×240 at (200, 150), its left half red and its
@@ -97,7 +97,7 @@ fn host_options(display: &str, extra: &str) -> Options {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn app_list_with_and_without_a_window_manager() {
-    let _serial = SERIAL.lock().await;
+    let _serial = REAL_TIME.lock().await;
     let x = Xvfb::start();
     let host = Seatphone::start(host_options(&x.display, "")).await;
     let mut page = host.call_page().await;
@@ -195,7 +195,7 @@ fn peer_sees_our_pattern(peer: &Baresip) -> bool {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn share_a_window_and_a_region_in_a_video_call_with_baresip() {
-    let _serial = SERIAL.lock().await;
+    let _serial = REAL_TIME.lock().await;
     let x = Xvfb::start();
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
     let peer = Baresip::start_with(
@@ -326,7 +326,7 @@ async fn share_a_window_and_a_region_in_a_video_call_with_baresip() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sharing_is_refused_in_an_audio_call() {
-    let _serial = SERIAL.lock().await;
+    let _serial = REAL_TIME.lock().await;
     let x = Xvfb::start();
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
     let peer = Baresip::start("1002", &kam, AnswerMode::Auto).expect("baresip");
@@ -359,7 +359,7 @@ fn stamp_in(g: &[u8]) -> Option<u32> {
 /// re-INVITEs). The page sees 3201 and 3202 and no video event.
 #[tokio::test(flavor = "multi_thread")]
 async fn share_goes_as_slides_beside_the_camera_to_a_peer_that_takes_two_video_streams() {
-    let _serial = SERIAL.lock().await;
+    let _serial = REAL_TIME.lock().await;
     let x = Xvfb::start();
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
     let (cam_port, slides_port) = (free_port(2), free_port(2));

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::REAL_TIME;
 use seatphone_audio::{EVT_DEVICE_FALLBACK, EVT_DTMF_RECEIVED};
 use seatphone_tests::audio_check::{
     dominant_frequency, gaps_ms, rms_dbfs, write_sine_wav, Recording,
@@ -20,9 +21,6 @@ use serde_json::{json, Value};
 
 const T: Duration = Duration::from_secs(10);
 
-/// Calls run one at a time: each is real-time work for several processes,
-/// and two cores shared by all of them would measure the machine.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// The host's microphone: 440 Hz at −9 dBFS.
 const HOST_HZ: f64 = 440.0;
 const HOST_AMPLITUDE: f64 = 0.5;
@@ -164,43 +162,43 @@ async fn tone_call(host_codecs: &str, peer_codec: &str, trans_mode: u32, peer_sr
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audio_host_and_baresip_hear_each_other_over_opus() {
-    let _serial = SERIAL.lock().await;
+    let _serial = REAL_TIME.lock().await;
     tone_call("112,9,8,0", "opus/48000/2", 0, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audio_host_and_baresip_hear_each_other_over_g722() {
-    let _serial = SERIAL.lock().await;
+    let _serial = REAL_TIME.lock().await;
     tone_call("9,0", "G722/16000/1", 0, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audio_host_and_baresip_hear_each_other_over_pcma() {
-    let _serial = SERIAL.lock().await;
+    let _serial = REAL_TIME.lock().await;
     tone_call("8", "PCMA/8000/1", 0, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audio_host_and_baresip_hear_each_other_over_pcmu() {
-    let _serial = SERIAL.lock().await;
+    let _serial = REAL_TIME.lock().await;
     tone_call("0", "PCMU/8000/1", 0, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audio_srtp_required_against_baresip_with_srtp() {
-    let _serial = SERIAL.lock().await;
+    let _serial = REAL_TIME.lock().await;
     tone_call("8", "PCMA/8000/1", 2, Some("srtp-mand")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audio_srtp_best_effort_falls_back_to_rtp_with_a_plain_baresip() {
-    let _serial = SERIAL.lock().await;
+    let _serial = REAL_TIME.lock().await;
     tone_call("0", "PCMU/8000/1", 1, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audio_dtmf_crosses_both_ways_as_rfc4733() {
-    let _serial = SERIAL.lock().await;
+    let _serial = REAL_TIME.lock().await;
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
     let peer = tone_peer(&kam, "PCMU/8000/1", None);
     let dir = tempfile::tempdir().unwrap();
@@ -249,7 +247,7 @@ async fn audio_dtmf_crosses_both_ways_as_rfc4733() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audio_qos_reaches_the_page_every_5_s_and_mute_silences_the_peer() {
-    let _serial = SERIAL.lock().await;
+    let _serial = REAL_TIME.lock().await;
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
     let peer = tone_peer(&kam, "PCMA/8000/1", None);
     let dir = tempfile::tempdir().unwrap();
@@ -327,7 +325,7 @@ fn raw_recording(path: &Path) -> Recording {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audio_call_on_real_pulseaudio_devices() {
-    let _serial = SERIAL.lock().await;
+    let _serial = REAL_TIME.lock().await;
     let pulse = pulse();
     let dir = tempfile::tempdir().unwrap();
     // The "microphone": a 440 Hz tone played into micsink for the whole test.
@@ -458,7 +456,7 @@ fn assert_no_dropout(x: &[f32], what: &str, host: &Seatphone) {
 /// call from its first moments, without dropouts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audio_pulseaudio_speaker_starting_late_is_waited_for() {
-    let _serial = SERIAL.lock().await;
+    let _serial = REAL_TIME.lock().await;
     let pulse = pulse();
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
     let _peer = tone_peer(&kam, "PCMA/8000/1", None);
@@ -500,7 +498,7 @@ async fn audio_pulseaudio_speaker_starting_late_is_waited_for() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audio_incoming_call_from_baresip_is_answered_with_its_opus_offer() {
-    let _serial = SERIAL.lock().await;
+    let _serial = REAL_TIME.lock().await;
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
     let peer = tone_peer(&kam, "opus/48000/2,G722/16000/1,PCMU/8000/1", None);
     let dir = tempfile::tempdir().unwrap();
@@ -547,7 +545,7 @@ async fn audio_incoming_call_from_baresip_is_answered_with_its_opus_offer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audio_g729_between_two_hosts() {
-    let _serial = SERIAL.lock().await;
+    let _serial = REAL_TIME.lock().await;
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
     let dir_a = tempfile::tempdir().unwrap();
     let (host_a, speaker_a) = host_with_files(dir_a.path()).await;
@@ -608,7 +606,7 @@ async fn audio_g729_between_two_hosts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audio_hold_stops_what_the_host_hears_and_unhold_brings_it_back() {
-    let _serial = SERIAL.lock().await;
+    let _serial = REAL_TIME.lock().await;
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
     let _peer = tone_peer(&kam, "PCMU/8000/1", None);
     let dir = tempfile::tempdir().unwrap();
@@ -648,7 +646,7 @@ async fn audio_hold_stops_what_the_host_hears_and_unhold_brings_it_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audio_sound_server_vanishing_mid_call_falls_back_and_tells_the_page() {
-    let _serial = SERIAL.lock().await;
+    let _serial = REAL_TIME.lock().await;
     let pulse = pulse();
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
     let peer = tone_peer(&kam, "PCMU/8000/1", None);

@@ -116,7 +116,10 @@ impl Target {
 
 #[tokio::test]
 async fn rfc4475_torture_messages_leave_the_host_serving_and_the_page_untroubled() {
-    if !netns::isolated("rfc4475_torture_messages_leave_the_host_serving_and_the_page_untroubled") {
+    if !netns::isolated(
+        module_path!(),
+        "rfc4475_torture_messages_leave_the_host_serving_and_the_page_untroubled",
+    ) {
         return;
     }
     let mut t = Target::start().await;
@@ -145,7 +148,10 @@ async fn rfc4475_torture_messages_leave_the_host_serving_and_the_page_untroubled
 
 #[tokio::test]
 async fn garbage_oversized_and_truncated_datagrams_are_dropped() {
-    if !netns::isolated("garbage_oversized_and_truncated_datagrams_are_dropped") {
+    if !netns::isolated(
+        module_path!(),
+        "garbage_oversized_and_truncated_datagrams_are_dropped",
+    ) {
         return;
     }
     let mut t = Target::start().await;
@@ -177,6 +183,7 @@ async fn garbage_oversized_and_truncated_datagrams_are_dropped() {
 #[tokio::test]
 async fn invite_flood_beyond_max_calls_is_refused_with_486_and_the_page_sees_only_max_calls() {
     if !netns::isolated(
+        module_path!(),
         "invite_flood_beyond_max_calls_is_refused_with_486_and_the_page_sees_only_max_calls",
     ) {
         return;
