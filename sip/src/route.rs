@@ -57,6 +57,39 @@ pub fn callee_uri(callee: &str, domain: &str) -> String {
     }
 }
 
+/// Who our call says it is from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The From URI.
+    pub uri: String,
+    pub display_name: Option<String>,
+    /// Headers the INVITE carries for it, (name, value).
+    pub headers: Vec<(&'static str, String)>,
+}
+
+/// `user` at `domain`, or, for an anonymous call, the anonymous From of
+/// RFC 3323 §4.1.1.3 with `Privacy: id` and our identity in
+/// `P-Preferred-Identity` for the proxy that asserts it (RFC 3325 §9.2,
+/// §9.3): the callee sees neither.
+pub fn caller(user: &str, domain: &str, anonymous: bool) -> Caller {
+    let ours = format!("sip:{user}@{domain}");
+    if !anonymous {
+        return Caller {
+            uri: ours,
+            display_name: None,
+            headers: Vec::new(),
+        };
+    }
+    Caller {
+        uri: "sip:anonymous@anonymous.invalid".into(),
+        display_name: Some("Anonymous".into()),
+        headers: vec![
+            ("Privacy", "id".into()),
+            ("P-Preferred-Identity", format!("<{ours}>")),
+        ],
+    }
+}
+
 /// The server as a socket address when it is given as one (an IPv6 host
 /// in brackets); `None` for a name.
 pub fn server_addr(server: &Server) -> Option<SocketAddr> {
@@ -136,6 +169,23 @@ mod tests {
         assert_eq!(
             callee_uri("bob@other.net", "example.org"),
             "sip:bob@other.net"
+        );
+    }
+
+    #[test]
+    fn an_anonymous_call_hides_the_caller_from_the_callee_only() {
+        let named = caller("1001", "example.org", false);
+        assert_eq!(named.uri, "sip:1001@example.org");
+        assert_eq!((named.display_name, named.headers.len()), (None, 0));
+        let anon = caller("1001", "example.org", true);
+        assert_eq!(anon.uri, "sip:anonymous@anonymous.invalid");
+        assert_eq!(anon.display_name.as_deref(), Some("Anonymous"));
+        assert_eq!(
+            anon.headers,
+            [
+                ("Privacy", "id".to_owned()),
+                ("P-Preferred-Identity", "<sip:1001@example.org>".to_owned())
+            ]
         );
     }
 

@@ -51,22 +51,20 @@ impl Engine {
         // rsipstack's `support_prack`, which adds its own.
         headers.push(Header::Supported("100rel, timer".into()));
         headers.extend(timer_offer(SESSION_EXPIRES, MIN_SESSION_EXPIRES));
-        let caller = if anonymous {
-            headers.push(Header::Other("Privacy".into(), "id".into()));
-            headers.push(Header::Other(
-                "P-Preferred-Identity".into(),
-                format!("<sip:{}@{}>", login.user, domain),
-            ));
-            rsip::Uri::try_from("sip:anonymous@anonymous.invalid").unwrap_or_default()
-        } else {
-            rsip::Uri::try_from(format!("sip:{}@{}", login.user, domain).as_str())
-                .map_err(|_| Refusal::new(result::INVALID, "the account is not a SIP address"))?
-        };
+        let caller = route::caller(&login.user, &domain, anonymous);
+        headers.extend(
+            caller
+                .headers
+                .into_iter()
+                .map(|(name, value)| Header::Other(name.into(), value)),
+        );
+        let caller_uri = rsip::Uri::try_from(caller.uri.as_str())
+            .map_err(|_| Refusal::new(result::INVALID, "the account is not a SIP address"))?;
         // The INVITE goes to the registrar/proxy over the configured transport.
         let destination = route::destination(&server, self.settings.transport);
         let opt = InviteOption {
-            caller_display_name: anonymous.then(|| "Anonymous".to_owned()),
-            caller,
+            caller_display_name: caller.display_name,
+            caller: caller_uri,
             callee: callee_uri,
             destination,
             content_type: Some("application/sdp".into()),
