@@ -9,6 +9,8 @@ use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use seatphone_protocol::{result, Refusal};
+
 use crate::params::Transport;
 
 /// `register_state` values of notify 1009 (PROTOCOL.md).
@@ -18,6 +20,31 @@ pub mod reg_state {
     pub const DEREGISTERING: u8 = 2;
     pub const REGISTERED: u8 = 3;
     pub const DEREGISTERED: u8 = 4;
+
+    /// The state's name in `/health`.
+    pub fn name(state: u8) -> &'static str {
+        match state {
+            REGISTERING => "registering",
+            DEREGISTERING => "deregistering",
+            REGISTERED => "registered",
+            DEREGISTERED => "deregistered",
+            _ => "unregistered",
+        }
+    }
+}
+
+/// How many of the `configured` servers a login registers with: the
+/// primary alone, or with `pool` the whole list (failing over in order).
+/// Result 3 when the page configured none yet.
+pub fn servers_for_login(configured: usize, pool: bool) -> Result<usize, Refusal> {
+    match (configured, pool) {
+        (0, _) => Err(Refusal::new(
+            result::WRONG_STATE,
+            "no SIP server configured: call config with networkInfo.serverAddr first",
+        )),
+        (n, true) => Ok(n),
+        (_, false) => Ok(1),
+    }
 }
 
 /// The SIP status we report when a server did not answer at all.
@@ -217,6 +244,15 @@ impl Registration {
 
     pub fn is_registered(&self) -> bool {
         self.state() == reg_state::REGISTERED
+    }
+
+    /// Nothing registered and nothing under way (never logged in, or
+    /// logged out): a shutdown need not wait for it.
+    pub fn is_idle(&self) -> bool {
+        matches!(
+            self.state(),
+            reg_state::UNREGISTERED | reg_state::DEREGISTERED
+        )
     }
 
     /// Start (or restart) registering with the first server.

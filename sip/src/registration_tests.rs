@@ -515,3 +515,25 @@ fn a_healthy_flow_outlives_the_idle_timeout_between_two_pongs() {
     assert!(t.flow_idle_timeout() > t.keepalive + t.request_timeout);
     assert!(RegTiming::default().flow_idle_timeout() < Duration::from_secs(300));
 }
+
+#[test]
+fn a_login_registers_with_the_primary_or_the_whole_pool() {
+    assert_eq!(servers_for_login(3, false), Ok(1));
+    assert_eq!(servers_for_login(3, true), Ok(3));
+    let none = servers_for_login(0, true).unwrap_err();
+    assert_eq!(none.result, seatphone_protocol::result::WRONG_STATE);
+}
+
+#[test]
+fn idle_is_before_login_and_after_logout() {
+    let t0 = Instant::now();
+    let mut r = Registration::new(1, timing());
+    assert!(r.is_idle());
+    assert_eq!(reg_state::name(r.state()), "unregistered");
+    r.login(t0);
+    assert!(!r.is_idle());
+    assert_eq!(reg_state::name(r.state()), "registering");
+    assert_eq!(reg_state::name(reg_state::DEREGISTERED), "deregistered");
+    assert_eq!(reg_state::name(reg_state::REGISTERED), "registered");
+    assert_eq!(reg_state::name(reg_state::DEREGISTERING), "deregistering");
+}

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::{Account, Engine, Input};
 use crate::calls::{video_plugin_loaded, AnswerMode, Peer};
-use crate::registration::Registration;
+use crate::registration::{servers_for_login, Registration};
 use crate::Reply;
 use crate::{dtmf, params};
 
@@ -198,17 +198,9 @@ impl Engine {
     }
 
     fn cmd_login(&mut self, login: params::Login, reply: Reply) {
-        if self.settings.servers.is_empty() {
-            reply(Response::error(
-                result::WRONG_STATE,
-                "no SIP server configured: call config with networkInfo.serverAddr first",
-            ));
-            return;
-        }
-        let servers = if login.pool {
-            self.settings.servers.len()
-        } else {
-            1
+        let servers = match servers_for_login(self.settings.servers.len(), login.pool) {
+            Ok(n) => n,
+            Err(r) => return reply(r.into()),
         };
         tracing::info!(
             "registering {} (digest user {}) with {}",

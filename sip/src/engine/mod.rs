@@ -26,7 +26,7 @@ use crate::admission::Trust;
 use crate::calls::{CallAction, CallTable};
 use crate::events::{self, PageEvent};
 use crate::params::{Login, SipSettings};
-use crate::registration::{Outcome, Registration};
+use crate::registration::{reg_state, Outcome, Registration};
 use crate::{EventSink, HostInput, Media, Published, Reply, SipConfig};
 
 use crate::session::Session;
@@ -380,15 +380,8 @@ impl Engine {
             Some(a) => (a.reg.state(), self.server_name(a.reg.server())),
             None => (0, self.server_name(0)),
         };
-        let state_name = match state {
-            1 => "registering",
-            2 => "deregistering",
-            3 => "registered",
-            4 => "deregistered",
-            _ => "unregistered",
-        };
         let health = json!({
-            "state": state_name,
+            "state": reg_state::name(state),
             "server": server,
             "user": self.user(),
             "transport": self.settings.transport.name(),
@@ -418,10 +411,7 @@ impl Engine {
         if self.shutdown.is_none() {
             return false;
         }
-        let idle = self
-            .account
-            .as_ref()
-            .is_none_or(|a| matches!(a.reg.state(), 0 | 4));
+        let idle = self.account.as_ref().is_none_or(|a| a.reg.is_idle());
         if idle {
             if let Some(done) = self.shutdown.take() {
                 let _ = done.send(());
