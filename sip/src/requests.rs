@@ -16,6 +16,19 @@ pub enum OutOfDialog {
     Ignore,
 }
 
+/// A request that fails the checks of RFC 3261 §8.2 (`sanity`): 400 Bad
+/// Request, but for an ACK, which gets no response (§17.1.1.3).
+pub fn malformed(method: Method) -> Option<StatusCode> {
+    (method != Method::Ack).then_some(StatusCode::BadRequest)
+}
+
+/// A request with a To tag that names no dialog of ours: 481 Call/
+/// Transaction Does Not Exist (RFC 3261 §12.2.2). A stray ACK never gets
+/// here: the stack drops it before it makes a transaction.
+pub fn unknown_dialog() -> StatusCode {
+    StatusCode::CallTransactionDoesNotExist
+}
+
 /// The answer to a request outside any dialog.
 pub fn out_of_dialog(method: Method) -> OutOfDialog {
     match method {
@@ -81,6 +94,13 @@ mod tests {
                 "{m}"
             );
         }
+    }
+
+    #[test]
+    fn a_malformed_request_is_400_and_a_stray_in_dialog_one_481() {
+        assert_eq!(malformed(Method::Invite), Some(StatusCode::BadRequest));
+        assert_eq!(malformed(Method::Ack), None, "an ACK is never answered");
+        assert_eq!(unknown_dialog(), StatusCode::CallTransactionDoesNotExist);
     }
 
     #[test]

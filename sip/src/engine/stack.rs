@@ -115,8 +115,8 @@ pub async fn incoming_loop(
                 "malformed {} refused with 400: {reason}",
                 tx.original.method
             );
-            if tx.original.method != rsip::Method::Ack {
-                let _ = tx.reply(StatusCode::BadRequest).await;
+            if let Some(status) = requests::malformed(tx.original.method) {
+                let _ = tx.reply(status).await;
             }
             continue;
         }
@@ -136,7 +136,7 @@ pub async fn incoming_loop(
                     });
                 }
                 None => {
-                    let _ = tx.reply(StatusCode::CallTransactionDoesNotExist).await;
+                    let _ = tx.reply(requests::unknown_dialog()).await;
                 }
             }
             continue;
