@@ -422,6 +422,14 @@ impl CallTable {
             .push_back(CallAction::Media(CallEvent::Connected { call_id: id }));
     }
 
+    /// Whether the end of the call's dialog ends the call. Not while our
+    /// INVITE is unanswered: its transaction's end (`invite_failed`) says
+    /// what happens, and may send it again in a new dialog (422, a second
+    /// challenge).
+    pub fn ends_with_dialog(&self, id: u32) -> bool {
+        self.state(id) != Some(CallState::Outgoing)
+    }
+
     /// Whether the call carries video now, as its SDP says (our offer, the
     /// peer's answer, the page's acceptCall): `callInfo.isVideoCall` from
     /// the next event on.

@@ -226,6 +226,18 @@ fn calls_beyond_max_calls_are_refused_with_486() {
 }
 
 #[test]
+fn a_dialog_ending_ends_the_call_unless_our_invite_is_unanswered() {
+    let t0 = Instant::now();
+    let mut t = CallTable::new(2);
+    t.outgoing(1, peer(), false);
+    assert!(!t.ends_with_dialog(1), "the INVITE may go out again");
+    t.connected(t0, 1);
+    assert!(t.ends_with_dialog(1));
+    t.incoming(t0, 2, peer(), false, None);
+    assert!(t.ends_with_dialog(2), "a ringing call ends with its dialog");
+}
+
+#[test]
 fn a_call_is_placed_only_registered_and_below_max_calls() {
     let mut t = CallTable::new(1);
     let refused = t.may_place(false).unwrap_err();

@@ -58,11 +58,7 @@ impl Engine {
                     }
                 }
                 self.sync_video(call);
-                if self.table.state(call) == Some(CallState::Incoming)
-                    || self.table.state(call) == Some(CallState::Outgoing)
-                {
-                    self.table.connected(Instant::now(), call);
-                }
+                self.table.connected(Instant::now(), call);
             }
             DialogState::Updated(id, req, handle) => {
                 let call = call_of(self, &id);
@@ -113,11 +109,8 @@ impl Engine {
                         .calls
                         .get(&call)
                         .is_none_or(|io| io.dialog.id().local_tag == id.local_tag);
-                    // An outgoing call's INVITE ends with InviteDone, which
-                    // may send it again (422, a second challenge); an old
-                    // dialog of a call sent again is not the call.
-                    let unanswered = self.table.state(call) == Some(CallState::Outgoing);
-                    if current && !unanswered {
+                    // An old dialog of a call sent again is not the call.
+                    if current && self.table.ends_with_dialog(call) {
                         self.finish(call, reason_code(&reason));
                     }
                 }
