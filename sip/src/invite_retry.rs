@@ -121,7 +121,7 @@ mod tests {
         nonce=\"n1\", uri=\"sip:2000@127.0.0.1\", response=\"00112233445566778899aabbccddeeff\"\r\n";
 
     fn ours() -> Vec<Header> {
-        let mut h = vec![Header::Supported("100rel, timer".into())];
+        let mut h = vec![Header::Supported(crate::requests::SUPPORTED.into())];
         h.extend(timer_offer(1800, 90));
         h
     }

@@ -4,6 +4,15 @@
 
 use rsipstack::sip::{Method, StatusCode};
 
+/// The methods we take, for the Allow of our INVITE and of our 200 to
+/// the peer's (RFC 3261 §20.5); the answers below agree with it.
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK";
+
+/// The extensions our INVITE supports: reliable provisional responses
+/// (RFC 3262) and session timers (RFC 4028). One header, since some peers
+/// read only the first.
+pub const SUPPORTED: &str = "100rel, timer";
+
 /// What becomes of a request that is in no dialog (no To tag).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutOfDialog {
@@ -37,8 +46,10 @@ pub fn out_of_dialog(method: Method) -> OutOfDialog {
         Method::Options => OutOfDialog::Answer(StatusCode::OK),
         Method::Ack => OutOfDialog::Ignore,
         // Requests that only make sense inside a dialog (RFC 3261 §15.1.2,
-        // RFC 6086 §4.2.2, RFC 3311 §5.2, RFC 3262 §3): 481.
-        Method::Bye | Method::Info | Method::Update | Method::PRack => {
+        // RFC 6086 §4.2.2, RFC 3311 §5.2, RFC 3262 §3): 481. So is a
+        // CANCEL of no transaction (§9.2), though the stack answers
+        // every CANCEL before it could get here.
+        Method::Bye | Method::Info | Method::Update | Method::PRack | Method::Cancel => {
             OutOfDialog::Answer(StatusCode::CallTransactionDoesNotExist)
         }
         // RFC 3261 §8.2.1: a method we know and do not take here.
@@ -80,7 +91,13 @@ mod tests {
             OutOfDialog::Answer(StatusCode::OK)
         );
         assert_eq!(out_of_dialog(Method::Ack), OutOfDialog::Ignore);
-        for m in [Method::Bye, Method::Info, Method::Update, Method::PRack] {
+        for m in [
+            Method::Bye,
+            Method::Info,
+            Method::Update,
+            Method::PRack,
+            Method::Cancel,
+        ] {
             assert_eq!(
                 out_of_dialog(m),
                 OutOfDialog::Answer(StatusCode::CallTransactionDoesNotExist),
@@ -114,6 +131,32 @@ mod tests {
             Method::Publish,
         ] {
             assert_eq!(in_dialog(m), StatusCode::NotImplemented, "{m}");
+        }
+    }
+
+    /// What Allow lists is never refused as a method we do not take, and
+    /// what we answer 501 in a call is not listed.
+    #[test]
+    fn allow_lists_exactly_what_is_not_refused() {
+        let allowed: Vec<Method> = ALLOW
+            .split(", ")
+            .map(|m| m.parse::<Method>().expect(m))
+            .collect();
+        for m in &allowed {
+            assert_ne!(
+                out_of_dialog(*m),
+                OutOfDialog::Answer(StatusCode::MethodNotAllowed),
+                "{m}"
+            );
+        }
+        for m in [
+            Method::Notify,
+            Method::Refer,
+            Method::Message,
+            Method::Publish,
+        ] {
+            assert_eq!(in_dialog(m), StatusCode::NotImplemented);
+            assert!(!allowed.contains(&m), "{m} is listed in Allow");
         }
     }
 

@@ -6,8 +6,6 @@ use crate::calls::Peer;
 use crate::engine::stack::header;
 use crate::session_timer::SessionExpires;
 
-pub(super) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK";
-
 /// Number and display name of the caller (From).
 pub(super) fn peer_of(req: &rsip::Request) -> Peer {
     let from = req

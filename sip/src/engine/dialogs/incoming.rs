@@ -7,12 +7,13 @@ use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::sip::{self as rsip, Header, StatusCode};
 
 use super::headers::{
-    allows_update, peer_of, platform_answer_after, session_expires, supports_timer, ALLOW,
+    allows_update, peer_of, platform_answer_after, session_expires, supports_timer,
 };
 use crate::admission::Trust;
 use crate::engine::{CallIo, Engine};
+use crate::requests::{self, ALLOW};
 use crate::session::{offered_kinds, NoMedia, Session};
-use crate::{requests, session_timer};
+use crate::session_timer;
 
 impl Engine {
     /// The page accepts a ringing call, with or without video: without, a

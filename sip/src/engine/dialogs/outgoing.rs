@@ -8,12 +8,13 @@ use rsipstack::dialog::invitation::InviteOption;
 use rsipstack::sip::{self as rsip, Header};
 use seatphone_protocol::{result, Refusal};
 
-use super::headers::{allows_update, session_expires, ALLOW};
+use super::headers::{allows_update, session_expires};
 use crate::calls::{InviteFailure, MIN_SESSION_EXPIRES, SESSION_EXPIRES};
 use crate::challenge;
 use crate::engine::stack::header;
 use crate::engine::{CallIo, Engine, Input};
 use crate::invite_retry::{self, timer_offer};
+use crate::requests::{ALLOW, SUPPORTED};
 use crate::route;
 use crate::session::{offered_kinds, Session};
 use crate::session_timer::{self, Role};
@@ -47,9 +48,8 @@ impl Engine {
         session.make_offer(self.media.as_ref(), id, offered_kinds(video))?;
         let contact = self.contact_for(&login.user, ip, self.settings.transport);
         let mut headers = vec![Header::Other("Allow".into(), ALLOW.into())];
-        // One Supported header (some peers read only the first), so not
-        // rsipstack's `support_prack`, which adds its own.
-        headers.push(Header::Supported("100rel, timer".into()));
+        // Not rsipstack's `support_prack`, which adds a Supported of its own.
+        headers.push(Header::Supported(SUPPORTED.into()));
         headers.extend(timer_offer(SESSION_EXPIRES, MIN_SESSION_EXPIRES));
         let caller = route::caller(&login.user, &domain, anonymous);
         headers.extend(
