@@ -422,6 +422,14 @@ impl CallTable {
             .push_back(CallAction::Media(CallEvent::Connected { call_id: id }));
     }
 
+    /// `sendDTMF` needs a call of ours, in any state.
+    pub fn may_send_dtmf(&self, id: u32) -> Result<(), Refusal> {
+        if self.contains(id) {
+            return Ok(());
+        }
+        Err(no_call(id))
+    }
+
     /// Whether the end of the call's dialog ends the call. Not while our
     /// INVITE is unanswered: its transaction's end (`invite_failed`) says
     /// what happens, and may send it again in a new dialog (422, a second
@@ -475,7 +483,7 @@ impl CallTable {
     /// `tsdk_accept_call`. A live call is put on hold first.
     pub fn accept(&mut self, id: u32) -> Result<(), Refusal> {
         match self.state(id) {
-            None => return Err(Refusal::new(result::NOT_FOUND, format!("no call {id}"))),
+            None => return Err(no_call(id)),
             Some(CallState::Incoming) => {}
             Some(_) => {
                 return Err(Refusal::new(
@@ -504,7 +512,7 @@ impl CallTable {
         let Some(call) = self.calls.get(&id) else {
             self.actions
                 .push_back(CallAction::Page(events::endcall_failed(i64::from(id))));
-            return Err(Refusal::new(result::NOT_FOUND, format!("no call {id}")));
+            return Err(no_call(id));
         };
         let (action, reason) = match call.state {
             CallState::Incoming => (CallAction::Reject(id, 486), 486),
@@ -811,9 +819,7 @@ impl CallTable {
     }
 
     fn live_or_held(&mut self, id: u32) -> Result<&mut Call, Refusal> {
-        self.calls
-            .get_mut(&id)
-            .ok_or_else(|| Refusal::new(result::NOT_FOUND, format!("no call {id}")))
+        self.calls.get_mut(&id).ok_or_else(|| no_call(id))
     }
 
     fn page(&mut self, id: u32, event: PageEvent) {
@@ -835,6 +841,11 @@ impl CallTable {
         }
         self.actions.push_back(CallAction::Page(event));
     }
+}
+
+/// Result 5 (the page's call id names no call).
+fn no_call(id: u32) -> Refusal {
+    Refusal::new(result::NOT_FOUND, format!("no call {id}"))
 }
 
 #[cfg(test)]

@@ -226,6 +226,18 @@ fn calls_beyond_max_calls_are_refused_with_486() {
 }
 
 #[test]
+fn dtmf_goes_to_a_call_we_have() {
+    let mut t = CallTable::new(2);
+    t.outgoing(1, peer(), false);
+    assert_eq!(t.may_send_dtmf(1), Ok(()));
+    let none = t.may_send_dtmf(2).unwrap_err();
+    assert_eq!(
+        (none.result, none.message.as_str()),
+        (result::NOT_FOUND, "no call 2")
+    );
+}
+
+#[test]
 fn a_dialog_ending_ends_the_call_unless_our_invite_is_unanswered() {
     let t0 = Instant::now();
     let mut t = CallTable::new(2);

@@ -290,12 +290,8 @@ impl Engine {
     }
 
     fn cmd_dtmf(&mut self, req: Request, call: u32, tone: u8, reply: Reply) {
-        if !self.table.contains(call) {
-            reply(Response::error(
-                result::NOT_FOUND,
-                format!("no call {call}"),
-            ));
-            return;
+        if let Err(r) = self.table.may_send_dtmf(call) {
+            return reply(r.into());
         }
         match dtmf::route(self.settings.dtmf_mode) {
             dtmf::Route::Forward(capability) => self.media.forward(capability, req, reply),
