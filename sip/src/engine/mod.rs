@@ -135,6 +135,9 @@ struct Engine {
     /// What the plugins are told of the calls (`CallAction::Media`), in
     /// order, once the page's socket task had its turn (see `run`).
     media_events: Vec<seatphone_protocol::CallEvent>,
+    /// Outgoing calls whose 2xx came: their media starts once the page's
+    /// socket task had its turn, before `media_events` (see `run`).
+    media_starts: Vec<u32>,
     /// Who may talk to us (shared with the transport's gate).
     admission: gate::SharedAdmission,
 }
@@ -187,6 +190,7 @@ pub(crate) async fn start(
         account_status: None,
         shutdown: None,
         media_events: Vec::new(),
+        media_starts: Vec::new(),
         admission,
     };
     engine.publish();
@@ -216,12 +220,14 @@ impl Engine {
                 Some(state) = states.recv() => self.on_dialog_state(state),
                 _ = sleep_until(deadline) => self.on_timeout(Instant::now()),
             }
-            self.end_calls_without_media();
-            self.drain();
-            self.retry_waiting_streams();
-            self.drain();
-            self.publish();
-            self.tell_plugins().await;
+            self.settle();
+            // The plugins' turn, after the page's: as long as the table has
+            // something for them (a start that failed ends its call, which
+            // they hear of in the next round).
+            while !self.media_starts.is_empty() || !self.media_events.is_empty() {
+                self.tell_plugins().await;
+                self.settle();
+            }
             if self.finished_shutdown() {
                 break;
             }
@@ -229,17 +235,31 @@ impl Engine {
         self.stack.cancel.cancel();
     }
 
-    /// The plugins hear of the calls (connected, ended, …) after this task
-    /// yields once: the page's socket task, woken by the events just queued
-    /// for it, writes them first. `Connected` lets an outgoing call's media
-    /// thread start; told before the page's 2006 was written, its set-up
-    /// and first frame took the CPU from the socket task on a busy machine
-    /// (issue 20). Media itself is started before the events, as before.
+    /// After any input: calls whose media failed end, the table's actions
+    /// are carried out, and the page hears the events.
+    fn settle(&mut self) {
+        self.end_calls_without_media();
+        self.drain();
+        self.retry_waiting_streams();
+        self.drain();
+        self.publish();
+    }
+
+    /// The plugins start an outgoing call's media and hear of the calls
+    /// (connected, ended, …) after this task yields once: the page's
+    /// socket task, woken by the events just queued for it, writes them
+    /// first. Started or told before the page's 2006 was written, the
+    /// plugin's set-up (sockets, poll, the call's thread) and first frame
+    /// stood between the 200 and the 2006 (issue 20). Nothing else runs
+    /// on this task meanwhile, so the page's next command still finds the
+    /// media started.
     async fn tell_plugins(&mut self) {
-        if self.media_events.is_empty() {
-            return;
-        }
         tokio::task::yield_now().await;
+        for call in std::mem::take(&mut self.media_starts) {
+            if let Some(io) = self.calls.get_mut(&call) {
+                io.session.start(self.media.as_ref(), call);
+            }
+        }
         for event in std::mem::take(&mut self.media_events) {
             self.media.call_event(event);
         }

@@ -212,13 +212,13 @@ impl Engine {
         true
     }
 
-    /// The 2xx answer to our INVITE: start media, once.
+    /// The 2xx answer to our INVITE: media starts, once, after the page
+    /// heard that the call is connected (`Engine::tell_plugins`).
     pub(super) fn take_final_answer(&mut self, call: u32, resp: &rsip::Response) {
-        let media = self.media.clone();
         if let Some(io) = self.calls.get_mut(&call) {
             if !io.answered && io.session.take_answer(&String::from_utf8_lossy(&resp.body)) {
                 io.answered = true;
-                io.session.start(media.as_ref(), call);
+                self.media_starts.push(call);
             }
         }
         self.sync_video(call);

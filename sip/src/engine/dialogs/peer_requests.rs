@@ -42,7 +42,7 @@ impl Engine {
                     return;
                 };
                 // Our outgoing call's 2xx may be reported here before the
-                // INVITE task ends: media starts before 2006 either way.
+                // INVITE task ends: media starts after 2006 either way.
                 if self.table.state(call) == Some(CallState::Outgoing) {
                     self.take_final_answer(call, &resp);
                 }
