@@ -63,6 +63,7 @@ pub mod dtmf;
 mod early;
 mod engine;
 pub mod events;
+mod headers;
 pub mod invite_retry;
 pub mod params;
 pub mod registration;
@@ -89,8 +90,8 @@ pub use events::PageEvent;
 /// The functions that read hostile input, for the fuzz targets (`fuzz/`).
 #[doc(hidden)]
 pub mod fuzzing {
-    pub use crate::engine::dialogs::{parse_name_addr, platform_answer_after};
     pub use crate::engine::stack::{incoming_algorithm, redact};
+    pub use crate::headers::{parse_name_addr, platform_answer_after};
     pub use crate::sanity::check as sanity_check;
 }
 pub use registration::RegTiming;

@@ -190,19 +190,6 @@ pub fn reason_code(reason: &TerminatedReason) -> u16 {
     }
 }
 
-/// The value of the first header called `name` (case-insensitive).
-pub fn header(headers: &rsip::Headers, name: &str) -> Option<String> {
-    headers.iter().find_map(|h| header_named(h, name))
-}
-
-fn header_named(h: &Header, name: &str) -> Option<String> {
-    let text = h.to_string();
-    let (n, v) = text.split_once(':')?;
-    n.trim()
-        .eq_ignore_ascii_case(name)
-        .then(|| v.trim().to_owned())
-}
-
 /// The SIP message log: every message sent and received, with digest
 /// credentials blanked (a digest response is a password equivalent for
 /// replay within the nonce's life). `sip-messages.log` in the host's

@@ -6,11 +6,11 @@ use std::time::Instant;
 use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::sip::{self as rsip, Header, StatusCode};
 
-use super::headers::{
-    allows_update, peer_of, platform_answer_after, session_expires, supports_timer,
-};
 use crate::admission::Trust;
 use crate::engine::{CallIo, Engine};
+use crate::headers::{
+    allows_update, peer_of, platform_answer_after, session_expires, supports_timer,
+};
 use crate::requests::{self, ALLOW};
 use crate::session::{offered_kinds, NoMedia, Session};
 use crate::session_timer;

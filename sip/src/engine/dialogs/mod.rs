@@ -1,12 +1,10 @@
 //! Calls on the wire, one module per seam: placing a call (`outgoing`),
 //! a peer's INVITE (`incoming`), what we send inside a call (`in_dialog`,
 //! `refresh`), audio ⇄ video (`video`), a plugin's own stream (`streams`), what the peer's dialog reports
-//! (`peer_requests`), and the
-//! header helpers they share (`headers`). Here: the bookkeeping of a
-//! call's SIP side that all of them use.
+//! (`peer_requests`); the headers they read are `crate::headers`'. Here:
+//! the bookkeeping of a call's SIP side that all of them use.
 
 mod glare;
-mod headers;
 mod in_dialog;
 mod incoming;
 mod outgoing;
@@ -17,7 +15,6 @@ mod video;
 
 pub(crate) use glare::Reoffer;
 pub(in crate::engine) use glare::Waiting;
-pub use headers::{parse_name_addr, platform_answer_after};
 pub(in crate::engine) use video::HeldOffer;
 
 use super::{CallIo, Engine};

@@ -8,11 +8,10 @@ use rsipstack::dialog::invitation::InviteOption;
 use rsipstack::sip::{self as rsip, Header};
 use seatphone_protocol::{result, Refusal};
 
-use super::headers::{allows_update, session_expires};
 use crate::calls::{InviteFailure, MIN_SESSION_EXPIRES, SESSION_EXPIRES};
 use crate::challenge;
-use crate::engine::stack::header;
 use crate::engine::{CallIo, Engine, Input};
+use crate::headers::{allows_update, header, session_expires};
 use crate::invite_retry::{self, timer_offer};
 use crate::requests::{ALLOW, SUPPORTED};
 use crate::route;

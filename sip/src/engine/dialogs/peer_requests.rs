@@ -7,10 +7,10 @@ use rsipstack::dialog::dialog::{DialogState, TransactionHandle};
 use rsipstack::sip::{self as rsip, Header, Method, StatusCode};
 use seatphone_protocol::CallEvent;
 
-use super::headers::session_expires;
 use crate::calls::{CallState, PeerOffer};
-use crate::engine::stack::{header, reason_code};
+use crate::engine::stack::reason_code;
 use crate::engine::Engine;
+use crate::headers::{header, session_expires};
 use crate::session::NoMedia;
 use crate::session_timer::{self, Role};
 use crate::{dtmf, requests};

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use rsipstack::sip::{self as rsip, Header};
 
-use super::headers::session_expires;
 use crate::engine::{Engine, Input};
+use crate::headers::session_expires;
 use crate::session_timer::{self, RefreshBy, Role};
 
 impl Engine {

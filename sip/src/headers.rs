@@ -1,13 +1,27 @@
-//! Reading and writing the SIP headers the call dialogs need.
+//! Reading the SIP headers the call dialogs need: the caller, a
+//! platform's auto-answer request, session-timer and Allow/Supported
+//! tokens. Plain functions of the message, fuzzed (`fuzz/`).
 
-use rsipstack::sip::{self as rsip, HeadersExt};
+use rsipstack::sip::{self as rsip, Header, HeadersExt};
 
 use crate::calls::Peer;
-use crate::engine::stack::header;
 use crate::session_timer::SessionExpires;
 
+/// The value of the first header called `name` (case-insensitive).
+pub(crate) fn header(headers: &rsip::Headers, name: &str) -> Option<String> {
+    headers.iter().find_map(|h| header_named(h, name))
+}
+
+fn header_named(h: &Header, name: &str) -> Option<String> {
+    let text = h.to_string();
+    let (n, v) = text.split_once(':')?;
+    n.trim()
+        .eq_ignore_ascii_case(name)
+        .then(|| v.trim().to_owned())
+}
+
 /// Number and display name of the caller (From).
-pub(super) fn peer_of(req: &rsip::Request) -> Peer {
+pub(crate) fn peer_of(req: &rsip::Request) -> Peer {
     let from = req
         .from_header()
         .map(|f| f.value().to_owned())
@@ -62,7 +76,7 @@ pub fn platform_answer_after(req: &rsip::Request) -> Option<u32> {
 }
 
 /// `Session-Expires` (compact `x`) of a message.
-pub(super) fn session_expires(headers: &rsip::Headers) -> Option<SessionExpires> {
+pub(crate) fn session_expires(headers: &rsip::Headers) -> Option<SessionExpires> {
     header(headers, "Session-Expires")
         .or_else(|| header(headers, "x"))
         .and_then(|v| SessionExpires::parse(&v))
@@ -79,11 +93,11 @@ fn lists(headers: &rsip::Headers, name: &str, token: &str) -> bool {
     })
 }
 
-pub(super) fn supports_timer(headers: &rsip::Headers) -> bool {
+pub(crate) fn supports_timer(headers: &rsip::Headers) -> bool {
     lists(headers, "Supported", "timer") || lists(headers, "k", "timer")
 }
 
-pub(super) fn allows_update(headers: &rsip::Headers) -> bool {
+pub(crate) fn allows_update(headers: &rsip::Headers) -> bool {
     lists(headers, "Allow", "UPDATE")
 }
 
