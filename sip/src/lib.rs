@@ -22,8 +22,10 @@
 //!   a call's Request-URI).
 //! - `session` (one call's SDP: the plugins' sections, offer/answer and
 //!   re-offers), `challenge` (credentials for a second digest challenge),
-//!   `early` (the early dialog's PRACK target) and `sanity` (RFC 3261 §8.2
-//!   checks) are pure as well: `engine` calls them, they never call it.
+//!   `early` (the early dialog's PRACK target), `sanity` (RFC 3261 §8.2
+//!   checks), `headers` (what the dialogs read of a message) and `digest`
+//!   (digest algorithm names, credentials blanked for the log) are pure as
+//!   well: `engine` calls them, they never call it.
 //!
 //! Ordering guarantee: a command's `reply` is always called before any event
 //! the command causes, from the same task.
@@ -38,7 +40,7 @@
 //! Where rsipstack (0.7.14) falls short, the gap is closed in this crate and
 //! marked `rsipstack gap:` in a comment:
 //! - SHA-256 digest: it parses and writes the algorithm as `SHA256`, not
-//!   RFC 7616's `SHA-256`, so a SHA-256 challenge failed (`engine::stack`).
+//!   RFC 7616's `SHA-256`, so a SHA-256 challenge failed (`digest`).
 //! - PRACK of a reliable 183 went to the wrong Request-URI without the
 //!   route set of the early dialog (`early`).
 //! - `Registration::register` waits up to Timer F (32 s) and has no
@@ -59,6 +61,7 @@
 pub mod admission;
 pub mod calls;
 mod challenge;
+pub(crate) mod digest;
 pub mod dtmf;
 mod early;
 mod engine;
@@ -90,7 +93,7 @@ pub use events::PageEvent;
 /// The functions that read hostile input, for the fuzz targets (`fuzz/`).
 #[doc(hidden)]
 pub mod fuzzing {
-    pub use crate::engine::stack::{incoming_algorithm, redact};
+    pub use crate::digest::{incoming_algorithm, redact};
     pub use crate::headers::{parse_name_addr, platform_answer_after};
     pub use crate::sanity::check as sanity_check;
 }
