@@ -1,14 +1,26 @@
 #!/usr/bin/env bash
 # Installs everything the build and the tests need on a fresh Debian 12 machine.
 # Idempotent: packages already present are skipped quickly.
+#
+#   scripts/install-deps.sh          everything
+#   scripts/install-deps.sh build    what `cargo build` needs (scripts/test.sh
+#                                    builds while the rest installs)
+#   scripts/install-deps.sh test     the rest: the tests' packages, cargo-deb,
+#                                    the browser tests' npm packages
 set -euo pipefail
 cd "$(dirname "$0")/.."
+part=${1:-all}
+case "$part" in
+    all|build|test) ;;
+    *) echo "usage: scripts/install-deps.sh [build|test]" >&2; exit 2 ;;
+esac
 
-APT_PACKAGES=(
-    # build
+BUILD_PACKAGES=(
     pkg-config cmake clang libclang-dev libasound2-dev libwebrtc-audio-processing-dev
     # the video plugin's codec library: libvpx (VP8), nasm (OpenH264's assembly)
     libvpx-dev nasm
+)
+TEST_PACKAGES=(
     # process and network tools the tests use (kill, unshare, ip)
     procps util-linux iproute2
     # SIP peers and registrar
@@ -28,6 +40,12 @@ APT_PACKAGES=(
     dpkg-dev binutils lintian desktop-file-utils
 )
 
+case "$part" in
+    all) APT_PACKAGES=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}") ;;
+    build) APT_PACKAGES=("${BUILD_PACKAGES[@]}") ;;
+    test) APT_PACKAGES=("${TEST_PACKAGES[@]}") ;;
+esac
+
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -38,6 +56,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -q
     apt-get install -y -q "${missing[@]}"
 fi
+[ "$part" != build ] || exit 0
 
 # Builds the Debian package (scripts/package.sh).
 if ! cargo deb --version >/dev/null 2>&1; then

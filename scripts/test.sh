@@ -5,6 +5,13 @@
 # real processes), the browser tests, the Debian package's tests (packaged
 # from that same release build), then formatting and lint checks. Prints how
 # long each phase took at the end (also when a phase fails).
+#
+# Some steps run in the background of others, never beside the real-time
+# tests: the tests' packages, cargo-deb and the npm packages install while
+# the release build runs; clippy and the package tests run while the
+# signalling tests wait on their protocol timers. A background step's
+# output is printed whole when it is waited for, and its failure fails the
+# run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -13,27 +20,63 @@ export CARGO_TERM_COLOR=never
 started=$SECONDS
 phase_name="" phase_start=$SECONDS phase_times=()
 phase() {
-    [ -z "$phase_name" ] || phase_times+=("$(printf '%-34s %5d s' "$phase_name" $((SECONDS - phase_start)))")
+    [ -z "$phase_name" ] || phase_times+=("$(printf '%-52s %5d s' "$phase_name" $((SECONDS - phase_start)))")
     phase_name=$1 phase_start=$SECONDS
     [ -z "$1" ] || echo "== $1"
 }
+bg_dir=$(mktemp -d)
+declare -A bg_pid=()
 report_times() {
     local rc=$?
     phase ""
-    echo "== time per phase (wall)"
+    # Background steps still running finish first (apt and dpkg are not
+    # interrupted halfway).
+    [ ${#bg_pid[@]} = 0 ] || wait "${bg_pid[@]}" 2>/dev/null || true
+    rm -rf "$bg_dir"
+    echo "== time per phase (wall; \"background\": beside the phases above it)"
     printf '   %s\n' "${phase_times[@]}"
-    printf '   %-34s %5d s%s\n' total $((SECONDS - started)) "$([ $rc = 0 ] || echo " (failed, exit $rc)")"
+    printf '   %-52s %5d s%s\n' total $((SECONDS - started)) "$([ $rc = 0 ] || echo " (failed, exit $rc)")"
     uptime
 }
 trap report_times EXIT
 
-phase "install (scripts/install-deps.sh)"
-scripts/install-deps.sh
+# `background KEY LABEL COMMAND...` starts a step; `await KEY` waits for
+# it, prints its output and time, and stops the run if it failed.
+declare -A bg_label=()
+background() {
+    local name=$1
+    bg_label[$1]=$2
+    shift 2
+    echo "== ${bg_label[$name]}: started in the background"
+    (
+        start=$SECONDS
+        if "$@" > "$bg_dir/$name.log" 2>&1; then rc=0; else rc=$?; fi
+        echo "$rc $((SECONDS - start))" > "$bg_dir/$name.rc"
+    ) &
+    bg_pid[$name]=$!
+}
+await() {
+    local name=$1 rc secs
+    wait "${bg_pid[$name]}" || true
+    unset "bg_pid[$name]"
+    read -r rc secs < "$bg_dir/$name.rc"
+    echo "== ${bg_label[$name]} (ran in the background, $secs s)"
+    cat "$bg_dir/$name.log"
+    phase_times+=("$(printf '%-52s %5d s' "  background: ${bg_label[$name]}" "$secs")")
+    [ "$rc" = 0 ] || { echo "${bg_label[$name]} failed (exit $rc)"; exit 1; }
+}
+
+phase "install what the build needs"
+scripts/install-deps.sh build
+background deps "install the tests' packages, cargo-deb, npm packages" scripts/install-deps.sh test
 
 phase "build (release)"
 cargo build --release --workspace
 phase "build the tests"
-cargo test --release --workspace --no-run
+cargo test --release --workspace --no-run 2>&1 | tee "$bg_dir/no-run"
+e2e=$PWD/$(sed -n 's/^ *Executable tests\/e2e\/main.rs (\(.*\))$/\1/p' "$bg_dir/no-run")
+[ -x "$e2e" ] || { echo "scripts/test.sh: found no e2e test binary in cargo's output" >&2; exit 1; }
+await deps
 
 # The end-to-end tests (tests/tests/e2e) are one test binary, a module per
 # subject. Modules that only exchange signalling (no media judged by its
@@ -41,8 +84,7 @@ cargo test --release --workspace --no-run
 # waiting on protocol timers (sip_sipp's session timer about 65 s,
 # hold_verdict's Timer B 32 s). The real-time modules run alone, one after
 # the other: the audio and video tests assert that nothing drops out, so
-# they never share the machine. Each module runs in a `cargo test` of its
-# own; a module in neither list stops the run.
+# they never share the machine. A module in neither list stops the run.
 signalling=(sip_sipp hold_verdict sip_register sip_admission api hostile_sip sip_pool
     faults sip_answer_modes reference_keys doctor secrets launch_link free_port)
 real_time=(audio_calls share capture video_calls video_upgrade sip_e2e dialects
@@ -62,8 +104,9 @@ done
 # Each module's tests by their exact names (a name filter alone would also
 # match a module that has the name inside its path); every test must belong
 # to a listed module, and every module must have tests (`mod` in main.rs).
-e2e_tests=$(cargo test --release --workspace --test e2e -- --list --format terse 2>/dev/null \
-    | sed -n 's/: test$//p')
+# The binary runs as `cargo test` runs it (from its package's folder), not
+# through cargo: clippy holds cargo's build folder lock meanwhile.
+e2e_tests=$(cd tests && "$e2e" --list --format terse | sed -n 's/: test$//p')
 [ -n "$e2e_tests" ] || { echo "scripts/test.sh: the e2e binary lists no tests" >&2; exit 1; }
 stray=$(grep -v -E "^($(echo $modules | tr ' ' '|'))::" <<< "$e2e_tests" || true)
 [ -z "$stray" ] || { echo "scripts/test.sh: e2e tests outside the listed modules: $stray" >&2; exit 1; }
@@ -73,26 +116,43 @@ for m in $modules; do
         || { echo "scripts/test.sh: tests/tests/e2e/$m has no tests (is \`mod $m;\` in main.rs?)" >&2; exit 1; }
 done
 run_module() {
+    echo "     Running $1 of tests/e2e/main.rs (${e2e#"$PWD"/})"
     # shellcheck disable=SC2046 # the names are words without spaces
-    cargo test --release --workspace --no-fail-fast --test e2e -- --exact $(module_tests "$1")
+    (cd tests && "$e2e" --exact $(module_tests "$1"))
 }
 
 failed=()
 phase "Rust tests: signalling, ${#signalling[@]} modules 3 at a time"
+# Their time is mostly waiting: clippy (which checks every dependency
+# again, check-mode metadata is not the build's) and the package tests
+# (packaging, lintian, the installed Seatphone) use it.
+background clippy clippy cargo clippy --release --workspace --all-targets -- -D warnings
+background package "Debian package (build, lintian, install, use, removal)" scripts/test-package.sh
 logs=$(mktemp -d)
+running=()
 for m in "${signalling[@]}"; do
-    while [ "$(jobs -rp | wc -l)" -ge 3 ]; do wait -n || true; done
+    while :; do
+        alive=()
+        for p in "${running[@]}"; do kill -0 "$p" 2>/dev/null && alive+=("$p"); done
+        running=("${alive[@]}")
+        [ ${#running[@]} -ge 3 ] || break
+        sleep 0.2
+    done
     (start=$SECONDS
      run_module "$m" > "$logs/$m" 2>&1 && touch "$logs/$m.ok"
      echo "-- $m: $((SECONDS - start)) s" >> "$logs/$m") &
+    running+=($!)
 done
-wait
+for p in "${running[@]}"; do wait "$p" || true; done
 for m in "${signalling[@]}"; do
     echo "-- $m"
     cat "$logs/$m"
     [ -e "$logs/$m.ok" ] || failed+=("$m")
 done
 rm -r "$logs"
+phase "waiting for clippy and the package tests"
+await clippy
+await package
 
 phase "Rust tests: unit, doc and the other crates' test binaries, one at a time"
 # Every integration test of the workspace (cargo's own list) but e2e; the
@@ -129,13 +189,9 @@ if [ -f tests/browser/package.json ]; then
         SEATPHONE_BROWSER_POLICY_DIR="$policy_dir" npm test)
 fi
 
-phase "Debian package (build, lintian, install, use, removal)"
-scripts/test-package.sh
-
-phase "link order, format, clippy"
+phase "link order, format"
 # The recorded link order still fits the code and what it is built with.
 scripts/link-order-check.sh target/release
 cargo fmt --all -- --check
-cargo clippy --release --workspace --all-targets -- -D warnings
 phase ""
 echo "all checks passed"
