@@ -41,9 +41,18 @@ pub fn init(dir: &Path, level: &str, file_name: &str, queued: bool) -> Option<Wo
         }
     }
     let stderr = fmt::layer().with_writer(std::io::stderr).with_target(false);
-    let (file_layer, guard) = match std::fs::create_dir_all(dir) {
-        Ok(()) => {
-            let file = tracing_appender::rolling::never(dir, file_name);
+    // A plain file opened for appending: tracing-appender's rolling
+    // appender (even with `never`) parses a date format with the `time`
+    // crate at start and reads the clock through it for every line; that
+    // code was resident in both processes for nothing (issue 20).
+    let opened = std::fs::create_dir_all(dir).and_then(|()| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(file_name))
+    });
+    let (file_layer, guard) = match opened {
+        Ok(file) => {
             let (writer, guard) = if queued {
                 // tracing-appender's default queue holds 128,000 lines in a
                 // channel whose slots are all written at creation: 4 MiB
@@ -53,7 +62,8 @@ pub fn init(dir: &Path, level: &str, file_name: &str, queued: bool) -> Option<Wo
                     .finish(file);
                 (BoxMakeWriter::new(writer), Some(guard))
             } else {
-                (BoxMakeWriter::new(file), None)
+                // Each line is formatted whole and written in one call.
+                (BoxMakeWriter::new(std::sync::Arc::new(file)), None)
             };
             (
                 Some(
@@ -67,8 +77,8 @@ pub fn init(dir: &Path, level: &str, file_name: &str, queued: bool) -> Option<Wo
         }
         Err(e) => {
             eprintln!(
-                "log folder {} cannot be created ({e}); logging to stderr only",
-                dir.display()
+                "log file {} cannot be opened ({e}); logging to stderr only",
+                dir.join(file_name).display()
             );
             (None, None)
         }
