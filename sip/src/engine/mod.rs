@@ -27,6 +27,7 @@ use crate::calls::{CallAction, CallTable};
 use crate::events::{self, PageEvent};
 use crate::params::{Login, SipSettings};
 use crate::registration::{reg_state, Outcome, Registration};
+use crate::route;
 use crate::{EventSink, HostInput, Media, Published, Reply, SipConfig};
 
 use crate::session::Session;
@@ -366,11 +367,7 @@ impl Engine {
         if !self.cfg.bind.is_unspecified() {
             return self.cfg.bind;
         }
-        let target = self
-            .settings
-            .servers
-            .first()
-            .and_then(|s| format!("{}:{}", s.host, s.port).parse::<SocketAddr>().ok());
+        let target = self.settings.servers.first().and_then(route::server_addr);
         target
             .and_then(|t| {
                 let sock = UdpSocket::bind(("0.0.0.0", 0)).ok()?;
