@@ -54,6 +54,15 @@ pub struct Kamailio {
 }
 
 impl Kamailio {
+    /// Kamailio with TLS on a free port beside UDP and TCP, the rest default.
+    pub fn start_tls() -> Self {
+        Self::start(KamailioConfig {
+            tls: true,
+            ..KamailioConfig::default()
+        })
+        .expect("kamailio with TLS")
+    }
+
     pub fn start(cfg: KamailioConfig) -> std::io::Result<Self> {
         let port = if cfg.port == 0 {
             free_port(1)

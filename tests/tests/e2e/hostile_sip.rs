@@ -325,11 +325,7 @@ async fn a_huge_content_length_on_the_tcp_flow_closes_it_and_the_seat_registers_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_huge_content_length_on_the_tls_flow_closes_it_and_the_seat_registers_again() {
-    let kam = Kamailio::start(KamailioConfig {
-        tls: true,
-        ..KamailioConfig::default()
-    })
-    .expect("kamailio with tls");
+    let kam = Kamailio::start_tls();
     let (cert, key) = kam.tls_identity();
     let relay = TlsRelay::start(([127, 0, 0, 1], kam.port).into(), &cert, &key)
         .await

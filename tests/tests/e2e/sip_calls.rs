@@ -284,11 +284,7 @@ async fn sip_over_tcp_registers_and_calls_both_ways() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sip_over_tls_registers_and_calls_both_ways() {
-    let kam = Kamailio::start(KamailioConfig {
-        tls: true,
-        ..KamailioConfig::default()
-    })
-    .expect("kamailio with TLS");
+    let kam = Kamailio::start_tls();
     let tls_port = kam.tls_port.expect("tls port");
     let bob = Baresip::start("1002", &kam, AnswerMode::Auto).expect("baresip");
     let mut ua = Ua::start().await;
@@ -306,11 +302,7 @@ async fn sip_over_tls_registers_and_calls_both_ways() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sip_over_tls_refuses_a_server_it_cannot_verify() {
-    let kam = Kamailio::start(KamailioConfig {
-        tls: true,
-        ..KamailioConfig::default()
-    })
-    .expect("kamailio with TLS");
+    let kam = Kamailio::start_tls();
     let mut ua = Ua::start().await;
     // The system's roots do not include the test CA.
     ua
@@ -326,11 +318,7 @@ async fn sip_over_tls_refuses_a_server_it_cannot_verify() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sip_over_tls_anonymous_skips_the_certificate_check_when_asked() {
-    let kam = Kamailio::start(KamailioConfig {
-        tls: true,
-        ..KamailioConfig::default()
-    })
-    .expect("kamailio with TLS");
+    let kam = Kamailio::start_tls();
     let mut ua = Ua::start().await;
     ua
         .ok(Command::SetConfigParam,

@@ -332,11 +332,7 @@ async fn sip_register_over_tcp_replaces_a_dropped_flow_before_the_refresh() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sip_register_over_tls_keeps_its_flow_alive_with_crlf_pings_kamailio_answers() {
-    let kam = Kamailio::start(KamailioConfig {
-        tls: true,
-        ..KamailioConfig::default()
-    })
-    .expect("kamailio with tls");
+    let kam = Kamailio::start_tls();
     let tls_port = kam.tls_port.expect("tls port");
     let relay = Relay::start(([127, 0, 0, 1], tls_port).into()).expect("relay");
     let options_before = logged(&kam, "OPTIONS");
