@@ -2,7 +2,7 @@
 //! proxy it is sent to, the domain of our address of record, and the
 //! Request-URI of a call. The driver builds the messages from these.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use rsipstack::sip as rsip;
 use rsipstack::transport::SipAddr;
@@ -94,6 +94,16 @@ pub fn caller(user: &str, domain: &str, anonymous: bool) -> Caller {
 /// in brackets); `None` for a name.
 pub fn server_addr(server: &Server) -> Option<SocketAddr> {
     server.to_string().parse().ok()
+}
+
+/// The address we signal from when no route to the server is known (no
+/// server, a name not yet resolved, or no route): loopback, of the
+/// server's family, so an IPv6 server is never named an IPv4 Contact.
+pub fn unrouted(server: Option<SocketAddr>) -> IpAddr {
+    match server {
+        Some(SocketAddr::V6(_)) => Ipv6Addr::LOCALHOST.into(),
+        _ => Ipv4Addr::LOCALHOST.into(),
+    }
 }
 
 /// Where a request to `server` over `transport` is sent: the server's
@@ -202,5 +212,14 @@ mod tests {
         assert_eq!(to.r#type, Some(rsip::Transport::Tcp));
         assert_eq!(to.get_socketaddr().unwrap(), "[::1]:5060".parse().unwrap());
         assert!(destination(&server("pbx.example.org", 5060), Transport::Udp).is_none());
+    }
+
+    #[test]
+    fn without_a_route_we_are_loopback_of_the_servers_family() {
+        let v6: SocketAddr = "[2001:db8::1]:5060".parse().unwrap();
+        let v4: SocketAddr = "192.0.2.1:5060".parse().unwrap();
+        assert_eq!(unrouted(Some(v6)), Ipv6Addr::LOCALHOST);
+        assert_eq!(unrouted(Some(v4)), Ipv4Addr::LOCALHOST);
+        assert_eq!(unrouted(None), Ipv4Addr::LOCALHOST);
     }
 }

@@ -143,7 +143,8 @@ impl Engine {
                         warnings.push(self.settings.tls_failed(&e));
                     }
                 }
-                let mut r = Response::ok().top("local_ip", self.local_ip().to_string());
+                let mut r = Response::ok()
+                    .top("local_ip", self.local_ip(self.current_server()).to_string());
                 if !warnings.is_empty() {
                     r.err_msg = Some(warnings.join("; "));
                 }

@@ -9,10 +9,11 @@ pub(crate) mod dialogs;
 mod gate;
 mod media_failure;
 mod register;
+mod route_probe;
 pub(crate) mod stack;
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -31,6 +32,7 @@ use crate::route;
 use crate::{EventSink, HostInput, Media, Published, Reply, SipConfig};
 
 use crate::session::Session;
+use route_probe::RouteProbe;
 use stack::Stack;
 
 /// Everything the SIP task reacts to.
@@ -141,6 +143,8 @@ struct Engine {
     media_starts: Vec<u32>,
     /// Who may talk to us (shared with the transport's gate).
     admission: gate::SharedAdmission,
+    /// Asks the routing table which address reaches a server.
+    probe: RouteProbe,
 }
 
 pub(crate) async fn start(
@@ -193,6 +197,7 @@ pub(crate) async fn start(
         media_events: Vec::new(),
         media_starts: Vec::new(),
         admission,
+        probe: RouteProbe::new(),
     };
     engine.publish();
     tokio::spawn(engine.run(input_rx, states_rx));
@@ -360,21 +365,26 @@ impl Engine {
         }
     }
 
-    /// The address we would reach the server from (`local_ip` of `config`,
-    /// Contact, Via and SDP). Unless bound to one, it asks the kernel's
-    /// routing table (a connected UDP socket sends nothing).
-    fn local_ip(&self) -> IpAddr {
+    /// The address we reach `servers[server]` from (Contact, Via, SDP,
+    /// `local_ip` of `config`): the one we are bound to, else what the
+    /// routing table says (`route_probe`).
+    fn local_ip(&self, server: usize) -> IpAddr {
         if !self.cfg.bind.is_unspecified() {
             return self.cfg.bind;
         }
-        let target = self.settings.servers.first().and_then(route::server_addr);
+        let target = self
+            .settings
+            .servers
+            .get(server)
+            .and_then(route::server_addr);
         target
-            .and_then(|t| {
-                let sock = UdpSocket::bind(("0.0.0.0", 0)).ok()?;
-                sock.connect(t).ok()?;
-                sock.local_addr().ok().map(|a| a.ip())
-            })
-            .unwrap_or(IpAddr::from([127, 0, 0, 1]))
+            .and_then(|t| self.probe.source_for(t))
+            .unwrap_or_else(|| route::unrouted(target))
+    }
+
+    /// The server the account uses now (the first before a login).
+    fn current_server(&self) -> usize {
+        self.account.as_ref().map_or(0, |a| a.reg.server())
     }
 
     fn user(&self) -> String {

@@ -85,14 +85,7 @@ impl Engine {
                 server,
                 kind,
             } => {
-                // Each keep-alive also looks where the route to the server
-                // leaves from; what a new address means is the machine's call.
-                let ip = self.local_ip();
-                if let Some(a) = self.account.as_mut() {
-                    if a.reg.local_address(Instant::now(), ip) {
-                        tracing::info!("local address changed to {ip}: registering again");
-                    }
-                }
+                let ip = self.route_from(Instant::now(), server);
                 match kind {
                     KeepAlive::Options => self.send_keepalive(attempt, server, ip),
                     KeepAlive::Crlf => self.send_ping(attempt, server),
@@ -152,7 +145,7 @@ impl Engine {
             });
             return;
         };
-        let ip = self.local_ip();
+        let ip = self.local_ip(index);
         if let Some(a) = self.account.as_mut() {
             a.reg.contact_sent(ip);
         }
@@ -251,6 +244,22 @@ impl Engine {
             }
             let _ = tx.send(Input::RegOutcome { attempt, outcome });
         });
+    }
+
+    /// Where the route to `servers[server]` leaves from now. Another
+    /// address than our Contact's makes the registration register again
+    /// (its call: `Registration::local_address`). Each keep-alive looks, and
+    /// so does each call set up meanwhile, whose SDP needs the address anyway
+    /// (a probe is a few microseconds; an address learnt at the last
+    /// keep-alive may be a period old).
+    pub(super) fn route_from(&mut self, now: Instant, server: usize) -> IpAddr {
+        let ip = self.local_ip(server);
+        if let Some(a) = self.account.as_mut() {
+            if a.reg.local_address(now, ip) {
+                tracing::info!("local address changed to {ip}: registering again");
+            }
+        }
+        ip
     }
 
     /// RFC 5626 §4.4.1: a double-CRLF ping on the registration's flow.

@@ -36,6 +36,7 @@ impl Engine {
         request: rsip::Request,
         trust: Trust,
     ) {
+        let now = Instant::now();
         let in_use = self.by_sip_id.contains_key(&dialog.id().call_id);
         if let Err(status) = requests::new_invite(in_use) {
             tracing::info!("an INVITE reused the Call-ID of a call in progress: {status}");
@@ -52,7 +53,8 @@ impl Engine {
             }
             allowed.is_ok()
         });
-        let mut session = Session::new(&self.local_ip().to_string(), u64::from(id));
+        let ip = self.route_from(now, self.current_server());
+        let mut session = Session::new(&ip.to_string(), u64::from(id));
         let offer_ok = if body.trim().is_empty() {
             Ok(())
         } else {
@@ -83,10 +85,7 @@ impl Engine {
                 peer_update: allows_update(&request.headers),
             },
         );
-        if self
-            .table
-            .incoming(Instant::now(), id, peer, is_video, answer_after)
-        {
+        if self.table.incoming(now, id, peer, is_video, answer_after) {
             let _ = ringing.ringing(None, None);
         }
     }

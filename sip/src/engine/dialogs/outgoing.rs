@@ -32,17 +32,18 @@ impl Engine {
             .as_ref()
             .ok_or_else(|| Refusal::new(result::WRONG_STATE, "not registered"))?;
         let login = account.login.clone();
+        let index = account.reg.server();
         let server = self
             .settings
             .servers
-            .get(account.reg.server())
+            .get(index)
             .cloned()
             .ok_or_else(|| Refusal::new(result::WRONG_STATE, "no SIP server"))?;
         let domain = route::aor_domain(&server, login.domain.as_deref());
         let target = route::callee_uri(callee, &domain);
         let callee_uri = rsip::Uri::try_from(target.as_str())
             .map_err(|_| Refusal::new(result::INVALID, format!("{callee} is not a SIP address")))?;
-        let ip = self.local_ip();
+        let ip = self.route_from(Instant::now(), index);
         let mut session = Session::new(&ip.to_string(), u64::from(id));
         session.make_offer(self.media.as_ref(), id, offered_kinds(video))?;
         let contact = self.contact_for(&login.user, ip, self.settings.transport);
