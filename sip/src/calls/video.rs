@@ -53,6 +53,32 @@ pub fn peer_video(serves_video: bool, adds_video: bool, reinvite: bool) -> PeerV
     }
 }
 
+/// What the peer's re-INVITE adding video hears while the page decides
+/// (our SDP answer comes after `replyAddVideo`, or its expiry). The
+/// driver sends [`PeerVideoAsk::status`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerVideoAsk {
+    /// 2009 went to the page: 100 Trying, so the peer stops sending the
+    /// re-INVITE again meanwhile (RFC 3261 §17.1.1.2).
+    Waiting,
+    /// A re-INVITE of ours is under way (or the call is not up): 491
+    /// Request Pending (RFC 3261 §14.2); the peer may try again.
+    Crossing,
+}
+
+impl PeerVideoAsk {
+    /// A waiting re-INVITE whose call ends before the page answered: 487
+    /// Request Terminated (RFC 3261 §15.1.2).
+    pub const CALL_ENDED: u16 = 487;
+
+    pub fn status(self) -> u16 {
+        match self {
+            Self::Waiting => 100,
+            Self::Crossing => 491,
+        }
+    }
+}
+
 /// What is under way about a call's video.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(super) enum VideoChange {
@@ -221,24 +247,23 @@ impl CallTable {
         }
     }
 
-    /// The peer's re-INVITE offers video the call does not carry. `true`:
-    /// 2009 goes to the page and the offer waits for `replyAddVideo`;
-    /// `false`: a re-INVITE of ours is under way, the peer's gets 491
-    /// (RFC 3261 §14.2) and may try again.
-    pub fn peer_offers_video(&mut self, now: Instant, id: u32) -> bool {
+    /// The peer's re-INVITE offers video the call does not carry: 2009
+    /// goes to the page and the offer waits for `replyAddVideo`, unless a
+    /// re-INVITE of ours is under way.
+    pub fn peer_offers_video(&mut self, now: Instant, id: u32) -> PeerVideoAsk {
         let Some(call) = self.calls.get_mut(&id) else {
-            return false;
+            return PeerVideoAsk::Crossing;
         };
         if call.ready_for_video_change(id).is_err()
             || !matches!(call.state, CallState::Live | CallState::Hold)
         {
-            return false;
+            return PeerVideoAsk::Crossing;
         }
         call.video_change = VideoChange::PeerAsks {
             until: now + VIDEO_REPLY_LIMIT,
         };
         self.page(id, events::open_video_request(id));
-        true
+        PeerVideoAsk::Waiting
     }
 
     /// `replyAddVideo`: the page takes (`accept`) or turns down the video
@@ -465,7 +490,8 @@ mod tests {
     fn the_peers_request_waits_for_the_page_then_is_answered_as_it_says() {
         let now = Instant::now();
         let (mut t, id) = live(now);
-        assert!(t.peer_offers_video(now, id));
+        let ask = t.peer_offers_video(now, id);
+        assert_eq!((ask, ask.status()), (PeerVideoAsk::Waiting, 100));
         assert_eq!(events_of(&drain(&mut t)), [Event::OpenVideoReq]);
         assert_eq!(t.poll_timeout(), Some(now + VIDEO_REPLY_LIMIT));
         // Nothing else re-INVITEs meanwhile.
@@ -491,7 +517,7 @@ mod tests {
     fn an_unanswered_request_is_refused_after_the_limit_with_2011() {
         let now = Instant::now();
         let (mut t, id) = live(now);
-        assert!(t.peer_offers_video(now, id));
+        assert_eq!(t.peer_offers_video(now, id), PeerVideoAsk::Waiting);
         drain(&mut t);
         t.handle_timeout(now + VIDEO_REPLY_LIMIT - Duration::from_millis(1));
         assert!(drain(&mut t).is_empty());
@@ -512,9 +538,25 @@ mod tests {
         let (mut t, id) = live(now);
         t.add_video(id).unwrap();
         drain(&mut t);
-        assert!(!t.peer_offers_video(now, id), "glare: 491");
+        let ask = t.peer_offers_video(now, id);
+        assert_eq!((ask, ask.status()), (PeerVideoAsk::Crossing, 491));
         assert!(events_of(&drain(&mut t)).is_empty());
-        assert!(!t.peer_offers_video(now, id + 7), "no such call");
+        assert_eq!(t.peer_offers_video(now, id + 7), PeerVideoAsk::Crossing);
+    }
+
+    /// The driver answers the waiting re-INVITE 487 itself; the table
+    /// must not answer it later.
+    #[test]
+    fn a_request_waiting_when_the_call_ends_is_not_answered_later() {
+        let now = Instant::now();
+        let (mut t, id) = live(now);
+        assert_eq!(t.peer_offers_video(now, id), PeerVideoAsk::Waiting);
+        drain(&mut t);
+        t.end(id).unwrap();
+        assert_eq!(sip_of(&drain(&mut t)), [CallAction::Bye(id)]);
+        t.handle_timeout(now + VIDEO_REPLY_LIMIT);
+        assert!(sip_of(&drain(&mut t)).is_empty());
+        assert_eq!(PeerVideoAsk::CALL_ENDED, 487);
     }
 
     #[test]
@@ -524,7 +566,7 @@ mod tests {
         let secs = |s: u64| now + Duration::from_secs(s);
         // We refresh at 45 s; the peer asks at 40 s.
         t.session_timer(now, id, Duration::from_secs(90), true);
-        assert!(t.peer_offers_video(secs(40), id));
+        assert_eq!(t.peer_offers_video(secs(40), id), PeerVideoAsk::Waiting);
         drain(&mut t);
         t.handle_timeout(secs(45));
         assert!(

@@ -10,7 +10,7 @@ use seatphone_protocol::Response;
 use std::time::Instant;
 
 use super::Reoffer;
-use crate::calls::{peer_video, PeerVideo, VideoOutcome};
+use crate::calls::{peer_video, PeerVideo, PeerVideoAsk, VideoOutcome};
 use crate::engine::Engine;
 use crate::session_timer::Role;
 
@@ -21,11 +21,9 @@ pub(in crate::engine) struct HeldOffer {
 }
 
 impl HeldOffer {
-    /// The call ends before the page answered: 487 (RFC 3261 §15.1.2).
+    /// The call ends before the page answered.
     pub(super) fn terminated(self) {
-        tokio::spawn(async move {
-            let _ = self.handle.reply(StatusCode::RequestTerminated).await;
-        });
+        reply(self.handle, PeerVideoAsk::CALL_ENDED);
     }
 }
 
@@ -91,10 +89,10 @@ impl Engine {
         }
     }
 
-    /// The peer's re-INVITE offers video the call does not carry: the page
-    /// is asked (2009) and the re-INVITE waits with 100 Trying, or gets 491
-    /// when a re-INVITE of ours is under way. `false`: not such an offer
-    /// (answered as any other).
+    /// The peer's re-INVITE offers video the call does not carry: the
+    /// table says whether the page is asked (2009) while the re-INVITE
+    /// waits, or it is turned away, and what it hears. `false`: not such
+    /// an offer (answered as any other).
     pub(super) fn peer_asks_for_video(
         &mut self,
         call: u32,
@@ -116,23 +114,20 @@ impl Engine {
             }
             PeerVideo::AskPage => {}
         }
-        let handle = handle.clone();
-        if !self.table.peer_offers_video(Instant::now(), call) {
-            tracing::info!("call {call}: the peer's video re-INVITE crosses ours: 491");
-            tokio::spawn(async move {
-                let _ = handle.reply(StatusCode::RequestPending).await;
-            });
-            return true;
+        let ask = self.table.peer_offers_video(Instant::now(), call);
+        reply(handle.clone(), ask.status());
+        match ask {
+            PeerVideoAsk::Crossing => {
+                tracing::info!("call {call}: the peer's video re-INVITE crosses ours");
+            }
+            PeerVideoAsk::Waiting => {
+                tracing::info!("call {call}: the peer asks for video; waiting for the page");
+                io.held_offer = Some(HeldOffer {
+                    request: req.clone(),
+                    handle: handle.clone(),
+                });
+            }
         }
-        tracing::info!("call {call}: the peer asks for video; waiting for the page");
-        let trying = handle.clone();
-        tokio::spawn(async move {
-            let _ = trying.reply(StatusCode::Trying).await;
-        });
-        io.held_offer = Some(HeldOffer {
-            request: req.clone(),
-            handle,
-        });
         true
     }
 
@@ -148,4 +143,11 @@ impl Engine {
         io.session.allow("video", accept);
         self.answer_peer_offer(Some(call), &held.request, held.handle);
     }
+}
+
+/// Answers the peer's re-INVITE with `status`, in the background.
+fn reply(handle: TransactionHandle, status: u16) {
+    tokio::spawn(async move {
+        let _ = handle.reply(StatusCode::from(status)).await;
+    });
 }
