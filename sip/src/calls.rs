@@ -12,6 +12,7 @@ use seatphone_protocol::{result, CallEvent, Event, Refusal};
 use serde_json::{json, Value};
 
 use crate::events::{self, PageEvent};
+use crate::requests;
 
 mod glare;
 mod video;
@@ -678,7 +679,7 @@ impl CallTable {
         let answer = match status {
             _ if ok => Ok(()),
             // 408 is what a proxy (or the stack) answers for silence.
-            Some(s) if s != 408 => Err(Refusal::new(
+            Some(s) if s != requests::NO_ANSWER => Err(Refusal::new(
                 result::REFUSED,
                 format!("the peer refused the re-INVITE: {s}"),
             )),

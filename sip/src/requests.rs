@@ -1,8 +1,11 @@
 //! How a peer's request is answered where no call decides: by its method,
 //! outside a dialog and inside one, and a new INVITE that cannot become a
-//! call. The driver sends the status this names.
+//! call. The driver sends the status this names. And the other way: the
+//! status our own request, or a dialog, ended with, as the call table and
+//! the page see it.
 
-use rsipstack::sip::{Method, StatusCode};
+use rsipstack::dialog::dialog::TerminatedReason;
+use rsipstack::sip::{self as rsip, Method, StatusCode};
 
 /// The methods we take, for the Allow of our INVITE and of our 200 to
 /// the peer's (RFC 3261 §20.5); the answers below agree with it.
@@ -79,9 +82,67 @@ pub fn new_invite(call_id_in_use: bool) -> Result<(), StatusCode> {
     Ok(())
 }
 
+/// How our request that got no final response ends: as a 408 Request
+/// Timeout (RFC 3261 §8.1.3.1), which is also what a proxy answers for a
+/// silent peer. The page reads it as "no answer".
+pub const NO_ANSWER: u16 = 408;
+
+/// The final status of our INVITE, re-INVITE or UPDATE as the call table
+/// sees it: the response's, or [`NO_ANSWER`] when none came.
+pub fn final_status(response: Option<&rsip::Response>) -> u16 {
+    response.map_or(NO_ANSWER, |r| r.status_code.code())
+}
+
+/// `reasonCode` for a dialog that ended this way: 0 for a BYE, otherwise
+/// the status that ended it (a timeout is [`NO_ANSWER`]).
+pub fn dialog_ended(reason: &TerminatedReason) -> u16 {
+    match reason {
+        TerminatedReason::UacBye | TerminatedReason::UasBye => 0,
+        TerminatedReason::UacCancel => 487,
+        TerminatedReason::UacBusy | TerminatedReason::UasBusy => 486,
+        TerminatedReason::UasDecline => 603,
+        TerminatedReason::Timeout => NO_ANSWER,
+        TerminatedReason::ProxyAuthRequired => 407,
+        TerminatedReason::ProxyError(c)
+        | TerminatedReason::UacOther(c)
+        | TerminatedReason::UasOther(c) => c.code(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn response(status: u16) -> rsip::Response {
+        rsip::Response {
+            status_code: StatusCode::from(status),
+            wire_reason: None,
+            version: Default::default(),
+            headers: Default::default(),
+            body: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn our_request_ends_with_the_final_status_or_408_when_nothing_came() {
+        assert_eq!(final_status(Some(&response(200))), 200);
+        assert_eq!(final_status(Some(&response(486))), 486);
+        assert_eq!(final_status(Some(&response(408))), 408);
+        assert_eq!(final_status(None), 408);
+    }
+
+    #[test]
+    fn a_dialog_ended_by_bye_is_reason_0_and_by_a_timeout_408() {
+        assert_eq!(dialog_ended(&TerminatedReason::UacBye), 0);
+        assert_eq!(dialog_ended(&TerminatedReason::UasBye), 0);
+        assert_eq!(dialog_ended(&TerminatedReason::Timeout), NO_ANSWER);
+        assert_eq!(dialog_ended(&TerminatedReason::UacCancel), 487);
+        assert_eq!(dialog_ended(&TerminatedReason::UasBusy), 486);
+        assert_eq!(dialog_ended(&TerminatedReason::UasDecline), 603);
+        assert_eq!(dialog_ended(&TerminatedReason::ProxyAuthRequired), 407);
+        let other = TerminatedReason::UasOther(StatusCode::from(480));
+        assert_eq!(dialog_ended(&other), 480);
+    }
 
     #[test]
     fn outside_a_dialog_invite_calls_options_is_200_and_dialog_methods_481() {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use seatphone_protocol::{result, Refusal};
 
 use super::{Call, CallAction, CallState, CallTable};
-use crate::events;
+use crate::{events, requests};
 
 /// How long a peer's video request waits for the page. RFC 3261 lets the
 /// UAS take its time once it sent 100 Trying; peers and proxies give up on
@@ -131,7 +131,7 @@ impl VideoOutcome {
     /// silence).
     pub fn failed(status: Option<u16>) -> Self {
         match status {
-            None | Some(408) => Self::NoAnswer,
+            None | Some(requests::NO_ANSWER) => Self::NoAnswer,
             Some(code) => Self::Refused(code),
         }
     }

@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use rsipstack::dialog::dialog::{DialogStateSender, TerminatedReason};
+use rsipstack::dialog::dialog::DialogStateSender;
 use rsipstack::dialog::dialog_layer::DialogLayer;
 use rsipstack::sip::{self as rsip, HasHeaders, Header, HeadersExt, SipMessage, StatusCode};
 use rsipstack::transaction::endpoint::MessageInspector;
@@ -173,21 +173,6 @@ pub async fn incoming_loop(
             }
             OutOfDialog::Ignore => {}
         }
-    }
-}
-
-/// `reasonCode` for a dialog that ended this way.
-pub fn reason_code(reason: &TerminatedReason) -> u16 {
-    match reason {
-        TerminatedReason::UacBye | TerminatedReason::UasBye => 0,
-        TerminatedReason::UacCancel => 487,
-        TerminatedReason::UacBusy | TerminatedReason::UasBusy => 486,
-        TerminatedReason::UasDecline => 603,
-        TerminatedReason::Timeout => 408,
-        TerminatedReason::ProxyAuthRequired => 407,
-        TerminatedReason::ProxyError(c)
-        | TerminatedReason::UacOther(c)
-        | TerminatedReason::UasOther(c) => c.code(),
     }
 }
 

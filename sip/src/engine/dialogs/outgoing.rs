@@ -13,7 +13,7 @@ use crate::challenge;
 use crate::engine::{CallIo, Engine, Input};
 use crate::headers::{allows_update, header, session_expires};
 use crate::invite_retry::{self, timer_offer};
-use crate::requests::{ALLOW, SUPPORTED};
+use crate::requests::{self, ALLOW, SUPPORTED};
 use crate::route;
 use crate::session::{offered_kinds, Session};
 use crate::session_timer::{self, Role};
@@ -160,10 +160,7 @@ impl Engine {
         call: u32,
         response: Option<rsip::Response>,
     ) {
-        let status = response
-            .as_ref()
-            .map(|r| r.status_code.code())
-            .unwrap_or(408);
+        let status = requests::final_status(response.as_ref());
         if (200..300).contains(&status) {
             if let Some(resp) = response.as_ref() {
                 self.take_final_answer(call, resp);

@@ -8,7 +8,6 @@ use rsipstack::sip::{self as rsip, Header, Method, StatusCode};
 use seatphone_protocol::CallEvent;
 
 use crate::calls::{CallState, PeerOffer};
-use crate::engine::stack::reason_code;
 use crate::engine::Engine;
 use crate::headers::{header, session_expires};
 use crate::session::NoMedia;
@@ -111,7 +110,7 @@ impl Engine {
                         .is_none_or(|io| io.dialog.id().local_tag == id.local_tag);
                     // An old dialog of a call sent again is not the call.
                     if current && self.table.ends_with_dialog(call) {
-                        self.finish(call, reason_code(&reason));
+                        self.finish(call, requests::dialog_ended(&reason));
                     }
                 }
                 // rsipstack keeps every dialog in its registry until told:

@@ -7,6 +7,7 @@ use rsipstack::sip::{self as rsip, Header};
 
 use crate::engine::{Engine, Input};
 use crate::headers::session_expires;
+use crate::requests;
 use crate::session_timer::{self, RefreshBy, Role};
 
 impl Engine {
@@ -46,8 +47,9 @@ impl Engine {
             Some(r) if r.status_code.kind() == rsip::StatusCodeKind::Successful => {
                 self.renegotiated(now, call, &r.headers, Role::Uac);
             }
-            Some(r) => self.table.refresh_failed(call, r.status_code.code()),
-            None => self.table.refresh_failed(call, 408),
+            _ => self
+                .table
+                .refresh_failed(call, requests::final_status(response.as_ref())),
         }
     }
 
