@@ -17,7 +17,7 @@ const ASSETS: &[(&str, &str)] = &[
 ];
 
 fn main() {
-    link_order::apply();
+    link_order::apply("seatphone");
     let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("../web");
     println!("cargo:rerun-if-changed={}", web.display());
     let mut out = String::new();

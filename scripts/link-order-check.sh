@@ -8,17 +8,21 @@
 #   scripts/link-order-check.sh --write-recorded-for
 #                                  (scripts/link-order.sh, after recording)
 #
-# The names carry hashes of each crate's build (toolchain, dependency
-# versions and features, the profile's LTO), so they match exactly only in
-# a `dist` build of the same code and dependencies. Hence two checks:
-#  - on a dist build: the recorded names found exactly, at least FLOOR %;
-#  - on any other build (CI builds release only): the project's own
-#    functions found by name without their hashes (renamed or removed since
-#    recording), at least FLOOR % of those recorded; and
-#    link-order/recorded-for.txt (the toolchain, the shipped crates'
-#    dependencies with their features, the build profiles, as they were
-#    when the list was recorded) still matches, since any change there
-#    renames the hashed symbols in a dist build.
+# Each binary's recorded names are matched to the functions it defines the
+# way its dist link matches them (link-order/match.awk, through
+# link-order/link.sh): exactly, else without their hashes, which any
+# toolchain, dependency, feature or profile change renames (so a release
+# build, which CI builds, has them too, under other hashes). A name found
+# without its hash is "renamed" when it is as unique as recorded, or
+# "ambiguous" when more functions share its plain name (a generic's
+# instances; more of them in a release build, which inlines less): the
+# dist link places those after the rest. The check fails when fewer than
+# FLOOR % of the names, or of the project's own names (the code that
+# changes most), are found at all: the code they named is gone, and the
+# list needs recording again. link-order/recorded-for.txt (the toolchain,
+# the shipped crates' dependencies with their features, the build
+# profiles, as they were when the list was recorded) is compared for
+# information: it says why hashes moved, which no longer costs memory.
 # LINK_ORDER_FLOOR overrides the floor (percent).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,59 +56,46 @@ fi
 
 build=${1:-target/release}
 [ -f "$list" ] || { echo "link order: no $list" >&2; exit 1; }
-binaries=("$build/seatphone" "$build"/libseatphone_*.so)
-for b in "${binaries[@]}"; do
-    [ -f "$b" ] || { echo "link order: $b is not built (cargo build --workspace first)" >&2; exit 1; }
-done
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-for b in "${binaries[@]}"; do nm --defined-only "$b" | awk '{ print $3 }'; done \
-    | LC_ALL=C sort -u > "$work/built"
-LC_ALL=C sort -u "$list" > "$work/recorded"
-# A name without what one build adds to it: the legacy mangling's hash
-# (17h<16 hex>E), the crate disambiguators of v0 names (Cs<base62>_), and
-# the suffixes LTO gives the local copies it makes (.llvm.<n>, .<n>).
-plain() {
-    sed -E 's/\.llvm\.[0-9]+$//; s/\.[0-9]+$//; s/17h[0-9a-f]{16}E$//; s/Cs[0-9A-Za-z]+_/Cs_/g' \
-        | LC_ALL=C sort -u
-}
-plain < "$work/built" > "$work/built.plain"
-plain < "$work/recorded" > "$work/recorded.plain"
+total=0 found=0 sum_exact=0 sum_renamed=0 sum_ambiguous=0 own=0 own_found=0
+for binary in $(awk '{ print $1 }' "$list" | LC_ALL=C sort -u); do
+    b="$build/$binary"
+    [ -f "$b" ] || { echo "link order: $b is not built (cargo build --workspace first)" >&2; exit 1; }
+    nm --defined-only "$b" | awk 'NF >= 3 && $2 ~ /^[tTWi]$/ { print $3 }' > "$work/defined"
+    awk -v b="$binary" '$1 == b { print $2 }' "$list" > "$work/recorded"
+    read -r exact renamed ambiguous gone n \
+        < <(awk -v mode=count -f link-order/match.awk "$work/defined" "$work/recorded")
+    echo "link order: $binary: $exact exact, $renamed renamed, $ambiguous ambiguous, $gone gone, of $n"
+    total=$((total + n)) found=$((found + exact + renamed + ambiguous))
+    sum_exact=$((sum_exact + exact)) sum_renamed=$((sum_renamed + renamed))
+    sum_ambiguous=$((sum_ambiguous + ambiguous))
+    # The project's own: found is what is not gone, whatever else is recorded.
+    awk -v mode=gone -f link-order/match.awk "$work/defined" "$work/recorded" > "$work/gone.$binary"
+    own=$((own + $(grep -c seatphone "$work/recorded" || true)))
+    own_found=$((own_found + $(grep -c seatphone "$work/recorded" || true) \
+        - $(grep -c seatphone "$work/gone.$binary" || true)))
+done
+percent=$(( 100 * found / (total > 0 ? total : 1) ))
+own_percent=$(( 100 * own_found / (own > 0 ? own : 1) ))
+echo "link order: $found of $total recorded functions found in $build ($percent %):" \
+    "$sum_exact exact, $sum_renamed renamed, $sum_ambiguous ambiguous;" \
+    "the project's own $own_found of $own ($own_percent %)"
 
-total=$(wc -l < "$work/recorded")
-exact=$(LC_ALL=C comm -12 "$work/recorded" "$work/built" | wc -l)
-names=$(wc -l < "$work/recorded.plain")
-LC_ALL=C comm -12 "$work/recorded.plain" "$work/built.plain" > "$work/named"
-named=$(wc -l < "$work/named")
-own=$(grep -c seatphone "$work/recorded.plain" || true)
-own_named=$(grep -c seatphone "$work/named" || true)
-echo "link order: $exact of $total recorded functions in $build exactly;" \
-    "without their hashes, $named of $names names, the project's own $own_named of $own"
+if [ -f "$recorded_for" ] && recorded_for | diff -q "$recorded_for" - > /dev/null; then
+    echo "link order: recorded for this toolchain, these dependencies and profiles"
+else
+    echo "link order: recorded for another toolchain, dependency set or profile" \
+        "(scripts/link-order-check.sh --write-recorded-for | diff $recorded_for -): matched without hashes"
+fi
 
-percent() { echo $(( 100 * $1 / ($2 > 0 ? $2 : 1) )); }
-stale() {
-    echo "link order: STALE: $*" >&2
+if [ "$percent" -lt "$floor" ] || [ "$own_percent" -lt "$floor" ]; then
+    echo "recorded functions this build no longer has (first 20):" >&2
+    cat "$work"/gone.* | head -20 >&2
+    echo "link order: STALE: only $percent % of the recorded functions, $own_percent % of the" \
+        "project's own, are still in the code (floor $floor %)" >&2
     echo "  Record it again: scripts/link-order.sh (needs valgrind; a dist build), and commit" \
         "$list and $recorded_for. A stale list costs idle memory in what ships, never correctness." >&2
     exit 1
-}
-
-if [ "$(basename "$build")" = dist ]; then
-    [ "$(percent "$exact" "$total")" -ge "$floor" ] \
-        || stale "only $(percent "$exact" "$total") % of the recorded functions are in this dist build (floor $floor %)"
-    exit 0
 fi
-
-if [ "$(percent "$own_named" "$own")" -lt "$floor" ]; then
-    echo "functions of the project's own recorded that this build no longer has (first 20):" >&2
-    LC_ALL=C comm -23 "$work/recorded.plain" "$work/built.plain" | grep seatphone | head -20 >&2 || true
-    stale "only $(percent "$own_named" "$own") % of the project's own recorded functions are still in the code (floor $floor %)"
-fi
-[ -f "$recorded_for" ] || stale "no $recorded_for: what the list was recorded for is unknown"
-recorded_for > "$work/now"
-if ! diff -u "$recorded_for" "$work/now" > "$work/diff"; then
-    head -40 "$work/diff" >&2
-    stale "recorded for another toolchain, dependency set or profile (above): a dist build names those functions with other hashes"
-fi
-echo "link order: recorded for this toolchain, these dependencies and profiles"

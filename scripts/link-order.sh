@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Records link-order/functions.txt: the functions of the host and the
 # plugins that run at start-up, registration and idle, then in a call
-# (host under callgrind, Kamailio and a baresip as in the tests), so the
-# `dist` build places them side by side (link-order/apply.rs). Run it
-# after updating dependencies or the toolchain, or after large changes to
-# start-up code, and commit the list and link-order/recorded-for.txt; a
-# stale list only costs memory, and scripts/link-order-check.sh (run by the
-# tests and the packaging) says when it is stale.
+# (host under callgrind, Kamailio and a baresip as in the tests), each with
+# the binary it ran in, so the `dist` build places them side by side
+# (link-order/apply.rs). The dist link matches the names without their
+# hashes (link-order/link.sh), so a dependency or toolchain update no
+# longer stales it; run it after large changes to the code that runs at
+# start-up, idle or in a call, and commit the list and
+# link-order/recorded-for.txt. A stale list only costs memory, and
+# scripts/link-order-check.sh (run by the tests and the packaging) says
+# when too much of it is gone.
 #
 #   scripts/link-order.sh
 set -euo pipefail

@@ -25,7 +25,6 @@ mod video_calls;
 
 use std::path::PathBuf;
 
-use seatphone_tests::host::{plugin_library, WORKSPACE_PLUGINS};
 use seatphone_tests::measure;
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
 use serde_json::{json, Value};
@@ -106,28 +105,25 @@ fn command_output(cmd: &str, args: &[&str]) -> String {
 }
 
 /// How many functions of the recorded link order (`link-order/`) the
-/// binaries under test still have: a list gone stale with a dependency or
-/// toolchain update costs idle memory (`scripts/link-order.sh` renews it).
+/// binaries under test still have, as `scripts/link-order-check.sh` counts
+/// them (exactly, or without the hashes a dependency or toolchain update
+/// renames): code gone since the recording costs idle memory
+/// (`scripts/link-order.sh` renews it).
 fn link_order_coverage() -> String {
-    let list = seatphone_tests::host::repo_root().join("link-order/functions.txt");
-    let Ok(list) = std::fs::read_to_string(list) else {
-        return "no link-order/functions.txt".into();
-    };
+    let root = seatphone_tests::host::repo_root();
     let build = seatphone_tests::host::build_dir();
-    let mut present = std::collections::HashSet::new();
-    let plugins = WORKSPACE_PLUGINS.iter().map(|p| plugin_library(p));
-    for file in std::iter::once(build.join("seatphone")).chain(plugins) {
-        let symbols = command_output("nm", &["--defined-only", &file.display().to_string()]);
-        present.extend(
-            symbols
-                .lines()
-                .filter_map(|l| l.split_whitespace().nth(2))
-                .map(str::to_owned),
-        );
-    }
-    let recorded: Vec<&str> = list.lines().collect();
-    let found = recorded.iter().filter(|f| present.contains(**f)).count();
-    format!("{found} of {} recorded functions present", recorded.len())
+    let report = command_output(
+        &root
+            .join("scripts/link-order-check.sh")
+            .display()
+            .to_string(),
+        &[&build.display().to_string()],
+    );
+    report
+        .lines()
+        .find(|l| l.contains("recorded functions found"))
+        .map(|l| l.trim_start_matches("link order: ").to_owned())
+        .unwrap_or_else(|| "not counted (scripts/link-order-check.sh)".into())
 }
 
 async fn run(args: Args) -> i32 {

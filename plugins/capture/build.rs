@@ -2,5 +2,5 @@
 mod link_order;
 
 fn main() {
-    link_order::apply();
+    link_order::apply("libseatphone_capture.so");
 }

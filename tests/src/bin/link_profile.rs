@@ -1,9 +1,10 @@
 //! Records which functions of Seatphone's executable and plugins run while
 //! it starts, registers and idles, and then during a call, so the linker
-//! can place them side by side (`link-order.txt`, read by
-//! `build/link_order.rs`): the kernel maps code in 64 KiB windows around
-//! each page touched, so code run at start-up scattered over the whole
-//! binary makes most of it resident. Run by `scripts/link-order.sh`.
+//! can place them side by side (`link-order/functions.txt`, one
+//! `<binary> <symbol>` a line, read by `link-order/apply.rs`): the kernel
+//! maps code in 64 KiB windows around each page touched, so code run at
+//! start-up scattered over the whole binary makes most of it resident. Run
+//! by `scripts/link-order.sh`.
 //!
 //!     link_profile --exe target/release/seatphone --plugins target/release --out FILE
 //!
@@ -147,7 +148,7 @@ async fn dump(part: &str) {
 
 /// The functions of our own objects that ran, part by part (every
 /// process's idle part before any call part, the last parts last), each
-/// once, as mangled names.
+/// once, as `<binary> <mangled name>`: each binary is linked with its own.
 fn function_order(profiles: &Path, ours: &[String]) -> Vec<String> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(profiles)
         .unwrap()
@@ -168,17 +169,20 @@ fn function_order(profiles: &Path, ours: &[String]) -> Vec<String> {
     let mut order = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap_or_default();
-        let mut in_ours = false;
+        let mut in_ours = None;
         for line in text.lines() {
             if let Some(object) = line.strip_prefix("ob=") {
-                in_ours = ours.iter().any(|o| object.ends_with(o.as_str()));
+                in_ours = ours.iter().find(|o| object.ends_with(o.as_str()));
             } else if let Some(function) = line.strip_prefix("fn=") {
                 // callgrind names a recursion level `name'2`; unnamed code
                 // is `0x…` or `(below main)`: not symbols the linker knows.
                 let function = function.split('\'').next().unwrap_or(function);
                 let symbol = !function.starts_with("0x") && !function.starts_with('(');
-                if in_ours && symbol && seen.insert(function.to_owned()) {
-                    order.push(function.to_owned());
+                if let Some(binary) = in_ours.filter(|_| symbol) {
+                    let entry = format!("{binary} {function}");
+                    if seen.insert(entry.clone()) {
+                        order.push(entry);
+                    }
                 }
             }
         }
