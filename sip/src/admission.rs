@@ -206,6 +206,16 @@ impl Admission {
         }
     }
 
+    /// Where the configured server `host:port` is: its address, or the
+    /// first its name resolved to (the resolver's preferred one); `None`
+    /// for a name not resolved yet.
+    pub fn address_of(&self, host: &str, port: u16) -> Option<SocketAddr> {
+        self.servers
+            .iter()
+            .find(|s| s.host == host && s.port == port)
+            .and_then(|s| s.addrs.first().copied())
+    }
+
     /// What a request from `origin` may do.
     pub fn trust(&self, origin: &Origin) -> Trust {
         let addr = SocketAddr::new(origin.addr.ip().to_canonical(), origin.addr.port());

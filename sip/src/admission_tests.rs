@@ -184,6 +184,27 @@ fn names_are_trusted_once_resolved_and_only_while_configured() {
 }
 
 #[test]
+fn a_server_is_located_by_its_address_or_once_its_name_resolved() {
+    let mut a = Admission::new(AcceptFrom::default());
+    a.set_servers(&[("sip.example.com".into(), 5061), ("::1".into(), 5060)]);
+    assert_eq!(a.address_of("::1", 5060), "[::1]:5060".parse().ok());
+    assert_eq!(a.address_of("sip.example.com", 5061), None);
+    let found: Vec<SocketAddr> = vec![
+        "[2001:db8::5]:5061".parse().unwrap(),
+        "192.0.2.5:5061".parse().unwrap(),
+    ];
+    a.resolved("sip.example.com", 5061, &found);
+    assert_eq!(a.address_of("sip.example.com", 5061), Some(found[0]));
+    assert_eq!(a.address_of("sip.example.com", 5060), None, "another port");
+    a.set_servers(&[("::1".into(), 5060)]);
+    assert_eq!(
+        a.address_of("sip.example.com", 5061),
+        None,
+        "no longer configured"
+    );
+}
+
+#[test]
 fn ipv4_mapped_sources_match_ipv4_servers() {
     let a = registrar();
     assert_eq!(

@@ -367,16 +367,19 @@ impl Engine {
 
     /// The address we reach `servers[server]` from (Contact, Via, SDP,
     /// `local_ip` of `config`): the one we are bound to, else what the
-    /// routing table says (`route_probe`).
+    /// routing table says (`route_probe`) for the server's address, or for
+    /// the one its name resolved to (`trust_servers` resolves it; until
+    /// then loopback, and the first keep-alive after sees the change).
     fn local_ip(&self, server: usize) -> IpAddr {
         if !self.cfg.bind.is_unspecified() {
             return self.cfg.bind;
         }
-        let target = self
-            .settings
-            .servers
-            .get(server)
-            .and_then(route::server_addr);
+        let target = self.settings.servers.get(server).and_then(|s| {
+            route::server_addr(s).or_else(|| {
+                let admission = self.admission.lock().ok()?;
+                admission.address_of(&s.host, s.port)
+            })
+        });
         target
             .and_then(|t| self.probe.source_for(t))
             .unwrap_or_else(|| route::unrouted(target))
