@@ -17,7 +17,7 @@ fn invalid(reply: Reply, msg: impl Into<String>) {
 }
 
 impl Engine {
-    pub(super) fn command(&mut self, req: Request, reply: Reply) {
+    pub(super) fn command(&mut self, now: Instant, req: Request, reply: Reply) {
         let p = &req.param;
         let Some(command) = Command::from_description(&req.description) else {
             return invalid(reply, format!("{} is not a SIP command", req.description));
@@ -25,17 +25,19 @@ impl Engine {
         match command {
             Command::SetConfigParam => self.cmd_config(&req, reply),
             Command::Login => match params::login(p) {
-                Ok(login) => self.cmd_login(login, reply),
+                Ok(login) => self.cmd_login(now, login, reply),
                 Err(e) => invalid(reply, e),
             },
             Command::Logout => match params::logout_number(p) {
-                Ok(number) => self.cmd_logout(number, reply),
+                Ok(number) => self.cmd_logout(now, number, reply),
                 Err(e) => invalid(reply, e),
             },
             Command::StartCall | Command::StartAnonymousCall => {
                 let anonymous = command == Command::StartAnonymousCall;
                 match (params::callee(p), params::is_video(p)) {
-                    (Ok(callee), Ok(video)) => self.cmd_start_call(callee, video, anonymous, reply),
+                    (Ok(callee), Ok(video)) => {
+                        self.cmd_start_call(now, callee, video, anonymous, reply)
+                    }
                     (Err(e), _) | (_, Err(e)) => invalid(reply, e),
                 }
             }
@@ -198,7 +200,7 @@ impl Engine {
         Ok(())
     }
 
-    fn cmd_login(&mut self, login: params::Login, reply: Reply) {
+    fn cmd_login(&mut self, now: Instant, login: params::Login, reply: Reply) {
         let servers = match servers_for_login(self.settings.servers.len(), login.pool) {
             Ok(n) => n,
             Err(r) => return reply(r.into()),
@@ -211,14 +213,14 @@ impl Engine {
         );
         self.register.clear();
         let mut reg = Registration::new(servers, self.cfg.reg_timing.clone());
-        reg.login(Instant::now());
+        reg.login(now);
         self.account = Some(Account { login, reg });
         reply(Response::ok());
     }
 
     /// `number` (`sipNum`, `user` or `user@domain`) must name the account
     /// registered here; without one, that account.
-    fn cmd_logout(&mut self, number: Option<(String, Option<String>)>, reply: Reply) {
+    fn cmd_logout(&mut self, now: Instant, number: Option<(String, Option<String>)>, reply: Reply) {
         if let (Some(asked), Some(account)) = (&number, &self.account) {
             let login = &account.login;
             let ours = login
@@ -230,7 +232,6 @@ impl Engine {
                 return reply(Response::error(result::NOT_FOUND, e));
             }
         }
-        let now = Instant::now();
         let started = self.account.as_mut().is_some_and(|a| a.reg.logout(now));
         if started {
             reply(Response::ok());
@@ -239,13 +240,20 @@ impl Engine {
         }
     }
 
-    fn cmd_start_call(&mut self, callee: String, video: bool, anonymous: bool, reply: Reply) {
+    fn cmd_start_call(
+        &mut self,
+        now: Instant,
+        callee: String,
+        video: bool,
+        anonymous: bool,
+        reply: Reply,
+    ) {
         let registered = self.account.as_ref().is_some_and(|a| a.reg.is_registered());
         if let Err(r) = self.table.may_place(registered) {
             return reply(r.into());
         }
         let id = self.table.new_id();
-        match self.place_call(id, &callee, video, anonymous) {
+        match self.place_call(now, id, &callee, video, anonymous) {
             Ok(()) => {
                 let offered = self.carries_video(id);
                 let mut response = Response::with_param(json!({"callId": id, "call_id": id}));

@@ -218,21 +218,33 @@ impl Engine {
     ) {
         loop {
             let deadline = self.next_deadline();
-            tokio::select! {
-                msg = input.recv() => match msg {
-                    Some(msg) => self.handle(msg),
-                    None => break,
-                },
-                Some(state) = states.recv() => self.on_dialog_state(state),
-                _ = sleep_until(deadline) => self.on_timeout(Instant::now()),
-            }
-            self.settle();
+            // The clock is read once per input: its handler and the actions
+            // it leads to (a keep-alive, an answer) see the same instant.
+            let now = tokio::select! {
+                msg = input.recv() => {
+                    let Some(msg) = msg else { break };
+                    let now = Instant::now();
+                    self.handle(now, msg);
+                    now
+                }
+                Some(state) = states.recv() => {
+                    let now = Instant::now();
+                    self.on_dialog_state(now, state);
+                    now
+                }
+                _ = sleep_until(deadline) => {
+                    let now = Instant::now();
+                    self.on_timeout(now);
+                    now
+                }
+            };
+            self.settle(now);
             // The plugins' turn, after the page's: as long as the table has
             // something for them (a start that failed ends its call, which
             // they hear of in the next round).
             while !self.media_starts.is_empty() || !self.media_events.is_empty() {
                 self.tell_plugins().await;
-                self.settle();
+                self.settle(Instant::now());
             }
             if self.finished_shutdown() {
                 break;
@@ -243,11 +255,11 @@ impl Engine {
 
     /// After any input: calls whose media failed end, the table's actions
     /// are carried out, and the page hears the events.
-    fn settle(&mut self) {
+    fn settle(&mut self, now: Instant) {
         self.end_calls_without_media();
-        self.drain();
+        self.drain(now);
         self.retry_waiting_streams();
-        self.drain();
+        self.drain(now);
         self.publish();
     }
 
@@ -283,9 +295,9 @@ impl Engine {
         self.table.handle_timeout(now);
     }
 
-    fn handle(&mut self, msg: Input) {
+    fn handle(&mut self, now: Instant, msg: Input) {
         match msg {
-            Input::Host(HostInput::Command(req, reply)) => self.command(req, reply),
+            Input::Host(HostInput::Command(req, reply)) => self.command(now, req, reply),
             Input::Host(HostInput::MediaUp(call)) => self.table.media_up(call),
             Input::Host(HostInput::MediaTimeout(call)) => {
                 if self.table.contains(call) {
@@ -295,45 +307,45 @@ impl Engine {
             }
             Input::Host(HostInput::MediaFailed(call, reason)) => self.media_failed(call, &reason),
             Input::Host(HostInput::Stream { call, kind, on }) => self.plugin_stream(call, kind, on),
-            Input::Host(HostInput::Shutdown(done)) => self.begin_shutdown(done),
+            Input::Host(HostInput::Shutdown(done)) => self.begin_shutdown(now, done),
             Input::RegOutcome { attempt, outcome } => {
                 if let Some(a) = self.account.as_mut() {
-                    a.reg.on_outcome(Instant::now(), attempt, outcome);
+                    a.reg.on_outcome(now, attempt, outcome);
                 }
             }
-            Input::FlowClosed { server } => self.on_flow_closed(server),
+            Input::FlowClosed { server } => self.on_flow_closed(now, server),
             Input::Incoming {
                 dialog,
                 request,
                 trust,
-            } => self.on_incoming(dialog, request, trust),
+            } => self.on_incoming(now, dialog, request, trust),
             Input::ServerResolved { host, port, addrs } => {
                 if let Ok(mut a) = self.admission.lock() {
                     a.resolved(&host, port, &addrs);
                 }
             }
-            Input::InviteDone { call, response } => self.on_invite_done(call, response),
-            Input::RefreshDone { call, response } => self.on_refresh_done(call, response),
+            Input::InviteDone { call, response } => self.on_invite_done(now, call, response),
+            Input::RefreshDone { call, response } => self.on_refresh_done(now, call, response),
             Input::ReinviteDone {
                 call,
                 what,
                 sdp,
                 response,
-            } => self.on_reinvite_done(call, what, sdp, response),
+            } => self.on_reinvite_done(now, call, what, sdp, response),
         }
     }
 
     /// Executes every action the state machines queued, in order.
-    fn drain(&mut self) {
+    fn drain(&mut self, now: Instant) {
         loop {
             let mut progressed = false;
             while let Some(action) = self.account.as_mut().and_then(|a| a.reg.poll_action()) {
                 progressed = true;
-                self.on_reg_action(action);
+                self.on_reg_action(now, action);
             }
             while let Some(action) = self.table.poll_action() {
                 progressed = true;
-                self.on_call_action(action);
+                self.on_call_action(now, action);
             }
             if !progressed {
                 break;
@@ -346,11 +358,11 @@ impl Engine {
         (self.events)(event);
     }
 
-    fn on_call_action(&mut self, action: CallAction) {
+    fn on_call_action(&mut self, now: Instant, action: CallAction) {
         match action {
             CallAction::Page(ev) => self.emit(ev),
             CallAction::Media(ev) => self.media_events.push(ev),
-            CallAction::Answer(call) => self.answer(call),
+            CallAction::Answer(call) => self.answer(now, call),
             CallAction::Reject(call, code) => self.reject(call, code),
             CallAction::Cancel(call) => self.hang_up(call, true),
             CallAction::Bye(call) => self.hang_up(call, false),
@@ -360,7 +372,7 @@ impl Engine {
             CallAction::RetryInvite(call, se) => self.retry_invite(call, se),
             CallAction::AddVideo(call) => self.reinvite_video(call, true),
             CallAction::DelVideo(call) => self.reinvite_video(call, false),
-            CallAction::AnswerVideoOffer(call, accept) => self.answer_held_offer(call, accept),
+            CallAction::AnswerVideoOffer(call, accept) => self.answer_held_offer(now, call, accept),
             CallAction::Reoffer(call) => self.reoffer(call),
         }
     }
@@ -425,11 +437,10 @@ impl Engine {
         }
     }
 
-    fn begin_shutdown(&mut self, done: oneshot::Sender<()>) {
+    fn begin_shutdown(&mut self, now: Instant, done: oneshot::Sender<()>) {
         for call in self.table.ids() {
             let _ = self.table.end(call);
         }
-        let now = Instant::now();
         let unregistering = self.account.as_mut().is_some_and(|a| a.reg.logout(now));
         self.shutdown = Some(done);
         if !unregistering {

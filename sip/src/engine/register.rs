@@ -72,7 +72,7 @@ impl Registrations {
 }
 
 impl Engine {
-    pub(super) fn on_reg_action(&mut self, action: RegAction) {
+    pub(super) fn on_reg_action(&mut self, now: Instant, action: RegAction) {
         let user = self.user();
         match action {
             RegAction::Register {
@@ -85,7 +85,7 @@ impl Engine {
                 server,
                 kind,
             } => {
-                let ip = self.route_from(Instant::now(), server);
+                let ip = self.route_from(now, server);
                 match kind {
                     KeepAlive::Options => self.send_keepalive(attempt, server, ip),
                     KeepAlive::Crlf => self.send_ping(attempt, server),
@@ -276,10 +276,10 @@ impl Engine {
     }
 
     /// The flow to `servers[server]` closed (see [`remember_flow`]).
-    pub(super) fn on_flow_closed(&mut self, server: usize) {
+    pub(super) fn on_flow_closed(&mut self, now: Instant, server: usize) {
         tracing::info!("the connection to {} closed", self.server_name(server));
         if let Some(a) = self.account.as_mut() {
-            a.reg.on_flow_closed(Instant::now(), server);
+            a.reg.on_flow_closed(now, server);
         }
     }
 

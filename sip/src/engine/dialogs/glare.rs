@@ -33,6 +33,7 @@ impl Engine {
     /// nothing came).
     pub(in crate::engine) fn on_reinvite_done(
         &mut self,
+        now: Instant,
         call: u32,
         what: Reoffer,
         sdp: String,
@@ -42,10 +43,7 @@ impl Engine {
             .as_ref()
             .filter(|r| r.status_code.code() == 491 && self.calls.contains_key(&call));
         if let Some(r) = glare {
-            if self
-                .table
-                .request_pending(Instant::now(), call, rand::random())
-            {
+            if self.table.request_pending(now, call, rand::random()) {
                 tracing::info!("call {call}: our re-INVITE met 491; it goes out again");
                 let waiting = Waiting {
                     what,
@@ -58,14 +56,20 @@ impl Engine {
                 return;
             }
         }
-        self.report_reinvite(call, what, response);
+        self.report_reinvite(now, call, what, response);
     }
 
-    fn report_reinvite(&mut self, call: u32, what: Reoffer, response: Option<rsip::Response>) {
+    fn report_reinvite(
+        &mut self,
+        now: Instant,
+        call: u32,
+        what: Reoffer,
+        response: Option<rsip::Response>,
+    ) {
         match what {
-            Reoffer::Hold(hold) => self.on_hold_done(call, hold, response),
-            Reoffer::Video => self.on_video_done(call, response),
-            Reoffer::Stream(kind) => self.on_stream_done(call, &kind, response),
+            Reoffer::Hold(hold) => self.on_hold_done(now, call, hold, response),
+            Reoffer::Video => self.on_video_done(now, call, response),
+            Reoffer::Stream(kind) => self.on_stream_done(now, call, &kind, response),
         }
     }
 
@@ -79,12 +83,12 @@ impl Engine {
     }
 
     /// The peer offered before ours went out again: ours ends with its 491.
-    pub(super) fn give_up_reoffer(&mut self, call: u32) {
+    pub(super) fn give_up_reoffer(&mut self, now: Instant, call: u32) {
         let Some(w) = self.take_waiting(call) else {
             return;
         };
         tracing::info!("call {call}: the peer's offer came first; ours is given up");
-        self.report_reinvite(call, w.what, Some(w.response));
+        self.report_reinvite(now, call, w.what, Some(w.response));
     }
 
     fn take_waiting(&mut self, call: u32) -> Option<Waiting> {

@@ -73,6 +73,7 @@ impl Engine {
 
     pub(in crate::engine) fn on_hold_done(
         &mut self,
+        now: Instant,
         call: u32,
         hold: bool,
         response: Option<rsip::Response>,
@@ -95,7 +96,7 @@ impl Engine {
             self.sync_video(call);
             // Any re-INVITE that succeeds refreshes the session (RFC 4028 §1).
             if let Some(resp) = response.as_ref() {
-                self.renegotiated(Instant::now(), call, &resp.headers, Role::Uac);
+                self.renegotiated(now, call, &resp.headers, Role::Uac);
             }
         }
         let status = response.as_ref().map(|r| r.status_code.code());

@@ -32,11 +32,11 @@ impl Engine {
     /// A new INVITE: the call table decides (DND, max_calls), the page rings.
     pub(in crate::engine) fn on_incoming(
         &mut self,
+        now: Instant,
         dialog: InviteDialog,
         request: rsip::Request,
         trust: Trust,
     ) {
-        let now = Instant::now();
         let in_use = self.by_sip_id.contains_key(&dialog.id().call_id);
         if let Err(status) = requests::new_invite(in_use) {
             tracing::info!("an INVITE reused the Call-ID of a call in progress: {status}");
@@ -91,7 +91,7 @@ impl Engine {
     }
 
     /// Sends 200 OK: our answer, or our offer when the INVITE had none.
-    pub(in crate::engine) fn answer(&mut self, call: u32) {
+    pub(in crate::engine) fn answer(&mut self, now: Instant, call: u32) {
         let media = self.media.clone();
         let Some(io) = self.calls.get_mut(&call) else {
             return;
@@ -137,7 +137,7 @@ impl Engine {
             io.session.start(media.as_ref(), call);
         }
         if let Some(t) = timer {
-            self.run_timer(Instant::now(), call, t.agreed);
+            self.run_timer(now, call, t.agreed);
         }
     }
 

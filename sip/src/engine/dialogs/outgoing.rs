@@ -22,6 +22,7 @@ impl Engine {
     /// Sends the INVITE of a new outgoing call.
     pub(in crate::engine) fn place_call(
         &mut self,
+        now: Instant,
         id: u32,
         callee: &str,
         video: bool,
@@ -43,7 +44,7 @@ impl Engine {
         let target = route::callee_uri(callee, &domain);
         let callee_uri = rsip::Uri::try_from(target.as_str())
             .map_err(|_| Refusal::new(result::INVALID, format!("{callee} is not a SIP address")))?;
-        let ip = self.route_from(Instant::now(), index);
+        let ip = self.route_from(now, index);
         let mut session = Session::new(&ip.to_string(), u64::from(id));
         session.make_offer(self.media.as_ref(), id, offered_kinds(video))?;
         let contact = self.contact_for(&login.user, ip, self.settings.transport);
@@ -157,6 +158,7 @@ impl Engine {
 
     pub(in crate::engine) fn on_invite_done(
         &mut self,
+        now: Instant,
         call: u32,
         response: Option<rsip::Response>,
     ) {
@@ -165,7 +167,6 @@ impl Engine {
             if let Some(resp) = response.as_ref() {
                 self.take_final_answer(call, resp);
             }
-            let now = Instant::now();
             self.table.connected(now, call);
             if let Some(resp) = response.as_ref() {
                 if let Some(io) = self.calls.get_mut(&call) {

@@ -16,7 +16,7 @@ use crate::{dtmf, requests};
 
 impl Engine {
     /// What rsipstack's dialogs report.
-    pub(in crate::engine) fn on_dialog_state(&mut self, state: DialogState) {
+    pub(in crate::engine) fn on_dialog_state(&mut self, now: Instant, state: DialogState) {
         let call_of = |engine: &Self, id: &rsipstack::dialog::DialogId| {
             engine.by_sip_id.get(&id.call_id).copied()
         };
@@ -57,7 +57,7 @@ impl Engine {
                     }
                 }
                 self.sync_video(call);
-                self.table.connected(Instant::now(), call);
+                self.table.connected(now, call);
             }
             DialogState::Updated(id, req, handle) => {
                 let call = call_of(self, &id);
@@ -68,15 +68,15 @@ impl Engine {
                             tracing::info!("call {c}: the peer's offer crosses ours: 491");
                             return reply(handle, StatusCode::RequestPending);
                         }
-                        PeerOffer::AnswerGivingUpOurs => self.give_up_reoffer(c),
+                        PeerOffer::AnswerGivingUpOurs => self.give_up_reoffer(now, c),
                     }
                 }
                 if let Some(c) = call {
-                    if self.peer_asks_for_video(c, &req, &handle) {
+                    if self.peer_asks_for_video(now, c, &req, &handle) {
                         return;
                     }
                 }
-                self.answer_peer_offer(call, &req, handle);
+                self.answer_peer_offer(now, call, &req, handle);
             }
             DialogState::Info(id, req, handle) => {
                 if let Some(call) = call_of(self, &id) {
@@ -126,6 +126,7 @@ impl Engine {
     /// can be taken.
     pub(super) fn answer_peer_offer(
         &mut self,
+        now: Instant,
         call: Option<u32>,
         req: &rsip::Request,
         handle: TransactionHandle,
@@ -147,7 +148,7 @@ impl Engine {
             self.sync_video(c);
         }
         if let (Some(c), Some(_)) = (call, answer.as_ref()) {
-            self.renegotiated(Instant::now(), c, &req.headers, Role::Uas);
+            self.renegotiated(now, c, &req.headers, Role::Uas);
             if let Some(se) = session_timer::answer_refresh(session_expires(&req.headers)) {
                 headers.push(Header::Other("Session-Expires".into(), se.value()));
             }

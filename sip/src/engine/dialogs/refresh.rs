@@ -39,10 +39,10 @@ impl Engine {
 
     pub(in crate::engine) fn on_refresh_done(
         &mut self,
+        now: Instant,
         call: u32,
         response: Option<rsip::Response>,
     ) {
-        let now = Instant::now();
         match response {
             Some(r) if r.status_code.kind() == rsip::StatusCodeKind::Successful => {
                 self.renegotiated(now, call, &r.headers, Role::Uac);

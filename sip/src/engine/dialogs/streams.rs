@@ -78,6 +78,7 @@ impl Engine {
     /// stream stops it), anything else leaves it as it was.
     pub(in crate::engine) fn on_stream_done(
         &mut self,
+        now: Instant,
         call: u32,
         kind: &str,
         response: Option<rsip::Response>,
@@ -108,7 +109,7 @@ impl Engine {
         if let (true, Some(r)) = (ok, response.as_ref()) {
             self.sync_video(call);
             // Any re-INVITE that succeeds refreshes the session (RFC 4028 §1).
-            self.renegotiated(Instant::now(), call, &r.headers, Role::Uac);
+            self.renegotiated(now, call, &r.headers, Role::Uac);
         }
         self.table.plugin_stream_done(call);
     }

@@ -51,7 +51,12 @@ impl Engine {
     }
 
     /// The peer answered our video re-INVITE (or did not).
-    pub(in crate::engine) fn on_video_done(&mut self, call: u32, response: Option<rsip::Response>) {
+    pub(in crate::engine) fn on_video_done(
+        &mut self,
+        now: Instant,
+        call: u32,
+        response: Option<rsip::Response>,
+    ) {
         let media = self.media.clone();
         let status = response.as_ref().map(|r| r.status_code.code());
         let outcome = match (self.calls.get_mut(&call), response.as_ref()) {
@@ -70,7 +75,7 @@ impl Engine {
         };
         if let (Some(r), VideoOutcome::Answered { .. }) = (response.as_ref(), &outcome) {
             // Any re-INVITE that succeeds refreshes the session (RFC 4028 §1).
-            self.renegotiated(Instant::now(), call, &r.headers, Role::Uac);
+            self.renegotiated(now, call, &r.headers, Role::Uac);
         }
         self.video_done(call, outcome);
     }
@@ -95,6 +100,7 @@ impl Engine {
     /// an offer (answered as any other).
     pub(super) fn peer_asks_for_video(
         &mut self,
+        now: Instant,
         call: u32,
         req: &rsip::Request,
         handle: &TransactionHandle,
@@ -114,7 +120,7 @@ impl Engine {
             }
             PeerVideo::AskPage => {}
         }
-        let ask = self.table.peer_offers_video(Instant::now(), call);
+        let ask = self.table.peer_offers_video(now, call);
         reply(handle.clone(), ask.status());
         match ask {
             PeerVideoAsk::Crossing => {
@@ -133,7 +139,7 @@ impl Engine {
 
     /// The page answered 2009 (or it expired): the held re-INVITE gets our
     /// answer, with our video section or `m=video 0`.
-    pub(in crate::engine) fn answer_held_offer(&mut self, call: u32, accept: bool) {
+    pub(in crate::engine) fn answer_held_offer(&mut self, now: Instant, call: u32, accept: bool) {
         let Some(io) = self.calls.get_mut(&call) else {
             return;
         };
@@ -141,7 +147,7 @@ impl Engine {
             return;
         };
         io.session.allow("video", accept);
-        self.answer_peer_offer(Some(call), &held.request, held.handle);
+        self.answer_peer_offer(now, Some(call), &held.request, held.handle);
     }
 }
 
