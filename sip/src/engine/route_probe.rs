@@ -14,7 +14,9 @@
 //! reaches the server. Seen on Linux 6.18: connected to 127.0.0.1, then to
 //! 198.51.100.7, a socket stays at 127.0.0.1 and the second connect fails;
 //! with a connect to `AF_UNSPEC` between the two it reports the outgoing
-//! interface's address, as a fresh socket does. The disconnect also
+//! interface's address, as a fresh socket does. IPv6 is worse: connected
+//! to ::1, then to an on-link fd00::7, the second connect succeeds and the
+//! socket still says ::1. The disconnect also
 //! releases the ephemeral port the connect took, since the socket is bound
 //! to no address or port of its own.
 //!
