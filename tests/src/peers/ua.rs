@@ -50,6 +50,22 @@ impl TestMedia {
     pub fn entries(&self) -> Vec<String> {
         self.log.lock().map(|l| l.clone()).unwrap_or_default()
     }
+
+    /// Whether an entry `pred` accepts comes within `secs`. The media side
+    /// hears of a call just after the page does (the SIP task yields in
+    /// between), so a test that saw the page's event may still be early.
+    pub async fn wait_entry(&self, secs: u64, pred: impl Fn(&str) -> bool) -> bool {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            if self.entries().iter().any(|e| pred(e)) {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
 }
 
 impl Media for TestMedia {

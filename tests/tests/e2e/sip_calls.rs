@@ -44,11 +44,12 @@ async fn sip_call_out_to_baresip_and_hang_up_here() {
         "{:?}",
         bob.events()
     );
-    assert!(ua
-        .media
-        .entries()
-        .iter()
-        .any(|e| e.starts_with(&format!("start {id} audio"))));
+    let start = format!("start {id} audio");
+    assert!(
+        ua.media.wait_entry(2, |e| e.starts_with(&start)).await,
+        "{:?}",
+        ua.media.entries()
+    );
     ua.ok(Command::EndCall, json!({"callId": id})).await;
     let end = ua.wait(Event::CallEnded, 2).await;
     assert_eq!(end.param["callInfo"]["reasonCode"], 0);
