@@ -21,8 +21,8 @@ use glare::Glare;
 pub use glare::{backoff, PeerOffer};
 use video::VideoChange;
 pub use video::{
-    peer_video, video_plugin_loaded, NotNow, PeerVideo, PeerVideoAsk, VideoOutcome,
-    VIDEO_REPLY_LIMIT,
+    peer_video, stream_ask, video_plugin_loaded, NotNow, PeerVideo, PeerVideoAsk, StreamAsk,
+    VideoOutcome, VIDEO_REPLY_LIMIT,
 };
 
 /// `callState` of `callInfo`.

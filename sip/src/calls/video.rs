@@ -53,6 +53,33 @@ pub fn peer_video(serves_video: bool, adds_video: bool, reinvite: bool) -> PeerV
     }
 }
 
+/// What becomes of a plugin's request for a stream of its own (the
+/// share's slides), before the table looks at the call
+/// ([`CallTable::plugin_stream`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamAsk {
+    /// The call already carries the stream (`on`), or does not (off):
+    /// nothing to do.
+    AsAsked,
+    /// No loaded plugin serves the kind, so no offer could carry it:
+    /// ignored (and logged: the asking plugin is at fault).
+    NotServed,
+    /// A re-INVITE adding or removing it, if the call allows one now.
+    Renegotiate,
+}
+
+/// `carried`: the call's SDP has the stream now; `served`: a loaded
+/// plugin serves its kind; `on`: added (else removed).
+pub fn stream_ask(carried: bool, served: bool, on: bool) -> StreamAsk {
+    if carried == on {
+        StreamAsk::AsAsked
+    } else if !served {
+        StreamAsk::NotServed
+    } else {
+        StreamAsk::Renegotiate
+    }
+}
+
 /// What the peer's re-INVITE adding video hears while the page decides
 /// (our SDP answer comes after `replyAddVideo`, or its expiry). The
 /// driver sends [`PeerVideoAsk::status`].
@@ -361,6 +388,18 @@ mod tests {
             assert_eq!(peer_video(false, true, reinvite), PeerVideo::NotAsked);
             assert_eq!(peer_video(true, false, reinvite), PeerVideo::NotAsked);
         }
+    }
+
+    #[test]
+    fn a_plugin_stream_is_renegotiated_only_when_it_changes_and_is_served() {
+        assert_eq!(stream_ask(false, true, true), StreamAsk::Renegotiate);
+        assert_eq!(stream_ask(true, true, false), StreamAsk::Renegotiate);
+        for served in [true, false] {
+            assert_eq!(stream_ask(true, served, true), StreamAsk::AsAsked);
+            assert_eq!(stream_ask(false, served, false), StreamAsk::AsAsked);
+        }
+        assert_eq!(stream_ask(false, false, true), StreamAsk::NotServed);
+        assert_eq!(stream_ask(true, false, false), StreamAsk::NotServed);
     }
 
     #[test]

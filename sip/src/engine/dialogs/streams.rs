@@ -10,7 +10,7 @@ use seatphone_protocol::StopRequest;
 use std::time::Instant;
 
 use super::Reoffer;
-use crate::calls::NotNow;
+use crate::calls::{stream_ask, NotNow, StreamAsk};
 use crate::engine::Engine;
 use crate::session_timer::Role;
 
@@ -20,11 +20,13 @@ impl Engine {
         let Some(io) = self.calls.get(&call) else {
             return self.refuse_stream(call, &kind, on, "the call has ended");
         };
-        if io.session.carries(&kind) == on {
-            return; // as asked already
-        }
-        if !self.media.kinds().contains(&kind) {
-            return tracing::warn!("call {call}: a plugin asked for {kind}, which none serves");
+        let served = self.media.kinds().contains(&kind);
+        match stream_ask(io.session.carries(&kind), served, on) {
+            StreamAsk::AsAsked => return,
+            StreamAsk::NotServed => {
+                return tracing::warn!("call {call}: a plugin asked for {kind}, which none serves")
+            }
+            StreamAsk::Renegotiate => {}
         }
         match self.table.plugin_stream(call, on) {
             Ok(()) => {}

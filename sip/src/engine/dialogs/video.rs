@@ -124,7 +124,10 @@ impl Engine {
         reply(handle.clone(), ask.status());
         match ask {
             PeerVideoAsk::Crossing => {
-                tracing::info!("call {call}: the peer's video re-INVITE crosses ours");
+                tracing::info!(
+                    "call {call}: the peer's video re-INVITE crosses ours: {}",
+                    ask.status()
+                );
             }
             PeerVideoAsk::Waiting => {
                 tracing::info!("call {call}: the peer asks for video; waiting for the page");
