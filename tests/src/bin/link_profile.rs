@@ -8,18 +8,22 @@
 //!
 //!     link_profile --exe target/release/seatphone --plugins target/release --out FILE
 //!
-//! The host runs under callgrind (valgrind); Kamailio registers it and a
-//! baresip (auto-answer) takes its call, as in the tests.
+//! The host runs under callgrind (valgrind); Kamailio registers it, and
+//! baresips (auto-answer) take an Opus call, then a G.711 (PCMA) one, the
+//! microphone a 440 Hz tone (a WAV file, as the bench's calls have it):
+//! the harness's default baresip offers G.711 only, and a call that never
+//! ran the Opus codec left all of it out of the list.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use seatphone_tests::audio_check::write_sine_wav;
 use seatphone_tests::host::{
     plugin_file_name, Command, Event, Options, Seatphone, WORKSPACE_PLUGINS as PLUGINS,
 };
-use seatphone_tests::peers::baresip::{AnswerMode, Baresip};
+use seatphone_tests::peers::baresip::{AnswerMode, Baresip, BaresipOptions};
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
 use tokio::process::Command as Process;
 
@@ -73,6 +77,8 @@ async fn main() {
         .expect("temp folder");
 
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
+    let tone = profiles.path().join("tone-48k.wav");
+    write_sine_wav(&tone, 48000, 1, 440.0, 0.3, 10.0).expect("write the tone");
     // The harness's host (its own folder, a copy of each plugin, free
     // ports), with the deployment's log level, under callgrind; the
     // engine it starts is profiled too.
@@ -92,7 +98,10 @@ async fn main() {
             "--demangle=no".into(),
         ],
         sip_toml: "request_timeout = 30".into(),
-        extra_toml: "[audio]\ninput = \"null\"\noutput = \"null\"".into(),
+        extra_toml: format!(
+            "[audio]\ninput = \"file:{}\"\noutput = \"null\"",
+            tone.display()
+        ),
         log_level: "info".into(),
         dir_prefix: "link-profile".into(),
         ready_within: SLOW,
@@ -109,14 +118,26 @@ async fn main() {
     tokio::time::sleep(Duration::from_secs(5)).await;
     dump("idle").await;
 
-    eprintln!("link_profile: a call");
-    let callee = Baresip::start("1002", &kam, AnswerMode::Auto).expect("baresip");
-    let id = Seatphone::call(&mut page, "1002").await;
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    page.ok(Command::EndCall, serde_json::json!({ "callId": id }))
-        .await;
-    page.event(Event::CallEnded, SLOW).await;
-    drop(callee);
+    // Opus first (the page's default order), then G.711: each callee
+    // offers only its codec.
+    for (user, codecs, module) in [
+        ("1002", "opus/48000/2", "opus.so"),
+        ("1003", "PCMA/8000/1", "g711.so"),
+    ] {
+        eprintln!("link_profile: a call ({codecs})");
+        let options = BaresipOptions {
+            audio_codecs: codecs.into(),
+            modules: vec![module.into(), "ausine.so".into()],
+            ..BaresipOptions::answering(AnswerMode::Auto)
+        };
+        let callee = Baresip::start_with(user, kam.port, &options).expect("baresip");
+        let id = Seatphone::call(&mut page, user).await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        page.ok(Command::EndCall, serde_json::json!({ "callId": id }))
+            .await;
+        page.event(Event::CallEnded, SLOW).await;
+        drop(callee);
+    }
     drop(page);
     dump("call").await;
 
