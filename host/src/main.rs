@@ -120,16 +120,7 @@ fn main() -> ExitCode {
         };
         return finish(daemon::run(config, args.config, &engine));
     }
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("seatphone: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(engine::serve::serve(config, supervised));
-    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
-    finish(result)
+    finish(engine::serve::run(config, supervised))
 }
 
 fn finish(result: Result<(), String>) -> ExitCode {

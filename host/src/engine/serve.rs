@@ -13,6 +13,18 @@ use crate::config::Config;
 /// The line the daemon waits for on the engine's stdout.
 pub const READY_MARK: &str = "SEATPHONE_READY ";
 
+/// Runs [`serve`] on a tokio runtime of its own until it returns.
+/// (Here rather than in `main`: `block_on` over this future is what
+/// instantiates the engine's async code, which is then compiled once, in
+/// this crate, not again in the binary.)
+pub fn run(config: Config, supervised: bool) -> Result<(), String> {
+    let runtime =
+        tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let result = runtime.block_on(serve(config, supervised));
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    result
+}
+
 /// `supervised`: started by the daemon, which holds our stdin open; when it
 /// closes (the daemon stops or dies) the engine stops too.
 pub async fn serve(config: Config, supervised: bool) -> Result<(), String> {
