@@ -3,6 +3,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::route;
+
 /// SIP transport, as `sipTransportMode` / `sip.trans_mode` number it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Transport {
@@ -421,23 +423,34 @@ pub fn logout_number(param: &Value) -> Result<Option<(String, Option<String>)>, 
 }
 
 /// Whether `logout`'s `sipNum` (`asked`: user, domain) names the account
-/// registered here (`user` at `domain`, any case for the domain; no
-/// domain asked is ours). `Err`: the page's errMsg, nothing deregistered.
+/// registered here: `user` at our address of record's domain
+/// ([`route::is_aor_domain`]: the login's, else `servers[current]`, the
+/// one in use after any fail-over); no domain asked is ours. `Err`: the
+/// page's errMsg, nothing deregistered.
 pub fn logout_names(
     asked: &(String, Option<String>),
     user: &str,
-    domain: &str,
+    login_domain: Option<&str>,
+    servers: &[Server],
+    current: usize,
 ) -> Result<(), String> {
     let (asked_user, asked_domain) = asked;
-    let same_domain = asked_domain
-        .as_deref()
-        .is_none_or(|d| d.eq_ignore_ascii_case(domain));
+    let server = servers.get(current);
+    let same_domain = match (asked_domain.as_deref(), server) {
+        (None, _) => true,
+        (Some(d), Some(server)) => route::is_aor_domain(d, server, login_domain),
+        (Some(d), None) => login_domain.is_some_and(|ours| d.eq_ignore_ascii_case(ours)),
+    };
     if asked_user == user && same_domain {
         return Ok(());
     }
     let asked = match asked_domain {
         Some(d) => format!("{asked_user}@{d}"),
         None => asked_user.clone(),
+    };
+    let domain = match server {
+        Some(server) => route::aor_domain(server, login_domain),
+        None => login_domain.unwrap_or_default().to_owned(),
     };
     Err(format!(
         "{asked} is not registered here ({user}@{domain} is): nothing was deregistered"

@@ -1,6 +1,13 @@
 use super::*;
 use serde_json::json;
 
+fn server(host: &str, port: u16) -> Server {
+    Server {
+        host: host.into(),
+        port,
+    }
+}
+
 #[test]
 fn config_takes_primary_pool_and_transport() {
     let p = json!({"networkInfo": {"serverAddr": "127.0.0.1", "sipServerPort": 5070, "sipTransportMode": 2,
@@ -203,26 +210,60 @@ fn the_number_to_deregister_is_checked_like_a_login() {
 #[test]
 fn logout_names_the_account_here_or_nothing_is_deregistered() {
     let ours = |u: &str, d: Option<&str>| (u.to_owned(), d.map(str::to_owned));
+    let pool = [server("127.0.0.1", 5060)];
+    let login = Some("sip.example.com");
     assert_eq!(
-        logout_names(&ours("1001", None), "1001", "sip.example.com"),
+        logout_names(&ours("1001", None), "1001", login, &pool, 0),
         Ok(())
     );
     assert_eq!(
         logout_names(
             &ours("1001", Some("SIP.example.com")),
             "1001",
-            "sip.example.com"
+            login,
+            &pool,
+            0
         ),
         Ok(())
     );
-    let other = logout_names(&ours("1002", None), "1001", "h").unwrap_err();
+    let other = logout_names(&ours("1002", None), "1001", login, &pool, 0).unwrap_err();
     assert_eq!(
         other,
-        "1002 is not registered here (1001@h is): nothing was deregistered"
+        "1002 is not registered here (1001@sip.example.com is): nothing was deregistered"
     );
-    let elsewhere = logout_names(&ours("1001", Some("x.org")), "1001", "h").unwrap_err();
+    let elsewhere =
+        logout_names(&ours("1001", Some("x.org")), "1001", login, &pool, 0).unwrap_err();
     assert!(
         elsewhere.starts_with("1001@x.org is not registered here"),
         "{elsewhere}"
     );
+    // Without a login domain, the server (the demo page's user@server).
+    assert_eq!(
+        logout_names(&ours("1001", Some("127.0.0.1")), "1001", None, &pool, 0),
+        Ok(())
+    );
+    let no_domain = logout_names(&ours("1002", None), "1001", None, &pool, 0).unwrap_err();
+    assert!(
+        no_domain.contains("(1001@127.0.0.1:5060 is)"),
+        "{no_domain}"
+    );
+}
+
+#[test]
+fn after_fail_over_logout_names_the_server_in_use_not_the_first() {
+    let ours = |d: &str| ("1001".to_owned(), Some(d.to_owned()));
+    let pool = [server("127.0.0.1", 5060), server("127.0.0.2", 5060)];
+    assert_eq!(
+        logout_names(&ours("127.0.0.2"), "1001", None, &pool, 1),
+        Ok(())
+    );
+    let first = logout_names(&ours("127.0.0.1"), "1001", None, &pool, 1).unwrap_err();
+    assert!(first.contains("(1001@127.0.0.2:5060 is)"), "{first}");
+    // A login's domain stays ours whichever server is in use.
+    let login = Some("example.org");
+    assert_eq!(
+        logout_names(&ours("example.org"), "1001", login, &pool, 1),
+        Ok(())
+    );
+    assert!(logout_names(&ours("127.0.0.2"), "1001", login, &pool, 1).is_err());
 }

@@ -47,6 +47,21 @@ pub fn aor_domain(server: &Server, login_domain: Option<&str>) -> String {
         .unwrap_or_else(|| server.to_string())
 }
 
+/// Whether `asked` (the domain of a number the page sent) is the domain
+/// of our address of record: the login's when it has one (any case),
+/// else the server we use now, named by host or `host:port` (an IPv6
+/// host with or without brackets).
+pub fn is_aor_domain(asked: &str, server: &Server, login_domain: Option<&str>) -> bool {
+    if let Some(domain) = login_domain {
+        return asked.eq_ignore_ascii_case(domain);
+    }
+    let bare = asked
+        .strip_prefix('[')
+        .and_then(|a| a.strip_suffix(']'))
+        .unwrap_or(asked);
+    bare.eq_ignore_ascii_case(&server.host) || asked.eq_ignore_ascii_case(&server.to_string())
+}
+
 /// A call's Request-URI: a callee that names its host as given, a number
 /// at our domain.
 pub fn callee_uri(callee: &str, domain: &str) -> String {
@@ -180,6 +195,24 @@ mod tests {
             callee_uri("bob@other.net", "example.org"),
             "sip:bob@other.net"
         );
+    }
+
+    #[test]
+    fn our_domain_is_the_logins_else_the_server_in_use() {
+        let s = server("127.0.0.1", 5060);
+        assert!(is_aor_domain("127.0.0.1", &s, None));
+        assert!(is_aor_domain("127.0.0.1:5060", &s, None));
+        assert!(!is_aor_domain("127.0.0.1:5070", &s, None));
+        assert!(!is_aor_domain("127.0.0.2", &s, None));
+        let named = server("PBX.example.org", 5060);
+        assert!(is_aor_domain("pbx.EXAMPLE.org", &named, None));
+        let v6 = server("::1", 5060);
+        assert!(is_aor_domain("::1", &v6, None));
+        assert!(is_aor_domain("[::1]", &v6, None));
+        assert!(is_aor_domain("[::1]:5060", &v6, None));
+        // A login's domain is the only one: not the server's.
+        assert!(is_aor_domain("Example.org", &s, Some("example.org")));
+        assert!(!is_aor_domain("127.0.0.1", &s, Some("example.org")));
     }
 
     #[test]

@@ -223,12 +223,13 @@ impl Engine {
     fn cmd_logout(&mut self, now: Instant, number: Option<(String, Option<String>)>, reply: Reply) {
         if let (Some(asked), Some(account)) = (&number, &self.account) {
             let login = &account.login;
-            let ours = login
-                .domain
-                .as_deref()
-                .or(self.settings.servers.first().map(|s| s.host.as_str()))
-                .unwrap_or_default();
-            if let Err(e) = params::logout_names(asked, &login.user, ours) {
+            if let Err(e) = params::logout_names(
+                asked,
+                &login.user,
+                login.domain.as_deref(),
+                &self.settings.servers,
+                account.reg.server(),
+            ) {
                 return reply(Response::error(result::NOT_FOUND, e));
             }
         }
