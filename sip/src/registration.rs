@@ -100,6 +100,31 @@ pub enum Outcome {
     FlowClosed,
 }
 
+impl Outcome {
+    /// A final response to a REGISTER: what the registrar granted
+    /// (`granted`) counts on a 2xx only.
+    pub fn answered(status: u16, granted: u32) -> Self {
+        Self::Final {
+            status,
+            expires: (200..300).contains(&status).then_some(granted),
+        }
+    }
+
+    /// Whether the TCP/TLS flow a REGISTER asking for `expires` went over
+    /// is kept to be pinged (RFC 5626 §4.4.1): it registered us, a 2xx to
+    /// a REGISTER that was not a removal (`expires` 0).
+    pub fn keeps_flow(&self, expires: u32) -> bool {
+        expires > 0
+            && matches!(
+                self,
+                Self::Final {
+                    status: 200..=299,
+                    ..
+                }
+            )
+    }
+}
+
 /// How a registration is kept alive: RFC 5626 §4.4.1 CRLF pings on a
 /// connection (TCP/TLS), OPTIONS on UDP, where it also tells a pool whether
 /// the server still answers.

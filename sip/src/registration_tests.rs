@@ -537,3 +537,29 @@ fn idle_is_before_login_and_after_logout() {
     assert_eq!(reg_state::name(reg_state::REGISTERED), "registered");
     assert_eq!(reg_state::name(reg_state::DEREGISTERING), "deregistering");
 }
+
+#[test]
+fn a_register_answer_grants_expiry_and_keeps_its_flow_only_on_a_2xx() {
+    assert_eq!(Outcome::answered(200, 3600), ok(3600));
+    assert_eq!(
+        Outcome::answered(202, 60),
+        Outcome::Final {
+            status: 202,
+            expires: Some(60)
+        }
+    );
+    let refused = Outcome::answered(403, 3600);
+    assert_eq!(
+        refused,
+        Outcome::Final {
+            status: 403,
+            expires: None
+        }
+    );
+    assert!(ok(60).keeps_flow(60));
+    assert!(!ok(0).keeps_flow(0), "a removal (logout) drops the flow");
+    assert!(!refused.keeps_flow(60));
+    assert!(!Outcome::answered(401, 60).keeps_flow(60));
+    assert!(!Outcome::NoAnswer.keeps_flow(60));
+    assert!(!Outcome::FlowUp.keeps_flow(60));
+}

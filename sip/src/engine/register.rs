@@ -34,7 +34,7 @@ use tokio::sync::{mpsc, Mutex};
 
 use super::{Engine, Input};
 use crate::events;
-use crate::params::Transport;
+use crate::params::{TlsTrust, Transport};
 use crate::registration::{KeepAlive, Outcome, RegAction};
 use crate::route::{self, server_uri, sip_transport};
 
@@ -168,7 +168,7 @@ impl Engine {
         let endpoint = self.stack.endpoint.inner.clone();
         let instance = self.cfg.instance_id.clone();
         let tx = self.input.clone();
-        let anonymous_tls = (transport == Transport::Tls && self.settings.tls_anonymous)
+        let anonymous_tls = (self.settings.tls_trust() == Some(TlsTrust::Anonymous))
             .then(|| route::destination(server, Transport::Tls))
             .flatten();
         tokio::spawn(async move {
@@ -221,22 +221,14 @@ impl Engine {
                 params,
             });
             let outcome = match reg.register(registrar, Some(expires)).await {
-                Ok(resp) => {
-                    let status = resp.status_code.code();
-                    Outcome::Final {
-                        status,
-                        expires: (200..300).contains(&status).then(|| reg.expires()),
-                    }
-                }
+                Ok(resp) => Outcome::answered(resp.status_code.code(), reg.expires()),
                 Err(e) => {
                     tracing::debug!("REGISTER: {e}");
                     Outcome::NoAnswer
                 }
             };
             if let Some(target) = flow_target {
-                let registered = expires > 0
-                    && matches!(outcome, Outcome::Final { status, .. } if (200..300).contains(&status));
-                if registered {
+                if outcome.keeps_flow(expires) {
                     remember_flow(&endpoint, &target, &flows, index, &tx).await;
                 } else if let Ok(mut f) = flows.lock() {
                     f.remove(&index);
