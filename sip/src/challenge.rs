@@ -64,7 +64,11 @@ fn credentials(req: &rsip::Request) -> Vec<(String, Header)> {
 }
 
 /// A 401/407 to `req` that challenges for a realm `req` did not answer.
+/// Any other status is no challenge, whatever headers it carries.
 pub fn fresh(req: &rsip::Request, resp: &rsip::Response) -> bool {
+    if !matches!(resp.status_code.code(), 401 | 407) {
+        return false;
+    }
     let answered = credentials(req);
     challenges(resp)
         .iter()
@@ -150,8 +154,12 @@ mod tests {
     }
 
     fn resp(challenge: &str) -> rsip::Response {
+        resp_with("401 Unauthorized", challenge)
+    }
+
+    fn resp_with(status: &str, challenge: &str) -> rsip::Response {
         let text = format!(
-            "SIP/2.0 401 Unauthorized\r\nVia: SIP/2.0/UDP 127.0.0.1:5;branch=z9hG4bK1\r\n\
+            "SIP/2.0 {status}\r\nVia: SIP/2.0/UDP 127.0.0.1:5;branch=z9hG4bK1\r\n\
              From: <sip:1001@h>;tag=1\r\nTo: <sip:2000@h>;tag=2\r\nCall-ID: c1\r\nCSeq: 2 INVITE\r\n{challenge}\r\nContent-Length: 0\r\n\r\n"
         );
         match SipMessage::try_from(text.as_str()).expect("response") {
@@ -185,5 +193,20 @@ mod tests {
         let again = resp("Proxy-Authenticate: Digest realm=\"proxy\", nonce=\"n2\"");
         assert!(!fresh(&r, &again));
         assert!(!fresh(&r, &resp("Server: x")), "no challenge at all");
+    }
+
+    #[test]
+    fn only_a_401_or_407_challenges() {
+        let r = req(PROXY);
+        let callee = "WWW-Authenticate: Digest realm=\"callee\", nonce=\"abc\"";
+        let proxy = "Proxy-Authenticate: Digest realm=\"other\", nonce=\"n3\"";
+        assert!(fresh(
+            &r,
+            &resp_with("407 Proxy Authentication Required", proxy)
+        ));
+        assert!(fresh(&r, &resp_with("401 Unauthorized", callee)));
+        for status in ["403 Forbidden", "486 Busy Here", "200 OK"] {
+            assert!(!fresh(&r, &resp_with(status, callee)), "{status}");
+        }
     }
 }

@@ -181,7 +181,7 @@ impl Engine {
         }
         let why = match response.as_ref() {
             Some(resp) => {
-                let anew = matches!(status, 401 | 407) && self.second_challenge(call, resp);
+                let anew = self.second_challenge(call, resp);
                 let min_se = header(&resp.headers, "Min-SE");
                 invite_retry::failure(status, min_se.as_deref(), anew)
             }
@@ -194,7 +194,8 @@ impl Engine {
     }
 
     /// A final 401/407 for a realm our INVITE did not answer (the callee
-    /// behind the proxy): keeps the credentials for sending it again.
+    /// behind the proxy; `challenge::fresh` decides): keeps the
+    /// credentials for sending it again.
     fn second_challenge(&mut self, call: u32, resp: &rsip::Response) -> bool {
         let Some(login) = self.account.as_ref().map(|a| a.login.clone()) else {
             return false;
