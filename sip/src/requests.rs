@@ -82,6 +82,19 @@ pub fn new_invite(call_id_in_use: bool) -> Result<(), StatusCode> {
     Ok(())
 }
 
+/// A new INVITE the stack cannot make a dialog of (no usable From, To or
+/// Contact to build it on): 400 Bad Request (RFC 3261 §21.4.1), the
+/// request is at fault.
+pub fn no_dialog() -> StatusCode {
+    StatusCode::BadRequest
+}
+
+/// How a call ends when our own message for it could not be sent (our
+/// 200 OK to the peer's INVITE, or our INVITE sent again after a
+/// challenge or a 422): 500 Server Internal Error (RFC 3261 §21.5.1), the
+/// failure is ours, not the peer's or the network's ([`NO_ANSWER`]).
+pub const NOT_SENT: u16 = 500;
+
 /// How our request that got no final response ends: as a 408 Request
 /// Timeout (RFC 3261 §8.1.3.1), which is also what a proxy answers for a
 /// silent peer. The page reads it as "no answer".
@@ -219,6 +232,13 @@ mod tests {
             assert_eq!(in_dialog(m), StatusCode::NotImplemented);
             assert!(!allowed.contains(&m), "{m} is listed in Allow");
         }
+    }
+
+    #[test]
+    fn an_invite_without_a_dialog_is_400_and_a_call_we_could_not_signal_ends_500() {
+        assert_eq!(no_dialog(), StatusCode::BadRequest);
+        assert_eq!(StatusCode::from(NOT_SENT), StatusCode::ServerInternalError);
+        assert_ne!(NOT_SENT, NO_ANSWER, "not sending is not the peer's silence");
     }
 
     #[test]

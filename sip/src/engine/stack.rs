@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use rsipstack::dialog::dialog::DialogStateSender;
 use rsipstack::dialog::dialog_layer::DialogLayer;
-use rsipstack::sip::{self as rsip, HasHeaders, Header, HeadersExt, SipMessage, StatusCode};
+use rsipstack::sip::{self as rsip, HasHeaders, Header, HeadersExt, SipMessage};
 use rsipstack::transaction::endpoint::MessageInspector;
 use rsipstack::transaction::TransactionReceiver;
 use rsipstack::transport::{udp::UdpConnection, SipAddr, TransportLayer};
@@ -164,7 +164,7 @@ pub async fn incoming_loop(
                     }
                     Err(e) => {
                         tracing::debug!("cannot make a dialog of an INVITE: {e}");
-                        let _ = tx.reply(StatusCode::BadRequest).await;
+                        let _ = tx.reply(requests::no_dialog()).await;
                     }
                 }
             }

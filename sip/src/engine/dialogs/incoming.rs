@@ -130,7 +130,7 @@ impl Engine {
         }
         if let Err(e) = io.dialog.accept(Some(headers), Some(sdp.into_bytes())) {
             tracing::warn!("call {call}: 200 OK not sent: {e}");
-            self.finish(call, 500);
+            self.finish(call, requests::NOT_SENT);
             return;
         }
         if !io.awaiting_ack_answer {

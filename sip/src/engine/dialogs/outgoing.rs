@@ -152,7 +152,7 @@ impl Engine {
         tracing::info!("call {call}: sending the INVITE again (Session-Expires {se:?})");
         if let Err(e) = self.send_invite(call, opt, session) {
             tracing::warn!("call {call}: INVITE not sent again: {e}");
-            self.finish(call, 500);
+            self.finish(call, requests::NOT_SENT);
         }
     }
 
