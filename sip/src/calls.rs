@@ -664,10 +664,11 @@ impl CallTable {
     }
 
     /// The peer's final `status` to our hold (`hold` true) or unhold
-    /// re-INVITE, `None` when nothing came. Returns the answer to the
-    /// page's holdCall / unholdCall (sent before the 2018–2021 this
-    /// queues): 7 with the status when refused, 6 when not answered.
-    pub fn hold_done(&mut self, id: u32, hold: bool, status: Option<u16>) -> Result<(), Refusal> {
+    /// re-INVITE, as `requests::final_status` has it (408 when nothing
+    /// came). Returns the answer to the page's holdCall / unholdCall (sent
+    /// before the 2018–2021 this queues): 7 with the status when refused,
+    /// 6 when not answered.
+    pub fn hold_done(&mut self, id: u32, hold: bool, status: u16) -> Result<(), Refusal> {
         self.reinvite_over(id);
         let Some(call) = self.calls.get_mut(&id) else {
             return Err(Refusal::new(
@@ -675,11 +676,11 @@ impl CallTable {
                 format!("call {id} ended before the peer answered"),
             ));
         };
-        let ok = status.is_some_and(|s| (200..300).contains(&s));
+        let ok = (200..300).contains(&status);
         let answer = match status {
             _ if ok => Ok(()),
             // 408 is what a proxy (or the stack) answers for silence.
-            Some(s) if s != requests::NO_ANSWER => Err(Refusal::new(
+            s if s != requests::NO_ANSWER => Err(Refusal::new(
                 result::REFUSED,
                 format!("the peer refused the re-INVITE: {s}"),
             )),

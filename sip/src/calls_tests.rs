@@ -284,7 +284,7 @@ fn waiting_call_accept_holds_the_live_call_first() {
         sip(&drain(&mut t)),
         vec![CallAction::Hold(1), CallAction::Answer(2)]
     );
-    assert!(t.hold_done(1, true, Some(200)).is_ok());
+    assert!(t.hold_done(1, true, 200).is_ok());
     assert_eq!(notifies(&drain(&mut t)), vec![Event::HoldSuccess]);
     assert_eq!(t.state(1), Some(CallState::Hold));
 }
@@ -322,22 +322,22 @@ fn hold_and_unhold_report_success_and_failure() {
         result::WRONG_STATE,
         "one at a time"
     );
-    assert!(t.hold_done(1, true, Some(488)).is_err());
+    assert!(t.hold_done(1, true, 488).is_err());
     assert_eq!(notifies(&drain(&mut t)), vec![Event::HoldFailed]);
     assert_eq!(t.state(1), Some(CallState::Live));
     t.hold(1).unwrap();
-    assert!(t.hold_done(1, true, Some(200)).is_ok());
+    assert!(t.hold_done(1, true, 200).is_ok());
     let a = drain(&mut t);
     assert_eq!(notifies(&a), vec![Event::HoldSuccess]);
     assert!(a.contains(&CallAction::Media(CallEvent::Held { call_id: 1 })));
     t.unhold(1).unwrap();
-    assert!(t.hold_done(1, false, Some(200)).is_ok());
+    assert!(t.hold_done(1, false, 200).is_ok());
     assert_eq!(notifies(&drain(&mut t)), vec![Event::UnholdSuccess]);
     assert_eq!(t.state(1), Some(CallState::Live));
     t.hold(1).unwrap();
-    assert!(t.hold_done(1, true, Some(200)).is_ok());
+    assert!(t.hold_done(1, true, 200).is_ok());
     t.unhold(1).unwrap();
-    assert!(t.hold_done(1, false, Some(488)).is_err());
+    assert!(t.hold_done(1, false, 488).is_err());
     assert_eq!(notifies(&drain(&mut t))[1], Event::UnholdFailed);
 }
 
@@ -348,20 +348,22 @@ fn the_page_hears_why_a_hold_failed() {
     t.outgoing(1, peer(), false);
     t.connected(t0, 1);
     t.hold(1).unwrap();
-    let refused = t.hold_done(1, true, Some(488)).unwrap_err();
+    let refused = t.hold_done(1, true, 488).unwrap_err();
     assert_eq!(refused.result, result::REFUSED);
     assert!(refused.message.contains("488"), "{}", refused.message);
     t.hold(1).unwrap();
-    let silent = t.hold_done(1, true, Some(408)).unwrap_err();
+    let silent = t.hold_done(1, true, 408).unwrap_err();
     assert_eq!(silent.result, result::TIMED_OUT, "a proxy's 408 is silence");
     t.hold(1).unwrap();
     assert_eq!(
-        t.hold_done(1, true, None).unwrap_err().result,
+        t.hold_done(1, true, requests::final_status(None))
+            .unwrap_err()
+            .result,
         result::TIMED_OUT
     );
     t.hold(1).unwrap();
     t.end(1).unwrap();
-    let gone = t.hold_done(1, true, Some(200)).unwrap_err();
+    let gone = t.hold_done(1, true, 200).unwrap_err();
     assert_eq!(gone.result, result::FAILED, "the call ended meanwhile");
 }
 
@@ -483,7 +485,7 @@ fn a_refresh_waits_for_a_hold_under_way() {
     let t1 = t0 + Duration::from_secs(45);
     t.handle_timeout(t1);
     assert!(drain(&mut t).is_empty(), "no re-INVITE beside the hold");
-    assert!(t.hold_done(1, true, Some(200)).is_ok());
+    assert!(t.hold_done(1, true, 200).is_ok());
     drain(&mut t);
     t.handle_timeout(t1 + Duration::from_secs(1));
     assert_eq!(drain(&mut t), vec![CallAction::Refresh(1)]);

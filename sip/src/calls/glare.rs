@@ -174,7 +174,7 @@ mod tests {
         assert_eq!(drain(&mut t), [CallAction::Reoffer(id)]);
         // The retry meets 491 too: given up, reported as a failed hold.
         assert!(!t.request_pending(t0 + Duration::from_secs(3), id, 0));
-        let failed = t.hold_done(id, true, Some(491)).unwrap_err();
+        let failed = t.hold_done(id, true, 491).unwrap_err();
         assert!(failed.message.contains("491"), "{}", failed.message);
         assert_eq!(notifies(&drain(&mut t)), [Event::HoldFailed]);
         // The next hold may be retried again.

@@ -153,13 +153,13 @@ pub enum VideoOutcome {
 }
 
 impl VideoOutcome {
-    /// Our video re-INVITE got no 2xx: `status`, its final one, `None`
-    /// when nothing came (408 is what a proxy, or the stack, answers for
-    /// silence).
-    pub fn failed(status: Option<u16>) -> Self {
+    /// Our video re-INVITE got no 2xx: `status`, its final one as
+    /// `requests::final_status` has it (408, what a proxy or the stack
+    /// answers for silence, when nothing came).
+    pub fn failed(status: u16) -> Self {
         match status {
-            None | Some(requests::NO_ANSWER) => Self::NoAnswer,
-            Some(code) => Self::Refused(code),
+            requests::NO_ANSWER => Self::NoAnswer,
+            code => Self::Refused(code),
         }
     }
 }
@@ -434,7 +434,7 @@ mod tests {
         t.plugin_stream_done(id);
         // A call on hold takes no new stream, but may drop one.
         t.hold(id).unwrap();
-        assert!(t.hold_done(id, true, Some(200)).is_ok());
+        assert!(t.hold_done(id, true, 200).is_ok());
         assert!(matches!(t.plugin_stream(id, true), Err(NotNow::Refused(_))));
         assert_eq!(t.plugin_stream(id, false), Ok(()));
         t.plugin_stream_done(id);
@@ -501,10 +501,11 @@ mod tests {
 
     #[test]
     fn a_video_re_invite_without_2xx_is_refused_or_unanswered() {
-        assert_eq!(VideoOutcome::failed(Some(488)), VideoOutcome::Refused(488));
-        assert_eq!(VideoOutcome::failed(Some(491)), VideoOutcome::Refused(491));
-        assert_eq!(VideoOutcome::failed(Some(408)), VideoOutcome::NoAnswer);
-        assert_eq!(VideoOutcome::failed(None), VideoOutcome::NoAnswer);
+        assert_eq!(VideoOutcome::failed(488), VideoOutcome::Refused(488));
+        assert_eq!(VideoOutcome::failed(491), VideoOutcome::Refused(491));
+        assert_eq!(VideoOutcome::failed(408), VideoOutcome::NoAnswer);
+        let nothing_came = requests::final_status(None);
+        assert_eq!(VideoOutcome::failed(nothing_came), VideoOutcome::NoAnswer);
     }
 
     #[test]
@@ -519,7 +520,7 @@ mod tests {
         );
         t.hold(id).unwrap();
         assert_eq!(t.add_video(id).unwrap_err().result, result::WRONG_STATE);
-        assert!(t.hold_done(id, true, Some(200)).is_ok());
+        assert!(t.hold_done(id, true, 200).is_ok());
         assert_eq!(t.add_video(id).unwrap_err().result, result::WRONG_STATE);
         drain(&mut t);
         assert!(drain(&mut t).is_empty());

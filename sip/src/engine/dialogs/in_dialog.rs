@@ -7,10 +7,10 @@ use rsipstack::sip::{self as rsip, Header};
 use seatphone_protocol::Response;
 
 use super::Reoffer;
-use crate::dtmf;
 use crate::engine::{Engine, Input};
 use crate::sdp::Direction;
 use crate::session_timer::Role;
+use crate::{dtmf, requests};
 
 impl Engine {
     /// CANCEL (unanswered outgoing) or BYE; the table already ended the call.
@@ -99,7 +99,7 @@ impl Engine {
                 self.renegotiated(now, call, &resp.headers, Role::Uac);
             }
         }
-        let status = response.as_ref().map(|r| r.status_code.code());
+        let status = requests::final_status(response.as_ref());
         let answer = self.table.hold_done(call, hold, status);
         if let Some(reply) = self.hold_replies.remove(&call) {
             reply(match answer {

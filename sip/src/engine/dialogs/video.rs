@@ -12,6 +12,7 @@ use std::time::Instant;
 use super::Reoffer;
 use crate::calls::{peer_video, PeerVideo, PeerVideoAsk, VideoOutcome};
 use crate::engine::Engine;
+use crate::requests;
 use crate::session_timer::Role;
 
 /// The peer's re-INVITE that waits for the page.
@@ -58,7 +59,7 @@ impl Engine {
         response: Option<rsip::Response>,
     ) {
         let media = self.media.clone();
-        let status = response.as_ref().map(|r| r.status_code.code());
+        let status = requests::final_status(response.as_ref());
         let outcome = match (self.calls.get_mut(&call), response.as_ref()) {
             (Some(io), Some(r)) if r.status_code.kind() == rsip::StatusCodeKind::Successful => {
                 io.session
