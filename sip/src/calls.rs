@@ -278,6 +278,13 @@ impl CallTable {
         self.calls.get(&id).map(|c| c.state)
     }
 
+    /// Whether a 2xx for `id` carries the answer to our offer, to be
+    /// taken: the call is ours and not connected yet. A confirmed dialog
+    /// of an incoming call, or of a call already live, brings none.
+    pub fn awaits_answer(&self, id: u32) -> bool {
+        self.state(id) == Some(CallState::Outgoing)
+    }
+
     pub fn ids(&self) -> Vec<u32> {
         self.calls.keys().copied().collect()
     }

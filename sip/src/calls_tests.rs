@@ -663,3 +663,18 @@ fn is_video_call_follows_the_sdp() {
     let CallAction::Page(e) = &a[0] else { panic!() };
     assert_eq!(e.param["callInfo"]["isVideoCall"], 0);
 }
+
+#[test]
+fn only_our_call_not_yet_connected_awaits_the_answer_of_a_2xx() {
+    let t0 = Instant::now();
+    let mut t = CallTable::new(2);
+    t.outgoing(1, peer(), false);
+    assert!(t.awaits_answer(1));
+    t.ringing(1, true);
+    assert!(t.awaits_answer(1), "early media is no final answer");
+    t.connected(t0, 1);
+    assert!(!t.awaits_answer(1), "taken once, on the first 2xx");
+    t.incoming(t0, 2, peer(), false, None);
+    assert!(!t.awaits_answer(2), "we answer an incoming call");
+    assert!(!t.awaits_answer(3), "no such call");
+}

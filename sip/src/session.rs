@@ -186,6 +186,13 @@ impl Session {
         }
     }
 
+    /// A 180/183 to our INVITE: whether it brings early media (RFC 3960),
+    /// an SDP answer this session took. Without a body, or with one it
+    /// cannot take, the session is as it was and the call only rings.
+    pub fn take_early_answer(&mut self, body: &[u8]) -> bool {
+        self.take_answer(&String::from_utf8_lossy(body))
+    }
+
     /// Takes the peer's answer to our offer.
     pub fn take_answer(&mut self, answer: &str) -> bool {
         match sdp::split(answer) {
@@ -467,6 +474,19 @@ mod tests {
         assert!(!s.has_remote(), "a refused offer leaves nothing behind");
         let refusal = Refusal::from(NoMedia("no audio".into()));
         assert_eq!(refusal.result, result::NOT_LOADED);
+    }
+
+    #[test]
+    fn a_provisional_response_is_early_media_only_when_its_sdp_is_taken() {
+        let media = Both::default();
+        let mut s = Session::new("127.0.0.1", 7);
+        s.make_offer(&media, 1, &["audio"]).unwrap();
+        assert!(!s.take_early_answer(b""), "a 180 without a body rings");
+        assert!(!s.take_early_answer(b"hello"), "a body that is not SDP");
+        assert!(!s.has_remote(), "nothing was taken");
+        let audio = VIDEO_OFFER.split("m=video").next().unwrap();
+        assert!(s.take_early_answer(audio.as_bytes()));
+        assert!(s.has_remote() && s.carries("audio"));
     }
 
     #[test]

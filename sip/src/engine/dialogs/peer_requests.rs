@@ -7,7 +7,7 @@ use rsipstack::dialog::dialog::{DialogState, TransactionHandle};
 use rsipstack::sip::{self as rsip, Header, Method, StatusCode};
 use seatphone_protocol::CallEvent;
 
-use crate::calls::{CallState, PeerOffer};
+use crate::calls::PeerOffer;
 use crate::engine::Engine;
 use crate::headers::{header, session_expires};
 use crate::session::NoMedia;
@@ -25,13 +25,17 @@ impl Engine {
                 let Some(call) = call_of(self, &id) else {
                     return;
                 };
-                let early = !resp.body.is_empty();
-                if early {
-                    if let Some(io) = self.calls.get_mut(&call) {
-                        if io.session.take_answer(&String::from_utf8_lossy(&resp.body)) {
-                            io.session.start(self.media.as_ref(), call);
-                        }
+                // Plugins hear of early media only when the session took
+                // the 18x's SDP, and then it starts.
+                let media = self.media.clone();
+                let early = self.calls.get_mut(&call).is_some_and(|io| {
+                    let taken = io.session.take_early_answer(&resp.body);
+                    if taken {
+                        io.session.start(media.as_ref(), call);
                     }
+                    taken
+                });
+                if early {
                     self.sync_video(call);
                 }
                 self.table.ringing(call, early);
@@ -42,7 +46,7 @@ impl Engine {
                 };
                 // Our outgoing call's 2xx may be reported here before the
                 // INVITE task ends: media starts after 2006 either way.
-                if self.table.state(call) == Some(CallState::Outgoing) {
+                if self.table.awaits_answer(call) {
                     self.take_final_answer(call, &resp);
                 }
                 let media = self.media.clone();
