@@ -21,8 +21,8 @@ use glare::Glare;
 pub use glare::{backoff, PeerOffer};
 use video::VideoChange;
 pub use video::{
-    peer_video, stream_ask, video_plugin_loaded, NotNow, PeerVideo, PeerVideoAsk, StreamAsk,
-    VideoOutcome, VIDEO_REPLY_LIMIT,
+    audio_only_note, peer_video, stream_ask, video_plugin_loaded, NotNow, PeerVideo, PeerVideoAsk,
+    StreamAsk, VideoOutcome, VIDEO_REPLY_LIMIT,
 };
 
 /// `callState` of `callInfo`.

@@ -29,6 +29,13 @@ pub fn video_plugin_loaded(kinds: &[String]) -> Result<(), Refusal> {
     ))
 }
 
+/// startCall asked for video (`asked`) and our offer carries it
+/// (`offered`) or not: a call that goes out audio-only though video was
+/// asked says why in its errMsg, beside result 0.
+pub fn audio_only_note(asked: bool, offered: bool) -> Option<&'static str> {
+    (asked && !offered).then_some("no loaded plugin serves video: the call is audio-only")
+}
+
 /// What a peer's offer in a call that is up comes to, as far as video goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PeerVideo {
@@ -378,6 +385,14 @@ mod tests {
         t.connected(now, id);
         drain(&mut t);
         (t, id)
+    }
+
+    #[test]
+    fn a_call_asked_with_video_that_goes_out_without_says_so() {
+        let note = audio_only_note(true, false).unwrap();
+        assert!(note.contains("audio-only"), "{note}");
+        assert_eq!(audio_only_note(true, true), None, "video offered");
+        assert_eq!(audio_only_note(false, false), None, "audio asked");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use seatphone_protocol::{result, Command, Refusal, Request, Response};
 use serde_json::json;
 
 use super::{Account, Engine, Input};
-use crate::calls::{video_plugin_loaded, AnswerMode, Peer};
+use crate::calls::{self, video_plugin_loaded, AnswerMode, Peer};
 use crate::registration::{servers_for_login, Registration};
 use crate::Reply;
 use crate::{dtmf, params};
@@ -258,11 +258,7 @@ impl Engine {
             Ok(()) => {
                 let offered = self.carries_video(id);
                 let mut response = Response::with_param(json!({"callId": id, "call_id": id}));
-                if video && !offered {
-                    // The call goes out audio-only, and the page is told so.
-                    response.err_msg =
-                        Some("no loaded plugin serves video: the call is audio-only".into());
-                }
+                response.err_msg = calls::audio_only_note(video, offered).map(Into::into);
                 reply(response);
                 let number = callee.split('@').next().unwrap_or("").to_owned();
                 self.table.outgoing(
