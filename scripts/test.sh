@@ -3,15 +3,16 @@
 # the tests need, builds once (release, one target folder shared by the
 # binaries and the tests), runs the Rust tests (unit and end-to-end against
 # real processes), the browser tests, the Debian package's tests (packaged
-# from that same release build), then formatting and lint checks. Prints how
-# long each phase took at the end (also when a phase fails).
+# from that same release build), then the link order and formatting checks
+# (clippy's lints run in the build: scripts/clippy-rustc.sh). Prints how long
+# each phase took at the end (also when a phase fails).
 #
 # Some steps run in the background of others, never beside the real-time
 # tests: the tests' packages, cargo-deb and the npm packages install while
-# the release build runs, the package tests run while the tests build, and
-# clippy while the signalling tests wait on their protocol timers. A
-# background step's output is printed whole when it is waited for, and its
-# failure fails the run.
+# the release build runs, and the package tests run while the tests build
+# and the signalling tests wait on their protocol timers. A background
+# step's output is printed whole when it is waited for, and its failure
+# fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -71,6 +72,10 @@ scripts/install-deps.sh build
 background deps "install the tests' packages, cargo-deb, npm packages" scripts/install-deps.sh test
 
 phase "build (release)"
+# Clippy lints the workspace's crates as they build (scripts/clippy-rustc.sh,
+# warnings are errors); every cargo command below builds the same way, or
+# it would build the workspace's crates again.
+export RUSTC_WORKSPACE_WRAPPER=$PWD/scripts/clippy-rustc.sh
 cargo build --release --workspace
 await deps
 # The package tests need the release build and cargo-deb only; most of
@@ -108,8 +113,7 @@ done
 # Each module's tests by their exact names (a name filter alone would also
 # match a module that has the name inside its path); every test must belong
 # to a listed module, and every module must have tests (`mod` in main.rs).
-# The binary runs as `cargo test` runs it (from its package's folder), not
-# through cargo: clippy holds cargo's build folder lock meanwhile.
+# The binary runs as `cargo test` runs it (from its package's folder).
 e2e_tests=$(cd tests && "$e2e" --list --format terse | sed -n 's/: test$//p')
 [ -n "$e2e_tests" ] || { echo "scripts/test.sh: the e2e binary lists no tests" >&2; exit 1; }
 stray=$(grep -v -E "^($(echo $modules | tr ' ' '|'))::" <<< "$e2e_tests" || true)
@@ -127,14 +131,6 @@ run_module() {
 
 failed=()
 phase "Rust tests: signalling, ${#signalling[@]} modules 3 at a time"
-# Their time is mostly waiting: clippy (which checks every dependency
-# again, check-mode metadata is not the build's) uses it, at the lowest
-# priority: the tests' processes take the CPU first when their timers
-# fire. (At the same priority, a cold clippy and the package tests beside
-# them, on a machine loaded by other builds too, failed a session refresh
-# in sip_sipp and a keep-alive count in sip_register; both passed alone,
-# and the batch passed beside a cold clippy at nice 19.)
-background clippy clippy nice -n 19 cargo clippy --release --workspace --all-targets -- -D warnings
 logs=$(mktemp -d)
 running=()
 for m in "${signalling[@]}"; do
@@ -157,8 +153,7 @@ for m in "${signalling[@]}"; do
     [ -e "$logs/$m.ok" ] || failed+=("$m")
 done
 rm -r "$logs"
-phase "waiting for clippy and the package tests"
-await clippy
+phase "waiting for the package tests"
 await package
 
 phase "Rust tests: unit, doc and the other crates' test binaries, one at a time"
