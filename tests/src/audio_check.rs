@@ -141,6 +141,22 @@ pub fn longest_gap_ms(x: &[f32], rate: u32, threshold_dbfs: f64) -> f64 {
 /// between the first and the last window louder than it, in order; all of
 /// `x` as one run when no window is louder.
 pub fn gaps_ms(x: &[f32], rate: u32, threshold_dbfs: f64) -> Vec<f64> {
+    gaps(x, rate, threshold_dbfs)
+        .into_iter()
+        .map(|g| g.ms)
+        .collect()
+}
+
+/// A quiet run inside a recording.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Gap {
+    /// Where it starts, in ms from the recording's start.
+    pub at_ms: f64,
+    pub ms: f64,
+}
+
+/// As [`gaps_ms`], with where each run starts.
+pub fn gaps(x: &[f32], rate: u32, threshold_dbfs: f64) -> Vec<Gap> {
     let win = (rate as usize / 200).max(1);
     let ms = |windows: usize| windows as f64 * win as f64 * 1000.0 / f64::from(rate.max(1));
     let loud: Vec<bool> = x
@@ -149,13 +165,27 @@ pub fn gaps_ms(x: &[f32], rate: u32, threshold_dbfs: f64) -> Vec<f64> {
         .collect();
     let (Some(first), Some(last)) = (loud.iter().position(|l| *l), loud.iter().rposition(|l| *l))
     else {
-        return vec![x.len() as f64 * 1000.0 / f64::from(rate.max(1))];
+        return vec![Gap {
+            at_ms: 0.0,
+            ms: x.len() as f64 * 1000.0 / f64::from(rate.max(1)),
+        }];
     };
-    loud[first..=last]
-        .split(|l| *l)
-        .filter(|quiet| !quiet.is_empty())
-        .map(|quiet| ms(quiet.len()))
-        .collect()
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, l) in loud.iter().enumerate().take(last + 1).skip(first) {
+        match (l, start) {
+            (false, None) => start = Some(i),
+            (true, Some(s)) => {
+                out.push(Gap {
+                    at_ms: ms(s),
+                    ms: ms(i - s),
+                });
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// A mono 16-bit WAV of a sine (for microphones of tests).
@@ -233,6 +263,12 @@ mod tests {
         assert_eq!(gaps.len(), 2, "{gaps:?}");
         assert!((95.0..=110.0).contains(&gaps[0]), "{gaps:?}");
         assert!((20.0..=35.0).contains(&gaps[1]), "{gaps:?}");
+        let at: Vec<f64> = super::gaps(&x, 8000, -40.0)
+            .iter()
+            .map(|g| g.at_ms)
+            .collect();
+        assert!((245.0..=255.0).contains(&at[0]), "{at:?}");
+        assert!((745.0..=755.0).contains(&at[1]), "{at:?}");
         assert!(gaps_ms(&sine(8000, 440.0, 0.5, 8000), 8000, -40.0).is_empty());
     }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::REAL_TIME;
 use seatphone_audio::{EVT_DEVICE_FALLBACK, EVT_DTMF_RECEIVED};
 use seatphone_tests::audio_check::{
-    dominant_frequency, gaps_ms, rms_dbfs, write_sine_wav, Recording,
+    dominant_frequency, gaps, rms_dbfs, write_sine_wav, Gap, Recording,
 };
 use seatphone_tests::host::{plugin_library, Command, Event, Options, Page, Seatphone};
 use seatphone_tests::peers::baresip::{AnswerMode, Baresip, BaresipOptions};
@@ -421,15 +421,15 @@ fn assert_devices_kept(logs: &str) {
     assert!(failed.is_empty(), "devices given up: {failed:#?}");
 }
 
-/// What the listener heard has no holes the host made, and at most one
-/// short one it did not. The host's own account ("media stops") must say
-/// its speaker queue never ran dry (its call thread, real-time where the
-/// system allows, as root in CI, kept it fed). Past the queue lie cpal's
-/// ALSA thread and the pulse plug-in's, at normal priority (real-time they
-/// starve the plug-in's own thread: cpal leaves them alone too): a machine
-/// busy enough can delay them past the sound server's 20 ms buffer once,
-/// which CI machines have done (35 and 40 ms, once each in a 3 s call).
-/// A host that runs dry, or keeps making holes, still fails.
+/// What the listener heard has no holes the host made, and few short ones
+/// it did not. The host's own account ("media stops") must say its speaker
+/// queue never ran dry (its call thread, real-time where the system allows,
+/// as root in CI, kept it fed). Past the queue lie cpal's ALSA thread and
+/// the pulse plug-in's, at normal priority (real-time they starve the
+/// plug-in's own thread: cpal leaves them alone too): a machine busy enough
+/// can delay them past the sound server's 20 ms buffer, which CI machines
+/// have done (35 ms once, 40 ms once, 15 and 20 ms in one 3 s call). A host
+/// that runs dry, or keeps making holes, still fails.
 fn assert_no_dropout(x: &[f32], what: &str, host: &Seatphone) {
     // The call thread writes its account once it has seen the hang-up.
     wait_until(T, || host.all_logs().contains("media stops"));
@@ -440,13 +440,15 @@ fn assert_no_dropout(x: &[f32], what: &str, host: &Seatphone) {
     for stop in &stops {
         assert!(stop.contains("ran dry 0 times"), "{what}: {stop}");
     }
-    let holes: Vec<f64> = gaps_ms(x, 48000, -40.0)
+    let holes: Vec<Gap> = gaps(x, 48000, -40.0)
         .into_iter()
-        .filter(|g| *g > 10.0)
+        .filter(|g| g.ms > 10.0)
         .collect();
+    let total: f64 = holes.iter().map(|g| g.ms).sum();
     assert!(
-        holes.len() <= 1 && holes.iter().all(|g| *g <= 60.0),
-        "{what}: dropouts of {holes:?} ms\n{media:#?}"
+        holes.len() <= 2 && total <= 60.0,
+        "{what}: dropouts (start and length, ms) {:?}\n{media:#?}",
+        holes.iter().map(|g| (g.at_ms, g.ms)).collect::<Vec<_>>()
     );
 }
 
