@@ -284,13 +284,14 @@ async fn share_a_window_and_a_region_in_a_video_call_with_baresip() {
     page.ok(Command::ShareControl, json!({"enable": true}))
         .await;
 
-    // A still window for 20 s costs a tenth of a moving one at most.
+    // A still window costs a tenth of a moving one at most (a still
+    // screen is not grabbed at all; a moving one up to 15 times a second).
     let frames = |stopped: &Value| stopped["param"]["frames"].as_u64().unwrap();
     let mut counts = Vec::new();
     for moving in [false, true] {
         page.ok(Command::ShareStartWindow, json!({})).await;
         page.event(EVT_STARTED, T).await;
-        let until = Instant::now() + Duration::from_secs(20);
+        let until = Instant::now() + Duration::from_secs(6);
         let mut n = 0u32;
         while Instant::now() < until {
             if moving {
@@ -307,7 +308,7 @@ async fn share_a_window_and_a_region_in_a_video_call_with_baresip() {
         counts.push(frames(&page.event(EVT_STOPPED, T).await));
     }
     assert!(
-        counts[0] * 10 < counts[1] && counts[1] >= 100,
+        counts[0] * 10 < counts[1] && counts[1] >= 30,
         "pictures sent, still then moving: {counts:?}"
     );
 
