@@ -9,10 +9,11 @@
 #
 # Some steps run in the background of others, never beside the real-time
 # tests: the tests' packages, cargo-deb and the npm packages install while
-# the release build runs, and the package tests run while the tests build
-# and the signalling tests wait on their protocol timers. A background
-# step's output is printed whole when it is waited for, and its failure
-# fails the run.
+# the release build runs; the package tests run while the tests build and
+# the signalling tests wait on their protocol timers; the unit, doc and
+# browser tests run beside the signalling tests too. A background step's
+# output is printed whole when it is waited for, and its failure fails the
+# run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -71,21 +72,24 @@ phase "install what the build needs"
 scripts/install-deps.sh build
 background deps "install the tests' packages, cargo-deb, npm packages" scripts/install-deps.sh test
 
-phase "build (release)"
+phase "build (release, and the tests)"
 # Clippy lints the workspace's crates as they build (scripts/clippy-rustc.sh,
-# warnings are errors); every cargo command below builds the same way, or
-# it would build the workspace's crates again.
+# warnings are errors; it also builds unit tests unoptimised); every cargo
+# command below builds the same way, or it would build the workspace's
+# crates again. One cargo command for what ships and the tests: the tests
+# build while the last crates of the binary do, where one after the other
+# left a core idle.
 export RUSTC_WORKSPACE_WRAPPER=$PWD/scripts/clippy-rustc.sh
-cargo build --release --workspace
+cargo build --release --workspace --lib --bins --tests
+# Already built: this only lists the test binaries.
+cargo test --release --workspace --no-run > "$bg_dir/no-run" 2>&1
+e2e=$PWD/$(sed -n 's/^ *Executable tests\/e2e\/main.rs (\(.*\))$/\1/p' "$bg_dir/no-run")
+[ -x "$e2e" ] || { cat "$bg_dir/no-run"; echo "scripts/test.sh: found no e2e test binary in cargo's output" >&2; exit 1; }
 await deps
 # The package tests need the release build and cargo-deb only; most of
 # their time is waiting (dpkg, the installed Seatphone starting, its smoke
-# tests), which the tests' build fills.
+# tests), which the signalling tests' waiting fills.
 background package "Debian package (build, lintian, install, use, removal)" scripts/test-package.sh
-phase "build the tests"
-cargo test --release --workspace --no-run 2>&1 | tee "$bg_dir/no-run"
-e2e=$PWD/$(sed -n 's/^ *Executable tests\/e2e\/main.rs (\(.*\))$/\1/p' "$bg_dir/no-run")
-[ -x "$e2e" ] || { echo "scripts/test.sh: found no e2e test binary in cargo's output" >&2; exit 1; }
 
 # The end-to-end tests (tests/tests/e2e) are one test binary, a module per
 # subject. Modules that only exchange signalling (no media judged by its
@@ -129,8 +133,55 @@ run_module() {
     (cd tests && "$e2e" --exact $(module_tests "$1"))
 }
 
+# Integration tests of the other crates (cargo's own list), each with its
+# crate's name; the harness crate has no other than e2e (a new file beside
+# e2e/ would be a binary of its own, linked again: make it a module of e2e).
+# Those that judge media by its timing run alone, like the real-time
+# modules; the rest run beside the signalling tests.
+real_time_others=(loopback session_pair rtp_ffmpeg session_share)
+others=() others_alone=()
+for t in $(cargo metadata --no-deps --format-version 1 \
+    | grep -o '"kind":\["test"\],"crate_types":\["bin"\],"name":"[^"]*","src_path":"[^"]*"' \
+    | sed 's/.*"name":"\([^"]*\)","src_path":"\([^"]*\)"/\1=\2/' | sort -u); do
+    name=${t%%=*} path=${t#*=}
+    case "$path" in
+        "$PWD/tests/tests/e2e/main.rs") ;;
+        "$PWD/tests/tests/"*) echo "scripts/test.sh: $path is a test binary of its own; make it a module of tests/tests/e2e" >&2
+            exit 1 ;;
+        *) case " ${real_time_others[*]} " in
+               *" $name "*) others_alone+=(--test "$name") ;;
+               *) others+=(--test "$name") ;;
+           esac ;;
+    esac
+done
+[ ${#others_alone[@]} = $((2 * ${#real_time_others[@]})) ] \
+    || { echo "scripts/test.sh: not every test binary of real_time_others (${real_time_others[*]}) exists" >&2; exit 1; }
+
+# Beside the signalling tests, which mostly wait on protocol timers: the
+# unit tests, the doc tests, the other crates' tests that do not judge
+# timing, then the browser tests (whose calls check what arrives, not
+# when). Its output is printed whole once the signalling tests end.
 failed=()
-phase "Rust tests: signalling, ${#signalling[@]} modules 3 at a time"
+beside() {
+    local start=$SECONDS
+    cargo test --release --workspace --no-fail-fast --lib --bins "${others[@]}" || echo "unit and other crates" >> "$bg_dir/beside.failed"
+    cargo test --release --workspace --no-fail-fast --doc || echo "doc tests" >> "$bg_dir/beside.failed"
+    echo "-- unit and doc tests: $((SECONDS - start)) s"
+    if [ -f tests/browser/package.json ]; then
+        start=$SECONDS
+        echo "== browser tests"
+        # As root, lna.test.js also checks README's Chromium policy (it
+        # writes, then removes, a file in Chromium's managed policy folder).
+        local policy_dir=""
+        [ "$(id -u)" = 0 ] && policy_dir=/etc/chromium/policies/managed
+        (cd tests/browser && SEATPHONE_BIN="$PWD/../../target/release/seatphone" \
+            SEATPHONE_BROWSER_POLICY_DIR="$policy_dir" npm test) || echo "browser tests" >> "$bg_dir/beside.failed"
+        echo "-- browser tests: $((SECONDS - start)) s"
+    fi
+}
+phase "Rust tests: signalling, ${#signalling[@]} modules 3 at a time; beside them unit, doc and browser tests"
+beside > "$bg_dir/beside.log" 2>&1 &
+beside_pid=$!
 logs=$(mktemp -d)
 running=()
 for m in "${signalling[@]}"; do
@@ -153,43 +204,23 @@ for m in "${signalling[@]}"; do
     [ -e "$logs/$m.ok" ] || failed+=("$m")
 done
 rm -r "$logs"
+phase "waiting for the unit, doc and browser tests"
+wait "$beside_pid" || true
+echo "== unit, doc and browser tests (beside the signalling tests)"
+cat "$bg_dir/beside.log"
+while read -r f; do failed+=("$f"); done < <(cat "$bg_dir/beside.failed" 2>/dev/null || true)
 phase "waiting for the package tests"
 await package
 
-phase "Rust tests: unit, doc and the other crates' test binaries, one at a time"
-# Every integration test of the workspace (cargo's own list) but e2e; the
-# harness crate has no other (a new file beside e2e/ would be a binary of
-# its own, linked again: make it a module of e2e).
-others=()
-for t in $(cargo metadata --no-deps --format-version 1 \
-    | grep -o '"kind":\["test"\],"crate_types":\["bin"\],"name":"[^"]*","src_path":"[^"]*"' \
-    | sed 's/.*"name":"\([^"]*\)","src_path":"\([^"]*\)"/\1=\2/' | sort -u); do
-    name=${t%%=*} path=${t#*=}
-    case "$path" in
-        "$PWD/tests/tests/e2e/main.rs") ;;
-        "$PWD/tests/tests/"*) echo "scripts/test.sh: $path is a test binary of its own; make it a module of tests/tests/e2e" >&2
-            exit 1 ;;
-        *) others+=(--test "$name") ;;
-    esac
+for t in "${real_time_others[@]}"; do
+    phase "Rust tests: $t (alone)"
+    cargo test --release --workspace --test "$t" || failed+=("$t")
 done
-cargo test --release --workspace --no-fail-fast --lib --bins "${others[@]}" || failed+=(unit and other crates)
-cargo test --release --workspace --no-fail-fast --doc || failed+=(doc tests)
-
 for m in "${real_time[@]}"; do
     phase "Rust tests: $m (alone)"
     run_module "$m" || failed+=("$m")
 done
-[ ${#failed[@]} = 0 ] || { echo "Rust tests failed: ${failed[*]}"; exit 1; }
-
-if [ -f tests/browser/package.json ]; then
-    phase "browser tests"
-    # As root, lna.test.js also checks README's Chromium policy (it writes,
-    # then removes, a file in Chromium's managed policy folder).
-    policy_dir=""
-    [ "$(id -u)" = 0 ] && policy_dir=/etc/chromium/policies/managed
-    (cd tests/browser && SEATPHONE_BIN="$PWD/../../target/release/seatphone" \
-        SEATPHONE_BROWSER_POLICY_DIR="$policy_dir" npm test)
-fi
+[ ${#failed[@]} = 0 ] || { echo "tests failed: ${failed[*]}"; exit 1; }
 
 phase "link order, format"
 # The recorded link order still fits the code and what it is built with.
