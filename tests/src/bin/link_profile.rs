@@ -9,10 +9,13 @@
 //!     link_profile --exe target/release/seatphone --plugins target/release --out FILE
 //!
 //! The host runs under callgrind (valgrind); Kamailio registers it, and
-//! baresips (auto-answer) take an Opus call, then a G.711 (PCMA) one, the
-//! microphone a 440 Hz tone (a WAV file, as the bench's calls have it):
-//! the harness's default baresip offers G.711 only, and a call that never
-//! ran the Opus codec left all of it out of the list.
+//! it makes three calls, the microphone a 440 Hz tone (a WAV file, as the
+//! bench's calls have it): first to SIPp echoing our own Opus back (the
+//! bench's callee: we decode what our encoder makes, SILK at a voice
+//! bitrate), then to baresips (auto-answer), Opus (baresip sends CELT)
+//! and G.711 (PCMA). The harness's default baresip offers G.711 only, and
+//! a call that never ran the Opus codec left all of it out of the list;
+//! one that never decoded SILK left out what the bench's call runs most.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -25,6 +28,7 @@ use seatphone_tests::host::{
 };
 use seatphone_tests::peers::baresip::{AnswerMode, Baresip, BaresipOptions};
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
+use seatphone_tests::peers::sipp::Sipp;
 use tokio::process::Command as Process;
 
 /// Generous: everything runs about 50 times slower under callgrind.
@@ -118,8 +122,28 @@ async fn main() {
     tokio::time::sleep(Duration::from_secs(5)).await;
     dump("idle").await;
 
-    // Opus first (the page's default order), then G.711: each callee
-    // offers only its codec.
+    // The bench's call: SIPp (through Kamailio) answers with Opus and
+    // echoes our RTP. Its receive timeout is stretched for callgrind.
+    eprintln!("link_profile: a call (opus, echoed by SIPp)");
+    let mut sipp = Sipp::uas_with(
+        "uas_echoes_opus.xml",
+        &["-rtp_echo", "-recv_timeout", "120000", "-timeout", "300s"],
+    )
+    .expect("sipp");
+    let id = Seatphone::call(&mut page, &format!("2000@{}", sipp.addr())).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    page.ok(Command::EndCall, serde_json::json!({ "callId": id }))
+        .await;
+    page.event(Event::CallEnded, SLOW).await;
+    assert_eq!(
+        sipp.finished(SLOW).await,
+        Some(true),
+        "SIPp:\n{}",
+        sipp.logs()
+    );
+
+    // Then baresips, Opus first (the page's default order), then G.711:
+    // each callee offers only its codec.
     for (user, codecs, module) in [
         ("1002", "opus/48000/2", "opus.so"),
         ("1003", "PCMA/8000/1", "g711.so"),
