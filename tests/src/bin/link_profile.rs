@@ -101,7 +101,10 @@ async fn main() {
             "--compress-strings=no".into(),
             "--demangle=no".into(),
         ],
-        sip_toml: "request_timeout = 30".into(),
+        // The bench's [sip] settings (`measure::HostSpec`) beside a
+        // timeout for callgrind's pace: parsing what a config has runs
+        // code too.
+        sip_toml: "request_timeout = 30\nmax_calls = 2\naccept_from = []".into(),
         extra_toml: format!(
             "[audio]\ninput = \"file:{}\"\noutput = \"null\"",
             tone.display()
@@ -122,8 +125,17 @@ async fn main() {
     tokio::time::sleep(Duration::from_secs(5)).await;
     dump("idle").await;
 
-    // The bench's call: SIPp (through Kamailio) answers with Opus and
-    // echoes our RTP. Its receive timeout is stretched for callgrind.
+    // The bench's call: the page's settings as the bench's seat has them
+    // (`measure::BenchHost::register`: its codec list, AEC/ANR/AGC off,
+    // plain RTP), then SIPp (through Kamailio) answers with Opus and
+    // echoes our RTP. Its receive timeout is stretched for callgrind, and
+    // the call lasts long enough for RTCP under callgrind's pace.
+    page.ok(
+        Command::SetConfigParam,
+        serde_json::json!({"media": {"trans_mode": 0},
+                           "audio": {"audio_codec": "112,9,8,0", "audio_aec": 0, "audio_anr": 0, "audio_agc": 0}}),
+    )
+    .await;
     eprintln!("link_profile: a call (opus, echoed by SIPp)");
     let mut sipp = Sipp::uas_with(
         "uas_echoes_opus.xml",
@@ -131,7 +143,7 @@ async fn main() {
     )
     .expect("sipp");
     let id = Seatphone::call(&mut page, &format!("2000@{}", sipp.addr())).await;
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    tokio::time::sleep(Duration::from_secs(8)).await;
     page.ok(Command::EndCall, serde_json::json!({ "callId": id }))
         .await;
     page.event(Event::CallEnded, SLOW).await;
@@ -142,8 +154,14 @@ async fn main() {
         sipp.logs()
     );
 
-    // Then baresips, Opus first (the page's default order), then G.711:
-    // each callee offers only its codec.
+    // Then baresips with the default media setting (SRTP when the peer
+    // takes it), Opus first (the page's default order), then G.711: each
+    // callee offers only its codec.
+    page.ok(
+        Command::SetConfigParam,
+        serde_json::json!({"media": {"trans_mode": 1}}),
+    )
+    .await;
     for (user, codecs, module) in [
         ("1002", "opus/48000/2", "opus.so"),
         ("1003", "PCMA/8000/1", "g711.so"),
