@@ -8,23 +8,17 @@
 # turns MIR optimisations off; LLVM's at opt-level 3 still run: the same
 # 42 s of CPU for the sip crate either way).
 #
-# A crate's unit tests (`--test` on a crate root in src/) and the
-# end-to-end test binary (seatphone-tests' tests/e2e, which drives
-# processes; the sound and picture analysis it calls is in its library,
-# built as the profile says) are built unoptimised, as a plain `cargo test`
-# builds them: at opt-level 3 the unit tests were the build's second copy
-# of every workspace crate (the host's took 117 s of CPU, unoptimised 11),
-# and the harness package with its e2e binary took 126 s of CPU, 62 with
-# that binary unoptimised. The other integration tests keep their profile:
-# some analyse seconds of sound or video in their own code. What ships,
-# and what the tests run, is built as before.
+# A crate's unit tests (`--test` on a crate root in src/) are built
+# unoptimised, as a plain `cargo test` builds them: they check logic, and
+# at opt-level 3 they were the build's second copy of every workspace crate
+# (the host's took 117 s of CPU, unoptimised 11). Integration tests
+# (tests/) keep their profile: some analyse seconds of sound or video. What
+# ships, and what the end-to-end tests run, is built as before.
 for arg; do
     case $arg in
         --test) test=1 ;;
         src/*.rs | */src/*.rs) root=src ;;
     esac
 done
-if [ "${test:-}" = 1 ] && { [ "${root:-}" = src ] || [ "${CARGO_PKG_NAME:-}" = seatphone-tests ]; }; then
-    set -- "$@" -C opt-level=0
-fi
+[ "${test:-}${root:-}" = 1src ] && set -- "$@" -C opt-level=0
 exec clippy-driver "$@" -D warnings
