@@ -96,9 +96,10 @@ background package "Debian package (build, lintian, install, use, removal)" scri
 # timing), longest first, run three at a time, since most of their time is
 # waiting on protocol timers (sip_sipp's session timer about 65 s,
 # hold_verdict's Timer B 32 s) or on cargo (api and faults build the test
-# plugins on a clean clone: 119 and 93 s). The real-time modules run alone, one after
-# the other: the audio and video tests assert that nothing drops out, so
-# they never share the machine. A module in neither list stops the run.
+# plugins on a clean clone: 119 and 93 s). The real-time modules run alone,
+# one after the other: the audio and video tests assert that nothing drops
+# out, so they never share the machine. A module in neither list stops the
+# run.
 signalling=(api faults sip_sipp hold_verdict sip_register sip_admission hostile_sip sip_pool
     reference_keys sip_answer_modes doctor secrets launch_link free_port)
 real_time=(audio_calls share capture video_calls video_upgrade sip_e2e dialects
