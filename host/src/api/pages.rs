@@ -100,6 +100,23 @@ impl Pages {
         id
     }
 
+    /// A socket admitted at its handshake, before the page hears that it
+    /// succeeded: call pages claim the call socket in the order their
+    /// handshakes were answered (a claim made later, on the socket's task,
+    /// let a second page that connected a moment after the first take the
+    /// slot when its task happened to run first).
+    pub fn admit(self: &Arc<Self>, kind: SocketKind, dialect: Dialect, takeover: bool) -> Admitted {
+        let outbox = Arc::new(Outbox::default());
+        let id = self.connect_as(kind, dialect, outbox.clone());
+        let refused = kind == SocketKind::Call && !self.claim_call_slot(id, takeover);
+        Admitted {
+            id,
+            outbox,
+            refused,
+            pages: self.clone(),
+        }
+    }
+
     /// One page holds the call socket. Without `takeover` a second one is
     /// refused; with it the holder is closed with 4002 and `id` takes over.
     pub fn claim_call_slot(&self, id: ConnId, takeover: bool) -> bool {
@@ -170,6 +187,22 @@ impl Pages {
     }
 }
 
+/// A socket [`Pages::admit`] let in; dropping it (the socket ended, or its
+/// upgrade failed) disconnects it and frees the call socket it held.
+pub struct Admitted {
+    pub id: ConnId,
+    pub outbox: Arc<Outbox>,
+    /// A second call page, which is closed with [`CLOSE_ANOTHER_PAGE`].
+    pub refused: bool,
+    pages: Arc<Pages>,
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.pages.disconnect(self.id);
+    }
+}
+
 impl Conn {
     fn target(&self) -> (Dialect, Arc<Outbox>) {
         (self.dialect, self.outbox.clone())
@@ -218,6 +251,27 @@ mod tests {
         assert_eq!(
             taken(&o1),
             [Outbound::Close(4002, "taken over by another page")]
+        );
+    }
+
+    #[test]
+    fn call_pages_hold_the_slot_in_the_order_they_were_admitted() {
+        let pages = Arc::new(Pages::default());
+        let first = pages.admit(SocketKind::Call, Dialect::OpenEye, false);
+        let second = pages.admit(SocketKind::Call, Dialect::OpenEye, false);
+        assert!(!first.refused);
+        assert!(second.refused);
+        drop(second);
+        pages.send_event("e".into());
+        assert_eq!(taken(&first.outbox), [Outbound::Text("e".into())]);
+        // An admitted socket whose upgrade failed frees the slot it held.
+        drop(first);
+        let next = pages.admit(SocketKind::Call, Dialect::OpenEye, false);
+        assert!(!next.refused);
+        assert!(
+            !pages
+                .admit(SocketKind::Login, Dialect::OpenEye, false)
+                .refused
         );
     }
 

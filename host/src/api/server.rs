@@ -213,8 +213,12 @@ fn upgrade(
     if let Some(refused) = refuse_origin(headers, protocol, &endpoint.access) {
         return refused;
     }
-    limited(ws, protocol)
-        .on_upgrade(move |socket| socket::run(socket, opened, endpoint.pages, endpoint.handler))
+    let admitted = endpoint
+        .pages
+        .admit(opened.kind, opened.dialect, opened.takeover);
+    limited(ws, protocol).on_upgrade(move |socket| {
+        socket::run(socket, admitted, opened, endpoint.pages, endpoint.handler)
+    })
 }
 
 /// `/video`: a call's encoded pictures for a page that shows them itself

@@ -14,7 +14,7 @@ use seatphone_protocol::Dialect;
 use tokio::time::Instant;
 
 use super::frame::Rejection;
-use super::pages::{ConnId, Outbound, Outbox, Pages, SocketKind};
+use super::pages::{Admitted, ConnId, Outbound, Pages, SocketKind};
 
 const PING_EVERY: Duration = Duration::from_secs(5);
 const DEAD_AFTER: Duration = Duration::from_secs(15);
@@ -34,26 +34,23 @@ pub struct Opened {
     pub takeover: bool,
 }
 
+/// Serves a socket its handshake admitted (`admitted`, from
+/// [`Pages::admit`]) until it closes.
 pub async fn run(
     socket: WebSocket,
+    admitted: Admitted,
     opened: Opened,
     pages: Arc<Pages>,
     handler: Arc<dyn FrameHandler>,
 ) {
-    let Opened {
-        kind,
-        dialect,
-        takeover,
-    } = opened;
-    let outbox = Arc::new(Outbox::default());
-    let conn = pages.connect_as(kind, dialect, outbox.clone());
+    let Opened { kind, dialect, .. } = opened;
+    let (conn, outbox) = (admitted.id, &admitted.outbox);
     let (mut sink, mut stream) = socket.split();
 
-    if kind == SocketKind::Call && !pages.claim_call_slot(conn, takeover) {
+    if admitted.refused {
         let (code, reason) = super::pages::CLOSE_ANOTHER_PAGE;
         tracing::info!("a second page was refused the call socket (4001)");
         let _ = sink.send(close(code, reason)).await;
-        pages.disconnect(conn);
         return;
     }
     tracing::info!(conn, ?kind, dialect = dialect.name(), "page socket open");
@@ -118,7 +115,7 @@ pub async fn run(
             }
         }
     }
-    pages.disconnect(conn);
+    drop(admitted);
     tracing::info!(conn, ?kind, "page socket closed");
 }
 
