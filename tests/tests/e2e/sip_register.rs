@@ -261,10 +261,13 @@ fn summary(conns: &[Recorded]) -> String {
 }
 
 /// Requests Kamailio logged with this method (its route logs each one).
-fn logged(kam: &Kamailio, method: &str) -> usize {
+/// Requests of `method` that reached Kamailio over `proto` ("udp", "tcp",
+/// "tls"; Kamailio's `$pr`). Its readiness probe, OPTIONS over UDP, may be
+/// logged late when a slow start made the probe send it twice.
+fn logged(kam: &Kamailio, method: &str, proto: &str) -> usize {
     kam.log()
         .lines()
-        .filter(|l| l.contains(&format!(" {method} sip")))
+        .filter(|l| l.contains(&format!(" {method} sip")) && l.contains(&format!(" over {proto} ")))
         .count()
 }
 
@@ -272,7 +275,6 @@ fn logged(kam: &Kamailio, method: &str) -> usize {
 async fn sip_register_over_tcp_keeps_its_flow_alive_with_crlf_pings_kamailio_answers() {
     let kam = kamailio(Digest::Md5, 3600);
     let relay = Relay::start(([127, 0, 0, 1], kam.port).into()).expect("relay");
-    let options_before = logged(&kam, "OPTIONS");
     let mut ua = Ua::start().await;
     register_via(&mut ua, &relay, 2, json!({})).await;
     assert_eq!(ua.sip.health()["transport"], "tcp");
@@ -298,7 +300,7 @@ async fn sip_register_over_tcp_keeps_its_flow_alive_with_crlf_pings_kamailio_ans
         "no OPTIONS over TCP: {}",
         summary(&conns)
     );
-    assert_eq!(logged(&kam, "OPTIONS"), options_before);
+    assert_eq!(logged(&kam, "OPTIONS", "tcp"), 0);
     assert_eq!(ua.sip.health()["state"], "registered");
     assert_eq!(kam.contacts("1001").len(), 1, "{}", kam.ul_dump());
 }
@@ -335,7 +337,6 @@ async fn sip_register_over_tls_keeps_its_flow_alive_with_crlf_pings_kamailio_ans
     let kam = Kamailio::start_tls();
     let tls_port = kam.tls_port.expect("tls port");
     let relay = Relay::start(([127, 0, 0, 1], tls_port).into()).expect("relay");
-    let options_before = logged(&kam, "OPTIONS");
     let mut ua = Ua::start().await;
     let ca = kam.ca_cert().display().to_string();
     register_via(&mut ua, &relay, 1, json!({"tls_rootcertpath": ca})).await;
@@ -361,12 +362,8 @@ async fn sip_register_over_tls_keeps_its_flow_alive_with_crlf_pings_kamailio_ans
         .collect();
     assert!(answered, "records (type, length) per connection: {sizes:?}");
     assert_eq!(conns.len(), 1, "one flow: {sizes:?}");
-    assert_eq!(
-        logged(&kam, "OPTIONS"),
-        options_before,
-        "no OPTIONS over TLS"
-    );
-    assert!(logged(&kam, "REGISTER") >= 1);
+    assert_eq!(logged(&kam, "OPTIONS", "tls"), 0, "no OPTIONS over TLS");
+    assert!(logged(&kam, "REGISTER", "tls") >= 1);
     assert_eq!(ua.sip.health()["state"], "registered");
     assert_eq!(kam.contacts("1001").len(), 1, "{}", kam.ul_dump());
 }
