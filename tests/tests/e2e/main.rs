@@ -42,5 +42,6 @@ mod voice;
 /// time, whichever module they are in: each is real-time work for several
 /// processes, and two cores shared by two of them would measure the
 /// machine. (A run of the whole binary still runs signalling tests beside
-/// them; scripts/test.sh does not.)
+/// them; scripts/test.sh does not, and runs one sound and one video module
+/// at once, in processes of their own, the video one at a lower priority.)
 static REAL_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
