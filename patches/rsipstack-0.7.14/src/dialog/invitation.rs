@@ -792,7 +792,7 @@ impl DialogLayer {
         };
 
         // 2) run invite in background, keep registry updated like do_invite()
-        let handle = crate::platform::spawn_with_result(async move {
+        let mut task = Box::pin(async move {
             guard.started = true;
             let invite_tx = guard
                 .invite_tx
@@ -849,6 +849,19 @@ impl DialogLayer {
 
             r
         });
+
+        // Polled once here, in the caller's turn, before it is spawned: the
+        // INVITE goes out now instead of after whatever the caller does next
+        // and a hand-over to another worker (Seatphone, issue 20: its page
+        // reply and events were written first, ~0.1 ms of call set-up). The
+        // spawned task polls it again at once, with its own waker, so
+        // nothing the first poll waited on is missed.
+        let waker = core::task::Waker::noop();
+        let mut cx = core::task::Context::from_waker(waker);
+        let handle = match core::future::Future::poll(task.as_mut(), &mut cx) {
+            core::task::Poll::Ready(r) => crate::platform::spawn_with_result(async move { r }),
+            core::task::Poll::Pending => crate::platform::spawn_with_result(task),
+        };
 
         Ok((dialog, handle))
     }
