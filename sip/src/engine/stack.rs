@@ -267,7 +267,7 @@ struct Wire {
 }
 
 impl MessageInspector for Wire {
-    fn before_send(&self, mut msg: SipMessage, dest: Option<&SipAddr>) -> SipMessage {
+    fn before_send(&self, mut msg: SipMessage, _dest: Option<&SipAddr>) -> SipMessage {
         self.early.before_send(&mut msg);
         for h in msg.headers_mut().iter_mut() {
             match h {
@@ -276,8 +276,18 @@ impl MessageInspector for Wire {
                 _ => {}
             }
         }
-        self.log.write(">>>", dest, &msg);
         msg
+    }
+
+    /// The log entry once the message went out: the peer works on it while
+    /// it is formatted and written (issue 20: four outgoing messages on the
+    /// path of a call's set-up, ~13 µs each). Still in the sender's turn,
+    /// which an answer reaches only after it, so the log is complete when
+    /// an event the answer causes reaches the page; the answer's own entry
+    /// (written on receipt) can come first only if the sender is held off
+    /// the CPU for longer than the peer takes to answer.
+    fn after_send(&self, msg: &SipMessage, dest: Option<&SipAddr>) {
+        self.log.write(">>>", dest, msg);
     }
 
     fn after_received(&self, mut msg: SipMessage, from: Option<&SipAddr>) -> SipMessage {

@@ -22,6 +22,10 @@ use tracing::{debug, info, trace, warn};
 pub trait MessageInspector: Send + Sync {
     fn before_send(&self, msg: SipMessage, dest: Option<&SipAddr>) -> SipMessage;
     fn after_received(&self, msg: SipMessage, from: Option<&SipAddr>) -> SipMessage;
+    /// The message `before_send` returned, once it was handed to the
+    /// transport (sent or not). Seatphone (issue 20) writes its message log
+    /// here, so the peer has the message while the log entry is made.
+    fn after_send(&self, _msg: &SipMessage, _dest: Option<&SipAddr>) {}
 }
 
 #[async_trait]
@@ -551,7 +555,11 @@ impl EndpointInner {
         } else {
             None
         };
-        connection.send(resp, dest.as_ref()).await
+        let r = connection.send_ref(&resp, dest.as_ref()).await;
+        if let Some(ref inspector) = self.message_inspector {
+            inspector.after_send(&resp, dest.as_ref());
+        }
+        r
     }
 
     pub fn attach_transaction(&self, key: &TransactionKey, tu_sender: TransactionEventSender) {

@@ -309,6 +309,16 @@ impl SipConnection {
         }
     }
 
+    /// [`Self::send`] of a message the caller keeps (Seatphone, issue 20:
+    /// the message log writes it after it went out). UDP sends it without a
+    /// copy; the other transports take a copy.
+    pub async fn send_ref(&self, msg: &SipMessage, destination: Option<&SipAddr>) -> Result<()> {
+        match self {
+            SipConnection::Udp(transport) => transport.send_ref(msg, destination).await,
+            _ => self.send(msg.clone(), destination).await,
+        }
+    }
+
     pub async fn send(&self, msg: SipMessage, destination: Option<&SipAddr>) -> Result<()> {
         match self {
             SipConnection::Channel(transport) => transport.send(msg).await,

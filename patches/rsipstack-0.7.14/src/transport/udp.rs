@@ -236,9 +236,17 @@ impl UdpConnection {
         msg: crate::sip::SipMessage,
         destination: Option<&SipAddr>,
     ) -> crate::Result<()> {
+        self.send_ref(&msg, destination).await
+    }
+
+    pub async fn send_ref(
+        &self,
+        msg: &crate::sip::SipMessage,
+        destination: Option<&SipAddr>,
+    ) -> crate::Result<()> {
         let destination = match destination {
             Some(addr) => addr.get_socketaddr(),
-            None => SipConnection::get_destination(&msg),
+            None => SipConnection::get_destination(msg),
         }?;
         // Use to_bytes() (not to_string()) so binary bodies are preserved
         // byte-for-byte; a SIP body is opaque octets (RFC 3261 §7.4).
