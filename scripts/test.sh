@@ -108,19 +108,21 @@ signalling=(api faults sip_sipp hold_verdict sip_register sip_admission hostile_
 sound_lane=(loopback audio_calls sip_e2e sip_calls faults_in_call dialects voice)
 video_lane=(capture share video_calls session_pair video_upgrade rtp_ffmpeg session_share)
 modules=$(ls tests/tests/e2e | sed 's/\.rs$//' | grep -vx main | sort -u)
+is_module() { [[ $'\n'$modules$'\n' == *$'\n'$1$'\n'* ]]; }
+# A lane's names that are no module are other crates' test binaries.
 real_time=() real_time_others=()
 for t in "${sound_lane[@]}" "${video_lane[@]}"; do
-    if [[ $'\n'$modules$'\n' == *$'\n'$t$'\n'* ]]; then real_time+=("$t"); else real_time_others+=("$t"); fi
+    if is_module "$t"; then real_time+=("$t"); else real_time_others+=("$t"); fi
 done
 for m in $modules; do
     case " ${signalling[*]} ${real_time[*]} " in
         *" $m "*) ;;
-        *) echo "scripts/test.sh: tests/tests/e2e/$m is in neither the signalling nor the real-time list" >&2
+        *) echo "scripts/test.sh: tests/tests/e2e/$m is in no list (signalling, sound_lane, video_lane)" >&2
             exit 1 ;;
     esac
 done
-for m in "${signalling[@]}" "${real_time[@]}"; do
-    [[ $'\n'$modules$'\n' == *$'\n'$m$'\n'* ]] \
+for m in "${signalling[@]}"; do
+    is_module "$m" \
         || { echo "scripts/test.sh: no module tests/tests/e2e/$m (listed in scripts/test.sh)" >&2; exit 1; }
 done
 # Each module's tests by their exact names (a name filter alone would also
@@ -149,7 +151,7 @@ run_module() {
 # them (two cargo commands at once would wait on each other's lock); the
 # rest run beside the signalling tests.
 others=()
-declare -A other_dir=()
+declare -A other_dir=() other_exe=()
 for t in $(cargo metadata --no-deps --format-version 1 \
     | grep -o '"kind":\["test"\],"crate_types":\["bin"\],"name":"[^"]*","src_path":"[^"]*"' \
     | sed 's/.*"name":"\([^"]*\)","src_path":"\([^"]*\)"/\1=\2/' | sort -u); do
@@ -167,15 +169,15 @@ done
 for t in "${real_time_others[@]}"; do
     [ -n "${other_dir[$t]:-}" ] \
         || { echo "scripts/test.sh: $t (a real-time lane) is no e2e module and no test binary" >&2; exit 1; }
-    [ "$(grep -c "^ *Executable tests/$t\.rs (" "$bg_dir/no-run")" = 1 ] \
+    exe=$(sed -n "s/^ *Executable tests\/$t\.rs (\(.*\))$/\1/p" "$bg_dir/no-run")
+    [ -n "$exe" ] && [ "$(wc -l <<< "$exe")" = 1 ] \
         || { echo "scripts/test.sh: not one test binary named $t in cargo's list" >&2; exit 1; }
+    other_exe[$t]=$PWD/$exe
 done
 run_real_time() {
-    if [ -n "${other_dir[$1]:-}" ]; then
-        local exe
-        exe=$PWD/$(sed -n "s/^ *Executable tests\/$1\.rs (\(.*\))$/\1/p" "$bg_dir/no-run")
-        echo "     Running $1 (${exe#"$PWD"/})"
-        (cd "${other_dir[$1]}" && "$exe")
+    if [ -n "${other_exe[$1]:-}" ]; then
+        echo "     Running $1 (${other_exe[$1]#"$PWD"/})"
+        (cd "${other_dir[$1]}" && "${other_exe[$1]}")
     else
         run_module "$1"
     fi

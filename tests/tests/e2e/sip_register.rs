@@ -260,10 +260,10 @@ fn summary(conns: &[Recorded]) -> String {
         .join("\n")
 }
 
-/// Requests Kamailio logged with this method (its route logs each one).
 /// Requests of `method` that reached Kamailio over `proto` ("udp", "tcp",
-/// "tls"; Kamailio's `$pr`). Its readiness probe, OPTIONS over UDP, may be
-/// logged late when a slow start made the probe send it twice.
+/// "tls"; Kamailio's `$pr`), from the line its route logs for each one.
+/// Its readiness probe, OPTIONS over UDP, may be logged late when a slow
+/// start made the probe send it twice.
 fn logged(kam: &Kamailio, method: &str, proto: &str) -> usize {
     kam.log()
         .lines()
