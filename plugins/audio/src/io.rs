@@ -44,6 +44,13 @@ pub trait Speaker: Send {
     fn ran_dry(&self) -> u64 {
         0
     }
+
+    /// How often the device's own thread came too late for the sound
+    /// server, which played silence meanwhile (an xrun: the machine held
+    /// the thread up past the device's buffer).
+    fn underruns(&self) -> u64 {
+        0
+    }
 }
 
 pub fn open_mic(kind: &DeviceKind) -> Result<Box<dyn Mic>, String> {
@@ -331,6 +338,8 @@ struct Health {
     /// and the latest callback.
     first_callback: AtomicU64,
     last_callback: AtomicU64,
+    /// Underruns cpal told of (each a hole the listener heard).
+    xruns: AtomicU64,
 }
 
 /// A device counts as running once a callback comes this long after the
@@ -351,6 +360,7 @@ impl Health {
             started: std::time::Instant::now(),
             first_callback: AtomicU64::new(0),
             last_callback: AtomicU64::new(0),
+            xruns: AtomicU64::new(0),
         }
     }
 
@@ -370,7 +380,11 @@ impl Health {
             | K::StreamInvalidated
             | K::PermissionDenied => &self.fatal,
             // cpal prepares the device again and goes on.
-            K::Xrun | K::RealtimeDenied | K::DeviceChanged => return,
+            K::Xrun => {
+                self.xruns.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            K::RealtimeDenied | K::DeviceChanged => return,
             _ => &self.last_error,
         };
         *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("device error: {e}"));
@@ -587,6 +601,10 @@ impl Speaker for SoundSpeaker {
     fn ran_dry(&self) -> u64 {
         self.fifo.lock().stats.short
     }
+
+    fn underruns(&self) -> u64 {
+        self.stream.health.xruns.load(Ordering::Relaxed)
+    }
 }
 
 #[cfg(test)]
@@ -605,6 +623,16 @@ mod tests {
         // Running (callbacks 20 ms apart and more), then a second without.
         assert_eq!(silence(900, 3, 40), None);
         assert_eq!(silence(1100, 3, 40), Some(1060));
+    }
+
+    #[test]
+    fn xruns_are_counted_and_the_device_goes_on() {
+        let health = Health::new();
+        health.error(cpal::Error::new(cpal::ErrorKind::Xrun));
+        health.error(cpal::Error::new(cpal::ErrorKind::Xrun));
+        assert_eq!(health.xruns.load(Ordering::Relaxed), 2);
+        health.beat();
+        assert_eq!(health.failure(), None);
     }
 
     #[test]

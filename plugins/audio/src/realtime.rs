@@ -1,19 +1,25 @@
-//! Real-time scheduling for the threads that carry sound: a call's
-//! thread (the 20 ms device clock) and a sound device's callback thread.
+//! Real-time scheduling for the thread that carries a call's sound (its
+//! 20 ms device clock).
 //!
-//! Between them they hold about 10 ms of margin (the device queue's
-//! `KEEP_MS`) plus the device's own buffer: kept that small, it is delay
-//! nobody hears, but a thread woken 30 ms late by a busy machine (a
-//! browser, a build, the agent's other tools) plays a hole. The sound
-//! server runs its threads real-time for the same reason (PulseAudio asks
-//! for `SCHED_FIFO` priority 5); ours get the same, where the system
-//! allows it: with `CAP_SYS_NICE`, or up to `RLIMIT_RTPRIO`
-//! (`@audio - rtprio 95` in limits.conf, `LimitRTPRIO=` in a systemd
-//! unit). Elsewhere they stay at normal priority and the call says so once.
+//! It holds about 10 ms of margin (the device queue's `KEEP_MS`) plus the
+//! device's own buffer: kept that small, it is delay nobody hears, but a
+//! thread woken 30 ms late by a busy machine (a browser, a build, the
+//! agent's other tools) plays a hole. The sound server runs its threads
+//! real-time for the same reason (PulseAudio asks for `SCHED_FIFO`
+//! priority 5); ours gets the same, where the system allows it: with
+//! `CAP_SYS_NICE`, or up to `RLIMIT_RTPRIO` (`@audio - rtprio 95` in
+//! limits.conf, `LimitRTPRIO=` in a systemd unit). Elsewhere it stays at
+//! normal priority and the call says so once.
 //!
-//! Both threads sleep most of each period and never spin, so they take
+//! A sound device's own thread (cpal's, and the ALSA pulse plug-in's
+//! behind it) stays at normal priority: real-time, cpal's starved the
+//! plug-in's (holes of 100 ms to 2 s), and both real-time starved the sound
+//! server. When the machine holds it up past the server's buffer, the
+//! server plays silence; the call's account counts those underruns.
+//!
+//! The thread sleeps most of each period and never spins, so it takes
 //! little from the rest of the machine; the kernel's real-time throttling
-//! (`sched_rt_runtime_us`) bounds them anyway. Processes they start do not
+//! (`sched_rt_runtime_us`) bounds it anyway. Processes it starts do not
 //! inherit the priority (`SCHED_RESET_ON_FORK`).
 
 /// PulseAudio's own real-time priority (`realtime-priority = 5`): the

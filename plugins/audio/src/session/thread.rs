@@ -141,12 +141,14 @@ impl MediaThread {
         let p = self.stream.playout_stats();
         format!(
             "media stops: {} packets played, {} concealed, {} late, {} dropped; \
-             the speaker ran dry {} times; the device clock was at most {} ms late",
+             the speaker ran dry {} times and underran {} times; \
+             the device clock was at most {} ms late",
             p.played,
             p.concealed,
             p.late,
             p.dropped,
             self.audio.speaker.ran_dry(),
+            self.audio.speaker.underruns(),
             late.as_millis()
         )
     }
