@@ -214,7 +214,8 @@ unit_and_doc > "$bg_dir/unit.log" 2>&1 &
 unit_pid=$!
 browser > "$bg_dir/browser.log" 2>&1 &
 browser_pid=$!
-logs=$(mktemp -d)
+logs=$bg_dir/signalling
+mkdir "$logs"
 running=()
 for m in "${signalling[@]}"; do
     while :; do
@@ -235,7 +236,6 @@ for m in "${signalling[@]}"; do
     cat "$logs/$m"
     [ -e "$logs/$m.ok" ] || failed+=("$m")
 done
-rm -r "$logs"
 phase "waiting for the unit, doc and browser tests"
 wait "$unit_pid" "$browser_pid" || true
 echo "== unit, doc and browser tests (beside the signalling tests)"
@@ -266,7 +266,15 @@ cat "$bg_dir/sound.log" "$bg_dir/video.log"
 while read -r f; do failed+=("$f"); done < <(cat "$bg_dir/lanes.failed" 2>/dev/null || true)
 phase ""
 while IFS= read -r l; do phase_times+=("$l"); done < <(cat "$bg_dir/sound.times" "$bg_dir/video.times")
-[ ${#failed[@]} = 0 ] || { echo "tests failed: ${failed[*]}"; exit 1; }
+# A failure's own lines again, last, where a reader of a long log (or of
+# its tail) finds them: Rust's failure sections and node's failed subtests.
+failure_digest() {
+    echo "== what failed"
+    cat "$bg_dir/unit.log" "$bg_dir/sound.log" "$bg_dir/video.log" "$logs"/* 2>/dev/null \
+        | awk '/^---- .* stdout ----$/ {p = 1} /^failures:$/ && p {p = 0} p' | head -c 20000
+    awk '/^ *not ok / {p = 1} p; /^ *\.\.\.$/ {p = 0}' "$bg_dir/browser.log" 2>/dev/null | head -c 20000
+}
+[ ${#failed[@]} = 0 ] || { failure_digest; echo "tests failed: ${failed[*]}"; exit 1; }
 
 phase "link order, format"
 # The recorded link order still fits the code and what it is built with.
