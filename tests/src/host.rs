@@ -508,6 +508,14 @@ impl Page {
             .expect("send frame");
     }
 
+    /// A binary frame, which the API does not speak.
+    pub async fn send_binary(&mut self, bytes: &[u8]) {
+        self.ws
+            .send(Message::Binary(bytes.to_vec().into()))
+            .await
+            .expect("send frame");
+    }
+
     /// Sends a standard command and returns its response; events that
     /// arrive first stay queued for [`Page::event`].
     pub async fn request(&mut self, command: Command, param: Value) -> Value {

@@ -80,12 +80,13 @@ struct Conn {
 
 impl Pages {
     /// A socket speaking OpenEye.
-    pub fn connect(&self, kind: SocketKind, outbox: Arc<Outbox>) -> ConnId {
+    #[cfg(test)]
+    fn connect(&self, kind: SocketKind, outbox: Arc<Outbox>) -> ConnId {
         self.connect_as(kind, Dialect::OpenEye, outbox)
     }
 
     /// A socket whose page speaks `dialect`: events reach it in that dialect.
-    pub fn connect_as(&self, kind: SocketKind, dialect: Dialect, outbox: Arc<Outbox>) -> ConnId {
+    fn connect_as(&self, kind: SocketKind, dialect: Dialect, outbox: Arc<Outbox>) -> ConnId {
         let mut inner = self.lock();
         inner.next_id += 1;
         let id = inner.next_id;
@@ -119,7 +120,7 @@ impl Pages {
 
     /// One page holds the call socket. Without `takeover` a second one is
     /// refused; with it the holder is closed with 4002 and `id` takes over.
-    pub fn claim_call_slot(&self, id: ConnId, takeover: bool) -> bool {
+    fn claim_call_slot(&self, id: ConnId, takeover: bool) -> bool {
         let mut inner = self.lock();
         match inner.call_page {
             Some(holder) if holder != id && !takeover => false,

@@ -216,9 +216,8 @@ fn upgrade(
     let admitted = endpoint
         .pages
         .admit(opened.kind, opened.dialect, opened.takeover);
-    limited(ws, protocol).on_upgrade(move |socket| {
-        socket::run(socket, admitted, opened, endpoint.pages, endpoint.handler)
-    })
+    limited(ws, protocol)
+        .on_upgrade(move |socket| socket::run(socket, admitted, opened, endpoint.handler))
 }
 
 /// `/video`: a call's encoded pictures for a page that shows them itself

@@ -14,7 +14,7 @@ use seatphone_protocol::Dialect;
 use tokio::time::Instant;
 
 use super::frame::Rejection;
-use super::pages::{Admitted, ConnId, Outbound, Pages, SocketKind};
+use super::pages::{Admitted, ConnId, Outbound, SocketKind};
 
 const PING_EVERY: Duration = Duration::from_secs(5);
 const DEAD_AFTER: Duration = Duration::from_secs(15);
@@ -40,7 +40,6 @@ pub async fn run(
     socket: WebSocket,
     admitted: Admitted,
     opened: Opened,
-    pages: Arc<Pages>,
     handler: Arc<dyn FrameHandler>,
 ) {
     let Opened { kind, dialect, .. } = opened;
@@ -88,8 +87,7 @@ pub async fn run(
                 last_heard = Instant::now();
                 match message {
                     Message::Text(text) => handler.frame(conn, dialect, text.as_str()),
-                    Message::Binary(_) => pages.send_to(
-                        conn,
+                    Message::Binary(_) => outbox.push(Outbound::Text(
                         Rejection {
                             description: "invalid_request".into(),
                             rsp: 0,
@@ -98,7 +96,7 @@ pub async fn run(
                                 .into(),
                         }
                         .into_frame(),
-                    ),
+                    )),
                     Message::Close(_) => break,
                     Message::Ping(_) | Message::Pong(_) => {}
                 }

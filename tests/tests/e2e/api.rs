@@ -151,6 +151,13 @@ async fn malformed_and_ill_typed_frames_get_result_2_and_the_socket_stays_open()
     let r = page.next_frame(T).await.unwrap();
     assert_error(&r, 2);
     assert!(r["errMsg"].as_str().unwrap().contains("limit"), "{r}");
+    page.send_binary(br#"{"cmd":1}"#).await;
+    let r = page
+        .next_frame(T)
+        .await
+        .expect("an answer to a binary frame");
+    assert_error(&r, 2);
+    assert!(r["errMsg"].as_str().unwrap().contains("binary"), "{r}");
     page.ok(Command::GetMicVolume, json!({})).await;
 }
 
