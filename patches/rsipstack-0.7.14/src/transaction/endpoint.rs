@@ -286,54 +286,40 @@ impl EndpointInner {
             }
         };
 
-        // UDP datagrams are handled on the receive loop's own task.
-        let weak = Arc::downgrade(&self);
-        let _ = self.transport_layer.inner.inline.set(Arc::new(move |event| {
-            let weak = weak.clone();
-            Box::pin(async move {
-                if let Some(endpoint) = weak.upgrade() {
-                    endpoint.handle_transport_event(event).await;
-                }
-            })
-        }));
         // Claim the receiver before starting listeners: another serve() call
         // must fail without spawning a second reader on the same socket.
         self.transport_layer.serve_listens().await.ok();
 
-        while let Some(event) = transport_rx.recv().await {
-            self.handle_transport_event(event).await;
-        }
-        Ok(())
-    }
-
-    async fn handle_transport_event(self: &Arc<Self>, mut event: TransportEvent) {
-        if let Some(transport_inspector) = &self.transport_inspector {
-            match transport_inspector.handle(event).await {
-                Some(e) => {
-                    event = e;
-                }
-                None => {
-                    return;
-                }
-            }
-        }
-
-        match event {
-            TransportEvent::Incoming(msg, connection, from) => {
-                match self.on_received_message(msg, connection, &from).await {
-                    Ok(()) => {}
-                    Err(e) => {
-                        warn!(addr = %from, error = %e, "on_received_message error");
+        while let Some(mut event) = transport_rx.recv().await {
+            if let Some(transport_inspector) = &self.transport_inspector {
+                match transport_inspector.handle(event).await {
+                    Some(e) => {
+                        event = e;
+                    }
+                    None => {
+                        continue;
                     }
                 }
             }
-            TransportEvent::New(t) => {
-                debug!(addr=%t.get_addr(), "new connection");
-            }
-            TransportEvent::Closed(t) => {
-                debug!(addr=%t.get_addr(), "closed connection");
+
+            match event {
+                TransportEvent::Incoming(msg, connection, from) => {
+                    match self.on_received_message(msg, connection, &from).await {
+                        Ok(()) => {}
+                        Err(e) => {
+                            warn!(addr = %from, error = %e, "on_received_message error");
+                        }
+                    }
+                }
+                TransportEvent::New(t) => {
+                    debug!(addr=%t.get_addr(), "new connection");
+                }
+                TransportEvent::Closed(t) => {
+                    debug!(addr=%t.get_addr(), "closed connection");
+                }
             }
         }
+        Ok(())
     }
 
     pub async fn process_timer(&self) {

@@ -161,15 +161,7 @@ pub struct TransportLayerInner {
     /// `0` disables the timeout (legacy behavior). See
     /// [`DEFAULT_STREAM_IDLE_TIMEOUT_MS`].
     stream_idle_timeout_ms: AtomicU32,
-    /// The endpoint's handler, called by the UDP receive loop itself
-    /// instead of a hand-over through `transport_tx` (Seatphone, issue 20).
-    pub(crate) inline: std::sync::OnceLock<InlineHandler>,
 }
-pub(crate) type InlineHandler = Arc<
-    dyn Fn(TransportEvent) -> core::pin::Pin<Box<dyn core::future::Future<Output = ()> + Send>>
-        + Send
-        + Sync,
->;
 pub(crate) type TransportLayerInnerRef = Arc<TransportLayerInner>;
 
 // Deliberately NOT `Clone`: `Drop` below cancels the shared token, and Rust
@@ -205,7 +197,6 @@ impl TransportLayer {
             #[cfg(all(feature = "platform-tokio", feature = "websocket"))]
             ws_path: RwLock::new(None),
             stream_idle_timeout_ms: AtomicU32::new(DEFAULT_STREAM_IDLE_TIMEOUT_MS),
-            inline: std::sync::OnceLock::new(),
         };
         Self {
             outbound: None,

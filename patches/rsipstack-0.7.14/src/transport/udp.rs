@@ -218,7 +218,7 @@ impl UdpConnection {
                 addr: addr.into(),
             };
 
-            let event = TransportEvent::Incoming(
+            sender.send(TransportEvent::Incoming(
                 msg,
                 SipConnection::Udp(Self {
                     external: self.external.clone(),
@@ -227,14 +227,7 @@ impl UdpConnection {
                     inner: self.inner.clone(),
                 }),
                 from,
-            );
-            match transport_layer_inner
-                .as_ref()
-                .and_then(|t| t.inline.get().cloned())
-            {
-                Some(handle) => handle(event).await,
-                None => sender.send(event)?,
-            }
+            ))?;
         }
     }
 
