@@ -555,11 +555,23 @@ impl EndpointInner {
         } else {
             None
         };
-        let r = connection.send_ref(&resp, dest.as_ref()).await;
+        self.send_logged(connection, &resp, dest.as_ref()).await
+    }
+
+    /// Sends `msg` (what `before_send` returned) and then tells the
+    /// inspector it went out, whether or not the send succeeded (Seatphone,
+    /// issue 20: its message log is written off the send's path).
+    pub(crate) async fn send_logged(
+        &self,
+        connection: &SipConnection,
+        msg: &SipMessage,
+        destination: Option<&SipAddr>,
+    ) -> Result<()> {
+        let sent = connection.send_ref(msg, destination).await;
         if let Some(ref inspector) = self.message_inspector {
-            inspector.after_send(&resp, dest.as_ref());
+            inspector.after_send(msg, destination);
         }
-        r
+        sent
     }
 
     pub fn attach_transaction(&self, key: &TransactionKey, tu_sender: TransactionEventSender) {

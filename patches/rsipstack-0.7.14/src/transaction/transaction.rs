@@ -327,12 +327,13 @@ impl Transaction {
         // timers (Timer A / Timer B) handle retries and timeouts.
         let mut stream_failed = false;
         if let Some(connection) = self.connection.as_ref() {
-            if let Err(e) = connection.send_ref(&message, self.destination.as_ref()).await {
+            if let Err(e) = self
+                .endpoint_inner
+                .send_logged(connection, &message, self.destination.as_ref())
+                .await
+            {
                 warn!(key = %self.key, error = %e, "send failed");
                 stream_failed = connection.is_stream();
-            }
-            if let Some(ref inspector) = self.endpoint_inner.message_inspector {
-                inspector.after_send(&message, self.destination.as_ref());
             }
         } else {
             debug!(key = %self.key, "no connection, will retry on timer");
@@ -528,11 +529,9 @@ impl Transaction {
         let mut guard = AckRouteGuard(
             ack_route.map(|route| (self.endpoint_inner.clone(), route, self.key.clone())),
         );
-        let sent = connection.send_ref(&response, self.destination.as_ref()).await;
-        if let Some(ref inspector) = self.endpoint_inner.message_inspector {
-            inspector.after_send(&response, self.destination.as_ref());
-        }
-        sent?;
+        self.endpoint_inner
+            .send_logged(connection, &response, self.destination.as_ref())
+            .await?;
         guard.0 = None;
         self.transition(new_state).map(|_| ())
     }
@@ -603,11 +602,9 @@ impl Transaction {
                         cancel.to_owned().into()
                     };
 
-                    let sent = connection.send_ref(&cancel, self.destination.as_ref()).await;
-                    if let Some(ref inspector) = self.endpoint_inner.message_inspector {
-                        inspector.after_send(&cancel, self.destination.as_ref());
-                    }
-                    sent?;
+                    self.endpoint_inner
+                        .send_logged(connection, &cancel, self.destination.as_ref())
+                        .await?;
                 }
                 Ok(())
             }
@@ -752,14 +749,15 @@ impl Transaction {
         // Try to send if we have a connection; log errors instead of propagating
         // so the transaction always transitions to Terminated.
         if let Some(ref conn) = connection {
-            if let Err(e) = conn.send_ref(&ack, self.destination.as_ref()).await {
+            if let Err(e) = self
+                .endpoint_inner
+                .send_logged(conn, &ack, self.destination.as_ref())
+                .await
+            {
                 warn!(key = %self.key, error = %e, "ack send failed");
             }
         } else {
             debug!(key = %self.key, "no connection for ack");
-        }
-        if let Some(ref inspector) = self.endpoint_inner.message_inspector {
-            inspector.after_send(&ack, self.destination.as_ref());
         }
         // RFC 3261 §17.1.1.3 / RFC 6026 §7.2: ACK in Completed (3xx-6xx)
         // immediately terminates the client transaction. ACK in Accepted
@@ -907,10 +905,10 @@ impl Transaction {
                                 resp.into()
                             };
 
-                        connection.send_ref(&resp, self.destination.as_ref()).await.ok();
-                        if let Some(ref inspector) = self.endpoint_inner.message_inspector {
-                            inspector.after_send(&resp, self.destination.as_ref());
-                        }
+                        self.endpoint_inner
+                            .send_logged(connection, &resp, self.destination.as_ref())
+                            .await
+                            .ok();
                     }
                     return None;
                 }
@@ -927,10 +925,10 @@ impl Transaction {
                 } else {
                     resp.into()
                 };
-                connection.send_ref(&resp, self.destination.as_ref()).await.ok();
-                if let Some(ref inspector) = self.endpoint_inner.message_inspector {
-                    inspector.after_send(&resp, self.destination.as_ref());
-                }
+                self.endpoint_inner
+                    .send_logged(connection, &resp, self.destination.as_ref())
+                    .await
+                    .ok();
             }
             return forward_to_tu.then(|| req.into());
         }
@@ -1152,13 +1150,9 @@ impl Transaction {
                     } else {
                         last_response.to_owned().into()
                     };
-                let sent = connection
-                    .send_ref(&last_response, self.destination.as_ref())
-                    .await;
-                if let Some(ref inspector) = self.endpoint_inner.message_inspector {
-                    inspector.after_send(&last_response, self.destination.as_ref());
-                }
-                sent?;
+                self.endpoint_inner
+                    .send_logged(connection, &last_response, self.destination.as_ref())
+                    .await?;
             }
         }
         let duration = (*duration * 2).min(self.endpoint_inner.option.t2);
@@ -1212,14 +1206,11 @@ impl Transaction {
                             } else {
                                 self.original.to_owned().into()
                             };
-                            let sent = connection
-                                .send_ref(&retry_message, self.destination.as_ref())
-                                .await;
-                            if let Some(ref inspector) = self.endpoint_inner.message_inspector
+                            if let Err(e) = self
+                                .endpoint_inner
+                                .send_logged(connection, &retry_message, self.destination.as_ref())
+                                .await
                             {
-                                inspector.after_send(&retry_message, self.destination.as_ref());
-                            }
-                            if let Err(e) = sent {
                                 warn!(key = %self.key, error = %e, "timer A resend failed");
                                 if connection.is_stream() {
                                     return self.on_stream_send_failure();
