@@ -91,10 +91,10 @@ impl core::fmt::Display for AuthQop {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             Self::Auth { cnonce, nc } => {
-                write!(f, "qop=\"auth\", nc={:08}, cnonce=\"{}\"", nc, cnonce)
+                write!(f, "qop=\"auth\", nc={:08x}, cnonce=\"{}\"", nc, cnonce)
             }
             Self::AuthInt { cnonce, nc } => {
-                write!(f, "qop=\"auth-int\", nc={:08}, cnonce=\"{}\"", nc, cnonce)
+                write!(f, "qop=\"auth-int\", nc={:08x}, cnonce=\"{}\"", nc, cnonce)
             }
         }
     }
