@@ -1,4 +1,6 @@
-//! rsipstack gap: it answers one digest challenge per INVITE, and drops the
+//! Digest credentials for our INVITEs beyond what rsipstack does.
+//!
+//! rsipstack answers one digest challenge per INVITE, and drops the
 //! credentials it sent when it answers. Behind a proxy that challenges (and
 //! consumes its credentials), a callee that challenges too gets no answer
 //! and the call fails with 401/407. RFC 3261 §22.3: the retried request
@@ -7,6 +9,10 @@
 //! [`retry_headers`] builds the credentials for the INVITE sent again (the
 //! proxy's from the last INVITE, still valid for its nonce, plus the new
 //! realm's).
+//!
+//! And it starts every call unauthenticated, so each INVITE costs a round
+//! trip to the proxy for its 407. [`Kept`] answers the proxy of our own
+//! domain ahead of its challenge, from the last one it made.
 
 use rsipstack::sip::headers::auth::{Algorithm, AuthQop, Qop};
 use rsipstack::sip::prelude::ToTypedHeader;
@@ -14,6 +20,7 @@ use rsipstack::sip::typed::{Authorization, ProxyAuthorization};
 use rsipstack::sip::{self as rsip, DigestGenerator, Header};
 
 /// A challenge of a response: (proxy?, realm, nonce, opaque, algorithm, qop).
+#[derive(Debug, Clone, PartialEq)]
 struct Challenge {
     proxy: bool,
     realm: String,
@@ -90,51 +97,149 @@ pub fn retry_headers(
         .map(|(_, h)| h)
         .collect();
     for c in new {
-        let algorithm = c.algorithm.unwrap_or(Algorithm::Md5);
-        let qop = c.qop.map(|_| AuthQop::Auth {
-            cnonce: format!("{:016x}", rand::random::<u64>()),
+        let qop = c.qop.as_ref().map(|_| AuthQop::Auth {
+            cnonce: cnonce(),
             nc: 1,
         });
-        let response = DigestGenerator {
-            username: user,
-            password,
-            nonce: &c.nonce,
-            uri: &req.uri,
-            realm: &c.realm,
-            method: &req.method,
-            qop: qop.as_ref(),
-            algorithm,
-        }
-        .compute();
-        let auth = Authorization {
-            scheme: Default::default(),
-            username: user.to_owned(),
-            realm: c.realm,
-            nonce: c.nonce,
-            uri: req.uri.clone(),
-            response,
-            algorithm: Some(algorithm),
-            opaque: c.opaque,
-            qop,
-        };
-        out.push(if c.proxy {
-            ProxyAuthorization {
-                scheme: auth.scheme,
-                username: auth.username,
-                realm: auth.realm,
-                nonce: auth.nonce,
-                uri: auth.uri,
-                response: auth.response,
-                algorithm: auth.algorithm,
-                opaque: auth.opaque,
-                qop: auth.qop,
-            }
-            .into()
-        } else {
-            auth.into()
-        });
+        out.push(answer(&c, qop, &req.method, &req.uri, user, password));
     }
     out
+}
+
+fn cnonce() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+/// The credentials answering `c` for `method uri`.
+fn answer(
+    c: &Challenge,
+    qop: Option<AuthQop>,
+    method: &rsip::Method,
+    uri: &rsip::Uri,
+    user: &str,
+    password: &str,
+) -> Header {
+    let algorithm = c.algorithm.unwrap_or(Algorithm::Md5);
+    let response = DigestGenerator {
+        username: user,
+        password,
+        nonce: &c.nonce,
+        uri,
+        realm: &c.realm,
+        method,
+        qop: qop.as_ref(),
+        algorithm,
+    }
+    .compute();
+    let auth = Authorization {
+        scheme: Default::default(),
+        username: user.to_owned(),
+        realm: c.realm.clone(),
+        nonce: c.nonce.clone(),
+        uri: uri.clone(),
+        response,
+        algorithm: Some(algorithm),
+        opaque: c.opaque.clone(),
+        qop,
+    };
+    if c.proxy {
+        // The same fields, under the other name.
+        Header::ProxyAuthorization(rsip::headers::ProxyAuthorization::new(auth.to_string()))
+    } else {
+        auth.into()
+    }
+}
+
+/// The challenge a credentials header answered, and its nonce count
+/// (0 without qop). `None` for auth-int, whose digest covers the body.
+fn answered(h: &Header) -> Option<(Challenge, u8)> {
+    let (proxy, auth) = match h {
+        Header::ProxyAuthorization(p) => {
+            let t = ProxyAuthorization::parse(p.value()).ok()?;
+            (true, (t.realm, t.nonce, t.opaque, t.algorithm, t.qop))
+        }
+        Header::Authorization(a) => {
+            let t = Authorization::parse(a.value()).ok()?;
+            (false, (t.realm, t.nonce, t.opaque, t.algorithm, t.qop))
+        }
+        _ => return None,
+    };
+    let (realm, nonce, opaque, algorithm, qop) = auth;
+    let (qop, nc) = match qop {
+        None => (None, 0),
+        Some(AuthQop::Auth { nc, .. }) => (Some(Qop::Auth), nc),
+        Some(AuthQop::AuthInt { .. }) => return None,
+    };
+    let challenge = Challenge {
+        proxy,
+        realm,
+        nonce,
+        opaque,
+        algorithm,
+        qop,
+    };
+    Some((challenge, nc))
+}
+
+/// Credentials for our own domain's realm, kept from one INVITE for the
+/// next. RFC 3261 §22.3: a UA configured with the realm of its outbound
+/// proxy may cache that realm's credentials across dialogs; the proxy we
+/// register with and send every INVITE to names its realm after our
+/// domain (Kamailio's and OpenSIPS's scripts, FreeSWITCH by default).
+/// Credentials for any other realm (a callee's) stay with their call:
+/// sent to other callees they would hand out digests of our password. A
+/// nonce the proxy no longer takes is challenged as before (rsipstack
+/// answers once), and the kept one is dropped.
+#[derive(Debug, Default)]
+pub struct Kept(Vec<(Challenge, u8)>);
+
+impl Kept {
+    /// `req` got a final answer other than a 401/407 for its realms: the
+    /// credentials it carried for a realm `ours` names are good; kept.
+    pub fn learn(&mut self, req: &rsip::Request, ours: impl Fn(&str) -> bool) {
+        for (c, nc) in req.headers.iter().filter_map(answered) {
+            if !ours(&c.realm) {
+                continue;
+            }
+            match self.0.iter_mut().find(|(k, _)| k.realm == c.realm) {
+                // Calls overlap: the nonce count only goes up.
+                Some((k, n)) if k.nonce == c.nonce => *n = (*n).max(nc),
+                Some(kept) => *kept = (c, nc),
+                None => self.0.push((c, nc)),
+            }
+        }
+    }
+
+    /// Our credentials were refused: the next INVITE waits for a challenge.
+    pub fn forget(&mut self) {
+        self.0.clear();
+    }
+
+    /// Credentials for a new request `method uri`, each nonce counted once
+    /// more (RFC 7616 §3.4: the count goes up with every request that
+    /// uses the nonce; rsipstack's is one byte, so a nonce serves 255).
+    pub fn ahead(
+        &mut self,
+        method: &rsip::Method,
+        uri: &rsip::Uri,
+        user: &str,
+        password: &str,
+    ) -> Vec<Header> {
+        self.0.retain(|(c, nc)| c.qop.is_none() || *nc < u8::MAX);
+        self.0
+            .iter_mut()
+            .map(|(c, nc)| {
+                let qop = c.qop.as_ref().map(|_| {
+                    *nc += 1;
+                    AuthQop::Auth {
+                        cnonce: cnonce(),
+                        nc: *nc,
+                    }
+                });
+                answer(c, qop, method, uri, user, password)
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -208,5 +313,118 @@ mod tests {
         for status in ["403 Forbidden", "486 Busy Here", "200 OK"] {
             assert!(!fresh(&r, &resp_with(status, callee)), "{status}");
         }
+    }
+
+    /// The proxy's credentials of an INVITE the proxy took.
+    fn taken(nonce: &str, nc: &str) -> rsip::Request {
+        req(&format!(
+            "Proxy-Authorization: Digest username=\"1001\", realm=\"h\", nonce=\"{nonce}\", \
+             uri=\"sip:2000@127.0.0.1:7000\", response=\"00112233445566778899aabbccddeeff\", \
+             algorithm=MD5, opaque=\"o\", qop=auth, nc={nc}, cnonce=\"c\"\r\n"
+        ))
+    }
+
+    fn ours(realm: &str) -> bool {
+        realm == "h"
+    }
+
+    /// `ahead`'s credentials for a call to 3000, parsed, checked against
+    /// the password as a proxy checks them.
+    fn ahead_parsed(kept: &mut Kept) -> Vec<ProxyAuthorization> {
+        let uri = rsip::Uri::try_from("sip:3000@h").expect("uri");
+        let invite = rsip::Method::Invite;
+        let headers = kept.ahead(&invite, &uri, "1001", "pass1001");
+        headers
+            .iter()
+            .map(|h| {
+                let Header::ProxyAuthorization(p) = h else {
+                    panic!("not Proxy-Authorization: {h}");
+                };
+                let auth = ProxyAuthorization::parse(p.value()).expect("parses");
+                assert_eq!(auth.uri, uri, "the new request's URI");
+                let as_www = Authorization::parse(p.value()).expect("parses");
+                let check = DigestGenerator::from(&as_www, "pass1001", &invite);
+                assert!(check.verify(&auth.response), "{h}");
+                auth
+            })
+            .collect()
+    }
+
+    fn nc(auth: &ProxyAuthorization) -> u8 {
+        match auth.qop {
+            Some(AuthQop::Auth { nc, .. }) => nc,
+            ref other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_proxys_credentials_answer_the_next_invite_with_the_nonce_counted_on() {
+        let mut kept = Kept::default();
+        kept.learn(&taken("n1", "00000001"), ours);
+        for expected in 2..=12u8 {
+            let got = ahead_parsed(&mut kept);
+            assert_eq!(got.len(), 1);
+            let auth = &got[0];
+            assert_eq!((auth.realm.as_str(), auth.nonce.as_str()), ("h", "n1"));
+            assert_eq!(auth.opaque.as_deref(), Some("o"));
+            // Past 9 the count is hex on the wire (RFC 7616 §3.4): the
+            // digest must be computed over the same 8 digits.
+            assert_eq!(nc(auth), expected);
+        }
+    }
+
+    #[test]
+    fn only_our_realm_is_kept_and_a_refusal_forgets_it() {
+        let mut kept = Kept::default();
+        kept.learn(&taken("n1", "00000001"), |realm| realm == "callee");
+        assert!(ahead_parsed(&mut kept).is_empty(), "another realm's");
+        kept.learn(&taken("n1", "00000001"), ours);
+        kept.forget();
+        assert!(ahead_parsed(&mut kept).is_empty());
+        let no_credentials = req("");
+        kept.learn(&no_credentials, ours);
+        assert!(ahead_parsed(&mut kept).is_empty());
+    }
+
+    #[test]
+    fn an_overlapping_call_never_counts_back_and_a_new_nonce_starts_over() {
+        let mut kept = Kept::default();
+        kept.learn(&taken("n1", "00000005"), ours);
+        kept.learn(&taken("n1", "00000002"), ours);
+        assert_eq!(nc(&ahead_parsed(&mut kept)[0]), 6);
+        kept.learn(&taken("n2", "00000001"), ours);
+        let got = ahead_parsed(&mut kept);
+        assert_eq!((got[0].nonce.as_str(), nc(&got[0])), ("n2", 2));
+    }
+
+    #[test]
+    fn a_nonce_counted_to_the_end_is_dropped() {
+        let mut kept = Kept::default();
+        kept.learn(&taken("n1", "000000fe"), ours);
+        assert_eq!(nc(&ahead_parsed(&mut kept)[0]), 255);
+        assert!(
+            ahead_parsed(&mut kept).is_empty(),
+            "the next waits for a challenge"
+        );
+    }
+
+    #[test]
+    fn without_qop_the_nonce_is_used_again_as_it_is() {
+        let mut kept = Kept::default();
+        kept.learn(&req(PROXY), |realm| realm == "proxy");
+        for _ in 0..3 {
+            let got = ahead_parsed_realm(&mut kept);
+            assert!(
+                got.contains("nonce=\"n1\"") && !got.contains("nc="),
+                "{got}"
+            );
+        }
+    }
+
+    fn ahead_parsed_realm(kept: &mut Kept) -> String {
+        let uri = rsip::Uri::try_from("sip:3000@h").expect("uri");
+        let headers = kept.ahead(&rsip::Method::Invite, &uri, "1001", "pass1001");
+        assert_eq!(headers.len(), 1);
+        headers[0].to_string()
     }
 }

@@ -60,6 +60,8 @@ pub fn retry(
 ) -> Retry {
     let mut headers: Vec<Header> = ours
         .into_iter()
+        // Credentials sent ahead are among `sent`'s, or answered anew.
+        .filter(|h| !is_credential(h))
         .filter(|h| se.is_none() || !is_timer_header(h))
         .collect();
     if let Some(se) = se {
@@ -81,10 +83,14 @@ pub fn retry(
     }
 }
 
+fn is_credential(h: &Header) -> bool {
+    matches!(h, Header::Authorization(_) | Header::ProxyAuthorization(_))
+}
+
 fn carried_credentials(req: &rsip::Request) -> Vec<Header> {
     req.headers
         .iter()
-        .filter(|h| matches!(h, Header::Authorization(_) | Header::ProxyAuthorization(_)))
+        .filter(|h| is_credential(h))
         .cloned()
         .collect()
 }
@@ -176,6 +182,22 @@ mod tests {
         assert_eq!(t.len(), 4, "{t:?}");
         // Nothing carried, nothing fresh: no credentials.
         assert_eq!(retry(&sent(""), ours(), None, Vec::new()).headers.len(), 3);
+    }
+
+    #[test]
+    fn credentials_sent_ahead_go_once_as_the_invite_carried_them() {
+        let mut ahead = ours();
+        ahead.push(Header::ProxyAuthorization(
+            rsip::headers::ProxyAuthorization::new("Digest realm=\"proxy\", nonce=\"n0\""),
+        ));
+        let r = retry(&sent(PROXY_AUTH), ahead, Some(3600), Vec::new());
+        let t = text(&r.headers);
+        let credentials: Vec<_> = t.iter().filter(|h| h.contains("Authorization")).collect();
+        assert_eq!(credentials.len(), 1, "{t:?}");
+        assert!(
+            credentials[0].contains("nonce=\"n1\""),
+            "the one sent: {t:?}"
+        );
     }
 
     #[test]

@@ -214,7 +214,11 @@ impl Engine {
         self.register.clear();
         let mut reg = Registration::new(servers, self.cfg.reg_timing.clone());
         reg.login(now);
-        self.account = Some(Account { login, reg });
+        self.account = Some(Account {
+            login,
+            reg,
+            kept: Default::default(),
+        });
         reply(Response::ok());
     }
 

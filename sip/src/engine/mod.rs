@@ -25,6 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::admission::Trust;
 use crate::calls::{CallAction, CallTable};
+use crate::challenge;
 use crate::events::{self, PageEvent};
 use crate::params::{Login, SipSettings};
 use crate::registration::{reg_state, Outcome, Registration};
@@ -106,6 +107,8 @@ struct CallIo {
 struct Account {
     login: Login,
     reg: Registration,
+    /// Our proxy's last challenge, answered ahead by the next INVITE.
+    kept: challenge::Kept,
 }
 
 struct Engine {

@@ -270,6 +270,77 @@ async fn sip_sipp_407_from_the_far_side_is_answered_with_proxy_authorization() {
     passed(&mut sipp).await;
 }
 
+/// INVITEs Kamailio received, and those it took (authenticated), by its
+/// script's log lines.
+fn invites_at(kam: &Kamailio) -> (usize, usize) {
+    let log = kam.log();
+    let received = log
+        .lines()
+        .filter(|l| l.contains("INVITE sip:2000@") && l.contains(" over "));
+    let taken = log
+        .lines()
+        .filter(|l| l.contains("INVITE sip:2000@") && l.contains("privacy="));
+    (received.count(), taken.count())
+}
+
+/// One call to SIPp that connects, and its hang-up.
+async fn call_and_hang_up(ua: &mut Ua, sipp: &Sipp) {
+    call_sipp(ua, sipp).await;
+    let up = connected(ua, sipp).await;
+    ua.ok(Command::EndCall, json!({"callId": call_id(&up)}))
+        .await;
+    ua.wait(Event::CallEnded, 10).await;
+}
+
+/// RFC 3261 §22.3: after one challenge, each INVITE answers Kamailio's
+/// challenge ahead (the nonce counted on) and is taken without a 407. A
+/// restarted Kamailio (a new secret) refuses the kept nonce: that call is
+/// challenged, answered and connects, and the next goes ahead again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_sipp_the_proxys_challenge_is_answered_ahead_until_it_refuses() {
+    let port = seatphone_tests::peers::free_port(1);
+    let cfg = || KamailioConfig {
+        port,
+        ..KamailioConfig::default()
+    };
+    let mut kam = Kamailio::start(cfg()).expect("kamailio");
+    let mut ua = Ua::start().await;
+    ua.register(kam.port, "1001").await;
+    let mut sipp = Sipp::uas_with("uas_answers_pcmu.xml", &["-m", "5"]).expect("sipp");
+    call_and_hang_up(&mut ua, &sipp).await;
+    assert_eq!(
+        invites_at(&kam),
+        (2, 1),
+        "the first is challenged:\n{}",
+        kam.log()
+    );
+    call_and_hang_up(&mut ua, &sipp).await;
+    call_and_hang_up(&mut ua, &sipp).await;
+    assert_eq!(
+        invites_at(&kam),
+        (4, 3),
+        "no 407 after the first:\n{}",
+        kam.log()
+    );
+    kam.stop();
+    let kam = Kamailio::start(cfg()).expect("kamailio again");
+    call_and_hang_up(&mut ua, &sipp).await;
+    assert_eq!(
+        invites_at(&kam),
+        (2, 1),
+        "the old nonce refused:\n{}",
+        kam.log()
+    );
+    call_and_hang_up(&mut ua, &sipp).await;
+    assert_eq!(
+        invites_at(&kam),
+        (3, 2),
+        "the new nonce kept:\n{}",
+        kam.log()
+    );
+    passed(&mut sipp).await;
+}
+
 /// The callee refuses our credentials (it expects another password): the
 /// call fails once with the callee's 403, and no third INVITE goes out.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

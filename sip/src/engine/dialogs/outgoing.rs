@@ -59,6 +59,11 @@ impl Engine {
                 .into_iter()
                 .map(|(name, value)| Header::Other(name.into(), value)),
         );
+        if let Some(a) = self.account.as_mut() {
+            let invite = rsip::Method::Invite;
+            let (user, password) = (&login.auth_user, &login.password);
+            headers.extend(a.kept.ahead(&invite, &callee_uri, user, password));
+        }
         let caller_uri = rsip::Uri::try_from(caller.uri.as_str())
             .map_err(|_| Refusal::new(result::INVALID, "the account is not a SIP address"))?;
         // The INVITE goes to the registrar/proxy over the configured transport.
@@ -162,6 +167,7 @@ impl Engine {
         call: u32,
         response: Option<rsip::Response>,
     ) {
+        self.learn_credentials(call, response.as_ref());
         let status = requests::final_status(response.as_ref());
         if (200..300).contains(&status) {
             if let Some(resp) = response.as_ref() {
@@ -191,6 +197,29 @@ impl Engine {
         if !self.table.contains(call) {
             self.drop_io(call);
         }
+    }
+
+    /// What the proxy made of the credentials our INVITE carried
+    /// (`challenge::Kept`): a challenge for a realm they answered refused
+    /// them; any other final answer took them. No answer tells nothing.
+    fn learn_credentials(&mut self, call: u32, response: Option<&rsip::Response>) {
+        let (Some(resp), Some(io)) = (response, self.calls.get(&call)) else {
+            return;
+        };
+        let Some(account) = self.account.as_mut() else {
+            return;
+        };
+        let sent = io.dialog.initial_request();
+        if matches!(resp.status_code.code(), 401 | 407) && !challenge::fresh(&sent, resp) {
+            account.kept.forget();
+            return;
+        }
+        let Some(server) = self.settings.servers.get(account.reg.server()) else {
+            return;
+        };
+        let domain = account.login.domain.as_deref();
+        let ours = |realm: &str| route::is_aor_domain(realm, server, domain);
+        account.kept.learn(&sent, ours);
     }
 
     /// A final 401/407 for a realm our INVITE did not answer (the callee
