@@ -3,7 +3,8 @@
 command -> INVITE, INVITE -> 407, 407 -> INVITE again, INVITE -> 200,
 200 -> ACK, ACK -> event, command -> event. Seatphone (WS startCall ->
 2006) and baresip (ctrl_tcp dial -> CALL_ESTABLISHED) separately, medians
-in ms. Each call's SIP leg is the one its first INVITE went out on (caller
+in ms; a call whose INVITE was not challenged (its credentials sent ahead)
+is counted apart ("ahead"), its two 407 segments zero. Each call's SIP leg is the one its first INVITE went out on (caller
 <-> Kamailio); the command is the last one sent within 50 ms before that
 INVITE, the event the first one within 50 ms after the 200 (issue 20).
 
@@ -104,7 +105,7 @@ def main(path):
     calls = {}
     for p in sip:
         calls.setdefault(p[4], []).append(p)
-    rows = {'seat': [], 'bare': []}
+    rows = {}
     for cid, ps in calls.items():
         inv = [p for p in ps if p[3].startswith('INVITE ')]
         if not inv:
@@ -119,8 +120,9 @@ def main(path):
         t_inv1 = inv[0][0]
         t_407 = at(lambda p: p[1] == k and p[3].startswith('SIP/2.0 407') and p[5] == 'INVITE', t_inv1)
         if t_407 is None:
-            continue
-        t_inv2 = at(lambda p: p[1] == c and p[3].startswith('INVITE '), t_407)
+            t_407 = t_inv2 = t_inv1
+        else:
+            t_inv2 = at(lambda p: p[1] == c and p[3].startswith('INVITE '), t_407)
         t_200 = at(lambda p: p[1] == k and p[3].startswith('SIP/2.0 200') and p[5] == 'INVITE', t_inv2 or t_407)
         if t_inv2 is None or t_200 is None:
             continue
@@ -135,19 +137,19 @@ def main(path):
         if not best or best[2] is None or t_ack is None:
             continue
         side, t_cmd, t_evt = best
-        rows[side].append([t_inv1 - t_cmd, t_407 - t_inv1, t_inv2 - t_407, t_200 - t_inv2,
+        if t_inv2 == t_inv1:
+            side += ' ahead'
+        rows.setdefault(side, []).append([t_inv1 - t_cmd, t_407 - t_inv1, t_inv2 - t_407, t_200 - t_inv2,
                            t_ack - t_200, t_evt - t_ack, t_evt - t_cmd])
     if len(sys.argv) > 2:
         import json
         json.dump(rows, open(sys.argv[2], 'w'))
     names = ['cmd>INV', 'INV>407', '407>INV2', 'INV2>200', '200>ACK', 'ACK>evt', 'total']
-    print('%-5s %3s ' % ('side', 'n') + ' '.join('%9s' % n for n in names))
-    for side in ('seat', 'bare'):
+    print('%-10s %3s ' % ('side', 'n') + ' '.join('%9s' % n for n in names))
+    for side in sorted(rows, reverse=True):
         r = rows[side]
-        if not r:
-            continue
         med = [statistics.median(x[i] for x in r) * 1e3 for i in range(len(names))]
-        print('%-5s %3d ' % (side, len(r)) + ' '.join('%9.3f' % v for v in med))
+        print('%-10s %3d ' % (side, len(r)) + ' '.join('%9.3f' % v for v in med))
 
 if __name__ == '__main__':
     main(sys.argv[1])

@@ -14,7 +14,7 @@ const SETUP_CALLS: usize = 10;
 
 pub async fn figure3_call_setup(kam: Kam, rounds: usize) -> Vec<Metric> {
     let mut m = Metric::new(3, "call_setup", "call setup, dial → connected", "ms", true);
-    m.note = format!("Seatphone: WS startCall → connected (host + audio plugin, mic and speaker `null`); baresip: ctrl_tcp dial → CALL_ESTABLISHED (mic `ausine,{TONE_HZ}`, no player): both mics free of file I/O. Both offer Opus first and are challenged by Kamailio (407); the callee is the same for both, SIPp {CALLEE} registered at Kamailio, answering Opus at once and echoing RTP. {SETUP_CALLS} calls per side per round after one warm-up call; samples pooled.");
+    m.note = format!("Seatphone: WS startCall → connected (host + audio plugin, mic and speaker `null`); baresip: ctrl_tcp dial → CALL_ESTABLISHED (mic `ausine,{TONE_HZ}`, no player): both mics free of file I/O. Both offer Opus first; Kamailio challenges every INVITE without valid credentials (407): baresip's every call, Seatphone's warm-up call only, since each later INVITE answers that challenge ahead (RFC 3261 §22.3; the proxy still checks every INVITE's credentials); the callee is the same for both, SIPp {CALLEE} registered at Kamailio, answering Opus at once and echoing RTP. {SETUP_CALLS} calls per side per round after one warm-up call; samples pooled.");
     let _callee = match callee(kam).await {
         Ok(c) => c,
         Err(e) => {
