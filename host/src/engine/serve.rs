@@ -18,8 +18,10 @@ pub const READY_MARK: &str = "SEATPHONE_READY ";
 /// instantiates the engine's async code, which is then compiled once, in
 /// this crate, not again in the binary.)
 pub fn run(config: Config, supervised: bool) -> Result<(), String> {
-    let runtime =
-        tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
     let result = runtime.block_on(serve(config, supervised));
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     result
