@@ -16,7 +16,11 @@ pub const READY_MARK: &str = "SEATPHONE_READY ";
 /// Runs [`serve`] on a tokio runtime of its own until it returns.
 /// (Here rather than in `main`: `block_on` over this future is what
 /// instantiates the engine's async code, which is then compiled once, in
-/// this crate, not again in the binary.)
+/// this crate, not again in the binary.) One thread runs it: a call's
+/// set-up passes between the page's socket, the SIP task and rsipstack's
+/// tasks, and each hand-over to another worker is a wake-up that costs
+/// more than the work handed over (issue 20); media, plugins and the
+/// log writer have threads of their own.
 pub fn run(config: Config, supervised: bool) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
