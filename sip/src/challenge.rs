@@ -186,19 +186,22 @@ fn answered(h: &Header) -> Option<(Challenge, u8)> {
 /// proxy may cache that realm's credentials across dialogs; the proxy we
 /// register with and send every INVITE to names its realm after our
 /// domain (Kamailio's and OpenSIPS's scripts, FreeSWITCH by default).
-/// Credentials for any other realm (a callee's) stay with their call:
-/// sent to other callees they would hand out digests of our password. A
-/// nonce the proxy no longer takes is challenged as before (rsipstack
-/// answers once), and the kept one is dropped.
+/// Only answers to a proxy's challenge (407) are kept: a proxy takes its
+/// credentials off the request, where those for a 401 travel on to the
+/// callee. Credentials for any other realm, or for a 401 that named ours
+/// (a callee can), stay with their call: sent with other calls they would
+/// hand digests of our password to other callees. A nonce the proxy no
+/// longer takes is challenged as before (rsipstack answers once), and the
+/// answer to that challenge is kept instead.
 #[derive(Debug, Default)]
 pub struct Kept(Vec<(Challenge, u8)>);
 
 impl Kept {
     /// `req` got a final answer other than a 401/407 for its realms: the
-    /// credentials it carried for a realm `ours` names are good; kept.
+    /// proxy credentials it carried for a realm `ours` names are good; kept.
     pub fn learn(&mut self, req: &rsip::Request, ours: impl Fn(&str) -> bool) {
         for (c, nc) in req.headers.iter().filter_map(answered) {
-            if !ours(&c.realm) {
+            if !c.proxy || !ours(&c.realm) {
                 continue;
             }
             match self.0.iter_mut().find(|(k, _)| k.realm == c.realm) {
@@ -384,6 +387,14 @@ mod tests {
         let no_credentials = req("");
         kept.learn(&no_credentials, ours);
         assert!(ahead_parsed(&mut kept).is_empty());
+        // A 401's answer in our realm: the callee's, whoever it claims to be.
+        let callee = "Authorization: Digest username=\"1001\", realm=\"h\", nonce=\"n1\", \
+            uri=\"sip:2000@127.0.0.1:7000\", response=\"00112233445566778899aabbccddeeff\"\r\n";
+        kept.learn(&req(callee), ours);
+        assert!(
+            ahead_parsed(&mut kept).is_empty(),
+            "a 401's answer is not kept"
+        );
     }
 
     #[test]
