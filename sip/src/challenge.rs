@@ -150,32 +150,25 @@ fn answer(
     }
 }
 
-/// The challenge a credentials header answered, and its nonce count
-/// (0 without qop). `None` for auth-int, whose digest covers the body.
-fn answered(h: &Header) -> Option<(Challenge, u8)> {
-    let (proxy, auth) = match h {
-        Header::ProxyAuthorization(p) => {
-            let t = ProxyAuthorization::parse(p.value()).ok()?;
-            (true, (t.realm, t.nonce, t.opaque, t.algorithm, t.qop))
-        }
-        Header::Authorization(a) => {
-            let t = Authorization::parse(a.value()).ok()?;
-            (false, (t.realm, t.nonce, t.opaque, t.algorithm, t.qop))
-        }
-        _ => return None,
+/// The proxy's challenge a Proxy-Authorization answered, and its nonce
+/// count (0 without qop). `None` for any other header, and for auth-int,
+/// whose digest covers the body.
+fn answered_proxy(h: &Header) -> Option<(Challenge, u8)> {
+    let Header::ProxyAuthorization(p) = h else {
+        return None;
     };
-    let (realm, nonce, opaque, algorithm, qop) = auth;
-    let (qop, nc) = match qop {
+    let t = ProxyAuthorization::parse(p.value()).ok()?;
+    let (qop, nc) = match t.qop {
         None => (None, 0),
         Some(AuthQop::Auth { nc, .. }) => (Some(Qop::Auth), nc),
         Some(AuthQop::AuthInt { .. }) => return None,
     };
     let challenge = Challenge {
-        proxy,
-        realm,
-        nonce,
-        opaque,
-        algorithm,
+        proxy: true,
+        realm: t.realm,
+        nonce: t.nonce,
+        opaque: t.opaque,
+        algorithm: t.algorithm,
         qop,
     };
     Some((challenge, nc))
@@ -200,8 +193,8 @@ impl Kept {
     /// `req` got a final answer other than a 401/407 for its realms: the
     /// proxy credentials it carried for a realm `ours` names are good; kept.
     pub fn learn(&mut self, req: &rsip::Request, ours: impl Fn(&str) -> bool) {
-        for (c, nc) in req.headers.iter().filter_map(answered) {
-            if !c.proxy || !ours(&c.realm) {
+        for (c, nc) in req.headers.iter().filter_map(answered_proxy) {
+            if !ours(&c.realm) {
                 continue;
             }
             match self.0.iter_mut().find(|(k, _)| k.realm == c.realm) {
