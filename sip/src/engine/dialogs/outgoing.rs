@@ -167,9 +167,11 @@ impl Engine {
         call: u32,
         response: Option<rsip::Response>,
     ) {
-        self.learn_credentials(call, response.as_ref());
         let status = requests::final_status(response.as_ref());
         if (200..300).contains(&status) {
+            if self.table.awaits_answer(call) {
+                self.invite_taken(call);
+            }
             if let Some(resp) = response.as_ref() {
                 self.take_final_answer(call, resp);
             }
@@ -187,7 +189,7 @@ impl Engine {
         }
         let why = match response.as_ref() {
             Some(resp) => {
-                let anew = self.second_challenge(call, resp);
+                let anew = self.credentials_after(call, resp);
                 let min_se = header(&resp.headers, "Min-SE");
                 invite_retry::failure(status, min_se.as_deref(), anew)
             }
@@ -199,45 +201,56 @@ impl Engine {
         }
     }
 
-    /// What the proxy made of the credentials our INVITE carried
-    /// (`challenge::Kept`): a challenge for a realm they answered refused
-    /// them; any other final answer took them. No answer tells nothing.
-    fn learn_credentials(&mut self, call: u32, response: Option<&rsip::Response>) {
-        let (Some(resp), Some(io)) = (response, self.calls.get(&call)) else {
-            return;
-        };
+    /// Our INVITE was answered 2xx (once: by the dialog's `Confirmed` or
+    /// the INVITE's end, whichever comes first): the proxy took the
+    /// credentials it carried.
+    pub(super) fn invite_taken(&mut self, call: u32) {
+        if let Some(sent) = self.calls.get(&call).map(|io| io.dialog.initial_request()) {
+            self.keep_credentials(&sent);
+        }
+    }
+
+    /// The proxy's credentials `sent` carried for our own domain's realm
+    /// are kept for the next INVITE (`challenge::Kept`).
+    fn keep_credentials(&mut self, sent: &rsip::Request) {
         let Some(account) = self.account.as_mut() else {
             return;
         };
-        let sent = io.dialog.initial_request();
-        if matches!(resp.status_code.code(), 401 | 407) && !challenge::fresh(&sent, resp) {
-            account.kept.forget();
-            return;
+        if let Some(server) = self.settings.servers.get(account.reg.server()) {
+            let domain = account.login.domain.as_deref();
+            let ours = |realm: &str| route::is_aor_domain(realm, server, domain);
+            account.kept.learn(sent, ours);
         }
-        let Some(server) = self.settings.servers.get(account.reg.server()) else {
-            return;
-        };
-        let domain = account.login.domain.as_deref();
-        let ours = |realm: &str| route::is_aor_domain(realm, server, domain);
-        account.kept.learn(&sent, ours);
     }
 
-    /// A final 401/407 for a realm our INVITE did not answer (the callee
-    /// behind the proxy; `challenge::fresh` decides): keeps the
-    /// credentials for sending it again.
-    fn second_challenge(&mut self, call: u32, resp: &rsip::Response) -> bool {
-        let Some(login) = self.account.as_ref().map(|a| a.login.clone()) else {
+    /// What a final non-2xx `resp` says of the credentials our INVITE
+    /// carried (the INVITE as last sent, rsipstack's answer to a challenge
+    /// included). A 401/407 for a realm it did not answer (the callee
+    /// behind the proxy; `challenge::fresh` decides) keeps credentials for
+    /// sending it again: `true`. A 401/407 for a realm it answered refused
+    /// them, and the proxy's kept ones are forgotten; any other answer
+    /// took them.
+    fn credentials_after(&mut self, call: u32, resp: &rsip::Response) -> bool {
+        let Some(sent) = self.calls.get(&call).map(|io| io.dialog.initial_request()) else {
             return false;
         };
-        let Some(io) = self.calls.get_mut(&call) else {
-            return false;
-        };
-        let sent = io.dialog.initial_request();
-        if !challenge::fresh(&sent, resp) {
+        let anew = challenge::fresh(&sent, resp);
+        if matches!(resp.status_code.code(), 401 | 407) && !anew {
+            if let Some(account) = self.account.as_mut() {
+                account.kept.forget();
+            }
             return false;
         }
-        io.retry_auth = challenge::retry_headers(&sent, resp, &login.auth_user, &login.password);
-        true
+        self.keep_credentials(&sent);
+        let (Some(io), Some(account)) = (self.calls.get_mut(&call), self.account.as_ref()) else {
+            return false;
+        };
+        if anew {
+            let login = &account.login;
+            io.retry_auth =
+                challenge::retry_headers(&sent, resp, &login.auth_user, &login.password);
+        }
+        anew
     }
 
     /// The 2xx answer to our INVITE: media starts, once, after the page
