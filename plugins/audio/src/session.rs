@@ -172,17 +172,27 @@ impl Drop for Session {
     }
 }
 
-/// Binds an RTP port and the RTCP port above it on `ip`.
+/// Binds an RTP port and the RTCP port above it on `ip` (RFC 3550 §11:
+/// RTP even, RTCP the odd port above). A first port that comes out odd is
+/// kept as RTCP, with RTP below it, rather than closed and drawn again.
 pub fn bind_pair(ip: std::net::IpAddr) -> Result<(UdpSocket, UdpSocket), String> {
+    let bind = |port| UdpSocket::bind(SocketAddr::new(ip, port));
     for _ in 0..50 {
-        let rtp = UdpSocket::bind(SocketAddr::new(ip, 0))
-            .map_err(|e| format!("cannot bind RTP on {ip}: {e}"))?;
-        let port = rtp.local_addr().map_err(|e| e.to_string())?.port();
-        if port % 2 == 1 || port == u16::MAX {
-            continue;
-        }
-        if let Ok(rtcp) = UdpSocket::bind(SocketAddr::new(ip, port + 1)) {
-            return Ok((rtp, rtcp));
+        let first = bind(0).map_err(|e| format!("cannot bind RTP on {ip}: {e}"))?;
+        let port = first.local_addr().map_err(|e| e.to_string())?.port();
+        let pair = if port % 2 == 0 {
+            port.checked_add(1)
+                .and_then(|p| bind(p).ok())
+                .map(|rtcp| (first, rtcp))
+        } else {
+            // Port 1 has no port below it for RTP (0 would draw a new one).
+            (port > 1)
+                .then(|| bind(port - 1).ok())
+                .flatten()
+                .map(|rtp| (rtp, first))
+        };
+        if let Some(pair) = pair {
+            return Ok(pair);
         }
     }
     Err(format!("no free RTP/RTCP port pair on {ip}"))
