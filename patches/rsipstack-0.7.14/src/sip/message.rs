@@ -470,7 +470,12 @@ impl Request {
     /// [`String::from_utf8_lossy`], which is fine for logging but corrupts
     /// non-UTF-8 bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let head = format!(
+        use core::fmt::Write as _;
+        // Sized once for a typical message (Seatphone: growing it cost
+        // half a dozen reallocations per message).
+        let mut head = String::with_capacity(1024);
+        let _ = write!(
+            head,
             "{} {} {}\r\n{}\r\n",
             self.method, self.uri, self.version, self.headers
         );
@@ -641,7 +646,11 @@ impl Response {
     /// See [`Request::to_bytes`]: the body is written verbatim because a SIP
     /// body is an opaque octet sequence (RFC 3261 §7.4), not necessarily UTF-8.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let head = format!(
+        use core::fmt::Write as _;
+        // As `Request::to_bytes`.
+        let mut head = String::with_capacity(1024);
+        let _ = write!(
+            head,
             "{} {} {}\r\n{}\r\n",
             self.version,
             self.status_code.code(),

@@ -75,71 +75,75 @@ pub enum Header {
 impl core::fmt::Display for Header {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            Self::Accept(inner) => write!(f, "{}", inner),
-            Self::AcceptEncoding(inner) => write!(f, "{}", inner),
-            Self::AcceptLanguage(inner) => write!(f, "{}", inner),
-            Self::AlertInfo(inner) => write!(f, "{}", inner),
-            Self::Allow(inner) => write!(f, "{}", inner),
-            Self::AuthenticationInfo(inner) => write!(f, "{}", inner),
-            Self::Authorization(inner) => write!(f, "{}", inner),
-            Self::CSeq(inner) => write!(f, "{}", inner),
-            Self::CallId(inner) => write!(f, "{}", inner),
-            Self::CallInfo(inner) => write!(f, "{}", inner),
-            Self::Contact(inner) => write!(f, "{}", inner),
-            Self::ContentDisposition(inner) => write!(f, "{}", inner),
-            Self::ContentEncoding(inner) => write!(f, "{}", inner),
-            Self::ContentLanguage(inner) => write!(f, "{}", inner),
-            Self::ContentLength(inner) => write!(f, "{}", inner),
-            Self::ContentType(inner) => write!(f, "{}", inner),
-            Self::Date(inner) => write!(f, "{}", inner),
-            Self::ErrorInfo(inner) => write!(f, "{}", inner),
-            Self::Event(inner) => write!(f, "{}", inner),
-            Self::Expires(inner) => write!(f, "{}", inner),
-            Self::From(inner) => write!(f, "{}", inner),
-            Self::InReplyTo(inner) => write!(f, "{}", inner),
-            Self::MaxForwards(inner) => write!(f, "{}", inner),
-            Self::MimeVersion(inner) => write!(f, "{}", inner),
-            Self::MinExpires(inner) => write!(f, "{}", inner),
-            Self::Organization(inner) => write!(f, "{}", inner),
-            Self::Other(key, value) => write!(f, "{}: {}", key, value),
-            Self::Priority(inner) => write!(f, "{}", inner),
-            Self::ProxyAuthenticate(inner) => write!(f, "{}", inner),
-            Self::ProxyAuthorization(inner) => write!(f, "{}", inner),
-            Self::ProxyRequire(inner) => write!(f, "{}", inner),
-            Self::RecordRoute(inner) => write!(f, "{}", inner),
-            Self::ReplyTo(inner) => write!(f, "{}", inner),
-            Self::Require(inner) => write!(f, "{}", inner),
-            Self::RetryAfter(inner) => write!(f, "{}", inner),
-            Self::Route(inner) => write!(f, "{}", inner),
-            Self::ServiceRoute(inner) => write!(f, "{}", inner),
-            Self::Server(inner) => write!(f, "{}", inner),
-            Self::Subject(inner) => write!(f, "{}", inner),
-            Self::SubscriptionState(inner) => write!(f, "{}", inner),
-            Self::Supported(inner) => write!(f, "{}", inner),
-            Self::Timestamp(inner) => write!(f, "{}", inner),
-            Self::To(inner) => write!(f, "{}", inner),
-            Self::Unsupported(inner) => write!(f, "{}", inner),
-            Self::UserAgent(inner) => write!(f, "{}", inner),
-            Self::Via(inner) => write!(f, "{}", inner),
-            Self::Warning(inner) => write!(f, "{}", inner),
-            Self::WwwAuthenticate(inner) => write!(f, "{}", inner),
-            Self::Reason(inner) => write!(f, "{}", inner),
-            Self::ReferTo(inner) => write!(f, "{}", inner),
-            Self::ReferredBy(inner) => write!(f, "{}", inner),
-            Self::SessionExpires(inner) => write!(f, "{}", inner),
-            Self::MinSE(inner) => write!(f, "{}", inner),
-            Self::PAssertedIdentity(inner) => write!(f, "{}", inner),
-            Self::PPreferredIdentity(inner) => write!(f, "{}", inner),
-            Self::Replaces(inner) => write!(f, "{}", inner),
-            Self::RSeq(inner) => write!(f, "{}", inner),
-            Self::RAck(inner) => write!(f, "{}", inner),
-            Self::Privacy(inner) => write!(f, "{}", inner),
-            Self::Path(inner) => write!(f, "{}", inner),
-            Self::Identity(inner) => write!(f, "{}", inner),
-            Self::UserToUser(inner) => write!(f, "{}", inner),
-            Self::SessionId(inner) => write!(f, "{}", inner),
-            Self::HistoryInfo(inner) => write!(f, "{}", inner),
-            Self::Diversion(inner) => write!(f, "{}", inner),
+            Self::Accept(inner) => core::fmt::Display::fmt(inner, f),
+            Self::AcceptEncoding(inner) => core::fmt::Display::fmt(inner, f),
+            Self::AcceptLanguage(inner) => core::fmt::Display::fmt(inner, f),
+            Self::AlertInfo(inner) => core::fmt::Display::fmt(inner, f),
+            Self::Allow(inner) => core::fmt::Display::fmt(inner, f),
+            Self::AuthenticationInfo(inner) => core::fmt::Display::fmt(inner, f),
+            Self::Authorization(inner) => core::fmt::Display::fmt(inner, f),
+            Self::CSeq(inner) => core::fmt::Display::fmt(inner, f),
+            Self::CallId(inner) => core::fmt::Display::fmt(inner, f),
+            Self::CallInfo(inner) => core::fmt::Display::fmt(inner, f),
+            Self::Contact(inner) => core::fmt::Display::fmt(inner, f),
+            Self::ContentDisposition(inner) => core::fmt::Display::fmt(inner, f),
+            Self::ContentEncoding(inner) => core::fmt::Display::fmt(inner, f),
+            Self::ContentLanguage(inner) => core::fmt::Display::fmt(inner, f),
+            Self::ContentLength(inner) => core::fmt::Display::fmt(inner, f),
+            Self::ContentType(inner) => core::fmt::Display::fmt(inner, f),
+            Self::Date(inner) => core::fmt::Display::fmt(inner, f),
+            Self::ErrorInfo(inner) => core::fmt::Display::fmt(inner, f),
+            Self::Event(inner) => core::fmt::Display::fmt(inner, f),
+            Self::Expires(inner) => core::fmt::Display::fmt(inner, f),
+            Self::From(inner) => core::fmt::Display::fmt(inner, f),
+            Self::InReplyTo(inner) => core::fmt::Display::fmt(inner, f),
+            Self::MaxForwards(inner) => core::fmt::Display::fmt(inner, f),
+            Self::MimeVersion(inner) => core::fmt::Display::fmt(inner, f),
+            Self::MinExpires(inner) => core::fmt::Display::fmt(inner, f),
+            Self::Organization(inner) => core::fmt::Display::fmt(inner, f),
+            Self::Other(key, value) => {
+                f.write_str(key)?;
+                f.write_str(": ")?;
+                f.write_str(value)
+            }
+            Self::Priority(inner) => core::fmt::Display::fmt(inner, f),
+            Self::ProxyAuthenticate(inner) => core::fmt::Display::fmt(inner, f),
+            Self::ProxyAuthorization(inner) => core::fmt::Display::fmt(inner, f),
+            Self::ProxyRequire(inner) => core::fmt::Display::fmt(inner, f),
+            Self::RecordRoute(inner) => core::fmt::Display::fmt(inner, f),
+            Self::ReplyTo(inner) => core::fmt::Display::fmt(inner, f),
+            Self::Require(inner) => core::fmt::Display::fmt(inner, f),
+            Self::RetryAfter(inner) => core::fmt::Display::fmt(inner, f),
+            Self::Route(inner) => core::fmt::Display::fmt(inner, f),
+            Self::ServiceRoute(inner) => core::fmt::Display::fmt(inner, f),
+            Self::Server(inner) => core::fmt::Display::fmt(inner, f),
+            Self::Subject(inner) => core::fmt::Display::fmt(inner, f),
+            Self::SubscriptionState(inner) => core::fmt::Display::fmt(inner, f),
+            Self::Supported(inner) => core::fmt::Display::fmt(inner, f),
+            Self::Timestamp(inner) => core::fmt::Display::fmt(inner, f),
+            Self::To(inner) => core::fmt::Display::fmt(inner, f),
+            Self::Unsupported(inner) => core::fmt::Display::fmt(inner, f),
+            Self::UserAgent(inner) => core::fmt::Display::fmt(inner, f),
+            Self::Via(inner) => core::fmt::Display::fmt(inner, f),
+            Self::Warning(inner) => core::fmt::Display::fmt(inner, f),
+            Self::WwwAuthenticate(inner) => core::fmt::Display::fmt(inner, f),
+            Self::Reason(inner) => core::fmt::Display::fmt(inner, f),
+            Self::ReferTo(inner) => core::fmt::Display::fmt(inner, f),
+            Self::ReferredBy(inner) => core::fmt::Display::fmt(inner, f),
+            Self::SessionExpires(inner) => core::fmt::Display::fmt(inner, f),
+            Self::MinSE(inner) => core::fmt::Display::fmt(inner, f),
+            Self::PAssertedIdentity(inner) => core::fmt::Display::fmt(inner, f),
+            Self::PPreferredIdentity(inner) => core::fmt::Display::fmt(inner, f),
+            Self::Replaces(inner) => core::fmt::Display::fmt(inner, f),
+            Self::RSeq(inner) => core::fmt::Display::fmt(inner, f),
+            Self::RAck(inner) => core::fmt::Display::fmt(inner, f),
+            Self::Privacy(inner) => core::fmt::Display::fmt(inner, f),
+            Self::Path(inner) => core::fmt::Display::fmt(inner, f),
+            Self::Identity(inner) => core::fmt::Display::fmt(inner, f),
+            Self::UserToUser(inner) => core::fmt::Display::fmt(inner, f),
+            Self::SessionId(inner) => core::fmt::Display::fmt(inner, f),
+            Self::HistoryInfo(inner) => core::fmt::Display::fmt(inner, f),
+            Self::Diversion(inner) => core::fmt::Display::fmt(inner, f),
         }
     }
 }
@@ -382,18 +386,15 @@ impl core::convert::From<Headers> for Vec<Header> {
 }
 
 impl core::fmt::Display for Headers {
+    /// Each header and its CRLF, written straight into `f` (Seatphone: a
+    /// String per header, joined, was most of the allocations in sending
+    /// and logging a message).
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        if self.is_empty() {
-            return write!(f, "");
+        for header in self.iter() {
+            core::fmt::Display::fmt(header, f)?;
+            f.write_str("\r\n")?;
         }
-        write!(
-            f,
-            "{}\r\n",
-            self.iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>()
-                .join("\r\n")
-        )
+        Ok(())
     }
 }
 

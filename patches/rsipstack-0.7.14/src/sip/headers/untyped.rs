@@ -52,7 +52,9 @@ macro_rules! untyped_header {
 
         impl core::fmt::Display for $name {
             fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-                write!(f, "{}: {}", $display, self.0)
+                f.write_str($display)?;
+                f.write_str(": ")?;
+                f.write_str(&self.0)
             }
         }
 
@@ -307,7 +309,8 @@ impl CallId {
 }
 impl core::fmt::Display for CallId {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "Call-ID: {}", self.0)
+        f.write_str("Call-ID: ")?;
+        f.write_str(&self.0)
     }
 }
 impl core::convert::From<String> for CallId {
@@ -357,7 +360,8 @@ impl Contact {
 }
 impl core::fmt::Display for Contact {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "Contact: {}", self.0)
+        f.write_str("Contact: ")?;
+        f.write_str(&self.0)
     }
 }
 impl core::convert::From<String> for Contact {
@@ -410,7 +414,8 @@ impl From {
 }
 impl core::fmt::Display for From {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "From: {}", self.0)
+        f.write_str("From: ")?;
+        f.write_str(&self.0)
     }
 }
 impl core::convert::From<String> for From {
@@ -477,7 +482,8 @@ impl To {
 }
 impl core::fmt::Display for To {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "To: {}", self.0)
+        f.write_str("To: ")?;
+        f.write_str(&self.0)
     }
 }
 impl core::convert::From<String> for To {
@@ -616,7 +622,8 @@ impl Via {
 
 impl core::fmt::Display for Via {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "Via: {}", self.0)
+        f.write_str("Via: ")?;
+        f.write_str(&self.0)
     }
 }
 impl core::convert::From<String> for Via {
