@@ -57,6 +57,12 @@ fn replace_algorithm(value: &str, table: &[(&str, &str)]) -> String {
     }
 }
 
+/// An Authorization or Proxy-Authorization header: what [`redact`] blanks.
+pub fn is_credential(h: &rsipstack::sip::Header) -> bool {
+    use rsipstack::sip::Header;
+    matches!(h, Header::Authorization(_) | Header::ProxyAuthorization(_))
+}
+
 /// Blanks the values of Authorization and Proxy-Authorization headers.
 pub fn redact(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -64,12 +70,11 @@ pub fn redact(text: &str) -> String {
     out
 }
 
-/// [`redact`], appended to `out`.
+/// [`redact`], appended to `out`. Lines split at each LF (`memchr`: a
+/// `"\r\n"` pattern's substring search was 6 % of the engine's work on
+/// the way to a call's INVITE, issue 20), their endings kept.
 pub fn redact_into(out: &mut String, text: &str) {
-    for (i, line) in text.split("\r\n").enumerate() {
-        if i > 0 {
-            out.push_str("\r\n");
-        }
+    for line in text.split_inclusive('\n') {
         let named = |name: &str| {
             line.as_bytes()
                 .get(..name.len())
@@ -77,8 +82,10 @@ pub fn redact_into(out: &mut String, text: &str) {
         };
         if named("authorization:") || named("proxy-authorization:") {
             let name = line.split(':').next().unwrap_or("");
+            let ending = line.trim_end_matches(['\r', '\n']).len();
             out.push_str(name);
             out.push_str(": <redacted>");
+            out.push_str(&line[ending..]);
         } else {
             out.push_str(line);
         }
@@ -122,7 +129,11 @@ mod tests {
         assert!(r.contains("Authorization: <redacted>"));
         assert!(r.contains("proxy-authorization: <redacted>"));
         assert!(r.contains("To: <sip:x>"));
-        assert!(r.starts_with("REGISTER sip:x SIP/2.0\r\n"), "{r}");
+        assert_eq!(
+            r,
+            "REGISTER sip:x SIP/2.0\r\nAuthorization: <redacted>\r\n\
+             proxy-authorization: <redacted>\r\nTo: <sip:x>"
+        );
         // Everything else as it was, line ends included.
         let plain = "SIP/2.0 200 OK\r\nVia: x\r\n\r\nv=0\r\n";
         assert_eq!(redact(plain), plain);

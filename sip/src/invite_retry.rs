@@ -7,6 +7,7 @@
 use rsipstack::sip::{self as rsip, Header, HeadersExt};
 
 use crate::calls::InviteFailure;
+use crate::digest::is_credential;
 use crate::session_timer::parse_min_se;
 
 /// A final non-2xx `status` to our INVITE, as far as a retry goes.
@@ -81,10 +82,6 @@ pub fn retry(
             .and_then(|c| c.seq().ok())
             .unwrap_or(0),
     }
-}
-
-fn is_credential(h: &Header) -> bool {
-    matches!(h, Header::Authorization(_) | Header::ProxyAuthorization(_))
 }
 
 fn carried_credentials(req: &rsip::Request) -> Vec<Header> {
