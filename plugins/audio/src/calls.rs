@@ -51,6 +51,9 @@ pub struct Calls {
     spare: Mutex<Option<Spare>>,
 }
 
+/// Datagrams read off a spare pair's sockets when it is taken, at most.
+const STALE_AT_MOST: usize = 64;
+
 struct Spare {
     ip: IpAddr,
     rtp: UdpSocket,
@@ -90,7 +93,14 @@ impl Calls {
         let mut buf = [0u8; 2048];
         for socket in [&spare.rtp, &spare.rtcp] {
             socket.set_nonblocking(true).ok()?;
-            while socket.recv(&mut buf).is_ok() {}
+            // Bounded: a peer sending as fast as we read must not hold
+            // the offer here (what is left is stray input the stream
+            // refuses like any other).
+            for _ in 0..STALE_AT_MOST {
+                if socket.recv(&mut buf).is_err() {
+                    break;
+                }
+            }
         }
         Some((spare.rtp, spare.rtcp))
     }
