@@ -606,25 +606,37 @@ fn drain(
 }
 
 /// A UDP socket for RTP on `ip`, any free even port, with the next port
-/// bound for RTCP when `rtcp` (no rtcp-mux).
+/// bound for RTCP when `rtcp` (no rtcp-mux). A first port that comes out
+/// odd is kept as RTCP, with RTP below it, rather than closed and drawn
+/// again (as the audio plugin's pair).
 pub fn bind_pair(
     ip: std::net::IpAddr,
     rtcp: bool,
 ) -> Result<(UdpSocket, Option<UdpSocket>), String> {
+    let bind = |port| UdpSocket::bind(SocketAddr::new(ip, port));
+    let nonblocking = |s: &UdpSocket| s.set_nonblocking(true).map_err(|e| e.to_string());
     for _ in 0..64 {
-        let rtp = UdpSocket::bind(SocketAddr::new(ip, 0)).map_err(|e| e.to_string())?;
-        let port = rtp.local_addr().map_err(|e| e.to_string())?.port();
+        let first = bind(0).map_err(|e| e.to_string())?;
         if !rtcp {
-            rtp.set_nonblocking(true).map_err(|e| e.to_string())?;
-            return Ok((rtp, None));
+            nonblocking(&first)?;
+            return Ok((first, None));
         }
-        if port % 2 == 1 || port == u16::MAX {
-            continue;
-        }
-        if let Ok(r) = UdpSocket::bind(SocketAddr::new(ip, port + 1)) {
-            rtp.set_nonblocking(true).map_err(|e| e.to_string())?;
-            r.set_nonblocking(true).map_err(|e| e.to_string())?;
-            return Ok((rtp, Some(r)));
+        let port = first.local_addr().map_err(|e| e.to_string())?.port();
+        let pair = if port % 2 == 0 {
+            port.checked_add(1)
+                .and_then(|p| bind(p).ok())
+                .map(|rtcp| (first, rtcp))
+        } else {
+            // Port 1 has no port below it for RTP (0 would draw a new one).
+            (port > 1)
+                .then(|| bind(port - 1).ok())
+                .flatten()
+                .map(|rtp| (rtp, first))
+        };
+        if let Some((rtp, rtcp)) = pair {
+            nonblocking(&rtp)?;
+            nonblocking(&rtcp)?;
+            return Ok((rtp, Some(rtcp)));
         }
     }
     Err("no free RTP/RTCP port pair".into())

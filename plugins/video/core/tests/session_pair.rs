@@ -243,3 +243,14 @@ fn asking_for_a_keyframe_brings_one() {
         assert!(tx.keyframe_requests_received >= 1, "{tx:?}");
     }
 }
+
+#[test]
+fn rtp_takes_an_even_port_and_rtcp_the_one_above() {
+    for _ in 0..20 {
+        let (rtp, rtcp) = bind_pair(LOCALHOST, true).unwrap();
+        let port = rtp.local_addr().unwrap().port();
+        assert_eq!(port % 2, 0, "RTP on odd port {port}");
+        let rtcp = rtcp.expect("an RTCP socket").local_addr().unwrap().port();
+        assert_eq!(rtcp, port + 1);
+    }
+}
