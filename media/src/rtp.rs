@@ -10,6 +10,18 @@ use webrtc_util::marshal::{Marshal, Unmarshal};
 pub use rtp::header::Header;
 pub use rtp::packet::Packet;
 
+/// The RTP and RTCP ports (RFC 3550 §11: RTP even, RTCP the odd port
+/// above) that go with a port a socket drew at random, whichever of the
+/// two it is; `None` for port 1, which has no even port below it.
+pub fn port_pair(first: u16) -> Option<(u16, u16)> {
+    if first.is_multiple_of(2) {
+        // Even, so below u16::MAX: the port above exists.
+        Some((first, first + 1))
+    } else {
+        (first > 1).then(|| (first - 1, first))
+    }
+}
+
 /// Parses one RTP packet; anything that is not RTP version 2 is an error.
 pub fn parse(buf: &[u8]) -> Result<Packet, String> {
     if buf.len() < 12 || buf[0] >> 6 != 2 {
@@ -252,6 +264,15 @@ impl ReceiverStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_drawn_port_is_kept_as_rtp_or_rtcp_whichever_it_is() {
+        assert_eq!(port_pair(40000), Some((40000, 40001)));
+        assert_eq!(port_pair(40001), Some((40000, 40001)));
+        assert_eq!(port_pair(u16::MAX), Some((u16::MAX - 1, u16::MAX)));
+        assert_eq!(port_pair(u16::MAX - 1), Some((u16::MAX - 1, u16::MAX)));
+        assert_eq!(port_pair(1), None);
+    }
     use std::time::Duration;
 
     #[test]

@@ -10,6 +10,7 @@ use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use seatphone_media::rtp::port_pair;
 use seatphone_media::stream::{MediaStream, ReceivePolicy, StreamOptions};
 use seatphone_plugin_api::{Host, LogLevel, Signal};
 
@@ -172,27 +173,23 @@ impl Drop for Session {
     }
 }
 
-/// Binds an RTP port and the RTCP port above it on `ip` (RFC 3550 §11:
-/// RTP even, RTCP the odd port above). A first port that comes out odd is
-/// kept as RTCP, with RTP below it, rather than closed and drawn again.
+/// Binds an RTP port and the RTCP port above it on `ip`. A first port
+/// that comes out odd is kept as RTCP, with RTP below it, rather than
+/// closed and drawn again (`port_pair`).
 pub fn bind_pair(ip: std::net::IpAddr) -> Result<(UdpSocket, UdpSocket), String> {
     let bind = |port| UdpSocket::bind(SocketAddr::new(ip, port));
     for _ in 0..50 {
         let first = bind(0).map_err(|e| format!("cannot bind RTP on {ip}: {e}"))?;
         let port = first.local_addr().map_err(|e| e.to_string())?.port();
-        let pair = if port % 2 == 0 {
-            port.checked_add(1)
-                .and_then(|p| bind(p).ok())
-                .map(|rtcp| (first, rtcp))
-        } else {
-            // Port 1 has no port below it for RTP (0 would draw a new one).
-            (port > 1)
-                .then(|| bind(port - 1).ok())
-                .flatten()
-                .map(|rtp| (rtp, first))
+        let Some((rtp, rtcp)) = port_pair(port) else {
+            continue;
         };
-        if let Some(pair) = pair {
-            return Ok(pair);
+        if let Ok(other) = bind(if rtp == port { rtcp } else { rtp }) {
+            return Ok(if rtp == port {
+                (first, other)
+            } else {
+                (other, first)
+            });
         }
     }
     Err(format!("no free RTP/RTCP port pair on {ip}"))

@@ -11,6 +11,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use seatphone_media::payload::{Assembled, FrameAssembler, Packetizer, VideoCodec, DEFAULT_MTU};
+use seatphone_media::rtp::port_pair;
 use seatphone_media::stream::{
     Event, MediaStream, Output, Port, ReceivePolicy, StreamOptions, StreamParams,
 };
@@ -607,8 +608,7 @@ fn drain(
 
 /// A UDP socket for RTP on `ip`, any free even port, with the next port
 /// bound for RTCP when `rtcp` (no rtcp-mux). A first port that comes out
-/// odd is kept as RTCP, with RTP below it, rather than closed and drawn
-/// again (as the audio plugin's pair).
+/// odd is kept as RTCP, with RTP below it (`port_pair`).
 pub fn bind_pair(
     ip: std::net::IpAddr,
     rtcp: bool,
@@ -622,18 +622,16 @@ pub fn bind_pair(
             return Ok((first, None));
         }
         let port = first.local_addr().map_err(|e| e.to_string())?.port();
-        let pair = if port % 2 == 0 {
-            port.checked_add(1)
-                .and_then(|p| bind(p).ok())
-                .map(|rtcp| (first, rtcp))
-        } else {
-            // Port 1 has no port below it for RTP (0 would draw a new one).
-            (port > 1)
-                .then(|| bind(port - 1).ok())
-                .flatten()
-                .map(|rtp| (rtp, first))
+        let Some((rtp_port, rtcp_port)) = port_pair(port) else {
+            continue;
         };
-        if let Some((rtp, rtcp)) = pair {
+        let first_is_rtp = rtp_port == port;
+        if let Ok(other) = bind(if first_is_rtp { rtcp_port } else { rtp_port }) {
+            let (rtp, rtcp) = if first_is_rtp {
+                (first, other)
+            } else {
+                (other, first)
+            };
             nonblocking(&rtp)?;
             nonblocking(&rtcp)?;
             return Ok((rtp, Some(rtcp)));
