@@ -205,11 +205,16 @@ fn we_send_ffmpeg_decodes(codec: VideoCodec) {
             .spawn()
             .expect("ffmpeg"),
     );
+    // One reading decides: /proc/net/udp is read in pieces, and a line can
+    // go missing from a reading while other tests open and close sockets
+    // (a second reading once failed CI after the first had seen ffmpeg).
     let until = Instant::now() + Duration::from_secs(10);
-    while !udp_bound(theirs) && Instant::now() < until {
+    let mut listening = udp_bound(theirs);
+    while !listening && Instant::now() < until {
         std::thread::sleep(Duration::from_millis(20));
+        listening = udp_bound(theirs);
     }
-    assert!(udp_bound(theirs), "ffmpeg never listened on {theirs}");
+    assert!(listening, "ffmpeg never listened on {theirs}");
     let (rtp, rtcp) = bind_pair(LOCALHOST, true).unwrap();
     let seen = Shared::default();
     let session = Session::start(
