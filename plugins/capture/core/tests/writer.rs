@@ -233,7 +233,10 @@ fn a_file_recording_ends_in_the_file() {
     assert_eq!(outcome.path.as_deref(), Some(path.as_path()));
     assert!(outcome.bytes.is_none());
     let p = probe(&path);
-    assert!(p.ok && p.frames.len() == 75, "{}", p.stderr);
+    assert!(p.ok, "{}", p.stderr);
+    // The count, when it is not 75, says whether pictures were lost.
+    assert_eq!(outcome.pictures, 75, "pictures the recorder took");
+    assert_eq!(p.frames.len(), 75, "pictures in the file");
 }
 
 #[test]
