@@ -169,9 +169,6 @@ impl Engine {
     ) {
         let status = requests::final_status(response.as_ref());
         if (200..300).contains(&status) {
-            if self.table.awaits_answer(call) {
-                self.invite_taken(call);
-            }
             if let Some(resp) = response.as_ref() {
                 self.take_final_answer(call, resp);
             }
@@ -198,15 +195,6 @@ impl Engine {
         self.table.invite_failed(call, status, why);
         if !self.table.contains(call) {
             self.drop_io(call);
-        }
-    }
-
-    /// Our INVITE was answered 2xx (once: by the dialog's `Confirmed` or
-    /// the INVITE's end, whichever comes first): the proxy took the
-    /// credentials it carried.
-    pub(super) fn invite_taken(&mut self, call: u32) {
-        if let Some(sent) = self.calls.get(&call).map(|io| io.dialog.initial_request()) {
-            self.keep_credentials(&sent);
         }
     }
 
@@ -253,9 +241,17 @@ impl Engine {
         anew
     }
 
-    /// The 2xx answer to our INVITE: media starts, once, after the page
-    /// heard that the call is connected (`Engine::tell_plugins`).
+    /// The 2xx answer to our INVITE, reported by the dialog's `Confirmed`
+    /// or the INVITE's end, whichever comes first: the proxy took the
+    /// credentials it carried (kept before the call can end and the next
+    /// INVITE go), and media starts, once, after the page heard that the
+    /// call is connected (`Engine::tell_plugins`).
     pub(super) fn take_final_answer(&mut self, call: u32, resp: &rsip::Response) {
+        if self.table.awaits_answer(call) {
+            if let Some(sent) = self.calls.get(&call).map(|io| io.dialog.initial_request()) {
+                self.keep_credentials(&sent);
+            }
+        }
         if let Some(io) = self.calls.get_mut(&call) {
             if !io.answered && io.session.take_answer(&String::from_utf8_lossy(&resp.body)) {
                 io.answered = true;

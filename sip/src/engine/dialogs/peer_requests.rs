@@ -48,7 +48,6 @@ impl Engine {
                 // INVITE task ends: media starts after 2006 either way.
                 if self.table.awaits_answer(call) {
                     self.take_final_answer(call, &resp);
-                    self.invite_taken(call);
                 }
                 let media = self.media.clone();
                 if let Some(io) = self.calls.get_mut(&call) {
