@@ -372,7 +372,9 @@ async fn sip_sipp_session_interval_too_small_is_retried_with_min_se() {
 
 /// RFC 4028 as caller, refresher=uac: our refresh re-INVITE (unchanged
 /// offer) reaches SIPp before the 90 s interval ends (it comes at 45 s, so
-/// this test takes about 50 s).
+/// this test takes about 50 s), and its 200 is acknowledged. The page hangs
+/// up only after that ACK: a BYE sent while the 200 is still on its way
+/// would overtake the ACK, and the scenario expects them in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sip_sipp_caller_refreshes_the_session_by_reinvite() {
     let (_kam, mut ua) = registered().await;
@@ -381,8 +383,10 @@ async fn sip_sipp_caller_refreshes_the_session_by_reinvite() {
     ua.wait(Event::CallConnected, 10).await;
     let mut refreshed = false;
     for _ in 0..700 {
-        if sipp.messages().matches("INVITE sip:").count() >= 2
-            && sipp.messages().contains("X-Refresh")
+        let log = sipp.messages();
+        if log.matches("INVITE sip:").count() >= 2
+            && log.contains("X-Refresh")
+            && log.matches("ACK sip:").count() >= 2
         {
             refreshed = true;
             break;
