@@ -63,6 +63,13 @@ total=0 found=0 sum_exact=0 sum_renamed=0 sum_ambiguous=0 own=0 own_found=0
 for binary in $(awk '{ print $1 }' "$list" | LC_ALL=C sort -u); do
     b="$build/$binary"
     [ -f "$b" ] || { echo "link order: $b is not built (cargo build --workspace first)" >&2; exit 1; }
+    # A list no build script hands to the linker costs idle memory unseen:
+    # the names still match, so the count above cannot tell.
+    grep -qsF "link_order::apply(\"$binary\")" host/build.rs plugins/*/build.rs || {
+        echo "link order: no build script applies the recorded order to $binary" \
+            "(link_order::apply(\"$binary\") in its package's build.rs)" >&2
+        exit 1
+    }
     nm --defined-only "$b" | awk 'NF >= 3 && $2 ~ /^[tTWi]$/ { print $3 }' > "$work/defined"
     awk -v b="$binary" '$1 == b { print $2 }' "$list" > "$work/recorded"
     read -r exact renamed ambiguous gone n \
