@@ -64,7 +64,7 @@ for binary in $(awk '{ print $1 }' "$list" | LC_ALL=C sort -u); do
     b="$build/$binary"
     [ -f "$b" ] || { echo "link order: $b is not built (cargo build --workspace first)" >&2; exit 1; }
     # A list no build script hands to the linker costs idle memory unseen:
-    # the names still match, so the count above cannot tell.
+    # the names still match, so the count below cannot tell.
     grep -qsF "link_order::apply(\"$binary\")" host/build.rs plugins/*/build.rs || {
         echo "link order: no build script applies the recorded order to $binary" \
             "(link_order::apply(\"$binary\") in its package's build.rs)" >&2

@@ -237,9 +237,11 @@ impl Ua {
         self.wait_where(secs, |e| e.event() == Some(event))
             .await
             .unwrap_or_else(|| {
+                // The last event's parameters say why (a 1005's reason).
                 panic!(
-                    "no event {event:?} within {secs} s; seen: {:?}",
-                    self.notified()
+                    "no event {event:?} within {secs} s; seen: {:?}; the last: {:?}",
+                    self.notified(),
+                    self.seen.last().map(|e| &e.param)
                 )
             })
     }
