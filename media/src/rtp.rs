@@ -10,10 +10,38 @@ use webrtc_util::marshal::{Marshal, Unmarshal};
 pub use rtp::header::Header;
 pub use rtp::packet::Packet;
 
-/// The RTP and RTCP ports (RFC 3550 §11: RTP even, RTCP the odd port
-/// above) that go with a port a socket drew at random, whichever of the
-/// two it is; `None` for port 1, which has no even port below it.
-pub fn port_pair(first: u16) -> Option<(u16, u16)> {
+/// Binds an RTP port and the RTCP port above it (RFC 3550 §11: RTP even,
+/// RTCP the odd port above) through the caller's `bind` (port 0: any free
+/// port) and `port` (the port a socket got): the plugins own the sockets.
+/// A first port that comes out odd is kept as RTCP with RTP below it,
+/// rather than closed and drawn again. `Ok(None)` when `tries` draws found
+/// no pair; a failed draw of a free port, or its port unread, is an error.
+pub fn bind_pair<S, E>(
+    tries: usize,
+    mut bind: impl FnMut(u16) -> Result<S, E>,
+    port: impl Fn(&S) -> Result<u16, E>,
+) -> Result<Option<(S, S)>, E> {
+    for _ in 0..tries {
+        let first = bind(0)?;
+        let drawn = port(&first)?;
+        let Some((rtp, rtcp)) = port_pair(drawn) else {
+            continue;
+        };
+        if drawn == rtp {
+            if let Ok(other) = bind(rtcp) {
+                return Ok(Some((first, other)));
+            }
+        } else if let Ok(other) = bind(rtp) {
+            return Ok(Some((other, first)));
+        }
+    }
+    Ok(None)
+}
+
+/// The RTP and RTCP ports that go with a port a socket drew at random,
+/// whichever of the two it is; `None` for port 1, which has no even port
+/// below it.
+fn port_pair(first: u16) -> Option<(u16, u16)> {
     if first.is_multiple_of(2) {
         // Even, so below u16::MAX: the port above exists.
         Some((first, first + 1))
@@ -264,6 +292,8 @@ impl ReceiverStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::{HashSet, VecDeque};
+    use std::time::Duration;
 
     #[test]
     fn a_drawn_port_is_kept_as_rtp_or_rtcp_whichever_it_is() {
@@ -273,7 +303,54 @@ mod tests {
         assert_eq!(port_pair(u16::MAX - 1), Some((u16::MAX - 1, u16::MAX)));
         assert_eq!(port_pair(1), None);
     }
-    use std::time::Duration;
+
+    /// Binds as a kernel would: port 0 takes the next of `draws`, a named
+    /// port fails when taken. A "socket" is its port.
+    struct Ports {
+        draws: VecDeque<u16>,
+        taken: HashSet<u16>,
+    }
+
+    impl Ports {
+        fn new(draws: &[u16], taken: &[u16]) -> Ports {
+            Ports {
+                draws: draws.iter().copied().collect(),
+                taken: taken.iter().copied().collect(),
+            }
+        }
+
+        fn pair(&mut self, tries: usize) -> Result<Option<(u16, u16)>, String> {
+            bind_pair(
+                tries,
+                |port| {
+                    let port = match port {
+                        0 => self.draws.pop_front().ok_or("no free port")?,
+                        p if self.taken.contains(&p) => return Err("taken".into()),
+                        p => p,
+                    };
+                    self.taken.insert(port);
+                    Ok(port)
+                },
+                |s| Ok(*s),
+            )
+        }
+    }
+
+    #[test]
+    fn a_pair_is_rtp_even_and_rtcp_above_whichever_port_is_drawn_first() {
+        assert_eq!(Ports::new(&[40000], &[]).pair(5), Ok(Some((40000, 40001))));
+        assert_eq!(Ports::new(&[40001], &[]).pair(5), Ok(Some((40000, 40001))));
+    }
+
+    #[test]
+    fn a_draw_whose_partner_is_taken_or_that_has_none_is_drawn_again() {
+        let mut ports = Ports::new(&[40001, 1, 50002], &[40000]);
+        assert_eq!(ports.pair(5), Ok(Some((50002, 50003))));
+        // Out of tries: no pair, and no error.
+        assert_eq!(Ports::new(&[40001, 1], &[40000]).pair(2), Ok(None));
+        // A free port that cannot be drawn at all is the caller's error.
+        assert!(Ports::new(&[], &[]).pair(5).is_err());
+    }
 
     #[test]
     fn sender_counts_and_wraps_sequence() {

@@ -10,7 +10,7 @@ use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use seatphone_media::rtp::port_pair;
+use seatphone_media::rtp;
 use seatphone_media::stream::{MediaStream, ReceivePolicy, StreamOptions};
 use seatphone_plugin_api::{Host, LogLevel, Signal};
 
@@ -173,24 +173,10 @@ impl Drop for Session {
     }
 }
 
-/// Binds an RTP port and the RTCP port above it on `ip`. A first port
-/// that comes out odd is kept as RTCP, with RTP below it, rather than
-/// closed and drawn again (`port_pair`).
+/// Binds an RTP port and the RTCP port above it on `ip` (`rtp::bind_pair`).
 pub fn bind_pair(ip: std::net::IpAddr) -> Result<(UdpSocket, UdpSocket), String> {
     let bind = |port| UdpSocket::bind(SocketAddr::new(ip, port));
-    for _ in 0..50 {
-        let first = bind(0).map_err(|e| format!("cannot bind RTP on {ip}: {e}"))?;
-        let port = first.local_addr().map_err(|e| e.to_string())?.port();
-        let Some((rtp, rtcp)) = port_pair(port) else {
-            continue;
-        };
-        if let Ok(other) = bind(if rtp == port { rtcp } else { rtp }) {
-            return Ok(if rtp == port {
-                (first, other)
-            } else {
-                (other, first)
-            });
-        }
-    }
-    Err(format!("no free RTP/RTCP port pair on {ip}"))
+    rtp::bind_pair(50, bind, |s| s.local_addr().map(|a| a.port()))
+        .map_err(|e| format!("cannot bind RTP on {ip}: {e}"))?
+        .ok_or_else(|| format!("no free RTP/RTCP port pair on {ip}"))
 }

@@ -11,7 +11,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use seatphone_media::payload::{Assembled, FrameAssembler, Packetizer, VideoCodec, DEFAULT_MTU};
-use seatphone_media::rtp::port_pair;
+use seatphone_media::rtp;
 use seatphone_media::stream::{
     Event, MediaStream, Output, Port, ReceivePolicy, StreamOptions, StreamParams,
 };
@@ -607,35 +607,23 @@ fn drain(
 }
 
 /// A UDP socket for RTP on `ip`, any free even port, with the next port
-/// bound for RTCP when `rtcp` (no rtcp-mux). A first port that comes out
-/// odd is kept as RTCP, with RTP below it (`port_pair`).
+/// bound for RTCP when `rtcp` (no rtcp-mux; `rtp::bind_pair`). Both
+/// non-blocking.
 pub fn bind_pair(
     ip: std::net::IpAddr,
     rtcp: bool,
 ) -> Result<(UdpSocket, Option<UdpSocket>), String> {
     let bind = |port| UdpSocket::bind(SocketAddr::new(ip, port));
     let nonblocking = |s: &UdpSocket| s.set_nonblocking(true).map_err(|e| e.to_string());
-    for _ in 0..64 {
-        let first = bind(0).map_err(|e| e.to_string())?;
-        if !rtcp {
-            nonblocking(&first)?;
-            return Ok((first, None));
-        }
-        let port = first.local_addr().map_err(|e| e.to_string())?.port();
-        let Some((rtp_port, rtcp_port)) = port_pair(port) else {
-            continue;
-        };
-        let first_is_rtp = rtp_port == port;
-        if let Ok(other) = bind(if first_is_rtp { rtcp_port } else { rtp_port }) {
-            let (rtp, rtcp) = if first_is_rtp {
-                (first, other)
-            } else {
-                (other, first)
-            };
-            nonblocking(&rtp)?;
-            nonblocking(&rtcp)?;
-            return Ok((rtp, Some(rtcp)));
-        }
+    if !rtcp {
+        let rtp = bind(0).map_err(|e| e.to_string())?;
+        nonblocking(&rtp)?;
+        return Ok((rtp, None));
     }
-    Err("no free RTP/RTCP port pair".into())
+    let (rtp, rtcp) = rtp::bind_pair(64, bind, |s| s.local_addr().map(|a| a.port()))
+        .map_err(|e| e.to_string())?
+        .ok_or("no free RTP/RTCP port pair")?;
+    nonblocking(&rtp)?;
+    nonblocking(&rtcp)?;
+    Ok((rtp, Some(rtcp)))
 }
