@@ -284,12 +284,24 @@ fn invites_at(kam: &Kamailio) -> (usize, usize) {
 }
 
 /// One call to SIPp that connects, and its hang-up.
+/// The page hears CallEnded as it hangs up, before the BYE is out: this
+/// waits until SIPp has the BYE too, so that the ACK and the BYE are not
+/// still in Kamailio's queue when a test stops it.
 async fn call_and_hang_up(ua: &mut Ua, sipp: &Sipp) {
+    let byes = || sipp.messages().matches("BYE sip:").count();
+    let before = byes();
     call_sipp(ua, sipp).await;
     let up = connected(ua, sipp).await;
     ua.ok(Command::EndCall, json!({"callId": call_id(&up)}))
         .await;
     ua.wait(Event::CallEnded, 10).await;
+    for _ in 0..50 {
+        if byes() > before {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("SIPp has no BYE for the call:\n{}", sipp.logs());
 }
 
 /// RFC 3261 §22.3: after one challenge, each INVITE answers Kamailio's
