@@ -7,7 +7,7 @@
 //! carries credentials for every realm that challenged. [`fresh`] tells
 //! whether a final 401/407 names a realm the INVITE did not answer, and
 //! [`retry_headers`] builds the credentials for the INVITE sent again (the
-//! proxy's from the last INVITE, still valid for its nonce, plus the new
+//! proxy's from the last INVITE, its nonce counted once more, plus the new
 //! realm's).
 //!
 //! And it starts every call unauthenticated, so each INVITE costs a round
@@ -83,10 +83,12 @@ pub fn fresh(req: &rsip::Request, resp: &rsip::Response) -> bool {
 }
 
 /// Credentials for `req` sent again after `resp`: those `req` carried for
-/// realms not challenged anew, and answers to every challenge of `resp`.
+/// realms not challenged anew, counted on (`Kept::again`), and answers to
+/// every challenge of `resp`.
 pub fn retry_headers(
     req: &rsip::Request,
     resp: &rsip::Response,
+    kept: &mut Kept,
     user: &str,
     password: &str,
 ) -> Vec<Header> {
@@ -94,7 +96,7 @@ pub fn retry_headers(
     let mut out: Vec<Header> = credentials(req)
         .into_iter()
         .filter(|(realm, _)| !new.iter().any(|c| c.realm == *realm))
-        .map(|(_, h)| h)
+        .map(|(_, h)| kept.again(&h, &req.method, &req.uri, user, password))
         .collect();
     for c in new {
         let qop = c.qop.as_ref().map(|_| AuthQop::Auth {
@@ -150,21 +152,24 @@ fn answer(
     }
 }
 
-/// The proxy's challenge a Proxy-Authorization answered, and its nonce
-/// count (0 without qop). `None` for any other header, and for auth-int,
-/// whose digest covers the body.
-fn answered_proxy(h: &Header) -> Option<(Challenge, u8)> {
-    let Header::ProxyAuthorization(p) = h else {
-        return None;
+/// The challenge a credentials header answered, and its nonce count (0
+/// without qop). `None` for any other header, and for auth-int, whose
+/// digest covers the body.
+fn answered(h: &Header) -> Option<(Challenge, u8)> {
+    let (proxy, value) = match h {
+        Header::ProxyAuthorization(p) => (true, p.value()),
+        Header::Authorization(a) => (false, a.value()),
+        _ => return None,
     };
-    let t = ProxyAuthorization::parse(p.value()).ok()?;
+    // The same fields under either name.
+    let t = Authorization::parse(value).ok()?;
     let (qop, nc) = match t.qop {
         None => (None, 0),
         Some(AuthQop::Auth { nc, .. }) => (Some(Qop::Auth), nc),
         Some(AuthQop::AuthInt { .. }) => return None,
     };
     let challenge = Challenge {
-        proxy: true,
+        proxy,
         realm: t.realm,
         nonce: t.nonce,
         opaque: t.opaque,
@@ -172,6 +177,11 @@ fn answered_proxy(h: &Header) -> Option<(Challenge, u8)> {
         qop,
     };
     Some((challenge, nc))
+}
+
+/// The proxy's challenge a Proxy-Authorization answered, and its count.
+fn answered_proxy(h: &Header) -> Option<(Challenge, u8)> {
+    answered(h).filter(|(c, _)| c.proxy)
 }
 
 /// Credentials for our own domain's realm, kept from one INVITE for the
@@ -209,6 +219,41 @@ impl Kept {
     /// Our credentials were refused: the next INVITE waits for a challenge.
     pub fn forget(&mut self) {
         self.0.clear();
+    }
+
+    /// Credentials `h` that go again on a request sent again (`method
+    /// uri`): the same nonce counted once more, with a new cnonce (RFC 7616
+    /// §3.4: a server that checks the count takes a repeated one for a
+    /// replay). Where the nonce is kept, the count goes on from the kept
+    /// one (calls overlap). Without qop nothing counts: `h` as it was; and
+    /// so for a nonce counted to the end (the server challenges anew).
+    pub fn again(
+        &mut self,
+        h: &Header,
+        method: &rsip::Method,
+        uri: &rsip::Uri,
+        user: &str,
+        password: &str,
+    ) -> Header {
+        let Some((c, nc)) = answered(h).filter(|(c, _)| c.qop.is_some()) else {
+            return h.clone();
+        };
+        let kept = self
+            .0
+            .iter_mut()
+            .find(|(k, _)| c.proxy && k.realm == c.realm && k.nonce == c.nonce);
+        let last = kept.as_ref().map_or(nc, |(_, n)| (*n).max(nc));
+        let Some(next) = last.checked_add(1) else {
+            return h.clone();
+        };
+        if let Some((_, n)) = kept {
+            *n = next;
+        }
+        let qop = AuthQop::Auth {
+            cnonce: cnonce(),
+            nc: next,
+        };
+        answer(&c, Some(qop), method, uri, user, password)
     }
 
     /// Credentials for a new request `method uri`, each nonce counted once
@@ -277,7 +322,7 @@ mod tests {
         let challenge =
             resp("WWW-Authenticate: Digest realm=\"callee\", nonce=\"abc\", algorithm=MD5");
         assert!(fresh(&r, &challenge));
-        let headers = retry_headers(&r, &challenge, "1001", "secret");
+        let headers = retry_headers(&r, &challenge, &mut Kept::default(), "1001", "secret");
         assert_eq!(headers.len(), 2, "{headers:?}");
         let text: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
         assert!(text[0].starts_with("Proxy-Authorization:") && text[0].contains("realm=\"proxy\""));
@@ -410,6 +455,83 @@ mod tests {
             ahead_parsed(&mut kept).is_empty(),
             "the next waits for a challenge"
         );
+    }
+
+    /// `h` sent again on the INVITE of `req()`, checked as a server checks it.
+    fn again_checked(kept: &mut Kept, h: &Header) -> (Header, Authorization) {
+        let r = req("");
+        let got = kept.again(h, &r.method, &r.uri, "1001", "pass1001");
+        let (Header::ProxyAuthorization(_) | Header::Authorization(_)) = &got else {
+            panic!("no credentials: {got}");
+        };
+        let value = got.to_string();
+        let value = value.split_once(": ").expect("a header").1;
+        let auth = Authorization::parse(value).expect("parses");
+        let check = DigestGenerator::from(&auth, "pass1001", &r.method);
+        assert!(check.verify(&auth.response), "{got}");
+        (got, auth)
+    }
+
+    fn count(auth: &Authorization) -> (u8, String) {
+        match &auth.qop {
+            Some(AuthQop::Auth { nc, cnonce }) => (*nc, cnonce.clone()),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn credentials_sent_again_count_their_nonce_on_from_the_kept_count() {
+        let mut kept = Kept::default();
+        kept.learn(&taken("n1", "00000005"), ours);
+        // An INVITE that carried nc 3 (another call counted on since).
+        let sent = taken("n1", "00000003");
+        let carried = sent
+            .headers
+            .iter()
+            .find_map(|h| answered_proxy(h).map(|_| h));
+        let (got, auth) = again_checked(&mut kept, carried.expect("credentials"));
+        assert!(matches!(got, Header::ProxyAuthorization(_)), "{got}");
+        let (counted, cnonce) = count(&auth);
+        assert_eq!((auth.nonce.as_str(), counted), ("n1", 6));
+        assert_ne!(cnonce, "c", "a new cnonce");
+        assert_eq!(nc(&ahead_parsed(&mut kept)[0]), 7, "the next call goes on");
+    }
+
+    #[test]
+    fn a_callees_credentials_sent_again_are_counted_on_and_not_kept() {
+        let mut kept = Kept::default();
+        let callee = Header::Authorization(rsip::headers::Authorization::new(
+            "Digest username=\"1001\", realm=\"callee\", nonce=\"m\", uri=\"sip:2000@127.0.0.1:7000\", \
+             response=\"00112233445566778899aabbccddeeff\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"c\"",
+        ));
+        let (got, auth) = again_checked(&mut kept, &callee);
+        assert!(matches!(got, Header::Authorization(_)), "{got}");
+        assert_eq!(count(&auth).0, 2);
+        assert!(ahead_parsed(&mut kept).is_empty(), "not kept");
+    }
+
+    #[test]
+    fn credentials_without_qop_or_counted_to_the_end_go_again_as_they_were() {
+        let mut kept = Kept::default();
+        let plain = req(PROXY)
+            .headers
+            .iter()
+            .find(|h| is_credentials(h))
+            .cloned();
+        let plain = plain.expect("credentials");
+        let r = req("");
+        assert_eq!(kept.again(&plain, &r.method, &r.uri, "1001", "x"), plain);
+        let spent = taken("n1", "000000ff");
+        let spent = spent
+            .headers
+            .iter()
+            .find(|h| is_credentials(h))
+            .expect("credentials");
+        assert_eq!(&kept.again(spent, &r.method, &r.uri, "1001", "x"), spent);
+    }
+
+    fn is_credentials(h: &Header) -> bool {
+        matches!(h, Header::ProxyAuthorization(_) | Header::Authorization(_))
     }
 
     #[test]

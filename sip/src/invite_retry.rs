@@ -52,12 +52,14 @@ pub struct Retry {
 /// The INVITE `sent` failed; `ours` are the headers we gave it. After a 422
 /// (`se`), Session-Expires and Min-SE become `se`. Credentials: answers to
 /// a new challenge (`fresh`, RFC 3261 §22.3), else those `sent` carried,
-/// still good for the proxy's nonce.
+/// still good for the proxy's nonce, each as `again` makes it (its nonce
+/// counted once more: `Kept::again`).
 pub fn retry(
     sent: &rsip::Request,
     ours: Vec<Header>,
     se: Option<u32>,
     fresh: Vec<Header>,
+    again: impl FnMut(&Header) -> Header,
 ) -> Retry {
     let mut headers: Vec<Header> = ours
         .into_iter()
@@ -69,7 +71,7 @@ pub fn retry(
         headers.extend(timer_offer(se, se));
     }
     if fresh.is_empty() {
-        headers.extend(carried_credentials(sent));
+        headers.extend(carried_credentials(sent).iter().map(again));
     } else {
         headers.extend(fresh);
     }
@@ -129,6 +131,11 @@ mod tests {
         h
     }
 
+    /// Marks what `retry` handed to its `again`.
+    fn again(h: &Header) -> Header {
+        Header::Other("X-Again".into(), h.to_string())
+    }
+
     fn text(headers: &[Header]) -> Vec<String> {
         headers.iter().map(|h| h.to_string()).collect()
     }
@@ -152,13 +159,16 @@ mod tests {
 
     #[test]
     fn after_a_422_the_interval_is_raised_and_the_proxy_credentials_kept() {
-        let r = retry(&sent(PROXY_AUTH), ours(), Some(3600), Vec::new());
+        let r = retry(&sent(PROXY_AUTH), ours(), Some(3600), Vec::new(), again);
         assert_eq!(r.call_id.as_deref(), Some("c1"));
         assert_eq!(r.last_cseq, 7);
         let t = text(&r.headers);
         assert_eq!(t[0], "Supported: 100rel, timer");
         assert_eq!(t[1..3], ["Session-Expires: 3600", "Min-SE: 3600"]);
-        assert!(t[3].starts_with("Proxy-Authorization: ") && t[3].contains("nonce=\"n1\""));
+        assert!(
+            t[3].starts_with("X-Again: Proxy-Authorization: ") && t[3].contains("nonce=\"n1\""),
+            "counted on: {t:?}"
+        );
         assert_eq!(t.len(), 4, "{t:?}");
     }
 
@@ -168,7 +178,7 @@ mod tests {
             "Authorization".into(),
             "Digest realm=\"callee\"".into(),
         )];
-        let r = retry(&sent(PROXY_AUTH), ours(), None, fresh);
+        let r = retry(&sent(PROXY_AUTH), ours(), None, fresh, again);
         let t = text(&r.headers);
         assert_eq!(
             t[1..3],
@@ -178,7 +188,12 @@ mod tests {
         assert_eq!(t[3], "Authorization: Digest realm=\"callee\"");
         assert_eq!(t.len(), 4, "{t:?}");
         // Nothing carried, nothing fresh: no credentials.
-        assert_eq!(retry(&sent(""), ours(), None, Vec::new()).headers.len(), 3);
+        assert_eq!(
+            retry(&sent(""), ours(), None, Vec::new(), again)
+                .headers
+                .len(),
+            3
+        );
     }
 
     #[test]
@@ -187,7 +202,13 @@ mod tests {
         ahead.push(Header::ProxyAuthorization(
             rsip::headers::ProxyAuthorization::new("Digest realm=\"proxy\", nonce=\"n0\""),
         ));
-        let r = retry(&sent(PROXY_AUTH), ahead, Some(3600), Vec::new());
+        let r = retry(
+            &sent(PROXY_AUTH),
+            ahead,
+            Some(3600),
+            Vec::new(),
+            Header::clone,
+        );
         let t = text(&r.headers);
         let credentials: Vec<_> = t.iter().filter(|h| h.contains("Authorization")).collect();
         assert_eq!(credentials.len(), 1, "{t:?}");

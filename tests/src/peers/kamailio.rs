@@ -28,6 +28,9 @@ pub struct KamailioConfig {
     pub tls: bool,
     /// Fixed TLS port (5061, in a private network namespace); 0 = a free one.
     pub tls_port: u16,
+    /// Refuse a nonce count already used (the auth module's `nonce_count`,
+    /// replay protection): credentials sent again must count on.
+    pub nonce_count: bool,
 }
 
 impl Default for KamailioConfig {
@@ -41,6 +44,7 @@ impl Default for KamailioConfig {
             port: 0,
             tls: false,
             tls_port: 0,
+            nonce_count: false,
         }
     }
 }
@@ -97,10 +101,13 @@ impl Kamailio {
             }
             None => (String::new(), String::new()),
         };
-        let algorithm = match cfg.digest {
+        let mut algorithm = match cfg.digest {
             Digest::Md5 => String::new(),
-            Digest::Sha256 => "modparam(\"auth\", \"algorithm\", \"SHA-256\")".to_owned(),
+            Digest::Sha256 => "modparam(\"auth\", \"algorithm\", \"SHA-256\")\n".to_owned(),
         };
+        if cfg.nonce_count {
+            algorithm.push_str("modparam(\"auth\", \"nonce_count\", 1)\n");
+        }
         let text = template
             .replace("@PORT@", &port.to_string())
             .replace("@CTL@", &ctl.display().to_string())

@@ -146,7 +146,15 @@ impl Engine {
         };
         let ours = opt.headers.take().unwrap_or_default();
         let fresh = std::mem::take(&mut io.retry_auth);
-        let retry = invite_retry::retry(&io.dialog.initial_request(), ours, se, fresh);
+        let sent = io.dialog.initial_request();
+        let again = |h: &Header| match self.account.as_mut() {
+            Some(a) => {
+                let (user, password) = (&a.login.auth_user, &a.login.password);
+                a.kept.again(h, &sent.method, &sent.uri, user, password)
+            }
+            None => h.clone(),
+        };
+        let retry = invite_retry::retry(&sent, ours, se, fresh, again);
         let session = std::mem::take(&mut io.session);
         opt.headers = Some(retry.headers);
         opt.call_id = retry.call_id;
@@ -230,13 +238,13 @@ impl Engine {
             return false;
         }
         self.keep_credentials(&sent);
-        let (Some(io), Some(account)) = (self.calls.get_mut(&call), self.account.as_ref()) else {
+        let (Some(io), Some(account)) = (self.calls.get_mut(&call), self.account.as_mut()) else {
             return false;
         };
         if anew {
-            let login = &account.login;
+            let (user, password) = (&account.login.auth_user, &account.login.password);
             io.retry_auth =
-                challenge::retry_headers(&sent, resp, &login.auth_user, &login.password);
+                challenge::retry_headers(&sent, resp, &mut account.kept, user, password);
         }
         anew
     }
