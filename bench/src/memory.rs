@@ -121,10 +121,12 @@ async fn seat_idle_mem(kam: Kam, plugins: &[&str]) -> Result<IdleReading, String
     .map_err(|e| e.to_string())?;
     let mut page = host.call_page().await.map_err(|e| e.to_string())?;
     BenchHost::register(&mut page, kam.port, SEAT_USER, "112,9,8,0").await?;
-    tokio::time::sleep(SETTLE).await;
+    // The page reads meanwhile, answering the engine's pings as a
+    // browser does (unanswered, the engine drops the page after 15 s).
+    page.forget(SETTLE).await;
     let mem = measure::mem_of(&host.pids());
     let mut others = sharing::others(&host.pids());
-    tokio::time::sleep(STEADY - SETTLE).await;
+    page.forget(STEADY - SETTLE).await;
     let later = measure::mem_of(&host.pids());
     others.extend(sharing::others(&host.pids()));
     others.sort();
