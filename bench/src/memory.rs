@@ -124,26 +124,30 @@ async fn seat_idle_mem(kam: Kam, plugins: &[&str]) -> Result<IdleReading, String
     // The page reads meanwhile, answering the engine's pings as a
     // browser does (unanswered, the engine drops the page after 15 s).
     page.forget(SETTLE).await;
-    let mem = measure::mem_of(&host.pids());
-    let mut others = sharing::others(&host.pids());
+    let first = read(&host.pids());
     page.forget(STEADY - SETTLE).await;
-    let later = measure::mem_of(&host.pids());
-    others.extend(sharing::others(&host.pids()));
-    others.sort();
-    others.dedup();
-    Ok((mem, later, others))
+    Ok(both(first, read(&host.pids())))
 }
 
 async fn bare_idle_mem(kam: Kam) -> Result<IdleReading, String> {
     let b = bare_phone(kam, &baresip_options())?;
     let _ctrl = b.ctrl().await.map_err(|e| e.to_string())?;
     tokio::time::sleep(SETTLE).await;
-    let mem = measure::mem_of(&b.pids());
-    let mut others = sharing::others(&b.pids());
+    let first = read(&b.pids());
     tokio::time::sleep(STEADY - SETTLE).await;
-    let later = measure::mem_of(&b.pids());
-    others.extend(sharing::others(&b.pids()));
+    Ok(both(first, read(&b.pids())))
+}
+
+/// PSS/RSS of `pids` now, and what else shares their pages.
+fn read(pids: &[u32]) -> (measure::Mem, Vec<String>) {
+    (measure::mem_of(pids), sharing::others(pids))
+}
+
+/// The two readings, and what shared the pages at either, each named once.
+fn both(first: (measure::Mem, Vec<String>), later: (measure::Mem, Vec<String>)) -> IdleReading {
+    let mut others = first.1;
+    others.extend(later.1);
     others.sort();
     others.dedup();
-    Ok((mem, later, others))
+    (first.0, later.0, others)
 }

@@ -238,6 +238,7 @@ impl Kept {
         let Some((c, nc)) = answered(h).filter(|(c, _)| c.qop.is_some()) else {
             return h.clone();
         };
+        // Only the proxy's credentials are kept (`learn`).
         let kept = self
             .0
             .iter_mut()
@@ -286,6 +287,7 @@ impl Kept {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::digest::is_credential;
     use rsipstack::sip::SipMessage;
 
     fn req(extra: &str) -> rsip::Request {
@@ -516,7 +518,7 @@ mod tests {
         let plain = req(PROXY)
             .headers
             .iter()
-            .find(|h| is_credentials(h))
+            .find(|h| is_credential(h))
             .cloned();
         let plain = plain.expect("credentials");
         let r = req("");
@@ -525,13 +527,9 @@ mod tests {
         let spent = spent
             .headers
             .iter()
-            .find(|h| is_credentials(h))
+            .find(|h| is_credential(h))
             .expect("credentials");
         assert_eq!(&kept.again(spent, &r.method, &r.uri, "1001", "x"), spent);
-    }
-
-    fn is_credentials(h: &Header) -> bool {
-        matches!(h, Header::ProxyAuthorization(_) | Header::Authorization(_))
     }
 
     #[test]

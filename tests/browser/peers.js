@@ -76,7 +76,7 @@ async function startKamailio({ users = ['1001', '1002', '1003', '1004', '1005'],
     '@PORT@': port,
     '@CTL@': path.join(dir, 'ctl.sock'),
     '@MAX_EXPIRES@': maxExpires,
-    '@ALGORITHM_LINE@': '',
+    '@AUTH_PARAMS@': '',
     '@USERS@': users.map((u) => `    $sht(users=>${u}) = "pass${u}";`).join('\n'),
   });
   fs.writeFileSync(path.join(dir, 'kamailio.cfg'), cfg);

@@ -101,18 +101,19 @@ impl Kamailio {
             }
             None => (String::new(), String::new()),
         };
-        let mut algorithm = match cfg.digest {
+        // The auth module's parameters beyond its defaults.
+        let mut auth_params = match cfg.digest {
             Digest::Md5 => String::new(),
             Digest::Sha256 => "modparam(\"auth\", \"algorithm\", \"SHA-256\")\n".to_owned(),
         };
         if cfg.nonce_count {
-            algorithm.push_str("modparam(\"auth\", \"nonce_count\", 1)\n");
+            auth_params.push_str("modparam(\"auth\", \"nonce_count\", 1)\n");
         }
         let text = template
             .replace("@PORT@", &port.to_string())
             .replace("@CTL@", &ctl.display().to_string())
             .replace("@MAX_EXPIRES@", &cfg.max_expires.to_string())
-            .replace("@ALGORITHM_LINE@", &algorithm)
+            .replace("@AUTH_PARAMS@", &auth_params)
             .replace("@USERS@", &users)
             .replace("@TLS_GLOBAL@", &tls_global)
             .replace("@TLS_MODULE@", &tls_module);
