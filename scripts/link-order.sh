@@ -11,7 +11,12 @@
 # scripts/link-order-check.sh (run by the tests and the packaging) says
 # when too much of it is gone.
 #
-#   scripts/link-order.sh
+# With --append, the list keeps its order and only what it lacks is
+# added at its end: two recordings list the same functions in different
+# orders, and a new one can lay out idle's code worse (bench/README.md,
+# figure 7's memory), so to add what a new path runs, append.
+#
+#   scripts/link-order.sh [--append]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -24,8 +29,16 @@ for tool in valgrind callgrind_control kamailio baresip; do
 done
 
 cargo build --profile dist --workspace
+recorded=$(mktemp)
+trap 'rm -f "$recorded"' EXIT
 target/dist/link_profile --exe target/dist/seatphone --plugins target/dist \
-    --out link-order/functions.txt
+    --out "$recorded"
+if [ "${1:-}" = --append ]; then
+    awk 'NR == FNR { kept[$0] = 1; print; next } !($0 in kept)' \
+        link-order/functions.txt "$recorded" > "$recorded.all"
+    mv "$recorded.all" "$recorded"
+fi
+cp "$recorded" link-order/functions.txt
 scripts/link-order-check.sh --write-recorded-for
 # Relink with the new list, and see that the build has it.
 cargo build --profile dist --workspace

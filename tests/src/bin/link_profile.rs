@@ -9,13 +9,16 @@
 //!     link_profile --exe target/release/seatphone --plugins target/release --out FILE
 //!
 //! The host runs under callgrind (valgrind); Kamailio registers it, and
-//! it makes three calls, the microphone a 440 Hz tone (a WAV file, as the
+//! it makes four calls, the microphone a 440 Hz tone (a WAV file, as the
 //! bench's calls have it): first to SIPp echoing our own Opus back (the
 //! bench's callee: we decode what our encoder makes, SILK at a voice
 //! bitrate), then to baresips (auto-answer), Opus (baresip sends CELT)
-//! and G.711 (PCMA). The harness's default baresip offers G.711 only, and
-//! a call that never ran the Opus codec left all of it out of the list;
-//! one that never decoded SILK left out what the bench's call runs most.
+//! and G.711 (PCMA); last a VP8 video call to a baresip sending video, as
+//! the bench's video call has it (test pattern, 640x480, no window). The
+//! harness's default baresip offers G.711 only, and a call that never ran
+//! the Opus codec left all of it out of the list; one that never decoded
+//! SILK left out what the bench's call runs most; without the video call
+//! nearly all of the video plugin's code was resident in one.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -83,38 +86,7 @@ async fn main() {
     let kam = Kamailio::start(KamailioConfig::default()).expect("kamailio");
     let tone = profiles.path().join("tone-48k.wav");
     write_sine_wav(&tone, 48000, 1, 440.0, 0.3, 10.0).expect("write the tone");
-    // The harness's host (its own folder, a copy of each plugin, free
-    // ports), with the deployment's log level, under callgrind; the
-    // engine it starts is profiled too.
-    let host = Seatphone::start(Options {
-        exe: args.exe.clone(),
-        plugins: PLUGINS
-            .iter()
-            .map(|p| args.plugins.join(plugin_file_name(p)))
-            .collect(),
-        under: vec![
-            "valgrind".into(),
-            "--tool=callgrind".into(),
-            "--trace-children=yes".into(),
-            format!("--callgrind-out-file={}/cg.%p", profiles.path().display()),
-            "--dump-instr=no".into(),
-            "--compress-strings=no".into(),
-            "--demangle=no".into(),
-        ],
-        // The bench's [sip] settings (`measure::HostSpec`) beside a
-        // timeout for callgrind's pace: parsing what a config has runs
-        // code too.
-        sip_toml: "request_timeout = 30\nmax_calls = 2\naccept_from = []".into(),
-        extra_toml: format!(
-            "[audio]\ninput = \"file:{}\"\noutput = \"null\"",
-            tone.display()
-        ),
-        log_level: "info".into(),
-        dir_prefix: "link-profile".into(),
-        ready_within: SLOW,
-        ..Options::default()
-    })
-    .await;
+    let host = start_host(&args, profiles.path(), &tone, false).await;
 
     eprintln!("link_profile: start-up, registration and idle");
     let mut page = host.registered_page(kam.port, "1001").await;
@@ -187,6 +159,25 @@ async fn main() {
     // callgrind writes what ran since the call's part as they do.
     host.stop_within(SLOW).await;
 
+    // Then a video call as the bench's (figure 7) to a baresip that sends
+    // video too: our VP8 encoder and decoder, packetising, the camera. A
+    // host of its own with `[video]` set, not dumped: what it runs comes
+    // after the calls' part, and the idle part stays what the bench's
+    // idle seat (no `[video]`) runs.
+    eprintln!("link_profile: a video call (VP8)");
+    let host = start_host(&args, profiles.path(), &tone, true).await;
+    let mut page = host.registered_page(kam.port, "1001").await;
+    let options = BaresipOptions::answering(AnswerMode::Auto).video("VP8");
+    let callee = Baresip::start_with("1004", kam.port, &options).expect("baresip");
+    let id = Seatphone::video_call(&mut page, "1004").await;
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    page.ok(Command::EndCall, serde_json::json!({ "callId": id }))
+        .await;
+    page.event(Event::CallEnded, SLOW).await;
+    drop(callee);
+    drop(page);
+    host.stop_within(SLOW).await;
+
     let mut ours: Vec<String> = vec![args.exe.file_name().unwrap().to_string_lossy().into()];
     ours.extend(PLUGINS.iter().map(|p| plugin_file_name(p)));
     let order = function_order(profiles.path(), &ours);
@@ -196,6 +187,47 @@ async fn main() {
         order.len(),
         args.out.display()
     );
+}
+
+/// The bench's video call (figure 7): the test pattern at 640x480, 25
+/// pictures/s, 800 kbit/s, VP8, no window.
+const VIDEO: &str = "[video]\ncamera = \"test\"\nwidth = 640\nheight = 480\nfps = 25\n\
+                     bitrate = 800\ncodecs = [\"VP8\"]\n";
+
+/// The harness's host (its own folder, a copy of each plugin, free
+/// ports), with the deployment's log level, under callgrind; the engine
+/// it starts is profiled too. `video`: with the bench's `[video]`.
+async fn start_host(args: &Args, profiles: &Path, tone: &Path, video: bool) -> Seatphone {
+    Seatphone::start(Options {
+        exe: args.exe.clone(),
+        plugins: PLUGINS
+            .iter()
+            .map(|p| args.plugins.join(plugin_file_name(p)))
+            .collect(),
+        under: vec![
+            "valgrind".into(),
+            "--tool=callgrind".into(),
+            "--trace-children=yes".into(),
+            format!("--callgrind-out-file={}/cg.%p", profiles.display()),
+            "--dump-instr=no".into(),
+            "--compress-strings=no".into(),
+            "--demangle=no".into(),
+        ],
+        // The bench's [sip] settings (`measure::HostSpec`) beside a
+        // timeout for callgrind's pace: parsing what a config has runs
+        // code too.
+        sip_toml: "request_timeout = 30\nmax_calls = 2\naccept_from = []".into(),
+        extra_toml: format!(
+            "[audio]\ninput = \"file:{}\"\noutput = \"null\"\n{}",
+            tone.display(),
+            if video { VIDEO } else { "" }
+        ),
+        log_level: "info".into(),
+        dir_prefix: "link-profile".into(),
+        ready_within: SLOW,
+        ..Options::default()
+    })
+    .await
 }
 
 /// Ends a part of every running profile (the daemon's and the engine's).
