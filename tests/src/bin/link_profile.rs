@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use seatphone_tests::audio_check::write_sine_wav;
 use seatphone_tests::host::{
-    plugin_file_name, Command, Event, Options, Seatphone, WORKSPACE_PLUGINS as PLUGINS,
+    plugin_file_name, Command, Event, Options, Page, Seatphone, WORKSPACE_PLUGINS as PLUGINS,
 };
 use seatphone_tests::peers::baresip::{AnswerMode, Baresip, BaresipOptions};
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
@@ -115,10 +115,7 @@ async fn main() {
     )
     .expect("sipp");
     let id = Seatphone::call(&mut page, &format!("2000@{}", sipp.addr())).await;
-    tokio::time::sleep(Duration::from_secs(8)).await;
-    page.ok(Command::EndCall, serde_json::json!({ "callId": id }))
-        .await;
-    page.event(Event::CallEnded, SLOW).await;
+    hang_up_after(&mut page, &id, Duration::from_secs(8)).await;
     assert_eq!(
         sipp.finished(SLOW).await,
         Some(true),
@@ -146,10 +143,7 @@ async fn main() {
         };
         let callee = Baresip::start_with(user, kam.port, &options).expect("baresip");
         let id = Seatphone::call(&mut page, user).await;
-        tokio::time::sleep(Duration::from_secs(5)).await;
-        page.ok(Command::EndCall, serde_json::json!({ "callId": id }))
-            .await;
-        page.event(Event::CallEnded, SLOW).await;
+        hang_up_after(&mut page, &id, Duration::from_secs(5)).await;
         drop(callee);
     }
     drop(page);
@@ -170,10 +164,7 @@ async fn main() {
     let options = BaresipOptions::answering(AnswerMode::Auto).video("VP8");
     let callee = Baresip::start_with("1004", kam.port, &options).expect("baresip");
     let id = Seatphone::video_call(&mut page, "1004").await;
-    tokio::time::sleep(Duration::from_secs(15)).await;
-    page.ok(Command::EndCall, serde_json::json!({ "callId": id }))
-        .await;
-    page.event(Event::CallEnded, SLOW).await;
+    hang_up_after(&mut page, &id, Duration::from_secs(15)).await;
     drop(callee);
     drop(page);
     host.stop_within(SLOW).await;
@@ -228,6 +219,14 @@ async fn start_host(args: &Args, profiles: &Path, tone: &Path, video: bool) -> S
         ..Options::default()
     })
     .await
+}
+
+/// Lets the call run `talk`, then hangs up and waits for its end.
+async fn hang_up_after(page: &mut Page, id: &serde_json::Value, talk: Duration) {
+    tokio::time::sleep(talk).await;
+    page.ok(Command::EndCall, serde_json::json!({ "callId": id }))
+        .await;
+    page.event(Event::CallEnded, SLOW).await;
 }
 
 /// Ends a part of every running profile (the daemon's and the engine's).
