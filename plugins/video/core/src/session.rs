@@ -176,7 +176,9 @@ fn unix_ms() -> u64 {
 struct Sending {
     camera: Camera,
     camera_on: bool,
-    black: Picture,
+    /// The size black pictures are made at (not one kept: 460 KB a call
+    /// for a camera that is rarely closed).
+    black_size: (u32, u32),
     encoder: Option<Encoder>,
     packetizer: Packetizer,
     frame_every: Duration,
@@ -189,6 +191,13 @@ struct Sending {
     openh264: OpenH264,
     /// A shared screen, sent instead of the camera while it lasts.
     share: Option<Share>,
+}
+
+impl Sending {
+    fn black(&self) -> Picture {
+        let (w, h) = self.black_size;
+        Picture::filled(w, h, crate::picture::BLACK)
+    }
 }
 
 /// A shared screen in place of the camera: its own encoder (tuned for
@@ -291,7 +300,7 @@ fn run(
     let mut tx = Sending {
         camera,
         camera_on: true,
-        black: Picture::filled(w, h, crate::picture::BLACK),
+        black_size: (w, h),
         encoder,
         packetizer: Packetizer::new(setup.codec, DEFAULT_MTU),
         frame_every: Duration::from_secs(1) / setup.fps.max(1),
@@ -388,15 +397,11 @@ fn send_picture(
         Ok(p) => p,
         Err(e) => {
             sink.log(&format!("camera stopped ({e}): sending black pictures"));
-            tx.camera = Camera::Black(tx.black.clone());
-            tx.black.clone()
+            tx.camera = Camera::Black(tx.black());
+            tx.black()
         }
     };
-    let picture = if tx.camera_on {
-        picture
-    } else {
-        tx.black.clone()
-    };
+    let picture = if tx.camera_on { picture } else { tx.black() };
     sink.local(&picture);
     if tx.share.is_some() {
         // The shared screen goes out instead (send_share).
