@@ -13,8 +13,8 @@
 #
 # With --append, the list keeps its order and only what it lacks is
 # added at its end: two recordings list the same functions in different
-# orders, and a new one can lay out idle's code worse (bench/README.md,
-# figure 7's memory), so to add what a new path runs, append.
+# orders, so a fresh one moves code whose layout was measured; to add
+# what a new path runs (bench/README.md, figure 7's memory), append.
 #
 #   scripts/link-order.sh [--append]
 set -euo pipefail
