@@ -19,11 +19,8 @@ use crate::calls::{
 use crate::mirror::{Codec, Mirror, Rate};
 use crate::sharing;
 
-/// What both phones send in figures 7 and 8: 640×480, 25 pictures a
-/// second, VP8 at 800 kbit/s (Seatphone's default).
-pub const SIZE: (u32, u32) = (640, 480);
-pub const FPS: u32 = 25;
-pub const KBPS: u32 = 800;
+/// What both phones send in figures 7 and 8 (`measure::VIDEO_SIZE` …).
+pub use seatphone_tests::measure::{VIDEO_FPS as FPS, VIDEO_KBPS as KBPS, VIDEO_SIZE as SIZE};
 /// The audio both send beside the video: PCMA, the figure 4 tone.
 const SEAT_AUDIO: &str = "8";
 const BARE_AUDIO: &str = "PCMA/8000/1";
@@ -57,14 +54,7 @@ pub fn seat_video_toml(camera: &str, display: Option<&str>, codec: Codec) -> Str
         Codec::Vp8 => "VP8",
         Codec::H264 => "H264",
     };
-    let mut t = format!(
-        "[video]\ncamera = \"{camera}\"\nwidth = {}\nheight = {}\nfps = {FPS}\nbitrate = {KBPS}\ncodecs = [\"{codec}\"]\n",
-        SIZE.0, SIZE.1
-    );
-    if let Some(d) = display {
-        t.push_str(&format!("display = \"{d}\"\n"));
-    }
-    t
+    measure::video_toml(camera, display, codec)
 }
 
 /// baresip's video lines: `source`, pictures shown nowhere (`fakevideo`

@@ -176,6 +176,26 @@ pub fn median(samples: &[f64]) -> Option<f64> {
 
 // ---------------------------------------------------------------- Seatphone
 
+/// What both phones send in the bench's video calls (figures 7 and 8):
+/// 640×480, 25 pictures a second, 800 kbit/s (Seatphone's default).
+pub const VIDEO_SIZE: (u32, u32) = (640, 480);
+pub const VIDEO_FPS: u32 = 25;
+pub const VIDEO_KBPS: u32 = 800;
+
+/// The bench seat's `[video]`: `camera` at [`VIDEO_SIZE`], [`VIDEO_FPS`],
+/// [`VIDEO_KBPS`], `codec` (`VP8`, `H264`) only, the window on `display`
+/// (none: no window). `link_profile` records the same call.
+pub fn video_toml(camera: &str, display: Option<&str>, codec: &str) -> String {
+    let mut t = format!(
+        "[video]\ncamera = \"{camera}\"\nwidth = {}\nheight = {}\nfps = {VIDEO_FPS}\nbitrate = {VIDEO_KBPS}\ncodecs = [\"{codec}\"]\n",
+        VIDEO_SIZE.0, VIDEO_SIZE.1
+    );
+    if let Some(d) = display {
+        t.push_str(&format!("display = \"{d}\"\n"));
+    }
+    t
+}
+
 /// What a benchmark wants of the host: the whole config is written here, so
 /// the log level is the deployment's (`info`), not the tests' `debug`.
 pub struct HostSpec {

@@ -29,6 +29,7 @@ use seatphone_tests::audio_check::write_sine_wav;
 use seatphone_tests::host::{
     plugin_file_name, Command, Event, Options, Page, Seatphone, WORKSPACE_PLUGINS as PLUGINS,
 };
+use seatphone_tests::measure::video_toml;
 use seatphone_tests::peers::baresip::{AnswerMode, Baresip, BaresipOptions};
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
 use seatphone_tests::peers::sipp::Sipp;
@@ -180,11 +181,6 @@ async fn main() {
     );
 }
 
-/// The bench's video call (figure 7): the test pattern at 640x480, 25
-/// pictures/s, 800 kbit/s, VP8, no window.
-const VIDEO: &str = "[video]\ncamera = \"test\"\nwidth = 640\nheight = 480\nfps = 25\n\
-                     bitrate = 800\ncodecs = [\"VP8\"]\n";
-
 /// The harness's host (its own folder, a copy of each plugin, free
 /// ports), with the deployment's log level, under callgrind; the engine
 /// it starts is profiled too. `video`: with the bench's `[video]`.
@@ -208,10 +204,15 @@ async fn start_host(args: &Args, profiles: &Path, tone: &Path, video: bool) -> S
         // timeout for callgrind's pace: parsing what a config has runs
         // code too.
         sip_toml: "request_timeout = 30\nmax_calls = 2\naccept_from = []".into(),
+        // With video: the bench's video call (figure 7), no window.
         extra_toml: format!(
             "[audio]\ninput = \"file:{}\"\noutput = \"null\"\n{}",
             tone.display(),
-            if video { VIDEO } else { "" }
+            if video {
+                video_toml("test", None, "VP8")
+            } else {
+                String::new()
+            }
         ),
         log_level: "info".into(),
         dir_prefix: "link-profile".into(),
