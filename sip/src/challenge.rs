@@ -400,6 +400,46 @@ mod tests {
         }
     }
 
+    /// Known answers (Python's hashlib) for a proxy's MD5 and SHA-256
+    /// challenges: the response field is the digest, lower-case hex.
+    #[test]
+    fn the_answer_is_the_known_digest() {
+        let uri = rsip::Uri::try_from("sip:3000@h").expect("uri");
+        for (algorithm, expected) in [
+            (Algorithm::Md5, "c59469f12ef42da3eaf01526d6f52235"),
+            (
+                Algorithm::Sha256,
+                "df8bcf2471afc2448ab8a14cfc66178b06bca23803df2ed093cdbf47ca1d3a76",
+            ),
+        ] {
+            let c = Challenge {
+                proxy: true,
+                realm: "h".into(),
+                nonce: "n1".into(),
+                opaque: None,
+                algorithm: Some(algorithm),
+                qop: Some(Qop::Auth),
+            };
+            let qop = AuthQop::Auth {
+                cnonce: "c".into(),
+                nc: 2,
+            };
+            let h = answer(
+                &c,
+                Some(qop),
+                &rsip::Method::Invite,
+                &uri,
+                "1001",
+                "pass1001",
+            );
+            let Header::ProxyAuthorization(p) = &h else {
+                panic!("not Proxy-Authorization: {h}");
+            };
+            let auth = ProxyAuthorization::parse(p.value()).expect("parses");
+            assert_eq!(auth.response, expected, "{algorithm:?}");
+        }
+    }
+
     #[test]
     fn the_proxys_credentials_answer_the_next_invite_with_the_nonce_counted_on() {
         let mut kept = Kept::default();
