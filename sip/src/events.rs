@@ -3,7 +3,7 @@
 //! documented shape.
 
 use seatphone_protocol::Event;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 /// One event for the page: `{"description", "notify", "param"}` on the wire.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,10 +87,9 @@ pub fn account_status(user: &str, state: u8, reason: u16, server: &str) -> PageE
 }
 
 pub fn call_incoming(id: u32, info: Value, maybe_video: bool) -> PageEvent {
-    PageEvent::new(
-        Event::CallIncoming,
-        json!({"callId": id, "call_id": id, "callInfo": info, "maybeVideoCall": u8::from(maybe_video)}),
-    )
+    let mut param = call_info(id, info);
+    param.insert("maybeVideoCall".into(), u8::from(maybe_video).into());
+    PageEvent::new(Event::CallIncoming, Value::Object(param))
 }
 
 pub fn call_outgoing(id: u32, info: Value) -> PageEvent {
@@ -157,10 +156,17 @@ fn bare(event: Event, id: u32) -> PageEvent {
 }
 
 fn with_info(event: Event, id: u32, info: Value) -> PageEvent {
-    PageEvent::new(
-        event,
-        json!({"callId": id, "call_id": id, "callInfo": info}),
-    )
+    PageEvent::new(event, Value::Object(call_info(id, info)))
+}
+
+/// `{"callId", "call_id", "callInfo"}` with `info` moved in: `json!` would
+/// serialize it into a copy (a third of a call event's making).
+fn call_info(id: u32, info: Value) -> Map<String, Value> {
+    let mut param = Map::new();
+    param.insert("callId".into(), id.into());
+    param.insert("call_id".into(), id.into());
+    param.insert("callInfo".into(), info);
+    param
 }
 
 /// A short English reason for a SIP status, for `reasonDescription`.

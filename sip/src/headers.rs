@@ -12,12 +12,14 @@ pub(crate) fn header(headers: &rsip::Headers, name: &str) -> Option<String> {
     headers.iter().find_map(|h| header_named(h, name))
 }
 
+/// By the header's name and value, not its text: formatting each header
+/// of a message to find one was most of the work between a call's 200 and
+/// its 2006 (issue 20).
 fn header_named(h: &Header, name: &str) -> Option<String> {
-    let text = h.to_string();
-    let (n, v) = text.split_once(':')?;
-    n.trim()
+    h.name()
+        .trim()
         .eq_ignore_ascii_case(name)
-        .then(|| v.trim().to_owned())
+        .then(|| h.value().trim().to_owned())
 }
 
 /// Number and display name of the caller (From).
@@ -85,11 +87,10 @@ pub(crate) fn session_expires(headers: &rsip::Headers) -> Option<SessionExpires>
 /// Whether a header lists `token` (Supported, Allow), any case.
 fn lists(headers: &rsip::Headers, name: &str, token: &str) -> bool {
     headers.iter().any(|h| {
-        let text = h.to_string();
-        text.split_once(':').is_some_and(|(n, v)| {
-            n.trim().eq_ignore_ascii_case(name)
-                && v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token))
-        })
+        h.name().trim().eq_ignore_ascii_case(name)
+            && h.value()
+                .split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case(token))
     })
 }
 
@@ -104,6 +105,38 @@ pub(crate) fn allows_update(headers: &rsip::Headers) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn headers(text: &str) -> rsip::Headers {
+        let msg = format!(
+            "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:5;branch=z9hG4bK1\r\n\
+             From: <sip:1001@h>;tag=1\r\nTo: <sip:2000@h>;tag=2\r\nCall-ID: c1\r\n\
+             CSeq: 2 INVITE\r\n{text}Content-Length: 0\r\n\r\n"
+        );
+        match rsip::SipMessage::try_from(msg.as_str()).expect("response") {
+            rsip::SipMessage::Response(r) => r.headers,
+            _ => panic!("not a response"),
+        }
+    }
+
+    #[test]
+    fn headers_are_found_by_name_in_any_case_and_compact_form() {
+        let h = headers(
+            "x: 1800;refresher=uac\r\nsupported: 100rel, Timer\r\nALLOW: INVITE, update\r\n",
+        );
+        let se = session_expires(&h).expect("compact Session-Expires");
+        assert_eq!(
+            (se.secs, se.refresher),
+            (1800, Some(crate::session_timer::Role::Uac))
+        );
+        assert!(supports_timer(&h));
+        assert!(allows_update(&h));
+        assert_eq!(header(&h, "call-id").as_deref(), Some("c1"));
+        let h = headers("Session-Expires: 90\r\nSupported: 100rel\r\nAllow: INVITE, ACK\r\n");
+        assert_eq!(session_expires(&h).map(|s| s.secs), Some(90));
+        assert!(!supports_timer(&h));
+        assert!(!allows_update(&h));
+        assert_eq!(header(&h, "Min-SE"), None);
+    }
 
     #[test]
     fn name_addr_gives_number_and_display_name() {
