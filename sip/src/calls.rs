@@ -6,6 +6,7 @@
 //! waiting call, RFC 4028 session timers) run on the `now` the driver passes in.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use seatphone_protocol::{result, CallEvent, Event, Refusal};
@@ -180,8 +181,9 @@ struct Call {
     invite_se: u32,
     /// The outgoing INVITE was sent again once (422, or a second challenge).
     retried: bool,
-    /// The last call event the page saw, re-sent to a reloaded page.
-    last_event: Option<PageEvent>,
+    /// The last call event the page saw, re-sent to a reloaded page
+    /// (shared: the engine publishes it after every input).
+    last_event: Option<Arc<PageEvent>>,
     /// Why the call ended, when a status alone does not say (media failed).
     reason_text: Option<String>,
 }
@@ -783,7 +785,7 @@ impl CallTable {
     }
 
     /// The latest call event of every call, for a page that (re)connects.
-    pub fn snapshot(&self) -> Vec<PageEvent> {
+    pub fn snapshot(&self) -> Vec<Arc<PageEvent>> {
         self.calls
             .values()
             .filter_map(|c| c.last_event.clone())
@@ -847,7 +849,7 @@ impl CallTable {
             )
         );
         if let Some(call) = self.calls.get_mut(&id).filter(|_| carries_state) {
-            call.last_event = Some(event.clone());
+            call.last_event = Some(Arc::new(event.clone()));
         }
         self.actions.push_back(CallAction::Page(event));
     }

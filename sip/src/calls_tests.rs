@@ -376,7 +376,7 @@ fn snapshot_has_the_latest_event_of_each_call() {
     t.incoming(t0, 2, peer(), false, None);
     let s = t.snapshot();
     assert_eq!(
-        s.iter().filter_map(PageEvent::event).collect::<Vec<_>>(),
+        s.iter().filter_map(|e| e.event()).collect::<Vec<_>>(),
         vec![Event::CallRingback, Event::CallIncoming]
     );
 }
@@ -389,7 +389,7 @@ fn snapshot_keeps_the_life_cycle_event_not_rtp_created() {
     t.media_up(1);
     let s = t.snapshot();
     assert_eq!(
-        s.iter().filter_map(PageEvent::event).collect::<Vec<_>>(),
+        s.iter().filter_map(|e| e.event()).collect::<Vec<_>>(),
         vec![Event::CallConnected]
     );
     assert_eq!(s[0].param["callInfo"]["callState"], 3);

@@ -167,12 +167,27 @@ pub type EventSink = Arc<dyn Fn(PageEvent) + Send + Sync>;
 /// The answer callback of one command.
 pub type Reply = Box<dyn FnOnce(Response) + Send>;
 
-/// What the SIP task publishes for the synchronous getters.
+/// What the SIP task publishes for the synchronous getters, after every
+/// input: the events shared, not copied, and `/health`'s facts as the
+/// engine has them, written out as JSON only when asked (issue 20: made
+/// afresh each time, this was a quarter of the engine's instructions).
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Published {
-    pub account_status: Option<PageEvent>,
-    pub calls: Vec<PageEvent>,
-    pub health: serde_json::Value,
+    pub account_status: Option<Arc<PageEvent>>,
+    pub calls: Vec<Arc<PageEvent>>,
+    pub health: Health,
+}
+
+/// `/health`'s facts (see [`Sip::health`]).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Health {
+    pub state: u8,
+    /// The server the account uses (the first before a login).
+    pub server: Option<params::Server>,
+    pub user: String,
+    pub transport: &'static str,
+    pub local: Option<std::net::SocketAddr>,
+    pub calls: usize,
 }
 
 /// Inputs of the SIP task from the host.
@@ -244,7 +259,11 @@ impl Sip {
     /// in progress, its latest call event.
     pub fn snapshot(&self) -> Vec<PageEvent> {
         let p = self.published.lock().map(|p| p.clone()).unwrap_or_default();
-        p.account_status.into_iter().chain(p.calls).collect()
+        p.account_status
+            .into_iter()
+            .chain(p.calls)
+            .map(Arc::unwrap_or_clone)
+            .collect()
     }
 
     /// For `GET /health`, never the password:
@@ -254,15 +273,21 @@ impl Sip {
     /// (`state`: unregistered, registering, registered, deregistering, deregistered;
     /// `dropped_requests`: requests from sources the seat does not take, dropped unanswered).
     pub fn health(&self) -> serde_json::Value {
-        let mut health = self
+        let h = self
             .published
             .lock()
             .map(|p| p.health.clone())
             .unwrap_or_default();
-        if let (Some(h), Ok(a)) = (health.as_object_mut(), self.admission.lock()) {
-            h.insert("dropped_requests".into(), a.dropped().into());
-        }
-        health
+        let dropped = self.admission.lock().map(|a| a.dropped()).unwrap_or(0);
+        serde_json::json!({
+            "state": registration::reg_state::name(h.state),
+            "server": h.server.map(|s| s.to_string()).unwrap_or_default(),
+            "user": h.user,
+            "transport": h.transport,
+            "local": h.local.map(|l| l.to_string()).unwrap_or_default(),
+            "calls": h.calls,
+            "dropped_requests": dropped,
+        })
     }
 
     /// A plugin reported media of the call up: 2005.

@@ -20,7 +20,6 @@ use std::time::Instant;
 use rsipstack::dialog::dialog::DialogStateSender;
 use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::sip as rsip;
-use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::admission::Trust;
@@ -28,9 +27,9 @@ use crate::calls::{CallAction, CallTable};
 use crate::challenge;
 use crate::events::{self, PageEvent};
 use crate::params::{Login, SipSettings};
-use crate::registration::{reg_state, Outcome, Registration};
+use crate::registration::{Outcome, Registration};
 use crate::route;
-use crate::{EventSink, HostInput, Media, Published, Reply, SipConfig};
+use crate::{EventSink, Health, HostInput, Media, Published, Reply, SipConfig};
 
 use crate::session::Session;
 use route_probe::RouteProbe;
@@ -136,7 +135,7 @@ struct Engine {
     /// Local Contact for dialogs, shared with the incoming loop.
     contact: Arc<Mutex<Option<rsip::Uri>>>,
     register: register::Registrations,
-    account_status: Option<PageEvent>,
+    account_status: Option<Arc<PageEvent>>,
     shutdown: Option<oneshot::Sender<()>>,
     /// What the plugins are told of the calls (`CallAction::Media`), in
     /// order, once the page's socket task had its turn (see `run`).
@@ -422,17 +421,17 @@ impl Engine {
 
     fn publish(&self) {
         let (state, server) = match &self.account {
-            Some(a) => (a.reg.state(), self.server_name(a.reg.server())),
-            None => (0, self.server_name(0)),
+            Some(a) => (a.reg.state(), a.reg.server()),
+            None => (0, 0),
         };
-        let health = json!({
-            "state": reg_state::name(state),
-            "server": server,
-            "user": self.user(),
-            "transport": self.settings.transport.name(),
-            "local": self.stack.local.to_string(),
-            "calls": self.table.len(),
-        });
+        let health = Health {
+            state,
+            server: self.settings.servers.get(server).cloned(),
+            user: self.user(),
+            transport: self.settings.transport.name(),
+            local: Some(self.stack.local),
+            calls: self.table.len(),
+        };
         if let Ok(mut p) = self.published.lock() {
             p.account_status = self.account_status.clone();
             p.calls = self.table.snapshot();
@@ -467,7 +466,7 @@ impl Engine {
 
     fn account_event(&mut self, state: u8, reason: u16, server: usize) {
         let ev = events::account_status(&self.user(), state, reason, &self.server_name(server));
-        self.account_status = Some(ev.clone());
+        self.account_status = Some(Arc::new(ev.clone()));
         self.emit(ev);
     }
 }
