@@ -342,6 +342,9 @@ pub struct DialogInner {
     pub(super) dialback_target: Mutex<Option<SipAddr>>,
     /// `cancel()` was called on this UAC dialog's INVITE.
     pub(super) cancel_requested: AtomicBool,
+    /// The first 2xx's ACK is deferred (`InviteDialog::process_invite`) and
+    /// not sent yet: requests in the dialog wait for it.
+    pub(super) ack_pending: AtomicBool,
     /// That CANCEL waits for a provisional response (RFC 3261 §9.1).
     pub(super) cancel_deferred: AtomicBool,
 }
@@ -506,6 +509,7 @@ impl DialogInner {
             server_connection: Mutex::new(None),
             dialback_target: Mutex::new(None),
             cancel_requested: AtomicBool::new(false),
+            ack_pending: AtomicBool::new(false),
             cancel_deferred: AtomicBool::new(false),
         })
     }
@@ -1361,7 +1365,22 @@ impl DialogInner {
     }
 
     pub(super) async fn do_request(&self, request: Request) -> Result<Option<Response>> {
+        self.wait_for_ack().await;
         self.send_dialog_request(request).boxed().await
+    }
+
+    /// A request in the dialog goes after the ACK of the 2xx that made it
+    /// (RFC 3261 §13.2.2.4): it waits while that ACK is deferred, on
+    /// whatever runtime or thread the INVITE's task runs. Not longer than
+    /// 200 ms: a task that has not sent it by then was dropped.
+    async fn wait_for_ack(&self) {
+        for _ in 0..200 {
+            if !self.ack_pending.load(Ordering::Acquire) {
+                return;
+            }
+            crate::platform::sleep(core::time::Duration::from_millis(1)).await;
+        }
+        warn!(id = %self.id.lock(), "the ACK of the 2xx is still not sent; the request goes anyway");
     }
 
     /// Send the BYE that ends this dialog. RFC 3261 §15.1.1: the session ends
@@ -1595,6 +1614,7 @@ impl DialogInner {
             server_connection: Mutex::new(None),
             dialback_target: Mutex::new(None),
             cancel_requested: AtomicBool::new(false),
+            ack_pending: AtomicBool::new(false),
             cancel_deferred: AtomicBool::new(false),
         }))
     }

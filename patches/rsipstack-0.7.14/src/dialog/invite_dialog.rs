@@ -340,6 +340,7 @@ impl InviteDialog {
 
         self.inner.transition(DialogState::Calling(self.id()));
         let mut auth = AuthRetry::new();
+        tx.defer_first_2xx_ack();
         tx.send().await?;
         // Record the flow the INVITE actually went out on, so later
         // in-dialog requests (BYE / re-INVITE / INFO) reuse it instead of
@@ -392,6 +393,7 @@ impl InviteDialog {
                                 credential,
                             )
                             .await?;
+                            tx.defer_first_2xx_ack();
                             tx.send().await?;
                             self.inner.set_server_connection(tx.connection.clone());
                             self.inner.update_remote_tag("").ok();
@@ -413,42 +415,63 @@ impl InviteDialog {
                         }
                     }
                     final_response = Some(resp.clone());
-                    if let Some(tag) = resp.to_header()?.tag()? {
-                        self.inner.update_remote_tag(tag.value())?
+                    // Set before the dialog is confirmed: whoever acts on
+                    // that (a BYE at once) waits for the ACK.
+                    self.inner.ack_pending.store(true, Ordering::Release);
+                    let cancelled = self.take_final_response(&resp, &mut dialog_id);
+                    if matches!(cancelled, Ok(false)) && resp.status_code == StatusCode::OK {
+                        // The dialog's owner hears of the answer before the
+                        // ACK goes: its user sees the call connect without
+                        // waiting for the ACK's send, nor for a proxy on
+                        // the same machine that the ACK wakes (issue 20).
+                        crate::platform::yield_now().await;
                     }
-
-                    if let Ok(id) = DialogId::try_from((&resp, TransactionRole::Client)) {
-                        dialog_id = id;
-                    }
-                    match resp.status_code {
-                        StatusCode::Ringing | StatusCode::SessionProgress
-                            if resp
-                                .to_header()
-                                .ok()
-                                .and_then(|h| h.tag().ok().flatten())
-                                .is_some() =>
-                        {
-                            self.inner.update_route_set_from_response(&resp);
-                        }
-                        StatusCode::OK => {
-                            self.update_remote_target_from_2xx(&resp)?;
-                            let confirmed = DialogState::Confirmed(dialog_id.clone(), resp.clone());
-                            if self.inner.confirm_unless_cancelled(confirmed) {
-                                self.bye_2xx_of_cancelled(resp);
-                            }
-                        }
-                        _ => {
-                            self.inner.transition(DialogState::Terminated(
-                                self.id(),
-                                TerminatedReason::UasOther(resp.status_code.clone()),
-                            ));
-                        }
+                    // Whatever became of the dialog, its 2xx is acknowledged,
+                    // and before the BYE of a cancelled one.
+                    tx.send_deferred_ack().await;
+                    self.inner.ack_pending.store(false, Ordering::Release);
+                    if cancelled? {
+                        self.bye_2xx_of_cancelled(resp);
                     }
                     break;
                 }
             }
         }
         Ok((dialog_id, final_response))
+    }
+
+    /// The dialog after the INVITE's final response: confirmed by a 200
+    /// (true if the INVITE was cancelled meanwhile), terminated otherwise.
+    fn take_final_response(&self, resp: &Response, dialog_id: &mut DialogId) -> Result<bool> {
+        if let Some(tag) = resp.to_header()?.tag()? {
+            self.inner.update_remote_tag(tag.value())?
+        }
+        if let Ok(id) = DialogId::try_from((resp, TransactionRole::Client)) {
+            *dialog_id = id;
+        }
+        match resp.status_code {
+            StatusCode::Ringing | StatusCode::SessionProgress
+                if resp
+                    .to_header()
+                    .ok()
+                    .and_then(|h| h.tag().ok().flatten())
+                    .is_some() =>
+            {
+                self.inner.update_route_set_from_response(resp);
+            }
+            StatusCode::OK => {
+                self.update_remote_target_from_2xx(resp)?;
+                let confirmed = DialogState::Confirmed(dialog_id.clone(), resp.clone());
+                return Ok(self.inner.confirm_unless_cancelled(confirmed));
+            }
+            _ => {
+                self.inner.transition(DialogState::Terminated(
+                    self.id(),
+                    TerminatedReason::UasOther(resp.status_code.clone()),
+                ));
+            }
+        }
+        Ok(false)
     }
 
     /// Take the route set, Contact and remote target from a 2xx to the INVITE.

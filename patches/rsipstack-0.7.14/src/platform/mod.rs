@@ -72,6 +72,12 @@ pub async fn timeout<T>(dur: Duration, future: impl Future<Output = T>) -> Resul
     tokio::time::timeout(dur, future).await
 }
 
+/// Lets the other tasks that are ready run before this one goes on.
+#[cfg(feature = "platform-tokio")]
+pub async fn yield_now() {
+    tokio::task::yield_now().await;
+}
+
 /// Spawns a task on the platform runtime.
 #[cfg(feature = "platform-tokio")]
 pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
@@ -215,6 +221,21 @@ pub async fn sleep(dur: Duration) {
         dur.as_micros().min(u64::MAX as u128) as u64,
     ))
     .await;
+}
+
+/// Lets the other tasks that are ready run before this one goes on.
+#[cfg(all(feature = "platform-embassy", not(feature = "platform-tokio")))]
+pub async fn yield_now() {
+    let mut yielded = false;
+    core::future::poll_fn(|cx| {
+        if yielded {
+            return core::task::Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        core::task::Poll::Pending
+    })
+    .await
 }
 
 /// Applies a timeout to a future. `Err` = timed out (callers only

@@ -185,6 +185,10 @@ pub struct Transaction {
     pub timer_m: Option<u64>, // client invite only (Accepted-state 64*T1 per RFC 6026 §7.2)
     retransmission: bool,
     is_cleaned_up: bool,
+    /// The TU acknowledges the first 2xx itself (`send_deferred_ack`).
+    defer_2xx_ack: bool,
+    /// The flow the first 2xx came on, kept until the TU acknowledges it.
+    deferred_ack: Option<Option<SipConnection>>,
 }
 
 impl Transaction {
@@ -227,6 +231,8 @@ impl Transaction {
             tu_receiver,
             tu_sender,
             is_cleaned_up: false,
+            defer_2xx_ack: false,
+            deferred_ack: None,
         };
         tx.endpoint_inner
             .attach_transaction(&tx.key, tx.tu_sender.clone());
@@ -778,6 +784,23 @@ impl Transaction {
         }
     }
 
+    /// The first 2xx to this client INVITE is not acknowledged on receipt:
+    /// the TU sees it first and sends the ACK with `send_deferred_ack` (RFC
+    /// 3261 §13.2.2.4 makes the ACK of a 2xx the UAC core's). Retransmitted
+    /// 2xx are acknowledged on receipt as before.
+    pub fn defer_first_2xx_ack(&mut self) {
+        self.defer_2xx_ack = true;
+    }
+
+    /// Sends the ACK of the first 2xx if it was deferred and not sent yet.
+    pub async fn send_deferred_ack(&mut self) {
+        if let Some(connection) = self.deferred_ack.take() {
+            if let Err(e) = self.send_ack(connection).await {
+                warn!(key = %self.key, error = %e, "ACK of the 2xx failed");
+            }
+        }
+    }
+
     /// Receive the next SIP message routed to this transaction.
     ///
     /// Loops on the transaction's TU receiver, dispatching incoming
@@ -1117,9 +1140,13 @@ impl Transaction {
             && (new_state == TransactionState::Completed
                 || new_state == TransactionState::Accepted);
 
+        let first_2xx = new_state == TransactionState::Accepted
+            && self.state != TransactionState::Accepted;
         self.transition(new_state).ok();
 
-        if auto_ack_client_invite {
+        if auto_ack_client_invite && first_2xx && self.defer_2xx_ack {
+            self.deferred_ack = Some(connection);
+        } else if auto_ack_client_invite {
             if let Err(e) = self.send_ack(connection).await {
                 warn!(
                     key = %self.key,
