@@ -171,7 +171,7 @@ pub type Reply = Box<dyn FnOnce(Response) + Send>;
 /// input: the events shared, not copied, and `/health`'s facts as the
 /// engine has them, written out as JSON only when asked (issue 20: made
 /// afresh each time, this was a quarter of the engine's instructions).
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 pub(crate) struct Published {
     pub account_status: Option<Arc<PageEvent>>,
     pub calls: Vec<Arc<PageEvent>>,
@@ -258,11 +258,13 @@ impl Sip {
     /// Events a newly connected page needs: the current 1009 and, per call
     /// in progress, its latest call event.
     pub fn snapshot(&self) -> Vec<PageEvent> {
-        let p = self.published.lock().map(|p| p.clone()).unwrap_or_default();
+        let Ok(p) = self.published.lock() else {
+            return Vec::new();
+        };
         p.account_status
-            .into_iter()
-            .chain(p.calls)
-            .map(Arc::unwrap_or_clone)
+            .iter()
+            .chain(&p.calls)
+            .map(|e| PageEvent::clone(e))
             .collect()
     }
 

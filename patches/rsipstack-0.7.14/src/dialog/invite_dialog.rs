@@ -449,28 +449,17 @@ impl InviteDialog {
         if let Ok(id) = DialogId::try_from((resp, TransactionRole::Client)) {
             *dialog_id = id;
         }
-        match resp.status_code {
-            StatusCode::Ringing | StatusCode::SessionProgress
-                if resp
-                    .to_header()
-                    .ok()
-                    .and_then(|h| h.tag().ok().flatten())
-                    .is_some() =>
-            {
-                self.inner.update_route_set_from_response(resp);
-            }
-            StatusCode::OK => {
-                self.update_remote_target_from_2xx(resp)?;
-                let confirmed = DialogState::Confirmed(dialog_id.clone(), resp.clone());
-                return Ok(self.inner.confirm_unless_cancelled(confirmed));
-            }
-            _ => {
-                self.inner.transition(DialogState::Terminated(
-                    self.id(),
-                    TerminatedReason::UasOther(resp.status_code.clone()),
-                ));
-            }
+        // Provisional responses never get here (`process_invite` goes on
+        // after them), so upstream's 180/183 arm, dead here, is gone.
+        if resp.status_code == StatusCode::OK {
+            self.update_remote_target_from_2xx(resp)?;
+            let confirmed = DialogState::Confirmed(dialog_id.clone(), resp.clone());
+            return Ok(self.inner.confirm_unless_cancelled(confirmed));
         }
+        self.inner.transition(DialogState::Terminated(
+            self.id(),
+            TerminatedReason::UasOther(resp.status_code.clone()),
+        ));
         Ok(false)
     }
 
