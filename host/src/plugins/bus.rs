@@ -3,14 +3,15 @@
 //! topic under `prefix/`.
 //!
 //! A publisher never waits for a subscriber. Each subscription has a queue
-//! of [`QUEUE`] frames and a thread of its own that hands them to the sink
-//! in order; `publish` copies the frame once for the subscribers whose
-//! queue has room and drops it for the others. A subscriber that lost an
+//! of [`QUEUE`] frames and a thread of its own, started with its first
+//! frame, that hands them to the sink in order; `publish` copies the frame
+//! once for the subscribers whose queue has room and drops it for the
+//! others. A subscriber that lost an
 //! encoded frame gets nothing more of that topic until its next keyframe,
 //! so what it receives always decodes.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -33,6 +34,12 @@ struct Subscription {
     id: u64,
     pattern: String,
     queue: SyncSender<Owned>,
+    /// The queue's far end and the sink, until the first frame starts the
+    /// thread that takes them: plugins subscribe when they load, and an
+    /// idle seat ran one idle thread per subscription (issue 20: six with
+    /// every plugin, their stacks and allocator arenas ~70 KiB).
+    waiting: Mutex<Option<(Receiver<Owned>, FrameSinkBox)>>,
+    started: AtomicBool,
     /// Topics of encoded frames this subscriber lost one of: skipped until
     /// a keyframe.
     resync: Mutex<HashSet<String>>,
@@ -70,6 +77,33 @@ impl Subscription {
         format & FRAME_KEYFRAME != 0 || !resync.contains(topic)
     }
 
+    /// Starts the delivery thread, once.
+    fn start(&self) {
+        if self.started.load(Ordering::Acquire) {
+            return;
+        }
+        let waiting = self
+            .waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let Some((frames, sink)) = waiting else {
+            return;
+        };
+        self.started.store(true, Ordering::Release);
+        let spawned = std::thread::Builder::new()
+            .name(format!("bus-sub-{}", self.id))
+            .spawn(move || deliver(frames, sink));
+        if let Err(e) = spawned {
+            // Without its thread the subscription gets nothing more (its
+            // queue reports disconnected); the plugin goes on without frames.
+            tracing::warn!(
+                "media bus: no thread for the subscription to {}: {e}",
+                self.pattern
+            );
+        }
+    }
+
     fn delivered(&self, topic: &str, format: u32, sent: bool) {
         if !is_encoded(format) {
             return;
@@ -102,7 +136,10 @@ impl Bus {
                 data: data.clone(),
             };
             let sent = match s.queue.try_send(owned) {
-                Ok(()) => true,
+                Ok(()) => {
+                    s.start();
+                    true
+                }
                 // Full: this subscriber loses the frame. Disconnected: its
                 // thread is gone (it is being unsubscribed).
                 Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
@@ -114,19 +151,13 @@ impl Bus {
     pub fn subscribe(&self, pattern: &str, sink: FrameSinkBox) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let (queue, frames) = sync_channel(QUEUE);
-        let spawned = std::thread::Builder::new()
-            .name(format!("bus-sub-{id}"))
-            .spawn(move || deliver(frames, sink));
-        if let Err(e) = spawned {
-            // Without its thread the subscription gets nothing (its queue
-            // reports disconnected); the plugin goes on without frames.
-            tracing::warn!("media bus: no thread for the subscription to {pattern}: {e}");
-        }
         let mut subs = self.subs.write().unwrap_or_else(|e| e.into_inner());
         subs.push(Subscription {
             id,
             pattern: pattern.to_owned(),
             queue,
+            waiting: Mutex::new(Some((frames, sink))),
+            started: AtomicBool::new(false),
             resync: Mutex::default(),
         });
         id
@@ -137,7 +168,11 @@ impl Bus {
     /// waits for the sink (a sink may unsubscribe itself).
     pub fn unsubscribe(&self, id: u64) {
         let mut subs = self.subs.write().unwrap_or_else(|e| e.into_inner());
-        subs.retain(|s| s.id != id);
+        let gone: Vec<Subscription> = subs.extract_if(.., |s| s.id == id).collect();
+        drop(subs);
+        // A sink that never got a frame is dropped here, out of the lock:
+        // its plugin's drop may call the bus.
+        drop(gone);
     }
 }
 
@@ -225,6 +260,27 @@ mod tests {
         bus.publish("remote-video/7", frame(FRAME_I420, b"e"));
         // The thread ends with the subscription: the channel closes empty.
         assert!(seen.recv().is_err());
+    }
+
+    /// A subscription costs no thread until a frame of its own arrives; a
+    /// sink that never got one is let go when it is unsubscribed.
+    #[test]
+    fn a_subscription_starts_its_thread_with_its_first_frame() {
+        let bus = Bus::default();
+        let started = |bus: &Bus| bus.subs.read().unwrap()[0].started.load(Ordering::Acquire);
+        let (id, seen, _) = probe(&bus, "remote-video/*", false);
+        bus.publish("local-video", frame(FRAME_I420, b"a"));
+        assert!(!started(&bus), "a thread for a frame of another topic");
+        bus.publish("remote-video/1", frame(FRAME_I420, b"b"));
+        assert!(started(&bus));
+        assert_eq!(next(&seen), ("remote-video/1".to_string(), b'b'));
+        bus.unsubscribe(id);
+        assert!(seen.recv().is_err());
+
+        let (id, seen, _) = probe(&bus, "remote-video/*", false);
+        assert!(!started(&bus));
+        bus.unsubscribe(id);
+        assert!(seen.recv().is_err(), "the unstarted sink was kept");
     }
 
     /// A sink that does not return does not slow its publisher: a second of
