@@ -255,9 +255,24 @@ impl HostSpec {
             env: self.env.clone(),
             log_level: self.log_level.clone(),
             dir_prefix: "seatphone-bench".into(),
+            // `BENCH_UNDER="valgrind --tool=callgrind --trace-children=yes
+            // …"`: the seat runs under that program, to count where its
+            // instructions go in a figure (bench/README.md).
+            under: bench_under(),
+            ready_within: if bench_under().is_empty() {
+                Options::default().ready_within
+            } else {
+                Duration::from_secs(120)
+            },
             ..Options::default()
         }
     }
+}
+
+fn bench_under() -> Vec<String> {
+    std::env::var("BENCH_UNDER")
+        .map(|u| u.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default()
 }
 
 /// A `seatphone` daemon (and its engine) started for a benchmark.
