@@ -243,6 +243,10 @@ impl HostSpec {
         if let Some(o) = &self.audio_output {
             audio.push_str(&format!("output = \"{o}\"\n"));
         }
+        // `BENCH_UNDER="valgrind --tool=callgrind --trace-children=yes …"`:
+        // the seat runs under that program, to count where its
+        // instructions go in a figure (bench/README.md).
+        let under = bench_under();
         Options {
             plugins: self.plugins.iter().map(|n| plugin_library(n)).collect(),
             api_toml: String::new(),
@@ -255,15 +259,14 @@ impl HostSpec {
             env: self.env.clone(),
             log_level: self.log_level.clone(),
             dir_prefix: "seatphone-bench".into(),
-            // `BENCH_UNDER="valgrind --tool=callgrind --trace-children=yes
-            // …"`: the seat runs under that program, to count where its
-            // instructions go in a figure (bench/README.md).
-            under: bench_under(),
-            ready_within: if bench_under().is_empty() {
+            // Under a program (callgrind: ~50 times slower) the seat may
+            // take far longer to answer `/health`.
+            ready_within: if under.is_empty() {
                 Options::default().ready_within
             } else {
                 Duration::from_secs(120)
             },
+            under,
             ..Options::default()
         }
     }
