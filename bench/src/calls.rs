@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use seatphone_tests::host::{Command, Event, Page};
 use seatphone_tests::measure::{self, BenchHost, BenchSipp, HostSpec};
+use seatphone_tests::page_cache;
 use seatphone_tests::peers::baresip::{AnswerMode, Baresip, BaresipOptions, Ctrl};
 use serde_json::json;
 
@@ -54,8 +55,11 @@ pub fn baresip_options() -> BaresipOptions {
     }
 }
 
-/// baresip registered as [`BARE_USER`] with `options`.
+/// baresip registered as [`BARE_USER`] with `options`, started with its
+/// executable, modules and their libraries out of the page cache, as every
+/// seat is (`measure::BenchHost::start`).
 pub fn bare_phone(kam: Kam, options: &BaresipOptions) -> Result<Baresip, String> {
+    page_cache::evict_phone(&options.files())?;
     Baresip::start_with(BARE_USER, kam.port, options).map_err(|e| e.to_string())
 }
 

@@ -5,6 +5,7 @@
 //! - [`plugins`]: build the plugins that must never sit beside `seatphone`
 //!   (the hello example, broken fixtures) into their own target folder.
 //! - [`netns`]: run a test inside a private network namespace.
+//! - [`page_cache`]: drop a phone's files from the page cache (the bench).
 //! - [`pulse`]: a PulseAudio server of a test's own (null sinks as devices).
 //! - [`xvfb`]: an X server of a test's own, for the video window; [`window`]:
 //!   a window of a test's own on it, to share.
@@ -13,6 +14,7 @@ pub mod audio_check;
 pub mod host;
 pub mod measure;
 pub mod netns;
+pub mod page_cache;
 pub mod peers;
 pub mod plugins;
 pub mod pulse;

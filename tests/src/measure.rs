@@ -14,6 +14,7 @@ use serde_json::json;
 use crate::host::{
     plugin_library, stderr_of, wait_healthy, Command, Event, Launch, Options, Page, CALL,
 };
+use crate::page_cache;
 use crate::peers::{free_port, keep_if_asked, stop_child};
 
 // ---------------------------------------------------------------- /proc
@@ -272,6 +273,17 @@ impl HostSpec {
     }
 }
 
+/// Every seat starts with its binary, its plugins (just copied, so
+/// wholly cached) and their libraries out of the page cache, as baresip
+/// does (`bench/src/calls.rs`): see [`page_cache`].
+fn evict_seat(exe: &Path, plugin_dir: &Path) -> std::io::Result<()> {
+    let mut files = vec![exe.to_path_buf()];
+    for entry in std::fs::read_dir(plugin_dir)? {
+        files.push(entry?.path());
+    }
+    page_cache::evict_phone(&files).map_err(std::io::Error::other)
+}
+
 fn bench_under() -> Vec<String> {
     std::env::var("BENCH_UNDER")
         .map(|u| u.split_whitespace().map(str::to_owned).collect())
@@ -298,6 +310,7 @@ impl BenchHost {
             port,
             mut command,
         } = Launch::prepare(&options)?;
+        evict_seat(&options.exe, &dir.path().join("plugins"))?;
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let child = command.spawn()?;
         let mut host = BenchHost {

@@ -19,6 +19,17 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::kamailio::Kamailio;
 use super::{free_port, keep_if_asked, stop_child, wait_until};
 
+/// Where Debian's baresip keeps its modules.
+const MODULE_PATH: &str = "/usr/lib/baresip/modules";
+/// The modules every baresip here loads besides [`BaresipOptions::modules`]:
+/// the account and its UUID, the menu and the control socket.
+const CONTROL_MODULES: [(&str, &str); 4] = [
+    ("module_tmp", "uuid.so"),
+    ("module_tmp", "account.so"),
+    ("module_app", "menu.so"),
+    ("module_app", "ctrl_tcp.so"),
+];
+
 /// How baresip answers calls (`answermode=`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AnswerMode {
@@ -107,6 +118,28 @@ impl BaresipOptions {
         self
     }
 
+    /// The files baresip runs from with these options: the executable
+    /// and every module it loads (the bench drops them from the page cache
+    /// before a figure, `page_cache`).
+    pub fn files(&self) -> Vec<PathBuf> {
+        let exe = std::env::var_os("PATH")
+            .and_then(|path| {
+                std::env::split_paths(&path)
+                    .map(|d| d.join("baresip"))
+                    .find(|p| p.is_file())
+            })
+            .unwrap_or_else(|| "/usr/bin/baresip".into());
+        let record = self.record.then_some("sndfile.so");
+        let modules = self.modules.iter().map(String::as_str).chain(record);
+        std::iter::once(exe)
+            .chain(
+                modules
+                    .chain(CONTROL_MODULES.iter().map(|(_, m)| *m))
+                    .map(|m| Path::new(MODULE_PATH).join(m)),
+            )
+            .collect()
+    }
+
     /// The config file for SIP on `port`, `ctrl_tcp` on `ctrl`, RTP on
     /// `rtp`..`rtp + 39` and recordings in `rec`.
     fn config_file(&self, port: u16, ctrl: u16, rtp: u16, rec: &Path) -> String {
@@ -126,8 +159,7 @@ impl BaresipOptions {
              sip_listen\t\t127.0.0.1:{port}\nnet_interface\t\t127.0.0.1\ndns_server\t\t127.0.0.1:53\n\
              audio_source\t\t{}\naudio_alert\t\tausine,440\nausrc_srate\t\t48000\nausrc_channels\t\t{}\n\
              audio_buffer\t\t20-160\nrtp_ports\t\t{rtp}-{}\nrtcp_mux\t\tno\njitter_buffer_delay\t5-10\n\
-             module_path\t\t/usr/lib/baresip/modules\n{modules}\
-             module_tmp\t\tuuid.so\nmodule_tmp\t\taccount.so\nmodule_app\t\tmenu.so\nmodule_app\t\tctrl_tcp.so\n\
+             module_path\t\t{MODULE_PATH}\n{modules}{}\
              ctrl_tcp_listen\t\t127.0.0.1:{ctrl}\n{}",
             self.max_calls,
             self.audio_source,
@@ -139,6 +171,10 @@ impl BaresipOptions {
                 1
             },
             rtp + 39,
+            CONTROL_MODULES
+                .iter()
+                .map(|(key, m)| format!("{key}\t\t{m}\n"))
+                .collect::<String>(),
             self.config,
         )
     }
@@ -472,5 +508,27 @@ impl Ctrl {
                 _ => return None,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_are_the_modules_the_config_loads() {
+        let options = BaresipOptions {
+            record: true,
+            ..BaresipOptions::default().video("VP8")
+        };
+        let config = options.config_file(5060, 4444, 10000, Path::new("/tmp/rec"));
+        let loaded: Vec<PathBuf> = config
+            .lines()
+            .filter(|l| l.starts_with("module") && l.ends_with(".so"))
+            .map(|l| Path::new(MODULE_PATH).join(l.split_whitespace().last().unwrap()))
+            .collect();
+        let files = options.files();
+        assert!(files[0].ends_with("baresip"), "{files:?}");
+        assert_eq!(files[1..], loaded[..]);
     }
 }
