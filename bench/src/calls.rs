@@ -55,11 +55,11 @@ pub fn baresip_options() -> BaresipOptions {
     }
 }
 
-/// baresip registered as [`BARE_USER`] with `options`, started with its
-/// executable, modules and their libraries out of the page cache, as every
-/// seat is (`measure::BenchHost::start`).
+/// baresip registered as [`BARE_USER`] with `options`, its executable,
+/// modules and their libraries in the page cache as `BENCH_PAGE_CACHE`
+/// says (out of it by default), as every seat's (`measure::BenchHost::start`).
 pub fn bare_phone(kam: Kam, options: &BaresipOptions) -> Result<Baresip, String> {
-    page_cache::evict_phone(&options.files())?;
+    page_cache::prepare_phone(&options.files())?;
     Baresip::start_with(BARE_USER, kam.port, options).map_err(|e| e.to_string())
 }
 

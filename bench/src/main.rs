@@ -25,8 +25,8 @@ mod video_calls;
 
 use std::path::PathBuf;
 
-use seatphone_tests::measure;
 use seatphone_tests::peers::kamailio::{Kamailio, KamailioConfig};
+use seatphone_tests::{measure, page_cache};
 use serde_json::{json, Value};
 
 use calls::{Kam, FILES};
@@ -133,8 +133,15 @@ async fn run(args: Args) -> i32 {
     let started = command_output("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"]);
     let load_before = loadavg();
     let link_order = link_order_coverage();
+    let page_cache = match page_cache::State::from_env() {
+        Ok(state) => state.name(),
+        Err(e) => {
+            eprintln!("bench: {e}");
+            return 2;
+        }
+    };
     eprintln!(
-        "bench: {} rounds, figures {:?}, load {load_before}; link order: {link_order}",
+        "bench: {} rounds, figures {:?}, load {load_before}; link order: {link_order}; phones start with their files {page_cache} in the page cache",
         args.rounds, args.figures
     );
     let users = (1001..=1020)
@@ -240,6 +247,7 @@ async fn run(args: Args) -> i32 {
         "seatphone": command_output("git", &["-C", &seatphone_tests::host::repo_root().display().to_string(), "describe", "--always", "--dirty"]),
         "baresip": command_output("dpkg-query", &["-W", "-f", "${Version}", "baresip-core"]),
         "link_order": link_order,
+        "page_cache": page_cache,
         "metrics": all,
     });
     if let Err(e) = std::fs::create_dir_all(&args.out).and_then(|_| {

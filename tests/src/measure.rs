@@ -274,14 +274,15 @@ impl HostSpec {
 }
 
 /// Every seat starts with its binary, its plugins (just copied, so
-/// wholly cached) and their libraries out of the page cache, as baresip
-/// does (`bench/src/calls.rs`): see [`page_cache`].
-fn evict_seat(exe: &Path, plugin_dir: &Path) -> std::io::Result<()> {
+/// wholly cached unless dropped) and their libraries in the page cache
+/// as `BENCH_PAGE_CACHE` says (out of it by default), as baresip does
+/// (`bench/src/calls.rs`): see [`page_cache`].
+fn prepare_seat(exe: &Path, plugin_dir: &Path) -> std::io::Result<()> {
     let mut files = vec![exe.to_path_buf()];
     for entry in std::fs::read_dir(plugin_dir)? {
         files.push(entry?.path());
     }
-    page_cache::evict_phone(&files).map_err(std::io::Error::other)
+    page_cache::prepare_phone(&files).map_err(std::io::Error::other)
 }
 
 fn bench_under() -> Vec<String> {
@@ -310,7 +311,7 @@ impl BenchHost {
             port,
             mut command,
         } = Launch::prepare(&options)?;
-        evict_seat(&options.exe, &dir.path().join("plugins"))?;
+        prepare_seat(&options.exe, &dir.path().join("plugins"))?;
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let child = command.spawn()?;
         let mut host = BenchHost {

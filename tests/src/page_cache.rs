@@ -1,23 +1,57 @@
-//! Dropping a phone's files from the page cache before the bench starts
-//! it. How much of a mapped file a process holds resident depends on how
-//! the file sits in the cache: a fault maps up to 64 KiB around it of
-//! what is cached, so a binary just built, copied or read by an earlier
+//! A phone's files in the page cache, as the bench leaves them before
+//! starting it. How much of a mapped file a process holds resident depends
+//! on how the file sits in the cache: a fault maps up to 64 KiB around it
+//! of what is cached, so a binary just built, copied or read by an earlier
 //! run reads ~1 MiB more PSS than the same binary paged in on demand
-//! (bench/README.md, "The page cache"). Evicted first, both phones start
-//! as after a boot, whatever ran before.
+//! (bench/README.md, "The page cache"). By default both phones start cold,
+//! as after a boot, whatever ran before; `BENCH_PAGE_CACHE=warm` starts
+//! them with their files wholly cached, as just installed or run before.
 
 use std::collections::BTreeSet;
+use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Drops `files` and the libraries they load from the page cache: a
-/// phone's whole code before it starts. The files that could not be
-/// dropped, as the error.
-pub fn evict_phone(files: &[PathBuf]) -> Result<(), String> {
-    match evict(&with_libraries(files))[..] {
+/// How a phone's files sit in the page cache when it starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Dropped (`posix_fadvise(DONTNEED)`): as after a boot.
+    Cold,
+    /// Read whole: as just installed, copied or run before.
+    Warm,
+}
+
+impl State {
+    /// `BENCH_PAGE_CACHE` (`cold`, the default, or `warm`).
+    pub fn from_env() -> Result<State, String> {
+        match std::env::var("BENCH_PAGE_CACHE").as_deref() {
+            Err(_) | Ok("cold") => Ok(State::Cold),
+            Ok("warm") => Ok(State::Warm),
+            Ok(other) => Err(format!("BENCH_PAGE_CACHE={other}: cold or warm")),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Cold => "cold",
+            State::Warm => "warm",
+        }
+    }
+}
+
+/// Leaves `files` and the libraries they load as `BENCH_PAGE_CACHE`
+/// says: a phone's whole code, before it starts. The files that could
+/// not be dropped or read, as the error.
+pub fn prepare_phone(files: &[PathBuf]) -> Result<(), String> {
+    let files = with_libraries(files);
+    let errors = match State::from_env()? {
+        State::Cold => evict(&files),
+        State::Warm => read_whole(&files),
+    };
+    match errors[..] {
         [] => Ok(()),
-        ref errors => Err(format!("drop from the page cache: {}", errors.join("; "))),
+        _ => Err(format!("page cache: {}", errors.join("; "))),
     }
 }
 
@@ -50,6 +84,21 @@ fn evict(files: &[PathBuf]) -> Vec<String> {
         .collect()
 }
 
+/// Reads `files` whole, so that every page of them is cached.
+fn read_whole(files: &[PathBuf]) -> Vec<String> {
+    let mut buf = vec![0u8; 1 << 16];
+    files
+        .iter()
+        .filter_map(|f| {
+            let read = std::fs::File::open(f).and_then(|mut file| {
+                while file.read(&mut buf)? > 0 {}
+                Ok(())
+            });
+            read.err().map(|e| format!("{}: {e}", f.display()))
+        })
+        .collect()
+}
+
 fn evict_one(path: &Path) -> std::io::Result<()> {
     let file = std::fs::File::open(path)?;
     file.sync_data()?;
@@ -78,7 +127,7 @@ mod tests {
     }
 
     #[test]
-    fn an_evicted_file_leaves_the_cache_and_a_missing_one_is_named() {
+    fn evicted_pages_leave_read_ones_come_back_a_missing_file_is_named() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("f");
         std::fs::write(&f, vec![7u8; 1 << 20]).unwrap();
@@ -87,8 +136,8 @@ mod tests {
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(errors[0].contains("missing"), "{errors:?}");
         assert_eq!(resident_pages(&f), 0);
-        std::fs::read(&f).unwrap();
-        assert!(resident_pages(&f) > 0);
+        assert_eq!(read_whole(std::slice::from_ref(&f)), Vec::<String>::new());
+        assert_eq!(resident_pages(&f), 256);
     }
 
     /// Pages of `path` in the page cache (`mincore` over a mapping).
