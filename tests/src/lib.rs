@@ -5,7 +5,8 @@
 //! - [`plugins`]: build the plugins that must never sit beside `seatphone`
 //!   (the hello example, broken fixtures) into their own target folder.
 //! - [`netns`]: run a test inside a private network namespace.
-//! - [`page_cache`]: drop a phone's files from the page cache (the bench).
+//! - [`page_cache`]: a phone's files cold or warm in the page cache before
+//!   the bench starts it.
 //! - [`pulse`]: a PulseAudio server of a test's own (null sinks as devices).
 //! - [`xvfb`]: an X server of a test's own, for the video window; [`window`]:
 //!   a window of a test's own on it, to share.

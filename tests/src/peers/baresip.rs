@@ -119,8 +119,8 @@ impl BaresipOptions {
     }
 
     /// The files baresip runs from with these options: the executable
-    /// and every module it loads (the bench drops them from the page cache
-    /// before a figure, `page_cache`).
+    /// and every module it loads (the bench sets how they sit in the page
+    /// cache before it starts a phone, `page_cache`).
     pub fn files(&self) -> Vec<PathBuf> {
         let exe = std::env::var_os("PATH")
             .and_then(|path| {
