@@ -124,22 +124,27 @@ async fn seat_idle_mem(kam: Kam, plugins: &[&str]) -> Result<IdleReading, String
     // The page reads meanwhile, answering the engine's pings as a
     // browser does (unanswered, the engine drops the page after 15 s).
     page.forget(SETTLE).await;
-    let first = read(&host.pids());
+    let first = read(&host.pids(), &host.dir.path().join("settled"));
     page.forget(STEADY - SETTLE).await;
-    Ok(both(first, read(&host.pids())))
+    Ok(both(
+        first,
+        read(&host.pids(), &host.dir.path().join("steady")),
+    ))
 }
 
 async fn bare_idle_mem(kam: Kam) -> Result<IdleReading, String> {
     let b = bare_phone(kam, &baresip_options())?;
     let _ctrl = b.ctrl().await.map_err(|e| e.to_string())?;
     tokio::time::sleep(SETTLE).await;
-    let first = read(&b.pids());
+    let first = read(&b.pids(), &b.dir().join("settled"));
     tokio::time::sleep(STEADY - SETTLE).await;
-    Ok(both(first, read(&b.pids())))
+    Ok(both(first, read(&b.pids(), &b.dir().join("steady"))))
 }
 
-/// PSS/RSS of `pids` now, and what else shares their pages.
-fn read(pids: &[u32]) -> (measure::Mem, Vec<String>) {
+/// PSS/RSS of `pids` now, and what else shares their pages; with
+/// `BENCH_KEEP`, their smaps into `dir`.
+fn read(pids: &[u32], dir: &std::path::Path) -> (measure::Mem, Vec<String>) {
+    measure::dump_smaps_if_asked(pids, dir);
     (measure::mem_of(pids), sharing::others(pids))
 }
 

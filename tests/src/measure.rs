@@ -87,9 +87,10 @@ pub fn mem_of(pids: &[u32]) -> Mem {
 }
 
 /// With `BENCH_KEEP` set, copies `/proc/<pid>/smaps` of `pids` into `dir`
-/// (`smaps-<pid>`), to see afterwards where memory went.
+/// (`smaps-<pid>`, the folder made if missing), to see afterwards where
+/// memory went.
 pub fn dump_smaps_if_asked(pids: &[u32], dir: &Path) {
-    if std::env::var_os("BENCH_KEEP").is_none() {
+    if std::env::var_os("BENCH_KEEP").is_none() || std::fs::create_dir_all(dir).is_err() {
         return;
     }
     for p in pids {
