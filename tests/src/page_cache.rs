@@ -8,7 +8,6 @@
 //! them with their files wholly cached, as just installed or run before.
 
 use std::collections::BTreeSet;
-use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -86,14 +85,11 @@ fn evict(files: &[PathBuf]) -> Vec<String> {
 
 /// Reads `files` whole, so that every page of them is cached.
 fn read_whole(files: &[PathBuf]) -> Vec<String> {
-    let mut buf = vec![0u8; 1 << 16];
     files
         .iter()
         .filter_map(|f| {
-            let read = std::fs::File::open(f).and_then(|mut file| {
-                while file.read(&mut buf)? > 0 {}
-                Ok(())
-            });
+            let read = std::fs::File::open(f)
+                .and_then(|mut file| std::io::copy(&mut file, &mut std::io::sink()));
             read.err().map(|e| format!("{}: {e}", f.display()))
         })
         .collect()
