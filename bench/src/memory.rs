@@ -14,8 +14,9 @@ use crate::sharing;
 /// issue 20's independent run read it.
 const SETTLE: Duration = Duration::from_secs(2);
 /// And again this long after: an idle phone goes on running code it had
-/// not run by 2 s (Seatphone's PSS grows 60–130 KiB by 40 s, baresip's
-/// not at all), so this reading is the idle state a user's tools would see.
+/// not run by 2 s (Seatphone's first keep-alive at 25 s; with the link
+/// order recorded past it, its PSS no longer grows, nor baresip's), so
+/// this reading is the idle state a user's tools would see.
 const STEADY: Duration = Duration::from_secs(40);
 
 /// PSS/RSS at `SETTLE` and at `STEADY`, and what else shared the pages.
