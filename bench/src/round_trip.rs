@@ -61,12 +61,18 @@ impl Client {
     }
 
     /// Waits for the answer to a request; `Ok(false)` for a frame that is
-    /// not one (baresip's events).
-    async fn answer(&mut self) -> Result<bool, String> {
+    /// not one (baresip's events). `last`: it must answer the last request
+    /// sent (Seatphone's `seq`), as in a round trip.
+    async fn answer(&mut self, last: bool) -> Result<bool, String> {
         match self {
-            Client::Seat { page, .. } => {
+            Client::Seat { page, seq } => {
                 let r = page.next_frame(T).await.ok_or("no answer from Seatphone")?;
-                if r["result"] != 0 || r.get("seq").is_none() {
+                let answers = if last {
+                    r["seq"] == *seq
+                } else {
+                    r.get("seq").is_some()
+                };
+                if r["result"] != 0 || !answers {
                     return Err(format!("unexpected frame {r}"));
                 }
                 Ok(true)
@@ -89,7 +95,7 @@ impl Client {
         for i in 0..n {
             let t = Instant::now();
             self.send(i).await?;
-            while !self.answer().await? {}
+            while !self.answer(true).await? {}
             times.push(t.elapsed().as_secs_f64() * 1e6);
         }
         Ok(())
@@ -104,7 +110,7 @@ impl Client {
                 self.send(sent).await?;
                 sent += 1;
             }
-            if self.answer().await? {
+            if self.answer(false).await? {
                 got += 1;
             }
         }
