@@ -335,6 +335,16 @@ impl Registration {
                 self.push_status(reg_state::REGISTERED, 0, server);
                 self.actions.push_back(RegAction::LoginSuccess);
             }
+            // 503 says this server cannot serve now (overloaded, or the
+            // stack's own answer when the flow to it broke under the
+            // request), 408 that it did not answer in time: the next
+            // server, not a refusal (RFC 3263 §4.3).
+            (
+                Phase::Registering { server, .. },
+                Outcome::Final {
+                    status: 408 | 503, ..
+                },
+            ) => self.fail_over(now, server),
             (Phase::Registering { server, first, .. }, Outcome::Final { status, .. }) => {
                 // A refusal (401/403 after our credentials, 404 …) is final:
                 // retrying with the same password cannot help.

@@ -450,6 +450,38 @@ fn the_transport_of_the_last_register_decides_the_keep_alive() {
 }
 
 #[test]
+fn a_503_to_a_register_fails_over_instead_of_logging_out() {
+    // What the stack answers when a TCP flow breaks under the REGISTER
+    // sent on it (the server just stopped), and what an overloaded
+    // server answers.
+    let t0 = Instant::now();
+    let mut r = registered(2, Transport::Tcp, t0);
+    let ka = r.poll_timeout().expect("keep-alive timer");
+    r.handle_timeout(ka);
+    let n = last_attempt(&drain(&mut r));
+    r.on_outcome(ka, n, Outcome::FlowClosed);
+    assert_eq!(drain(&mut r), registering(n + 1, 0));
+    r.on_outcome(
+        ka,
+        n + 1,
+        Outcome::Final {
+            status: 503,
+            expires: None,
+        },
+    );
+    let a = drain(&mut r);
+    assert!(
+        a.iter()
+            .any(|x| matches!(x, RegAction::Register { server: 1, .. })),
+        "{a:?}"
+    );
+    assert!(!a.iter().any(|x| matches!(
+        x,
+        RegAction::LoginFailed { .. } | RegAction::ForceLogout { .. }
+    )));
+}
+
+#[test]
 fn a_closed_flow_registers_again_at_once_and_a_pool_then_fails_over() {
     let t0 = Instant::now();
     let retry = timing().retry_interval;
