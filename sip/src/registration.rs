@@ -342,9 +342,10 @@ impl Registration {
             (
                 Phase::Registering { server, .. },
                 Outcome::Final {
-                    status: 408 | 503, ..
+                    status: status @ (408 | 503),
+                    ..
                 },
-            ) => self.fail_over(now, server),
+            ) => self.fail_over(now, server, status),
             (Phase::Registering { server, first, .. }, Outcome::Final { status, .. }) => {
                 // A refusal (401/403 after our credentials, 404 …) is final:
                 // retrying with the same password cannot help.
@@ -358,7 +359,9 @@ impl Registration {
                         .push_back(RegAction::ForceLogout { reason: status });
                 }
             }
-            (Phase::Registering { server, .. }, Outcome::NoAnswer) => self.fail_over(now, server),
+            (Phase::Registering { server, .. }, Outcome::NoAnswer) => {
+                self.fail_over(now, server, NO_ANSWER)
+            }
             (
                 Phase::Probing {
                     server, refresh_at, ..
@@ -372,7 +375,9 @@ impl Registration {
                     keepalive_at: now + self.timing.keepalive,
                 };
             }
-            (Phase::Probing { server, .. }, Outcome::NoAnswer) => self.fail_over(now, server),
+            (Phase::Probing { server, .. }, Outcome::NoAnswer) => {
+                self.fail_over(now, server, NO_ANSWER)
+            }
             // RFC 5626 §4.5: a failed flow is replaced by registering again
             // (on a new connection) at once; if the server does not answer
             // that, the pool fails over as for a silent keep-alive.
@@ -497,9 +502,9 @@ impl Registration {
         });
     }
 
-    /// `server` did not answer: try the next one in order, or wait and start
-    /// over when the list is exhausted.
-    fn fail_over(&mut self, now: Instant, server: usize) {
+    /// `server` did not answer (`reason`: 408, or its 503): try the next
+    /// one in order, or wait and start over when the list is exhausted.
+    fn fail_over(&mut self, now: Instant, server: usize, reason: u16) {
         if server + 1 < self.servers {
             let first = !self.ever_registered;
             self.register_with(now, server + 1, first);
@@ -509,13 +514,11 @@ impl Registration {
         self.phase = Phase::Waiting {
             at: now + self.timing.retry_interval,
         };
-        self.push_status(reg_state::UNREGISTERED, NO_ANSWER, server);
+        self.push_status(reg_state::UNREGISTERED, reason, server);
         if self.ever_registered {
-            self.actions
-                .push_back(RegAction::ForceLogout { reason: NO_ANSWER });
+            self.actions.push_back(RegAction::ForceLogout { reason });
         } else {
-            self.actions
-                .push_back(RegAction::LoginFailed { reason: NO_ANSWER });
+            self.actions.push_back(RegAction::LoginFailed { reason });
         }
         // Once reported, a later success is a fresh login for the page.
         self.ever_registered = false;

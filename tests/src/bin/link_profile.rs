@@ -103,8 +103,8 @@ async fn main() {
     // engine's pings as the bench's does. A part of its own, so that what
     // only a later moment runs lies after start-up's code, not among it:
     // placed among the call's code, the keep-alive made ~0.25 MiB more of
-    // the binary resident by 40 s; recorded with start-up, it made the
-    // whole of start-up's windows larger from the first second.
+    // the binary resident by 40 s (recorded in one part with start-up it
+    // read about the same as in a part of its own: bench/README.md).
     page.forget(IDLE).await;
     dump("idle").await;
 
